@@ -1,0 +1,44 @@
+#!/usr/bin/env bun
+// tb-gw command line. Each subcommand lives in its own file and imports its implementation
+// lazily inside its action, so `tb-gw --version` and `--help` stay fast.
+
+import { Command } from "commander";
+import pkg from "../package.json" with { type: "json" };
+
+const subcommands: Array<() => Promise<{ register(program: Command): void }>> = [
+  // () => import("./run.ts"),
+  // () => import("./validate.ts"),
+  // () => import("./schema.ts"),
+  // () => import("./scan.ts"),
+  // () => import("./tail.ts"),
+  // () => import("./bench.ts"),
+];
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("tb-gw")
+    .description(
+      "IoT gateway for ThingsBoard: connects field devices (Modbus, MQTT, OPC-UA, BACnet, SNMP, ...) to the platform.\n" +
+        "Reads the Python ThingsBoard IoT Gateway's tb_gateway.json and connector files unchanged.",
+    )
+    .version(pkg.version, "-V, --version", "print the version and exit")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  tb-gw run --demo                      try it: simulated device + local platform endpoint\n" +
+        "  tb-gw run --config /etc/tb-gw/tb_gateway.json\n",
+    );
+  for (const load of subcommands) (await load()).register(program);
+  // Exit code 2 for usage errors (unknown option, missing argument), as scripts expect.
+  program.exitOverride((err) => {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);
+    process.exit(2);
+  });
+  await program.parseAsync(argv);
+}
+
+if (import.meta.main) {
+  main(process.argv).catch((e: unknown) => {
+    process.stderr.write(`tb-gw: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,74 @@
+// The small interface between the core and every connector. The core never names a protocol:
+// it gets descriptors from the registry (src/connectors/index.ts) and talks through these types.
+
+import type { Command } from "commander";
+import type { z } from "zod";
+import type { Logger } from "../observe/logger.ts";
+import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "./model.ts";
+
+export type SendStatus = "SUCCESS" | "FAILURE" | "FORBIDDEN_DEVICE";
+
+/** What the gateway offers a running connector. */
+export interface ConnectorContext {
+  /** Connector name from the main config (`connectors[].name`). */
+  readonly name: string;
+  /** Connector id (from its file, or generated and written back). */
+  readonly id: string;
+  /** Connector type as registered (lower case). */
+  readonly type: string;
+  /** Folder of the main config: relative paths in connector configs resolve against it. */
+  readonly configDir: string;
+  /** Folder for connector state (PKI folders, caches); created on demand by the connector. */
+  readonly dataDir: string;
+  readonly log: Logger;
+
+  /**
+   * Hand converted data to the gateway. Resolves once the data is in storage (for sqlite and file
+   * storage: committed to disk), so a connector may acknowledge its source after awaiting it.
+   */
+  sendData(data: ConvertedData | ConvertedData[]): Promise<SendStatus>;
+  /** Announce a device (v1/gateway/connect) without data. */
+  addDevice(name: string, deviceType?: string): void;
+  /** Device gone (v1/gateway/disconnect). */
+  delDevice(name: string): void;
+  /** Ask the platform for a device's attributes; resolves to key → value (missing keys absent). */
+  requestAttributes(device: string, keys: string[], scope: "shared" | "client"): Promise<Record<string, unknown>>;
+  /** Send a device RPC reply outside the onRpc promise (rarely needed). */
+  sendRpcReply(device: string, id: number | string, reply: RpcReply): void;
+}
+
+export interface Connector {
+  start(): Promise<void>;
+  /** Must be idempotent; nothing may be sent through the context after it resolves. */
+  stop(): Promise<void>;
+  onAttributeUpdate?(update: AttributeUpdate): void | Promise<void>;
+  /**
+   * Device RPC (request.device set) or connector RPC (no device). The resolved value is the reply;
+   * `undefined` means the connector did not handle it. A thrown error becomes `{error}`.
+   */
+  onRpc?(request: RpcRequest): Promise<RpcReply | undefined>;
+  /** Shared-attribute keys to sync when a device (re)connects; "*" = all. */
+  sharedAttributeKeys?(device: string): string[] | "*";
+}
+
+/** One per connector folder; the registry lists them. */
+export interface ConnectorDescriptor<C = unknown> {
+  /** Type as written in `connectors[].type` (lower case). */
+  type: string;
+  /** Config schema: the single source of truth for the type, validation and editor JSON Schema. */
+  schema: z.ZodType<C>;
+  /** Short description for `--help` and docs. */
+  title: string;
+  /**
+   * Build the connector. Protocol libraries are imported inside, lazily, so that loading the
+   * registry stays cheap.
+   */
+  create(config: C, ctx: ConnectorContext): Promise<Connector>;
+  /** `tb-gw scan <type> ...`: adds its own subcommand under `scan` (reusing the connector's code). */
+  registerScan?(scan: Command): void;
+  /**
+   * `tb-gw validate --sample FILE --connector NAME`: run the uplink converter(s) of `config` on one
+   * sample payload, offline. `topic` (or similar address) selects the mapping where the protocol has one.
+   */
+  convertSample?(config: C, sample: Uint8Array, opts: { topic?: string; configDir: string }): Promise<ConvertedData[]>;
+}

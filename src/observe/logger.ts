@@ -1,0 +1,98 @@
+// A small leveled logger. Lines go to stderr as `2026-01-01T00:00:00.000Z LEVEL [scope] message`.
+// pino would pull worker threads into the single binary for little gain here.
+
+export type LogLevel = "TRACE" | "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" | "NONE";
+
+const rank: Record<LogLevel, number> = {
+  TRACE: 5,
+  DEBUG: 10,
+  INFO: 20,
+  WARNING: 30,
+  ERROR: 40,
+  CRITICAL: 50,
+  NONE: 100,
+};
+
+export interface LogRecord {
+  ts: number;
+  level: LogLevel;
+  scope: string;
+  message: string;
+}
+
+export type LogSink = (r: LogRecord) => void;
+
+const sinks = new Set<LogSink>();
+let globalLevel: LogLevel = (process.env.TB_GW_LOG_LEVEL?.toUpperCase() as LogLevel) || "INFO";
+
+const stderrSink: LogSink = (r) => {
+  process.stderr.write(`${new Date(r.ts).toISOString()} ${r.level.padEnd(7)} [${r.scope}] ${r.message}\n`);
+};
+sinks.add(stderrSink);
+
+export function setLogLevel(level: string): void {
+  const up = level.toUpperCase() as LogLevel;
+  if (up in rank) globalLevel = up;
+}
+
+/** Extra sinks (remote logging, status socket) see every record at or above the global level. */
+export function addLogSink(sink: LogSink): () => void {
+  sinks.add(sink);
+  return () => sinks.delete(sink);
+}
+
+/** Tests and `--quiet` silence the stderr sink. */
+export function setStderrLogging(on: boolean): void {
+  if (on) sinks.add(stderrSink);
+  else sinks.delete(stderrSink);
+}
+
+export class Logger {
+  constructor(
+    readonly scope: string,
+    private level?: LogLevel,
+  ) {}
+
+  child(scope: string): Logger {
+    return new Logger(`${this.scope}:${scope}`, this.level);
+  }
+
+  setLevel(level: string | undefined): void {
+    const up = level?.toUpperCase() as LogLevel | undefined;
+    this.level = up && up in rank ? up : undefined;
+  }
+
+  enabled(level: LogLevel): boolean {
+    return rank[level] >= rank[this.level ?? globalLevel];
+  }
+
+  private emit(level: LogLevel, message: string): void {
+    if (!this.enabled(level)) return;
+    const r: LogRecord = { ts: Date.now(), level, scope: this.scope, message };
+    for (const s of sinks) s(r);
+  }
+
+  trace(m: string): void {
+    this.emit("TRACE", m);
+  }
+  debug(m: string): void {
+    this.emit("DEBUG", m);
+  }
+  info(m: string): void {
+    this.emit("INFO", m);
+  }
+  warn(m: string): void {
+    this.emit("WARNING", m);
+  }
+  error(m: string): void {
+    this.emit("ERROR", m);
+  }
+}
+
+export function logger(scope: string): Logger {
+  return new Logger(scope);
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
