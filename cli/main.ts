@@ -5,11 +5,11 @@
 import { Command } from "commander";
 import pkg from "../package.json" with { type: "json" };
 
-const subcommands: Array<() => Promise<{ register(program: Command): void }>> = [
+const subcommands: Array<() => Promise<{ register(program: Command): void | Promise<void> }>> = [
   // () => import("./run.ts"),
   // () => import("./validate.ts"),
   // () => import("./schema.ts"),
-  // () => import("./scan.ts"),
+  () => import("./scan.ts"),
   // () => import("./tail.ts"),
   // () => import("./bench.ts"),
 ];
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<void> {
       "\nExamples:\n  tb-gw run --demo                      try it: simulated device + local platform endpoint\n" +
         "  tb-gw run --config /etc/tb-gw/tb_gateway.json\n",
     );
-  for (const load of subcommands) (await load()).register(program);
+  for (const load of subcommands) await (await load()).register(program);
   // Exit code 2 for usage errors (unknown option, missing argument), as scripts expect.
   program.exitOverride((err) => {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);
