@@ -1,0 +1,19 @@
+// The one safe `${...}` evaluator shared by all connectors (spec/converters.md §3). No eval.
+export { compileTag, lookupTag, type CompiledTag } from "./path.ts";
+export {
+  compileTemplate,
+  renderTemplate,
+  render,
+  templateTags,
+  SKIP,
+  NONE_SKIPS,
+  NULL_IN_TEXT,
+  KEEP_EXPRESSION,
+  EXPRESSION_INSTEAD_OF_NONE,
+  type Template,
+  type ExpressionPolicy,
+  type Rendered,
+} from "./template.ts";
+export { convertType, textOf, toBool, toFloat, type TypeHint } from "./types.ts";
+export { messageTimestamp, parseTimestamp, parseDateText, type TsOptions } from "./timestamp.ts";
+export { fillPlaceholders, plainText, jsonText, attributeText, type Encode } from "./downlink.ts";
