@@ -7,6 +7,7 @@ type Loader = () => Promise<{ descriptor: ConnectorDescriptor<any> }>;
 
 export const connectorRegistry: Record<string, Loader> = {
   // mqtt: () => import("./mqtt/index.ts"),
+  snmp: () => import("./snmp/index.ts"),
 };
 
 export function knownConnectorTypes(): string[] {

@@ -1,0 +1,178 @@
+// SNMP manager: each configured agent is polled on its own timer with its own session, so slow or
+// dead agents never hold up the others. Downlink: shared attributes and RPC become SET/GET requests.
+
+import type { Connector, ConnectorContext } from "../../core/connector.ts";
+import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
+import { SnmpClient, SnmpTimeoutError, type SnmpResult } from "./client.ts";
+import { toConvertedData, type PollResponses } from "./converter.ts";
+import { SnmpMethods, type SnmpConfig, type SnmpDevice, type SnmpMethod, type SnmpOperation } from "./schema.ts";
+
+interface DeviceState {
+  config: SnmpDevice;
+  client: SnmpClient;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Last logged problem per key ("" = poll level), so a failing agent logs once, not every poll. */
+  problems: Map<string, string>;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Reserved RPC params `method=get;oid=1.3.6.1.2.1.1.1.0;value=x;` → an operation and its value. */
+export function parseReservedParams(params: unknown): { op: SnmpOperation; value?: unknown } {
+  if (typeof params !== "string") throw new Error('reserved get/set RPC takes params like "method=get;oid=1.3.6.1.2.1.1.1.0;"');
+  const fields: Record<string, string> = {};
+  for (const part of params.split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0) fields[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  const method = (fields.method ?? "").toLowerCase();
+  if (!(SnmpMethods as readonly string[]).includes(method)) throw new Error(`unknown SNMP method "${fields.method ?? ""}" in params; use one of ${SnmpMethods.join(", ")}`);
+  const oid = fields.oid?.includes(",") ? fields.oid.split(",").map((s) => s.trim()) : fields.oid;
+  return { op: { method: method as SnmpMethod, oid }, value: fields.value };
+}
+
+function replyText(result: SnmpResult): string {
+  return result !== null && typeof result === "object" ? JSON.stringify(result) : String(result);
+}
+
+export class SnmpConnector implements Connector {
+  private devices: DeviceState[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly config: SnmpConfig,
+    private readonly ctx: ConnectorContext,
+  ) {}
+
+  async start(): Promise<void> {
+    for (const config of this.config.devices) {
+      const state: DeviceState = { config, client: new SnmpClient(config), problems: new Map() };
+      this.devices.push(state);
+      if (config.attributes.length + config.telemetry.length > 0) void this.pollLoop(state);
+    }
+    this.ctx.log.info(`polling ${this.devices.length} SNMP agent(s)`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const d of this.devices) {
+      clearTimeout(d.timer);
+      d.client.close();
+    }
+  }
+
+  private report(d: DeviceState, key: string, problem: string | undefined): void {
+    const last = d.problems.get(key);
+    if (problem === last) return;
+    const where = `${d.config.deviceName} (${d.config.ip}:${d.config.port})${key ? ` key "${key}"` : ""}`;
+    if (problem) {
+      d.problems.set(key, problem);
+      this.ctx.log.error(`${where}: ${problem}`);
+    } else {
+      d.problems.delete(key);
+      this.ctx.log.info(`${where}: answering again`);
+    }
+  }
+
+  private async pollLoop(d: DeviceState): Promise<void> {
+    while (!this.stopped) {
+      const started = Date.now();
+      await this.pollOnce(d);
+      if (this.stopped) return;
+      const wait = Math.max(0, d.config.pollPeriod - (Date.now() - started));
+      await new Promise<void>((r) => (d.timer = setTimeout(r, wait)));
+    }
+  }
+
+  /** One poll: every request in order; a timeout abandons the poll (nothing sent), as upstream. */
+  async pollOnce(d: DeviceState): Promise<void> {
+    const responses: PollResponses = { attributes: {}, telemetry: {} };
+    for (const [section, items] of [
+      ["attributes", d.config.attributes],
+      ["telemetry", d.config.telemetry],
+    ] as const) {
+      for (const item of items) {
+        if (this.stopped) return;
+        try {
+          responses[section][item.key] = await d.client.execute(item);
+          this.report(d, item.key, undefined);
+        } catch (e) {
+          if (this.stopped) return;
+          if (e instanceof SnmpTimeoutError) {
+            this.report(d, "", `poll abandoned: ${e.message}`);
+            return;
+          }
+          this.report(d, item.key, `${item.method} ${JSON.stringify(item.oid ?? item.scalarOid ?? "")} failed: ${errorText(e)}`);
+        }
+      }
+    }
+    this.report(d, "", undefined);
+    const data = toConvertedData(d.config, responses);
+    if (this.stopped || (!data.attributes && !data.telemetry)) return;
+    await this.ctx.sendData(data);
+  }
+
+  async onAttributeUpdate(update: AttributeUpdate): Promise<void> {
+    for (const d of this.devices.filter((x) => x.config.deviceName === update.device)) {
+      for (const [key, value] of Object.entries(update.data)) {
+        for (const rule of d.config.attributeUpdateRequests) {
+          if (!safeRegex(rule.attributeFilter).test(key)) continue;
+          try {
+            await d.client.execute(rule, value);
+            this.ctx.log.debug(`${d.config.deviceName}: ${rule.method} for attribute "${key}" done`);
+          } catch (e) {
+            this.ctx.log.error(`${d.config.deviceName}: ${rule.method} for attribute "${key}" failed: ${errorText(e)}`);
+          }
+        }
+      }
+    }
+  }
+
+  async onRpc(req: RpcRequest): Promise<RpcReply | undefined> {
+    if (!req.device) return undefined;
+    const d = this.devices.find((x) => x.config.deviceName === req.device);
+    if (!d) return undefined;
+    let op: SnmpOperation;
+    let value: unknown = req.params;
+    let waitS = 5;
+    if (req.method === "get" || req.method === "set") {
+      try {
+        ({ op, value } = parseReservedParams(req.params));
+      } catch (e) {
+        return { error: errorText(e), success: false };
+      }
+    } else {
+      // Upstream searches the RPC method name (as a pattern) inside each rule's requestFilter.
+      const rule = d.config.serverSideRpcRequests.find((r) => safeRegex(req.method).test(r.requestFilter));
+      if (!rule) {
+        this.ctx.log.error(`${d.config.deviceName}: no serverSideRpcRequests rule for RPC method "${req.method}"`);
+        return undefined;
+      }
+      op = rule;
+      waitS = rule.timeout ?? 5;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const result = await Promise.race([
+        d.client.execute(op, value),
+        new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`no result within ${waitS} s`)), waitS * 1000))),
+      ]);
+      return { result: replyText(result) };
+    } catch (e) {
+      return { error: errorText(e), success: false };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function safeRegex(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch {
+    return new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  }
+}
