@@ -1,0 +1,35 @@
+// BACnet/IP connector descriptor: schema and lazy factories only, so the BACnet stack loads only
+// when a config (or `tb-gw scan bacnet`) uses it.
+
+import type { Command } from "commander";
+import type { ConnectorDescriptor } from "../../core/connector.ts";
+import { BacnetConfigSchema, type BacnetConfig } from "./schema.ts";
+
+export const descriptor: ConnectorDescriptor<BacnetConfig> = {
+  type: "bacnet",
+  schema: BacnetConfigSchema as never,
+  title: "BACnet/IP: Who-Is discovery, ReadPropertyMultiple polling, COV, WriteProperty with priority",
+  async create(config, ctx) {
+    const { BacnetConnector } = await import("./connector.ts");
+    return new BacnetConnector(config, ctx);
+  },
+  registerScan(scan: Command) {
+    scan
+      .command("bacnet")
+      .description("find BACnet/IP devices with Who-Is and list their objects (reads only)")
+      .option("--interface <ip>", "local IPv4 address to send from", "0.0.0.0")
+      .option("--port <port>", "local UDP port; devices broadcast I-Am to 47808, 0 = any free port", "47808")
+      .option("--target <host[:port]>", "unicast Who-Is to this device instead of broadcasting")
+      .option("--broadcast <ip[:port]>", "broadcast address for Who-Is", "255.255.255.255")
+      .option("--range <low-high>", "device instance range, e.g. 1000-1999")
+      .option("--wait <seconds>", "how long to collect I-Am answers", "3")
+      .option("--no-objects", "do not read each device's object list")
+      .option("--json", "print JSON on stdout (for scripts)")
+      .option("--emit-config", "print a bacnet.json connector config for the devices found")
+      .addHelpText("after", "\nExamples:\n  tb-gw scan bacnet --interface 192.168.1.20 --range 1-5000\n  tb-gw scan bacnet --target 127.0.0.2:47808 --json\n  tb-gw scan bacnet --target 10.0.0.7 --emit-config > bacnet.json\n")
+      .action(async (opts) => {
+        const { runScan } = await import("./scan.ts");
+        process.exitCode = await runScan(opts);
+      });
+  },
+};
