@@ -6,9 +6,9 @@ import { Command } from "commander";
 import pkg from "../package.json" with { type: "json" };
 
 const subcommands: Array<() => Promise<{ register(program: Command): void | Promise<void> }>> = [
-  // () => import("./run.ts"),
-  // () => import("./validate.ts"),
-  // () => import("./schema.ts"),
+  () => import("./run.ts"),
+  () => import("./validate.ts"),
+  () => import("./schema.ts"),
   () => import("./scan.ts"),
   // () => import("./tail.ts"),
   // () => import("./bench.ts"),

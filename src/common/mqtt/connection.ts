@@ -1,0 +1,114 @@
+// One MQTT connection with exponential backoff and jitter, shared by the platform client and the
+// MQTT connector. mqtt.js's own fixed-period reconnect is off; we call client.reconnect() after our
+// delay, which keeps its outgoing store, so unacknowledged QoS 1 publishes are resent in order.
+
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { Logger } from "../../observe/logger.ts";
+
+export interface BackoffOptions {
+  /** First retry delay in ms. */
+  minMs: number;
+  /** Cap in ms. */
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { minMs: 500, maxMs: 30000 };
+
+/** Delay for attempt n (0-based): min·2^n capped, with ±25 % jitter so fleets don't reconnect in step. */
+export function backoffDelay(attempt: number, b: BackoffOptions, random: () => number = Math.random): number {
+  const base = Math.min(b.maxMs, b.minMs * 2 ** Math.min(attempt, 30));
+  return Math.round(base * (0.75 + random() * 0.5));
+}
+
+const CONNACK_REASONS: Record<number, string> = {
+  1: "unacceptable protocol version",
+  2: "client identifier rejected",
+  3: "server unavailable",
+  4: "bad user name or password",
+  5: "not authorized",
+  128: "unspecified error",
+  133: "client identifier not valid",
+  134: "bad user name or password",
+  135: "not authorized",
+  136: "server unavailable",
+  137: "server busy",
+  138: "banned",
+};
+
+export function connackReason(code: number | undefined): string {
+  return code === undefined ? "unknown" : (CONNACK_REASONS[code] ?? `code ${code}`);
+}
+
+export interface ManagedConnection {
+  readonly client: MqttClient;
+  /** Resolves when the first connection is up; never rejects (retries forever) until closed. */
+  close(force?: boolean): Promise<void>;
+}
+
+export interface ConnectionHooks {
+  onConnect?(client: MqttClient): void;
+  onDisconnect?(reason: string): void;
+  /** A refused CONNACK: credentials or authorisation. Called once per refusal. */
+  onRefused?(reason: string): void;
+}
+
+/**
+ * Connect to `url` and keep the connection up until close(). `label` names the peer in logs
+ * (e.g. "platform 127.0.0.1:1883").
+ */
+export function openConnection(
+  url: string,
+  options: IClientOptions,
+  log: Logger,
+  label: string,
+  hooks: ConnectionHooks = {},
+  backoff: BackoffOptions = DEFAULT_BACKOFF,
+): ManagedConnection {
+  const client = mqtt.connect(url, { connectTimeout: 10000, ...options, reconnectPeriod: 0 });
+  let attempt = 0;
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastError = "";
+  let connected = false;
+
+  client.on("connect", () => {
+    connected = true;
+    if (attempt > 0) log.info(`${label}: connected after ${attempt} retr${attempt === 1 ? "y" : "ies"}`);
+    else log.info(`${label}: connected`);
+    attempt = 0;
+    lastError = "";
+    hooks.onConnect?.(client);
+  });
+  client.on("error", (err: Error & { code?: number | string }) => {
+    const code = typeof err.code === "number" ? err.code : undefined;
+    if (code !== undefined && code > 0) {
+      lastError = `connection refused: ${connackReason(code)}`;
+      hooks.onRefused?.(lastError);
+    } else lastError = err.message;
+  });
+  client.on("close", () => {
+    if (connected) {
+      connected = false;
+      hooks.onDisconnect?.(lastError || "connection closed");
+    }
+    if (closed) return;
+    const delay = backoffDelay(attempt, backoff);
+    // One line per attempt, but at growing intervals thanks to the backoff.
+    log.warn(`${label}: ${lastError || "not reachable"}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`);
+    attempt++;
+    lastError = "";
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!closed) client.reconnect();
+    }, delay);
+  });
+
+  return {
+    client,
+    close(force = false) {
+      closed = true;
+      clearTimeout(timer);
+      return new Promise<void>((resolve) => client.end(force, {}, () => resolve()));
+    },
+  };
+}

@@ -1,0 +1,272 @@
+// The gateway service: wires storage, pipeline, platform client, sender, connectors and downlink,
+// and owns start-up and graceful shutdown. It knows no protocol.
+
+import { statSync } from "node:fs";
+import type { MainConfig } from "../config/main-schema.ts";
+import { createStorage } from "../storage/index.ts";
+import type { EventStorage } from "../storage/types.ts";
+import { PlatformClient } from "../platform/client.ts";
+import { Sender } from "../platform/sender.ts";
+import { T } from "../platform/topics.ts";
+import { EventBus } from "../observe/events.ts";
+import { errorText, Logger } from "../observe/logger.ts";
+import { ConnectorManager, type LoadedConnector } from "./connectors.ts";
+import type { ConnectorContext } from "./connector.ts";
+import { DeviceFilter } from "./device-filter.ts";
+import { DeviceRegistry, type DeviceInfo } from "./devices.ts";
+import { Downlink } from "./downlink.ts";
+import { gatewayMethods } from "./gateway-methods.ts";
+import type { ReportStrategyConfig } from "./model.ts";
+import { Pipeline } from "./pipeline.ts";
+import { ReportStrategyService } from "./report-strategy.ts";
+import { Statistics } from "../observe/statistics.ts";
+import { join } from "node:path";
+
+export interface GatewayOptions {
+  configPath: string;
+  configDir: string;
+  config: MainConfig;
+  connectors: LoadedConnector[];
+  /** Re-read one connector's file (for the config watcher); undefined = unchanged or invalid. */
+  reloadConnector?: (name: string) => Promise<LoadedConnector | undefined>;
+  events?: EventBus;
+  /** Folder for state (defaults to the config folder). */
+  dataDir?: string;
+}
+
+export class Gateway {
+  readonly events: EventBus;
+  readonly log = new Logger("gateway");
+  readonly devices: DeviceRegistry;
+  readonly storage: EventStorage;
+  readonly platform: PlatformClient;
+  readonly connectors: ConnectorManager;
+  readonly pipeline: Pipeline;
+  private readonly sender: Sender;
+  private readonly strategies: ReportStrategyService;
+  private readonly downlink: Downlink;
+  private readonly statistics: Statistics;
+  private timers: Array<ReturnType<typeof setInterval>> = [];
+  private fileStamps = new Map<string, number>();
+  private stopping = false;
+  readonly startedAt = Date.now();
+
+  constructor(readonly opts: GatewayOptions) {
+    const cfg = opts.config;
+    const tb = cfg.thingsboard;
+    this.events = opts.events ?? new EventBus();
+    this.devices = new DeviceRegistry(opts.configDir, this.log.child("devices"));
+    this.storage = createStorage(cfg.storage, opts.configDir, this.log.child("storage"));
+    this.strategies = new ReportStrategyService(
+      { ...tb.reportStrategy, reportPeriod: tb.reportStrategy.reportPeriod !== undefined ? Math.max(tb.reportStrategy.reportPeriod - 10, 1) : undefined } as ReportStrategyConfig,
+      (connector, data) => this.pipeline.inject(connector, data),
+    );
+    const filter = tb.deviceFiltering.enable && tb.deviceFiltering.filterFile ? DeviceFilter.fromFile(opts.configDir, tb.deviceFiltering.filterFile, this.log) : DeviceFilter.none();
+    this.connectors = new ConnectorManager((l, type, log) => this.makeContext(l, type, log), this.events, this.log);
+    this.platform = new PlatformClient(tb, opts.configDir, this.log.child("platform"), this.events, {
+      attributeUpdate: (d, data) => this.downlink.attributeUpdate(d, data),
+      deviceRpc: (d, data) => this.downlink.deviceRpc(d, data),
+      gatewayRpc: (id, m, p) => void this.downlink.gatewayRpc(id, m, p),
+      gatewayAttributes: () => {},
+      ready: () => this.onPlatformReady(),
+      lost: () => {
+        this.devices.markAllUnannounced();
+        this.downlink.sharedCache.clear();
+      },
+    });
+    this.pipeline = new Pipeline({
+      storage: this.storage,
+      devices: this.devices,
+      strategies: this.strategies,
+      filter,
+      events: this.events,
+      log: this.log,
+      maxRecordBytes: () => this.platform.limits.maxPayloadBytes,
+      announce: (d, type) => this.announce(d, type),
+    });
+    this.sender = new Sender(
+      this.storage,
+      this.platform,
+      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, platformName: (n) => this.devices.platformName(n) },
+      this.events,
+      this.log.child("sender"),
+    );
+    this.downlink = new Downlink(this.devices, this.connectors, this.platform, gatewayMethods(this), this.events, this.log, tb.syncDevicesSharedAttributesOnConnect);
+    this.statistics = new Statistics(this, tb.statistics, opts.configDir, this.log.child("statistics"));
+  }
+
+  private makeContext(loaded: LoadedConnector, type: string, log: Logger): ConnectorContext & { stopped: boolean } {
+    const name = loaded.entry.name;
+    const id = loaded.id;
+    const gw = this;
+    const ctx = {
+      name,
+      id,
+      type,
+      configDir: this.opts.configDir,
+      dataDir: join(this.opts.dataDir ?? this.opts.configDir, "state", name.replace(/[^\w.-]+/g, "_")),
+      log,
+      stopped: false,
+      sendData(data: Parameters<ConnectorContext["sendData"]>[0]) {
+        if (ctx.stopped) return Promise.resolve("FAILURE" as const);
+        return gw.pipeline.send(name, id, type, data);
+      },
+      addDevice(device: string, deviceType?: string) {
+        if (ctx.stopped) return;
+        const { info, changed } = gw.devices.touch(device, name, id, deviceType, Date.now());
+        if (changed || !info.announced) gw.announce(info, type);
+      },
+      delDevice(device: string) {
+        if (ctx.stopped) return;
+        gw.removeDevice(device);
+      },
+      requestAttributes(device: string, keys: string[], scope: "shared" | "client") {
+        return gw.platform.requestDeviceAttributes(gw.devices.platformName(device), keys, scope);
+      },
+      sendRpcReply(device: string, rid: number | string, reply: unknown) {
+        void gw.platform.replyDeviceRpc(gw.devices.platformName(device), rid, reply).catch(() => {});
+      },
+    };
+    return ctx;
+  }
+
+  /** v1/gateway/connect + connector attributes, when the platform session is up. */
+  private announce(d: DeviceInfo, connectorType: string): void {
+    this.events.emit({ kind: "device", state: "connected", device: d.name, connector: d.connectorName, deviceType: d.deviceType });
+    this.downlink?.deviceAppeared();
+    if (!this.platform.ready) return;
+    d.announced = true;
+    const name = this.devices.platformName(d.name);
+    void this.platform.publish(T.connect, JSON.stringify({ device: name, type: d.deviceType })).catch(() => (d.announced = false));
+    const type = connectorType || this.connectors.byName(d.connectorName)?.type || "";
+    void this.platform.publish(T.attributes, JSON.stringify({ [name]: { connectorType: type, connectorName: d.connectorName } })).catch(() => {});
+    this.syncSharedAttributes(d);
+  }
+
+  private syncSharedAttributes(d: DeviceInfo): void {
+    if (!this.opts.config.thingsboard.syncDevicesSharedAttributesOnConnect) return;
+    const c = this.connectors.byName(d.connectorName);
+    const keys = c?.connector.sharedAttributeKeys?.(d.name);
+    if (!c || !keys || !c.connector.onAttributeUpdate) return;
+    const platformName = this.devices.platformName(d.name);
+    const cached = this.downlink.sharedCache.get(platformName);
+    if (cached) {
+      void Promise.resolve(c.connector.onAttributeUpdate({ device: d.name, data: cached })).catch(() => {});
+      return;
+    }
+    this.platform
+      .requestDeviceAttributes(platformName, keys === "*" ? [] : keys, "shared")
+      .then((data) => {
+        if (Object.keys(data).length) return c.connector.onAttributeUpdate!({ device: d.name, data });
+      })
+      .catch((e) => this.log.debug(`shared attribute sync for ${d.name}: ${errorText(e)}`));
+  }
+
+  removeDevice(device: string): void {
+    const info = this.devices.remove(device);
+    if (!info) return;
+    this.strategies.forgetDevice(device);
+    this.events.emit({ kind: "device", state: "disconnected", device, connector: info.connectorName });
+    if (this.platform.ready) void this.platform.publish(T.disconnect, JSON.stringify({ device: this.devices.platformName(device) })).catch(() => {});
+  }
+
+  private onPlatformReady(): void {
+    // Re-announce every known device before data flows again (upstream re-adds saved devices).
+    for (const d of this.devices.all()) if (!d.announced) this.announce(d, "");
+    this.statistics.sessionStarted();
+    this.sender.sessionReady();
+  }
+
+  async start(): Promise<void> {
+    const t0 = Date.now();
+    for (const c of this.opts.connectors) {
+      this.strategies.setConnectorStrategy(c.entry.name, (c.reportStrategy ?? c.entry.reportStrategy) as ReportStrategyConfig | undefined);
+    }
+    for (const d of this.devices.load()) {
+      const owner = this.opts.connectors.find((c) => (d.connectorId && c.id === d.connectorId) || c.entry.name === d.connectorName);
+      if (owner) this.devices.touch(d.name, owner.entry.name, owner.id, d.deviceType, Date.now());
+    }
+    this.platform.start();
+    this.sender.start();
+    await this.connectors.startAll(this.opts.connectors);
+    this.statistics.start();
+    this.startWatchers();
+    this.log.info(`gateway started in ${Date.now() - t0} ms: ${this.connectors.all().length}/${this.opts.connectors.length} connectors running, storage ${this.storage.kind} (${this.storage.depth()} records waiting)`);
+  }
+
+  private startWatchers(): void {
+    const tb = this.opts.config.thingsboard;
+    if (tb.checkConnectorsConfigurationInSeconds > 0 && this.opts.reloadConnector) {
+      for (const c of this.opts.connectors) if (c.file) this.fileStamps.set(c.entry.name, mtime(c.file));
+      const t = setInterval(() => void this.checkConnectorFiles(), tb.checkConnectorsConfigurationInSeconds * 1000);
+      t.unref?.();
+      this.timers.push(t);
+    }
+    const act = tb.checkingDeviceActivity;
+    if (act.checkDeviceInactivity) {
+      const t = setInterval(() => {
+        const cutoff = Date.now() - act.inactivityTimeoutSeconds * 1000;
+        for (const d of [...this.devices.all()]) {
+          if (d.lastActivity < cutoff) {
+            this.log.info(`device ${d.name} inactive for ${act.inactivityTimeoutSeconds} s: disconnecting it`);
+            this.removeDevice(d.name);
+          }
+        }
+      }, act.inactivityCheckPeriodSeconds * 1000);
+      t.unref?.();
+      this.timers.push(t);
+    }
+  }
+
+  /** A changed connector file restarts only that connector; storage and buffered data stay. */
+  async checkConnectorFiles(): Promise<void> {
+    for (const c of this.opts.connectors) {
+      if (!c.file) continue;
+      const now = mtime(c.file);
+      if (now === this.fileStamps.get(c.entry.name)) continue;
+      this.fileStamps.set(c.entry.name, now);
+      const next = await this.opts.reloadConnector?.(c.entry.name).catch(() => undefined);
+      if (!next) {
+        this.log.warn(`${c.file} changed but is not valid; connector ${c.entry.name} keeps running with its previous config`);
+        continue;
+      }
+      this.log.info(`${c.file} changed: restarting connector ${c.entry.name}`);
+      const i = this.opts.connectors.indexOf(c);
+      this.opts.connectors[i] = next;
+      this.strategies.setConnectorStrategy(next.entry.name, (next.reportStrategy ?? next.entry.reportStrategy) as ReportStrategyConfig | undefined);
+      await this.connectors.restart(next);
+    }
+  }
+
+  /** Graceful stop: stop intake, let in-flight publishes finish (bounded), close storage. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info("stopping: connectors first, then in-flight publishes, then storage");
+    for (const t of this.timers) clearInterval(t);
+    this.statistics.stop();
+    await this.connectors.stopAll();
+    this.strategies.stop();
+    this.downlink.stop();
+    await this.storage.whenDurable().catch(() => {});
+    const drained = await this.sender.drain(3000);
+    if (!drained) this.log.warn(`${this.sender.inflightPublishes} publishes not acknowledged at shutdown; they stay in storage and are resent next start`);
+    await this.sender.stop();
+    this.devices.save();
+    await this.platform.stop();
+    await this.storage.close();
+    this.log.info("stopped");
+  }
+
+  get senderStats() {
+    return this.sender.stats;
+  }
+}
+
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}

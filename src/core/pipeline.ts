@@ -1,0 +1,139 @@
+// Uplink: connector data → device filter → report strategy → device registry → storage.
+// Everything here is on the hot path: no per-datapoint allocation beyond the record itself.
+
+import type { SendStatus } from "./connector.ts";
+import type { ConvertedData } from "./model.ts";
+import { toRecords } from "./records.ts";
+import type { ReportStrategyService } from "./report-strategy.ts";
+import type { DeviceInfo, DeviceRegistry } from "./devices.ts";
+import type { DeviceFilter } from "./device-filter.ts";
+import type { EventStorage } from "../storage/types.ts";
+import type { EventBus } from "../observe/events.ts";
+import type { Logger } from "../observe/logger.ts";
+
+export interface PipelineDeps {
+  storage: EventStorage;
+  devices: DeviceRegistry;
+  strategies: ReportStrategyService;
+  filter: DeviceFilter;
+  events: EventBus;
+  log: Logger;
+  /** Current record size limit (platform payload limit). */
+  maxRecordBytes: () => number;
+  /** A device is new or moved connector: announce it to the platform. */
+  announce: (d: DeviceInfo, connectorType: string) => void;
+  now?: () => number;
+}
+
+export interface ConnectorStats {
+  messagesReceived: number;
+  datapointsReceived: number;
+  recordsStored: number;
+  dropped: number;
+}
+
+export class Pipeline {
+  readonly stats = new Map<string, ConnectorStats>();
+  private fullSince = 0;
+  private refused = 0;
+
+  constructor(private readonly d: PipelineDeps) {}
+
+  statsFor(connector: string): ConnectorStats {
+    let s = this.stats.get(connector);
+    if (!s) {
+      s = { messagesReceived: 0, datapointsReceived: 0, recordsStored: 0, dropped: 0 };
+      this.stats.set(connector, s);
+    }
+    return s;
+  }
+
+  /**
+   * Accept data from a connector. Resolves once the data is in storage (durably for sqlite/file),
+   * so a connector may acknowledge its source then.
+   */
+  send(connectorName: string, connectorId: string, connectorType: string, data: ConvertedData | ConvertedData[]): Promise<SendStatus> {
+    const status = Array.isArray(data) ? this.putMany(connectorName, connectorId, connectorType, data) : this.putOne(connectorName, connectorId, connectorType, data);
+    if (status !== "SUCCESS") return Promise.resolve(status);
+    return this.d.storage.whenDurable().then(() => "SUCCESS" as const);
+  }
+
+  /** Data produced by the core itself (periodic report-strategy resends). */
+  inject(connectorName: string, data: ConvertedData): void {
+    this.putOne(connectorName, "", "", data, true);
+  }
+
+  private putMany(connectorName: string, connectorId: string, connectorType: string, list: ConvertedData[]): SendStatus {
+    let status: SendStatus = "SUCCESS";
+    for (const item of list) {
+      const s = this.putOne(connectorName, connectorId, connectorType, item);
+      if (s === "FAILURE") status = s;
+    }
+    return status;
+  }
+
+  private putOne(connectorName: string, connectorId: string, connectorType: string, raw: ConvertedData, periodic = false): SendStatus {
+    const stats = this.statsFor(connectorName);
+    stats.messagesReceived++;
+    if (!raw || typeof raw.deviceName !== "string" || raw.deviceName === "") {
+      this.drop(connectorName, undefined, "data without a device name", 1);
+      return "FAILURE";
+    }
+    if (this.d.filter.denied(connectorName, raw.deviceName)) {
+      this.drop(connectorName, raw.deviceName, "device denied by the device filter", 1);
+      return "FORBIDDEN_DEVICE";
+    }
+    const data = periodic ? raw : this.d.strategies.filter(connectorName, raw);
+    if (!data) return "SUCCESS";
+    const now = this.d.now?.() ?? Date.now();
+    const known = this.d.devices.get(data.deviceName);
+    const deviceType = data.deviceType ?? known?.deviceType ?? "default";
+    if (!periodic) {
+      const { info, changed } = this.d.devices.touch(data.deviceName, connectorName, connectorId, data.deviceType, now);
+      if (changed || !info.announced) this.d.announce(info, connectorType);
+    }
+    const records = toRecords(data, deviceType, now, this.d.maxRecordBytes());
+    if (records.length === 0) return "SUCCESS";
+    const result = this.d.storage.put(records);
+    if (result !== "stored") {
+      this.drop(connectorName, data.deviceName, result === "full" ? "storage full" : "storage closed", records.length);
+      return "FAILURE";
+    }
+    stats.recordsStored += records.length;
+    if (this.fullSince) {
+      this.d.log.info(`storage accepting data again after refusing ${this.refused} records`);
+      this.d.events.emit({ kind: "storage", state: "ok", depth: this.d.storage.depth() });
+      this.fullSince = 0;
+      this.refused = 0;
+    }
+    if (this.d.events.active) {
+      let dps = data.attributes ? Object.keys(data.attributes).length : 0;
+      for (const e of data.telemetry ?? []) dps += Object.keys(e.values).length;
+      stats.datapointsReceived += dps;
+      this.d.events.emit({
+        kind: "uplink",
+        connector: connectorName,
+        device: data.deviceName,
+        telemetry: dps - (data.attributes ? Object.keys(data.attributes).length : 0),
+        attributes: data.attributes ? Object.keys(data.attributes).length : 0,
+        data,
+      });
+    }
+    return "SUCCESS";
+  }
+
+  private drop(connector: string, device: string | undefined, reason: string, count: number): void {
+    this.statsFor(connector).dropped += count;
+    this.d.events.emit({ kind: "dropped", connector, device, reason, count });
+    if (reason === "storage full") {
+      if (!this.fullSince) {
+        this.fullSince = Date.now();
+        this.d.log.warn(`storage is full (${this.d.storage.depth()} records waiting for the platform); new data is refused until the platform takes some`);
+        this.d.events.emit({ kind: "storage", state: "full", depth: this.d.storage.depth() });
+      }
+      this.refused += count;
+      return;
+    }
+    this.d.log.warn(`${connector}: dropped ${count} message(s)${device ? ` of ${device}` : ""}: ${reason}`);
+  }
+}

@@ -1,0 +1,213 @@
+// The ThingsBoard side: one MQTT connection speaking the gateway API. It knows topics and payload
+// shapes, not connectors; the core gives it callbacks for what comes down.
+
+import type { MqttClient } from "mqtt";
+import type { ThingsboardConfig } from "../config/main-schema.ts";
+import { openConnection, type ManagedConnection } from "../common/mqtt/connection.ts";
+import type { EventBus } from "../observe/events.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
+import { platformEndpoint } from "./credentials.ts";
+import { SUBSCRIPTIONS, T } from "./topics.ts";
+import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
+
+export interface DownlinkHandlers {
+  attributeUpdate(device: string, data: Record<string, unknown>): void;
+  deviceRpc(device: string, data: { id: number | string; method: string; params: unknown }): void;
+  gatewayRpc(requestId: string, method: string, params: unknown): void;
+  gatewayAttributes(data: Record<string, unknown>): void;
+  /** Session established (limits known): announce devices, resume sending. */
+  ready(): void;
+  lost(): void;
+}
+
+const ATTRIBUTE_REQUEST_TIMEOUT_MS = 20000;
+
+export class PlatformClient {
+  private conn: ManagedConnection | undefined;
+  private isReady = false;
+  private rpcSeq = 0;
+  private attrSeq = 0;
+  private pendingRpc = new Map<string, (body: unknown) => void>();
+  private pendingAttr = new Map<number, { keys: string[]; resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private pendingMeAttr = new Map<string, (v: unknown) => void>();
+  readonly limits: SessionLimits;
+  /** Called once when the platform refuses the credentials, for a clear log line. */
+  private refusedLogged = "";
+
+  constructor(
+    private readonly tb: ThingsboardConfig,
+    private readonly configDir: string,
+    private readonly log: Logger,
+    private readonly events: EventBus,
+    private readonly down: DownlinkHandlers,
+  ) {
+    this.limits = {
+      maxPayloadBytes: Math.floor(tb.maxPayloadSizeBytes * 0.9),
+      maxInflight: tb.maxInflightPublishes,
+      rateLimits: {},
+    };
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  get qos(): 0 | 1 {
+    return this.tb.qos;
+  }
+
+  start(): void {
+    const ep = platformEndpoint(this.tb, this.configDir);
+    this.log.info(`connecting to platform ${ep.describe}`);
+    this.events.emit({ kind: "platform", state: "connecting", detail: ep.describe });
+    this.conn = openConnection(ep.url, ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
+      onConnect: (c) => void this.onConnect(c),
+      onDisconnect: (reason) => {
+        const was = this.isReady;
+        this.isReady = false;
+        this.events.emit({ kind: "platform", state: "disconnected", detail: reason });
+        if (was) this.down.lost();
+      },
+      onRefused: (reason) => {
+        if (this.refusedLogged === reason) return;
+        this.refusedLogged = reason;
+        this.log.error(`platform refused the gateway: ${reason}; check thingsboard.security in the main config (the access token must be the gateway device's)`);
+      },
+    });
+    this.conn.client.on("message", (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  private async onConnect(client: MqttClient): Promise<void> {
+    this.refusedLogged = "";
+    try {
+      await client.subscribeAsync(Object.fromEntries(SUBSCRIPTIONS.map((t) => [t, { qos: 1 as const }])));
+    } catch (e) {
+      this.log.error(`platform: subscribing failed: ${errorText(e)}`);
+    }
+    const limits = await this.requestSessionLimits();
+    applySessionLimits(this.limits, limits, this.tb, this.log);
+    if (!client.connected) return;
+    this.isReady = true;
+    this.events.emit({ kind: "platform", state: "connected" });
+    this.down.ready();
+  }
+
+  private requestSessionLimits(): Promise<unknown> {
+    const id = String(++this.rpcSeq);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingRpc.delete(id);
+        this.log.warn(`platform did not answer getSessionLimits within ${this.tb.sessionLimitsTimeoutMs} ms; sending with configured limits`);
+        resolve(undefined);
+      }, this.tb.sessionLimitsTimeoutMs);
+      this.pendingRpc.set(id, (body) => {
+        clearTimeout(timer);
+        resolve(body);
+      });
+      this.conn!.client.publish(`${T.meRpcRequest}${id}`, JSON.stringify({ method: "getSessionLimits", params: { timeout: this.tb.sessionLimitsTimeoutMs } }), { qos: this.tb.qos });
+    });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    let body: any;
+    try {
+      body = JSON.parse(payload.toString("utf8"));
+    } catch {
+      this.log.warn(`platform sent non-JSON on ${topic}: ${payload.toString("utf8").slice(0, 200)}`);
+      return;
+    }
+    try {
+      if (topic === T.attributes) {
+        if (body && typeof body.device === "string" && body.data && typeof body.data === "object") this.down.attributeUpdate(body.device, body.data);
+      } else if (topic === T.rpc) {
+        if (body && typeof body.device === "string" && body.data) this.down.deviceRpc(body.device, body.data);
+      } else if (topic === T.attributesResponse) {
+        this.onAttributeResponse(body);
+      } else if (topic.startsWith(T.meRpcResponse)) {
+        const id = topic.slice(T.meRpcResponse.length);
+        const cb = this.pendingRpc.get(id);
+        this.pendingRpc.delete(id);
+        cb?.(body);
+      } else if (topic.startsWith(T.meRpcRequest)) {
+        const id = topic.slice(T.meRpcRequest.length);
+        this.down.gatewayRpc(id, String(body?.method ?? ""), body?.params);
+      } else if (topic === T.meAttributes) {
+        this.down.gatewayAttributes(body);
+      } else if (topic.startsWith(T.meAttributesResponse)) {
+        const id = topic.slice(T.meAttributesResponse.length);
+        const cb = this.pendingMeAttr.get(id);
+        this.pendingMeAttr.delete(id);
+        if (cb) cb(body);
+        else if (body?.shared) this.down.gatewayAttributes(body.shared);
+      }
+    } catch (e) {
+      this.log.error(`handling platform message on ${topic} failed: ${errorText(e)}`);
+    }
+  }
+
+  private onAttributeResponse(body: any): void {
+    const id = Number(body?.id);
+    const p = this.pendingAttr.get(id);
+    if (!p) return;
+    this.pendingAttr.delete(id);
+    clearTimeout(p.timer);
+    if (body.values && typeof body.values === "object") p.resolve(body.values);
+    else if ("value" in body && p.keys.length === 1) p.resolve({ [p.keys[0]!]: body.value });
+    else if ("value" in body) p.resolve({ value: body.value });
+    else p.resolve({});
+  }
+
+  /** Publish now (not through storage). Resolves on PUBACK (QoS 1) or when written (QoS 0). */
+  publish(topic: string, payload: string, qos: 0 | 1 = this.tb.qos): Promise<void> {
+    const c = this.conn?.client;
+    if (!c) return Promise.reject(new Error("platform client not started"));
+    return new Promise((resolve, reject) => c.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Publish without waiting; `done` runs with the error, if any. Hot path of the sender. */
+  publishRaw(topic: string, payload: string, done: (err?: Error) => void): void {
+    const c = this.conn?.client;
+    if (!c) return done(new Error("platform client not started"));
+    c.publish(topic, payload, { qos: this.tb.qos }, done);
+  }
+
+  requestDeviceAttributes(device: string, keys: string[], scope: "shared" | "client"): Promise<Record<string, unknown>> {
+    const id = ++this.attrSeq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingAttr.delete(id);
+        reject(new Error(`platform did not answer the attribute request for ${device} within ${ATTRIBUTE_REQUEST_TIMEOUT_MS / 1000} s`));
+      }, ATTRIBUTE_REQUEST_TIMEOUT_MS);
+      this.pendingAttr.set(id, { keys, resolve, reject, timer });
+      this.publish(T.attributesRequest, JSON.stringify({ id, device, client: scope === "client", keys }), 1).catch((e) => {
+        clearTimeout(timer);
+        this.pendingAttr.delete(id);
+        reject(e);
+      });
+    });
+  }
+
+  /** Ask for the gateway's own attributes; the shared ones also flow to gatewayAttributes. */
+  requestGatewayAttributes(sharedKeys: string[], clientKeys: string[] = []): void {
+    const id = String(++this.attrSeq);
+    void this.publish(`${T.meAttributesRequest}${id}`, JSON.stringify({ sharedKeys: sharedKeys.join(","), clientKeys: clientKeys.join(",") })).catch(() => {});
+  }
+
+  replyDeviceRpc(device: string, id: number | string, data: unknown, qos?: 0 | 1): Promise<void> {
+    return this.publish(T.rpc, JSON.stringify({ device, id, data }), qos);
+  }
+
+  replyGatewayRpc(requestId: string, data: unknown, qos?: 0 | 1): Promise<void> {
+    return this.publish(`${T.meRpcResponse}${requestId}`, JSON.stringify(data), qos);
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.pendingAttr.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error("gateway stopping"));
+    }
+    this.pendingAttr.clear();
+    this.isReady = false;
+    await this.conn?.close();
+  }
+}

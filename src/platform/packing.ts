@@ -1,0 +1,87 @@
+// Group stored records per device and pack them into gateway-API publishes under the payload
+// limit (spec platform-api.md §3–4). Telemetry entries are concatenated, never merged by ts.
+
+import type { StoredRecordShape } from "../core/records.ts";
+import { GATEWAY_SELF, T } from "./topics.ts";
+
+export interface Publish {
+  topic: string;
+  payload: string;
+  datapoints: number;
+  telemetry: boolean;
+}
+
+interface DeviceGroup {
+  attributes?: Record<string, unknown>;
+  /** Serialised {ts,values} entries and their value counts, in arrival order. */
+  telemetry: string[];
+  counts: number[];
+}
+
+export function buildPublishes(records: string[], maxBytes: number, platformName: (d: string) => string): Publish[] {
+  const groups = new Map<string, DeviceGroup>();
+  for (const r of records) {
+    let rec: StoredRecordShape;
+    try {
+      rec = JSON.parse(r);
+    } catch {
+      continue; // a corrupt record cannot be sent; storage kinds already skip undecodable lines
+    }
+    if (!rec || typeof rec.deviceName !== "string") continue;
+    let g = groups.get(rec.deviceName);
+    if (!g) {
+      g = { telemetry: [], counts: [] };
+      groups.set(rec.deviceName, g);
+    }
+    if (rec.attributes) {
+      g.attributes = g.attributes ? Object.assign(g.attributes, rec.attributes) : { ...rec.attributes };
+    }
+    for (const e of rec.telemetry ?? []) {
+      let n = 0;
+      for (const _ in e.values) n++;
+      g.telemetry.push(JSON.stringify(e));
+      g.counts.push(n);
+    }
+  }
+  const out: Publish[] = [];
+  for (const [device, g] of groups) {
+    const self = device === GATEWAY_SELF;
+    const name = self ? device : platformName(device);
+    if (g.attributes) {
+      const n = Object.keys(g.attributes).length;
+      out.push(
+        self
+          ? { topic: T.meAttributes, payload: JSON.stringify(g.attributes), datapoints: n, telemetry: false }
+          : { topic: T.attributes, payload: JSON.stringify({ [name]: g.attributes }), datapoints: n, telemetry: false },
+      );
+    }
+    if (g.telemetry.length) packTelemetry(out, self ? undefined : name, g.telemetry, g.counts, maxBytes);
+  }
+  return out;
+}
+
+/** Chunk serialised {ts,values} entries into payloads of at most maxBytes (one entry may exceed it alone). */
+function packTelemetry(out: Publish[], device: string | undefined, entries: string[], counts: number[], maxBytes: number): void {
+  const head = device === undefined ? "[" : `{${JSON.stringify(device)}:[`;
+  const tail = device === undefined ? "]" : "]}";
+  const topic = device === undefined ? T.meTelemetry : T.telemetry;
+  let parts: string[] = [];
+  let size = head.length + tail.length;
+  let dps = 0;
+  const flush = () => {
+    if (!parts.length) return;
+    out.push({ topic, payload: head + parts.join(",") + tail, datapoints: dps, telemetry: true });
+    parts = [];
+    size = head.length + tail.length;
+    dps = 0;
+  };
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const len = Buffer.byteLength(e) + 1;
+    if (parts.length && size + len > maxBytes) flush();
+    parts.push(e);
+    size += len;
+    dps += counts[i]!;
+  }
+  flush();
+}

@@ -1,0 +1,195 @@
+// Storage → platform. Reads batches while the session is ready, groups each batch by device,
+// packs publishes by the payload limit and keeps a bounded number of publishes awaiting PUBACK.
+// A batch is acknowledged to storage only when every publish carrying it was acknowledged.
+// (Upstream sends one pack and waits for all its acks, which caps it at round-trip speed.)
+
+import type { Batch, EventStorage } from "../storage/types.ts";
+import type { EventBus } from "../observe/events.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
+import type { PlatformClient } from "./client.ts";
+import { buildPublishes, type Publish } from "./packing.ts";
+import { RateLimiter } from "./rate-limit.ts";
+
+export interface SenderOptions {
+  /** Records asked of storage per batch. */
+  batchRecords: number;
+  /** Sleep when storage is empty and no notification arrives (minPackSendDelayMS). */
+  idleDelayMs: number;
+  /** Name on the platform for a connector-side device name (renaming). */
+  platformName: (device: string) => string;
+}
+
+export interface SenderStats {
+  messagesSent: number;
+  datapointsSent: number;
+  bytesSent: number;
+  recordsAcked: number;
+  datapointsAcked: number;
+}
+
+export class Sender {
+  private inflight = 0;
+  private running = false;
+  private wake: (() => void) | undefined;
+  private failed = false;
+  private readonly telemetryLimiter = new RateLimiter([]);
+  private readonly dpLimiter = new RateLimiter([]);
+  private readonly messageLimiter = new RateLimiter([]);
+  readonly stats: SenderStats = { messagesSent: 0, datapointsSent: 0, bytesSent: 0, recordsAcked: 0, datapointsAcked: 0 };
+  private loopDone: Promise<void> | undefined;
+
+  constructor(
+    private readonly storage: EventStorage,
+    private readonly client: PlatformClient,
+    private readonly opts: SenderOptions,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+  ) {
+    storage.onAvailable(() => this.poke());
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Something changed (data available, session ready, an ack freed a slot). */
+  poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private applyLimits(): void {
+    const rl = this.client.limits.rateLimits;
+    this.telemetryLimiter.set(rl.telemetryMessages ?? []);
+    this.dpLimiter.set(rl.telemetryDataPoints ?? []);
+    this.messageLimiter.set(rl.messages ?? []);
+  }
+
+  /** Called when the session (re)starts: limits may have changed. */
+  sessionReady(): void {
+    this.applyLimits();
+    this.poke();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      if (!this.client.ready || this.inflight >= this.client.limits.maxInflight || this.failed) {
+        await this.sleep(1000);
+        continue;
+      }
+      const batch = this.storage.next(this.opts.batchRecords);
+      if (!batch) {
+        await this.sleep(this.opts.idleDelayMs || 50);
+        continue;
+      }
+      try {
+        await this.sendBatch(batch);
+      } catch (e) {
+        this.log.error(`sending a batch failed: ${errorText(e)}`);
+        this.failed = true;
+      }
+    }
+  }
+
+  private async sendBatch(batch: Batch): Promise<void> {
+    const publishes = buildPublishes(batch.records, this.client.limits.maxPayloadBytes, this.opts.platformName);
+    let pending = publishes.length;
+    let batchFailed = false;
+    let dps = 0;
+    for (const p of publishes) dps += p.datapoints;
+    const settle = (err?: Error) => {
+      this.inflight--;
+      if (err) batchFailed = true;
+      if (--pending === 0) {
+        if (batchFailed) this.onBatchFailed(err);
+        else {
+          this.storage.ack(batch);
+          this.stats.recordsAcked += batch.records.length;
+          this.stats.datapointsAcked += dps;
+          this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps });
+        }
+      }
+      this.poke();
+    };
+    if (publishes.length === 0) {
+      this.storage.ack(batch);
+      return;
+    }
+    for (const p of publishes) {
+      await this.respectLimits(p);
+      while (this.inflight >= this.client.limits.maxInflight && this.running) await this.sleep(1000);
+      this.inflight++;
+      this.stats.messagesSent++;
+      this.stats.datapointsSent += p.datapoints;
+      this.stats.bytesSent += p.payload.length;
+      this.client.publishRaw(p.topic, p.payload, settle);
+    }
+    if (this.events.active) {
+      let bytes = 0;
+      for (const p of publishes) bytes += p.payload.length;
+      this.events.emit({ kind: "sent", messages: publishes.length, datapoints: dps, bytes });
+    }
+  }
+
+  private async respectLimits(p: Publish): Promise<void> {
+    for (;;) {
+      let wait = this.messageLimiter.take(1);
+      if (wait === 0 && p.telemetry) {
+        wait = Math.max(this.telemetryLimiter.take(1), this.dpLimiter.take(p.datapoints));
+      }
+      if (wait === 0) return;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  private onBatchFailed(err: Error | undefined): void {
+    this.log.warn(`platform did not acknowledge a publish (${err ? errorText(err) : "unknown"}); the batch stays in storage and is sent again`);
+    this.failed = true;
+    if (this.inflight === 0) this.recover();
+    else setTimeout(() => this.recoverWhenIdle(), 100);
+  }
+
+  private recoverWhenIdle(): void {
+    if (this.inflight === 0) this.recover();
+    else setTimeout(() => this.recoverWhenIdle(), 100);
+  }
+
+  private recover(): void {
+    this.storage.rewind();
+    this.failed = false;
+    this.poke();
+  }
+
+  get inflightPublishes(): number {
+    return this.inflight;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.poke();
+    await this.loopDone;
+  }
+
+  /** Wait until nothing is awaiting PUBACK (bounded), for a graceful shutdown. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    return this.inflight === 0;
+  }
+}

@@ -1,0 +1,139 @@
+// What `tb-gw run` does: load the config (or set up the demo), start the gateway, stop it cleanly
+// on SIGINT/SIGTERM. Returns the process exit code.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { discoverConfig, discoveryCandidates } from "../config/discover.ts";
+import { ConfigError, formatDiagnostics } from "../config/diagnostics.ts";
+import { loadGatewayConfig } from "../config/load.ts";
+import { Gateway } from "../core/gateway.ts";
+import { errorText, logger, setLogLevel } from "../observe/logger.ts";
+
+export interface RunOptions {
+  config?: string;
+  demo?: boolean;
+  demoPort?: string;
+  logLevel?: string;
+}
+
+const log = logger("run");
+
+export async function runGateway(opts: RunOptions): Promise<number> {
+  if (opts.logLevel) setLogLevel(opts.logLevel);
+  let configPath = opts.config;
+  let cleanupDemo: (() => Promise<void>) | undefined;
+  if (!configPath && !opts.demo && !discoverConfig()) {
+    log.warn(`no config file found (looked at ${discoveryCandidates().join(", ")}); starting the built-in demo. Use --config PATH for your own.`);
+    opts.demo = true;
+  }
+  if (opts.demo) {
+    const demo = await setUpDemo(Number(opts.demoPort ?? 18830));
+    configPath = demo.configPath;
+    cleanupDemo = demo.stop;
+  }
+
+  let loaded;
+  try {
+    loaded = await loadGatewayConfig(configPath, { writeIds: true });
+  } catch (e) {
+    await cleanupDemo?.();
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${formatDiagnostics(e.diagnostics, { color: process.stderr.isTTY })}\n`);
+      process.stderr.write("tb-gw: the config has errors; nothing was started\n");
+      return 1;
+    }
+    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
+    return 1;
+  }
+  for (const d of loaded.diagnostics) if (d.severity === "warning") log.warn(`${d.file}:${d.line}:${d.col}: ${d.message}`);
+
+  const gw = new Gateway({
+    configPath: loaded.path,
+    configDir: loaded.configDir,
+    config: loaded.config,
+    connectors: loaded.connectors,
+    reloadConnector: async (name) => {
+      const again = await loadGatewayConfig(loaded.path, { writeIds: true });
+      return again.connectors.find((c) => c.entry.name === name);
+    },
+  });
+
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) {
+        log.warn(`${sig} again: exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      log.info(`${sig} received`);
+      void gw
+        .stop()
+        .then(() => cleanupDemo?.())
+        .then(() => resolve(0), (e) => {
+          log.error(`shutdown failed: ${errorText(e)}`);
+          resolve(1);
+        });
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+  try {
+    await gw.start();
+  } catch (e) {
+    log.error(`gateway failed to start: ${errorText(e)}`);
+    await gw.stop().catch(() => {});
+    await cleanupDemo?.();
+    return 1;
+  }
+  return done;
+}
+
+async function setUpDemo(port: number): Promise<{ configPath: string; stop: () => Promise<void> }> {
+  const { startDemoPlatform } = await import("../demo/platform.ts");
+  const { startSimulatedDevices, demoConnectorConfig } = await import("../demo/device.ts");
+  let platform;
+  try {
+    platform = await startDemoPlatform(port);
+  } catch {
+    platform = await startDemoPlatform(0);
+    log.warn(`demo port ${port} is busy; the demo broker uses port ${platform.port}`);
+  }
+  const dir = join(process.env.XDG_STATE_HOME ?? join(tmpdir(), `tb-gw-demo-${process.getuid?.() ?? 0}`), "");
+  mkdirSync(dir, { recursive: true });
+  const main = {
+    thingsboard: {
+      host: "127.0.0.1",
+      port: platform.port,
+      security: { type: "accessToken", accessToken: "demo-gateway-token" },
+      statistics: { enable: false, statsSendPeriodInSeconds: 60, customStatsSendPeriodInSeconds: 3600 },
+      checkConnectorsConfigurationInSeconds: 5,
+    },
+    storage: { type: "memory", max_records_count: 100000 },
+    connectors: [{ name: "Demo MQTT", type: "mqtt", configuration: "demo-mqtt.json" }],
+  };
+  writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+  writeFileSync(join(dir, "demo-mqtt.json"), JSON.stringify(demoConnectorConfig("127.0.0.1", platform.port), null, 2));
+  const devices = await startSimulatedDevices(`mqtt://127.0.0.1:${platform.port}`);
+  const summary = setInterval(() => {
+    const parts: string[] = [];
+    for (const [dev, keys] of platform.latest) parts.push(`${dev}: ${[...keys].map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    log.info(`demo platform received ${platform.datapoints} datapoints${parts.length ? ` — ${parts.join(" | ")}` : ""}`);
+  }, 5000);
+  summary.unref?.();
+  process.stderr.write(
+    `\ntb-gw demo: a simulated thermometer and power meter publish to a local broker on 127.0.0.1:${platform.port};\n` +
+      `the gateway's MQTT connector reads them and sends telemetry to the local platform endpoint on the same port.\n` +
+      `Config used: ${join(dir, "tb_gateway.json")} (edit demo-mqtt.json beside it: the connector restarts).\n` +
+      `Watch live data: tb-gw tail    Stop: Ctrl-C\n\n`,
+  );
+  return {
+    configPath: join(dir, "tb_gateway.json"),
+    stop: async () => {
+      clearInterval(summary);
+      await devices.stop().catch(() => {});
+      await platform.close();
+    },
+  };
+}

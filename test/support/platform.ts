@@ -1,0 +1,100 @@
+// Plays the platform's part on a real broker: subscribes to everything the gateway publishes,
+// answers getSessionLimits (unless told not to), sends attribute updates and RPCs, and lets tests
+// wait for what arrived.
+
+import mqtt, { type MqttClient } from "mqtt";
+
+export interface Received {
+  topic: string;
+  body: any;
+  raw: string;
+}
+
+export interface PlatformHarness {
+  client: MqttClient;
+  received: Received[];
+  /** Telemetry as (device, ts, key, value) rows, in arrival order. */
+  telemetry(): Array<{ device: string; ts: number; key: string; value: unknown }>;
+  waitFor<T>(pick: (h: PlatformHarness) => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
+  sendAttributeUpdate(device: string, data: Record<string, unknown>): Promise<void>;
+  sendDeviceRpc(device: string, id: number, method: string, params: unknown): Promise<void>;
+  sendGatewayRpc(id: number, method: string, params?: unknown): Promise<void>;
+  /** Answer attribute requests from the gateway with these values, per device. */
+  sharedAttributes: Record<string, Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function startPlatformHarness(url: string, opts: { answerSessionLimits?: boolean; sessionLimits?: Record<string, unknown> } = {}): Promise<PlatformHarness> {
+  const client = await mqtt.connectAsync(url, { clientId: `platform-harness-${Math.random().toString(16).slice(2)}`, clean: true });
+  const waiters = new Set<() => void>();
+  const h: PlatformHarness = {
+    client,
+    received: [],
+    sharedAttributes: {},
+    telemetry() {
+      const rows: Array<{ device: string; ts: number; key: string; value: unknown }> = [];
+      for (const r of h.received) {
+        if (r.topic !== "v1/gateway/telemetry") continue;
+        for (const [device, entries] of Object.entries(r.body as Record<string, any[]>)) {
+          for (const e of entries) for (const [key, value] of Object.entries(e.values ?? {})) rows.push({ device, ts: e.ts, key, value });
+        }
+      }
+      return rows;
+    },
+    waitFor(pick, timeoutMs = 15000, what = "platform condition") {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const v = pick(h);
+          if (v !== undefined && v !== false) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(v as any);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last messages: ${JSON.stringify(h.received.slice(-5)).slice(0, 1500)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async sendAttributeUpdate(device, data) {
+      await client.publishAsync("v1/gateway/attributes", JSON.stringify({ device, data }), { qos: 1 });
+    },
+    async sendDeviceRpc(device, id, method, params) {
+      await client.publishAsync("v1/gateway/rpc", JSON.stringify({ device, data: { id, method, params } }), { qos: 1 });
+    },
+    async sendGatewayRpc(id, method, params = {}) {
+      await client.publishAsync(`v1/devices/me/rpc/request/${id}`, JSON.stringify({ method, params }), { qos: 1 });
+    },
+    async close() {
+      await client.endAsync(true);
+    },
+  };
+  client.on("message", (topic, payload) => {
+    const raw = payload.toString();
+    let body: any = raw;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      // keep raw text
+    }
+    h.received.push({ topic, body, raw });
+    if (topic.startsWith("v1/devices/me/rpc/request/") && body?.method === "getSessionLimits" && opts.answerSessionLimits !== false) {
+      const id = topic.slice("v1/devices/me/rpc/request/".length);
+      const limits = opts.sessionLimits ?? { maxPayloadSize: 65536, maxInflightMessages: 100, rateLimits: {}, gatewayRateLimits: {} };
+      client.publish(`v1/devices/me/rpc/response/${id}`, JSON.stringify(limits), { qos: 1 });
+    }
+    if (topic === "v1/gateway/attributes/request") {
+      const all = h.sharedAttributes[body.device] ?? {};
+      const keys: string[] = body.keys ?? [];
+      const values = keys.length ? Object.fromEntries(keys.filter((k) => k in all).map((k) => [k, all[k]])) : all;
+      const reply = keys.length === 1 ? { id: body.id, device: body.device, value: values[keys[0]!] } : { id: body.id, device: body.device, values };
+      client.publish("v1/gateway/attributes/response", JSON.stringify(reply), { qos: 1 });
+    }
+    for (const w of [...waiters]) w();
+  });
+  await client.subscribeAsync({ "v1/gateway/#": { qos: 1 }, "v1/devices/me/#": { qos: 1 } });
+  return h;
+}
