@@ -1,0 +1,240 @@
+// The loader the gateway and `tb-gw validate` share: read the main config (JSON or YAML) with
+// positions, merge environment overrides, check it against MainConfigSchema, then read every
+// connector it names (file relative to the config folder, or inline `configurationJson`) and check
+// it against that connector type's schema from the registry. All problems are collected; the loader
+// throws one ConfigError carrying all of them.
+
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { applyEdits, modify } from "jsonc-parser";
+import { connectorRegistry, loadDescriptor } from "../connectors/index.ts";
+import type { ConnectorDescriptor } from "../core/connector.ts";
+import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
+import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
+import { type ConnectorEntry, type MainConfig, MainConfigSchema, type ReportStrategy, ReportStrategySchema } from "./main-schema.ts";
+import { checkSchema } from "./schema-check.ts";
+import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics } from "./semantic.ts";
+import { diagAt, parseSource, type Path, pathText, type SourceDoc } from "./source.ts";
+import { didYouMean } from "./suggest.ts";
+
+export interface LoadOptions {
+  /** Environment for the TB_GW_* overrides (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** `run` only: give connector files without `id` a UUID and write it back. `validate` never writes. */
+  writeIds?: boolean;
+  /** Descriptors to use besides (or instead of) the registry's, by type; tests use this. */
+  descriptors?: Record<string, ConnectorDescriptor<any>>;
+  /** Folder discovery starts from (default process.cwd()). */
+  cwd?: string;
+}
+
+export interface LoadedConnector {
+  entry: ConnectorEntry;
+  /** Position in the main config's `connectors` list. */
+  index: number;
+  /** Absolute path of the connector file; absent for inline `configurationJson`. */
+  file?: string;
+  /** The connector config as written (after `reportStrategy` was taken out, with `name` injected). */
+  raw: unknown;
+  /** Parsed by the connector's schema (defaults applied). */
+  config: unknown;
+  id: string;
+  /** Connector-level report strategy (the file's top-level `reportStrategy`, else the entry's). */
+  reportStrategy?: ReportStrategy;
+  descriptor?: ConnectorDescriptor<any>;
+  /** True when `id` was generated here (missing in the file). */
+  generatedId: boolean;
+}
+
+export interface GatewayConfig {
+  path: string;
+  configDir: string;
+  config: MainConfig;
+  connectors: LoadedConnector[];
+  diagnostics: Diagnostic[];
+}
+
+export interface CheckResult {
+  path: string;
+  configDir: string;
+  /** Undefined when the main config has errors. */
+  config?: MainConfig;
+  connectors: LoadedConnector[];
+  diagnostics: Diagnostic[];
+}
+
+/** Keys upstream reserves in connector files; connector schemas need not list them. */
+const RESERVED = ["id", "name", "logLevel", "enableRemoteLogging", "configVersion", "reportStrategy", "$schema"];
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function readDoc(file: string, kind?: "json" | "yaml"): SourceDoc {
+  return parseSource(file, new Uint8Array(readFileSync(file)), kind);
+}
+
+function noConfigError(where: string, message: string): ConfigError {
+  return new ConfigError([{ file: where, line: 1, col: 1, severity: "error", message }]);
+}
+
+/** The main config path to use: the given one, or the first found by discovery. Throws when none. */
+export function resolveConfigPath(path: string | undefined, cwd?: string): string {
+  if (path) {
+    const full = resolve(cwd ?? process.cwd(), path);
+    if (!existsSync(full)) throw noConfigError(path, `config file not found (${full}); check the path`);
+    if (statSync(full).isDirectory()) throw noConfigError(path, "is a folder; name the main config file in it, e.g. tb_gateway.json");
+    return full;
+  }
+  const found = discoverConfig(cwd);
+  if (!found) throw noConfigError("tb_gateway.json", `no config file found; looked at ${discoveryCandidates(cwd).join(", ")}. Pass --config PATH`);
+  return found;
+}
+
+/** Check everything and return what could be loaded plus every diagnostic. Never throws on bad input. */
+export async function checkGatewayConfig(path: string | undefined, opts: LoadOptions = {}): Promise<CheckResult> {
+  const full = resolveConfigPath(path, opts.cwd);
+  const configDir = dirname(full);
+  const doc = readDoc(full);
+  const diagnostics: Diagnostic[] = [...doc.diagnostics];
+  const result: CheckResult = { path: full, configDir, connectors: [], diagnostics };
+  const raw = isObj(doc.value) ? doc.value : undefined;
+  if (!doc.broken && !raw) diagnostics.push(diagAt(doc, [], "error", "the main config must be an object with \"thingsboard\" and \"storage\" sections"));
+  if (!raw) return result;
+
+  const applied = applyEnvOverrides(raw, opts.env ?? process.env);
+  const mainDiags: Diagnostic[] = [];
+  let config: MainConfig | undefined;
+  if (!doc.broken) {
+    const check = checkSchema(doc, [], raw, MainConfigSchema);
+    mainDiags.push(...check.diagnostics);
+    if (check.ok) config = check.data as MainConfig;
+    mainDiags.push(...checkMainSemantics(doc, raw, configDir));
+  }
+  // Say when a wrong value came from the environment rather than from the file.
+  for (const d of mainDiags) {
+    const o = applied.find((a) => pathText(a.path) === d.path);
+    if (o) d.message += ` (value from environment variable ${o.variable})`;
+  }
+  diagnostics.push(...mainDiags);
+
+  const entries = Array.isArray(raw.connectors) ? raw.connectors : [];
+  const roles: ConnectorRoles[] = [];
+  const names = new Map<string, number>();
+  for (let i = 0; i < entries.length; i++) {
+    const loaded = await loadConnector(doc, i, entries[i], configDir, opts, diagnostics, roles, names);
+    if (loaded) result.connectors.push(loaded);
+  }
+  const grpc = isObj(raw.grpc) && raw.grpc.enabled === true ? { doc, port: raw.grpc.serverPort } : undefined;
+  diagnostics.push(...checkConnectorRoles(roles, configDir, grpc));
+  if (config && !hasErrors(diagnostics)) result.config = config;
+  return result;
+}
+
+async function loadConnector(
+  main: SourceDoc,
+  i: number,
+  entry: unknown,
+  configDir: string,
+  opts: LoadOptions,
+  diagnostics: Diagnostic[],
+  roles: ConnectorRoles[],
+  names: Map<string, number>,
+): Promise<LoadedConnector | undefined> {
+  const at: Path = ["connectors", i];
+  if (!isObj(entry) || typeof entry.type !== "string" || typeof entry.name !== "string") return undefined; // the schema said why
+  const name = entry.name;
+  const first = names.get(name);
+  if (first !== undefined) {
+    const f = diagAt(main, ["connectors", first, "name"], "error", "");
+    diagnostics.push(diagAt(main, [...at, "name"], "error", `two connectors are named "${name}" (the other at line ${f.line}:${f.col}); names must be unique`));
+  } else names.set(name, i);
+
+  const type = entry.type.toLowerCase();
+  let descriptor: ConnectorDescriptor<any> | undefined;
+  try {
+    descriptor = opts.descriptors?.[type] ?? (await loadDescriptor(type));
+  } catch (e) {
+    diagnostics.push(diagAt(main, [...at, "type"], "error", `connector type "${type}" failed to load: ${e instanceof Error ? e.message : String(e)}`));
+    return undefined;
+  }
+  if (!descriptor) {
+    const known = [...new Set([...Object.keys(connectorRegistry), ...Object.keys(opts.descriptors ?? {})])].sort();
+    diagnostics.push(
+      diagAt(main, [...at, "type"], "error", `unknown connector type "${entry.type}"${didYouMean(type, known)}; known types: ${known.length ? known.join(", ") : "none registered"}`),
+    );
+  }
+
+  // The connector's own document: its file, or the inline object inside the main config.
+  let doc = main;
+  let base: Path = [...at, "configurationJson"];
+  let file: string | undefined;
+  if (typeof entry.configuration === "string") {
+    file = resolve(configDir, entry.configuration);
+    if (!existsSync(file) || statSync(file).isDirectory()) {
+      diagnostics.push(diagAt(main, [...at, "configuration"], "error", `connector file "${entry.configuration}" not found (looked at ${file}); paths are relative to the main config's folder`));
+      return undefined;
+    }
+    doc = readDoc(file);
+    base = [];
+    diagnostics.push(...doc.diagnostics);
+    if (doc.broken) return undefined;
+  } else if (!isObj(entry.configurationJson)) {
+    diagnostics.push(diagAt(main, at, "error", `connector "${name}" has neither "configuration" (a file name) nor "configurationJson" (inline settings)`));
+    return undefined;
+  }
+  const value = file ? doc.value : entry.configurationJson;
+  if (!isObj(value)) {
+    diagnostics.push(diagAt(doc, base, "error", `connector "${name}" config must be a JSON object`));
+    return undefined;
+  }
+  const own = Object.keys(value).filter((k) => !RESERVED.includes(k));
+  if (own.length === 0) diagnostics.push(diagAt(doc, base, "warning", `connector "${name}" config is empty; the connector will not start`));
+
+  // Upstream quirks: top-level reportStrategy is the connector's strategy; name comes from the main config.
+  const { reportStrategy: rsRaw, ...rest } = value;
+  let reportStrategy: ReportStrategy | undefined;
+  if (rsRaw !== undefined) {
+    const rs = checkSchema(doc, [...base, "reportStrategy"], rsRaw, ReportStrategySchema);
+    diagnostics.push(...rs.diagnostics);
+    if (rs.ok) reportStrategy = rs.data as ReportStrategy;
+  } else if (entry.reportStrategy !== undefined) {
+    // Already checked (and reported) by the main schema; only take it when valid.
+    const rs = ReportStrategySchema.safeParse(entry.reportStrategy);
+    if (rs.success) reportStrategy = rs.data;
+  }
+  const generatedId = typeof rest.id !== "string" || rest.id === "";
+  const id = generatedId ? randomUUID() : (rest.id as string);
+  const input = { ...rest, name };
+  let config: unknown;
+  if (descriptor) {
+    try {
+      const check = checkSchema(doc, base, input, descriptor.schema);
+      // Reserved keys are the gateway's, not the connector schema's: no unknown-field warning for them.
+      const reservedPaths = new Set(RESERVED.map((k) => pathText([...base, k])));
+      diagnostics.push(...check.diagnostics.filter((d) => !(d.severity === "warning" && d.path && reservedPaths.has(d.path))));
+      roles.push({ name, doc, roles: check.roles });
+      config = check.data;
+    } catch (e) {
+      diagnostics.push(diagAt(doc, base, "error", `checking connector "${name}" failed inside its schema (a bug in the ${type} connector): ${e instanceof Error ? e.message : String(e)}`));
+    }
+  }
+  return { entry: entry as ConnectorEntry, index: i, file, raw: input, config, id, reportStrategy, descriptor, generatedId };
+}
+
+/** Write generated ids into connector files that had none (upstream behaviour; `run` only). */
+function writeBackIds(connectors: LoadedConnector[]): void {
+  for (const c of connectors) {
+    if (!c.generatedId || !c.file || /\.ya?ml$/i.test(c.file)) continue;
+    const text = readFileSync(c.file, "utf8");
+    const edits = modify(text, ["id"], c.id, { formattingOptions: { insertSpaces: true, tabSize: 2 } });
+    writeFileSync(c.file, applyEdits(text, edits));
+  }
+}
+
+/** Load for running: throws ConfigError (with every diagnostic) when anything is an error. */
+export async function loadGatewayConfig(path?: string, opts: LoadOptions = {}): Promise<GatewayConfig> {
+  const r = await checkGatewayConfig(path, opts);
+  if (!r.config || hasErrors(r.diagnostics)) throw new ConfigError(r.diagnostics);
+  if (opts.writeIds) writeBackIds(r.connectors);
+  return { path: r.path, configDir: r.configDir, config: r.config, connectors: r.connectors, diagnostics: r.diagnostics };
+}

@@ -1,0 +1,192 @@
+// Checks a parsed value against a zod schema and turns every problem into a diagnostic placed on
+// the offending value (or key). zod strips unknown keys silently, so a second walk over the value
+// with the schema's shape reports them, with the nearest known name as a suggestion. The same walk
+// collects values whose schema carries a tb-gw role (`.meta({ tbgw: "file" })`) for the semantic checks.
+
+import { z } from "zod";
+import type { Diagnostic } from "./diagnostics.ts";
+import { didYouMean } from "./suggest.ts";
+import { diagAt, type Path, pathText, type SourceDoc } from "./source.ts";
+
+/**
+ * Roles a connector schema may give a field with `.meta({ tbgw: role })`:
+ * - `file`: a path (relative to the config folder) that must be readable, e.g. a certificate;
+ * - `listenPort`: a port this connector listens on (two connectors on one port clash);
+ * - `deviceName`: a fixed device name (two sources with one name merge into one device).
+ */
+export type Role = "file" | "listenPort" | "deviceName";
+export interface RoleHit {
+  role: Role;
+  path: Path;
+  value: unknown;
+}
+
+export interface SchemaCheck {
+  ok: boolean;
+  data: unknown;
+  diagnostics: Diagnostic[];
+  roles: RoleHit[];
+}
+
+type Def = { type: string; [k: string]: any };
+const defOf = (s: z.ZodType): Def => (s as any)._zod.def as Def;
+const roleOf = (s: z.ZodType): Role | undefined => z.globalRegistry.get(s)?.tbgw as Role | undefined;
+
+/** Peel wrappers (optional, default, pipe, lazy, ...) collecting any role met on the way. */
+function unwrap(s: z.ZodType): { core: z.ZodType; role?: Role } {
+  let role = roleOf(s);
+  for (let i = 0; i < 50; i++) {
+    const d = defOf(s);
+    let next: z.ZodType | undefined;
+    if (["optional", "nullable", "default", "prefault", "catch", "readonly", "nonoptional", "success"].includes(d.type)) next = d.innerType;
+    else if (d.type === "pipe") next = defOf(d.in).type === "transform" ? d.out : d.in;
+    else if (d.type === "lazy") next = d.getter();
+    if (!next) break;
+    s = next;
+    role ??= roleOf(s);
+  }
+  return { core: s, role };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** For a union, the option that fits `value` best: one that parses, else the one sharing most keys. */
+function pickOption(options: z.ZodType[], value: unknown): z.ZodType | undefined {
+  const ok = options.find((o) => o.safeParse(value).success);
+  if (ok) return ok;
+  if (!isPlainObject(value)) return undefined;
+  let best: z.ZodType | undefined;
+  let bestScore = -1;
+  for (const o of options) {
+    const core = unwrap(o).core;
+    const d = defOf(core);
+    if (d.type !== "object") continue;
+    const keys = Object.keys(d.shape);
+    const score = Object.keys(value).filter((k) => keys.includes(k)).length;
+    if (score > bestScore) [best, bestScore] = [o, score];
+  }
+  return best;
+}
+
+function walk(doc: SourceDoc, s: z.ZodType, value: unknown, path: Path, out: SchemaCheck): void {
+  const { core, role } = unwrap(s);
+  if (role && value !== undefined && value !== null) out.roles.push({ role, path, value });
+  const d = defOf(core);
+  switch (d.type) {
+    case "object": {
+      if (!isPlainObject(value)) return;
+      const shape = d.shape as Record<string, z.ZodType>;
+      const catchall = d.catchall ? defOf(d.catchall).type : undefined;
+      for (const [k, v] of Object.entries(value)) {
+        const child = shape[k];
+        if (child) walk(doc, child, v, [...path, k], out);
+        else if (catchall === undefined || catchall === "never") {
+          const where = path.length ? `in ${pathText(path)}` : "at the top level";
+          const severity = catchall === "never" ? "error" : "warning";
+          const hint = didYouMean(k, Object.keys(shape));
+          out.diagnostics.push(diagAt(doc, [...path, k], severity, `unknown field "${k}" ${where}${hint}${severity === "warning" ? "; it is ignored" : ""}`, "key"));
+        } else walk(doc, d.catchall, v, [...path, k], out);
+      }
+      return;
+    }
+    case "array":
+      if (Array.isArray(value)) value.forEach((v, i) => walk(doc, d.element, v, [...path, i], out));
+      return;
+    case "record":
+      if (isPlainObject(value)) for (const [k, v] of Object.entries(value)) walk(doc, d.valueType, v, [...path, k], out);
+      return;
+    case "union": {
+      const o = pickOption(d.options, value);
+      if (o) walk(doc, o, value, path, out);
+      return;
+    }
+    case "intersection":
+      // Unknown keys cannot be judged per side; only collect roles from both.
+      for (const side of [d.left, d.right]) {
+        const sub: SchemaCheck = { ok: true, data: undefined, diagnostics: [], roles: [] };
+        walk(doc, side, value, path, sub);
+        out.roles.push(...sub.roles);
+      }
+      return;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${String(v)}`;
+}
+
+function issueMessage(iss: z.core.$ZodIssue & { input?: unknown }, path: Path): string | undefined {
+  const name = pathText(path) || "the document";
+  switch (iss.code) {
+    case "invalid_type": {
+      if (iss.input === undefined) return `${pathText(path.slice(0, -1)) || "top level"}: missing required field "${String(path[path.length - 1])}"`;
+      const hint =
+        iss.expected === "number" && typeof iss.input === "string" && iss.input.trim() !== "" && !isNaN(Number(iss.input))
+          ? `; write ${iss.input.trim()} without quotes`
+          : iss.expected === "boolean" && (iss.input === "true" || iss.input === "false")
+            ? `; write ${iss.input} without quotes`
+            : "";
+      return `${name}: expected ${iss.expected}, got ${describe(iss.input)}${hint}`;
+    }
+    case "too_big":
+    case "too_small": {
+      const big = iss.code === "too_big";
+      const limit = big ? (iss as any).maximum : (iss as any).minimum;
+      const incl = (iss as any).inclusive !== false;
+      const bound = `${big ? (incl ? "at most" : "less than") : incl ? "at least" : "more than"} ${String(limit)}`;
+      if (iss.origin === "string") return Number(limit) === 1 && !big ? `${name} must not be empty` : `${name} must be ${bound} characters long`;
+      if (iss.origin === "array") return `${name} must have ${bound} elements`;
+      return `${name} = ${String(iss.input)} is out of range: must be ${bound}`;
+    }
+    case "invalid_value": {
+      const values = (iss as any).values as unknown[];
+      const hint = typeof iss.input === "string" ? didYouMean(iss.input, values.map(String)) : "";
+      return `${name}: ${describe(iss.input)} is not allowed; use one of ${values.map((v) => JSON.stringify(v)).join(", ")}${hint}`;
+    }
+    case "unrecognized_keys":
+      return undefined; // reported by the walk, with a suggestion
+    case "invalid_format":
+      return `${name}: not a valid ${(iss as any).format}`;
+    case "not_multiple_of":
+      return `${name} must be a multiple of ${String((iss as any).divisor)}`;
+    default:
+      return `${name}: ${iss.message}`;
+  }
+}
+
+/** Flatten union failures: follow the branch that got furthest (longest issue paths). */
+function flatten(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (iss.code !== "invalid_union" || !(iss as any).errors?.length) return [iss];
+  const branches = (iss as any).errors as z.core.$ZodIssue[][];
+  const depth = (b: z.core.$ZodIssue[]) => Math.max(...b.map((i) => i.path.length)) * 1000 - b.length;
+  const best = [...branches].sort((a, b) => depth(b) - depth(a))[0];
+  if (!best?.length || depth(best) < 1000) return [iss];
+  return best.flatMap((i) => flatten({ ...i, path: [...iss.path, ...i.path] } as z.core.$ZodIssue));
+}
+
+/** Check `value` (found at `base` in `doc`) against `schema`. */
+export function checkSchema(doc: SourceDoc, base: Path, value: unknown, schema: z.ZodType): SchemaCheck {
+  const out: SchemaCheck = { ok: true, data: undefined, diagnostics: [], roles: [] };
+  const r = schema.safeParse(value, { reportInput: true });
+  if (r.success) out.data = r.data;
+  else {
+    out.ok = false;
+    const seen = new Set<string>();
+    for (const iss of r.error.issues.flatMap(flatten)) {
+      const path = [...base, ...(iss.path as Path)];
+      const message = iss.code === "invalid_union" ? `${pathText(path) || "the document"} does not match any allowed form` : issueMessage(iss as any, path);
+      if (!message) continue;
+      const d = diagAt(doc, path, "error", message);
+      const k = `${d.line}:${d.col}:${d.message}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.diagnostics.push(d);
+    }
+  }
+  walk(doc, schema, value, base, out);
+  return out;
+}

@@ -1,0 +1,193 @@
+// Checks beyond types that users hit in practice: credentials with stray whitespace, TLS settings
+// that do not match the port, unreadable certificate files, a storage folder that cannot be
+// written, storage that could outgrow the disk, and clashes between connectors (names, listening
+// ports, device names). Nothing here touches the network or writes a file.
+
+import { accessSync, constants, existsSync, readFileSync, statfsSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { Diagnostic } from "./diagnostics.ts";
+import type { RoleHit } from "./schema-check.ts";
+import { diagAt, type Path, type SourceDoc } from "./source.ts";
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+
+/** Resolve like upstream: relative to the config folder when that file exists, else as given. */
+export function resolveFile(p: string, configDir: string): string {
+  if (isAbsolute(p)) return p;
+  const rel = join(configDir, p);
+  return existsSync(rel) ? rel : resolve(configDir, p);
+}
+
+/** undefined when readable, else why not. */
+export function unreadable(p: string, configDir: string): string | undefined {
+  const full = resolveFile(p, configDir);
+  try {
+    if (statSync(full).isDirectory()) return `"${p}" is a folder, not a file`;
+    readFileSync(full);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : (code ?? String(e));
+    return `cannot read "${p}": ${why} (looked at ${full})`;
+  }
+}
+
+function checkFile(doc: SourceDoc, path: Path, what: string, value: unknown, configDir: string, out: Diagnostic[]): void {
+  if (typeof value !== "string" || value === "") return;
+  const why = unreadable(value, configDir);
+  if (why) out.push(diagAt(doc, path, "error", `${what}: ${why}; relative paths start at the config folder`));
+}
+
+/** Seed 004: 100 devices reporting every 5 s grow storage by about 500 MB per hour. */
+export const SEED_BYTES_PER_HOUR = 500 * 1024 * 1024;
+const SEED_RECORDS_PER_HOUR = (100 * 3600) / 5;
+export const BYTES_PER_RECORD = SEED_BYTES_PER_HOUR / SEED_RECORDS_PER_HOUR;
+
+const human = (b: number): string =>
+  b >= 1024 ** 3 ? `${(b / 1024 ** 3).toFixed(1)} GB` : b >= 1024 ** 2 ? `${(b / 1024 ** 2).toFixed(0)} MB` : `${(b / 1024).toFixed(0)} KB`;
+
+function nearestExisting(p: string): string {
+  let cur = p;
+  while (!existsSync(cur) && dirname(cur) !== cur) cur = dirname(cur);
+  return cur;
+}
+
+function checkStorage(doc: SourceDoc, config: Obj, configDir: string, out: Diagnostic[]): void {
+  const storage = obj(config.storage);
+  const type = storage.type;
+  if (type !== "file" && type !== "sqlite") return;
+  const folderKey = type === "file" ? "data_folder_path" : "data_file_path";
+  const folderPath: Path = ["storage", folderKey];
+  const folder = resolve(configDir, typeof storage[folderKey] === "string" ? (storage[folderKey] as string) : "./data/");
+  // The folder is created on start; it must be creatable (its nearest existing parent a writable folder).
+  const existing = nearestExisting(folder);
+  try {
+    if (!statSync(existing).isDirectory()) {
+      out.push(diagAt(doc, folderPath, "error", `storage folder ${folder} cannot be created: ${existing} is a file, not a folder`));
+      return;
+    }
+    accessSync(existing, constants.W_OK);
+  } catch (e) {
+    out.push(diagAt(doc, folderPath, "error", `storage folder ${folder} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)}); fix its permissions or choose another folder`));
+    return;
+  }
+  const bounds = type === "file" ? ["max_file_count", "max_records_per_file"] : ["size_limit", "max_db_amount"];
+  const bound =
+    type === "file"
+      ? Number(storage.max_file_count ?? 5) * Number(storage.max_records_per_file ?? 3) * BYTES_PER_RECORD
+      : Number(storage.size_limit ?? 1024) * 1024 * 1024 * Number(storage.max_db_amount ?? 10);
+  const missing = bounds.filter((k) => storage[k] === undefined);
+  const rate = `${human(SEED_BYTES_PER_HOUR)}/h for 100 devices reporting every 5 s`;
+  if (missing.length) {
+    out.push(
+      diagAt(doc, ["storage", "type"], "warning", `${type} storage without ${missing.join(" and ")}: the defaults bound it at about ${human(bound)}; at ${rate} that holds ${(bound / SEED_BYTES_PER_HOUR).toFixed(1)} h of platform outage. Set ${bounds.join(" and ")} for your disk`),
+    );
+  }
+  try {
+    const fs = statfsSync(existing);
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    if (Number.isFinite(bound) && bound > free) {
+      out.push(
+        diagAt(doc, ["storage", "type"], "warning", `${type} storage may grow to ${human(bound)} but only ${human(free)} is free under ${existing}; at ${rate} the disk fills in ${(free / SEED_BYTES_PER_HOUR).toFixed(1)} h. Lower ${bounds.join(" or ")}`),
+      );
+    }
+  } catch {
+    // statfs unsupported here: the size estimate is advice, not a requirement.
+  }
+}
+
+/** Checks of the main config's `thingsboard` and `storage` sections (value already env-merged). */
+export function checkMainSemantics(doc: SourceDoc, config: unknown, configDir: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const c = obj(config);
+  const tb = obj(c.thingsboard);
+  const sec = obj(tb.security);
+  const hasSecurity = typeof tb.security === "object" && tb.security !== null;
+  const S = (k: string): Path => ["thingsboard", "security", k];
+
+  for (const k of ["accessToken", "username", "clientId"]) {
+    const v = sec[k];
+    if (typeof v === "string" && v !== v.trim())
+      out.push(diagAt(doc, S(k), "error", `${k} has leading or trailing whitespace ("${v}"); the platform compares it exactly and will refuse the connection`));
+  }
+  if (typeof tb.host === "string" && tb.host !== tb.host.trim())
+    out.push(diagAt(doc, ["thingsboard", "host"], "error", `host has leading or trailing whitespace ("${tb.host}")`));
+
+  if (!hasSecurity && tb.provisioning === undefined && !existsSync(join(configDir, ".credentials")))
+    out.push(diagAt(doc, ["thingsboard", "security"], "error", 'no credentials: add thingsboard.security (e.g. {"type": "accessToken", "accessToken": "..."}) or thingsboard.provisioning'));
+  const type = sec.type ?? (sec.accessToken !== undefined ? "accessToken" : undefined);
+  const need = (fields: string[]) => {
+    for (const f of fields) if (sec[f] === undefined || sec[f] === "") out.push(diagAt(doc, S(f), "error", `security type "${String(type)}" needs "${f}"`));
+  };
+  if (hasSecurity) {
+    if (type === "accessToken" || type === "tlsAccessToken") need(["accessToken"]);
+    if (type === "usernamePassword") need(["username"]);
+    if (type === "tlsPrivateKey" || type === "x509Certificate") need(["privateKey", "cert"]);
+    if (type === "tlsAccessToken") need(["caCert"]);
+  }
+  checkFile(doc, S("caCert"), "CA certificate", sec.caCert, configDir, out);
+  checkFile(doc, S("privateKey"), "private key", sec.privateKey, configDir, out);
+  checkFile(doc, S("cert"), "client certificate", sec.cert, configDir, out);
+
+  // Upstream turns TLS on for port 8883 even without settings; say what that means, and the reverse.
+  const port = tb.port ?? 1883;
+  const tlsSet = typeof sec.caCert === "string" || sec.tls === true || type === "tlsAccessToken" || type === "tlsPrivateKey" || type === "x509Certificate";
+  if (port === 8883 && !tlsSet)
+    out.push(diagAt(doc, ["thingsboard", "port"], "warning", "port 8883 is MQTT over TLS but no TLS settings are given: the connection is encrypted without verifying the server; set security.caCert (or security.tls)"));
+  if (port === 1883 && tlsSet)
+    out.push(diagAt(doc, ["thingsboard", "port"], "warning", "TLS settings are given but port 1883 is plain MQTT; ThingsBoard serves MQTT over TLS on 8883"));
+
+  const filtering = obj(tb.deviceFiltering);
+  if (filtering.enable === true) {
+    if (typeof filtering.filterFile !== "string") out.push(diagAt(doc, ["thingsboard", "deviceFiltering"], "error", 'device filtering is enabled but "filterFile" is missing'));
+    else checkFile(doc, ["thingsboard", "deviceFiltering", "filterFile"], "device filter file", filtering.filterFile, configDir, out);
+  }
+  const stats = obj(tb.statistics);
+  if ((stats.enableCustom ?? stats.enable) === true && typeof stats.configuration === "string") {
+    const why = unreadable(stats.configuration, configDir);
+    if (why) out.push(diagAt(doc, ["thingsboard", "statistics", "configuration"], "warning", `custom statistics commands: ${why}; custom statistics will be skipped`));
+  }
+  checkStorage(doc, c, configDir, out);
+  return out;
+}
+
+/** Role hits of one connector, with the document they were found in. */
+export interface ConnectorRoles {
+  name: string;
+  doc: SourceDoc;
+  roles: RoleHit[];
+}
+
+const where = (doc: SourceDoc, path: Path) => {
+  const d = diagAt(doc, path, "warning", "");
+  return `${d.file}:${d.line}:${d.col}`;
+};
+
+/** Cross-connector checks: readable files, listening-port clashes, duplicate fixed device names. */
+export function checkConnectorRoles(all: ConnectorRoles[], configDir: string, grpc?: { doc: SourceDoc; port: unknown }): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const ports = new Map<number, { owner: string; doc: SourceDoc; path: Path }>();
+  if (grpc && typeof grpc.port === "number") ports.set(grpc.port, { owner: "the gRPC server", doc: grpc.doc, path: ["grpc", "serverPort"] });
+  const devices = new Map<string, { owner: string; doc: SourceDoc; path: Path }>();
+  for (const c of all) {
+    for (const hit of c.roles) {
+      if (hit.role === "file") checkFile(c.doc, hit.path, `connector "${c.name}"`, hit.value, configDir, out);
+      if (hit.role === "listenPort") {
+        const port = Number(hit.value);
+        if (!Number.isInteger(port) || port <= 0) continue;
+        const first = ports.get(port);
+        if (first)
+          out.push(diagAt(c.doc, hit.path, "error", `port ${port} is already used by ${first.owner} (${where(first.doc, first.path)}); two listeners cannot share a port`));
+        else ports.set(port, { owner: `connector "${c.name}"`, doc: c.doc, path: hit.path });
+      }
+      if (hit.role === "deviceName" && typeof hit.value === "string" && !hit.value.includes("${")) {
+        const first = devices.get(hit.value);
+        if (first)
+          out.push(diagAt(c.doc, hit.path, "warning", `device name "${hit.value}" is also used by ${first.owner} (${where(first.doc, first.path)}); both will report into one ThingsBoard device`));
+        else devices.set(hit.value, { owner: `connector "${c.name}"`, doc: c.doc, path: hit.path });
+      }
+    }
+  }
+  return out;
+}
