@@ -1,0 +1,198 @@
+// One polled slave (one platform device): its merged read plan, its poll loop with jitter and
+// back-off, decoding into ConvertedData, and error logging once per change (not once per poll).
+
+import type { ConnectorContext } from "../../core/connector.ts";
+import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
+import type { Logger } from "../../observe/logger.ts";
+import { decodeRegisters, orderBits, postProcess, type Order } from "./codec.ts";
+import { isModbusException, type ModbusLink } from "./link.ts";
+import { expandKey, mergeReads, type ReadBlock, type ReadKey } from "./plan.ts";
+import type { SlaveConfig } from "./schema.ts";
+
+/** Longest pause between polls of a slave that keeps failing. */
+const MAX_BACKOFF_MS = 30_000;
+
+export type RawRead = { kind: "bits"; bits: boolean[] } | { kind: "regs"; regs: number[] };
+
+export async function readRaw(link: ModbusLink, unitId: number, fc: number, address: number, count: number): Promise<RawRead> {
+  return link.request(unitId, async (c) => {
+    switch (fc) {
+      case 1: return { kind: "bits", bits: (await c.readCoils(address, count)).data.slice(0, count) };
+      case 2: return { kind: "bits", bits: (await c.readDiscreteInputs(address, count)).data.slice(0, count) };
+      case 3: return { kind: "regs", regs: (await c.readHoldingRegisters(address, count)).data };
+      case 4: return { kind: "regs", regs: (await c.readInputRegisters(address, count)).data };
+    }
+    throw new Error(`function code ${fc} cannot read`);
+  });
+}
+
+/** Decode the part of a block read that belongs to `key`. */
+export function decodeKey(raw: RawRead, offset: number, key: Pick<ReadKey, "count" | "type" | "functionCode" | "config">, byteOrder: Order, wordOrder: Order): unknown {
+  const value =
+    raw.kind === "bits"
+      ? orderBits(raw.bits.slice(offset, offset + key.count), key.count)
+      : decodeRegisters(raw.regs.slice(offset, offset + key.count), key.type, byteOrder, wordOrder);
+  return postProcess(value, key.type, { functionCode: key.functionCode, ...key.config });
+}
+
+export class PolledSlave {
+  blocks: ReadBlock[];
+  private timer?: ReturnType<typeof setTimeout>;
+  private stopped = true;
+  private polling?: Promise<unknown>;
+  private failures = 0;
+  private lastErrors = new Map<string, string>();
+  private registered = false;
+  overruns = 0;
+  polls = 0;
+
+  constructor(
+    readonly cfg: SlaveConfig,
+    readonly link: ModbusLink,
+    private readonly ctx: ConnectorContext,
+    private readonly log: Logger,
+  ) {
+    const warn = (m: string) => log.warn(`${cfg.deviceName}: ${m}`);
+    const keys = [
+      ...cfg.attributes.flatMap((k) => expandKey(k, "attributes", cfg.unitId, warn)),
+      ...cfg.timeseries.flatMap((k) => expandKey(k, "timeseries", cfg.unitId, warn)),
+    ].filter((k) => {
+      if (k.functionCode >= 1 && k.functionCode <= 4) return true;
+      warn(`key "${k.tag}" has functionCode ${k.functionCode}, which cannot be polled; ignored`);
+      return false;
+    });
+    this.blocks = mergeReads(keys);
+  }
+
+  get name(): string {
+    return this.cfg.deviceName;
+  }
+
+  start(): void {
+    if (this.blocks.length === 0) return; // upstream polls only slaves with attributes/timeseries
+    this.stopped = false;
+    // Jitter the first poll so that many slaves do not fire at the same instant.
+    this.schedule(Math.random() * Math.min(this.cfg.pollPeriod, 1000));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      const started = Date.now();
+      this.polling = this.pollOnce().finally(() => {
+        this.polling = undefined;
+        const elapsed = Date.now() - started;
+        if (elapsed > this.cfg.pollPeriod) this.overruns++;
+        let next = Math.max(this.cfg.pollPeriod - elapsed, 0);
+        if (this.failures > 0) {
+          // Back off a failing slave so it does not hold the shared link with timeouts.
+          const backoff = Math.min(this.cfg.pollPeriod * 2 ** Math.min(this.failures, 10), MAX_BACKOFF_MS);
+          next = Math.max(next, backoff * (0.75 + Math.random() * 0.5));
+        }
+        this.schedule(next);
+      });
+    }, delay);
+  }
+
+  /** Read every block once and hand what decoded to the gateway. */
+  async pollOnce(): Promise<ConvertedData | undefined> {
+    const data: ConvertedData = { deviceName: this.cfg.deviceName, deviceType: this.cfg.deviceType };
+    const attributes: Record<string, unknown> = {};
+    const values: Record<string, unknown> = {};
+    const keyStrategies: Record<string, ReportStrategyConfig> = {};
+    let anyOk = false;
+    let ioFailures = 0;
+    for (const block of this.blocks) {
+      if (this.stopped) return;
+      const results = await this.readBlock(block);
+      if (results === "io") {
+        ioFailures++;
+        if (this.failures > 0) break; // a slave already failing gets one probe per poll
+        continue;
+      }
+      for (const [key, value] of results) {
+        anyOk = true;
+        (key.section === "attributes" ? attributes : values)[key.tag] = value;
+        if (key.strategy) keyStrategies[key.tag] = key.strategy;
+      }
+    }
+    this.polls++;
+    this.failures = ioFailures > 0 && !anyOk ? this.failures + 1 : 0;
+    if (anyOk && !this.registered) {
+      this.registered = true;
+      this.ctx.addDevice(this.cfg.deviceName, this.cfg.deviceType);
+    }
+    if (Object.keys(attributes).length) data.attributes = attributes;
+    if (Object.keys(values).length) data.telemetry = [{ values }];
+    if (Object.keys(keyStrategies).length) data.keyStrategies = keyStrategies;
+    if (this.cfg.reportStrategy) data.deviceStrategy = this.cfg.reportStrategy;
+    if (!data.attributes && !data.telemetry) return;
+    if (!this.stopped) await this.ctx.sendData(data);
+    return data;
+  }
+
+  /** Device went away with its link: tell the platform once. */
+  markDisconnected(): void {
+    if (!this.registered) return;
+    this.registered = false;
+    this.ctx.delDevice(this.cfg.deviceName);
+  }
+
+  private async readBlock(block: ReadBlock): Promise<Array<[ReadKey, unknown]> | "io"> {
+    const where = `fc ${block.functionCode} address ${block.address} count ${block.count}`;
+    let raw: RawRead;
+    try {
+      raw = await readRaw(this.link, this.cfg.unitId, block.functionCode, block.address, block.count);
+      this.clearError(where);
+    } catch (e) {
+      if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block);
+      const keys = block.keys.map((k) => k.tag).join(", ");
+      this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${(e as Error).message}`);
+      return isModbusException(e) ? [] : "io";
+    }
+    const out: Array<[ReadKey, unknown]> = [];
+    for (const key of block.keys) {
+      try {
+        out.push([key, decodeKey(raw, key.address - block.address, key, this.cfg.byteOrder, this.cfg.wordOrder)]);
+      } catch (e) {
+        this.noteError(`decode ${key.tag}`, `${this.cfg.deviceName} key ${key.tag} at ${key.address}: cannot decode: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A merged read hit an exception (e.g. a gap the device does not map): from now on read its keys
+   * one by one, which also tells which key is at fault.
+   */
+  private async readKeysSeparately(block: ReadBlock): Promise<Array<[ReadKey, unknown]> | "io"> {
+    const i = this.blocks.indexOf(block);
+    if (i >= 0) {
+      this.blocks.splice(i, 1, ...block.keys.map((k) => ({ functionCode: k.functionCode, address: k.address, count: k.count, keys: [k] })));
+      this.log.warn(`${this.cfg.deviceName}: merged read fc ${block.functionCode} ${block.address}+${block.count} refused; reading its ${block.keys.length} keys separately`);
+    }
+    const out: Array<[ReadKey, unknown]> = [];
+    for (const key of block.keys) {
+      const r = await this.readBlock({ functionCode: key.functionCode, address: key.address, count: key.count, keys: [key] });
+      if (r === "io") return "io";
+      out.push(...r);
+    }
+    return out;
+  }
+
+  private noteError(where: string, text: string): void {
+    if (this.lastErrors.get(where) === text) return;
+    this.lastErrors.set(where, text);
+    this.log.error(text);
+  }
+
+  private clearError(where: string): void {
+    if (this.lastErrors.delete(where)) this.log.info(`${this.cfg.deviceName}: ${where} reads again`);
+  }
+}

@@ -1,0 +1,185 @@
+// A port object with the interface modbus-serial's client expects (open/close/write/isOpen and
+// "data"/"close"/"error" events), carrying RTU or ASCII frames over any byte stream: the OS serial
+// device file (serial-file.ts) or a TCP socket. It exists because the `serialport` native addon
+// that modbus-serial would use aborts Bun (uv_poll_init), and modbus-serial has no ASCII-over-TCP.
+// Incoming bytes are cut into whole response frames using the function code of the last request.
+
+import { EventEmitter } from "node:events";
+import { connect, type Socket } from "node:net";
+
+export interface ByteStream {
+  open(): Promise<void>;
+  write(data: Uint8Array): void;
+  close(): Promise<void>;
+  onData(cb: (data: Uint8Array) => void): void;
+  /** Called once when the stream ends on its own (device removed, peer closed). */
+  onEnd(cb: (err?: Error) => void): void;
+}
+
+export type Framing = "rtu" | "ascii";
+
+export function crc16(buf: Uint8Array): number {
+  let crc = 0xffff;
+  for (const b of buf) {
+    crc ^= b;
+    for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >> 1) ^ 0xa001 : crc >> 1;
+  }
+  return crc;
+}
+
+function lrc(buf: Uint8Array): number {
+  let sum = 0;
+  for (const b of buf) sum = (sum + b) & 0xff;
+  return (-sum) & 0xff;
+}
+
+/** Length of the RTU response at the head of `buf`, or 0 if not yet known. */
+export function rtuResponseLength(buf: Uint8Array): number {
+  if (buf.length < 3) return 0;
+  const fc = buf[1]!;
+  if (fc & 0x80) return 5;
+  if (fc >= 1 && fc <= 4) return 5 + buf[2]!;
+  if (fc === 5 || fc === 6 || fc === 15 || fc === 16) return 8;
+  return buf.length; // unknown function: hand over what we have
+}
+
+export class FramedPort extends EventEmitter {
+  isOpen = false;
+  _transactionIdRead = 1;
+  _transactionIdWrite = 1;
+  private buf = Buffer.alloc(0);
+  private echoToSkip = 0;
+
+  constructor(
+    private readonly stream: ByteStream,
+    private readonly framing: Framing,
+    private readonly handleLocalEcho = false,
+  ) {
+    super();
+    stream.onData((d) => this.receive(d));
+    stream.onEnd((err) => {
+      const was = this.isOpen;
+      this.isOpen = false;
+      if (err && this.listenerCount("error") > 0) this.emit("error", err);
+      if (was) this.emit("close");
+    });
+  }
+
+  open(cb: (err?: Error | null) => void): void {
+    this.stream.open().then(
+      () => {
+        this.isOpen = true;
+        cb(null);
+      },
+      (e: Error) => cb(e),
+    );
+  }
+
+  close(cb?: (err?: Error | null) => void): void {
+    const was = this.isOpen;
+    this.isOpen = false;
+    this.stream.close().finally(() => {
+      if (was) this.emit("close");
+      cb?.(null);
+    });
+  }
+
+  destroy(): void {
+    this.close();
+  }
+
+  /** `frame` is a complete RTU frame (with CRC) from modbus-serial. */
+  write(frame: Buffer): void {
+    this.buf = Buffer.alloc(0);
+    let out: Uint8Array = frame;
+    if (this.framing === "ascii") {
+      const body = frame.subarray(0, frame.length - 2);
+      const hex = Buffer.from([...body, lrc(body)]).toString("hex").toUpperCase();
+      out = Buffer.from(`:${hex}\r\n`, "latin1");
+    }
+    this.echoToSkip = this.handleLocalEcho ? out.length : 0;
+    this.stream.write(out);
+  }
+
+  private receive(d: Uint8Array): void {
+    let data = Buffer.from(d);
+    if (this.echoToSkip > 0) {
+      const skip = Math.min(this.echoToSkip, data.length);
+      this.echoToSkip -= skip;
+      data = data.subarray(skip);
+    }
+    this.buf = Buffer.concat([this.buf, data]);
+    if (this.framing === "ascii") this.cutAscii();
+    else this.cutRtu();
+  }
+
+  private cutRtu(): void {
+    const len = rtuResponseLength(this.buf);
+    if (len === 0 || this.buf.length < len) return;
+    const frame = this.buf.subarray(0, len);
+    this.buf = Buffer.from(this.buf.subarray(len));
+    this.emit("data", frame);
+  }
+
+  private cutAscii(): void {
+    const start = this.buf.indexOf(0x3a); // ':'
+    const end = this.buf.indexOf("\r\n", start);
+    if (start < 0 || end < 0) return;
+    const hex = this.buf.subarray(start + 1, end).toString("latin1");
+    this.buf = Buffer.from(this.buf.subarray(end + 2));
+    const bytes = Buffer.from(hex, "hex");
+    if (bytes.length < 3 || lrc(bytes.subarray(0, bytes.length - 1)) !== bytes[bytes.length - 1]) return; // bad LRC: let it time out
+    const body = bytes.subarray(0, bytes.length - 1);
+    const crc = crc16(body);
+    // modbus-serial checks an RTU CRC on every response; give it one.
+    this.emit("data", Buffer.concat([body, Buffer.from([crc & 0xff, crc >> 8])]));
+  }
+}
+
+/** TCP socket as a byte stream (RTU or ASCII framing over TCP). */
+export class SocketStream implements ByteStream {
+  private sock?: Socket;
+  private dataCb: (d: Uint8Array) => void = () => {};
+  private endCb: (e?: Error) => void = () => {};
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly timeoutMs: number,
+  ) {}
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: this.host, port: this.port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`connect to ${this.host}:${this.port} timed out`));
+      }, this.timeoutMs);
+      s.once("connect", () => {
+        clearTimeout(timer);
+        s.setNoDelay(true);
+        this.sock = s;
+        s.on("data", (d: Buffer) => this.dataCb(d));
+        s.on("close", () => this.sock === s && this.endCb());
+        resolve();
+      });
+      s.once("error", (e) => {
+        clearTimeout(timer);
+        if (this.sock === s) this.endCb(e);
+        else reject(e);
+      });
+    });
+  }
+  write(data: Uint8Array): void {
+    this.sock?.write(data);
+  }
+  async close(): Promise<void> {
+    const s = this.sock;
+    this.sock = undefined;
+    s?.destroy();
+  }
+  onData(cb: (d: Uint8Array) => void): void {
+    this.dataCb = cb;
+  }
+  onEnd(cb: (e?: Error) => void): void {
+    this.endCb = cb;
+  }
+}

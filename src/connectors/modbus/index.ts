@@ -1,0 +1,32 @@
+// Modbus connector descriptor: schema and lazy factory; the protocol library loads only when used.
+import type { ConnectorDescriptor } from "../../core/connector.ts";
+import { ModbusConfigSchema, type ModbusConfig } from "./schema.ts";
+
+export const descriptor: ConnectorDescriptor<ModbusConfig> = {
+  type: "modbus",
+  schema: ModbusConfigSchema as never,
+  title: "Modbus master/slave over TCP, UDP and serial (RTU/ASCII)",
+  async create(config, ctx) {
+    const { ModbusConnector } = await import("./connector.ts");
+    return new ModbusConnector(config, ctx);
+  },
+  registerScan(scan) {
+    scan
+      .command("modbus")
+      .description("find responding Modbus unit ids (and on serial the line settings); never writes")
+      .argument("<target>", "serial device path (/dev/ttyUSB0) or host[:port]")
+      .option("--units <range>", "unit ids to try, e.g. 1-247 or 1,2,10-20", "1-247")
+      .option("--bauds <list>", "serial: baud rates to try", "9600,19200,38400,57600,115200")
+      .option("--parities <list>", "serial: parities to try (N,E,O)", "N,E")
+      .option("--framing <list>", "framings to try: rtu,ascii (serial) or socket,rtu (tcp)", "")
+      .option("--timeout <ms>", "per-request timeout", "200")
+      .option("--probe <spec>", "also probe register ranges, e.g. 3:0-99,4:0-9,1:0-15")
+      .option("--json", "print results as JSON")
+      .option("--emit-config <file>", "write a modbus.json skeleton for what was found")
+      .addHelpText("after", "\nExamples:\n  tb-gw scan modbus /dev/ttyUSB0 --bauds 9600,19200\n  tb-gw scan modbus 127.0.0.1:502 --units 1-10 --probe 3:0-9 --json\n")
+      .action(async (target: string, opts: Record<string, string | boolean | undefined>) => {
+        const { runScan } = await import("./scan.ts");
+        process.exitCode = await runScan(target, opts);
+      });
+  },
+};

@@ -1,0 +1,98 @@
+// Serial port as the OS device file: line settings applied with `stty` (termios), bytes read through
+// Bun's non-blocking file stream. Pure JS, so it works under `bun` and in the compiled binary, where
+// the `serialport` native addon aborts. Linux/macOS only (needs `stty` on PATH).
+
+import { spawnSync } from "node:child_process";
+import { closeSync, constants, openSync, write } from "node:fs";
+import type { ByteStream } from "./framed-port.ts";
+
+export interface SerialOptions {
+  baudrate: number;
+  bytesize: number;
+  parity: "N" | "E" | "O";
+  stopbits: number;
+}
+
+export function sttyArgs(path: string, o: SerialOptions): string[] {
+  const flag = process.platform === "darwin" ? "-f" : "-F";
+  return [
+    flag, path, String(o.baudrate), `cs${o.bytesize}`,
+    o.parity === "N" ? "-parenb" : "parenb", o.parity === "O" ? "parodd" : "-parodd",
+    o.stopbits === 2 ? "cstopb" : "-cstopb",
+    "raw", "-echo", "clocal", "cread", "-crtscts", "-ixon", "-ixoff", "min", "1", "time", "0",
+  ];
+}
+
+export class SerialFileStream implements ByteStream {
+  private fd?: number;
+  private reader?: { cancel(): Promise<void> };
+  private dataCb: (d: Uint8Array) => void = () => {};
+  private endCb: (e?: Error) => void = () => {};
+
+  constructor(
+    readonly path: string,
+    private readonly opts: SerialOptions,
+  ) {}
+
+  async open(): Promise<void> {
+    const r = spawnSync("stty", sttyArgs(this.path, this.opts), { encoding: "utf-8" });
+    if (r.error) throw new Error(`cannot run stty for ${this.path}: ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`cannot configure ${this.path}: ${(r.stderr || "").trim() || `stty exit ${r.status}`}`);
+    const fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+    this.fd = fd;
+    const reader = Bun.file(fd).stream().getReader();
+    this.reader = reader;
+    void this.pump(fd, reader);
+  }
+
+  private async pump(fd: number, reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> }): Promise<void> {
+    let err: Error | undefined;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (value?.length) this.dataCb(value);
+      }
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    // Ended while still ours: the device went away (EIO on a vanished pty / unplugged adapter).
+    if (this.fd === fd) {
+      this.release();
+      this.endCb(err ?? new Error(`${this.path} closed`));
+    }
+  }
+
+  write(data: Uint8Array): void {
+    if (this.fd === undefined) return;
+    write(this.fd, data, (e) => {
+      if (e) this.endCb(e);
+    });
+  }
+
+  private release(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.cancel().catch(() => {});
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.release();
+  }
+
+  onData(cb: (d: Uint8Array) => void): void {
+    this.dataCb = cb;
+  }
+  onEnd(cb: (e?: Error) => void): void {
+    this.endCb = cb;
+  }
+}

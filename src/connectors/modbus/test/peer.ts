@@ -1,0 +1,48 @@
+// Starts the pymodbus peer (Debian python3-pymodbus, run with /usr/bin/python3) for tests and benchmarks.
+import { join } from "node:path";
+import { startProcess, type Started } from "../../../../test/support/process.ts";
+
+export interface PeerOptions {
+  transport?: "tcp" | "udp" | "serial";
+  host?: string;
+  port: number | string;
+  framer?: "socket" | "rtu" | "ascii";
+  baudrate?: number;
+  parity?: "N" | "E" | "O";
+  units?: number[];
+  hr?: Record<number, number>;
+  ir?: Record<number, number>;
+  co?: Record<number, number>;
+  di?: Record<number, number>;
+  encode?: Array<{ address: number; type: string; value: unknown; byteOrder: string; wordOrder: string }>;
+}
+
+export const PEER_SCRIPT = join(import.meta.dir, "pymodbus_peer.py");
+
+export function startPeer(opts: PeerOptions): Promise<Started> {
+  return startProcess("/usr/bin/python3", [PEER_SCRIPT, JSON.stringify(opts)], { ready: /READY/, timeoutMs: 20000 });
+}
+
+/** Registers pymodbus' builder produced per address (from the peer's ENCODED lines). */
+export function encodedRegisters(output: string): Map<number, number[]> {
+  const m = new Map<number, number[]>();
+  for (const [, addr, regs] of output.matchAll(/^ENCODED (\d+) (\[.*\])$/gm)) m.set(Number(addr), JSON.parse(regs!));
+  return m;
+}
+
+/** Writes the peer saw: `WRITE unit table address [values]`. */
+export function peerWrites(output: string): Array<{ unit: number; table: string; address: number; values: number[] }> {
+  return [...output.matchAll(/^WRITE (\d+) (\w+) (\d+) (\[.*\])$/gm)].map(([, u, t, a, v]) => ({
+    unit: Number(u), table: t!, address: Number(a), values: JSON.parse(v!),
+  }));
+}
+
+/** A socat pty pair: `a` for us, `b` for the peer. Stop it to make the port vanish. */
+export async function startPtyPair(dir: string): Promise<{ a: string; b: string; proc: Started }> {
+  const a = join(dir, "ttyA"), b = join(dir, "ttyB");
+  const proc = await startProcess("socat", ["-d", "-d", `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], {
+    ready: /starting data transfer loop/,
+    timeoutMs: 10000,
+  });
+  return { a, b, proc };
+}
