@@ -98,7 +98,8 @@ export class BacnetSession {
         const v: CovValue = {
           address: normaliseSender(header?.sender.address ?? ""),
           subscriberProcessId: payload.subscriberProcessId,
-          deviceId: payload.initiatingDeviceId,
+          // Typed as a number, but the decoder hands over the whole object identifier.
+          deviceId: typeof payload.initiatingDeviceId === "number" ? payload.initiatingDeviceId : (payload.initiatingDeviceId as { instance: number }).instance,
           objectType: payload.monitoredObjectId.type,
           instance: payload.monitoredObjectId.instance,
           values: payload.values.map((x) => ({ propertyId: x.property.id, values: x.value as DecodedValue[] })),
