@@ -6,6 +6,7 @@ import type { ConnectorDescriptor } from "../core/connector.ts";
 type Loader = () => Promise<{ descriptor: ConnectorDescriptor<any> }>;
 
 export const connectorRegistry: Record<string, Loader> = {
+  opcua: () => import("./opcua/index.ts"),
   modbus: () => import("./modbus/index.ts"),
   bacnet: () => import("./bacnet/index.ts"),
   // mqtt: () => import("./mqtt/index.ts"),

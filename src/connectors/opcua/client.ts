@@ -1,0 +1,102 @@
+// Building the node-opcua client from the `server` section: security mode/policy, the client's own
+// certificate (from the config, or created in pure JS under the gateway's data folder on first run),
+// and the user identity (anonymous, username/password, X.509 certificate).
+
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  MessageSecurityMode,
+  OPCUAClient,
+  SecurityPolicy,
+  UserTokenType,
+  type ClientSession,
+  type UserIdentityInfo,
+} from "node-opcua-client";
+import { OPCUACertificateManager } from "node-opcua-certificate-manager";
+import { resolveConfigPath } from "../../common/tls/index.ts";
+import type { OpcuaServer } from "./schema.ts";
+
+export interface ClientPlan {
+  securityMode: MessageSecurityMode;
+  securityPolicy: SecurityPolicy;
+  certificateFile?: string;
+  privateKeyFile?: string;
+  identity: UserIdentityInfo;
+}
+
+function identityPaths(server: OpcuaServer, configDir: string) {
+  const id = server.identity;
+  const cert = id.cert ?? id.pathToClientCert;
+  const key = id.privateKey ?? id.pathToPrivateKey;
+  return {
+    cert: cert ? resolveConfigPath(cert, configDir) : undefined,
+    key: key ? resolveConfigPath(key, configDir) : undefined,
+  };
+}
+
+/** Work out mode, policy, certificate files and identity; throws with a fix hint on bad config. */
+export function planClient(server: OpcuaServer, configDir: string): ClientPlan {
+  const id = server.identity;
+  const usesCerts = id.type === "certificates" || id.type === "cert.PEM";
+  const { cert, key } = identityPaths(server, configDir);
+  if (usesCerts && (!cert || !key)) {
+    throw new Error(`opcua: identity.type "${id.type}" needs identity.cert (or pathToClientCert) and identity.privateKey (or pathToPrivateKey)`);
+  }
+  // Like upstream, the security policy applies with certificate identity (mode defaults to
+  // SignAndEncrypt); an explicit identity.mode turns it on for other identities too.
+  const modeName = id.mode ?? (usesCerts ? "SignAndEncrypt" : "None");
+  const securityMode = MessageSecurityMode[modeName];
+  const policyName = securityMode === MessageSecurityMode.None ? "None" : server.security && server.security !== "None" ? server.security : "Basic256Sha256";
+  const securityPolicy = (SecurityPolicy as Record<string, SecurityPolicy>)[policyName]!;
+  let identity: UserIdentityInfo = { type: UserTokenType.Anonymous };
+  if (id.username) {
+    identity = { type: UserTokenType.UserName, userName: id.username, password: id.password ?? "" };
+  } else if (usesCerts) {
+    identity = {
+      type: UserTokenType.Certificate,
+      certificateData: pemToDer(readFileSync(cert!, "utf8")),
+      privateKey: readFileSync(key!, "utf8"),
+    } as UserIdentityInfo;
+  }
+  return { securityMode, securityPolicy, certificateFile: cert, privateKeyFile: key, identity };
+}
+
+function pemToDer(pem: string): Buffer {
+  const b64 = pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+  return Buffer.from(b64, "base64");
+}
+
+export interface ClientOptions {
+  server: OpcuaServer;
+  configDir: string;
+  dataDir: string;
+  applicationName: string;
+}
+
+/** A client with no automatic reconnection: the connector's own supervisor owns retries. */
+export async function createClient(o: ClientOptions): Promise<{ client: OPCUAClient; plan: ClientPlan }> {
+  const plan = planClient(o.server, o.configDir);
+  const pki = join(o.dataDir, "opcua-pki");
+  mkdirSync(pki, { recursive: true });
+  const certificateManager = new OPCUACertificateManager({ rootFolder: pki, automaticallyAcceptUnknownCertificate: true });
+  await certificateManager.initialize();
+  const client = OPCUAClient.create({
+    applicationName: o.applicationName,
+    applicationUri: o.server.uri,
+    endpointMustExist: false,
+    securityMode: plan.securityMode,
+    securityPolicy: plan.securityPolicy,
+    certificateFile: plan.certificateFile,
+    privateKeyFile: plan.privateKeyFile,
+    clientCertificateManager: certificateManager,
+    requestedSessionTimeout: o.server.sessionTimeoutInMillis,
+    transportTimeout: o.server.timeoutInMillis,
+    keepSessionAlive: true,
+    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
+  });
+  return { client, plan };
+}
+
+export async function openSession(client: OPCUAClient, plan: ClientPlan): Promise<ClientSession> {
+  return client.createSession(plan.identity);
+}
