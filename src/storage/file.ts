@@ -1,0 +1,382 @@
+// File event storage in upstream's layout (see file-layout.ts). Differences that matter:
+//  * a data file is deleted only when every record in it was acknowledged; the state pointer moves
+//    over the contiguous acknowledged prefix (upstream drops the unread rest of a file on rotation);
+//  * puts are written once per tick in one write() per file and fsync'ed per
+//    max_records_between_fsync records, instead of one write (and fsync) per record.
+
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { EventBus } from "../observe/events.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
+import {
+  decodeLines,
+  encodeRecord,
+  fsyncDir,
+  listDataFiles,
+  newDataFileName,
+  readState,
+  scanDataFile,
+  writeState,
+} from "./file-layout.ts";
+import { Ledger, rangeSize, type Range } from "./ledger.ts";
+import { AvailabilitySignal, DurableWaiters, FullEpisode } from "./signals.ts";
+import type { Batch, EventStorage, PutResult } from "./types.ts";
+
+export interface FileStorageOptions {
+  /** Absolute folder (created by the caller). */
+  dir: string;
+  maxFileCount: number;
+  maxRecordsPerFile: number;
+  maxRecordsBetweenFsync: number;
+  log: Logger;
+  events?: EventBus;
+}
+
+interface DataFile {
+  name: string;
+  /** Position (see Ledger) of the file's first line. */
+  base: number;
+  /** Lines in the file, counting those not written yet. */
+  count: number;
+  /** Decoded records (null = undecodable line); dropped when the reader is past the file. */
+  records: Array<string | null> | null;
+  /** Encoded lines waiting for the next flush. */
+  unwritten: string[];
+  fd?: number;
+  created: boolean;
+}
+
+export class FileStorage implements EventStorage {
+  readonly kind = "file" as const;
+  private files: DataFile[] = [];
+  private readonly ledger: Ledger;
+  private readonly batches = new WeakMap<Batch, Range[]>();
+  private seq = 0;
+  private closed = false;
+  private flushScheduled = false;
+  private stateDirty = false;
+  private unsynced = 0;
+  private failing = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly durable = new DurableWaiters();
+  private readonly available = new AvailabilitySignal();
+  private readonly full: FullEpisode;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: FileStorageOptions) {
+    this.log = opts.log;
+    this.full = new FullEpisode(opts.log, opts.events);
+    const names = listDataFiles(opts.dir);
+    const { state, problem } = readState(opts.dir);
+    if (problem) this.log.warn(`file storage: ${problem}; reading from the oldest data file`);
+    let start = 0;
+    if (state && names.includes(state.file)) {
+      // Files before the state's file were fully acknowledged (upstream deletes them too).
+      while (names[0] !== state.file) {
+        rmSync(join(opts.dir, names.shift()!), { force: true });
+      }
+      start = state.position;
+    } else if (state) {
+      this.log.warn(`file storage: state names ${state.file}, which is gone; reading from the oldest data file`);
+    }
+    let base = 0;
+    names.forEach((name, i) => {
+      const scan = scanDataFile(join(opts.dir, name));
+      if (scan.truncatedBytes > 0) {
+        this.log.warn(`file storage: ${name} ended in a partial line (${scan.truncatedBytes} bytes, from a crash); removed it`);
+      }
+      const last = i === names.length - 1;
+      const file: DataFile = { name, base, count: scan.lines, records: null, unwritten: [], created: true };
+      if (last) file.records = this.decode(file, scan.content);
+      this.files.push(file);
+      base += scan.lines;
+    });
+    if (this.files.length === 0) {
+      this.files.push(this.newFile(0));
+      this.flushFiles();
+    }
+    start = Math.min(start, this.files[0]!.count);
+    this.ledger = new Ledger(start, base);
+    this.skipUndecodable(this.files[this.files.length - 1]!);
+    if (!state || !names.includes(state.file)) this.persistState();
+    if (this.ledger.unacked > 0) {
+      this.log.info(`file storage: ${this.ledger.unacked} unsent records in ${this.files.length} file(s) in ${opts.dir}`);
+    }
+  }
+
+  private get writeFile(): DataFile {
+    return this.files[this.files.length - 1]!;
+  }
+
+  put(records: string[]): PutResult {
+    if (this.closed) return "closed";
+    if (records.length === 0) return "stored";
+    const { maxFileCount, maxRecordsPerFile } = this.opts;
+    const free = () => (maxFileCount - this.files.length) * maxRecordsPerFile + (maxRecordsPerFile - this.writeFile.count);
+    // Acks not yet saved may free whole files: save them (and delete those files) first.
+    if (records.length > free() && this.stateDirty) this.flush();
+    if (records.length > free()) {
+      this.full.refused(
+        records.length,
+        this.ledger.unacked,
+        `max_file_count ${maxFileCount} × max_records_per_file ${maxRecordsPerFile}`,
+      );
+      return "full";
+    }
+    this.full.accepted(this.ledger.unacked);
+    for (const r of records) {
+      let file = this.writeFile;
+      if (file.count >= maxRecordsPerFile) {
+        this.unloadUnlessReading(file);
+        file = this.newFile(file.base + file.count);
+        this.files.push(file);
+      }
+      file.records!.push(r);
+      file.unwritten.push(encodeRecord(r));
+      file.count++;
+    }
+    this.ledger.append(records.length);
+    this.durable.accepted += records.length;
+    this.scheduleFlush();
+    this.available.fire();
+    return "stored";
+  }
+
+  whenDurable(): Promise<void> {
+    if (this.closed && this.durable.durable < this.durable.accepted) {
+      return Promise.reject(new Error("file storage closed before the records were written"));
+    }
+    return this.durable.wait();
+  }
+
+  next(maxRecords: number): Batch | undefined {
+    if (this.closed || maxRecords <= 0) return undefined;
+    const records: string[] = [];
+    const ranges: Range[] = [];
+    let left = maxRecords;
+    let i = this.fileIndexOf(this.ledger.nextUnacked(this.ledger.cursor));
+    for (; i < this.files.length && left > 0; i++) {
+      const file = this.files[i]!;
+      const loaded = this.load(file);
+      const taken = this.ledger.take(left, file.base + file.count);
+      const skipped: Range[] = [];
+      for (const r of taken) {
+        for (let p = r.start; p < r.end; p++) {
+          const rec = loaded[p - file.base];
+          if (rec === null || rec === undefined) skipped.push({ start: p, end: p + 1 });
+          else records.push(rec);
+        }
+      }
+      // Undecodable lines are never handed out; count them as delivered so the file can go.
+      if (skipped.length > 0) {
+        this.ledger.ack(skipped);
+        this.markStateDirty();
+      }
+      ranges.push(...taken);
+      left -= rangeSize(taken);
+      if (left > 0) this.unloadIfPassed(file);
+    }
+    if (records.length === 0) return undefined;
+    const batch: Batch = { seq: ++this.seq, records };
+    this.batches.set(batch, ranges);
+    return batch;
+  }
+
+  ack(batch: Batch): void {
+    const ranges = this.batches.get(batch);
+    if (!ranges || this.closed) return;
+    this.batches.delete(batch);
+    const before = this.ledger.ackedUpTo;
+    this.ledger.ack(ranges);
+    if (this.ledger.ackedUpTo !== before) this.markStateDirty();
+  }
+
+  rewind(): void {
+    if (this.closed) return;
+    this.ledger.rewind();
+    if (this.ledger.pending) this.available.fire();
+  }
+
+  depth(): number {
+    return this.ledger.unacked;
+  }
+
+  onAvailable(cb: () => void): void {
+    this.available.add(cb);
+    if (this.ledger.pending) this.available.fire();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.available.clear();
+    for (const f of this.files) this.closeFd(f);
+    if (this.durable.durable < this.durable.accepted) {
+      this.log.error(`file storage closed with ${this.durable.accepted - this.durable.durable} records not written (see the errors above)`);
+    }
+    this.durable.failAll(new Error("file storage closed before the records were written"));
+  }
+
+  private newFile(base: number): DataFile {
+    const name = newDataFileName(this.files.at(-1)?.name, Date.now());
+    return { name, base, count: 0, records: [], unwritten: [], created: false };
+  }
+
+  private fileIndexOf(pos: number): number {
+    for (let i = 0; i < this.files.length; i++) {
+      const f = this.files[i]!;
+      if (pos < f.base + f.count) return i;
+    }
+    return this.files.length - 1;
+  }
+
+  private decode(file: DataFile, content: Buffer): Array<string | null> {
+    const { records, bad } = decodeLines(content, file.count);
+    if (bad > 0) this.log.warn(`file storage: ${bad} undecodable line(s) in ${file.name} skipped`);
+    return records;
+  }
+
+  /** Decoded records of a file, read from disk when the reader comes back to it. */
+  private load(file: DataFile): Array<string | null> {
+    if (file.records) return file.records;
+    if (file.unwritten.length > 0) this.flush();
+    try {
+      const scan = scanDataFile(join(this.opts.dir, file.name));
+      file.records = this.decode(file, scan.content);
+    } catch (e) {
+      this.log.error(`file storage: cannot read ${file.name}, its ${file.count} records are skipped: ${errorText(e)}`);
+      file.records = new Array<string | null>(file.count).fill(null);
+    }
+    return file.records;
+  }
+
+  /** Keep only files the reader still has ahead of it in memory (the rest is on disk). */
+  private unloadIfPassed(file: DataFile): void {
+    if (file !== this.writeFile && this.ledger.cursor >= file.base + file.count) file.records = null;
+  }
+
+  /**
+   * A full file the reader is not in goes back to disk, so a long outage costs disk, not memory;
+   * the reader loads it again when it gets there.
+   */
+  private unloadUnlessReading(file: DataFile): void {
+    const cursor = this.ledger.nextUnacked(this.ledger.cursor);
+    if (cursor < file.base || cursor >= file.base + file.count) file.records = null;
+  }
+
+  /** Acknowledge undecodable lines of a loaded file so they never block deletion. */
+  private skipUndecodable(file: DataFile): void {
+    const bad: Range[] = [];
+    file.records?.forEach((r, i) => {
+      if (r === null) bad.push({ start: file.base + i, end: file.base + i + 1 });
+    });
+    if (bad.length > 0) this.ledger.ack(bad);
+  }
+
+  private markStateDirty(): void {
+    this.stateDirty = true;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    try {
+      this.flushFiles();
+      if (this.failing) this.log.info("file storage: writing works again");
+      this.failing = false;
+    } catch (e) {
+      if (!this.failing) this.log.error(`file storage: writing to ${this.opts.dir} failed, will retry: ${errorText(e)}`);
+      this.failing = true;
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.flush();
+        }, 1000);
+        this.retryTimer.unref();
+      }
+      return;
+    }
+    this.durable.settle();
+    if (this.stateDirty) {
+      this.stateDirty = false;
+      this.persistState();
+      this.removeAckedFiles();
+    }
+  }
+
+  /** Append unwritten lines (one write per file), fsync per policy, close finished files. */
+  private flushFiles(): void {
+    let createdAny = false;
+    const writeFile = this.writeFile;
+    for (const file of this.files) {
+      const finished = file !== writeFile;
+      if (file.unwritten.length > 0 || !file.created) {
+        if (file.fd === undefined) {
+          file.fd = openSync(join(this.opts.dir, file.name), "a");
+          if (!file.created) createdAny = true;
+          file.created = true;
+        }
+        if (file.unwritten.length > 0) {
+          writeSync(file.fd, file.unwritten.join("\n") + "\n");
+          this.unsynced += file.unwritten.length;
+          file.unwritten = [];
+        }
+      }
+      if (file.fd === undefined) continue;
+      if (this.unsynced >= this.opts.maxRecordsBetweenFsync || (finished && this.unsynced > 0)) {
+        fsyncSync(file.fd);
+        this.unsynced = 0;
+      }
+      if (finished) this.closeFd(file);
+    }
+    if (createdAny) fsyncDir(this.opts.dir);
+  }
+
+  private closeFd(file: DataFile): void {
+    if (file.fd === undefined) return;
+    try {
+      closeSync(file.fd);
+    } catch {
+      // already closed
+    }
+    file.fd = undefined;
+  }
+
+  private persistState(): void {
+    const acked = this.ledger.ackedUpTo;
+    const file = this.files[this.fileIndexOf(acked)]!;
+    try {
+      writeState(this.opts.dir, { file: file.name, position: acked - file.base });
+    } catch (e) {
+      this.log.error(`file storage: cannot save the reader position: ${errorText(e)}`);
+    }
+  }
+
+  /** Delete data files whose every record was acknowledged (never the file being written). */
+  private removeAckedFiles(): void {
+    while (this.files.length > 1) {
+      const first = this.files[0]!;
+      if (first.base + first.count > this.ledger.ackedUpTo) break;
+      this.closeFd(first);
+      try {
+        rmSync(join(this.opts.dir, first.name), { force: true });
+      } catch (e) {
+        this.log.error(`file storage: cannot delete ${first.name}: ${errorText(e)}`);
+        break;
+      }
+      this.files.shift();
+      this.log.debug(`file storage: ${first.name} fully sent, deleted`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Small pieces every storage kind needs: coalesced availability callbacks, the "full" episode
+// logger, and the waiters behind whenDurable().
+
+import type { EventBus } from "../observe/events.ts";
+import type { Logger } from "../observe/logger.ts";
+
+/** Calls the registered callbacks at most once per tick, however many records arrived. */
+export class AvailabilitySignal {
+  private callbacks: Array<() => void> = [];
+  private scheduled = false;
+
+  add(cb: () => void): void {
+    this.callbacks.push(cb);
+  }
+
+  fire(): void {
+    if (this.scheduled || this.callbacks.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      for (const cb of this.callbacks) {
+        try {
+          cb();
+        } catch {
+          // the reader's problem must not break the writer's put()
+        }
+      }
+    });
+  }
+
+  clear(): void {
+    this.callbacks = [];
+  }
+}
+
+/**
+ * Tracks a "storage full" episode so the warning is logged once when it starts and once when
+ * space returns, with counts, instead of once per refused record.
+ */
+export class FullEpisode {
+  private refusedRecords = 0;
+  private refusedCalls = 0;
+  private active = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly events?: EventBus,
+  ) {}
+
+  get isFull(): boolean {
+    return this.active;
+  }
+
+  refused(records: number, depth: number, limitText: string): void {
+    if (!this.active) {
+      this.active = true;
+      this.refusedRecords = 0;
+      this.refusedCalls = 0;
+      this.log.warn(
+        `storage full: ${depth} records stored (${limitText}); refusing new data until the platform acknowledges some`,
+      );
+      this.events?.emit({ kind: "storage", state: "full", depth, detail: limitText });
+    }
+    this.refusedRecords += records;
+    this.refusedCalls++;
+  }
+
+  accepted(depth: number): void {
+    if (!this.active) return;
+    this.active = false;
+    this.log.warn(
+      `storage accepting again after ${this.refusedRecords} refused (records in ${this.refusedCalls} calls); ${depth} records stored`,
+    );
+    this.events?.emit({ kind: "storage", state: "ok", depth });
+  }
+}
+
+/** Promises that resolve once the write counter reaches the value they were created at. */
+export class DurableWaiters {
+  private waiters: Array<{ upTo: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Records accepted so far (monotonic). */
+  accepted = 0;
+  /** Records known to be on disk. */
+  durable = 0;
+
+  wait(): Promise<void> {
+    if (this.durable >= this.accepted) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ upTo: this.accepted, resolve, reject }));
+  }
+
+  /** Everything accepted until now is on disk. */
+  settle(upTo = this.accepted): void {
+    this.durable = Math.max(this.durable, upTo);
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.upTo <= this.durable) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** On close nothing more will be written: whoever still waits learns that it never will be. */
+  failAll(error: Error): void {
+    for (const w of this.waiters) w.reject(error);
+    this.waiters = [];
+  }
+}

@@ -1,0 +1,313 @@
+// SQLite event storage. Records are buffered by put() and committed in batched transactions (at
+// the end of the tick, when writing_batch_size is reached, or before a read), so the hot path is a
+// handful of transactions per tick rather than one per record. Reads hand out committed rows only;
+// acks become range deletes applied with the next commit. Files rotate by size (data.db, then
+// data_<ms>.db); the reader drains the oldest file, which is deleted once empty.
+
+import type { EventBus } from "../observe/events.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
+import { AvailabilitySignal, DurableWaiters, FullEpisode } from "./signals.ts";
+import { FIRST_DB_NAME, listDbFiles, rotatedDbName, SqliteDataFile, type PendingRow } from "./sqlite-file.ts";
+import type { Batch, EventStorage, PutResult } from "./types.ts";
+
+export interface SqliteStorageOptions {
+  /** Absolute folder of the database files (created by the caller). */
+  dir: string;
+  sizeLimitBytes: number;
+  maxDbAmount: number;
+  writingBatchSize: number;
+  ttlMs: number;
+  ttlCheckMs: number;
+  log: Logger;
+  events?: EventBus;
+  /** Clock for timestamps and TTL (tests move it forward). */
+  now?: () => number;
+}
+
+interface IdRange {
+  file: SqliteDataFile;
+  from: number;
+  to: number;
+}
+
+const RETRY_AFTER_ERROR_MS = 1000;
+/** While the disk refuses writes, buffer at most this many records in memory. */
+const MAX_PENDING_WHILE_FAILING = 100_000;
+
+export class SqliteStorage implements EventStorage {
+  readonly kind = "sqlite" as const;
+  /** Oldest first; the last one is the write file. */
+  private files: SqliteDataFile[] = [];
+  private pending: PendingRow[] = [];
+  private deletes = new Map<SqliteDataFile, Array<[number, number]>>();
+  /** Records in acked batches whose delete is not committed yet (for depth()). */
+  private ackedUncommitted = 0;
+  /** Reader: every row of files before `readFile`, and of `readFile` up to `readId`, was handed out. */
+  private readFile: SqliteDataFile;
+  private readId = 0;
+  private writeOversize = false;
+  private readonly batches = new WeakMap<Batch, IdRange[]>();
+  private seq = 0;
+  private closed = false;
+  private flushScheduled = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private failing = false;
+  private readonly ttlTimer: ReturnType<typeof setInterval>;
+  private readonly durable = new DurableWaiters();
+  private readonly available = new AvailabilitySignal();
+  private readonly full: FullEpisode;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: SqliteStorageOptions) {
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.full = new FullEpisode(opts.log, opts.events);
+    for (const name of listDbFiles(opts.dir)) this.files.push(new SqliteDataFile(opts.dir, name, this.now()));
+    // Empty files other than the write file carry nothing: remove them (upstream does the same).
+    while (this.files.length > 1 && this.files[0]!.rows === 0) this.files.shift()!.remove();
+    if (this.files.length === 0) this.files.push(new SqliteDataFile(opts.dir, FIRST_DB_NAME, this.now()));
+    this.readFile = this.files[0]!;
+    this.measureWriteFile();
+    const stored = this.depth();
+    if (stored > 0) this.log.info(`sqlite storage: ${stored} unsent records in ${this.files.length} file(s) in ${opts.dir}`);
+    this.purgeExpired();
+    this.ttlTimer = setInterval(() => this.purgeExpired(), opts.ttlCheckMs);
+    this.ttlTimer.unref();
+  }
+
+  private get writeFile(): SqliteDataFile {
+    return this.files[this.files.length - 1]!;
+  }
+
+  put(records: string[]): PutResult {
+    if (this.closed) return "closed";
+    if (records.length === 0) return "stored";
+    if (this.failing && this.pending.length >= MAX_PENDING_WHILE_FAILING) {
+      this.full.refused(records.length, this.depth(), "database writes failing");
+      return "full";
+    }
+    // Acks not yet committed may free the space we are about to refuse: commit them first.
+    if (this.writeOversize && this.files.length >= this.opts.maxDbAmount && this.deletes.size > 0) this.flush();
+    if (this.writeOversize) {
+      if (this.files.length >= this.opts.maxDbAmount) {
+        this.full.refused(
+          records.length,
+          this.depth(),
+          `max_db_amount ${this.opts.maxDbAmount} files of size_limit ${this.opts.sizeLimitBytes / 1048576} MB`,
+        );
+        return "full";
+      }
+      this.rotate();
+    }
+    this.full.accepted(this.depth());
+    const file = this.writeFile;
+    const ts = this.now();
+    for (const message of records) this.pending.push({ id: file.nextId++, ts, message });
+    this.durable.accepted += records.length;
+    if (this.pending.length >= this.opts.writingBatchSize) this.flush();
+    else this.scheduleFlush();
+    this.available.fire();
+    return "stored";
+  }
+
+  whenDurable(): Promise<void> {
+    if (this.closed && this.pending.length > 0) {
+      return Promise.reject(new Error("sqlite storage closed before the records were written"));
+    }
+    return this.durable.wait();
+  }
+
+  next(maxRecords: number): Batch | undefined {
+    if (this.closed || maxRecords <= 0) return undefined;
+    // Hand out committed rows only, and let acked deletes land first so they are not read again.
+    this.flush();
+    const records: string[] = [];
+    const ranges: IdRange[] = [];
+    let idx = this.files.indexOf(this.readFile);
+    while (records.length < maxRecords && idx < this.files.length) {
+      const file = this.files[idx]!;
+      const rows = file.readAfter(this.readId, maxRecords - records.length);
+      if (rows.length > 0) {
+        for (const [, message] of rows) records.push(message);
+        ranges.push({ file, from: rows[0]![0], to: rows[rows.length - 1]![0] });
+        this.readId = rows[rows.length - 1]![0];
+      }
+      if (records.length < maxRecords && idx < this.files.length - 1) {
+        idx++;
+        this.readFile = this.files[idx]!;
+        this.readId = 0;
+      } else break;
+    }
+    if (records.length === 0) return undefined;
+    const batch: Batch = { seq: ++this.seq, records };
+    this.batches.set(batch, ranges);
+    return batch;
+  }
+
+  ack(batch: Batch): void {
+    const ranges = this.batches.get(batch);
+    if (!ranges || this.closed) return;
+    this.batches.delete(batch);
+    for (const r of ranges) {
+      let list = this.deletes.get(r.file);
+      if (!list) this.deletes.set(r.file, (list = []));
+      list.push([r.from, r.to]);
+    }
+    this.ackedUncommitted += batch.records.length;
+    this.scheduleFlush();
+  }
+
+  rewind(): void {
+    if (this.closed) return;
+    this.readFile = this.files[0]!;
+    this.readId = 0;
+    if (this.depth() > 0) this.available.fire();
+  }
+
+  depth(): number {
+    let n = this.pending.length - this.ackedUncommitted;
+    for (const f of this.files) n += f.rows;
+    return Math.max(0, n);
+  }
+
+  onAvailable(cb: () => void): void {
+    this.available.add(cb);
+    if (this.depth() > 0) this.available.fire();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    clearInterval(this.ttlTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.available.clear();
+    if (this.pending.length > 0) {
+      this.log.error(`sqlite storage closed with ${this.pending.length} records not written (see the errors above)`);
+    }
+    this.durable.failAll(new Error("sqlite storage closed before the records were written"));
+    for (const f of this.files) f.close();
+  }
+
+  /**
+   * Delete rows older than messages_ttl_in_days (timestamps and cut-off both in ms). Upstream
+   * compares ms against seconds and never deletes anything; this is the documented intent.
+   */
+  purgeExpired(): number {
+    if (this.closed) return 0;
+    this.flush();
+    const cutoff = this.now() - this.opts.ttlMs;
+    let purged = 0;
+    try {
+      for (const f of this.files) {
+        const n = f.purgeOlderThan(cutoff);
+        f.rows -= n;
+        purged += n;
+      }
+    } catch (e) {
+      this.log.error(`sqlite storage: purging expired records failed: ${errorText(e)}`);
+    }
+    if (purged > 0) {
+      this.log.warn(`sqlite storage: purged ${purged} records older than ${this.opts.ttlMs / 86_400_000} days`);
+      this.removeDrainedFiles();
+      this.measureWriteFile();
+    }
+    return purged;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Commit buffered inserts (in chunks of writing_batch_size) and acked deletes. */
+  private flush(): void {
+    if (this.closed || (this.pending.length === 0 && this.deletes.size === 0)) return;
+    const file = this.writeFile;
+    // Deletes for older files first, each file in its own transaction.
+    for (const [f, list] of this.deletes) {
+      if (f === file) continue;
+      try {
+        f.rows -= f.write([], list);
+        this.deletes.delete(f);
+      } catch (e) {
+        this.log.error(`sqlite storage: deleting sent records from ${f.name} failed: ${errorText(e)}`);
+      }
+    }
+      const ownDeletes = this.deletes.get(file) ?? [];
+    let done = 0;
+    try {
+      do {
+        const chunk = this.pending.slice(done, done + this.opts.writingBatchSize);
+        const last = done + chunk.length >= this.pending.length;
+        const deleted = file.write(chunk, last ? ownDeletes : []);
+        file.rows += chunk.length - deleted;
+        done += chunk.length;
+        if (last) this.deletes.delete(file);
+      } while (done < this.pending.length);
+      this.pending = [];
+      this.ackedUncommitted = 0;
+      if (this.failing) this.log.info("sqlite storage: writing works again");
+      this.failing = false;
+    } catch (e) {
+      // Keep what is not committed and retry later; never crash the gateway on a disk problem.
+      this.pending = this.pending.slice(done);
+      this.durable.settle(this.durable.accepted - this.pending.length);
+      if (!this.failing) this.log.error(`sqlite storage: write to ${file.name} failed, will retry: ${errorText(e)}`);
+      this.failing = true;
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.flush();
+        }, RETRY_AFTER_ERROR_MS);
+        this.retryTimer.unref();
+      }
+      return;
+    }
+    this.durable.settle(this.durable.accepted);
+    this.removeDrainedFiles();
+    this.measureWriteFile();
+  }
+
+  private removeDrainedFiles(): void {
+    while (this.files.length > 1 && this.files[0]!.rows <= 0) {
+      const gone = this.files.shift()!;
+      this.deletes.delete(gone);
+      gone.remove();
+      if (this.readFile === gone) {
+        this.readFile = this.files[0]!;
+        this.readId = 0;
+      }
+      this.log.debug(`sqlite storage: ${gone.name} fully sent, deleted`);
+    }
+  }
+
+  private measureWriteFile(): void {
+    try {
+      this.writeOversize = this.writeFile.usedBytes() >= this.opts.sizeLimitBytes;
+    } catch (e) {
+      this.log.error(`sqlite storage: cannot measure ${this.writeFile.name}: ${errorText(e)}`);
+    }
+  }
+
+  private rotate(): void {
+    this.flush();
+    if (this.pending.length > 0) return; // cannot commit to the old file: keep writing there
+    const name = rotatedDbName(
+      this.files.map((f) => f.name),
+      this.now(),
+    );
+    try {
+      this.files.push(new SqliteDataFile(this.opts.dir, name, this.now()));
+      this.writeOversize = false;
+      this.log.info(`sqlite storage: ${this.files.at(-2)!.name} reached size_limit, writing to ${name}`);
+    } catch (e) {
+      this.log.error(`sqlite storage: cannot create ${name}: ${errorText(e)}`);
+    }
+  }
+}
