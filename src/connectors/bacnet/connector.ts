@@ -29,6 +29,8 @@ interface LiveDevice {
   cov: Map<number, string>;
   covTimer?: ReturnType<typeof setInterval>;
   rescanAt: number;
+  /** false once the device rejected ReadPropertyMultiple: single reads from then on. */
+  useRpm: boolean;
 }
 
 /** "host/mask:port" or host+mask+port → bind host, port and subnet broadcast. */
@@ -138,7 +140,7 @@ export class BacnetConnector implements Connector {
       const name = cfg.deviceInfo.deviceNameExpressionSource === "constant" ? cfg.deviceInfo.deviceNameExpression : renderName(cfg.deviceInfo.deviceNameExpression, details);
       const type = cfg.deviceInfo.deviceProfileExpressionSource === "constant" ? cfg.deviceInfo.deviceProfileExpression : renderName(cfg.deviceInfo.deviceProfileExpression, details);
       if (this.stopped) return;
-      const d: LiveDevice = { cfg, iAm: i, name, type, items: [], cov: new Map(), rescanAt: 0 };
+      const d: LiveDevice = { cfg, iAm: i, name, type, items: [], cov: new Map(), rescanAt: 0, useRpm: true };
       await this.refreshItems(d);
       this.devices.set(name, d);
       this.ctx.log.info(`device ${i.deviceId} at ${i.address} is "${name}" (${d.items.length} object item(s))`);
@@ -167,7 +169,9 @@ export class BacnetConnector implements Connector {
       if (Date.now() >= d.rescanAt) await this.refreshItems(d);
       const refs = pollRefs(d.items);
       if (refs.length) {
-        const { results } = await this.session!.readMany(d.iAm.address, refs, d.iAm.maxApdu);
+        const { results, rpm } = await this.session!.readMany(d.iAm.address, refs, d.iAm.maxApdu, d.useRpm);
+        if (d.useRpm && !rpm) this.ctx.log.info(`${d.name}: device rejects ReadPropertyMultiple; using ReadProperty`);
+        d.useRpm = rpm;
         const data = convertResults(d.items, results, d, (what, e) => this.ctx.log.debug(`${d.name}: ${what}: ${e.message}`));
         if (d.lastError) this.ctx.log.info(`${d.name}: polling works again`);
         d.lastError = undefined;
