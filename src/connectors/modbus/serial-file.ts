@@ -37,7 +37,10 @@ export class SerialFileStream implements ByteStream {
   async open(): Promise<void> {
     const r = spawnSync("stty", sttyArgs(this.path, this.opts), { encoding: "utf-8" });
     if (r.error) throw new Error(`cannot run stty for ${this.path}: ${r.error.message}`);
-    if (r.status !== 0) throw new Error(`cannot configure ${this.path}: ${(r.stderr || "").trim() || `stty exit ${r.status}`}`);
+    // A pty (and some USB adapters) cannot take every setting (e.g. parity): stty then reports a
+    // partial failure; the line still works with what was applied.
+    const partial = /unable to perform all requested operations/.test(r.stderr || "");
+    if (r.status !== 0 && !partial) throw new Error(`cannot configure ${this.path}: ${(r.stderr || "").trim() || `stty exit ${r.status}`}`);
     const fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
     this.fd = fd;
     const reader = Bun.file(fd).stream().getReader();
