@@ -162,6 +162,11 @@ function issueMessage(iss: z.core.$ZodIssue & { input?: unknown }, path: Path): 
 function flatten(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
   if (iss.code !== "invalid_union" || !(iss as any).errors?.length) return [iss];
   const branches = (iss as any).errors as z.core.$ZodIssue[][];
+  // A union of literals (e.g. qos 0 | 1) fails every branch the same way: one "use one of" message.
+  if (branches.every((b) => b.length === 1 && b[0]!.code === "invalid_value" && b[0]!.path.length === 0)) {
+    const values = branches.flatMap((b) => (b[0] as any).values as unknown[]);
+    return [{ ...(branches[0]![0] as any), values, path: iss.path, input: (iss as any).input }];
+  }
   const depth = (b: z.core.$ZodIssue[]) => Math.max(...b.map((i) => i.path.length)) * 1000 - b.length;
   const best = [...branches].sort((a, b) => depth(b) - depth(a))[0];
   if (!best?.length || depth(best) < 1000) return [iss];

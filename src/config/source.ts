@@ -183,11 +183,12 @@ function parseJson(doc: SourceDoc): void {
   const errors: ParseError[] = [];
   const tree = parseTree(doc.text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   // One mistake often makes the parser report several errors on the same line; keep the first.
-  let lastLine = -1;
+  // An unclosed string swallows the line end, so the next line's complaint is noise too.
+  let quietUntil = -1;
   for (const e of errors) {
     const line = diagAtOffset(doc, e.offset, 1, "error", "").line;
-    if (line === lastLine) continue;
-    lastLine = line;
+    if (line <= quietUntil) continue;
+    quietUntil = printParseErrorCode(e.error) === "UnexpectedEndOfString" ? line + 1 : line;
     const m = jsonErrorMessage(doc, e);
     doc.diagnostics.push(diagAtOffset(doc, m.offset, m.length, "error", m.message));
   }
@@ -243,8 +244,13 @@ const yamlMessages: Record<string, string> = {
 
 function parseYaml(doc: SourceDoc): void {
   const y = parseDocument(doc.text, { uniqueKeys: true, prettyErrors: false, strict: true });
+  let lastLine = -1;
   for (const e of [...y.errors, ...y.warnings]) {
     const [start, end] = e.pos;
+    // Like JSON: one mistake, one message; the parser's follow-up complaints on that line are noise.
+    const line = diagAtOffset(doc, start, 1, "error", "").line;
+    if (line === lastLine) continue;
+    lastLine = line;
     const hint = yamlMessages[e.code];
     const message = hint ? `${hint} (${e.message.split("\n")[0]})` : e.message.split("\n")[0]!;
     doc.diagnostics.push(diagAtOffset(doc, start, end - start, y.errors.includes(e as never) ? "error" : "warning", message));
