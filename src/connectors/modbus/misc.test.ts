@@ -1,0 +1,86 @@
+// Upstream sample configs load unchanged; slave mode served to an independent client (pymodbus);
+// a slave that stops answering mid-run does not hold up another slave on its own link.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { recordingContext } from "../../../test/support/context.ts";
+import { freePort } from "../../../test/support/ports.ts";
+import { startProcess, type Started } from "../../../test/support/process.ts";
+import { setStderrLogging } from "../../observe/logger.ts";
+import { ModbusConnector } from "./connector.ts";
+import { ModbusConfigSchema } from "./schema.ts";
+import { startPeer } from "./test/peer.ts";
+
+setStderrLogging(false);
+const REF = "/work/shared/reference/python-gateway-configs";
+
+describe("modbus config", () => {
+  for (const f of ["modbus.json", "modbus_serial.json"])
+    test(`${f} loads unchanged`, () => {
+      const r = ModbusConfigSchema.safeParse(JSON.parse(readFileSync(`${REF}/${f}`, "utf-8")));
+      expect(r.error?.issues ?? []).toEqual([]);
+      expect(r.data!.master.slaves.length).toBeGreaterThan(0);
+    });
+
+  test("older `server.devices` format is adapted", () => {
+    const r = ModbusConfigSchema.parse({
+      server: { type: "tcp", host: "127.0.0.1", port: 502, method: "socket", byteOrder: "BIG",
+        devices: [{ unitId: 2, deviceName: "old", timeseriesPollPeriod: 700, timeseries: [{ tag: "t", type: "16int", functionCode: 3, address: 0 }] }] },
+    });
+    expect(r.master.slaves[0]).toMatchObject({ deviceName: "old", host: "127.0.0.1", port: 502, pollPeriod: 700, byteOrder: "BIG", unitId: 2 });
+  });
+});
+
+describe("modbus slave mode", () => {
+  test("serves configured values to pymodbus and reports its writes", async () => {
+    const port = await freePort();
+    const ctx = recordingContext({ type: "modbus" });
+    const conn = new ModbusConnector(ModbusConfigSchema.parse({
+      slave: {
+        type: "tcp", host: "127.0.0.1", port, unitId: 1, deviceName: "gw-slave", pollPeriod: 100, sendDataToThingsBoard: true,
+        byteOrder: "BIG", wordOrder: "BIG",
+        values: { holding_registers: { timeseries: [{ tag: "hr0", type: "16int", address: 0, objectsCount: 1, value: 1234 }] } },
+      },
+    }), ctx);
+    let client: Started | undefined;
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.hr0 === 1234), 5000, "initial value");
+      const py = `from pymodbus.client import ModbusTcpClient\nc=ModbusTcpClient("127.0.0.1",port=${port})\nc.connect()\nprint("READ",c.read_holding_registers(0,1,slave=1).registers[0],flush=True)\nc.write_register(0,4321,slave=1)\nprint("WROTE",flush=True)\n`;
+      client = await startProcess("/usr/bin/python3", ["-c", py], { ready: /WROTE|Error|Traceback/, timeoutMs: 15000 });
+      expect(client.output()).toContain("READ 1234");
+      await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.hr0 === 4321), 5000, "value written by the client");
+    } finally {
+      await client?.stop();
+      await conn.stop();
+    }
+  }, 20000);
+});
+
+describe("modbus reliability", () => {
+  test("a slave that stops answering does not stall another slave's polling", async () => {
+    const [p1, p2] = [await freePort(), await freePort()];
+    const a = await startPeer({ port: p1, hr: { 0: 11 } });
+    const b = await startPeer({ port: p2, hr: { 0: 22 } });
+    const ctx = recordingContext({ type: "modbus" });
+    const slave = (name: string, port: number) => ({
+      deviceName: name, host: "127.0.0.1", port, unitId: 1, method: "socket", pollPeriod: 100, timeout: 0.3, retries: 1, byteOrder: "BIG",
+      timeseries: [{ tag: "v", type: "16int", functionCode: 3, address: 0 }],
+    });
+    const conn = new ModbusConnector(ModbusConfigSchema.parse({ master: { slaves: [slave("A", p1), slave("B", p2)] } }), ctx);
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => s.some((d) => d.deviceName === "A") && s.some((d) => d.deviceName === "B"), 5000, "both");
+      a.proc.kill("SIGSTOP"); // A hangs: connected but silent
+      const mark = ctx.sent.length;
+      const t0 = Date.now();
+      await ctx.waitFor((s) => s.slice(mark).filter((d) => d.deviceName === "B").length >= 10, 5000, "B keeps its pace");
+      expect(Date.now() - t0).toBeLessThan(2500);
+      a.proc.kill("SIGCONT");
+    } finally {
+      a.proc.kill("SIGCONT");
+      await conn.stop();
+      await a.stop();
+      await b.stop();
+    }
+  }, 20000);
+});
