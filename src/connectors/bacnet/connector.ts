@@ -67,6 +67,8 @@ export class BacnetConnector implements Connector {
   constructor(
     private readonly config: BacnetConfig,
     private readonly ctx: ConnectorContext,
+    /** singleReads: never try ReadPropertyMultiple (benches; devices known not to support it). */
+    private readonly opts: { singleReads?: boolean } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -140,7 +142,7 @@ export class BacnetConnector implements Connector {
       const name = cfg.deviceInfo.deviceNameExpressionSource === "constant" ? cfg.deviceInfo.deviceNameExpression : renderName(cfg.deviceInfo.deviceNameExpression, details);
       const type = cfg.deviceInfo.deviceProfileExpressionSource === "constant" ? cfg.deviceInfo.deviceProfileExpression : renderName(cfg.deviceInfo.deviceProfileExpression, details);
       if (this.stopped) return;
-      const d: LiveDevice = { cfg, iAm: i, name, type, items: [], cov: new Map(), rescanAt: 0, useRpm: true };
+      const d: LiveDevice = { cfg, iAm: i, name, type, items: [], cov: new Map(), rescanAt: 0, useRpm: !this.opts.singleReads };
       await this.refreshItems(d);
       this.devices.set(name, d);
       this.ctx.log.info(`device ${i.deviceId} at ${i.address} is "${name}" (${d.items.length} object item(s))`);
