@@ -127,3 +127,27 @@ describe("bacnet COV", () => {
     }
   }, 20000);
 });
+
+describe("bacnet object discovery", () => {
+  test('"*" timeseries maps every object by name; objectId "*" maps every object of a type', async () => {
+    setStderrLogging(false);
+    const peer = await startPeer(88);
+    const ctx = recordingContext({ type: "bacnet" });
+    const cfg = await config(peer, {
+      pollPeriod: 3_600_000,
+      attributes: [{ key: "ao${objectName}", objectType: "analogOutput", objectId: "*", propertyId: "presentValue" }],
+      timeseries: "*",
+    });
+    const conn = new BacnetConnector(cfg, ctx);
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => s.length > 0, 10000, "first poll");
+      expect(ctx.sent[0]!.attributes).toEqual({ aoBrightness: 0, aoSetpoint: 18.25 });
+      expect(ctx.sent[0]!.telemetry![0]!.values).toEqual({ Temperature: 21.5, Brightness: 0, Setpoint: 18.25, State: "1", Relay: "0", Mode: "2", Label: "hello" });
+    } finally {
+      await conn.stop();
+      await peer.stop();
+      setStderrLogging(true);
+    }
+  }, 20000);
+});
