@@ -11,6 +11,7 @@ export const connectorRegistry: Record<string, Loader> = {
   bacnet: () => import("./bacnet/index.ts"),
   // mqtt: () => import("./mqtt/index.ts"),
   snmp: () => import("./snmp/index.ts"),
+  ble: () => import("./ble/index.ts"),
 };
 
 export function knownConnectorTypes(): string[] {
