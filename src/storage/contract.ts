@@ -5,10 +5,13 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addLogSink, Logger, type LogRecord } from "../observe/logger.ts";
+import type { Logger } from "../observe/logger.ts";
+import { capturingLogger, drain, record, records, storageConfig } from "./contract-data.ts";
 import { createStorage } from "./index.ts";
-import { StorageSchema, type StorageConfig } from "./schema.ts";
-import type { Batch, EventStorage } from "./types.ts";
+import type { StorageConfig } from "./schema.ts";
+import type { EventStorage } from "./types.ts";
+
+export { capturingLogger, drain, record, records, storageConfig } from "./contract-data.ts";
 
 export interface ContractSetup {
   type: StorageConfig["type"];
@@ -18,40 +21,6 @@ export interface ContractSetup {
   defaults?: Partial<StorageConfig>;
   /** Settings that make the storage fill up after a few dozen small records at most. */
   smallCapacity: Partial<StorageConfig>;
-}
-
-let scopeCounter = 0;
-
-/** A logger with a scope of its own, and the records it produced. */
-export function capturingLogger(): { log: Logger; records: LogRecord[]; stop: () => void } {
-  const scope = `storage-test-${++scopeCounter}`;
-  const records: LogRecord[] = [];
-  const stop = addLogSink((r) => {
-    if (r.scope === scope) records.push(r);
-  });
-  return { log: new Logger(scope, "DEBUG"), records, stop };
-}
-
-export function storageConfig(type: StorageConfig["type"], dir: string, extra: Partial<StorageConfig> = {}): StorageConfig {
-  return StorageSchema.parse({ type, data_folder_path: dir, data_file_path: `${dir}/`, ...extra });
-}
-
-export function record(i: number): string {
-  return JSON.stringify({ deviceName: `dev ${i % 7}`, deviceType: "default", telemetry: [{ ts: 1_700_000_000_000 + i, values: { i } }] });
-}
-
-export function records(from: number, count: number): string[] {
-  return Array.from({ length: count }, (_, k) => record(from + k));
-}
-
-/** Everything still handed out, batch by batch (each batch acked when `ack` is true). */
-export function drain(s: EventStorage, max = 1000, ack = true): string[] {
-  const out: string[] = [];
-  for (let b = s.next(max); b; b = s.next(max)) {
-    out.push(...b.records);
-    if (ack) s.ack(b);
-  }
-  return out;
 }
 
 export function storageContract(setup: ContractSetup): void {
@@ -210,4 +179,3 @@ export function storageContract(setup: ContractSetup): void {
   });
 }
 
-export type { Batch };

@@ -71,6 +71,9 @@ function sqliteFolder(path: string, log: Logger): string {
 /** Resolve, create and check a storage folder; errors name the setting and the fix. */
 function prepareFolder(path: string, configDir: string, setting: string): string {
   const dir = isAbsolute(path) ? path : resolve(configDir, path);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new Error(`${setting}: ${dir} is not a folder; point ${setting} to a folder`);
+  }
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {

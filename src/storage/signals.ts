@@ -69,7 +69,7 @@ export class FullEpisode {
     if (!this.active) return;
     this.active = false;
     this.log.warn(
-      `storage accepting again after ${this.refusedRecords} refused (records in ${this.refusedCalls} calls); ${depth} records stored`,
+      `storage accepting again after ${this.refusedRecords} refused records (${this.refusedCalls} puts); ${depth} records stored`,
     );
     this.events?.emit({ kind: "storage", state: "ok", depth });
   }

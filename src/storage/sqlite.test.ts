@@ -1,0 +1,150 @@
+// SQLite storage specifics: rotation by size_limit, max_db_amount refusal, TTL purge, migration of
+// an older schema, and how data_file_path is read.
+
+import { Database } from "bun:sqlite";
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { capturingLogger, drain, records, storageConfig } from "./contract.ts";
+import { createStorage, type StorageExtras } from "./index.ts";
+import type { StorageConfig } from "./schema.ts";
+import type { EventStorage } from "./types.ts";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-sqlite-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function open(dir: string, extra: Partial<StorageConfig> = {}, log = capturingLogger().log, extras: StorageExtras = {}): EventStorage {
+  const s = createStorage(storageConfig("sqlite", dir, extra), dir, log, extras);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+const dbFiles = (dir: string) => readdirSync(dir).filter((n) => /^data(_\d+)?\.db$/.test(n));
+
+/** Put `count` records in puts of 20, letting each commit (and the size check) happen. */
+async function fill(s: EventStorage, from: number, count: number): Promise<number> {
+  let i = from;
+  while (i < from + count && s.put(records(i, 20)) === "stored") {
+    i += 20;
+    await s.whenDurable();
+  }
+  return i - from;
+}
+
+test("rotates to data_<ms>.db at size_limit; the reader drains files oldest first and deletes them", async () => {
+  const dir = folder();
+  const s = open(dir, { size_limit: 0.05, max_db_amount: 20 });
+  expect(await fill(s, 0, 2000)).toBe(2000);
+  const files = dbFiles(dir);
+  expect(files.length).toBeGreaterThan(3);
+  expect(files).toContain("data.db");
+  expect(s.depth()).toBe(2000);
+  const first = s.next(700)!;
+  expect(first.records).toEqual(records(0, 700));
+  s.ack(first);
+  expect(s.next(10_000)!.records).toEqual(records(700, 1300));
+  expect(s.next(1)).toBeUndefined();
+  expect(dbFiles(dir).length).toBeLessThan(files.length);
+  expect(dbFiles(dir)).not.toContain("data.db");
+  // Restart with the rest unacked: everything comes again, across the remaining files, in order.
+  await s.close();
+  const again = open(dir, { size_limit: 0.05, max_db_amount: 20 });
+  expect(drain(again, 333)).toEqual(records(700, 1300));
+  expect(again.next(1)).toBeUndefined();
+  await again.close();
+  expect(dbFiles(dir).length).toBe(1);
+});
+
+test("max_db_amount reached: puts refused with a warning, accepted again once the oldest file is sent", async () => {
+  const dir = folder();
+  const { log, records: logs, stop } = capturingLogger();
+  cleanups.push(stop);
+  const s = open(dir, { size_limit: 0.05, max_db_amount: 2 }, log);
+  const stored = await fill(s, 0, 100_000);
+  expect(stored).toBeGreaterThan(0);
+  expect(stored).toBeLessThan(100_000);
+  expect(dbFiles(dir).length).toBe(2);
+  expect(s.put(records(stored, 1))).toBe("full");
+  expect(logs.filter((r) => r.message.includes("storage full")).length).toBe(1);
+  expect(logs.find((r) => r.message.includes("storage full"))!.message).toContain("max_db_amount 2");
+  // Sending the oldest file frees a slot: a new file is started.
+  let sent = 0;
+  while (dbFiles(dir).includes("data.db")) {
+    const b = s.next(50)!;
+    sent += b.records.length;
+    s.ack(b); // committed (and a drained file deleted) before the next read
+  }
+  expect(sent).toBeLessThan(stored);
+  expect(s.put(records(stored, 1))).toBe("stored");
+  expect(logs.some((r) => r.message.includes("storage accepting again after 21 refused records (2 puts)"))).toBe(true);
+  s.rewind();
+  expect(drain(s, 500)).toEqual(records(sent, stored - sent + 1));
+});
+
+test("TTL: rows older than messages_ttl_in_days are purged on the check period and the count is logged", async () => {
+  const dir = folder();
+  const { log, stop, waitFor } = capturingLogger();
+  cleanups.push(stop);
+  let now = 1_800_000_000_000;
+  const day = 86_400_000;
+  // Checks every ~36 ms; the clock is ours, so only the rows we age expire.
+  const s = open(dir, { messages_ttl_in_days: 7, messages_ttl_check_in_hours: 0.00001 }, log, { now: () => now });
+  s.put(records(0, 30));
+  await s.whenDurable();
+  now += 6 * day;
+  s.put(records(30, 10));
+  await s.whenDurable();
+  now += 2 * day; // the first 30 are now 8 days old, the last 10 only 2
+  const purged = await waitFor((r) => r.message.includes("purged"));
+  expect(purged.message).toContain("purged 30 records older than 7 days");
+  expect(s.depth()).toBe(10);
+  expect(drain(s, 100)).toEqual(records(30, 10));
+});
+
+test("migrates an older table without id and timestamp columns, keeping the order", async () => {
+  const dir = folder();
+  const old = new Database(join(dir, "data.db"));
+  old.exec("CREATE TABLE messages (message TEXT)");
+  const ins = old.prepare("INSERT INTO messages (message) VALUES (?)");
+  for (const r of records(0, 15)) ins.run(r);
+  old.close();
+  const s = open(dir);
+  expect(s.depth()).toBe(15);
+  s.put(records(15, 5));
+  expect(drain(s, 6)).toEqual(records(0, 20));
+  await s.close();
+  const check = new Database(join(dir, "data.db"), { readonly: true });
+  const cols = (check.query("PRAGMA table_info(messages)").all() as Array<{ name: string }>).map((c) => c.name);
+  check.close();
+  expect(cols).toEqual(["id", "timestamp", "message"]);
+});
+
+test("data_file_path naming a file uses its folder, with a warning", () => {
+  const dir = folder();
+  const { log, records: logs, stop } = capturingLogger();
+  cleanups.push(stop);
+  const s = createStorage(storageConfig("sqlite", dir, { data_file_path: "./data/data.db" }), dir, log);
+  cleanups.push(() => s.close());
+  expect(dbFiles(join(dir, "data"))).toEqual(["data.db"]);
+  expect(logs.some((r) => r.level === "WARNING" && r.message.includes("names a file"))).toBe(true);
+});
+
+test("a storage folder that cannot be created is a clear error naming the setting", () => {
+  const dir = folder();
+  writeFileSync(join(dir, "plain-file"), "");
+  expect(() => createStorage(storageConfig("sqlite", dir, { data_file_path: "plain-file/sub/" }), dir, capturingLogger().log)).toThrow(
+    /storage\.data_file_path: cannot create folder .*plain-file\/sub/,
+  );
+  expect(() => createStorage(storageConfig("file", dir, { data_folder_path: "plain-file" }), dir, capturingLogger().log)).toThrow(
+    /storage\.data_folder_path: .*plain-file is not a folder/,
+  );
+});
