@@ -97,6 +97,24 @@ describe("snmp connector against snmpd", () => {
     );
   }, 20000);
 
+  test("v1 walks with GETNEXT and answers the same as v2c", async () => {
+    await withConnector(
+      [
+        device({
+          version: "1",
+          attributes: [{ key: "bulk", method: "bulkget", scalarOid: [SYS_DESCR] }],
+          telemetry: [{ key: "ifDescr", method: "walk", oid: IF_TABLE + ".1.2" }],
+        }),
+      ],
+      async (_c, ctx) => {
+        await ctx.waitFor((s) => s.length > 0, 10000, "v1 poll");
+        const d = ctx.sent[0]!;
+        expect(d.telemetry![0]!.values.ifDescr).toEqual(Object.fromEntries(snmpWalkPairs(agent.port, IF_TABLE + ".1.2")));
+        expect(Object.keys(d.attributes!.bulk as object)).toEqual([SYS_OBJECT_ID]);
+      },
+    );
+  }, 20000);
+
   test("shared attribute update and RPC write with SET; reserved get RPC reads", async () => {
     const location = `rack-${Math.random().toString(36).slice(2, 8)}`;
     const contact = `ops-${Math.random().toString(36).slice(2, 8)}`;
