@@ -8,13 +8,25 @@ import {
   MessageSecurityMode,
   OPCUAClient,
   SecurityPolicy,
+  setDebugLogger,
+  setErrorLogger,
+  setWarningLogger,
   UserTokenType,
   type ClientSession,
   type UserIdentityInfo,
 } from "node-opcua-client";
 import { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import { resolveConfigPath } from "../../common/tls/index.ts";
+import { Logger } from "../../observe/logger.ts";
 import type { OpcuaServer } from "./schema.ts";
+
+// node-opcua prints its own diagnostics with console.log (stdout), which would corrupt
+// `tb-gw scan --json` output and bypass the gateway's log: route them into our logger.
+const libLog = new Logger("node-opcua");
+const text = (args: unknown[]) => args.map((a) => (typeof a === "string" ? a : String(a))).join(" ").replace(/\s+/g, " ").trim();
+setWarningLogger((...a: unknown[]) => libLog.debug(text(a)));
+setErrorLogger((...a: unknown[]) => libLog.warn(text(a)));
+setDebugLogger((...a: unknown[]) => libLog.trace(text(a)));
 
 export interface ClientPlan {
   securityMode: MessageSecurityMode;
