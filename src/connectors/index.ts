@@ -9,7 +9,7 @@ export const connectorRegistry: Record<string, Loader> = {
   opcua: () => import("./opcua/index.ts"),
   modbus: () => import("./modbus/index.ts"),
   bacnet: () => import("./bacnet/index.ts"),
-  // mqtt: () => import("./mqtt/index.ts"),
+  mqtt: () => import("./mqtt/index.ts"),
   snmp: () => import("./snmp/index.ts"),
   ble: () => import("./ble/index.ts"),
 };

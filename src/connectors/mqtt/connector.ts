@@ -1,0 +1,201 @@
+// The MQTT connector: a client of the device broker. Messages are converted synchronously as they
+// arrive and batched per event-loop turn into one ctx.sendData call. QoS 1/2 messages are
+// acknowledged to the broker only after the batch holding them is in storage (see AckGate).
+
+import mqtt, { type MqttClient } from "mqtt";
+import type { Connector, ConnectorContext } from "../../core/connector.ts";
+import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
+import { errorText } from "../../observe/logger.ts";
+import { AckGate } from "./ack-gate.ts";
+import { clientOptions, FIRST_RECONNECT_MS, MAX_RECONNECT_MS } from "./client-options.ts";
+import { createConverter } from "./converters/index.ts";
+import { DropLog } from "./drop-log.ts";
+import { RequestHandlers } from "./requests.ts";
+import { TopicRouter } from "./router.ts";
+import { RpcDispatcher } from "./rpc.ts";
+import type { MqttConfig } from "./schema.ts";
+
+/** Held (unacknowledged) messages above which reading from the broker pauses. */
+const MAX_HELD = 20_000;
+
+export class MqttConnector implements Connector {
+  private client: MqttClient | undefined;
+  private readonly router = new TopicRouter();
+  private readonly requests: RequestHandlers;
+  private readonly rpc: RpcDispatcher;
+  private readonly drops: DropLog;
+  private gate: AckGate | undefined;
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+  private lastError = "";
+  private subscribedWaiters: Array<() => void> = [];
+  private subscribedOnce = false;
+
+  constructor(
+    private readonly config: MqttConfig,
+    private readonly ctx: ConnectorContext,
+  ) {
+    this.drops = new DropLog(ctx.log);
+    this.requests = new RequestHandlers(config.requestsMapping, ctx, (t, p, o) => this.publish(t, p, o), this.drops);
+    this.rpc = new RpcDispatcher(
+      config.requestsMapping.serverSideRpc,
+      {
+        publish: (t, p, o) => this.publish(t, p, o),
+        subscribe: async (t, qos) => {
+          await this.connected().subscribeAsync(t, { qos });
+        },
+        unsubscribe: async (t) => {
+          if (this.client?.connected) await this.client.unsubscribeAsync(t);
+        },
+      },
+      ctx.log,
+      ctx.type || "mqtt",
+    );
+  }
+
+  /** Messages dropped as malformed since start. */
+  get droppedMessages(): number {
+    return this.drops.dropped;
+  }
+
+  async start(): Promise<void> {
+    for (const [i, m] of this.config.mapping.entries()) {
+      try {
+        const converter = await createConverter(m, `mapping[${i}]`, this.ctx.configDir, this.ctx.log);
+        this.router.add({ filter: m.topicFilter, qos: m.subscriptionQos, converter });
+      } catch (e) {
+        this.ctx.log.error(`mapping[${i}] (${m.topicFilter}) skipped: ${errorText(e)}`);
+      }
+    }
+    const { url, options } = clientOptions(this.config.broker, this.ctx.configDir, this.ctx.log);
+    const gate = new AckGate(this.ctx, MAX_HELD);
+    this.gate = gate;
+    options.customHandleAcks = (topic, message, packet, done) => {
+      if (this.stopped) return; // never acknowledged: the broker redelivers to the next session
+      gate.receive(topic, message, packet.messageId as number, done, this);
+    };
+    const client = mqtt.connect(url, options);
+    this.client = client;
+    gate.attach(client);
+    client.on("connect", () => this.onConnect());
+    client.on("message", (topic, message, packet) => {
+      // QoS 1/2 messages arrive through customHandleAcks; this is QoS 0 only
+      if (packet.qos === 0 && !this.stopped) gate.receive(topic, message, undefined, undefined, this);
+    });
+    client.on("error", (e) => this.reportError(`broker ${url}: ${errorText(e)}`));
+    client.on("close", () => {
+      if (this.stopped) return;
+      // exponential backoff between reconnect attempts, reset on success
+      client.options.reconnectPeriod = Math.min((client.options.reconnectPeriod || FIRST_RECONNECT_MS) * 2, MAX_RECONNECT_MS);
+    });
+    client.on("offline", () => {
+      if (!this.stopped) this.ctx.log.warn(`disconnected from broker ${url}; reconnecting`);
+    });
+  }
+
+  /** Convert one message into the current batch (called by the gate); drops are logged here. */
+  convertInto(batch: ConvertedData[], topic: string, payload: Buffer): void | Promise<void> {
+    if (this.rpc.onMessage(topic, payload)) return;
+    const routes = this.router.routes(topic);
+    let wait: Promise<void> | undefined;
+    if (routes.length > 0) {
+      const now = Date.now();
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i]!.converter.convert(topic, payload, now);
+        if (typeof r === "string") this.drops.report(topic, r);
+        else if (Array.isArray(r)) for (let j = 0; j < r.length; j++) batch.push(r[j]!);
+        else {
+          const prev = wait;
+          wait = r.then(
+            async (res) => {
+              await prev;
+              if (typeof res === "string") this.drops.report(topic, res);
+              else for (const d of res) batch.push(d);
+            },
+            (e) => this.drops.report(topic, `custom converter failed: ${errorText(e)}`),
+          );
+        }
+      }
+    }
+    try {
+      this.requests.handle(topic, payload);
+    } catch (e) {
+      this.drops.report(topic, `request handling failed: ${errorText(e)}`);
+    }
+    return wait;
+  }
+
+  private onConnect(): void {
+    const client = this.client!;
+    client.options.reconnectPeriod = FIRST_RECONNECT_MS;
+    if (this.lastError) this.ctx.log.info(`connected to broker ${this.config.broker.host}:${this.config.broker.port}`);
+    this.lastError = "";
+    const subs: Record<string, { qos: 0 | 1 | 2 }> = {};
+    const add = (filter: string, qos: 0 | 1 | 2) => {
+      const prev = subs[filter];
+      if (!prev || prev.qos < qos) subs[filter] = { qos };
+    };
+    for (const s of this.router.subscriptions()) add(s.filter, s.qos);
+    for (const s of this.requests.subscriptions()) add(s.filter, s.qos);
+    for (const [t, qos] of this.rpc.responseTopics) add(t, qos);
+    if (Object.keys(subs).length === 0) return this.notifySubscribed();
+    client.subscribe(subs, (err, granted) => {
+      if (err) return this.reportError(`subscribe failed: ${errorText(err)}`);
+      for (const g of granted ?? []) if (g.qos === 128) this.reportError(`broker refused subscription to ${g.topic}`);
+      this.notifySubscribed();
+    });
+  }
+
+  private notifySubscribed(): void {
+    this.subscribedOnce = true;
+    for (const w of this.subscribedWaiters.splice(0)) w();
+  }
+
+  /** Resolves once the first connect's subscriptions are in place (tests, `scan`). */
+  whenSubscribed(): Promise<void> {
+    if (this.subscribedOnce) return Promise.resolve();
+    return new Promise((r) => this.subscribedWaiters.push(r));
+  }
+
+  /** Resolves after the next (re)connect's subscriptions. */
+  nextSubscribed(): Promise<void> {
+    this.subscribedOnce = false;
+    return this.whenSubscribed();
+  }
+
+  private reportError(text: string): void {
+    if (text === this.lastError) return; // once per change, not per reconnect attempt
+    this.lastError = text;
+    this.ctx.log.error(text);
+  }
+
+  private connected(): MqttClient {
+    const c = this.client;
+    if (!c || !c.connected || this.stopped) throw new Error("not connected to the device broker");
+    return c;
+  }
+
+  private async publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+    await this.connected().publishAsync(topic, payload, opts);
+  }
+
+  onAttributeUpdate(update: AttributeUpdate): Promise<void> {
+    return this.requests.onAttributeUpdate(update);
+  }
+
+  onRpc(request: RpcRequest): Promise<RpcReply | undefined> {
+    return this.rpc.handle(request);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      this.rpc.cancelAll();
+      const client = this.client;
+      // data converted before stop is still handed over, then nothing more
+      await this.gate?.drain();
+      if (client) await client.endAsync(true).catch(() => undefined);
+    })();
+    return this.stopping;
+  }
+}

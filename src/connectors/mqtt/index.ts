@@ -1,0 +1,18 @@
+// MQTT connector descriptor: schema and a lazy `create` (mqtt.js loads only when a config uses it).
+import type { ConnectorDescriptor } from "../../core/connector.ts";
+import type { ConvertedData } from "../../core/model.ts";
+import { MqttConfigSchema, type MqttConfig } from "./schema.ts";
+
+export const descriptor: ConnectorDescriptor<MqttConfig> = {
+  type: "mqtt",
+  title: "MQTT: subscribe to a device broker and convert JSON, bytes or custom payloads",
+  schema: MqttConfigSchema,
+  async create(config, ctx) {
+    const { MqttConnector } = await import("./connector.ts");
+    return new MqttConnector(config, ctx);
+  },
+  async convertSample(config, sample, opts) {
+    const { convertSample } = await import("./sample.ts");
+    return convertSample(config, Buffer.from(sample), opts.topic, opts.configDir) as Promise<ConvertedData[]>;
+  },
+};

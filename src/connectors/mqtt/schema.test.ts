@@ -1,0 +1,96 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { isOldFormat } from "./compat.ts";
+import { MqttConfigSchema } from "./schema.ts";
+import { compileFilter, pythonRegex, valueFromTopic } from "./topic.ts";
+
+const sample = JSON.parse(readFileSync("/work/shared/reference/python-gateway-configs/mqtt.json", "utf8"));
+
+describe("schema", () => {
+  test("the upstream sample loads unchanged", () => {
+    const c = MqttConfigSchema.parse(sample);
+    expect(c.mapping).toHaveLength(4);
+    expect(c.requestsMapping.serverSideRpc).toHaveLength(2);
+    expect(c.broker.keepAlive).toBe(60);
+    expect(isOldFormat(sample)).toBe(false);
+  });
+  test("the template config loads", () => {
+    const t = JSON.parse(readFileSync(new URL("../../../config-templates/mqtt.json", import.meta.url), "utf8"));
+    expect(MqttConfigSchema.safeParse(t).success).toBe(true);
+  });
+  test("missing mandatory keys are errors with their path", () => {
+    const r = MqttConfigSchema.safeParse({ broker: { host: "h" }, mapping: [{ converter: {} }] });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => i.path.join("."))).toContain("mapping.0.topicFilter");
+    expect(MqttConfigSchema.safeParse({ mapping: [] }).success).toBe(false);
+  });
+});
+
+describe("old format (backward compatibility adapter)", () => {
+  const old = {
+    broker: { host: "127.0.0.1" },
+    dataMapping: [
+      { topicFilter: "a/+", converter: { type: "json", deviceNameJsonExpression: "${sn}", deviceTypeTopicExpression: "a/(.*)", timeseries: [] } },
+      { topicFilter: "b", converter: { type: "bytes", deviceNameExpression: "[0:2]", deviceTypeExpression: "t", timeseries: [] } },
+      { topicFilter: "c", converter: { type: "custom", extension: "X", "extension-config": { k: 1 } } },
+    ],
+    connectRequests: [{ topicFilter: "c", deviceNameTopicExpression: "c/(.*)" }],
+    disconnectRequests: [{ topicFilter: "d", deviceNameJsonExpression: "${n}" }],
+    attributeRequests: [
+      { topicFilter: "r", deviceNameJsonExpression: "${n}", attributeNameJsonExpression: "${k}", topicExpression: "x", valueExpression: "${attributeValue}" },
+    ],
+    attributeUpdates: [{ deviceNameFilter: ".*", attributeFilter: ".*", topicExpression: "u", valueExpression: "v" }],
+    serverSideRpc: [{ deviceNameFilter: ".*", methodFilter: "m", requestTopicExpression: "q", valueExpression: "${params}" }],
+    requestsMapping: { serverSideRpc: [{ deviceNameFilter: "ignored", methodFilter: "m", requestTopicExpression: "q", valueExpression: "" }] },
+  };
+  const c = MqttConfigSchema.parse(old);
+  test("detected", () => expect(isOldFormat(old)).toBe(true));
+  test("mapping converters get deviceInfo", () => {
+    expect(c.mapping[0]!.converter.deviceInfo).toEqual({
+      deviceNameExpressionSource: "message",
+      deviceNameExpression: "${sn}",
+      deviceProfileExpressionSource: "topic",
+      deviceProfileExpression: "a/(.*)",
+    });
+    expect(c.mapping[1]!.converter.deviceInfo).toEqual({
+      deviceNameExpressionSource: "message",
+      deviceNameExpression: "[0:2]",
+      deviceProfileExpressionSource: "message",
+      deviceProfileExpression: "t",
+    });
+    expect(c.mapping[0]!.converter).not.toHaveProperty("deviceNameJsonExpression");
+    expect(c.mapping[2]!.converter.extensionConfig).toEqual({ k: 1 });
+  });
+  test("requests move into requestsMapping; top level wins", () => {
+    expect(c.requestsMapping.connectRequests[0]!.deviceInfo).toEqual({ deviceNameExpressionSource: "topic", deviceNameExpression: "c/(.*)" });
+    expect(c.requestsMapping.disconnectRequests[0]!.deviceInfo).toEqual({ deviceNameExpressionSource: "message", deviceNameExpression: "${n}" });
+    const ar = c.requestsMapping.attributeRequests[0]!;
+    expect([ar.attributeNameExpressionSource, ar.attributeNameExpression]).toEqual(["message", "${k}"]);
+    expect(c.requestsMapping.attributeUpdates).toHaveLength(1);
+    expect(c.requestsMapping.serverSideRpc[0]!.deviceNameFilter).toBe(".*");
+  });
+  test("empty config parts", () => {
+    const e = MqttConfigSchema.parse({ broker: { host: "h" } });
+    expect(e.mapping).toEqual([]);
+    expect(e.requestsMapping.connectRequests).toEqual([]);
+  });
+});
+
+describe("topics", () => {
+  test("filters with wildcards and $share", () => {
+    expect(compileFilter("sensor/+/data")("sensor/a/data")).toBe(true);
+    expect(compileFilter("sensor/+/data")("sensor/a/b/data")).toBe(false);
+    expect(compileFilter("sensor/#")("sensor/a/b")).toBe(true);
+    expect(compileFilter("sensor/#")("sensor")).toBe(true);
+    expect(compileFilter("$share/g1/sensor/+")("sensor/x")).toBe(true);
+    expect(compileFilter("#")("$SYS/x")).toBe(false);
+    expect(compileFilter("data/")("data/")).toBe(true);
+  });
+  test("value from topic: last group, whole match, optional groups, no match", () => {
+    expect(valueFromTopic(pythonRegex("sensor/(.*)/data"), "sensor/A/data")).toBe("A");
+    expect(valueFromTopic(pythonRegex("(s\\w+)/(.*)/data"), "sensor/A/data")).toBe("A");
+    expect(valueFromTopic(pythonRegex("sensor/\\w"), "sensor/A/data")).toBe("sensor/A");
+    expect(valueFromTopic(pythonRegex("sensor/(\\w)(/x)?"), "sensor/A/data")).toBe("A");
+    expect(valueFromTopic(pythonRegex("nothing"), "sensor/A/data")).toBeUndefined();
+  });
+});
