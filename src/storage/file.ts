@@ -123,11 +123,10 @@ export class FileStorage implements EventStorage {
       );
       return "full";
     }
-    this.full.accepted(this.ledger.unacked);
+    if (this.full.isFull) this.full.accepted(this.ledger.unacked);
     for (const r of records) {
       let file = this.writeFile;
       if (file.count >= maxRecordsPerFile) {
-        this.unloadUnlessReading(file);
         file = this.newFile(file.base + file.count);
         this.files.push(file);
       }
@@ -158,6 +157,7 @@ export class FileStorage implements EventStorage {
     for (; i < this.files.length && left > 0; i++) {
       const file = this.files[i]!;
       const loaded = this.load(file);
+      if (!loaded) break;
       const taken = this.ledger.take(left, file.base + file.count);
       const skipped: Range[] = [];
       for (const r of taken) {
@@ -238,15 +238,23 @@ export class FileStorage implements EventStorage {
     return records;
   }
 
-  /** Decoded records of a file, read from disk when the reader comes back to it. */
-  private load(file: DataFile): Array<string | null> {
+  /**
+   * Decoded records of a file, read from disk when the reader comes back to it. Undefined when the
+   * file cannot be read just now (the reader stops there and tries again on the next call).
+   */
+  private load(file: DataFile): Array<string | null> | undefined {
     if (file.records) return file.records;
-    if (file.unwritten.length > 0) this.flush();
     try {
+      // Files are unloaded only once fully written; this is a safety net (writes only, no deletes).
+      if (file.unwritten.length > 0 || !file.created) this.flushFiles();
       const scan = scanDataFile(join(this.opts.dir, file.name));
       file.records = this.decode(file, scan.content);
     } catch (e) {
-      this.log.error(`file storage: cannot read ${file.name}, its ${file.count} records are skipped: ${errorText(e)}`);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+        this.log.error(`file storage: cannot read ${file.name}, will retry: ${errorText(e)}`);
+        return undefined;
+      }
+      this.log.error(`file storage: ${file.name} was deleted by someone else; its ${file.count} records are lost`);
       file.records = new Array<string | null>(file.count).fill(null);
     }
     return file.records;
@@ -254,7 +262,8 @@ export class FileStorage implements EventStorage {
 
   /** Keep only files the reader still has ahead of it in memory (the rest is on disk). */
   private unloadIfPassed(file: DataFile): void {
-    if (file !== this.writeFile && this.ledger.cursor >= file.base + file.count) file.records = null;
+    if (file === this.writeFile || file.unwritten.length > 0 || !file.created) return;
+    if (this.ledger.cursor >= file.base + file.count) file.records = null;
   }
 
   /**
@@ -338,7 +347,10 @@ export class FileStorage implements EventStorage {
         fsyncSync(file.fd);
         this.unsynced = 0;
       }
-      if (finished) this.closeFd(file);
+      if (finished) {
+        this.closeFd(file);
+        this.unloadUnlessReading(file);
+      }
     }
     if (createdAny) fsyncDir(this.opts.dir);
   }

@@ -40,7 +40,7 @@ export class MemoryStorage implements EventStorage {
       this.full.refused(records.length, depth, `max_records_count ${this.opts.maxRecords}`);
       return "full";
     }
-    this.full.accepted(depth);
+    if (this.full.isFull) this.full.accepted(depth);
     this.ledger.append(records.length);
     for (const r of records) this.buf.push(r);
     this.available.fire();

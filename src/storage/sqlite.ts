@@ -100,7 +100,7 @@ export class SqliteStorage implements EventStorage {
       }
       this.rotate();
     }
-    this.full.accepted(this.depth());
+    if (this.full.isFull) this.full.accepted(this.depth());
     const file = this.writeFile;
     const ts = this.now();
     for (const message of records) this.pending.push({ id: file.nextId++, ts, message });
