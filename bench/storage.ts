@@ -1,6 +1,7 @@
 // Storage throughput: put + next + ack of small records, the gateway's hot path, for each kind.
 // Prints records/s and on-disk bytes per record (measured with the reader stalled, so the files
 // hold everything). A benchmark, not a test:  node_modules/.bin/bun bench/storage.ts [records]
+// FSYNC_EVERY=n sets the file storage's max_records_between_fsync (default here 1000).
 
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +33,7 @@ function config(type: StorageConfig["type"], dir: string): StorageConfig {
     max_records_count: TOTAL + 1,
     max_file_count: 1000,
     max_records_per_file: 10_000,
-    max_records_between_fsync: 1000,
+    max_records_between_fsync: Number(process.env.FSYNC_EVERY ?? 1000),
     max_db_amount: 100,
   });
 }
