@@ -23,6 +23,7 @@ without running it with \`tb-gw validate\`.`,
     )
     .action(async (opts: { config?: string; demo?: boolean; demoPort: string; logLevel: string }) => {
       const { runGateway } = await import("../src/run/run-gateway.ts");
-      process.exitCode = await runGateway(opts);
+      // Exit explicitly: a library handle left open must not keep a stopped gateway alive.
+      process.exit(await runGateway(opts));
     });
 }

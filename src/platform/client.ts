@@ -130,6 +130,8 @@ export class PlatformClient {
         cb?.(body);
       } else if (topic.startsWith(T.meRpcRequest)) {
         const id = topic.slice(T.meRpcRequest.length);
+        // A plain broker echoes our own client-side RPC (getSessionLimits) back to us.
+        if (this.pendingRpc.has(id) || body?.method === "getSessionLimits") return;
         this.down.gatewayRpc(id, String(body?.method ?? ""), body?.params);
       } else if (topic === T.meAttributes) {
         this.down.gatewayAttributes(body);

@@ -18,7 +18,11 @@ export interface Broker {
 
 const MOSQUITTO = process.env.MOSQUITTO_BIN ?? "/usr/sbin/mosquitto";
 
-export async function startMosquitto(opts: { port?: number; extraConfig?: string } = {}): Promise<Broker> {
+/**
+ * `persistent: true` keeps sessions and queued messages across stop()/start() (saved to the
+ * broker's temp folder on SIGTERM), as a production broker would.
+ */
+export async function startMosquitto(opts: { port?: number; extraConfig?: string; persistent?: boolean } = {}): Promise<Broker> {
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "tbgw-mosq-"));
   const conf = join(dir, "mosquitto.conf");
@@ -27,7 +31,7 @@ export async function startMosquitto(opts: { port?: number; extraConfig?: string
     [
       `listener ${port} 127.0.0.1`,
       "allow_anonymous true",
-      "persistence false",
+      opts.persistent ? `persistence true\npersistence_location ${dir}/\nautosave_interval 0` : "persistence false",
       "log_dest stderr",
       "log_type error",
       "log_type warning",

@@ -24,8 +24,19 @@ export interface PlatformHarness {
   close(): Promise<void>;
 }
 
-export async function startPlatformHarness(url: string, opts: { answerSessionLimits?: boolean; sessionLimits?: Record<string, unknown> } = {}): Promise<PlatformHarness> {
-  const client = await mqtt.connectAsync(url, { clientId: `platform-harness-${Math.random().toString(16).slice(2)}`, clean: true });
+/**
+ * `persistent`: a durable session (fixed client id, clean=false), so that what the gateway sends
+ * while the harness reconnects after a broker restart is queued for it, not lost.
+ */
+export async function startPlatformHarness(
+  url: string,
+  opts: { answerSessionLimits?: boolean; sessionLimits?: Record<string, unknown>; persistent?: boolean } = {},
+): Promise<PlatformHarness> {
+  const client = await mqtt.connectAsync(url, {
+    clientId: `platform-harness-${Math.random().toString(16).slice(2)}`,
+    clean: !opts.persistent,
+    reconnectPeriod: 200,
+  });
   const waiters = new Set<() => void>();
   const h: PlatformHarness = {
     client,

@@ -1,0 +1,151 @@
+// End-to-end uplink benchmark: load generator → device broker (mosquitto) → tb-gw MQTT connector
+// → storage → platform broker (mosquitto) → counting subscriber. Prints, per storage kind,
+// device messages/s and datapoints/s delivered with zero loss, CPU and RSS of every process, idle
+// RSS and the time from start to first telemetry.
+// Usage: bun bench/uplink.ts [--messages N] [--storage memory,sqlite,file] [--binary dist/tb-gw]
+
+import { readFileSync } from "node:fs";
+import mqtt from "mqtt";
+import { startMosquitto } from "../test/support/mosquitto.ts";
+import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { startProcess, type Started } from "../test/support/process.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+const MESSAGES = Number(opt("messages", "200000"));
+const KINDS = opt("storage", "memory,sqlite,file").split(",");
+const BINARY = opt("binary", "");
+const DEVICES = 10;
+const KEYS = 5;
+const CLK = 100; // USER_HZ
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+function rssMb(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+async function run(kind: string) {
+  const device = await startMosquitto();
+  const platform = await startMosquitto();
+  let gw: Started | undefined;
+  let counter: mqtt.MqttClient | undefined;
+  try {
+    counter = await mqtt.connectAsync(platform.url, { clientId: "bench-platform" });
+    let datapoints = 0;
+    let messages = 0;
+    let firstAt = 0;
+    const lastSeq = new Map<string, number>();
+    let outOfOrder = 0;
+    counter.on("message", (topic, payload) => {
+      if (topic.startsWith("v1/devices/me/rpc/request/")) {
+        const id = topic.split("/").pop();
+        counter!.publish(`v1/devices/me/rpc/response/${id}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
+        return;
+      }
+      if (topic !== "v1/gateway/telemetry") return;
+      if (!firstAt) firstAt = performance.now();
+      const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, number> }>>;
+      for (const [dev, entries] of Object.entries(body)) {
+        for (const e of entries) {
+          let n = 0;
+          for (const _ in e.values) n++;
+          datapoints += n;
+          messages++;
+          const prev = lastSeq.get(dev) ?? 0;
+          if (e.values.seq! <= prev) outOfOrder++;
+          lastSeq.set(dev, e.values.seq!);
+        }
+      }
+    });
+    await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
+
+    const storage =
+      kind === "sqlite"
+        ? { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10, messages_ttl_check_in_hours: 1, messages_ttl_in_days: 7 }
+        : kind === "file"
+          ? { type: "file", data_folder_path: "./data/", max_file_count: 1000, max_read_records_count: 10, max_records_per_file: 10000 }
+          : { type: "memory", max_records_count: 1000000, read_records_count: 100 };
+    const connector = {
+      broker: { host: "127.0.0.1", port: device.port, clientId: "bench-gw", version: 4, security: { type: "anonymous" } },
+      mapping: [
+        {
+          topicFilter: "bench/+",
+          subscriptionQos: 1,
+          converter: {
+            type: "json",
+            deviceInfo: { deviceNameExpressionSource: "topic", deviceNameExpression: "bench/(.*)", deviceProfileExpressionSource: "constant", deviceProfileExpression: "bench" },
+            attributes: [],
+            timeseries: [{ type: "integer", key: "seq", value: "${seq}" }, ...Array.from({ length: KEYS - 1 }, (_, i) => ({ type: "integer", key: `k${i}`, value: `\${k${i}}` }))],
+          },
+        },
+      ],
+    };
+    const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
+    const t0 = performance.now();
+    gw = BINARY
+      ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } })
+      : await startProcess(BUN, [CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } });
+    // time to first telemetry: one message published right after start
+    const probe = await mqtt.connectAsync(device.url, { clientId: "bench-probe" });
+    while (!firstAt) {
+      await probe.publishAsync("bench/dev-0", JSON.stringify({ seq: 0 }), { qos: 1 });
+      await new Promise((r) => setTimeout(r, 5));
+      if (performance.now() - t0 > 10000) throw new Error("no first telemetry within 10 s");
+    }
+    const firstMs = firstAt - t0;
+    await probe.endAsync();
+    datapoints = 0;
+    messages = 0;
+    lastSeq.clear();
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleRss = rssMb(gw.proc.pid!);
+
+    const pids = { gateway: gw.proc.pid!, deviceBroker: 0, platformBroker: 0 };
+    const cpu0 = { gw: cpuTicks(pids.gateway) };
+    const start = performance.now();
+    const gen = await startProcess(BUN, [new URL("./load-gen.ts", import.meta.url).pathname, device.url, String(DEVICES), String(KEYS - 1), String(MESSAGES)], { ready: /"rate"/, timeoutMs: 600000 });
+    const genOut = JSON.parse(gen.output().trim().split("\n").pop()!);
+    let peakRss = rssMb(pids.gateway);
+    while (messages < MESSAGES) {
+      await new Promise((r) => setTimeout(r, 100));
+      peakRss = Math.max(peakRss, rssMb(pids.gateway));
+      if (performance.now() - start > 600000) break;
+    }
+    const secs = (performance.now() - start) / 1000;
+    const gwCpu = (cpuTicks(pids.gateway) - cpu0.gw) / CLK;
+    return {
+      storage: kind,
+      messages,
+      lost: MESSAGES - messages,
+      outOfOrder,
+      msgsPerSec: Math.round(messages / secs),
+      dpPerSec: Math.round(datapoints / secs),
+      generatorMsgsPerSec: Math.round(genOut.rate),
+      gatewayCpuPct: Math.round((gwCpu / secs) * 100),
+      coreSecPerMillionDp: Math.round((gwCpu / (datapoints / 1e6)) * 100) / 100,
+      idleRssMb: Math.round(idleRss),
+      peakRssMb: Math.round(peakRss),
+      firstTelemetryMs: Math.round(firstMs),
+    };
+  } finally {
+    await gw?.stop();
+    await counter?.endAsync(true);
+    await device.dispose();
+    await platform.dispose();
+  }
+}
+
+const rows = [];
+for (const kind of KINDS) {
+  const r = await run(kind);
+  console.log(JSON.stringify(r));
+  rows.push(r);
+}
+console.table(rows);
