@@ -157,3 +157,18 @@ describe("validate --sample", () => {
     expect(unknown.stderr).toContain('no connector named "Nope"; connectors: "Pumps", "Blind"'.replace("Nope\"", "Nope\" in " + join(d, "tb_gateway.json")));
   });
 });
+
+describe("strict connector schemas", () => {
+  test("reserved keys (id, name, logLevel) are not reported against a strict schema; its own unknown keys are errors", async () => {
+    const { z } = await import("zod");
+    const strict = { ...testDescriptors.testdev, type: "strictdev", schema: z.strictObject({ port: z.number() }) } as any;
+    const dir = folder({
+      "tb_gateway.json": MAIN([{ name: "S", type: "strictdev", configuration: "s.json" }]),
+      "s.json": '{\n  "id": "x1",\n  "logLevel": "INFO",\n  "port": 1,\n  "prot": 2\n}\n',
+    });
+    const r = await checkGatewayConfig(join(dir, "tb_gateway.json"), { env: {}, descriptors: { strictdev: strict } });
+    expect(r.diagnostics.map((d) => `${d.line}:${d.col} ${d.severity} ${d.message}`)).toEqual([
+      '5:3 error unknown field "prot" at the top level (did you mean "port"?)',
+    ]);
+  });
+});

@@ -13,7 +13,7 @@ import type { ConnectorDescriptor } from "../core/connector.ts";
 import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
 import { type ConnectorEntry, type MainConfig, MainConfigSchema, type ReportStrategy, ReportStrategySchema } from "./main-schema.ts";
-import { checkSchema } from "./schema-check.ts";
+import { checkSchema, objectShape } from "./schema-check.ts";
 import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics } from "./semantic.ts";
 import { diagAt, parseSource, type Path, pathText, type SourceDoc } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
@@ -204,11 +204,14 @@ async function loadConnector(
   }
   const generatedId = typeof rest.id !== "string" || rest.id === "";
   const id = generatedId ? randomUUID() : (rest.id as string);
-  const input = { ...rest, name };
+  const input: Record<string, unknown> = { ...rest, name };
+  // A strict connector schema would refuse the gateway's reserved keys it does not declare: hide them from it.
+  const shape = descriptor ? objectShape(descriptor.schema) : undefined;
+  const toCheck = shape?.strict ? Object.fromEntries(Object.entries(input).filter(([k]) => !RESERVED.includes(k) || shape.keys.includes(k))) : input;
   let config: unknown;
   if (descriptor) {
     try {
-      const check = checkSchema(doc, base, input, descriptor.schema);
+      const check = checkSchema(doc, base, toCheck, descriptor.schema);
       // Reserved keys are the gateway's, not the connector schema's: no unknown-field warning for them.
       const reservedPaths = new Set(RESERVED.map((k) => pathText([...base, k])));
       diagnostics.push(...check.diagnostics.filter((d) => !(d.severity === "warning" && d.path && reservedPaths.has(d.path))));

@@ -9,6 +9,8 @@ export const ReportStrategySchema = z
   .object({
     type: z
       .string()
+      // Case-insensitive upstream, so the JSON Schema lists the values as suggestions, not an enum.
+      .meta({ examples: ["ON_RECEIVED", "ON_CHANGE", "ON_REPORT_PERIOD", "ON_CHANGE_OR_REPORT_PERIOD", "DISABLED"] })
       .transform((s) => s.toUpperCase())
       .pipe(z.enum(["ON_RECEIVED", "ON_CHANGE", "ON_REPORT_PERIOD", "ON_CHANGE_OR_REPORT_PERIOD", "DISABLED"]))
       .default("ON_RECEIVED")
@@ -119,6 +121,30 @@ export const ConnectorEntrySchema = z.object({
   id: z.string().optional(),
 });
 
+// tb-gw only: the local status endpoint (`tb-gw tail`, monitoring). Absent from upstream configs.
+export const StatusSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe("tb-gw: serve status and live events on a Unix socket (owner/group only)"),
+    socket: z.string().optional().describe("tb-gw: socket path; default $XDG_RUNTIME_DIR/tb-gw.sock or /tmp/tb-gw-<uid>.sock"),
+    http: z
+      .object({
+        enabled: z.boolean().default(false),
+        host: z.string().default("127.0.0.1").describe("listen address; keep it loopback unless a proxy guards it"),
+        port: z.number().int().min(0).max(65535).default(9180),
+      })
+      .default({ enabled: false, host: "127.0.0.1", port: 9180 })
+      .describe("tb-gw: HTTP status (GET /status, GET /events as NDJSON), off by default"),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(false),
+        host: z.string().default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(9181),
+      })
+      .default({ enabled: false, host: "127.0.0.1", port: 9181 })
+      .describe("tb-gw: Prometheus GET /metrics, off by default"),
+  })
+  .describe("tb-gw: local status endpoint");
+
 export const MainConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -126,10 +152,12 @@ export const MainConfigSchema = z
     storage: StorageSchema,
     grpc: z.record(z.string(), z.unknown()).optional(),
     connectors: z.array(ConnectorEntrySchema).default([]),
+    status: StatusSchema.optional(),
   })
   .describe("tb-gw main configuration (compatible with the Python gateway's tb_gateway.json)");
 
 export type MainConfig = z.infer<typeof MainConfigSchema>;
 export type ThingsboardConfig = z.infer<typeof ThingsboardSchema>;
 export type ConnectorEntry = z.infer<typeof ConnectorEntrySchema>;
+export type StatusConfig = z.infer<typeof StatusSchema>;
 export type ReportStrategy = z.infer<typeof ReportStrategySchema>;

@@ -48,6 +48,13 @@ function unwrap(s: z.ZodType): { core: z.ZodType; role?: Role } {
   return { core: s, role };
 }
 
+/** Top-level keys of an object schema and whether it refuses others (z.strictObject); undefined if not an object. */
+export function objectShape(s: z.ZodType): { keys: string[]; strict: boolean } | undefined {
+  const d = defOf(unwrap(s).core);
+  if (d.type !== "object") return undefined;
+  return { keys: Object.keys(d.shape), strict: !!d.catchall && defOf(d.catchall).type === "never" };
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** For a union, the option that fits `value` best: one that parses, else the one sharing most keys. */
