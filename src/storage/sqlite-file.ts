@@ -51,12 +51,17 @@ export class SqliteDataFile {
     nowMs: number,
   ) {
     this.db = new Database(join(dir, name), { create: true });
-    // auto_vacuum must be chosen before the first table exists; harmless on existing files.
-    this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-    this.db.exec("PRAGMA journal_mode = WAL");
-    this.db.exec("PRAGMA synchronous = NORMAL");
-    this.db.exec("PRAGMA busy_timeout = 15000");
-    this.ensureSchema(nowMs);
+    try {
+      // auto_vacuum must be chosen before the first table exists; harmless on existing files.
+      this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      this.db.exec("PRAGMA journal_mode = WAL");
+      this.db.exec("PRAGMA synchronous = NORMAL");
+      this.db.exec("PRAGMA busy_timeout = 15000");
+      this.ensureSchema(nowMs);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
     this.insertStmt = this.db.prepare("INSERT INTO messages (id, timestamp, message) VALUES (?, ?, ?)");
     this.readStmt = this.db.prepare("SELECT id, message FROM messages WHERE id > ? ORDER BY id LIMIT ?");
     this.deleteStmt = this.db.prepare("DELETE FROM messages WHERE id BETWEEN ? AND ?");

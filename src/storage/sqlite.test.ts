@@ -148,3 +148,15 @@ test("a storage folder that cannot be created is a clear error naming the settin
     /storage\.data_folder_path: .*plain-file is not a folder/,
   );
 });
+
+test("an unreadable database file is moved aside with an error, and the storage starts empty", () => {
+  const dir = folder();
+  writeFileSync(join(dir, "data.db"), "this is not an SQLite database, just text that is long enough to have a header".repeat(20));
+  const { log, records: logs, stop } = capturingLogger();
+  cleanups.push(stop);
+  const s = open(dir, {}, log);
+  expect(logs.some((r) => r.level === "ERROR" && r.message.includes("cannot open") && r.message.includes("moved it to data.db.unreadable-"))).toBe(true);
+  expect(readdirSync(dir).some((n) => n.startsWith("data.db.unreadable-"))).toBe(true);
+  expect(s.put(records(0, 3))).toBe("stored");
+  expect(drain(s, 10)).toEqual(records(0, 3));
+});

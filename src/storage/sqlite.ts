@@ -4,6 +4,8 @@
 // acks become range deletes applied with the next commit. Files rotate by size (data.db, then
 // data_<ms>.db); the reader drains the oldest file, which is deleted once empty.
 
+import { renameSync } from "node:fs";
+import { join } from "node:path";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
 import { AvailabilitySignal, DurableWaiters, FullEpisode } from "./signals.ts";
@@ -63,7 +65,16 @@ export class SqliteStorage implements EventStorage {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.full = new FullEpisode(opts.log, opts.events);
-    for (const name of listDbFiles(opts.dir)) this.files.push(new SqliteDataFile(opts.dir, name, this.now()));
+    for (const name of listDbFiles(opts.dir)) {
+      try {
+        this.files.push(new SqliteDataFile(opts.dir, name, this.now()));
+      } catch (e) {
+        // A damaged file must not keep the gateway from starting; keep it aside for inspection.
+        const aside = `${name}.unreadable-${this.now()}`;
+        this.log.error(`sqlite storage: cannot open ${join(opts.dir, name)} (${errorText(e)}); moved it to ${aside}`);
+        renameSync(join(opts.dir, name), join(opts.dir, aside));
+      }
+    }
     // Empty files other than the write file carry nothing: remove them (upstream does the same).
     while (this.files.length > 1 && this.files[0]!.rows === 0) this.files.shift()!.remove();
     if (this.files.length === 0) this.files.push(new SqliteDataFile(opts.dir, FIRST_DB_NAME, this.now()));
@@ -72,7 +83,8 @@ export class SqliteStorage implements EventStorage {
     const stored = this.depth();
     if (stored > 0) this.log.info(`sqlite storage: ${stored} unsent records in ${this.files.length} file(s) in ${opts.dir}`);
     this.purgeExpired();
-    this.ttlTimer = setInterval(() => this.purgeExpired(), opts.ttlCheckMs);
+    // setInterval takes at most 2^31-1 ms (~24.8 days); longer periods would fire at once.
+    this.ttlTimer = setInterval(() => this.purgeExpired(), Math.min(opts.ttlCheckMs, 2 ** 31 - 1));
     this.ttlTimer.unref();
   }
 
