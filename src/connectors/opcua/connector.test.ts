@@ -123,6 +123,14 @@ describe("opcua connector uplink", () => {
     });
   }, 20000);
 
+  test("config-templates/opcua.json runs against the test peer (url swapped for the free port)", async () => {
+    const tpl = JSON.parse(readFileSync(join(import.meta.dir, "../../../config-templates/opcua.json"), "utf8"));
+    tpl.server.url = peer.url;
+    await withConnector(tpl, async (_c, ctx) => {
+      await ctx.waitFor(has("Demo Device", ["frequency", "power", "temperature", "humidity", "relay"]), 10000, "template device data");
+    });
+  }, 20000);
+
   for (const subscribe of [true, false]) {
     test(`every data type by ${subscribe ? "subscription" : "polling"}`, async () => {
       await withConnector(typesConfig(subscribe), async (_c, ctx) => {

@@ -58,11 +58,13 @@ export function parseSegment(text: string): PathSegment {
     ns = Number(m[1]);
     name = m[2]!;
   }
-  name = name.replace(/\\(.)/g, "$1");
-  const seg: PathSegment = { ns, name };
-  if (REGEX_CHARS.test(name)) {
+  // A backslash escapes the next character for a literal match; regex syntax keeps its escapes.
+  const literal = name.replace(/\\(.)/g, "$1");
+  const seg: PathSegment = { ns, name: literal };
+  if (REGEX_CHARS.test(name.replace(/\\./g, ""))) {
     try {
       seg.regex = new RegExp(`^(?:${name})$`);
+      seg.name = name;
     } catch {
       // Not a valid regex: keep the literal match.
     }
