@@ -6,7 +6,14 @@ export type GatewayEvent =
   | { kind: "stored"; records: number }
   | { kind: "dropped"; connector?: string; device?: string; reason: string; count: number }
   | { kind: "sent"; messages: number; datapoints: number; bytes: number }
-  | { kind: "acked"; records: number; datapoints: number; latencyMs?: number }
+  | {
+      kind: "acked";
+      records: number;
+      datapoints: number;
+      latencyMs?: number;
+      /** The acknowledged records, in process only (bench latency); listeners must not keep or change it. */
+      batch?: readonly string[];
+    }
   | { kind: "platform"; state: "connecting" | "connected" | "disconnected"; detail?: string }
   | { kind: "device"; state: "connected" | "disconnected"; device: string; connector: string; deviceType?: string }
   | { kind: "connector"; name: string; state: "starting" | "running" | "stopped" | "failed"; detail?: string }

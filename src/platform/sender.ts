@@ -122,7 +122,7 @@ export class Sender {
           this.storage.ack(batch);
           this.stats.recordsAcked += batch.records.length;
           this.stats.datapointsAcked += dps;
-          this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps });
+          if (this.events.active) this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps, batch: batch.records });
         }
       }
       this.poke();

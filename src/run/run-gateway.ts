@@ -59,6 +59,7 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     },
   });
 
+  let status: { stop(): Promise<void> } | undefined;
   const done = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {
@@ -68,8 +69,9 @@ export async function runGateway(opts: RunOptions): Promise<number> {
       }
       stopping = true;
       log.info(`${sig} received`);
-      void gw
-        .stop()
+      void (status?.stop() ?? Promise.resolve())
+        .catch(() => {})
+        .then(() => gw.stop())
         .then(() => cleanupDemo?.())
         .then(() => resolve(0), (e) => {
           log.error(`shutdown failed: ${errorText(e)}`);
@@ -87,7 +89,22 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     await cleanupDemo?.();
     return 1;
   }
+  status = await startStatusServer(gw);
   return done;
+}
+
+/** The local status endpoint (tb-gw tail, /metrics); the gateway runs on without it if it fails. */
+async function startStatusServer(gw: Gateway): Promise<{ stop(): Promise<void> } | undefined> {
+  const { StatusSchema } = await import("../config/main-schema.ts");
+  const cfg = gw.opts.config.status ?? StatusSchema.parse({});
+  const { StatusServer } = await import("../observe/status/server.ts");
+  const server = new StatusServer(gw, cfg, log.child("status"));
+  try {
+    await server.start();
+  } catch (e) {
+    log.error(`status endpoint failed to start: ${errorText(e)}`);
+  }
+  return server;
 }
 
 async function setUpDemo(port: number): Promise<{ configPath: string; stop: () => Promise<void> }> {

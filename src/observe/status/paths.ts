@@ -1,0 +1,97 @@
+// Where the status socket lives and how `tb-gw tail` finds it.
+// Default socket: $XDG_RUNTIME_DIR/tb-gw.sock, else /tmp/tb-gw-<uid>.sock. A second gateway of the
+// same user gets its own socket (tb-gw-<pid>.sock beside the default). Every gateway also writes a
+// discovery file named after its config folder into the discovery folder, so
+// `tail --config DIR` picks the right one and `tail` alone can list what runs.
+
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export interface Discovery {
+  socket: string;
+  pid: number;
+  configDir: string;
+  configPath: string;
+  startedAt: number;
+}
+
+const uid = () => process.getuid?.() ?? 0;
+
+function runtimeDir(): string | undefined {
+  const d = process.env.XDG_RUNTIME_DIR;
+  return d && d.startsWith("/") ? d : undefined;
+}
+
+export function defaultSocketPath(): string {
+  const rt = runtimeDir();
+  return rt ? join(rt, "tb-gw.sock") : join(tmpdir(), `tb-gw-${uid()}.sock`);
+}
+
+/** Socket path used when the default one is held by another live gateway. */
+export function perProcessSocketPath(pid = process.pid): string {
+  const rt = runtimeDir();
+  return rt ? join(rt, `tb-gw-${pid}.sock`) : join(tmpdir(), `tb-gw-${uid()}-${pid}.sock`);
+}
+
+export function discoveryDir(): string {
+  const rt = runtimeDir();
+  return rt ? join(rt, "tb-gw") : join(tmpdir(), `tb-gw-${uid()}.d`);
+}
+
+export function discoveryFile(configDir: string): string {
+  const key = createHash("sha1").update(resolve(configDir)).digest("hex").slice(0, 16);
+  return join(discoveryDir(), `${key}.json`);
+}
+
+export function writeDiscovery(d: Discovery): string {
+  const file = discoveryFile(d.configDir);
+  mkdirSync(discoveryDir(), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(d), { mode: 0o600 });
+  renameSync(tmp, file);
+  return file;
+}
+
+/** Remove our discovery file, unless another gateway has replaced it since. */
+export function removeDiscovery(configDir: string, pid = process.pid): void {
+  const file = discoveryFile(configDir);
+  const d = readDiscovery(file);
+  if (d && d.pid === pid) rmSync(file, { force: true });
+}
+
+export function readDiscovery(file: string): Discovery | undefined {
+  try {
+    const d = JSON.parse(readFileSync(file, "utf8"));
+    return d && typeof d.socket === "string" && typeof d.pid === "number" ? (d as Discovery) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Discovery files of gateways that still run. */
+export function listDiscoveries(): Discovery[] {
+  let names: string[];
+  try {
+    names = readdirSync(discoveryDir());
+  } catch {
+    return [];
+  }
+  const out: Discovery[] = [];
+  for (const n of names) {
+    if (!n.endsWith(".json")) continue;
+    const d = readDiscovery(join(discoveryDir(), n));
+    if (d && pidAlive(d.pid)) out.push(d);
+  }
+  return out.sort((a, b) => b.startedAt - a.startedAt);
+}

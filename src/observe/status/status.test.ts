@@ -1,0 +1,133 @@
+// The status endpoint against the real engine: a Gateway with no connectors sending to a real
+// Mosquitto where the test plays the platform; data enters through the pipeline.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
+import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { createEngine, whenPlatformReady } from "../../bench/engine.ts";
+import type { Gateway } from "../../core/gateway.ts";
+import { setStderrLogging, logger } from "../logger.ts";
+import { fetchStatus, findSocket, subscribe } from "../tail/client.ts";
+import { discoveryFile, readDiscovery } from "./paths.ts";
+import type { ServerLine } from "./protocol.ts";
+import { StatusServer } from "./server.ts";
+import { StatusSchema } from "../../config/main-schema.ts";
+
+let broker: Broker;
+let harness: PlatformHarness;
+let dir: string;
+let gw: Gateway;
+let server: StatusServer;
+const savedRuntime = process.env.XDG_RUNTIME_DIR;
+
+beforeAll(async () => {
+  setStderrLogging(false);
+  dir = mkdtempSync(join(tmpdir(), "tbgw-status-"));
+  process.env.XDG_RUNTIME_DIR = join(dir, "run");
+  mkdirSync(process.env.XDG_RUNTIME_DIR, { mode: 0o700 });
+  broker = await startMosquitto();
+  harness = await startPlatformHarness(broker.url);
+  gw = createEngine({ host: "127.0.0.1", port: broker.port, storage: "memory", dir });
+  await gw.start();
+  await whenPlatformReady(gw);
+  server = new StatusServer(gw, StatusSchema.parse({ http: { enabled: true, port: 0 }, metrics: { enabled: true, port: 0 } }), logger("status-test"));
+  await server.start();
+}, 30000);
+
+afterAll(async () => {
+  await server?.stop().catch(() => {});
+  await gw?.stop().catch(() => {});
+  await harness?.close().catch(() => {});
+  await broker?.dispose();
+  process.env.XDG_RUNTIME_DIR = savedRuntime;
+  rmSync(dir, { recursive: true, force: true });
+  setStderrLogging(true);
+});
+
+function acked(datapoints: number): Promise<void> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const off = gw.events.on((e) => {
+      if (e.kind === "acked" && (n += e.datapoints) >= datapoints) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+test("socket is owner/group only, discoverable, and streams the uplink it carries", async () => {
+  const path = server.socketPath!;
+  expect(path).toBe(join(process.env.XDG_RUNTIME_DIR!, "tb-gw.sock"));
+  expect(statSync(path).mode & 0o777).toBe(0o660);
+  expect(readDiscovery(discoveryFile(dir))?.socket).toBe(path);
+  expect(findSocket({})).toBe(path);
+  expect(findSocket({ configDir: dir })).toBe(path);
+
+  const lines: ServerLine[] = [];
+  let gotUplink!: () => void;
+  const uplinkSeen = new Promise<void>((r) => (gotUplink = r));
+  const sub = await subscribe(path, ["uplink"], (l) => {
+    lines.push(l);
+    if (l.kind === "uplink") gotUplink();
+  });
+  try {
+    // the subscription is registered once the server has read our request; status goes the same way
+    await fetchStatus(path);
+    const done = acked(3);
+    await gw.pipeline.send("line-1", "id-1", "test", { deviceName: "boiler", telemetry: [{ values: { temp: 71.5, pressure: 2 } }], attributes: { model: "B1" } });
+    await uplinkSeen;
+    const up = lines.find((l) => l.kind === "uplink")!;
+    expect(up).toMatchObject({ kind: "uplink", connector: "line-1", device: "boiler", telemetry: 2, attributes: 1 });
+    expect((up as { data: any }).data.telemetry[0].values).toEqual({ temp: 71.5, pressure: 2 });
+    expect(lines.some((l) => l.kind !== "uplink")).toBe(false);
+    await done;
+    await harness.waitFor((h) => h.telemetry().length >= 2, 10000, "telemetry at the platform");
+
+    const s = await fetchStatus(path);
+    expect(s.platform.state).toBe("connected");
+    expect(s.deviceCount).toBe(1);
+    expect(s.devices[0]).toMatchObject({ name: "boiler", connector: "line-1" });
+    expect(s.connectors.find((c) => c.name === "line-1")).toMatchObject({ received: 1, converted: 3, stored: 1, dropped: 0 });
+    expect(s.totals.acked).toBe(3);
+    expect(s.storage).toMatchObject({ kind: "memory", depth: 0 });
+
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPorts.metrics}/metrics`)).text();
+    expect(metrics).toContain('tbgw_converted_datapoints_total{connector="line-1"} 3');
+    expect(metrics).toContain("tbgw_acked_datapoints_total 3");
+    expect(metrics).toContain("tbgw_devices 1");
+    const http = await (await fetch(`http://127.0.0.1:${server.httpPorts.status}/status`)).json();
+    expect(http.deviceCount).toBe(1);
+  } finally {
+    sub.close();
+  }
+}, 20000);
+
+test("a bad request gets an error line, not a dropped connection", async () => {
+  const { connect, onLines } = await import("../tail/client.ts");
+  const s = await connect(server.socketPath!);
+  try {
+    const first = new Promise<ServerLine>((r) => onLines(s, r));
+    s.write("hello\n");
+    expect(await first).toMatchObject({ kind: "error" });
+  } finally {
+    s.destroy();
+  }
+});
+
+test("a second server finds the default socket taken and uses its own", async () => {
+  const other = new StatusServer(gw, StatusSchema.parse({}), logger("status-test-2"));
+  await other.start();
+  try {
+    expect(other.socketPath).toBeDefined();
+    expect(other.socketPath).not.toBe(server.socketPath);
+    expect((await fetchStatus(other.socketPath!)).pid).toBe(process.pid);
+  } finally {
+    await other.stop();
+  }
+  expect(existsSync(other.socketPath!)).toBe(false);
+  // stopping the second one leaves the first one's socket alone
+  expect((await fetchStatus(server.socketPath!)).kind).toBe("status");
+});

@@ -1,0 +1,104 @@
+// Client side of the status socket: find it, ask for status, subscribe to events.
+
+import { existsSync } from "node:fs";
+import { createConnection, type Socket } from "node:net";
+import { defaultSocketPath, discoveryFile, listDiscoveries, pidAlive, readDiscovery } from "../status/paths.ts";
+import type { ServerLine, StatusSnapshot, SubscribeKind } from "../status/protocol.ts";
+
+export class NoGatewayError extends Error {}
+
+/**
+ * The socket to attach to: --socket, else the discovery file of --config's folder, else the
+ * default socket, else the only running gateway's. Several candidates and no choice → an error
+ * listing them.
+ */
+export function findSocket(opts: { socket?: string; configDir?: string }): string {
+  if (opts.socket) return opts.socket;
+  if (opts.configDir) {
+    const d = readDiscovery(discoveryFile(opts.configDir));
+    if (d && pidAlive(d.pid)) return d.socket;
+    throw new NoGatewayError(`no running gateway for config folder ${opts.configDir} (no live discovery file ${discoveryFile(opts.configDir)}). Start one with: tb-gw run --config ${opts.configDir}/tb_gateway.json`);
+  }
+  const live = listDiscoveries();
+  const dflt = defaultSocketPath();
+  if (existsSync(dflt) && (live.length === 0 || live.some((d) => d.socket === dflt))) return dflt;
+  if (live.length === 1) return live[0]!.socket;
+  if (live.length > 1) {
+    const list = live.map((d) => `  --socket ${d.socket}   (pid ${d.pid}, ${d.configPath})`).join("\n");
+    throw new NoGatewayError(`several gateways are running; choose one:\n${list}`);
+  }
+  throw new NoGatewayError(`no running gateway found (no socket at ${dflt}). Start one with: tb-gw run, or pass --socket PATH`);
+}
+
+export function connect(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    s.once("connect", () => {
+      s.removeAllListeners("error");
+      resolve(s);
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => {
+      const why = e.code === "ENOENT" ? "no such socket" : e.code === "ECONNREFUSED" ? "nothing listens on it (gateway stopped?)" : e.code === "EACCES" ? "permission denied (run as the gateway's user or group)" : e.message;
+      reject(new NoGatewayError(`cannot attach to the gateway at ${path}: ${why}`));
+    });
+  });
+}
+
+/** Split a socket's text into parsed lines. Malformed lines are skipped. */
+export function onLines(s: Socket, cb: (line: ServerLine) => void): void {
+  s.setEncoding("utf8");
+  let buf = "";
+  s.on("data", (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      try {
+        cb(JSON.parse(line) as ServerLine);
+      } catch {
+        // a partial or foreign line; the protocol is line-framed, so the next one is fine
+      }
+    }
+  });
+}
+
+export async function fetchStatus(path: string): Promise<StatusSnapshot> {
+  const s = await connect(path);
+  return new Promise((resolve, reject) => {
+    onLines(s, (l) => {
+      if (l.kind === "status") resolve(l);
+      else if (l.kind === "error") reject(new Error(l.message));
+    });
+    s.once("close", () => reject(new Error("the gateway closed the status connection without an answer")));
+    s.write(`${JSON.stringify({ cmd: "status" })}\n`);
+  });
+}
+
+export interface Subscription {
+  socket: Socket;
+  /** Resolves when the gateway ends the stream (stopped) or the socket fails. */
+  closed: Promise<"gateway-stopped" | "error">;
+  close(): void;
+}
+
+export async function subscribe(path: string, kinds: SubscribeKind[], cb: (l: ServerLine) => void): Promise<Subscription> {
+  const s = await connect(path);
+  let closedByUs = false;
+  const closed = new Promise<"gateway-stopped" | "error">((resolve) => {
+    let failed = false;
+    s.on("error", () => (failed = true));
+    s.on("close", () => resolve(closedByUs || !failed ? "gateway-stopped" : "error"));
+  });
+  onLines(s, cb);
+  s.write(`${JSON.stringify({ cmd: "subscribe", kinds })}\n`);
+  return {
+    socket: s,
+    closed,
+    close() {
+      closedByUs = true;
+      s.destroy();
+    },
+  };
+}
