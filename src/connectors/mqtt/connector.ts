@@ -70,12 +70,14 @@ export class MqttConnector implements Connector {
     const { url, options } = clientOptions(this.config.broker, this.ctx.configDir, this.ctx.log);
     const gate = new AckGate(this.ctx, MAX_HELD);
     this.gate = gate;
-    options.customHandleAcks = (topic, message, packet, done) => {
+    const client = mqtt.connect(url, options);
+    this.client = client;
+    // Set after construction: mqtt.js accepts customHandleAcks only for MQTT 5 in its options,
+    // but handles 3.1/3.1.1 publishes through the same hook (the reason code is then not sent).
+    client.options.customHandleAcks = (topic, message, packet, done) => {
       if (this.stopped) return; // never acknowledged: the broker redelivers to the next session
       gate.receive(topic, message, packet.messageId as number, done, this);
     };
-    const client = mqtt.connect(url, options);
-    this.client = client;
     gate.attach(client);
     client.on("connect", () => this.onConnect());
     // mqtt.js calls customHandleAcks for MQTT 5 only. For 3.1/3.1.1 every message arrives here,
