@@ -94,3 +94,16 @@ describe("topics", () => {
     expect(valueFromTopic(pythonRegex("nothing"), "sensor/A/data")).toBeUndefined();
   });
 });
+
+describe("convertSample (tb-gw validate --sample)", () => {
+  test("runs the mapping matching the topic", async () => {
+    const { descriptor } = await import("./index.ts");
+    const c = MqttConfigSchema.parse(sample);
+    const out = await descriptor.convertSample!(c, new TextEncoder().encode('{"temp": "20.5", "hum": 3, "sensorModel": "X"}'), {
+      topic: "sensor/S1/data",
+      configDir: "/nonexistent",
+    });
+    expect(out).toEqual([{ deviceName: "S1", deviceType: "Thermometer", attributes: { model: "X" }, telemetry: [{ values: { temperature: 20.5, humidity: "3" } }] }]);
+    await expect(descriptor.convertSample!(c, new Uint8Array(), { topic: "no/such", configDir: "/x" })).rejects.toThrow(/no mapping matches topic no\/such/);
+  });
+});
