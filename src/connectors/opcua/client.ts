@@ -20,6 +20,12 @@ import { resolveConfigPath } from "../../common/tls/index.ts";
 import { Logger } from "../../observe/logger.ts";
 import type { OpcuaServer } from "./schema.ts";
 
+// The PKI locks its folder through @ster5/global-mutex, which prefers the optional proper-lockfile
+// package: absent here, and stubbed (throwing) in the compiled binary. The built-in provider works
+// in both, so pick it explicitly. `require` (not import): the package ships separate CJS and ESM
+// builds, and node-opcua-pki uses the CJS one, whose module state is what must be set.
+(require("@ster5/global-mutex") as typeof import("@ster5/global-mutex")).setLockProvider("native");
+
 // node-opcua prints its own diagnostics with console.log (stdout), which would corrupt
 // `tb-gw scan --json` output and bypass the gateway's log: route them into our logger.
 const libLog = new Logger("node-opcua");
