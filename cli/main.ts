@@ -10,7 +10,7 @@ const subcommands: Array<() => Promise<{ register(program: Command): void | Prom
   () => import("./validate.ts"),
   () => import("./schema.ts"),
   () => import("./scan.ts"),
-  // () => import("./tail.ts"),
+  () => import("./tail.ts"),
   // () => import("./bench.ts"),
 ];
 

@@ -98,7 +98,7 @@ test("socket is owner/group only, discoverable, and streams the uplink it carrie
     expect(metrics).toContain('tbgw_converted_datapoints_total{connector="line-1"} 3');
     expect(metrics).toContain("tbgw_acked_datapoints_total 3");
     expect(metrics).toContain("tbgw_devices 1");
-    const http = await (await fetch(`http://127.0.0.1:${server.httpPorts.status}/status`)).json();
+    const http = (await (await fetch(`http://127.0.0.1:${server.httpPorts.status}/status`)).json()) as { deviceCount: number };
     expect(http.deviceCount).toBe(1);
   } finally {
     sub.close();
