@@ -11,7 +11,7 @@ const subcommands: Array<() => Promise<{ register(program: Command): void | Prom
   () => import("./schema.ts"),
   () => import("./scan.ts"),
   () => import("./tail.ts"),
-  // () => import("./bench.ts"),
+  () => import("./bench.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {
