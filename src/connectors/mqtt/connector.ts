@@ -80,13 +80,9 @@ export class MqttConnector implements Connector {
     };
     gate.attach(client);
     client.on("connect", () => this.onConnect());
-    // mqtt.js calls customHandleAcks for MQTT 5 only. For 3.1/3.1.1 every message arrives here,
-    // before mqtt.js sends its PUBACK; the gate parks that PUBACK by message id all the same.
-    const v5 = options.protocolVersion === 5;
     client.on("message", (topic, message, packet) => {
-      if (this.stopped) return;
-      if (packet.qos === 0) gate.receive(topic, message, undefined, undefined, this);
-      else if (!v5) gate.receive(topic, message, packet.messageId as number, () => {}, this);
+      // QoS 1/2 messages arrive through customHandleAcks; this is QoS 0 only
+      if (packet.qos === 0 && !this.stopped) gate.receive(topic, message, undefined, undefined, this);
     });
     client.on("error", (e) => this.reportError(`broker ${url}: ${errorText(e)}`));
     client.on("close", () => {
