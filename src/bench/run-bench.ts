@@ -138,7 +138,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       cpuPercent: round(((cpu.user + cpu.system) / 1000 / (wall * 1000)) * 100),
       storageBytesPerDatapoint: {
         record: round(recordBytes / Math.max(1, ackedDp)),
-        ...(o.storage !== "memory" && peakDepth > 0 ? { diskAtPeak: round(diskAtPeak / (peakDepth * o.keys)) } : {}),
+        // only meaningful with enough records waiting to outweigh the files' fixed overhead
+        ...(o.storage !== "memory" && peakDepth >= 1000 ? { diskAtPeak: round(diskAtPeak / (peakDepth * o.keys)) } : {}),
       },
     };
   } finally {
