@@ -27,12 +27,13 @@ export async function main(argv: string[]): Promise<void> {
       "\nExamples:\n  tb-gw run --demo                      try it: simulated device + local platform endpoint\n" +
         "  tb-gw run --config /etc/tb-gw/tb_gateway.json\n",
     );
-  for (const load of subcommands) await (await load()).register(program);
-  // Exit code 2 for usage errors (unknown option, missing argument), as scripts expect.
+  // Exit code 2 for usage errors (unknown option, missing argument), as scripts expect. Set before
+  // the subcommands are added so that they inherit it.
   program.exitOverride((err) => {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);
     process.exit(2);
   });
+  for (const load of subcommands) await (await load()).register(program);
   await program.parseAsync(argv);
 }
 

@@ -18,7 +18,11 @@ const DEFAULT_RPC_TIMEOUT_S = 5;
 /** How long a known device's connector may take to answer before the platform gets 408. */
 const CONNECTOR_REPLY_FLOOR_S = 30;
 
-/** Upstream's reply rules: dicts with success/error/response/result pass (result alone if present). */
+/**
+ * Reply rules: an object is sent as is (only its `result` when it has one), so a device's two-way
+ * answer reaches the caller; a string is parsed as JSON when it can be; anything else becomes
+ * {success, response}.
+ */
 export function shapeReply(content: unknown): unknown {
   let c = content;
   if (typeof c === "string") {
@@ -31,7 +35,7 @@ export function shapeReply(content: unknown): unknown {
   if (c && typeof c === "object" && !Array.isArray(c)) {
     const o = c as Record<string, unknown>;
     if ("result" in o) return o.result;
-    if ("success" in o || "error" in o || "response" in o) return o;
+    return o;
   }
   return { success: c !== false && c !== undefined && c !== null, ...(c !== undefined && typeof c !== "boolean" ? { response: c } : {}) };
 }

@@ -101,7 +101,7 @@ export class Pipeline {
     }
     stats.recordsStored += records.length;
     if (this.fullSince) {
-      this.d.log.info(`storage accepting data again after refusing ${this.refused} records`);
+      // the storage itself logs the episode (with counts); here only the event
       this.d.events.emit({ kind: "storage", state: "ok", depth: this.d.storage.depth() });
       this.fullSince = 0;
       this.refused = 0;
@@ -128,7 +128,6 @@ export class Pipeline {
     if (reason === "storage full") {
       if (!this.fullSince) {
         this.fullSince = Date.now();
-        this.d.log.warn(`storage is full (${this.d.storage.depth()} records waiting for the platform); new data is refused until the platform takes some`);
         this.d.events.emit({ kind: "storage", state: "full", depth: this.d.storage.depth() });
       }
       this.refused += count;

@@ -27,7 +27,7 @@ export async function startSimulatedDevices(url: string, periodMs = 1000): Promi
 /** The MQTT connector config the demo runs (upstream mqtt.json format). */
 export function demoConnectorConfig(host: string, port: number): Record<string, unknown> {
   return {
-    broker: { name: "Demo broker", host, port, clientId: `tb-gw-demo-connector-${process.pid}`, version: 5, security: { type: "anonymous" } },
+    broker: { name: "Demo broker", host, port, clientId: `tb-gw-demo-connector-${process.pid}`, version: 4, security: { type: "anonymous" } },
     mapping: [
       {
         topicFilter: "demo/sensors/+",

@@ -29,6 +29,9 @@ export interface SenderStats {
 
 export class Sender {
   private inflight = 0;
+  /** Platform sessions seen, and the current one's number (publishes are tagged with it). */
+  private sessions = 0;
+  private session = 0;
   private running = false;
   private wake: (() => void) | undefined;
   private failed = false;
@@ -81,9 +84,19 @@ export class Sender {
     this.messageLimiter.set(rl.messages ?? []);
   }
 
-  /** Called when the session (re)starts: limits may have changed. */
+  /**
+   * Called when the session (re)starts: limits may have changed, and whatever was in flight when
+   * the previous session dropped is sent again from storage, oldest first, so nothing depends on
+   * the MQTT client's own resend (duplicates are possible; order per device is kept).
+   */
   sessionReady(): void {
     this.applyLimits();
+    if (this.sessions++ > 0) {
+      this.session++;
+      this.inflight = 0;
+      this.failed = false;
+      this.storage.rewind();
+    }
     this.poke();
   }
 
@@ -113,8 +126,11 @@ export class Sender {
     let batchFailed = false;
     let dps = 0;
     for (const p of publishes) dps += p.datapoints;
+    const session = this.session;
     const settle = (err?: Error) => {
-      this.inflight--;
+      // Publishes of an earlier session no longer count against the window (storage was rewound),
+      // but their PUBACKs still acknowledge what they carried.
+      if (session === this.session) this.inflight--;
       if (err) batchFailed = true;
       if (--pending === 0) {
         if (batchFailed) this.onBatchFailed(err);

@@ -48,7 +48,7 @@ export async function startMosquitto(opts: { port?: number; extraConfig?: string
     port,
     url: `mqtt://127.0.0.1:${port}`,
     async start() {
-      proc = await startProcess(MOSQUITTO, ["-c", conf], { ready: /running|Opening ipv4 listen socket on port/ });
+      proc = await startProcess(MOSQUITTO, ["-c", conf], { ready: / running/ });
     },
     async stop() {
       const p = proc;
