@@ -1,0 +1,56 @@
+// Records and publish packing: values converted in the same millisecond are never merged away
+// (an upstream defect), records respect the payload limit, and telemetry is grouped per device.
+
+import { describe, expect, test } from "bun:test";
+import { toRecords } from "../../src/core/records.ts";
+import { buildPublishes } from "../../src/platform/packing.ts";
+
+const id = (n: string) => n;
+
+describe("same-millisecond values", () => {
+  test("two messages of one device stamped in the same ms both reach the publish", () => {
+    const now = 1_700_000_000_000;
+    const r1 = toRecords({ deviceName: "A", telemetry: [{ values: { t: 1 } }] }, "default", now, 8000);
+    const r2 = toRecords({ deviceName: "A", telemetry: [{ values: { t: 2 } }] }, "default", now, 8000);
+    const pubs = buildPublishes([...r1, ...r2], 8000, id);
+    expect(pubs).toHaveLength(1);
+    expect(JSON.parse(pubs[0]!.payload)).toEqual({ A: [{ ts: now, values: { t: 1 } }, { ts: now, values: { t: 2 } }] });
+    expect(pubs[0]!.datapoints).toBe(2);
+  });
+
+  test("splitting a large record never merges two entries that share a ts", () => {
+    const values: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) values[`key${i}`] = i;
+    const recs = toRecords({ deviceName: "A", telemetry: [{ ts: 5, values }, { ts: 5, values: { key0: -1 } }] }, "default", 0, 1000);
+    expect(recs.length).toBeGreaterThan(2);
+    for (const r of recs) expect(Buffer.byteLength(r)).toBeLessThanOrEqual(1000);
+    const entries = recs.flatMap((r) => JSON.parse(r).telemetry);
+    const key0 = entries.filter((e: any) => "key0" in e.values).map((e: any) => e.values.key0);
+    expect(key0).toEqual([0, -1]);
+    expect(entries.reduce((n: number, e: any) => n + Object.keys(e.values).length, 0)).toBe(201);
+  });
+});
+
+describe("packing", () => {
+  test("publishes stay under the payload limit and keep entry order per device", () => {
+    const recs: string[] = [];
+    for (let i = 0; i < 300; i++) recs.push(...toRecords({ deviceName: `d${i % 3}`, telemetry: [{ ts: i, values: { seq: i, v: "x".repeat(20) } }] }, "default", 0, 8000));
+    const pubs = buildPublishes(recs, 2000, id);
+    for (const p of pubs) expect(Buffer.byteLength(p.payload)).toBeLessThanOrEqual(2000);
+    const seen = new Map<string, number[]>();
+    for (const p of pubs) for (const [dev, entries] of Object.entries(JSON.parse(p.payload) as Record<string, any[]>)) seen.set(dev, [...(seen.get(dev) ?? []), ...entries.map((e) => e.values.seq)]);
+    expect(seen.get("d0")).toEqual(Array.from({ length: 100 }, (_, i) => i * 3));
+    expect(pubs.reduce((n, p) => n + p.datapoints, 0)).toBe(600);
+  });
+
+  test("attributes merge per device (later wins), gateway's own data goes to v1/devices/me", () => {
+    const recs = [
+      ...toRecords({ deviceName: "A", attributes: { fw: "1", model: "m" } }, "t", 0, 8000),
+      ...toRecords({ deviceName: "A", attributes: { fw: "2" } }, "t", 0, 8000),
+      ...toRecords({ deviceName: "currentThingsBoardGateway", telemetry: [{ ts: 1, values: { cpu: 3 } }] }, "default", 0, 8000),
+    ];
+    const pubs = buildPublishes(recs, 8000, (n) => (n === "A" ? "Renamed A" : n));
+    expect(pubs.find((p) => p.topic === "v1/gateway/attributes")!.payload).toBe(JSON.stringify({ "Renamed A": { fw: "2", model: "m" } }));
+    expect(pubs.find((p) => p.topic === "v1/devices/me/telemetry")!.payload).toBe(JSON.stringify([{ ts: 1, values: { cpu: 3 } }]));
+  });
+});

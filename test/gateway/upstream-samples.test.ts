@@ -1,0 +1,66 @@
+// The upstream sample tb_gateway.json and mqtt.json, changed only where they must point at the
+// test brokers (host, port, token), load and run: the sample's first mapping delivers its device.
+
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { startGateway, writeGatewayConfig } from "../support/gateway.ts";
+import type { Started } from "../support/process.ts";
+import { startWorld } from "./fixtures.ts";
+
+const SAMPLES = resolve(import.meta.dir, "../../../shared/reference/python-gateway-configs");
+
+test("upstream tb_gateway.json + mqtt.json run and deliver the sample device", async () => {
+  const world = await startWorld();
+  let gw: Started | undefined;
+  try {
+    const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+    main.thingsboard.host = "127.0.0.1";
+    main.thingsboard.port = world.platform.port;
+    main.connectors = [{ type: "mqtt", name: "MQTT Broker Connector", configuration: "mqtt.json" }];
+    const mqttCfg = JSON.parse(readFileSync(join(SAMPLES, "mqtt.json"), "utf8"));
+    mqttCfg.broker.port = world.device.port;
+    const files = writeGatewayConfig(main, { "mqtt.json": mqttCfg, "list.json": readFileSync(join(SAMPLES, "list.json"), "utf8") });
+    gw = await startGateway(files.configPath);
+    const payload = JSON.stringify({ power: 123.4, frequency: 50, temperature: 21.5, humidity: 40, relay: true });
+    for (let i = 0; i < 100 && !world.harness.telemetry().some((r) => r.device === "Demo Device"); i++) {
+      await world.deviceClient.publishAsync("data/", payload, { qos: 1 });
+      await world.harness.waitFor((h) => h.telemetry().some((r) => r.device === "Demo Device"), 300, "sample device").catch(() => {});
+    }
+    const tel = world.harness.telemetry().filter((r) => r.device === "Demo Device");
+    expect(Object.fromEntries(tel.map((r) => [r.key, r.value]))).toEqual({ temperature: 21.5, humidity: 40, relay: true });
+    const attrs = world.harness.received.filter((r) => r.topic === "v1/gateway/attributes").map((r) => r.body["Demo Device"]);
+    expect(attrs).toContainEqual({ power: 123.4, frequency: 50 });
+    expect(attrs).toContainEqual({ connectorType: "mqtt", connectorName: "MQTT Broker Connector" });
+    expect(world.harness.received.find((r) => r.topic === "v1/gateway/connect")?.body).toEqual({ device: "Demo Device", type: "default" });
+  } finally {
+    await gw?.stop();
+    await world.dispose();
+  }
+}, 60000);
+
+test("a changed connector file restarts only that connector; the gateway keeps running", async () => {
+  const world = await startWorld();
+  let gw: Started | undefined;
+  try {
+    const { sensorConnector } = await import("./fixtures.ts");
+    const { mainConfig } = await import("../support/gateway.ts");
+    const cfg = sensorConnector(world.device.port) as any;
+    const files = writeGatewayConfig(mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }], { checkConnectorsConfigurationInSeconds: 1 }), { "sensors.json": cfg });
+    gw = await startGateway(files.configPath);
+    cfg.mapping[0].converter.deviceInfo.deviceProfileExpression = "hygrometer";
+    // the file gets an id written back at start; keep it so only the mapping differs
+    const onDisk = JSON.parse(readFileSync(join(files.dir, "sensors.json"), "utf8"));
+    await Bun.write(join(files.dir, "sensors.json"), JSON.stringify({ ...cfg, id: onDisk.id }, null, 2));
+    while (!/changed: restarting connector Sensors/.test(gw.output())) await new Promise<void>((r) => gw!.proc.stderr!.once("data", () => r()));
+    for (let i = 0; i < 100 && !world.harness.received.some((r) => r.topic === "v1/gateway/connect" && r.body.type === "hygrometer"); i++) {
+      await world.deviceClient.publishAsync("sensors/h-1", JSON.stringify({ seq: 1 }), { qos: 1 });
+      await world.harness.waitFor((h) => h.received.some((r) => r.topic === "v1/gateway/connect" && r.body.type === "hygrometer"), 300, "new type").catch(() => {});
+    }
+    expect(world.harness.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === "h-1")?.body).toEqual({ device: "h-1", type: "hygrometer" });
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    await gw?.stop();
+    await world.dispose();
+  }
+}, 60000);
