@@ -45,5 +45,6 @@ await new Promise<void>((resolve) => {
   pump();
 });
 const secs = (performance.now() - started) / 1000;
-process.stdout.write(JSON.stringify({ sent, secs, rate: sent / secs }) + "\n");
+const cpu = process.cpuUsage();
+process.stdout.write(JSON.stringify({ sent, secs, rate: sent / secs, cpuSecs: (cpu.user + cpu.system) / 1e6 }) + "\n");
 await client.endAsync();

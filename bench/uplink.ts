@@ -54,6 +54,7 @@ async function run(kind: string) {
       const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, number> }>>;
       for (const [dev, entries] of Object.entries(body)) {
         for (const e of entries) {
+          if (firstAt && e.values.seq === 0) continue; // start-up probe messages
           let n = 0;
           for (const _ in e.values) n++;
           datapoints += n;
@@ -107,8 +108,8 @@ async function run(kind: string) {
     await new Promise((r) => setTimeout(r, 2000));
     const idleRss = rssMb(gw.proc.pid!);
 
-    const pids = { gateway: gw.proc.pid!, deviceBroker: 0, platformBroker: 0 };
-    const cpu0 = { gw: cpuTicks(pids.gateway) };
+    const pids = { gateway: gw.proc.pid!, deviceBroker: device.pid!, platformBroker: platform.pid! };
+    const cpu0 = { gw: cpuTicks(pids.gateway), dev: cpuTicks(pids.deviceBroker), plat: cpuTicks(pids.platformBroker) };
     const start = performance.now();
     const gen = await startProcess(BUN, [new URL("./load-gen.ts", import.meta.url).pathname, device.url, String(DEVICES), String(KEYS - 1), String(MESSAGES)], { ready: /"rate"/, timeoutMs: 600000 });
     const genOut = JSON.parse(gen.output().trim().split("\n").pop()!);
@@ -120,6 +121,8 @@ async function run(kind: string) {
     }
     const secs = (performance.now() - start) / 1000;
     const gwCpu = (cpuTicks(pids.gateway) - cpu0.gw) / CLK;
+    const devCpu = (cpuTicks(pids.deviceBroker) - cpu0.dev) / CLK;
+    const platCpu = (cpuTicks(pids.platformBroker) - cpu0.plat) / CLK;
     return {
       storage: kind,
       messages,
@@ -129,6 +132,9 @@ async function run(kind: string) {
       dpPerSec: Math.round(datapoints / secs),
       generatorMsgsPerSec: Math.round(genOut.rate),
       gatewayCpuPct: Math.round((gwCpu / secs) * 100),
+      deviceBrokerCpuPct: Math.round((devCpu / secs) * 100),
+      platformBrokerCpuPct: Math.round((platCpu / secs) * 100),
+      generatorCpuPct: Math.round((genOut.cpuSecs / secs) * 100),
       coreSecPerMillionDp: Math.round((gwCpu / (datapoints / 1e6)) * 100) / 100,
       idleRssMb: Math.round(idleRss),
       peakRssMb: Math.round(peakRss),

@@ -7,6 +7,8 @@ import { startProcess, type Started } from "./process.ts";
 
 export interface Broker {
   port: number;
+  /** PID of the running broker process (for CPU/RSS figures), undefined while stopped. */
+  readonly pid: number | undefined;
   url: string;
   /** Stop the broker process (the port stays reserved for `start()`). */
   stop(): Promise<void>;
@@ -46,6 +48,9 @@ export async function startMosquitto(opts: { port?: number; extraConfig?: string
   let proc: Started | undefined;
   const broker: Broker = {
     port,
+    get pid() {
+      return proc?.proc.pid;
+    },
     url: `mqtt://127.0.0.1:${port}`,
     async start() {
       proc = await startProcess(MOSQUITTO, ["-c", conf], { ready: / running/ });
