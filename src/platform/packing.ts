@@ -44,6 +44,9 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
     }
   }
   const out: Publish[] = [];
+  // Telemetry of several devices shares a publish (the gateway API takes an object keyed by
+  // device): a batch spanning many devices then needs few publishes, not one per device.
+  const packer = new TelemetryPacker(out, maxBytes);
   for (const [device, g] of groups) {
     const self = device === GATEWAY_SELF;
     const name = self ? device : platformName(device);
@@ -55,8 +58,14 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
           : { topic: T.attributes, payload: JSON.stringify({ [name]: g.attributes }), datapoints: n, telemetry: false },
       );
     }
-    if (g.telemetry.length) packTelemetry(out, self ? undefined : name, g.telemetry, g.counts, maxBytes);
+    if (!g.telemetry.length) continue;
+    if (self) packTelemetry(out, undefined, g.telemetry, g.counts, maxBytes);
+    else {
+      const nameJson = JSON.stringify(name);
+      for (let i = 0; i < g.telemetry.length; i++) packer.add(nameJson, g.telemetry[i]!, g.counts[i]!);
+    }
   }
+  packer.flush();
   return out;
 }
 
@@ -84,4 +93,47 @@ function packTelemetry(out: Publish[], device: string | undefined, entries: stri
     dps += counts[i]!;
   }
   flush();
+}
+
+/** Builds v1/gateway/telemetry payloads `{"dev":[e,..],"dev2":[..]}` of at most maxBytes each. */
+class TelemetryPacker {
+  private sections: string[] = [];
+  private entries: string[] = [];
+  private device = "";
+  private size = 2;
+  private dps = 0;
+
+  constructor(
+    private readonly out: Publish[],
+    private readonly maxBytes: number,
+  ) {}
+
+  add(nameJson: string, entry: string, count: number): void {
+    const len = Buffer.byteLength(entry) + 1;
+    const opening = this.entries.length > 0 && this.device === nameJson ? 0 : Buffer.byteLength(nameJson) + 4;
+    if ((this.sections.length > 0 || this.entries.length > 0) && this.size + opening + len > this.maxBytes) this.flush();
+    if (this.device !== nameJson || this.entries.length === 0) {
+      this.closeSection();
+      this.device = nameJson;
+      this.size += Buffer.byteLength(nameJson) + 4;
+    }
+    this.entries.push(entry);
+    this.size += len;
+    this.dps += count;
+  }
+
+  private closeSection(): void {
+    if (this.entries.length === 0) return;
+    this.sections.push(`${this.device}:[${this.entries.join(",")}]`);
+    this.entries = [];
+  }
+
+  flush(): void {
+    this.closeSection();
+    if (this.sections.length > 0) this.out.push({ topic: T.telemetry, payload: `{${this.sections.join(",")}}`, datapoints: this.dps, telemetry: true });
+    this.sections = [];
+    this.device = "";
+    this.size = 2;
+    this.dps = 0;
+  }
 }

@@ -54,3 +54,23 @@ describe("packing", () => {
     expect(pubs.find((p) => p.topic === "v1/devices/me/telemetry")!.payload).toBe(JSON.stringify([{ ts: 1, values: { cpu: 3 } }]));
   });
 });
+
+test("telemetry of many devices shares publishes, each under the limit, nothing lost or reordered", () => {
+  const recs: string[] = [];
+  for (let i = 0; i < 1000; i++) recs.push(...toRecords({ deviceName: `dev-${i % 250}`, telemetry: [{ ts: i, values: { seq: i } }] }, "default", 0, 8000));
+  const pubs = buildPublishes(recs, 4000, id);
+  expect(pubs.length).toBeLessThan(20);
+  const seen = new Map<string, number[]>();
+  for (const p of pubs) {
+    expect(Buffer.byteLength(p.payload)).toBeLessThanOrEqual(4000);
+    const body = JSON.parse(p.payload) as Record<string, Array<{ values: { seq: number } }>>;
+    let n = 0;
+    for (const [dev, entries] of Object.entries(body)) {
+      n += entries.length;
+      seen.set(dev, [...(seen.get(dev) ?? []), ...entries.map((e) => e.values.seq)]);
+    }
+    expect(p.datapoints).toBe(n);
+  }
+  expect(seen.size).toBe(250);
+  expect(seen.get("dev-7")).toEqual([7, 257, 507, 757]);
+});
