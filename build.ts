@@ -29,6 +29,9 @@ const result = await Bun.build({
   compile: { outfile: "dist/tb-gw" },
   target: "bun",
   minify: true,
+  // Lazily imported modules (connectors, their libraries, tail, bench) stay in separate chunks of the
+  // executable, parsed only when used: `--version` 56 → 37 MB RSS, an idle gateway 72 → see README.
+  splitting: true,
   sourcemap: "none",
   plugins: [stubPlugin],
   define: { "process.env.NODE_ENV": '"production"' },
