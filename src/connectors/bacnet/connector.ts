@@ -9,6 +9,7 @@ import { isEmptyData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
 import { expandObjectIds, maskToPrefix, objectTypeNumber, propertyNumber, DEFAULT_PORT } from "./names.ts";
+import { ForeignDeviceRegistration } from "./foreign-device.ts";
 import { planConfigured, planReserved, type RpcPlan } from "./rpc.ts";
 import type { BacnetConfig, BacnetDevice } from "./schema.ts";
 import { BacnetSession, type CovValue, type IAm } from "./session.ts";
@@ -63,6 +64,7 @@ export class BacnetConnector implements Connector {
   private discoverTimer?: ReturnType<typeof setInterval>;
   private stopped = false;
   private nextCovId = 1;
+  private foreign?: ForeignDeviceRegistration;
 
   constructor(
     private readonly config: BacnetConfig,
@@ -79,7 +81,13 @@ export class BacnetConnector implements Connector {
     this.ctx.log.info(`BACnet/IP endpoint on ${ep.host}:${ep.port} (broadcast ${ep.broadcast}), ${this.config.devices.length} device config(s)`);
     this.session.onIAm((i) => void this.onIAm(i));
     this.session.onCov((c) => void this.onCov(c));
-    if (this.config.foreignDevice && this.config.foreignDevice.address !== "0.0.0.0") this.ctx.log.warn("foreignDevice registration is not supported yet; ignored");
+    const fd = this.config.foreignDevice;
+    if (fd && fd.address.trim() && !fd.address.startsWith("0.0.0.0")) {
+      // Discover once registered (Who-Is then reaches the BBMD's network); the local broadcast below
+      // covers devices on our own subnet meanwhile.
+      this.foreign = new ForeignDeviceRegistration(this.session, fd.address, fd.ttl, this.ctx.log, () => this.discover());
+      this.foreign.start();
+    }
     this.discover();
     const period = (this.config.application.devicesDiscoverPeriodSeconds ?? this.config.devicesDiscoverPeriodSeconds) * 1000;
     this.discoverTimer = setInterval(() => this.discover(), period);
@@ -89,6 +97,7 @@ export class BacnetConnector implements Connector {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.discoverTimer);
+    this.foreign?.stop();
     for (const d of this.devices.values()) {
       clearTimeout(d.timer);
       clearInterval(d.covTimer);
@@ -121,7 +130,8 @@ export class BacnetConnector implements Connector {
     }
     if (broadcast)
       try {
-        this.session.whoIs();
+        if (this.foreign?.registered) this.session.whoIsThroughBbmd(this.foreign.bbmd);
+        else this.session.whoIs();
       } catch (e) {
         this.ctx.log.warn(`Who-Is broadcast failed: ${errorText(e)}`);
       }

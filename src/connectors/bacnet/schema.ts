@@ -84,7 +84,13 @@ export const BacnetConfigSchema = z.preprocess(
     logLevel: z.string().default("INFO"),
     enableRemoteLogging: z.boolean().optional(),
     application: ApplicationSchema,
-    foreignDevice: z.object({ address: z.string(), ttl: z.number().int().positive().default(900) }).optional(),
+    foreignDevice: z
+      .object({
+        address: z.string().describe('BBMD "host[:port]" (default port 47808); "0.0.0.0" = none'),
+        ttl: z.number().int().min(1).max(65535).default(900).describe("registration time-to-live in seconds; re-registered at half of it"),
+      })
+      .optional()
+      .describe("register as a foreign device with a BBMD; Who-Is then goes through it"),
     devices: z.array(DeviceSchema).default([]),
     devicesDiscoverPeriodSeconds: z.number().positive().default(30),
     loadProprietaryDevices: z.boolean().default(false),

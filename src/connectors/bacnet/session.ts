@@ -91,7 +91,9 @@ export class BacnetSession {
         resolve();
       });
       c.on("iAm", ({ header, payload }) => {
-        const i: IAm = { ...payload, address: normaliseSender(header?.sender.address ?? "") };
+        // Through a BBMD the I-Am arrives as Forwarded-NPDU: the device is at the originating address.
+        const from = header?.sender.forwardedFrom || header?.sender.address || "";
+        const i: IAm = { ...payload, address: normaliseSender(from) };
         for (const l of this.iAmListeners) l(i);
       });
       const onCov = ({ header, payload }: { header?: { sender: { address?: string } }; payload: import("@bacnet-js/client").CovNotifyPayload }) => {
@@ -144,6 +146,17 @@ export class BacnetSession {
     const range = low !== undefined && high !== undefined ? { lowLimit: low, highLimit: high } : undefined;
     if (address) this.c.whoIs({ address: stackAddress(address) }, range);
     else this.c.whoIs(range ? { ...range } : undefined);
+  }
+
+  /** Who-Is as Distribute-Broadcast-To-Network through the BBMD we are registered with. */
+  whoIsThroughBbmd(bbmd: string, low?: number, high?: number): void {
+    const range = low !== undefined && high !== undefined ? { lowLimit: low, highLimit: high } : undefined;
+    this.c.whoIsThroughBBMD({ address: stackAddress(bbmd) }, range);
+  }
+
+  /** Register-Foreign-Device (BVLL, Annex J): resolves on a successful BVLC-Result, else rejects. */
+  async registerForeignDevice(bbmd: string, ttlSeconds: number): Promise<void> {
+    await this.c.registerForeignDevice({ address: stackAddress(bbmd) }, ttlSeconds);
   }
 
   /** Sends Who-Is and collects I-Am answers for `waitMs` (deduplicated by device id). */
