@@ -4,7 +4,8 @@
 //
 // Environment: OPCUA_PORT (required), OPCUA_SECURE=1 (only Sign/SignAndEncrypt endpoints, users below),
 // OPCUA_PKI (server PKI folder), OPCUA_BENCH_NODES=N (adds Bench/V0..V{N-1} changing every
-// OPCUA_BENCH_PERIOD ms), OPCUA_TICK_MS (period of the changing demo values, default 100).
+// OPCUA_BENCH_PERIOD ms), OPCUA_TICK_MS (period of the changing demo values, default 100),
+// OPCUA_MAX_SUBSCRIPTIONS=N (server-wide subscription limit; 0 refuses every CreateSubscription).
 // Prints "OPCUA READY <endpointUrl>" when listening.
 
 import { OPCUAServer } from "node-opcua-server";
@@ -46,6 +47,9 @@ const server = new OPCUAServer({
 });
 
 await server.initialize();
+// The constructor option treats 0 as "use the default", so a limit of 0 is set on the live
+// capabilities, which the server consults on every CreateSubscription request.
+if (process.env.OPCUA_MAX_SUBSCRIPTIONS !== undefined) server.engine.serverCapabilities.maxSubscriptions = Number(process.env.OPCUA_MAX_SUBSCRIPTIONS);
 const addressSpace = server.engine.addressSpace!;
 const ns = addressSpace.getOwnNamespace();
 const objects = addressSpace.rootFolder.objects;
