@@ -14,7 +14,7 @@ import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
 import { type ConnectorEntry, type MainConfig, MainConfigSchema, type ReportStrategy, ReportStrategySchema } from "./main-schema.ts";
 import { checkSchema, objectShape } from "./schema-check.ts";
-import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics } from "./semantic.ts";
+import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, type MainListener } from "./semantic.ts";
 import { diagAt, parseSource, type Path, pathText, type SourceDoc } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -124,10 +124,21 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
     const loaded = await loadConnector(doc, i, entries[i], configDir, opts, diagnostics, roles, names);
     if (loaded) result.connectors.push(loaded);
   }
-  const grpc = isObj(raw.grpc) && raw.grpc.enabled === true ? { doc, port: raw.grpc.serverPort } : undefined;
-  diagnostics.push(...checkConnectorRoles(roles, configDir, grpc));
+  diagnostics.push(...checkConnectorRoles(roles, configDir, mainListeners(doc, raw)));
   if (config && !hasErrors(diagnostics)) result.config = config;
   return result;
+}
+
+/** Ports the main config itself listens on, when enabled: the gRPC server and the status endpoints. */
+function mainListeners(doc: SourceDoc, raw: Record<string, unknown>): MainListener[] {
+  const out: MainListener[] = [];
+  if (isObj(raw.grpc) && raw.grpc.enabled === true) out.push({ owner: "the gRPC server", doc, path: ["grpc", "serverPort"], port: raw.grpc.serverPort });
+  const status = isObj(raw.status) ? raw.status : {};
+  for (const [k, what] of [["http", "the status HTTP endpoint"], ["metrics", "the metrics endpoint"]] as const) {
+    const s = status[k];
+    if (isObj(s) && s.enabled === true) out.push({ owner: what, doc, path: ["status", k, "port"], port: s.port ?? (k === "http" ? 9180 : 9181) });
+  }
+  return out;
 }
 
 async function loadConnector(

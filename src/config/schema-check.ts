@@ -11,10 +11,11 @@ import { diagAt, type Path, pathText, type SourceDoc } from "./source.ts";
 /**
  * Roles a connector schema may give a field with `.meta({ tbgw: role })`:
  * - `file`: a path (relative to the config folder) that must be readable, e.g. a certificate;
- * - `listenPort`: a port this connector listens on (two connectors on one port clash);
+ * - `listenPort`: a TCP port this connector listens on (two listeners on one port clash);
+ * - `udpListenPort`: the same for a UDP port (TCP and UDP listeners may share a number);
  * - `deviceName`: a fixed device name (two sources with one name merge into one device).
  */
-export type Role = "file" | "listenPort" | "deviceName";
+export type Role = "file" | "listenPort" | "udpListenPort" | "deviceName";
 export interface RoleHit {
   role: Role;
   path: Path;

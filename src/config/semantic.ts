@@ -12,11 +12,15 @@ import { diagAt, type Path, type SourceDoc } from "./source.ts";
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
-/** Resolve like upstream: relative to the config folder when that file exists, else as given. */
+/**
+ * Resolve like the runtime (src/common/tls): relative to the config folder when that file exists,
+ * else as given (from the working folder); when neither exists, the config-folder path is named.
+ */
 export function resolveFile(p: string, configDir: string): string {
   if (isAbsolute(p)) return p;
-  const rel = join(configDir, p);
-  return existsSync(rel) ? rel : resolve(configDir, p);
+  const rel = resolve(configDir, p);
+  if (existsSync(rel)) return rel;
+  return existsSync(p) ? resolve(p) : rel;
 }
 
 /** undefined when readable, else why not. */
@@ -164,28 +168,45 @@ const where = (doc: SourceDoc, path: Path) => {
   return `${d.file}:${d.line}:${d.col}`;
 };
 
-/** Cross-connector checks: readable files, listening-port clashes, duplicate fixed device names. */
-export function checkConnectorRoles(all: ConnectorRoles[], configDir: string, grpc?: { doc: SourceDoc; port: unknown }): Diagnostic[] {
+/** A port something in the main config listens on (gRPC server, status HTTP, metrics). */
+export interface MainListener {
+  owner: string;
+  doc: SourceDoc;
+  path: Path;
+  port: unknown;
+}
+
+/**
+ * Cross-connector checks: readable files, listening-port clashes (TCP and UDP apart: a TCP and a
+ * UDP listener may share a number), duplicate fixed device names. A duplicate device name is a
+ * warning, not an error: two sources may feed one device on purpose (upstream's own snmp.json polls
+ * "SNMP router" from two entries), but more often it is a copy-paste slip worth a look.
+ */
+export function checkConnectorRoles(all: ConnectorRoles[], configDir: string, listeners: MainListener[] = []): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const ports = new Map<number, { owner: string; doc: SourceDoc; path: Path }>();
-  if (grpc && typeof grpc.port === "number") ports.set(grpc.port, { owner: "the gRPC server", doc: grpc.doc, path: ["grpc", "serverPort"] });
-  const devices = new Map<string, { owner: string; doc: SourceDoc; path: Path }>();
+  type Place = { owner: string; connector?: string; doc: SourceDoc; path: Path };
+  const ports = new Map<string, Place>();
+  for (const l of listeners) if (typeof l.port === "number" && l.port > 0) ports.set(`tcp:${l.port}`, { owner: l.owner, doc: l.doc, path: l.path });
+  const devices = new Map<string, Place>();
+  const by = (first: Place, c: ConnectorRoles) => (first.connector === c.name ? `another device of this connector` : first.owner);
   for (const c of all) {
+    const owner = `connector "${c.name}"`;
     for (const hit of c.roles) {
-      if (hit.role === "file") checkFile(c.doc, hit.path, `connector "${c.name}"`, hit.value, configDir, out);
-      if (hit.role === "listenPort") {
+      if (hit.role === "file") checkFile(c.doc, hit.path, owner, hit.value, configDir, out);
+      if (hit.role === "listenPort" || hit.role === "udpListenPort") {
         const port = Number(hit.value);
-        if (!Number.isInteger(port) || port <= 0) continue;
-        const first = ports.get(port);
+        if (!Number.isInteger(port) || port <= 0) continue; // 0 = any free port; a serial device path is no port
+        const proto = hit.role === "udpListenPort" ? "udp" : "tcp";
+        const first = ports.get(`${proto}:${port}`);
         if (first)
-          out.push(diagAt(c.doc, hit.path, "error", `port ${port} is already used by ${first.owner} (${where(first.doc, first.path)}); two listeners cannot share a port`));
-        else ports.set(port, { owner: `connector "${c.name}"`, doc: c.doc, path: hit.path });
+          out.push(diagAt(c.doc, hit.path, "error", `${proto.toUpperCase()} port ${port} is already used by ${first.owner} (${where(first.doc, first.path)}); two listeners cannot share a port`));
+        else ports.set(`${proto}:${port}`, { owner, connector: c.name, doc: c.doc, path: hit.path });
       }
       if (hit.role === "deviceName" && typeof hit.value === "string" && !hit.value.includes("${")) {
         const first = devices.get(hit.value);
         if (first)
-          out.push(diagAt(c.doc, hit.path, "warning", `device name "${hit.value}" is also used by ${first.owner} (${where(first.doc, first.path)}); both will report into one ThingsBoard device`));
-        else devices.set(hit.value, { owner: `connector "${c.name}"`, doc: c.doc, path: hit.path });
+          out.push(diagAt(c.doc, hit.path, "warning", `device name "${hit.value}" is also used by ${by(first, c)} (${where(first.doc, first.path)}); both will report into one ThingsBoard device`));
+        else devices.set(hit.value, { owner, connector: c.name, doc: c.doc, path: hit.path });
       }
     }
   }

@@ -57,6 +57,17 @@ describe("upstream samples", () => {
     });
   }
 
+  // Upstream's snmp.json polls "SNMP router" from two device entries on purpose (one device, two
+  // agents' worth of keys). Duplicate device names are therefore a warning, never an error.
+  test("snmp.json: its repeated device name is a warning naming both places", async () => {
+    const path = mainWith("snmp-duplicate", [{ name: "snmp sample", type: "snmp", configuration: join(REF, "snmp.json") }]);
+    const r = await checkGatewayConfig(path, { env: {} });
+    const dup = r.diagnostics.filter((d) => d.message.includes('device name "SNMP router"'));
+    expect(dup.map((d) => [d.severity, d.line])).toEqual([["warning", 116]]);
+    expect(dup[0]!.message).toContain("another device of this connector");
+    expect(dup[0]!.message).toContain("snmp.json:4:21");
+  });
+
   const known = new Set(knownConnectorTypes());
   for (const file of readdirSync(REF).filter((f) => f.endsWith(".json") && !NOT_CONNECTORS.has(f))) {
     const type = typeOf(file);

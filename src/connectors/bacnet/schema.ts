@@ -32,6 +32,7 @@ const DeviceInfoSchema = z.object({
   deviceNameExpressionSource: z.enum(["expression", "constant"]).default("expression"),
   deviceNameExpression: z
     .string()
+    .meta({ tbgw: "deviceName" })
     .describe("name template: ${objectName}, ${objectId}, ${address}, ${vendorId}, ${routerName}, ..."),
   deviceProfileExpressionSource: z.enum(["expression", "constant"]).default("expression"),
   deviceProfileExpression: z.string().default("default"),
@@ -59,7 +60,7 @@ export const DeviceSchema = z.object({
 const ApplicationSchema = z.object({
   objectName: z.string().default("Gateway"),
   host: z.string().optional().describe("local IPv4 to bind (required unless address is given)"),
-  port: IntLike.default(47808),
+  port: IntLike.meta({ tbgw: "udpListenPort" }).default(47808),
   mask: z.union([z.string(), z.number()]).default("24"),
   address: z.string().optional().describe('"host/mask:port"'),
   objectIdentifier: z.number().int().nonnegative().describe("local device instance"),

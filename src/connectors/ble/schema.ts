@@ -24,7 +24,7 @@ const MacAddress = z
 
 export const BleDeviceSchema = z
   .object({
-    name: z.string().min(1).describe("platform device name"),
+    name: z.string().min(1).meta({ tbgw: "deviceName" }).describe("platform device name"),
     deviceType: z.string().default("default"),
     MACAddress: MacAddress,
     pollPeriod: z.number().int().positive().default(5000).describe("ms between reads / advertisement processing"),

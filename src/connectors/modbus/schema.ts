@@ -65,7 +65,7 @@ const rpcSection = z
   .describe("list of RPC mappings, or {method: mapping}");
 
 export const SlaveSchema = z.object({
-  deviceName: z.string().min(1),
+  deviceName: z.string().min(1).meta({ tbgw: "deviceName" }),
   deviceType: z.string().default("default"),
   type: upper(["TCP", "UDP", "SERIAL"]).default("TCP"),
   host: z.string().optional(),
@@ -75,7 +75,10 @@ export const SlaveSchema = z.object({
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(["socket", "rtu", "ascii", "tls"]))
     .default("socket"),
-  tls: z.record(z.string(), z.unknown()).optional(),
+  tls: z
+    .looseObject({ certfile: z.string().meta({ tbgw: "file" }).optional(), keyfile: z.string().meta({ tbgw: "file" }).optional() })
+    .optional()
+    .describe("TLS client settings (certfile, keyfile, password, server_hostname, ...)"),
   unitId: z.number().int().min(0).max(255),
   timeout: z.number().positive().default(30).describe("seconds, for connect and each request"),
   retries: retries.default(3),
@@ -116,14 +119,14 @@ const slaveBlock = z.preprocess((v) => (Array.isArray(v) ? (v[0] ?? {}) : v), Sl
 export const ServerSchema = z.object({
   type: upper(["TCP", "TLS", "UDP", "SERIAL"]).default("TCP"),
   host: z.string().default("0.0.0.0"),
-  port: z.union([z.number().int().min(0).max(65535), z.string().min(1)]),
+  port: z.union([z.number().int().min(0).max(65535), z.string().min(1)]).meta({ tbgw: "listenPort" }),
   method: z
     .string()
     .transform((s) => s.toLowerCase())
     .pipe(z.enum(["socket", "rtu", "ascii", "tls"]))
     .default("socket"),
   unitId: z.number().int().min(0).max(255).default(0),
-  deviceName: z.string().default("Modbus Slave"),
+  deviceName: z.string().meta({ tbgw: "deviceName" }).default("Modbus Slave"),
   deviceType: z.string().default("default"),
   pollPeriod: z.number().int().positive().default(5000),
   sendDataToThingsBoard: z.boolean().default(false),
@@ -131,7 +134,10 @@ export const ServerSchema = z.object({
   wordOrder: upper(["BIG", "LITTLE"]).default("LITTLE"),
   repack: z.boolean().default(false),
   ...serialFields,
-  security: z.record(z.string(), z.unknown()).optional(),
+  security: z
+    .looseObject({ certfile: z.string().meta({ tbgw: "file" }).optional(), keyfile: z.string().meta({ tbgw: "file" }).optional() })
+    .optional()
+    .describe("TLS server settings (certfile, keyfile, password)"),
   identity: z.record(z.string(), z.unknown()).optional(),
   values: z
     .object({

@@ -14,9 +14,9 @@ const SecuritySchema = z
     type: z.enum(["anonymous", "basic", "certificates"]).optional().describe("anonymous, basic (username/password) or certificates (TLS)"),
     username: z.string().optional().describe("MQTT username (used whenever present)"),
     password: z.string().optional(),
-    pathToCACert: z.string().optional().describe("CA certificate (PEM), relative to the config folder; verifies the broker"),
-    pathToPrivateKey: z.string().optional().describe("client private key (PEM)"),
-    pathToClientCert: z.string().optional().describe("client certificate (PEM)"),
+    pathToCACert: z.string().meta({ tbgw: "file" }).optional().describe("CA certificate (PEM), relative to the config folder; verifies the broker"),
+    pathToPrivateKey: z.string().meta({ tbgw: "file" }).optional().describe("client private key (PEM)"),
+    pathToClientCert: z.string().meta({ tbgw: "file" }).optional().describe("client certificate (PEM)"),
     insecure: z.boolean().optional().describe("skip broker hostname verification"),
   })
   .describe("How the connector authenticates to the device broker");

@@ -38,7 +38,7 @@ const RpcMethodSchema = z.object({
 
 const DeviceInfoSchema = z.object({
   deviceNameExpressionSource: SourceSchema.default("constant"),
-  deviceNameExpression: z.string().min(1).describe("constant name, or ${RelativeNode} / ${Root\\.…} / ${ns=2;s=Name} whose value is read"),
+  deviceNameExpression: z.string().min(1).meta({ tbgw: "deviceName" }).describe("constant name, or ${RelativeNode} / ${Root\\.…} / ${ns=2;s=Name} whose value is read"),
   deviceProfileExpressionSource: SourceSchema.default("constant"),
   deviceProfileExpression: z.string().default("default"),
 });
@@ -59,12 +59,12 @@ const IdentitySchema = z.object({
   type: z.enum(["anonymous", "username", "certificates", "cert.PEM"]).default("anonymous"),
   username: z.string().optional(),
   password: z.string().optional(),
-  caCert: z.string().optional(),
-  pathToCACert: z.string().optional(),
-  privateKey: z.string().optional(),
-  pathToPrivateKey: z.string().optional(),
-  cert: z.string().optional(),
-  pathToClientCert: z.string().optional(),
+  caCert: z.string().meta({ tbgw: "file" }).optional(),
+  pathToCACert: z.string().meta({ tbgw: "file" }).optional(),
+  privateKey: z.string().meta({ tbgw: "file" }).optional(),
+  pathToPrivateKey: z.string().meta({ tbgw: "file" }).optional(),
+  cert: z.string().meta({ tbgw: "file" }).optional(),
+  pathToClientCert: z.string().meta({ tbgw: "file" }).optional(),
   mode: z.enum(["None", "Sign", "SignAndEncrypt"]).optional().describe("message security mode (default SignAndEncrypt when certificates are used)"),
 });
 

@@ -83,7 +83,7 @@ const Version = z
 
 export const SnmpDeviceSchema = z
   .object({
-    deviceName: z.string().min(1),
+    deviceName: z.string().min(1).meta({ tbgw: "deviceName" }),
     deviceType: z.string().default("default"),
     ip: z.string().min(1).describe("agent host name or IP address"),
     port: z.number().int().min(1).max(65535).default(161),
