@@ -47,7 +47,7 @@ describe("bacnet connector against a peer process", () => {
 
   beforeAll(async () => {
     setStderrLogging(false);
-    peer = await startPeer();
+    peer = await startPeer(1234, 1);
     ctx = recordingContext({ type: "bacnet" });
     conn = new BacnetConnector(await config(peer), ctx);
     await conn.start();
@@ -96,8 +96,37 @@ describe("bacnet connector against a peer process", () => {
     expect(await conn.onRpc({ device: "nope", id: 8, method: "get", params: "" })).toEqual({ result: { error: "Device not found" } });
     expect(await conn.onRpc({ device: DEV, id: 9, method: "frobnicate", params: {} })).toEqual({ result: { error: "Neither of configured device rpc methods match with frobnicate" } });
     expect(await conn.onRpc({ device: DEV, id: 10, method: "get", params: undefined })).toEqual({ result: { error: "No params section found in RPC request" } });
-    expect(await conn.onRpc({ id: 11, method: "bacnet_get", params: "" })).toBeUndefined();
+    expect(await conn.onRpc({ id: 11, method: "bacnet_frobnicate", params: "" })).toBeUndefined();
   });
+
+  test("connector RPC bacnet_get / bacnet_set: by address (object or string params) and by device name", async () => {
+    const at = peer.address;
+    // Any object type, e.g. the device object itself (upstream's reserved get allows only six types).
+    expect(await conn.onRpc({ id: 20, method: "bacnet_get", params: { address: at, objectType: "device", objectId: 1234, propertyId: "objectName" } })).toEqual({ result: { value: "TestDevice" }, address: at });
+    expect(await conn.onRpc({ id: 21, method: "bacnet_set", params: `address=${at};objectType=analogValue;objectId=100;propertyId=presentValue;priority=5;value=12.5;` })).toEqual({
+      result: { value: 12.5 },
+      address: at,
+    });
+    await waitOutput(peer, /write 2:100 prop=85 priority=5 value=\[12\.5\]/);
+    expect(await conn.onRpc({ id: 22, method: "bacnet_get", params: { device: DEV, objectType: "analogValue", objectId: 100, propertyId: "presentValue" } })).toEqual({ result: { value: 12.5 }, address: at });
+    // Errors: no target, unknown device, bad address, device error, nobody listening (timeout).
+    expect(await conn.onRpc({ id: 23, method: "bacnet_get", params: { objectType: "analogInput", objectId: 1, propertyId: "presentValue" } })).toEqual({
+      error: 'bacnet_get: params need "address" (host[:port]) or "device" (a discovered device name)',
+    });
+    expect(((await conn.onRpc({ id: 24, method: "bacnet_get", params: { device: "nope", objectType: "analogInput", objectId: 1, propertyId: "presentValue" } })) as { error: string }).error).toMatch(/device "nope" is not discovered/);
+    expect(await conn.onRpc({ id: 25, method: "bacnet_set", params: { address: "example.com", objectType: "analogInput", objectId: 1, propertyId: "presentValue", value: 1 } })).toEqual({
+      error: 'bacnet_set: invalid address "example.com" (expected IPv4 host[:port])',
+    });
+    expect(await conn.onRpc({ id: 26, method: "bacnet_get", params: { address: at, objectType: "analogInput", objectId: 99, propertyId: "presentValue" } })).toEqual({
+      error: "BacnetError - Class:1 - Code:31",
+      address: at,
+    }); // unknown-object
+    const silent = `127.0.0.2:${await freeUdpPort("127.0.0.2")}`;
+    expect(await conn.onRpc({ id: 27, method: "bacnet_get", params: { address: silent, objectType: "analogInput", objectId: 1, propertyId: "presentValue" }, timeoutSeconds: 1 })).toEqual({
+      error: `Timeout rpc has been reached for ${silent}`,
+      address: silent,
+    });
+  }, 10000);
 });
 
 describe("bacnet COV", () => {

@@ -8,9 +8,9 @@ import type { AttributeUpdate, ConvertedData, RpcRequest } from "../../core/mode
 import { isEmptyData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
-import { expandObjectIds, maskToPrefix, objectTypeNumber, propertyNumber, DEFAULT_PORT } from "./names.ts";
+import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, DEFAULT_PORT } from "./names.ts";
 import { ForeignDeviceRegistration } from "./foreign-device.ts";
-import { planConfigured, planReserved, type RpcPlan } from "./rpc.ts";
+import { planConfigured, planConnectorRpc, planReserved, type RpcPlan } from "./rpc.ts";
 import type { BacnetConfig, BacnetDevice } from "./schema.ts";
 import { BacnetSession, type CovValue, type IAm } from "./session.ts";
 import { encodeForWrite, pyRepr, toTbValue } from "./values.ts";
@@ -262,7 +262,7 @@ export class BacnetConnector implements Connector {
   }
 
   async onRpc(r: RpcRequest): Promise<unknown> {
-    if (!r.device) return undefined; // no connector-level BACnet methods
+    if (!r.device) return this.connectorRpc(r);
     const d = this.devices.get(r.device);
     if (!d) return { result: { error: "Device not found" } };
     const method = r.method.trim();
@@ -284,13 +284,36 @@ export class BacnetConnector implements Connector {
     }
   }
 
+  /** `bacnet_get` / `bacnet_set` sent to the gateway: one read or write on any address. */
+  private async connectorRpc(r: RpcRequest): Promise<unknown> {
+    const planned = planConnectorRpc(r.method, r.params);
+    if (!planned) return undefined; // not ours: another connector of this type may answer
+    if ("error" in planned) return { error: planned.error };
+    let address = planned.address ? normaliseSender(planned.address) : undefined;
+    if (!address) {
+      const d = this.devices.get(planned.device!);
+      if (!d) return { error: `${r.method}: device "${planned.device}" is not discovered by connector ${this.ctx.name}` };
+      address = d.iAm.address;
+    }
+    try {
+      const value = await this.executeAt(address, { ...planned.plan, timeoutMs: (r.timeoutSeconds ?? 10) * 1000 });
+      return { result: { value }, address };
+    } catch (e) {
+      return { error: e instanceof RpcTimeout ? `Timeout rpc has been reached for ${address}` : errorText(e), address };
+    }
+  }
+
   /** Runs a read or write; resolves to the read value (converted) or the written value. */
-  private async execute(d: LiveDevice, plan: RpcPlan): Promise<unknown> {
+  private execute(d: LiveDevice, plan: RpcPlan): Promise<unknown> {
+    return this.executeAt(d.iAm.address, plan);
+  }
+
+  private async executeAt(address: string, plan: RpcPlan): Promise<unknown> {
     const ref = { objectType: plan.objectType, instance: plan.instance, propertyId: plan.propertyId };
     const work = async () => {
-      if (plan.kind === "read") return toTbValue(await this.session!.readProperty(d.iAm.address, ref), plan.objectType, plan.propertyId);
+      if (plan.kind === "read") return toTbValue(await this.session!.readProperty(address, ref), plan.objectType, plan.propertyId);
       const tagged = encodeForWrite(plan.value, plan.objectType, plan.propertyId);
-      await this.session!.writeProperty(d.iAm.address, ref, tagged, plan.priority);
+      await this.session!.writeProperty(address, ref, tagged, plan.priority);
       return tagged.value;
     };
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -22,13 +22,14 @@ export type PlanResult = { plan: RpcPlan } | { error: string };
 const GET_SCHEMA = "objectType=<objectType>;objectId=<objectId>;propertyId=<propertyId>;";
 const SET_SCHEMA = "objectType=<objectType>;objectId=<objectId>;propertyId=<propertyId>;[priority=<1-16>;]value=<value>;";
 
-function checkType(objectType: string): number | string {
+function checkType(objectType: string, anyType = false): number | string {
+  if (anyType) return objectTypeNumber(objectType) ?? `Invalid objectType: ${objectType} (a camelCase BACnet object type such as analogInput or device)`;
   if (!RPC_OBJECT_TYPES.includes(objectType)) return `Invalid objectType: ${objectType}. Allowed object types: ${RPC_OBJECT_TYPES.join(", ")}`;
   return objectTypeNumber(objectType)!;
 }
 
-/** Reserved `get` / `set`. */
-export function planReserved(method: "get" | "set", params: unknown): PlanResult {
+/** Reserved `get` / `set`. `anyType`: every object type (connector RPC), not only upstream's six. */
+export function planReserved(method: "get" | "set", params: unknown, anyType = false): PlanResult {
   if (params === undefined || params === null || (typeof params === "string" && params.trim() === "")) return { error: "No params section found in RPC request" };
   const schema = method === "get" ? GET_SCHEMA : SET_SCHEMA;
   const mismatch = { error: `The requested RPC does not match with the schema: ${schema}` };
@@ -43,7 +44,7 @@ export function planReserved(method: "get" | "set", params: unknown): PlanResult
   const objectType = fields.get("objectType"), objectId = fields.get("objectId"), propertyId = fields.get("propertyId");
   if (!objectType || objectId === undefined || !propertyId) return mismatch;
   if (method === "set" && !fields.has("value") && !fields.has("priority")) return mismatch;
-  const type = checkType(objectType);
+  const type = checkType(objectType, anyType);
   if (typeof type === "string") return { error: type };
   const ids = expandObjectIds(objectId);
   if (!Array.isArray(ids) || ids.length !== 1) return { error: `Invalid objectId: ${objectId}` };
@@ -79,4 +80,39 @@ export function planConfigured(item: BacnetRpcItem, params: unknown): PlanResult
     plan.value = params ?? null;
   }
   return { plan };
+}
+
+export const CONNECTOR_RPC_SCHEMA =
+  "params {address: \"host[:port]\" | device: \"<name>\", objectType, objectId, propertyId, [priority], [value]} or the string \"address=<host[:port]>;objectType=..;objectId=..;propertyId=..;[priority=..;][value=..;]\"";
+
+/**
+ * Connector RPC `bacnet_get` / `bacnet_set` (tb-gw; upstream has none): one read or write on any
+ * device, named by its address or by the name of a discovered device. Params as an object or as
+ * the reserved-method string with an extra `address=` (or `device=`) field.
+ */
+export function planConnectorRpc(method: string, params: unknown): { plan: RpcPlan; address?: string; device?: string } | { error: string } | undefined {
+  const m = /^bacnet_(get|set)$/.exec(method.trim());
+  if (!m) return undefined;
+  const op = m[1] as "get" | "set";
+  let fields: Record<string, unknown>;
+  if (typeof params === "string") {
+    fields = {};
+    for (const part of params.split(";")) {
+      const eq = part.indexOf("=");
+      if (eq > 0) fields[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+    }
+  } else if (params && typeof params === "object" && !Array.isArray(params)) fields = params as Record<string, unknown>;
+  else return { error: `${method}: no params; expected ${CONNECTOR_RPC_SCHEMA}` };
+  const { address, device, value, ...rest } = fields;
+  if (typeof address !== "string" && typeof device !== "string") return { error: `${method}: params need "address" (host[:port]) or "device" (a discovered device name)` };
+  if (typeof address === "string" && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(address.trim())) return { error: `${method}: invalid address "${address}" (expected IPv4 host[:port])` };
+  // Reuse the reserved-method parser so both accept the same fields and give the same errors.
+  const text = Object.entries(rest)
+    .filter(([k]) => ["objectType", "objectId", "propertyId", "priority"].includes(k))
+    .map(([k, v]) => `${k}=${String(v)};`)
+    .join("");
+  const planned = planReserved(op, text + (value !== undefined && value !== null ? "value=x;" : ""), true);
+  if ("error" in planned) return { error: planned.error.replace(GET_SCHEMA, CONNECTOR_RPC_SCHEMA).replace(SET_SCHEMA, CONNECTOR_RPC_SCHEMA) };
+  if (op === "set") planned.plan.value = value ?? null;
+  return { plan: planned.plan, address: typeof address === "string" ? address.trim() : undefined, device: typeof device === "string" ? device : undefined };
 }
