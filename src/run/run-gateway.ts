@@ -117,7 +117,7 @@ async function setUpDemo(port: number): Promise<{ configPath: string; stop: () =
     platform = await startDemoPlatform(0);
     log.warn(`demo port ${port} is busy; the demo broker uses port ${platform.port}`);
   }
-  const dir = join(process.env.XDG_STATE_HOME ?? join(tmpdir(), `tb-gw-demo-${process.getuid?.() ?? 0}`), "");
+  const dir = process.env.XDG_STATE_HOME ? join(process.env.XDG_STATE_HOME, "tb-gw", "demo") : join(tmpdir(), `tb-gw-demo-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true });
   const main = {
     thingsboard: {
