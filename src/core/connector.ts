@@ -35,6 +35,8 @@ export interface ConnectorContext {
   requestAttributes(device: string, keys: string[], scope: "shared" | "client"): Promise<Record<string, unknown>>;
   /** Send a device RPC reply outside the onRpc promise (rarely needed). */
   sendRpcReply(device: string, id: number | string, reply: RpcReply): void;
+  /** Device claiming (v1/gateway/claim): lets a customer claim the device with this secret. */
+  claimDevice?(device: string, secretKey: string, durationMs: number): Promise<void>;
 }
 
 export interface Connector {

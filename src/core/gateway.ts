@@ -126,6 +126,9 @@ export class Gateway {
       sendRpcReply(device: string, rid: number | string, reply: unknown) {
         void gw.platform.replyDeviceRpc(gw.devices.platformName(device), rid, reply).catch(() => {});
       },
+      claimDevice(device: string, secretKey: string, durationMs: number) {
+        return gw.platform.publish(T.claim, JSON.stringify({ [gw.devices.platformName(device)]: { secretKey, durationMs } }));
+      },
     };
     return ctx;
   }
