@@ -26,7 +26,7 @@ export function toRecords(data: ConvertedData, deviceType: string, now: number, 
   const rec: StoredRecordShape = { deviceName: data.deviceName, deviceType };
   if (attributes) rec.attributes = attributes;
   if (telemetry.length) rec.telemetry = telemetry;
-  const json = JSON.stringify(rec);
+  const json = exactJson(rec);
   if (json.length <= maxBytes || Buffer.byteLength(json) <= maxBytes) return [json];
   return split(rec, maxBytes);
 }
@@ -49,12 +49,12 @@ function split(rec: StoredRecordShape, maxBytes: number): string[] {
   let cur: StoredRecordShape = { ...base };
   let size = baseSize;
   const flush = () => {
-    if (cur.attributes || cur.telemetry) out.push(JSON.stringify(cur));
+    if (cur.attributes || cur.telemetry) out.push(exactJson(cur));
     cur = { ...base };
     size = baseSize;
   };
   for (const [k, v] of Object.entries(rec.attributes ?? {})) {
-    const s = Buffer.byteLength(JSON.stringify({ [k]: v }));
+    const s = Buffer.byteLength(exactJson({ [k]: v }));
     if (size + s > maxBytes && (cur.attributes || cur.telemetry)) flush();
     (cur.attributes ??= {})[k] = v;
     size += s;
@@ -63,7 +63,7 @@ function split(rec: StoredRecordShape, maxBytes: number): string[] {
     // A fresh target per source entry (and per flush): entries sharing a ts are never merged.
     let target: { ts: number; values: Record<string, unknown> } | undefined;
     for (const [k, v] of Object.entries(entry.values)) {
-      const s = Buffer.byteLength(JSON.stringify({ [k]: v })) + 30;
+      const s = Buffer.byteLength(exactJson({ [k]: v })) + 30;
       if (size + s > maxBytes && (cur.attributes || cur.telemetry)) {
         flush();
         target = undefined;
@@ -78,6 +78,32 @@ function split(rec: StoredRecordShape, maxBytes: number): string[] {
   }
   flush();
   return out;
+}
+
+// Integers beyond ±2^53 (OPC-UA Int64/UInt64, ...) reach the core as bigint. They are written as
+// exact JSON integers, as upstream's json.dumps writes Python ints, and ThingsBoard keeps them as
+// longs (or as text beyond the long range). JSON.rawJSON and JSON.parse's source text (both in Bun)
+// do this without a hand-written serialiser.
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+const bigintAsDigits = (_k: string, v: unknown) => (typeof v === "bigint" ? rawJSON(v.toString()) : v);
+const LONG_DIGITS = /\d{16}/;
+
+/** JSON.stringify that writes bigint as exact JSON integers (the replacer only runs when needed). */
+export function exactJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return JSON.stringify(value, bigintAsDigits);
+  }
+}
+
+/** JSON.parse that keeps integers beyond ±2^53 exact (as bigint), so `exactJson` writes them back unchanged. */
+export function parseExact(text: string): unknown {
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (_k, v, ctx?: { source?: string }) =>
+    typeof v === "number" && !Number.isSafeInteger(v) && ctx?.source && /^-?\d+$/.test(ctx.source) ? BigInt(ctx.source) : v,
+  );
 }
 
 export function countDatapoints(rec: StoredRecordShape): number {

@@ -1,7 +1,7 @@
 // Group stored records per device and pack them into gateway-API publishes under the payload
 // limit (spec platform-api.md §3–4). Telemetry entries are concatenated, never merged by ts.
 
-import type { StoredRecordShape } from "../core/records.ts";
+import { exactJson, parseExact, type StoredRecordShape } from "../core/records.ts";
 import { GATEWAY_SELF, T } from "./topics.ts";
 
 export interface Publish {
@@ -23,7 +23,7 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
   for (const r of records) {
     let rec: StoredRecordShape;
     try {
-      rec = JSON.parse(r);
+      rec = parseExact(r) as StoredRecordShape;
     } catch {
       continue; // a corrupt record cannot be sent; storage kinds already skip undecodable lines
     }
@@ -39,7 +39,7 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
     for (const e of rec.telemetry ?? []) {
       let n = 0;
       for (const _ in e.values) n++;
-      g.telemetry.push(JSON.stringify(e));
+      g.telemetry.push(exactJson(e));
       g.counts.push(n);
     }
   }
@@ -54,8 +54,8 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
       const n = Object.keys(g.attributes).length;
       out.push(
         self
-          ? { topic: T.meAttributes, payload: JSON.stringify(g.attributes), datapoints: n, telemetry: false }
-          : { topic: T.attributes, payload: JSON.stringify({ [name]: g.attributes }), datapoints: n, telemetry: false },
+          ? { topic: T.meAttributes, payload: exactJson(g.attributes), datapoints: n, telemetry: false }
+          : { topic: T.attributes, payload: exactJson({ [name]: g.attributes }), datapoints: n, telemetry: false },
       );
     }
     if (!g.telemetry.length) continue;

@@ -2,7 +2,7 @@
 // (an upstream defect), records respect the payload limit, and telemetry is grouped per device.
 
 import { describe, expect, test } from "bun:test";
-import { toRecords } from "../../src/core/records.ts";
+import { exactJson, parseExact, toRecords } from "../../src/core/records.ts";
 import { buildPublishes } from "../../src/platform/packing.ts";
 
 const id = (n: string) => n;
@@ -73,4 +73,36 @@ test("telemetry of many devices shares publishes, each under the limit, nothing 
   }
   expect(seen.size).toBe(250);
   expect(seen.get("dev-7")).toEqual([7, 257, 507, 757]);
+});
+
+describe("integers beyond 2^53 (bigint values)", () => {
+  const big = 2n ** 60n + 1n; // 1152921504606846977: a double would round it to ...976
+  const u64max = 2n ** 64n - 1n;
+
+  test("records and publishes carry them as exact JSON integers", () => {
+    const recs = toRecords({ deviceName: "A", attributes: { u: u64max }, telemetry: [{ ts: 7, values: { i: big, n: -big, small: 5n, f: 1.5 } }] }, "default", 0, 8000);
+    expect(recs).toEqual(['{"deviceName":"A","deviceType":"default","attributes":{"u":18446744073709551615},"telemetry":[{"ts":7,"values":{"i":1152921504606846977,"n":-1152921504606846977,"small":5,"f":1.5}}]}']);
+    const pubs = buildPublishes(recs, 8000, id);
+    expect(pubs.map((p) => p.payload).sort()).toEqual([
+      '{"A":[{"ts":7,"values":{"i":1152921504606846977,"n":-1152921504606846977,"small":5,"f":1.5}}]}',
+      '{"A":{"u":18446744073709551615}}',
+    ]);
+  });
+
+  test("a split record keeps them exact too", () => {
+    const values: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) values[`k${i}`] = big + BigInt(i);
+    const recs = toRecords({ deviceName: "A", telemetry: [{ ts: 1, values }] }, "default", 0, 600);
+    expect(recs.length).toBeGreaterThan(3);
+    const all = recs.flatMap((r) => (parseExact(r) as { telemetry: Array<{ values: Record<string, unknown> }> }).telemetry.map((e) => e.values));
+    expect(Object.assign({}, ...all)).toEqual(values);
+  });
+
+  test("parseExact/exactJson round-trip; ordinary numbers stay numbers", () => {
+    const text = '{"a":1152921504606846977,"b":-9007199254740993,"c":9007199254740991,"d":1234567890.1234567,"e":"12345678901234567890","t":1700000000000}';
+    const v = parseExact(text) as Record<string, unknown>;
+    expect(v).toEqual({ a: big, b: -9007199254740993n, c: 9007199254740991, d: 1234567890.1234567, e: "12345678901234567890", t: 1700000000000 });
+    expect(exactJson(v)).toBe(text);
+    expect(exactJson({ x: 1 })).toBe('{"x":1}');
+  });
 });

@@ -12,6 +12,7 @@ import { createClient, openSession } from "./client.ts";
 import { discoverDevices, resolveKeys, type Device } from "./devices.ts";
 import * as downlink from "./downlink.ts";
 import type { OpcuaConfig } from "./schema.ts";
+import { exactReply } from "./values.ts";
 
 const MAX_NODES_PER_READ = "i=11705";
 
@@ -53,7 +54,7 @@ export class OpcuaConnector implements Connector {
 
   async onRpc(request: RpcRequest): Promise<RpcReply | undefined> {
     if (!this.link) return request.device ? { result: { error: `not connected to ${this.config.server.url}` } } : { error: `not connected to ${this.config.server.url}` };
-    return downlink.onRpc(this.link, request, this.ctx.type || "opcua");
+    return exactReply(await downlink.onRpc(this.link, request, this.ctx.type || "opcua"));
   }
 
   private async emit(data: ConvertedData[]): Promise<void> {

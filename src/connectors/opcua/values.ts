@@ -46,6 +46,21 @@ export function scalarToJson(dataType: DataType, v: unknown): unknown {
   }
 }
 
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/**
+ * bigint → exact JSON integer (JSON.rawJSON) throughout an RPC reply: the core serialises replies
+ * with plain JSON.stringify, which throws on bigint (uplink records go through the core's exactJson).
+ */
+export function exactReply<T>(v: T): T {
+  if (typeof v === "bigint") return rawJSON(v.toString()) as T;
+  if (Array.isArray(v)) return v.map(exactReply) as T;
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, exactReply(x)])) as T;
+  }
+  return v;
+}
+
 function safeJsonText(v: unknown): string {
   try {
     const j = (v as { toJSON?: () => unknown }).toJSON?.() ?? v;

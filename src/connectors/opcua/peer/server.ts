@@ -147,6 +147,7 @@ const typed: Array<[string, DataType, unknown, string?]> = [
   ["UInt32", DataType.UInt32, 4000000000],
   ["Int64", DataType.Int64, int64(-9007199254740993n)],
   ["UInt64", DataType.UInt64, int64(18446744073709551615n)],
+  ["Int64Large", DataType.Int64, int64(2n ** 60n + 1n)],
   ["Float", DataType.Float, 1.5],
   ["Double", DataType.Double, 3.14159],
   ["String", DataType.String, "hello"],
