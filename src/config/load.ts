@@ -14,7 +14,7 @@ import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
 import { type ConnectorEntry, type MainConfig, MainConfigSchema, type ReportStrategy, ReportStrategySchema } from "./main-schema.ts";
 import { checkSchema, objectShape } from "./schema-check.ts";
-import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, type MainListener } from "./semantic.ts";
+import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, checkStorageGrowth, estimateGrowth, type MainListener } from "./semantic.ts";
 import { diagAt, parseSource, type Path, pathText, type SourceDoc } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -111,11 +111,14 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
     mainDiags.push(...checkMainSemantics(doc, raw, configDir));
   }
   // Say when a wrong value came from the environment rather than from the file.
-  for (const d of mainDiags) {
-    const o = applied.find((a) => pathText(a.path) === d.path);
-    if (o) d.message += ` (value from environment variable ${o.variable})`;
-  }
-  diagnostics.push(...mainDiags);
+  const noteEnv = (ds: Diagnostic[]) => {
+    for (const d of ds) {
+      const o = applied.find((a) => pathText(a.path) === d.path);
+      if (o) d.message += ` (value from environment variable ${o.variable})`;
+    }
+    return ds;
+  };
+  diagnostics.push(...noteEnv(mainDiags));
 
   const entries = Array.isArray(raw.connectors) ? raw.connectors : [];
   const roles: ConnectorRoles[] = [];
@@ -125,6 +128,10 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
     if (loaded) result.connectors.push(loaded);
   }
   diagnostics.push(...checkConnectorRoles(roles, configDir, mainListeners(doc, raw)));
+  if (!doc.broken) {
+    // After the connectors: the growth estimate uses their polled devices. Env overrides may change storage.
+    diagnostics.push(...noteEnv(checkStorageGrowth(doc, raw, configDir, estimateGrowth(roles))));
+  }
   if (config && !hasErrors(diagnostics)) result.config = config;
   return result;
 }
@@ -136,7 +143,7 @@ function mainListeners(doc: SourceDoc, raw: Record<string, unknown>): MainListen
   const status = isObj(raw.status) ? raw.status : {};
   for (const [k, what] of [["http", "the status HTTP endpoint"], ["metrics", "the metrics endpoint"]] as const) {
     const s = status[k];
-    if (isObj(s) && s.enabled === true) out.push({ owner: what, doc, path: ["status", k, "port"], port: s.port ?? (k === "http" ? 9180 : 9181) });
+    if (isObj(s) && s.enabled === true) out.push({ owner: what, doc, path: ["status", k, "port"], port: s.port ?? (k === "http" ? 9180 : 9181), host: s.host ?? "127.0.0.1" });
   }
   return out;
 }

@@ -13,14 +13,24 @@ import { diagAt, type Path, pathText, type SourceDoc } from "./source.ts";
  * - `file`: a path (relative to the config folder) that must be readable, e.g. a certificate;
  * - `listenPort`: a TCP port this connector listens on (two listeners on one port clash);
  * - `udpListenPort`: the same for a UDP port (TCP and UDP listeners may share a number);
- * - `deviceName`: a fixed device name (two sources with one name merge into one device).
+ * - `deviceName`: a fixed device name (two sources with one name merge into one device);
+ * - `pollPeriod`: ms between polls of one device (the object holding it is one polled device);
+ *   validate estimates storage growth from these.
  */
-export type Role = "file" | "listenPort" | "udpListenPort" | "deviceName";
+export type Role = "file" | "listenPort" | "udpListenPort" | "deviceName" | "pollPeriod";
 export interface RoleHit {
   role: Role;
   path: Path;
   value: unknown;
+  /** The field is absent and `value` is its schema default. */
+  defaulted?: boolean;
 }
+
+/**
+ * Roles that also count when the field is left out (its default applies): devices poll at the
+ * default period. Not ports: another field (e.g. BACnet `address`) may set the real one.
+ */
+const ROLES_WITH_DEFAULTS: Role[] = ["pollPeriod"];
 
 export interface SchemaCheck {
   ok: boolean;
@@ -94,6 +104,13 @@ function walk(doc: SourceDoc, s: z.ZodType, value: unknown, path: Path, out: Sch
           const hint = didYouMean(k, Object.keys(shape));
           out.diagnostics.push(diagAt(doc, [...path, k], severity, `unknown field "${k}" ${where}${hint}${severity === "warning" ? "; it is ignored" : ""}`, "key"));
         } else walk(doc, d.catchall, v, [...path, k], out);
+      }
+      for (const [k, child] of Object.entries(shape)) {
+        if (k in value) continue;
+        const r = unwrap(child).role;
+        if (!r || !ROLES_WITH_DEFAULTS.includes(r)) continue;
+        const dflt = child.safeParse(undefined);
+        if (dflt.success && dflt.data !== undefined) out.roles.push({ role: r, path: [...path, k], value: dflt.data, defaulted: true });
       }
       return;
     }

@@ -46,6 +46,7 @@ function checkFile(doc: SourceDoc, path: Path, what: string, value: unknown, con
 /** Seed 004: 100 devices reporting every 5 s grow storage by about 500 MB per hour. */
 export const SEED_BYTES_PER_HOUR = 500 * 1024 * 1024;
 const SEED_RECORDS_PER_HOUR = (100 * 3600) / 5;
+/** One stored record = one poll of one device (the seed's figure, about 7 KB). */
 export const BYTES_PER_RECORD = SEED_BYTES_PER_HOUR / SEED_RECORDS_PER_HOUR;
 
 const human = (b: number): string =>
@@ -57,48 +58,98 @@ function nearestExisting(p: string): string {
   return cur;
 }
 
-function checkStorage(doc: SourceDoc, config: Obj, configDir: string, out: Diagnostic[]): void {
+type StorageKind = { type: "file" | "sqlite"; storage: Obj; folderPath: Path; folder: string };
+
+function storageKind(config: Obj, configDir: string): StorageKind | undefined {
   const storage = obj(config.storage);
   const type = storage.type;
-  if (type !== "file" && type !== "sqlite") return;
+  if (type !== "file" && type !== "sqlite") return undefined;
   const folderKey = type === "file" ? "data_folder_path" : "data_file_path";
-  const folderPath: Path = ["storage", folderKey];
   const folder = resolve(configDir, typeof storage[folderKey] === "string" ? (storage[folderKey] as string) : "./data/");
-  // The folder is created on start; it must be creatable (its nearest existing parent a writable folder).
-  const existing = nearestExisting(folder);
+  return { type, storage, folderPath: ["storage", folderKey], folder };
+}
+
+/** The storage folder is created on start: its nearest existing parent must be a writable folder. */
+function checkStorageFolder(doc: SourceDoc, config: Obj, configDir: string, out: Diagnostic[]): void {
+  const k = storageKind(config, configDir);
+  if (!k) return;
+  const existing = nearestExisting(k.folder);
   try {
     if (!statSync(existing).isDirectory()) {
-      out.push(diagAt(doc, folderPath, "error", `storage folder ${folder} cannot be created: ${existing} is a file, not a folder`));
+      out.push(diagAt(doc, k.folderPath, "error", `storage folder ${k.folder} cannot be created: ${existing} is a file, not a folder`));
       return;
     }
     accessSync(existing, constants.W_OK);
   } catch (e) {
-    out.push(diagAt(doc, folderPath, "error", `storage folder ${folder} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)}); fix its permissions or choose another folder`));
-    return;
+    out.push(diagAt(doc, k.folderPath, "error", `storage folder ${k.folder} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)}); fix its permissions or choose another folder`));
   }
+}
+
+/** How fast storage grows while the platform is unreachable. */
+export interface GrowthRate {
+  bytesPerHour: number;
+  /** How the figure was made, for the message. */
+  basis: string;
+}
+
+/**
+ * Estimate from the connectors' polled devices (`pollPeriod` roles: one record per device per
+ * poll); connectors without poll periods (event-driven ones such as MQTT or OPC-UA subscriptions)
+ * cannot be estimated offline. With no polled device at all, the seed's figure stands in.
+ */
+export function estimateGrowth(all: ConnectorRoles[]): GrowthRate {
+  let devices = 0;
+  let recordsPerHour = 0;
+  let uncounted = 0;
+  for (const c of all) {
+    const polls = c.roles.filter((h) => h.role === "pollPeriod" && typeof h.value === "number" && h.value > 0);
+    if (!polls.length) uncounted++;
+    devices += polls.length;
+    for (const h of polls) recordsPerHour += 3_600_000 / (h.value as number);
+  }
+  if (!devices) return { bytesPerHour: SEED_BYTES_PER_HOUR, basis: `${human(SEED_BYTES_PER_HOUR)}/h (100 devices reporting every 5 s, a typical site)` };
+  const bytesPerHour = recordsPerHour * BYTES_PER_RECORD;
+  const rest = uncounted ? `; ${uncounted} connector${uncounted === 1 ? "" : "s"} without poll periods not counted` : "";
+  return {
+    bytesPerHour,
+    basis: `about ${human(bytesPerHour)}/h (${devices} polled device${devices === 1 ? "" : "s"}, ${Math.round(recordsPerHour)} records/h at ~${human(BYTES_PER_RECORD)} each${rest})`,
+  };
+}
+
+/** Warn when storage bounds are left to defaults, or when the bound exceeds the free disk space. */
+export function checkStorageGrowth(doc: SourceDoc, config: unknown, configDir: string, rate: GrowthRate): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const k = storageKind(obj(config), configDir);
+  if (!k) return out;
+  const { type, storage } = k;
   const bounds = type === "file" ? ["max_file_count", "max_records_per_file"] : ["size_limit", "max_db_amount"];
   const bound =
     type === "file"
       ? Number(storage.max_file_count ?? 5) * Number(storage.max_records_per_file ?? 3) * BYTES_PER_RECORD
       : Number(storage.size_limit ?? 1024) * 1024 * 1024 * Number(storage.max_db_amount ?? 10);
-  const missing = bounds.filter((k) => storage[k] === undefined);
-  const rate = `${human(SEED_BYTES_PER_HOUR)}/h for 100 devices reporting every 5 s`;
+  const missing = bounds.filter((b) => storage[b] === undefined);
+  const hours = (bytes: number) => {
+    const h = bytes / rate.bytesPerHour;
+    return h >= 1 ? `${h.toFixed(1)} h` : h * 60 >= 1 ? `${Math.round(h * 60)} min` : `${Math.round(h * 3600)} s`;
+  };
   if (missing.length) {
     out.push(
-      diagAt(doc, ["storage", "type"], "warning", `${type} storage without ${missing.join(" and ")}: the defaults bound it at about ${human(bound)}; at ${rate} that holds ${(bound / SEED_BYTES_PER_HOUR).toFixed(1)} h of platform outage. Set ${bounds.join(" and ")} for your disk`),
+      diagAt(doc, ["storage", "type"], "warning", `${type} storage without ${missing.join(" and ")}: the defaults bound it at about ${human(bound)}; at ${rate.basis} that holds ${hours(bound)} of platform outage. Set ${bounds.join(" and ")} for your disk`),
     );
   }
   try {
+    const existing = nearestExisting(k.folder);
     const fs = statfsSync(existing);
     const free = Number(fs.bavail) * Number(fs.bsize);
     if (Number.isFinite(bound) && bound > free) {
       out.push(
-        diagAt(doc, ["storage", "type"], "warning", `${type} storage may grow to ${human(bound)} but only ${human(free)} is free under ${existing}; at ${rate} the disk fills in ${(free / SEED_BYTES_PER_HOUR).toFixed(1)} h. Lower ${bounds.join(" or ")}`),
+        diagAt(doc, ["storage", "type"], "warning", `${type} storage may grow to ${human(bound)} but only ${human(free)} is free under ${existing}; at ${rate.basis} the disk fills in ${hours(free)}. Lower ${bounds.join(" or ")}`),
       );
     }
   } catch {
     // statfs unsupported here: the size estimate is advice, not a requirement.
   }
+  return out;
 }
 
 /** Checks of the main config's `thingsboard` and `storage` sections (value already env-merged). */
@@ -152,7 +203,7 @@ export function checkMainSemantics(doc: SourceDoc, config: unknown, configDir: s
     const why = unreadable(stats.configuration, configDir);
     if (why) out.push(diagAt(doc, ["thingsboard", "statistics", "configuration"], "warning", `custom statistics commands: ${why}; custom statistics will be skipped`));
   }
-  checkStorage(doc, c, configDir, out);
+  checkStorageFolder(doc, c, configDir, out);
   return out;
 }
 
@@ -174,21 +225,36 @@ export interface MainListener {
   doc: SourceDoc;
   path: Path;
   port: unknown;
+  host?: unknown;
 }
 
+const WILDCARD_HOSTS = new Set(["", "0.0.0.0", "::", "[::]", "*"]);
+
+/** The bind address of a listen port: its sibling `host` field, when there is one (absent = all addresses). */
+function bindHost(doc: SourceDoc, path: Path): string {
+  let v: unknown = doc.value;
+  for (const k of path.slice(0, -1)) v = (v as Record<string | number, unknown> | undefined)?.[k];
+  const host = obj(v).host;
+  return typeof host === "string" ? host.trim() : "";
+}
+
+const sameAddress = (a: string, b: string) => WILDCARD_HOSTS.has(a) || WILDCARD_HOSTS.has(b) || a === b;
+
 /**
- * Cross-connector checks: readable files, listening-port clashes (TCP and UDP apart: a TCP and a
- * UDP listener may share a number), duplicate fixed device names. A duplicate device name is a
- * warning, not an error: two sources may feed one device on purpose (upstream's own snmp.json polls
- * "SNMP router" from two entries), but more often it is a copy-paste slip worth a look.
+ * Cross-connector checks: readable files, listening-port clashes (TCP and UDP apart, and two
+ * different specific bind addresses apart), duplicate fixed device names. A duplicate device
+ * name is a warning, not an error: two sources may feed one device on purpose (upstream's own
+ * snmp.json polls "SNMP router" from two entries), but more often it is a copy-paste slip.
  */
 export function checkConnectorRoles(all: ConnectorRoles[], configDir: string, listeners: MainListener[] = []): Diagnostic[] {
   const out: Diagnostic[] = [];
-  type Place = { owner: string; connector?: string; doc: SourceDoc; path: Path };
-  const ports = new Map<string, Place>();
-  for (const l of listeners) if (typeof l.port === "number" && l.port > 0) ports.set(`tcp:${l.port}`, { owner: l.owner, doc: l.doc, path: l.path });
+  type Place = { owner: string; connector?: string; doc: SourceDoc; path: Path; host?: string };
+  const ports = new Map<string, Place[]>();
+  const bind = (key: string, p: Place) => ports.set(key, [...(ports.get(key) ?? []), p]);
+  for (const l of listeners)
+    if (typeof l.port === "number" && l.port > 0) bind(`tcp:${l.port}`, { owner: l.owner, doc: l.doc, path: l.path, host: typeof l.host === "string" ? l.host : "" });
   const devices = new Map<string, Place>();
-  const by = (first: Place, c: ConnectorRoles) => (first.connector === c.name ? `another device of this connector` : first.owner);
+  const by = (first: Place, c: ConnectorRoles) => (first.connector === c.name ? "another device of this connector" : first.owner);
   for (const c of all) {
     const owner = `connector "${c.name}"`;
     for (const hit of c.roles) {
@@ -197,10 +263,11 @@ export function checkConnectorRoles(all: ConnectorRoles[], configDir: string, li
         const port = Number(hit.value);
         if (!Number.isInteger(port) || port <= 0) continue; // 0 = any free port; a serial device path is no port
         const proto = hit.role === "udpListenPort" ? "udp" : "tcp";
-        const first = ports.get(`${proto}:${port}`);
+        const host = bindHost(c.doc, hit.path);
+        const first = ports.get(`${proto}:${port}`)?.find((p) => sameAddress(p.host ?? "", host));
         if (first)
           out.push(diagAt(c.doc, hit.path, "error", `${proto.toUpperCase()} port ${port} is already used by ${first.owner} (${where(first.doc, first.path)}); two listeners cannot share a port`));
-        else ports.set(`${proto}:${port}`, { owner, connector: c.name, doc: c.doc, path: hit.path });
+        else bind(`${proto}:${port}`, { owner, connector: c.name, doc: c.doc, path: hit.path, host });
       }
       if (hit.role === "deviceName" && typeof hit.value === "string" && !hit.value.includes("${")) {
         const first = devices.get(hit.value);

@@ -46,7 +46,7 @@ export const DeviceSchema = z.object({
   address: z.string().optional().describe('"host[/mask][:port]"; alternative to host/port/mask'),
   deviceId: z.union([z.number().int().nonnegative(), z.literal("*")]).optional().describe("match by device instance"),
   altResponsesAddresses: z.array(z.string()).default([]).describe("other source addresses accepted for I-Am"),
-  pollPeriod: z.number().int().positive().default(10000).describe("ms between polls"),
+  pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(10000).describe("ms between polls"),
   reportStrategy: ReportStrategySchema.optional(),
   uplinkConverter: z.string().optional().describe("custom converter class (upstream only; ignored with a warning)"),
   attributes: z.union([z.array(ItemSchema), z.literal("*")]).default([]),

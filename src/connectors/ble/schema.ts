@@ -27,7 +27,7 @@ export const BleDeviceSchema = z
     name: z.string().min(1).meta({ tbgw: "deviceName" }).describe("platform device name"),
     deviceType: z.string().default("default"),
     MACAddress: MacAddress,
-    pollPeriod: z.number().int().positive().default(5000).describe("ms between reads / advertisement processing"),
+    pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(5000).describe("ms between reads / advertisement processing"),
     timeout: z.number().int().positive().default(10000).describe("connect timeout, ms"),
     connectRetry: z.number().int().min(1).default(5).describe("attempts before the long wait"),
     connectRetryInSeconds: z.number().min(0).default(0).describe("s between attempts"),

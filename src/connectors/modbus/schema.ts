@@ -88,7 +88,7 @@ export const SlaveSchema = z.object({
   repack: z.boolean().default(false),
   byteOrder: upper(["BIG", "LITTLE"]).default("LITTLE"),
   wordOrder: upper(["BIG", "LITTLE"]).default("LITTLE"),
-  pollPeriod: z.number().int().positive().default(5000),
+  pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(5000),
   connectAttemptTimeMs: z.number().int().default(500).transform((v) => Math.max(v, 500)),
   connectAttemptCount: z.number().int().default(2).transform((v) => Math.max(v, 2)),
   waitAfterFailedAttemptsMs: z.number().int().default(30000).transform((v) => Math.max(v, 30000)),

@@ -92,7 +92,7 @@ export const SnmpDeviceSchema = z
     community: z.string().default("public"),
     version: Version.default("2c").describe('"1", "2c" or "3" (tb-gw addition; upstream always sends v1)'),
     v3: V3Schema.optional(),
-    pollPeriod: z.number().int().positive().default(10000).describe("ms between polls"),
+    pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(10000).describe("ms between polls"),
     converter: z.string().optional().describe("custom converter class: not supported, the default converter is used"),
     reportStrategy: ReportStrategySchema.optional(),
     attributes: z.array(SnmpItemSchema).default([]),

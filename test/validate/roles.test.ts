@@ -1,0 +1,75 @@
+// Schema roles of the real connectors beyond the corpus: file paths resolve like the runtime does,
+// files inside free-form TLS blocks are checked, and poll periods left to their default still count
+// in the storage growth estimate.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { checkGatewayConfig } from "../../src/config/load.ts";
+import { BYTES_PER_RECORD, estimateGrowth, SEED_BYTES_PER_HOUR, unreadable } from "../../src/config/semantic.ts";
+import { resolveConfigPath } from "../../src/common/tls/index.ts";
+
+const work = mkdtempSync(join(tmpdir(), "tbgw-roles-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function site(name: string, connectors: object[], files: Record<string, string>, storage: object = { type: "memory" }): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  const main = { thingsboard: { host: "127.0.0.1", port: 1883, security: { accessToken: "abc" } }, storage, connectors };
+  writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+  return join(dir, "tb_gateway.json");
+}
+
+describe("file roles", () => {
+  test("a path that exists only from the working folder is readable, as the runtime reads it", () => {
+    const configDir = join(work, "elsewhere");
+    mkdirSync(configDir, { recursive: true });
+    const file = join(work, "from-cwd.pem");
+    writeFileSync(file, "pem");
+    const rel = relative(process.cwd(), file);
+    expect(resolveConfigPath(rel, configDir)).toBe(rel); // the runtime falls back to the path as given
+    expect(unreadable(rel, configDir)).toBeUndefined();
+    expect(unreadable("missing.pem", configDir)).toContain(`looked at ${join(configDir, "missing.pem")}`);
+  });
+
+  test("modbus TLS blocks: a missing certfile is an error at its place, present files pass", async () => {
+    const slave = (tls: object) => ({ deviceName: "Meter", host: "127.0.0.1", port: 5020, unitId: 1, tls, timeseries: [] });
+    const path = site("modbus-tls", [{ name: "Meters", type: "modbus", configuration: "modbus.json" }], {
+      "key.pem": "key",
+      "modbus.json": JSON.stringify({ master: { slaves: [slave({ certfile: "cert.pem", keyfile: "key.pem", password: "x" })] } }, null, 2),
+    });
+    const r = await checkGatewayConfig(path, { env: {} });
+    expect(r.diagnostics.map((d) => `${d.path}: ${d.severity}: ${d.message.split(work).join("")}`)).toEqual([
+      'master.slaves[0].tls.certfile: error: connector "Meters": cannot read "cert.pem": not found (looked at /modbus-tls/cert.pem); relative paths start at the config folder',
+    ]);
+  });
+});
+
+describe("storage growth estimate", () => {
+  test("no polled device: the seed's figure", () => {
+    expect(estimateGrowth([]).bytesPerHour).toBe(SEED_BYTES_PER_HOUR);
+  });
+
+  test("poll periods left out count at their schema default (snmp 10 s, ble 5 s)", async () => {
+    const path = site(
+      "defaults",
+      [
+        { name: "Agents", type: "snmp", configurationJson: { devices: [{ deviceName: "A", ip: "127.0.0.1" }, { deviceName: "B", ip: "127.0.0.1", pollPeriod: 1000 }] } },
+        { name: "Tags", type: "ble", configurationJson: { devices: [{ name: "Tag", MACAddress: "4C:65:A8:DF:85:C0" }] } },
+      ],
+      {},
+      { type: "sqlite", data_file_path: "./data/" },
+    );
+    const r = await checkGatewayConfig(path, { env: {} });
+    expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const perHour = 3600 / 10 + 3600 / 1 + 3600 / 5;
+    const growth = r.diagnostics.filter((d) => d.message.startsWith("sqlite storage without"));
+    expect(growth).toHaveLength(1);
+    expect(growth[0]!.message).toContain(`(3 polled devices, ${perHour} records/h at ~7 KB each)`);
+    // 10 GB of default bounds at that rate:
+    const hours = (10 * 1024 ** 3) / (perHour * BYTES_PER_RECORD);
+    expect(growth[0]!.message).toContain(`holds ${hours.toFixed(1)} h of platform outage`);
+  });
+});
