@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real peers, only where missing.
 # Peers: mosquitto (MQTT brokers), socat (serial pty pairs), python3-pymodbus (Modbus device),
-# snmpd + snmp (SNMP agent and tools), dbus-daemon (private bus for the BLE no-adapter tests).
+# snmpd + snmp (SNMP agent and tools), dbus-daemon (private bus for the BLE no-adapter tests),
+# openssl (test certificates for the OPC-UA server-trust tests).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus snmpd snmp dbus-daemon; do
+for p in mosquitto socat python3-pymodbus snmpd snmp dbus-daemon openssl; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

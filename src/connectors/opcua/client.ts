@@ -8,6 +8,7 @@ import {
   MessageSecurityMode,
   OPCUAClient,
   SecurityPolicy,
+  StatusCodes,
   setDebugLogger,
   setErrorLogger,
   setWarningLogger,
@@ -19,6 +20,7 @@ import { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import { resolveConfigPath } from "../../common/tls/index.ts";
 import { Logger } from "../../observe/logger.ts";
 import type { OpcuaServer } from "./schema.ts";
+import { ServerTrust } from "./trust.ts";
 
 // The PKI locks its folder through @ster5/global-mutex, which prefers the optional proper-lockfile
 // package: absent here, and stubbed (throwing) in the compiled binary. The built-in provider works
@@ -40,15 +42,19 @@ export interface ClientPlan {
   certificateFile?: string;
   privateKeyFile?: string;
   identity: UserIdentityInfo;
+  /** Set when identity.caCert names a CA: the server certificate must chain to it. */
+  trust?: ServerTrust;
 }
 
 function identityPaths(server: OpcuaServer, configDir: string) {
   const id = server.identity;
   const cert = id.cert ?? id.pathToClientCert;
   const key = id.privateKey ?? id.pathToPrivateKey;
+  const ca = id.caCert ?? id.pathToCACert;
   return {
     cert: cert ? resolveConfigPath(cert, configDir) : undefined,
     key: key ? resolveConfigPath(key, configDir) : undefined,
+    ca: ca ? resolveConfigPath(ca, configDir) : undefined,
   };
 }
 
@@ -56,7 +62,7 @@ function identityPaths(server: OpcuaServer, configDir: string) {
 export function planClient(server: OpcuaServer, configDir: string): ClientPlan {
   const id = server.identity;
   const usesCerts = id.type === "certificates" || id.type === "cert.PEM";
-  const { cert, key } = identityPaths(server, configDir);
+  const { cert, key, ca } = identityPaths(server, configDir);
   if (usesCerts && (!cert || !key)) {
     throw new Error(`opcua: identity.type "${id.type}" needs identity.cert (or pathToClientCert) and identity.privateKey (or pathToPrivateKey)`);
   }
@@ -76,7 +82,8 @@ export function planClient(server: OpcuaServer, configDir: string): ClientPlan {
       privateKey: readFileSync(key!, "utf8"),
     } as UserIdentityInfo;
   }
-  return { securityMode, securityPolicy, certificateFile: cert, privateKeyFile: key, identity };
+  const trust = ca ? ServerTrust.load(ca, id.caCert ? "identity.caCert" : "identity.pathToCACert") : undefined;
+  return { securityMode, securityPolicy, certificateFile: cert, privateKeyFile: key, identity, trust };
 }
 
 function pemToDer(pem: string): Buffer {
@@ -98,6 +105,16 @@ export async function createClient(o: ClientOptions): Promise<{ client: OPCUACli
   mkdirSync(pki, { recursive: true });
   const certificateManager = new OPCUACertificateManager({ rootFolder: pki, automaticallyAcceptUnknownCertificate: true });
   await certificateManager.initialize();
+  if (plan.trust) {
+    // node-opcua asks the certificate manager about the server certificate before it opens a
+    // signed/encrypted channel; with a CA configured, our check answers instead of accept-all.
+    const trust = plan.trust;
+    const url = o.server.url;
+    (certificateManager as unknown as { checkCertificate: (c: Buffer | Buffer[]) => Promise<unknown> }).checkCertificate = async (c) => {
+      trust.refusal = trust.check(c, url);
+      return trust.refusal ? StatusCodes.BadCertificateUntrusted : StatusCodes.Good;
+    };
+  }
   const client = OPCUAClient.create({
     applicationName: o.applicationName,
     applicationUri: o.server.uri,
@@ -113,6 +130,25 @@ export async function createClient(o: ClientOptions): Promise<{ client: OPCUACli
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
   });
   return { client, plan };
+}
+
+/**
+ * With mode None node-opcua never looks at the server certificate, so with a CA configured it is
+ * fetched from the endpoint list and checked here, before any session. Throws the refusal.
+ */
+export async function verifyServerTrust(client: OPCUAClient, plan: ClientPlan, url: string): Promise<void> {
+  if (!plan.trust) return;
+  if (plan.securityMode === MessageSecurityMode.None) {
+    const endpoints = await client.getEndpoints();
+    const cert = endpoints.find((e) => e.serverCertificate && e.serverCertificate.length > 0)?.serverCertificate;
+    plan.trust.refusal = plan.trust.check(cert ?? Buffer.alloc(0), url);
+  }
+  if (plan.trust.refusal) throw new Error(plan.trust.refusal);
+}
+
+/** The refusal behind a failed connect, if the server certificate was refused. */
+export function trustRefusal(plan: ClientPlan): string | undefined {
+  return plan.trust?.refusal;
 }
 
 export async function openSession(client: OPCUAClient, plan: ClientPlan): Promise<ClientSession> {

@@ -8,7 +8,7 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { isGone, pollOnce, SubscriptionSet } from "./acquisition.ts";
 import { Browser } from "./browse.ts";
-import { createClient, openSession } from "./client.ts";
+import { createClient, openSession, trustRefusal, verifyServerTrust } from "./client.ts";
 import { discoverDevices, resolveKeys, type Device } from "./devices.ts";
 import * as downlink from "./downlink.ts";
 import type { OpcuaConfig } from "./schema.ts";
@@ -113,7 +113,11 @@ export class OpcuaConnector implements Connector {
     const lost = new Promise<void>((r) => (markLost = r));
     for (const ev of ["connection_lost", "close", "backoff"]) client.on(ev as "close", () => markLost());
     try {
-      await withTimeout(client.connect(s.url), s.timeoutInMillis * 2, `connect to ${s.url}`);
+      await withTimeout(client.connect(s.url), s.timeoutInMillis * 2, `connect to ${s.url}`).catch((e) => {
+        // node-opcua words a refused certificate vaguely; report our reason instead.
+        throw trustRefusal(plan) ? new Error(trustRefusal(plan)) : e;
+      });
+      await verifyServerTrust(client, plan, s.url);
       session = await withTimeout(openSession(client, plan), s.timeoutInMillis * 2, "create session");
       session.on("keepalive_failure", () => markLost());
       session.on("session_closed", () => markLost());

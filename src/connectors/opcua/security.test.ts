@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { setStderrLogging } from "../../observe/logger.ts";
 import { recordingContext, type RecordingContext } from "../../../test/support/context.ts";
 import { OpcuaConnector } from "./connector.ts";
+import { makeTestCerts } from "./peer/certs.ts";
 import { startOpcuaPeer, type OpcuaPeer } from "./peer/start.ts";
 import { OpcuaConfigSchema } from "./schema.ts";
 
@@ -68,6 +69,30 @@ test("a wrong password is reported and the connector keeps retrying without send
     const t0 = Date.now();
     while (errors.length === 0 && Date.now() - t0 < 15000) await Bun.sleep(20);
     expect(errors[0]).toContain(peer.url);
+    expect(ctx.sent.length).toBe(0);
+  } finally {
+    await c.stop();
+  }
+}, 30000);
+
+test("identity.caCert: the server's own certificate is trusted over SignAndEncrypt", async () => {
+  const ctx = recordingContext({ type: "opcua" });
+  const caCert = join(peer.pki, "own", "certs", "certificate.pem");
+  await run(config({ type: "username", username: "gwuser", password: "gwpass", mode: "SignAndEncrypt", caCert }), ctx);
+}, 30000);
+
+test("identity.caCert naming another CA: the server is refused before the secure channel, with a clear error", async () => {
+  const { wrongCa } = makeTestCerts();
+  const ctx = recordingContext({ type: "opcua" });
+  const errors: string[] = [];
+  (ctx.log as unknown as { error: (m: string) => void }).error = (m) => void errors.push(m);
+  const c = new OpcuaConnector(config({ type: "username", username: "gwuser", password: "gwpass", mode: "SignAndEncrypt", pathToCACert: wrongCa }), ctx);
+  try {
+    await c.start();
+    const t0 = Date.now();
+    while (errors.length === 0 && Date.now() - t0 < 15000) await Bun.sleep(20);
+    expect(errors[0]).toContain(`server certificate of ${peer.url}`);
+    expect(errors[0]).toContain(`is not issued by the CA in identity.pathToCACert (${wrongCa})`);
     expect(ctx.sent.length).toBe(0);
   } finally {
     await c.stop();
