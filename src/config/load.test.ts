@@ -62,6 +62,12 @@ describe("loading", () => {
     const y = await loadGatewayConfig(join(dir, "tb_gateway.yaml"), opts);
     expect(y.config).toEqual(j.config);
     expect(y.config.thingsboard.maxPayloadSizeBytes).toBe(8196);
+    // Both present: the YAML named is read, with a warning that upstream would read the JSON one.
+    expect(y.diagnostics.map((d) => `${d.severity}: ${d.message}`)).toEqual([
+      "warning: tb_gateway.json exists beside this file: tb-gw reads this YAML file, the Python gateway would read the JSON one. Remove the one you do not maintain",
+    ]);
+    expect(y.diagnostics[0]!.line).toBe(2); // the document starts after the comment line
+    expect(j.diagnostics).toEqual([]);
   });
 
   test("connector file: name injected, reportStrategy taken out, relative to the config folder", async () => {

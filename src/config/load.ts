@@ -6,7 +6,7 @@
 
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
 import { connectorRegistry, loadDescriptor } from "../connectors/index.ts";
 import type { ConnectorDescriptor } from "../core/connector.ts";
@@ -97,6 +97,10 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   const doc = readDoc(full);
   const diagnostics: Diagnostic[] = [...doc.diagnostics];
   const result: CheckResult = { path: full, configDir, connectors: [], diagnostics };
+  // Upstream prefers <name>.json when it exists (it writes one when converting YAML): say which file wins here.
+  const jsonTwin = full.replace(/\.ya?ml$/i, ".json");
+  if (jsonTwin !== full && existsSync(jsonTwin))
+    diagnostics.push(diagAt(doc, [], "warning", `${basename(jsonTwin)} exists beside this file: tb-gw reads this YAML file, the Python gateway would read the JSON one. Remove the one you do not maintain`));
   const raw = isObj(doc.value) ? doc.value : undefined;
   if (!doc.broken && !raw) diagnostics.push(diagAt(doc, [], "error", "the main config must be an object with \"thingsboard\" and \"storage\" sections"));
   if (!raw) return result;
