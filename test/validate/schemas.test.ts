@@ -2,7 +2,8 @@
 // config-templates/schemas`); this fails when a schema changed and the files were not regenerated.
 
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatDiagnostics } from "../../src/config/diagnostics.ts";
 import { jsonSchemaFor, schemaFileText, schemaKinds } from "../../src/config/json-schema.ts";
@@ -35,4 +36,24 @@ describe("committed JSON Schemas", () => {
     const r = await checkGatewayConfig(file, { env: {} });
     expect(formatDiagnostics(r.diagnostics)).toBe("");
   });
+
+  // Each connector template beside the main template, its type taken from the schema it names.
+  for (const f of readdirSync(TEMPLATES).filter((f) => f.endsWith(".json") && f !== "tb_gateway.json")) {
+    test(`config-templates/${f} names its schema and validates clean`, async () => {
+      const ref = JSON.parse(readFileSync(join(TEMPLATES, f), "utf8")).$schema as string;
+      expect(existsSync(join(TEMPLATES, ref))).toBe(true);
+      const type = ref.replace(/^.*\/|\.schema\.json$/g, "");
+      const dir = mkdtempSync(join(tmpdir(), "tbgw-template-"));
+      try {
+        const main = JSON.parse(readFileSync(join(TEMPLATES, "tb_gateway.json"), "utf8"));
+        main.connectors = [{ name: `${type} template`, type, configuration: join(TEMPLATES, f) }];
+        writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+        const r = await checkGatewayConfig(join(dir, "tb_gateway.json"), { env: {} });
+        expect(formatDiagnostics(r.diagnostics)).toBe("");
+        expect(r.connectors[0]?.config).toBeDefined();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
