@@ -5,6 +5,7 @@
 import Bacnet, { MaxApduLengthAccepted, MaxSegmentsAccepted, ObjectType as O, PropertyIdentifier as P, type BACNetAppData } from "@bacnet-js/client";
 import { createSocket } from "node:dgram";
 import { normaliseSender, stackAddress } from "./names.ts";
+import { BacnetTransport } from "./transport.ts";
 import type { DecodedValue } from "./values.ts";
 
 export interface IAm {
@@ -29,6 +30,12 @@ export interface PropertyRef {
   objectType: number;
   instance: number;
   propertyId: number;
+}
+
+export interface ReadRequest extends PropertyRef {
+  arrayIndex?: number;
+  reply(values: BACNetAppData[]): void;
+  fail(errorClass: number, errorCode: number): void;
 }
 
 export interface PropertyResult extends PropertyRef {
@@ -74,7 +81,8 @@ export class BacnetSession {
     // The stack treats port 0 as "default" (47808); pick a free one ourselves instead.
     if (this.port === 0) this.port = await freeUdpPort(this.host);
     return new Promise((resolve, reject) => {
-      const c = new Bacnet({ port: this.port, interface: this.host, broadcastAddress: this.broadcastAddress, apduTimeout: this.timeoutMs });
+      const transport = new BacnetTransport({ port: this.port, interface: this.host, broadcastAddress: this.broadcastAddress });
+      const c = new Bacnet({ port: this.port, interface: this.host, broadcastAddress: this.broadcastAddress, apduTimeout: this.timeoutMs, transport });
       let ready = false;
       c.on("error", (e) => {
         if (!ready) {
@@ -146,6 +154,45 @@ export class BacnetSession {
     const range = low !== undefined && high !== undefined ? { lowLimit: low, highLimit: high } : undefined;
     if (address) this.c.whoIs({ address: stackAddress(address) }, range);
     else this.c.whoIs(range ? { ...range } : undefined);
+  }
+
+  /** Who-Is requests received (for the local device object). `forwarded`: originator behind a BBMD. */
+  onWhoIs(l: (w: { from: string; forwarded?: string; low?: number; high?: number }) => void): () => void {
+    const h = ({ header, payload }: { header?: { sender: { address?: string; forwardedFrom?: string | null } }; payload: { lowLimit?: number; highLimit?: number } }) =>
+      l({ from: normaliseSender(header?.sender.address ?? ""), forwarded: header?.sender.forwardedFrom ? normaliseSender(header.sender.forwardedFrom) : undefined, low: payload.lowLimit, high: payload.highLimit });
+    this.c.on("whoIs", h);
+    return () => this.client?.off("whoIs", h);
+  }
+
+  /** ReadProperty requests received; the handler must call reply or fail exactly once. */
+  onReadProperty(l: (r: ReadRequest) => void): () => void {
+    const c = this.c;
+    const h = ({ header, payload, invokeId }: { header?: { sender: { address?: string; forwardedFrom?: string | null } }; payload: { objectId: { type: number; instance: number }; property: { id: number; index: number } }; invokeId?: number }) => {
+      if (!header?.sender || invokeId === undefined) return;
+      const to = { address: header.sender.address, forwardedFrom: header.sender.forwardedFrom ?? undefined };
+      const index = payload.property.index;
+      l({
+        objectType: payload.objectId.type,
+        instance: payload.objectId.instance,
+        propertyId: payload.property.id,
+        arrayIndex: index === ALL || index === undefined ? undefined : index,
+        reply: (values) => c.readPropertyResponse(to, invokeId, payload.objectId, payload.property, values),
+        fail: (errorClass, errorCode) => c.errorResponse(to, 12 /* readProperty */, invokeId, errorClass, errorCode),
+      });
+    };
+    c.on("readProperty", h);
+    return () => this.client?.off("readProperty", h);
+  }
+
+  /**
+   * Sends an NPDU we encoded ourselves: unicast to `to`, as Distribute-Broadcast-To-Network to a
+   * BBMD, or as a local broadcast. Send errors are logged by the socket, never thrown.
+   */
+  sendNpdu(target: { to: string } | { bbmd: string } | { broadcast: true }, npdu: Uint8Array): void {
+    const buffer = Buffer.alloc(4 + npdu.length);
+    buffer.set(npdu, 4); // the stack writes the 4-octet BVLC header in front
+    const receiver = "to" in target ? { address: stackAddress(target.to) } : "bbmd" in target ? { address: stackAddress(target.bbmd), distributeBroadcastToNetwork: true } : null;
+    this.c.sendBvlc(receiver, { buffer, offset: buffer.length });
   }
 
   /** Who-Is as Distribute-Broadcast-To-Network through the BBMD we are registered with. */
