@@ -10,6 +10,7 @@ import { errorText } from "../../observe/logger.ts";
 import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
 import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, DEFAULT_PORT } from "./names.ts";
 import { ForeignDeviceRegistration } from "./foreign-device.ts";
+import { localDeviceOf, serveLocalDevice } from "./local-device.ts";
 import { planConfigured, planConnectorRpc, planReserved, type RpcPlan } from "./rpc.ts";
 import type { BacnetConfig, BacnetDevice } from "./schema.ts";
 import { BacnetSession, type CovValue, type IAm } from "./session.ts";
@@ -65,6 +66,7 @@ export class BacnetConnector implements Connector {
   private stopped = false;
   private nextCovId = 1;
   private foreign?: ForeignDeviceRegistration;
+  private stopLocalDevice?: () => void;
 
   constructor(
     private readonly config: BacnetConfig,
@@ -81,6 +83,9 @@ export class BacnetConnector implements Connector {
     this.ctx.log.info(`BACnet/IP endpoint on ${ep.host}:${ep.port} (broadcast ${ep.broadcast}), ${this.config.devices.length} device config(s)`);
     this.session.onIAm((i) => void this.onIAm(i));
     this.session.onCov((c) => void this.onCov(c));
+    const local = localDeviceOf(this.config.application, this.ctx.log);
+    this.stopLocalDevice = serveLocalDevice(this.session, local, () => (this.foreign?.registered ? this.foreign.bbmd : undefined));
+    this.ctx.log.info(`local device ${local.instance} "${local.name}" answers Who-Is (max APDU ${local.maxApdu}, segmentation ${this.config.application.segmentationSupported}, vendor ${local.vendorId})`);
     const fd = this.config.foreignDevice;
     if (fd && fd.address.trim() && !fd.address.startsWith("0.0.0.0")) {
       // Discover once registered (Who-Is then reaches the BBMD's network); the local broadcast below
@@ -98,6 +103,7 @@ export class BacnetConnector implements Connector {
     this.stopped = true;
     clearInterval(this.discoverTimer);
     this.foreign?.stop();
+    this.stopLocalDevice?.();
     for (const d of this.devices.values()) {
       clearTimeout(d.timer);
       clearInterval(d.covTimer);

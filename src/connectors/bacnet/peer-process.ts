@@ -7,9 +7,11 @@ import { startProcess, type Started } from "../../../test/support/process.ts";
 export const PEER_HOST = "127.0.0.2";
 const bun = join(import.meta.dir, "../../../node_modules/.bin/bun");
 
-export async function startPeer(deviceId = 1234, extraObjects = 0): Promise<Started & { port: number; address: string }> {
-  const port = await freeUdpPort(PEER_HOST);
-  const p = await startProcess(bun, [join(import.meta.dir, "test-peer.ts"), "--host", PEER_HOST, "--port", String(port), "--device-id", String(deviceId), "--extra-objects", String(extraObjects)], {
+/** `opts.port`: reuse a port (a device coming back); `opts.whoIs`: probe that address at start. */
+export async function startPeer(deviceId = 1234, extraObjects = 0, opts: { port?: number; whoIs?: string } = {}): Promise<Started & { port: number; address: string }> {
+  const port = opts.port ?? (await freeUdpPort(PEER_HOST));
+  const extra = opts.whoIs ? ["--who-is", opts.whoIs] : [];
+  const p = await startProcess(bun, [join(import.meta.dir, "test-peer.ts"), "--host", PEER_HOST, "--port", String(port), "--device-id", String(deviceId), "--extra-objects", String(extraObjects), ...extra], {
     ready: /bacnet test peer ready/,
     timeoutMs: 15000,
   });

@@ -177,8 +177,24 @@ client.on("subscribeCov", ({ header, payload: typed, invokeId }) => {
   if (!payload.cancellationRequest) notifyCov(o); // the standard asks for an initial notification
 });
 
+// --who-is host:port: act as a BACnet tool looking for another device (the gateway's own device
+// object): send Who-Is there, print each I-Am, then read that device's objectName.
+const probe = args.get("who-is");
+client.on("iAm", ({ header, payload }) => {
+  const from = header?.sender.address ?? "";
+  console.log(`iam device=${payload.deviceId} maxApdu=${payload.maxApdu} segmentation=${payload.segmentation} vendor=${payload.vendorId} from ${from}`);
+  if (!probe) return;
+  client
+    .readProperty({ address: from }, { type: O.DEVICE, instance: payload.deviceId }, P.OBJECT_NAME)
+    .then((r) => console.log(`objectName of ${payload.deviceId} = ${String(r.values[0]?.value)}`))
+    .catch((e: Error) => console.log(`objectName of ${payload.deviceId} failed: ${e.message}`));
+});
+
 client.on("error", (e) => console.error(`peer error: ${e.message}`));
-client.on("listening", () => console.log(`bacnet test peer ready on ${host}:${port} device ${deviceId} objects ${objects.size}`));
+client.on("listening", () => {
+  console.log(`bacnet test peer ready on ${host}:${port} device ${deviceId} objects ${objects.size}`);
+  if (probe) client.whoIs({ address: probe });
+});
 
 const shutdown = () => {
   client.close();
