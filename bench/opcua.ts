@@ -2,7 +2,10 @@
 // change every 100 ms; the real connector browses them by path and subscribes. Reports the time to
 // browse + subscribe at start-up (until every key has delivered a value), datapoints/s afterwards,
 // gateway CPU and RSS.
-// Usage: bun bench/opcua.ts [nodes=10000] [seconds=10] [changePeriodMs=100]
+// Usage: bun bench/opcua.ts [nodes=10000] [seconds=10] [changePeriodMs=100] [peers=1]
+// With peers > 1 the nodes are split over that many peer processes (one connector each, as a
+// gateway with one connector per server would run): one node-opcua server process saturates its
+// core sampling ~5,000 items every 100 ms, so a single peer cannot feed 10,000.
 
 import { readFileSync } from "node:fs";
 import { recordingContext } from "../test/support/context.ts";
@@ -14,9 +17,11 @@ import { OpcuaConfigSchema } from "../src/connectors/opcua/schema.ts";
 const nodes = Number(process.argv[2] ?? 10000);
 const seconds = Number(process.argv[3] ?? 10);
 const period = Number(process.argv[4] ?? 100);
+const peerCount = Math.max(1, Number(process.argv[5] ?? 1));
+const perPeer = Math.ceil(nodes / peerCount);
 
 setStderrLogging(process.env.BENCH_VERBOSE === "1");
-const peer = await startOpcuaPeer({ OPCUA_BENCH_NODES: String(nodes), OPCUA_BENCH_PERIOD: String(period) });
+const peers = await Promise.all(Array.from({ length: peerCount }, () => startOpcuaPeer({ OPCUA_BENCH_NODES: String(perPeer), OPCUA_BENCH_PERIOD: String(period) })));
 const ctx = recordingContext({ type: "opcua" });
 let points = 0;
 const seen = new Set<string>();
@@ -27,7 +32,7 @@ ctx.sendData = async (data) => {
       for (const k of Object.keys(e.values)) {
         points++;
         if (!allSeenAt) {
-          seen.add(k);
+          seen.add(`${d.deviceName}/${k}`);
           if (seen.size === nodes) allSeenAt = performance.now();
         }
       }
@@ -35,26 +40,30 @@ ctx.sendData = async (data) => {
   }
   return "SUCCESS";
 };
-const config = OpcuaConfigSchema.parse({
-  server: { url: peer.url, enableSubscriptions: true, subCheckPeriodInMillis: 100, timeoutInMillis: 30000 },
-  mapping: [
-    {
-      deviceNodePattern: "Root\\.Objects\\.Bench",
-      deviceInfo: { deviceNameExpression: "bench" },
-      timeseries: Array.from({ length: nodes }, (_, i) => ({ key: `v${i}`, type: "path", value: `\${V${i}}` })),
-    },
-  ],
+const connectors = peers.map((peer, p) => {
+  const count = Math.min(perPeer, nodes - p * perPeer);
+  const config = OpcuaConfigSchema.parse({
+    server: { url: peer.url, enableSubscriptions: true, subCheckPeriodInMillis: 100, timeoutInMillis: 30000 },
+    mapping: [
+      {
+        deviceNodePattern: "Root\\.Objects\\.Bench",
+        deviceInfo: { deviceNameExpression: `bench${p}` },
+        timeseries: Array.from({ length: count }, (_, i) => ({ key: `v${i}`, type: "path", value: `\${V${i}}` })),
+      },
+    ],
+  });
+  return new OpcuaConnector(config, ctx);
 });
-const connector = new OpcuaConnector(config, ctx);
-/** CPU seconds used so far by the peer process (Linux /proc), to show which side is saturated. */
-const peerCpuSeconds = () => {
-  const f = readFileSync(`/proc/${peer.proc.proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+/** CPU seconds used so far by the peer processes (Linux /proc), to show which side is saturated. */
+const peerCpuSeconds = () =>
+  peers.reduce((sum, peer) => {
+    const f = readFileSync(`/proc/${peer.proc.proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return sum + (Number(f[11]) + Number(f[12])) / 100;
+  }, 0);
 try {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await connector.start();
+  await Promise.all(connectors.map((c) => c.start()));
   while (!allSeenAt && performance.now() - t0 < 120_000) await Bun.sleep(20);
   if (!allSeenAt) throw new Error(`only ${seen.size}/${nodes} keys delivered within 120 s`);
   const startup = allSeenAt - t0;
@@ -73,6 +82,7 @@ try {
     JSON.stringify({
       nodes,
       changePeriodMs: period,
+      peers: peerCount,
       startupBrowseAndSubscribeMs: Math.round(startup),
       datapointsPerSecond: Math.round(rate),
       expectedPerSecond: Math.round((nodes * 1000) / period),
@@ -82,6 +92,6 @@ try {
     }),
   );
 } finally {
-  await connector.stop();
-  await peer.stop();
+  await Promise.all(connectors.map((c) => c.stop()));
+  await Promise.all(peers.map((p) => p.stop()));
 }
