@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { freeUdpPort } from "../../../test/support/ports.ts";
 import { recordingContext, type RecordingContext } from "../../../test/support/context.ts";
 import type { ConvertedData } from "../../core/model.ts";
-import { setStderrLogging } from "../../observe/logger.ts";
+import { addLogSink, setStderrLogging, type LogRecord } from "../../observe/logger.ts";
 import { BacnetConnector } from "./connector.ts";
 import { startPeer, waitOutput } from "./peer-process.ts";
 import { BacnetConfigSchema } from "./schema.ts";
@@ -179,4 +179,45 @@ describe("bacnet object discovery", () => {
       setStderrLogging(true);
     }
   }, 20000);
+});
+
+describe("bacnet device that goes away", () => {
+  test("stopping the device is logged once; when it comes back it is re-discovered and polled again", async () => {
+    setStderrLogging(false);
+    const logs: LogRecord[] = [];
+    const waiters = new Set<() => void>();
+    const off = addLogSink((r) => {
+      if (!r.scope.startsWith("bacnet-lost")) return;
+      logs.push(r);
+      for (const w of [...waiters]) w();
+    });
+    let peer = await startPeer(91);
+    const ctx = recordingContext({ type: "bacnet", name: "bacnet-lost" });
+    const conn = new BacnetConnector(await config(peer, { pollPeriod: 200 }), ctx);
+    const waitLog = (re: RegExp, what: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => logs.some((l) => re.test(l.message)) && (waiters.delete(check), clearTimeout(t), resolve());
+        const t = setTimeout(() => (waiters.delete(check), reject(new Error(`no log line ${re} (${what}): ${logs.map((l) => l.message).join(" | ")}`))), 10000);
+        waiters.add(check);
+        check();
+      });
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => s.length > 0, 10000, "first poll");
+      await peer.stop();
+      await waitLog(/is not answering/, "device lost");
+      const before = ctx.sent.length;
+      peer = await startPeer(91, 0, { port: peer.port });
+      await waitLog(/device 91 is back at 127\.0\.0\.2:\d+; polling again/, "device back");
+      await ctx.waitFor((s) => s.length > before, 5000, "polls after the device came back");
+      const lost = logs.filter((l) => /is not answering|poll of .* failed/.test(l.message));
+      expect(lost.map((l) => l.level)).toEqual(["WARNING"]);
+      expect(ctx.added.filter((a) => a.name === DEV)).toHaveLength(1); // the same TB device, not a new one
+    } finally {
+      off();
+      await conn.stop();
+      await peer.stop();
+      setStderrLogging(true);
+    }
+  }, 30000);
 });

@@ -27,6 +27,8 @@ interface LiveDevice {
   items: ResolvedItem[];
   timer?: ReturnType<typeof setTimeout>;
   lastError?: string;
+  /** Stopped answering: polling paused, Who-Is sent to it each poll period until it answers. */
+  lost?: boolean;
   /** COV process id → object key "type:instance" */
   cov: Map<number, string>;
   covTimer?: ReturnType<typeof setInterval>;
@@ -144,7 +146,9 @@ export class BacnetConnector implements Connector {
   }
 
   private async onIAm(i: IAm): Promise<void> {
-    if (this.stopped || this.pending.has(i.address) || [...this.devices.values()].some((d) => d.iAm.address === i.address && d.iAm.deviceId === i.deviceId)) return;
+    if (this.stopped || this.pending.has(i.address)) return;
+    const known = [...this.devices.values()].find((d) => d.iAm.deviceId === i.deviceId && matchesIAm(d.cfg, i));
+    if (known) return known.lost || known.iAm.address !== i.address ? this.revive(known, i) : undefined;
     const cfg = this.config.devices.find((c) => matchesIAm(c, i));
     if (!cfg) return this.ctx.log.debug(`I-Am from device ${i.deviceId} at ${i.address} matches no configured device`);
     this.pending.add(i.address);
@@ -181,8 +185,46 @@ export class BacnetConnector implements Connector {
     d.rescanAt = wants ? Date.now() + this.config.application.devicesRescanObjectsPeriodSeconds * 1000 : Infinity;
   }
 
+  /** A lost device answered Who-Is again (maybe restarted, maybe at a new address): set it up afresh. */
+  private revive(d: LiveDevice, i: IAm): void {
+    const moved = d.iAm.address !== i.address ? ` (was ${d.iAm.address})` : "";
+    if (!d.lost) {
+      // Still polled: the running poll loop picks up the new address.
+      this.ctx.log.info(`${d.name}: device ${i.deviceId} moved to ${i.address}${moved}`);
+      d.iAm = i;
+      return;
+    }
+    this.ctx.log.info(`${d.name}: device ${i.deviceId} is back at ${i.address}${moved}; polling again`);
+    clearTimeout(d.timer);
+    clearInterval(d.covTimer);
+    d.iAm = i;
+    d.lost = false;
+    d.lastError = undefined;
+    d.rescanAt = 0; // its object list may have changed
+    d.useRpm = !this.opts.singleReads;
+    d.cov.clear(); // a restarted device has forgotten our subscriptions
+    void this.poll(d);
+    if (d.cfg.subscribeCov) void this.subscribeCov(d);
+  }
+
+  /** Marks a device lost after a poll timed out; Who-Is then replaces polling until it answers. */
+  private markLost(d: LiveDevice, why: string): void {
+    d.lost = true;
+    clearInterval(d.covTimer);
+    this.ctx.log.warn(`${d.name}: device ${d.iAm.deviceId} at ${d.iAm.address} is not answering (${why}); polling paused until it answers Who-Is again`);
+    const ask = () => {
+      if (this.stopped || !d.lost) return;
+      try {
+        this.session!.whoIs(d.iAm.address, d.iAm.deviceId, d.iAm.deviceId);
+        if (this.foreign?.registered) this.session!.whoIsThroughBbmd(this.foreign.bbmd, d.iAm.deviceId, d.iAm.deviceId);
+      } catch {}
+      d.timer = setTimeout(ask, d.cfg.pollPeriod);
+    };
+    ask();
+  }
+
   private async poll(d: LiveDevice): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || d.lost) return;
     try {
       if (Date.now() >= d.rescanAt) await this.refreshItems(d);
       const refs = pollRefs(d.items);
@@ -197,6 +239,7 @@ export class BacnetConnector implements Connector {
       }
     } catch (e) {
       const msg = errorText(e);
+      if (/ERR_TIMEOUT/.test(msg)) return this.markLost(d, msg);
       if (msg !== d.lastError) this.ctx.log.error(`${d.name}: poll of ${d.iAm.address} failed: ${msg}`);
       d.lastError = msg;
     }
