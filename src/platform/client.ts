@@ -120,7 +120,8 @@ export class PlatformClient {
       if (topic === T.attributes) {
         if (body && typeof body.device === "string" && body.data && typeof body.data === "object") this.down.attributeUpdate(body.device, body.data);
       } else if (topic === T.rpc) {
-        if (body && typeof body.device === "string" && body.data) this.down.deviceRpc(body.device, body.data);
+        // Only requests carry a method; a plain broker also echoes our own replies on this topic.
+        if (body && typeof body.device === "string" && body.data && typeof body.data.method === "string") this.down.deviceRpc(body.device, body.data);
       } else if (topic === T.attributesResponse) {
         this.onAttributeResponse(body);
       } else if (topic.startsWith(T.meRpcResponse)) {

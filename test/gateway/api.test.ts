@@ -115,3 +115,18 @@ describe("downlink", () => {
     expect(unknown.body).toEqual({ error: "nosuch - connector not found in available connectors.", code: 404 });
   }, 20000);
 });
+
+describe("downlink echo", () => {
+  test("the gateway's own RPC reply echoed by a plain broker is not taken for a request", async () => {
+    const h = world.harness;
+    const before = h.received.filter((r) => r.topic === "v1/gateway/rpc").length;
+    await h.sendDeviceRpc("th-1", 77, "nosuchmethod", {});
+    await h.waitFor((x) => x.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 77 && r.body.data?.error), 10000, "error reply");
+    // a ping round trip later, no further replies for id 77 may have appeared (no reply loop)
+    await h.sendGatewayRpc(904, "gateway_ping");
+    await h.waitFor((x) => x.received.find((r) => r.topic === "v1/devices/me/rpc/response/904"), 10000, "ping");
+    const for77 = h.received.filter((r) => r.topic === "v1/gateway/rpc" && (r.body.id === 77 || r.body.data?.id === 77));
+    expect(for77.length).toBe(2); // our request + one reply
+    expect(h.received.filter((r) => r.topic === "v1/gateway/rpc").length - before).toBe(2);
+  }, 20000);
+});
