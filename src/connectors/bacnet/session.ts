@@ -2,7 +2,7 @@
 // Wraps @bacnet-js/client: promises for open/close, ReadPropertyMultiple chunked to what the
 // device accepts with a fallback to single ReadProperty, writes with priority, Who-Is collection.
 
-import Bacnet, { MaxApduLengthAccepted, MaxSegmentsAccepted, ObjectType as O, PropertyIdentifier as P, type BACNetAppData } from "@bacnet-js/client";
+import BacnetExport, { MaxApduLengthAccepted, MaxSegmentsAccepted, ObjectType as O, PropertyIdentifier as P, type BACNetAppData } from "@bacnet-js/client";
 import { createSocket } from "node:dgram";
 import { normaliseSender, stackAddress } from "./names.ts";
 import { BacnetTransport } from "./transport.ts";
@@ -43,6 +43,13 @@ export interface PropertyResult extends PropertyRef {
 }
 
 const ALL = 0xffffffff;
+
+/**
+ * The client class. The package is CommonJS with `exports.default`; Bun running sources honours its
+ * __esModule flag, but in the compiled binary the default import is the whole module object.
+ */
+type Bacnet = BacnetExport;
+const Bacnet: typeof BacnetExport = typeof BacnetExport === "function" ? BacnetExport : (BacnetExport as unknown as { default: typeof BacnetExport }).default;
 
 function freeUdpPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
