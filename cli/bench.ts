@@ -1,6 +1,6 @@
 // `tb-gw bench`: measure how much the uplink engine carries on this machine.
 
-import type { Command, OptionValues } from "commander";
+import { Option, type Command, type OptionValues } from "commander";
 
 export function register(program: Command): void {
   program
@@ -15,6 +15,9 @@ export function register(program: Command): void {
     .option("--broker <url>", "send to this MQTT broker / platform (mqtt://host:port) instead of the embedded endpoint")
     .option("--max-depth <records>", "records allowed to wait in storage before intake pauses (as-fast-as-possible mode); latency grows with it", "2000")
     .option("--json", "print the result as JSON on stdout")
+    .option("--heap-ram-mb <MB>", "size the JS heap as on a machine with this much RAM (BUN_JSC_forceRAMSize; the bench re-runs itself with it); 0 = this machine's RAM", "2048")
+    // internal: the bench's platform side (embedded endpoint + counter) as a child of the single executable
+    .addOption(new Option("--platform-side").hideHelp())
     .addHelpText(
       "after",
       `
@@ -29,6 +32,11 @@ the platform's PUBACK. A live progress line goes to stderr; the final table (or 
 Platform rate limits are switched off: the engine is measured, not the platform's policy.`,
     )
     .action(async (opts: OptionValues) => {
+      if (opts.platformSide) {
+        const { runPlatformSide } = await import("../src/bench/platform-side.ts");
+        await runPlatformSide(opts.broker as string | undefined);
+        process.exit(0);
+      }
       const num = (name: string, v: unknown, min: number) => {
         const x = Number(v);
         if (!Number.isFinite(x) || x < min) {
@@ -37,6 +45,19 @@ Platform rate limits are switched off: the engine is measured, not the platform'
         }
         return x;
       };
+      // JavaScriptCore grows its heap in proportion to the RAM it sees: on a 24 GB host the engine
+      // peaked at ~180 MB RSS, with the heap sized as on a 2 GB gateway at ~125 MB, at the same
+      // throughput. The option is read at process start only, hence the re-run.
+      const heapRamMb = num("heap-ram-mb", opts.heapRamMb, 0);
+      const forced = heapRamMb > 0 ? String(Math.round(heapRamMb * 1048576)) : undefined;
+      if (forced && process.env.BUN_JSC_forceRAMSize !== forced) {
+        const { spawn } = await import("node:child_process");
+        const compiled = import.meta.url.includes("$bunfs");
+        const child = spawn(process.execPath, [...(compiled ? [] : [process.argv[1]!]), ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, BUN_JSC_forceRAMSize: forced } });
+        for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
+        child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+        return;
+      }
       const storage = String(opts.storage);
       if (!["memory", "sqlite", "file"].includes(storage)) {
         process.stderr.write(`tb-gw bench: --storage must be memory, sqlite or file, got ${storage}\n`);
@@ -54,6 +75,7 @@ Platform rate limits are switched off: the engine is measured, not the platform'
           storage: storage as "memory" | "sqlite" | "file",
           broker: opts.broker as string | undefined,
           quiet: !!opts.json && !process.stderr.isTTY,
+          heapRamMb: forced ? heapRamMb : 0,
         });
         process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatTable(r)}\n`);
         process.exit(0);

@@ -57,9 +57,36 @@ test("bench for 5 s reports non-zero figures that match what the platform-side b
     expect(messages).toBe(r.delivered.messages);
     expect(r.platformReceived.datapoints).toBe(datapoints);
     expect(devices.size).toBe(50);
+    // the counter ran in the platform-side process; the engine's heap was sized for 2 GB (default)
+    expect(r.platformProcess).toMatchObject({ embedded: false });
+    expect(r.platformProcess.peakRssMB).toBeGreaterThan(0);
+    expect(r.heapRamMb).toBe(2048);
   } finally {
     if (proc && proc.exitCode === null) proc.kill("SIGKILL");
     await counter.endAsync(true).catch(() => {});
     await broker.dispose();
   }
 }, 60000);
+
+test("bench with the embedded platform endpoint (its own process) counts what it acknowledged", async () => {
+  const proc = spawn(BUN, [CLI, "bench", "--duration", "2", "--devices", "20", "--keys", "3", "--heap-ram-mb", "0", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    let out = "";
+    let err = "";
+    proc.stdout!.on("data", (b) => (out += b));
+    proc.stderr!.on("data", (b) => (err += b));
+    const code = await new Promise<number | null>((r) => proc.on("exit", (c) => r(c)));
+    expect(code, err).toBe(0);
+    const r = JSON.parse(out);
+    expect(r.platform).toBe("embedded");
+    expect(r.heapRamMb).toBe(0);
+    expect(r.acked.datapoints).toBeGreaterThan(0);
+    expect(r.acked.datapoints).toBe(r.intake.datapoints);
+    expect(r.platformReceived.datapoints).toBe(r.acked.datapoints);
+    expect(r.platformReceived.messages).toBe(r.delivered.messages);
+    expect(r.platformProcess.embedded).toBe(true);
+    expect(r.platformProcess.peakRssMB).toBeGreaterThan(0);
+  } finally {
+    if (proc.exitCode === null) proc.kill("SIGKILL");
+  }
+}, 40000);

@@ -17,8 +17,12 @@ export interface BenchResult {
   dropped: number;
   latencyMs: { p50: number; p95: number; p99: number; samples: number };
   peakRssMB: number;
+  /** RAM the JS heap was sized for (BUN_JSC_forceRAMSize); 0 = this machine's. */
+  heapRamMb: number;
   /** Of one core, over the run. */
   cpuPercent: number;
+  /** The platform side's own process (embedded endpoint and/or the counting subscriber). */
+  platformProcess: { peakRssMB: number; cpuPercent: number; embedded: boolean };
   storageBytesPerDatapoint: { record: number; diskAtPeak?: number };
 }
 
@@ -33,8 +37,9 @@ export function formatTable(r: BenchResult): string {
     ["platform counted", `${n(r.platformReceived.datapoints)} datapoints in ${n(r.platformReceived.messages)} messages`],
     ["dropped", n(r.dropped)],
     ["latency intake→PUBACK", `p50 ${n(r.latencyMs.p50)} ms, p95 ${n(r.latencyMs.p95)} ms, p99 ${n(r.latencyMs.p99)} ms (${n(r.latencyMs.samples)} samples)`],
-    ["peak RSS", `${n(r.peakRssMB)} MB`],
-    ["CPU", `${n(r.cpuPercent)} % of one core`],
+    ["peak RSS", `${n(r.peakRssMB)} MB (gateway engine process; JS heap sized for ${r.heapRamMb ? `${n(r.heapRamMb)} MB RAM` : "this machine's RAM"})`],
+    ["CPU", `${n(r.cpuPercent)} % of one core (gateway engine process)`],
+    ["platform side", `${r.platformProcess.embedded ? "embedded endpoint + counter" : "counter"} in its own process: peak RSS ${n(r.platformProcess.peakRssMB)} MB, CPU ${n(r.platformProcess.cpuPercent)} %`],
     ["storage bytes/datapoint", `${n(r.storageBytesPerDatapoint.record)} (record JSON)${r.storageBytesPerDatapoint.diskAtPeak !== undefined ? `, ${n(r.storageBytesPerDatapoint.diskAtPeak)} (on disk at peak depth)` : ""}`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));

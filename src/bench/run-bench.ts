@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import mqtt from "mqtt";
 import type { ConvertedData } from "../core/model.ts";
 import { setStderrLogging } from "../observe/logger.ts";
 import { createEngine, whenPlatformReady, type StorageKind } from "./engine.ts";
 import { dirBytes, LatencyRecorder, PeakRss } from "./measure.ts";
+import { startPlatformSide } from "./platform-side.ts";
 import { formatTable, type BenchResult } from "./report.ts";
 
 export interface BenchOptions {
@@ -27,6 +27,8 @@ export interface BenchOptions {
   /** Records allowed to wait in storage before intake pauses (as-fast-as-possible mode). */
   maxDepth: number;
   quiet?: boolean;
+  /** RAM the JS heap was sized for (BUN_JSC_forceRAMSize), 0 = the machine's; reported only. */
+  heapRamMb?: number;
 }
 
 const CONNECTOR = "bench";
@@ -34,9 +36,14 @@ const CONNECTOR = "bench";
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), "tbgw-bench-"));
   setStderrLogging(false);
-  const platform = o.broker ? undefined : await (await import("../demo/platform.ts")).startDemoPlatform(0);
-  const url = o.broker ? new URL(o.broker) : new URL(`mqtt://127.0.0.1:${platform!.port}`);
-  const counter = await countAtPlatform(url.href);
+  // The platform endpoint and the counting subscriber run in their own process (platform-side.ts):
+  // the figures below are of the engine's process alone.
+  const platformSide = await startPlatformSide(o.broker).catch((e) => {
+    rmSync(dir, { recursive: true, force: true });
+    setStderrLogging(true);
+    throw e;
+  });
+  const url = new URL(platformSide.url);
   const gw = createEngine({ host: url.hostname, port: Number(url.port || 1883), storage: o.storage, dir, maxPayloadSizeBytes: 65536 });
   const latency = new LatencyRecorder();
   const rss = new PeakRss();
@@ -58,7 +65,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const w = ackWaiter;
     ackWaiter = undefined;
     w?.();
-  });
+  }, ["acked"]);
   const nextAck = () => new Promise<void>((r) => (ackWaiter = r));
   try {
     await gw.start();
@@ -118,7 +125,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     if (!o.quiet && process.stderr.isTTY) process.stderr.write("\n");
     const cpu = process.cpuUsage(cpu0);
     const wall = ((lastAckAt || Date.now()) - t0) / 1000;
-    await counter.settled(ackedDp, 5000);
+    const counted = await platformSide.settle(ackedDp, 5000);
     const [p50, p95, p99] = latency.percentiles([50, 95, 99]);
     const snd = gw.senderStats;
     return {
@@ -131,11 +138,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       intake: { messages: intakeMsgs, datapoints: intakeMsgs * o.keys, datapointsPerSecond: round((intakeMsgs * o.keys) / intakeSeconds) },
       delivered: { messages: snd.messagesSent, datapoints: snd.datapointsSent, messagesPerSecond: round(snd.messagesSent / wall), datapointsPerSecond: round(snd.datapointsSent / wall) },
       acked: { records: ackedRecords, datapoints: ackedDp, datapointsPerSecond: round(ackedDp / wall), recordsPerSecond: round(ackedRecords / wall) },
-      platformReceived: { datapoints: counter.datapoints(), messages: counter.messages() },
+      platformReceived: { datapoints: counted.datapoints, messages: counted.messages },
       dropped: gw.pipeline.statsFor(CONNECTOR).dropped,
       latencyMs: { p50: p50!, p95: p95!, p99: p99!, samples: latency.count },
       peakRssMB: round(rss.peak() / 1048576),
+      heapRamMb: o.heapRamMb ?? 0,
       cpuPercent: round(((cpu.user + cpu.system) / 1000 / (wall * 1000)) * 100),
+      platformProcess: { peakRssMB: counted.rssMB, cpuPercent: round((counted.cpuMs / (wall * 1000)) * 100), embedded: !o.broker },
       storageBytesPerDatapoint: {
         record: round(recordBytes / Math.max(1, ackedDp)),
         // only meaningful with enough records waiting to outweigh the files' fixed overhead
@@ -144,8 +153,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     };
   } finally {
     await gw.stop().catch(() => {});
-    await counter.close();
-    await platform?.close();
+    await platformSide.close();
     rmSync(dir, { recursive: true, force: true });
     setStderrLogging(true);
   }
@@ -167,42 +175,6 @@ function makeValues(keys: number, size: number): (n: number) => Record<string, u
     const v: Record<string, unknown> = {};
     for (let k = 0; k < keys; k++) v[names[k]!] = pad ? `${pad}${(n * keys + k) % 1e9}` : ((n * keys + k) % 100000) / 10;
     return v;
-  };
-}
-
-/** Counts what the platform side actually received on v1/gateway/telemetry. */
-async function countAtPlatform(url: string) {
-  const client = await mqtt.connectAsync(url, { clientId: `tbgw-bench-counter-${process.pid}`, reconnectPeriod: 0 });
-  let datapoints = 0;
-  let messages = 0;
-  client.on("message", (_t, payload) => {
-    messages++;
-    try {
-      const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, unknown> }>>;
-      for (const entries of Object.values(body)) for (const e of entries) for (const _ in e.values) datapoints++;
-    } catch {
-      // not ours
-    }
-  });
-  await client.subscribeAsync("v1/gateway/telemetry", { qos: 1 });
-  let waiter: (() => void) | undefined;
-  client.on("message", () => waiter?.());
-  return {
-    datapoints: () => datapoints,
-    messages: () => messages,
-    /** Wait until the counter has seen `n` datapoints (its copy trails the gateway's acks). */
-    settled: (n: number, timeoutMs: number) =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        waiter = () => {
-          if (datapoints >= n) {
-            clearTimeout(t);
-            resolve();
-          }
-        };
-        waiter();
-      }),
-    close: () => client.endAsync(true).catch(() => {}),
   };
 }
 

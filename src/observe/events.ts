@@ -24,11 +24,28 @@ export type GatewayEventKind = GatewayEvent["kind"];
 export type Listener = (e: GatewayEvent) => void;
 
 export class EventBus {
-  private listeners = new Set<Listener>();
+  private listeners = new Map<Listener, ReadonlySet<GatewayEventKind> | undefined>();
+  /** Listeners of every kind, and per kind the listeners that asked for it. */
+  private unfiltered = 0;
+  private perKind = new Map<GatewayEventKind, number>();
 
-  on(l: Listener): () => void {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
+  /** Listen to every event, or only to `kinds` (hot paths skip building events nobody wants). */
+  on(l: Listener, kinds?: readonly GatewayEventKind[]): () => void {
+    if (this.listeners.has(l)) return () => this.off(l);
+    const set = kinds ? new Set(kinds) : undefined;
+    this.listeners.set(l, set);
+    if (set) for (const k of set) this.perKind.set(k, (this.perKind.get(k) ?? 0) + 1);
+    else this.unfiltered++;
+    return () => this.off(l);
+  }
+
+  private off(l: Listener): boolean {
+    if (!this.listeners.has(l)) return false;
+    const set = this.listeners.get(l);
+    this.listeners.delete(l);
+    if (set) for (const k of set) this.perKind.set(k, (this.perKind.get(k) ?? 1) - 1);
+    else this.unfiltered--;
+    return true;
   }
 
   /** Cheap when nobody listens: hot paths may call this per message. */
@@ -36,8 +53,14 @@ export class EventBus {
     return this.listeners.size > 0;
   }
 
+  /** Someone listens to events of this kind. */
+  wants(kind: GatewayEventKind): boolean {
+    return this.unfiltered > 0 || (this.perKind.get(kind) ?? 0) > 0;
+  }
+
   emit(e: GatewayEvent): void {
-    for (const l of this.listeners) {
+    for (const [l, kinds] of this.listeners) {
+      if (kinds && !kinds.has(e.kind)) continue;
       try {
         l(e);
       } catch {

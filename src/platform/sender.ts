@@ -138,7 +138,7 @@ export class Sender {
           this.storage.ack(batch);
           this.stats.recordsAcked += batch.records.length;
           this.stats.datapointsAcked += dps;
-          if (this.events.active) this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps, batch: batch.records });
+          if (this.events.wants("acked")) this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps, batch: batch.records });
         }
       }
       this.poke();
@@ -156,7 +156,7 @@ export class Sender {
       this.stats.bytesSent += p.payload.length;
       this.client.publishRaw(p.topic, p.payload, settle);
     }
-    if (this.events.active) {
+    if (this.events.wants("sent")) {
       let bytes = 0;
       for (const p of publishes) bytes += p.payload.length;
       this.events.emit({ kind: "sent", messages: publishes.length, datapoints: dps, bytes });

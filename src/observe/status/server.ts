@@ -46,7 +46,6 @@ export class StatusServer {
 
   async start(): Promise<void> {
     this.tracker.start();
-    this.unsubscribe = this.gw.events.on((e) => this.fanOut(e));
     if (this.cfg.enabled) await this.startSocket();
     if (this.cfg.http.enabled) this.httpPorts.status = await this.listenHttp(this.cfg.http.host, this.cfg.http.port, false);
     if (this.cfg.metrics.enabled) this.httpPorts.metrics = await this.listenHttp(this.cfg.metrics.host, this.cfg.metrics.port, true);
@@ -131,6 +130,9 @@ export class StatusServer {
   private addSubscriber(write: (l: string) => boolean, backlog: () => number, kinds: SubscribeKind[] | undefined): Subscriber {
     const sub: Subscriber = { write, backlog, kinds: Array.isArray(kinds) && kinds.length ? new Set(kinds) : undefined, lost: 0 };
     this.subscribers.add(sub);
+    // Listen to the gateway's events only while someone is attached: with nobody listening the
+    // pipeline does not build an event per device message.
+    this.unsubscribe ??= this.gw.events.on((e) => this.fanOut(e));
     if (!sub.kinds || sub.kinds.has("status")) {
       const push = () => this.deliver(sub, JSON.stringify(this.tracker.snapshot()));
       push();
@@ -143,6 +145,10 @@ export class StatusServer {
   private removeSubscriber(sub: Subscriber): void {
     clearInterval(sub.timer);
     this.subscribers.delete(sub);
+    if (this.subscribers.size === 0) {
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
+    }
   }
 
   private deliver(sub: Subscriber, json: string): void {
@@ -198,6 +204,7 @@ export class StatusServer {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.tracker.stop();
     for (const sub of this.subscribers) clearInterval(sub.timer);
     this.subscribers.clear();

@@ -33,7 +33,7 @@ export class StatusTracker {
 
   start(): void {
     this.platformState = this.gw.platform.ready ? "connected" : "connecting";
-    this.unsubscribe.push(this.gw.events.on((e) => this.onEvent(e)));
+    this.unsubscribe.push(this.gw.events.on((e) => this.onEvent(e), ["platform", "connector", "storage"]));
     this.unsubscribe.push(
       addLogSink((r) => {
         if (r.level !== "ERROR" && r.level !== "CRITICAL" && r.level !== "WARNING") return;
