@@ -189,7 +189,11 @@ export class Gateway {
       const owner = this.opts.connectors.find((c) => (d.connectorId && c.id === d.connectorId) || c.entry.name === d.connectorName);
       if (owner) this.devices.touch(d.name, owner.entry.name, owner.id, d.deviceType, Date.now());
     }
-    this.platform.start();
+    const connecting = this.platform.start();
+    // With configured credentials a bad security section stops start-up; provisioning may take
+    // retries, during which connectors run and data is buffered.
+    if (this.opts.config.thingsboard.security) await connecting;
+    else connecting.catch((e) => this.log.error(`platform connection not started: ${errorText(e)}`));
     this.sender.start();
     await this.connectors.startAll(this.opts.connectors);
     this.statistics.start();

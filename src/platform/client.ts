@@ -9,6 +9,7 @@ import { errorText, type Logger } from "../observe/logger.ts";
 import { platformEndpoint } from "./credentials.ts";
 import { SUBSCRIPTIONS, T } from "./topics.ts";
 import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
+import { obtainCredentials } from "./provisioning.ts";
 
 export interface DownlinkHandlers {
   attributeUpdate(device: string, data: Record<string, unknown>): void;
@@ -56,8 +57,13 @@ export class PlatformClient {
     return this.tb.qos;
   }
 
-  start(): void {
-    const ep = platformEndpoint(this.tb, this.configDir);
+  private readonly stopSignal = new AbortController();
+
+  /** Resolves once connecting has begun; without `thingsboard.security` it first obtains credentials (provisioning). */
+  async start(): Promise<void> {
+    const security = this.tb.security ?? (await obtainCredentials(this.tb, this.configDir, this.log, this.stopSignal.signal));
+    if (this.stopSignal.signal.aborted) return;
+    const ep = platformEndpoint(this.tb, this.configDir, security);
     this.log.info(`connecting to platform ${ep.describe}`);
     this.events.emit({ kind: "platform", state: "connecting", detail: ep.describe });
     this.conn = openConnection(ep.url, ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
@@ -210,6 +216,7 @@ export class PlatformClient {
       p.reject(new Error("gateway stopping"));
     }
     this.pendingAttr.clear();
+    this.stopSignal.abort();
     this.isReady = false;
     await this.conn?.close();
   }

@@ -13,8 +13,9 @@ export interface PlatformEndpoint {
   describe: string;
 }
 
-export function platformEndpoint(tb: ThingsboardConfig, configDir: string): PlatformEndpoint {
-  const sec = tb.security;
+/** `security` overrides `tb.security` (provisioned credentials, see provisioning.ts). */
+export function platformEndpoint(tb: ThingsboardConfig, configDir: string, security = tb.security): PlatformEndpoint {
+  const sec = security;
   if (!sec) throw new CredentialsError("thingsboard.security is missing: set an accessToken (or username/password, or certificates)");
   const type = sec.type ?? (sec.accessToken !== undefined ? "accessToken" : undefined);
   const options: IClientOptions = {

@@ -10,6 +10,8 @@ export interface Broker {
   /** PID of the running broker process (for CPU/RSS figures), undefined while stopped. */
   readonly pid: number | undefined;
   url: string;
+  /** The broker's log so far (connects with client id and username at information level). */
+  output(): string;
   /** Stop the broker process (the port stays reserved for `start()`). */
   stop(): Promise<void>;
   /** (Re)start on the same port. */
@@ -46,8 +48,10 @@ export async function startMosquitto(opts: { port?: number; extraConfig?: string
     ].join("\n"),
   );
   let proc: Started | undefined;
+  let earlier = "";
   const broker: Broker = {
     port,
+    output: () => earlier + (proc?.output() ?? ""),
     get pid() {
       return proc?.proc.pid;
     },
@@ -59,6 +63,7 @@ export async function startMosquitto(opts: { port?: number; extraConfig?: string
       const p = proc;
       proc = undefined;
       await p?.stop("SIGTERM");
+      earlier += p?.output() ?? "";
     },
     async dispose() {
       await broker.stop();

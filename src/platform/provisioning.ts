@@ -1,0 +1,168 @@
+// Device provisioning (spec platform-api.md §1.2, main-config.md §2.2): when the main config has no
+// `thingsboard.security`, the gateway's credentials come from `<configdir>/.credentials` (saved by an
+// earlier provisioning, ours or upstream's) or are obtained from the platform over a short MQTT
+// session with username `provision`. Failures are logged and retried with backoff: the gateway
+// keeps running and buffering meanwhile.
+
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import type { ThingsboardConfig } from "../config/main-schema.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
+import { T } from "./topics.ts";
+
+export type Security = NonNullable<ThingsboardConfig["security"]>;
+type Provisioning = NonNullable<ThingsboardConfig["provisioning"]>;
+
+export const CREDENTIALS_FILE = ".credentials";
+const RESPONSE_TIMEOUT_MS = 60_000;
+const FIRST_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 300_000;
+
+/** A refusal or bad answer that the next attempt may not cure; still retried (the platform may change). */
+export class ProvisioningError extends Error {}
+
+/** Lowercase letters, as upstream generates tokens and names. */
+function randomLetters(n: number): string {
+  const bytes = randomBytes(n);
+  return Array.from(bytes, (b) => String.fromCharCode(97 + (b % 26))).join("");
+}
+
+/** The request body upstream's ProvisionClient sends (field names are the platform's). */
+export function provisionRequest(p: Provisioning): Record<string, unknown> {
+  const req: Record<string, unknown> = {
+    provisionDeviceKey: p.provisionDeviceKey,
+    provisionDeviceSecret: p.provisionDeviceSecret,
+    deviceName: p.deviceName ?? `Gateway ${randomLetters(5)}`,
+    gateway: true,
+    credentialsType: p.type,
+  };
+  if (p.type === "ACCESS_TOKEN") req.token = p.access_token ?? randomLetters(15);
+  else if (p.type === "MQTT_BASIC") {
+    req.username = p.username ?? randomLetters(15);
+    req.password = p.password ?? randomLetters(15);
+    req.clientId = p.client_id ?? randomLetters(15);
+  } else {
+    throw new ProvisioningError("provisioning type X509_CERTIFICATE is not supported yet by tb-gw; use ACCESS_TOKEN or MQTT_BASIC in thingsboard.provisioning.type, or give thingsboard.security");
+  }
+  return req;
+}
+
+/** Security settings from a provisioning response (as saved in .credentials). */
+export function securityFromResponse(resp: any, where: string): Security {
+  const type = resp?.credentialsType;
+  const value = resp?.credentialsValue;
+  if (type === "ACCESS_TOKEN" && typeof value === "string" && value) return { type: "accessToken", accessToken: value };
+  if (type === "MQTT_BASIC" && value && typeof value === "object") {
+    return { type: "usernamePassword", username: value.userName ?? value.username, password: value.password, clientId: value.clientId };
+  }
+  if (type === "X509_CERTIFICATE") throw new ProvisioningError(`${where}: X509_CERTIFICATE credentials are not supported yet by tb-gw`);
+  throw new ProvisioningError(`${where}: no usable credentials (credentialsType ${JSON.stringify(type)})`);
+}
+
+/** Saved credentials, if `<configDir>/.credentials` exists; throws with the file name when unusable. */
+export function savedCredentials(configDir: string): Security | undefined {
+  const file = join(configDir, CREDENTIALS_FILE);
+  if (!existsSync(file)) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ProvisioningError(`${file} is not valid JSON (${errorText(e)}); delete it to provision again`);
+  }
+  return securityFromResponse(body, file);
+}
+
+/** One provisioning exchange: connect as `provision`, request, wait for the answer (≤ 60 s). */
+export async function provisionOnce(tb: ThingsboardConfig, timeoutMs = RESPONSE_TIMEOUT_MS): Promise<Record<string, unknown>> {
+  const p = tb.provisioning;
+  if (!p) throw new ProvisioningError("thingsboard.provisioning is not set");
+  const request = provisionRequest(p);
+  const tls = tb.port === 8883;
+  const client = await mqtt.connectAsync(`${tls ? "mqtts" : "mqtt"}://${tb.host}:${tb.port}`, {
+    username: "provision",
+    clientId: `tb-gw-provision-${randomLetters(8)}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    protocolVersion: 4,
+    // upstream provisions over TLS without verifying the server (it has no CA yet)
+    rejectUnauthorized: false,
+  });
+  try {
+    const answer = new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ProvisioningError(`no answer on ${T.provisionResponse} within ${timeoutMs / 1000} s`)), timeoutMs);
+      client.on("message", (topic, payload) => {
+        if (topic !== T.provisionResponse) return;
+        clearTimeout(timer);
+        resolve(payload);
+      });
+      client.on("close", () => {
+        clearTimeout(timer);
+        reject(new ProvisioningError("the platform closed the provisioning connection"));
+      });
+    });
+    await client.subscribeAsync(T.provisionResponse, { qos: 1 });
+    await client.publishAsync(T.provisionRequest, JSON.stringify(request), { qos: 1 });
+    const raw = (await answer).toString("utf8");
+    let resp: any;
+    try {
+      resp = JSON.parse(raw);
+    } catch {
+      throw new ProvisioningError(`the platform's provisioning answer is not JSON: ${raw.slice(0, 200)}`);
+    }
+    if (resp?.status !== "SUCCESS") {
+      throw new ProvisioningError(`the platform refused provisioning (status ${JSON.stringify(resp?.status)}${resp?.errorMsg ? `: ${resp.errorMsg}` : ""}); check provisionDeviceKey/provisionDeviceSecret in thingsboard.provisioning and the device profile's provisioning settings`);
+    }
+    return resp;
+  } finally {
+    await client.endAsync(true).catch(() => {});
+  }
+}
+
+/** Write the response where later starts find it (atomically; owner-only, it holds a secret). */
+export function saveCredentials(configDir: string, resp: Record<string, unknown>): void {
+  const file = join(configDir, CREDENTIALS_FILE);
+  writeFileSync(`${file}.tmp`, JSON.stringify(resp), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * Credentials for the platform connection: the saved ones, else provision until it works (backoff
+ * 5 s doubling to 5 min). Rejects only when `signal` aborts or when nothing can give credentials.
+ */
+export async function obtainCredentials(tb: ThingsboardConfig, configDir: string, log: Logger, signal: AbortSignal): Promise<Security> {
+  try {
+    const saved = savedCredentials(configDir);
+    if (saved) {
+      log.info(`using provisioned credentials from ${join(configDir, CREDENTIALS_FILE)}`);
+      return saved;
+    }
+  } catch (e) {
+    if (!tb.provisioning) throw e;
+    log.error(`${errorText(e)}; provisioning again`);
+  }
+  if (!tb.provisioning) throw new ProvisioningError(`thingsboard.security is missing and there is no ${CREDENTIALS_FILE} in ${configDir}: add thingsboard.security or thingsboard.provisioning`);
+  // Retrying cannot help an unsupported type: say so once.
+  if (tb.provisioning.type === "X509_CERTIFICATE") provisionRequest(tb.provisioning);
+  let delay = FIRST_RETRY_MS;
+  for (;;) {
+    if (signal.aborted) throw new ProvisioningError("stopped before provisioning finished");
+    try {
+      log.info(`provisioning the gateway device on ${tb.host}:${tb.port} (${tb.provisioning.type})`);
+      const resp = await provisionOnce(tb);
+      const security = securityFromResponse(resp, "provisioning answer");
+      saveCredentials(configDir, resp);
+      log.info(`provisioned: credentials saved to ${join(configDir, CREDENTIALS_FILE)} and reused on later starts`);
+      return security;
+    } catch (e) {
+      log.error(`provisioning failed: ${errorText(e)}; retrying in ${delay / 1000} s (the gateway keeps buffering data)`);
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, delay);
+      signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    });
+    delay = Math.min(delay * 2, MAX_RETRY_MS);
+  }
+}
