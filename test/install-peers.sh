@@ -2,6 +2,7 @@
 # Installs the Debian packages the tests use as real peers, only where missing.
 # Peers: mosquitto (MQTT brokers), socat (serial pty pairs), python3-pymodbus (Modbus device),
 # snmpd + snmp (SNMP agent and tools), dbus-daemon (private bus for the BLE no-adapter tests),
+# tmux (a real pseudo-terminal for the Ink view of tb-gw tail).
 # openssl (test certificates for the OPC-UA server-trust tests).
 set -euo pipefail
 need=()

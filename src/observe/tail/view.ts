@@ -33,15 +33,16 @@ function Header({ s, store }: { s: StatusSnapshot | undefined; store: TailStore 
   return h(
     Box,
     { flexDirection: "column" },
+    // one line whatever the terminal's width: a wrapped header would push the table off screen
     h(
       Text,
-      null,
+      { wrap: "truncate-end" },
       h(Text, { bold: true }, "tb-gw tail "),
       "platform ",
       link,
       ` ${s.platform.endpoint}  │ storage ${s.storage.kind} ${s.storage.depth} waiting${s.storage.full ? " (FULL)" : ""}  │ ${s.rates.receivedMsgs} msg/s in, ${s.rates.ackedDatapoints} dp/s acked  │ ${s.deviceCount} devices`,
     ),
-    s.errors.length ? h(Text, { color: "yellow" }, `last problem: ${s.errors[s.errors.length - 1]!.message}`.slice(0, 160)) : null,
+    s.errors.length ? h(Text, { color: "yellow", wrap: "truncate-end" }, `last problem: ${s.errors[s.errors.length - 1]!.message}`.slice(0, 160)) : null,
   );
 }
 
@@ -83,7 +84,7 @@ export function TailView({ store, height = 20, width = 100, now = Date.now }: { 
     h(Header, { s: store.status, store }),
     h(
       Text,
-      null,
+      { wrap: "truncate-end" },
       modeTab("telemetry", "t", "telemetry", store.mode),
       modeTab("attributes", "a", "attribute updates", store.mode),
       modeTab("rpc", "r", "RPC", store.mode),
