@@ -2,12 +2,12 @@
 # Installs the Debian packages the tests use as real peers, only where missing.
 # Peers: mosquitto (MQTT brokers), socat (serial pty pairs), python3-pymodbus (Modbus device),
 # snmpd + snmp (SNMP agent and tools), dbus-daemon (private bus for the BLE no-adapter tests),
+# openssl (test certificates for the OPC-UA server-trust tests),
 # tmux (a real pseudo-terminal for the Ink view of tb-gw tail).
-# openssl (test certificates for the OPC-UA server-trust tests).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus snmpd snmp dbus-daemon openssl; do
+for p in mosquitto socat python3-pymodbus snmpd snmp dbus-daemon openssl tmux; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
