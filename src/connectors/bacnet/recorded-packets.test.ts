@@ -155,3 +155,23 @@ test("session decodes a recorded confirmed COV notification and acknowledges it"
     dev.sock.close();
   }
 }, 10000);
+
+// I-Am broadcast by a device running the CAS BACnet Stack (Chipkin), as logged in the example
+// output of chipkin/BACnetServerExampleNodeJS, README.md: device,389001, max APDU 1476, no
+// segmentation, vendor 389.
+const CAS_I_AM = hex("810b00190120ffff00ff1000c40205ef892205c49103220185");
+
+test("session decodes a recorded I-Am of the CAS BACnet Stack", async () => {
+  const dev = await rawDevice("127.0.0.2", () => {});
+  const gwPort = await freeUdpPort("127.0.0.1");
+  const s = new BacnetSession("127.0.0.1", gwPort, "127.255.255.255", 2000);
+  await s.open();
+  try {
+    const got = new Promise((resolve) => s.onIAm(resolve));
+    dev.sock.send(CAS_I_AM, gwPort, "127.0.0.1");
+    expect(await got).toMatchObject({ address: `127.0.0.2:${dev.port}`, deviceId: 389001, maxApdu: 1476, segmentation: 3, vendorId: 389 });
+  } finally {
+    s.close();
+    dev.sock.close();
+  }
+}, 10000);
