@@ -18,6 +18,7 @@ import { Downlink } from "./downlink.ts";
 import { gatewayMethods } from "./gateway-methods.ts";
 import type { ReportStrategyConfig } from "./model.ts";
 import { Pipeline } from "./pipeline.ts";
+import { RemoteConfiguration } from "./remote-config.ts";
 import { ReportStrategyService } from "./report-strategy.ts";
 import { Statistics } from "../observe/statistics.ts";
 import { join } from "node:path";
@@ -46,6 +47,7 @@ export class Gateway {
   private readonly strategies: ReportStrategyService;
   private readonly downlink: Downlink;
   private readonly statistics: Statistics;
+  private readonly remote: RemoteConfiguration | undefined;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private fileStamps = new Map<string, number>();
   private stopping = false;
@@ -67,7 +69,7 @@ export class Gateway {
       attributeUpdate: (d, data) => this.downlink.attributeUpdate(d, data),
       deviceRpc: (d, data) => this.downlink.deviceRpc(d, data),
       gatewayRpc: (id, m, p) => void this.downlink.gatewayRpc(id, m, p),
-      gatewayAttributes: () => {},
+      gatewayAttributes: (data) => this.remote?.onSharedAttributes(data),
       ready: () => this.onPlatformReady(),
       lost: () => {
         this.devices.markAllUnannounced();
@@ -87,12 +89,27 @@ export class Gateway {
     this.sender = new Sender(
       this.storage,
       this.platform,
-      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, platformName: (n) => this.devices.platformName(n) },
+      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName },
       this.events,
       this.log.child("sender"),
     );
     this.downlink = new Downlink(this.devices, this.connectors, this.platform, gatewayMethods(this), this.events, this.log, tb.syncDevicesSharedAttributesOnConnect);
     this.statistics = new Statistics(this, tb.statistics, opts.configDir, this.log.child("statistics"));
+    if (tb.remoteConfiguration) {
+      this.remote = new RemoteConfiguration(
+        {
+          configPath: opts.configPath,
+          configDir: opts.configDir,
+          config: cfg,
+          connectors: opts.connectors,
+          publish: (topic, payload) => this.platform.publish(topic, payload),
+          requestGatewayAttributes: (keys) => this.platform.requestGatewayAttributes(keys),
+          reloadConnector: (name, why) => this.reloadConnector(name, why),
+          removeConnector: (name) => this.removeConnector(name),
+        },
+        this.log.child("remote-config"),
+      );
+    }
   }
 
   private makeContext(loaded: LoadedConnector, type: string, log: Logger): ConnectorContext & { stopped: boolean } {
@@ -178,6 +195,7 @@ export class Gateway {
     for (const d of this.devices.all()) if (!d.announced) this.announce(d, "");
     this.statistics.sessionStarted();
     this.sender.sessionReady();
+    void this.remote?.sessionReady();
   }
 
   async start(): Promise<void> {
@@ -227,22 +245,40 @@ export class Gateway {
 
   /** A changed connector file restarts only that connector; storage and buffered data stay. */
   async checkConnectorFiles(): Promise<void> {
-    for (const c of this.opts.connectors) {
+    for (const c of [...this.opts.connectors]) {
       if (!c.file) continue;
       const now = mtime(c.file);
       if (now === this.fileStamps.get(c.entry.name)) continue;
       this.fileStamps.set(c.entry.name, now);
-      const next = await this.opts.reloadConnector?.(c.entry.name).catch(() => undefined);
-      if (!next) {
+      if (!(await this.reloadConnector(c.entry.name, `${c.file} changed`)))
         this.log.warn(`${c.file} changed but is not valid; connector ${c.entry.name} keeps running with its previous config`);
-        continue;
-      }
-      this.log.info(`${c.file} changed: restarting connector ${c.entry.name}`);
-      const i = this.opts.connectors.indexOf(c);
-      this.opts.connectors[i] = next;
-      this.strategies.setConnectorStrategy(next.entry.name, (next.reportStrategy ?? next.entry.reportStrategy) as ReportStrategyConfig | undefined);
-      await this.connectors.restart(next);
     }
+  }
+
+  /**
+   * Re-read one connector's config from disk and restart only that connector (a name new to the
+   * main config starts). Shared by the file watcher and remote configuration. False = not valid.
+   */
+  async reloadConnector(name: string, why: string): Promise<boolean> {
+    const next = await this.opts.reloadConnector?.(name).catch(() => undefined);
+    if (!next) return false;
+    // the reload may have written an id back: take the file's stamp after it
+    if (next.file) this.fileStamps.set(name, mtime(next.file));
+    this.log.info(`${why}: restarting connector ${name}`);
+    const i = this.opts.connectors.findIndex((c) => c.entry.name === name);
+    if (i >= 0) this.opts.connectors[i] = next;
+    else this.opts.connectors.push(next);
+    this.strategies.setConnectorStrategy(next.entry.name, (next.reportStrategy ?? next.entry.reportStrategy) as ReportStrategyConfig | undefined);
+    await this.connectors.restart(next);
+    return true;
+  }
+
+  /** Stop a connector and forget it (remote configuration's active_connectors). */
+  async removeConnector(name: string): Promise<void> {
+    await this.connectors.stop(name);
+    const i = this.opts.connectors.findIndex((c) => c.entry.name === name);
+    if (i >= 0) this.opts.connectors.splice(i, 1);
+    this.fileStamps.delete(name);
   }
 
   /** Graceful stop: stop intake, let in-flight publishes finish (bounded), close storage. */
