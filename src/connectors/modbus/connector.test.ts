@@ -7,7 +7,7 @@ import type { Started } from "../../../test/support/process.ts";
 import { setStderrLogging } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
 import { ModbusConfigSchema } from "./schema.ts";
-import { encodedRegisters, peerWrites, startPeer } from "./test/peer.ts";
+import { encodedRegisters, peerWrites, startPeer, waitForOutput } from "./test/peer.ts";
 
 setStderrLogging(false);
 
@@ -79,6 +79,8 @@ describe("modbus master over TCP (pymodbus peer)", () => {
     await withConnector({ master: { slaves: ORDERS.map((_, c) => slave(c, { timeseries: [] })) } }, async (conn) => {
       for (const [c, [b, w]] of ORDERS.entries())
         await conn.onAttributeUpdate({ device: `dev-${b}-${w}`, data: Object.fromEntries(TYPES.map(([t, v]) => [`w_${t}`, v])) });
+      const wanted = ORDERS.length * TYPES.length;
+      await waitForOutput(peer, (o) => peerWrites(o).filter((x) => x.address >= 5000).length >= wanted, 5000, "every WRITE line");
       const writes = peerWrites(peer.output());
       const reference = encodedRegisters(peer.output());
       for (const c of ORDERS.keys())
@@ -130,7 +132,7 @@ describe("modbus master over TCP (pymodbus peer)", () => {
         params: { type: "16int", functionCode: 4, objectsCount: 1, address: 5, host: "127.0.0.1", port, unitId: 2, deviceName: "other", byteOrder: "BIG" },
       });
       expect(oneOff).toEqual([{ result: 77, device_name: "other" }]);
-      expect(peerWrites(peer.output()).some((w) => w.address === 7000 && w.values[0] === 4321)).toBe(true);
+      await waitForOutput(peer, (o) => peerWrites(o).some((w) => w.address === 7000 && w.values[0] === 4321), 5000, "the RPC write");
     });
   }, 20000);
 

@@ -131,7 +131,8 @@ export class PolledSlave {
     if (Object.keys(attributes).length) data.attributes = attributes;
     if (Object.keys(values).length) data.telemetry = [{ values }];
     if (Object.keys(keyStrategies).length) data.keyStrategies = keyStrategies;
-    if (this.cfg.reportStrategy) data.deviceStrategy = this.cfg.reportStrategy;
+    const deviceStrategy = this.cfg.reportStrategy ?? (this.cfg.sendDataOnlyOnChange ? { type: "ON_CHANGE" as const } : undefined);
+    if (deviceStrategy) data.deviceStrategy = deviceStrategy;
     if (!data.attributes && !data.telemetry) return;
     if (!this.stopped) await this.ctx.sendData(data);
     return data;

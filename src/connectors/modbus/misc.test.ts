@@ -21,6 +21,32 @@ describe("modbus config", () => {
       expect(r.data!.master.slaves.length).toBeGreaterThan(0);
     });
 
+  test("legacy sendDataOnlyOnChange: true means an ON_CHANGE device strategy", async () => {
+    const port = await freePort();
+    const peer = await startPeer({ port, hr: { 0: 5 } });
+    const ctx = recordingContext({ type: "modbus" });
+    const slave = (name: string, extra: object) => ({
+      deviceName: name, host: "127.0.0.1", port, unitId: 1, pollPeriod: 100, timeout: 1,
+      timeseries: [{ tag: "v", type: "16int", functionCode: 3, address: 0 }], ...extra,
+    });
+    const conn = new ModbusConnector(ModbusConfigSchema.parse({ master: { slaves: [
+      slave("legacy", { sendDataOnlyOnChange: true }),
+      slave("explicit", { sendDataOnlyOnChange: true, reportStrategy: { type: "ON_RECEIVED" } }),
+      slave("plain", { sendDataOnlyOnChange: false }),
+    ] } }), ctx);
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => ["legacy", "explicit", "plain"].every((n) => s.some((d) => d.deviceName === n)), 5000, "all three");
+      const strategy = (n: string) => ctx.sent.find((d) => d.deviceName === n)!.deviceStrategy;
+      expect(strategy("legacy")).toEqual({ type: "ON_CHANGE" });
+      expect(strategy("explicit")?.type).toBe("ON_RECEIVED");
+      expect(strategy("plain")).toBeUndefined();
+    } finally {
+      await conn.stop();
+      await peer.stop();
+    }
+  }, 15000);
+
   test("older `server.devices` format is adapted", () => {
     const r = ModbusConfigSchema.parse({
       server: { type: "tcp", host: "127.0.0.1", port: 502, method: "socket", byteOrder: "BIG",

@@ -94,6 +94,7 @@ export const SlaveSchema = z.object({
   waitAfterFailedAttemptsMs: z.number().int().default(30000).transform((v) => Math.max(v, 30000)),
   delayBetweenRequestsMs: z.number().int().min(0).default(0),
   reportStrategy: ReportStrategySchema.optional(),
+  sendDataOnlyOnChange: z.boolean().optional().describe("legacy; ON_CHANGE report strategy when true and no reportStrategy is set"),
   uplinkConverter: z.string().optional(),
   downlinkConverter: z.string().optional(),
   attributes: z.array(KeySchema).default([]),

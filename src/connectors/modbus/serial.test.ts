@@ -9,7 +9,7 @@ import { startProcess, type Started } from "../../../test/support/process.ts";
 import { setStderrLogging } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
 import { ModbusConfigSchema } from "./schema.ts";
-import { startPeer, startPtyPair } from "./test/peer.ts";
+import { startPeer, startPtyPair, waitForOutput } from "./test/peer.ts";
 
 setStderrLogging(false);
 
@@ -44,6 +44,7 @@ describe("modbus RTU over a pty (pymodbus serial peer)", () => {
       await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.a === 321), 10000, "first reading");
       expect(ctx.sent[0]!.telemetry![0]!.values).toEqual({ a: 321, b: 65538 });
       await conn.onAttributeUpdate({ device: "rtu-dev", data: { w: -2 } });
+      await waitForOutput(peer, (o) => o.includes("WRITE 3 hr 9 ["), 5000, "the write");
       expect(peer.output()).toContain("WRITE 3 hr 9 [65534]");
 
       // The port disappears (adapter unplugged) ...

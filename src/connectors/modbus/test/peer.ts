@@ -46,3 +46,29 @@ export async function startPtyPair(dir: string): Promise<{ a: string; b: string;
   });
   return { a, b, proc };
 }
+
+/**
+ * Resolve once the peer's output satisfies `ok`. A write's response can reach us over the socket
+ * before the peer's WRITE line arrives through its stdout pipe, so tests wait for the line.
+ */
+export function waitForOutput(p: Started, ok: (out: string) => boolean, timeoutMs = 5000, what = "peer output"): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!ok(p.output())) return;
+      cleanup();
+      resolve(p.output());
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out waiting for ${what}; output:\n${p.output().slice(-2000)}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      p.proc.stdout?.off("data", onData);
+    };
+    // Our listener runs after startProcess' own, so output() already holds the new chunk.
+    const onData = () => check();
+    p.proc.stdout?.on("data", onData);
+    check();
+  });
+}
