@@ -220,12 +220,15 @@ function sameJson(text: string, obj: unknown): boolean {
   }
 }
 
+let backupSeq = 0;
+
 /** Copy `file` into `<configDir>/backup/` with a time stamp; keep the newest MAX_BACKUPS per file. */
 export function backup(file: string, configDir: string): void {
   const dir = join(configDir, "backup");
   mkdirSync(dir, { recursive: true });
   const base = basename(file);
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  // ISO time sorts by age; the counter separates backups made within one millisecond
+  const stamp = `${new Date().toISOString().replace(/[:.]/g, "-")}-${String(++backupSeq % 1000).padStart(3, "0")}`;
   copyFileSync(file, join(dir, `${base}.${stamp}.bak`));
   const mine = readdirSync(dir)
     .filter((f) => f.startsWith(`${base}.`) && f.endsWith(".bak"))

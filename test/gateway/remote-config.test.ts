@@ -116,6 +116,23 @@ describe("remote configuration", () => {
     expect(readdirSync(join(files.dir, "backup")).filter((f) => f.startsWith("tb_gateway.json.")).length).toBe(2);
   }, 60000);
 
+  test("an invalid pushed config keeps the connector's file and running config; no echo", async () => {
+    const files = await startRemoteConfigured((port) => [{ name: "Sensors", file: "sensors.json", content: sensorConnector(port) }]);
+    const h = world!.harness;
+    const original = readFileSync(join(files.dir, "sensors.json"), "utf8");
+    const bad = { ...sensorConnector(world!.device.port), mapping: "not a list" };
+    await h.client.publishAsync("v1/devices/me/attributes", JSON.stringify({ Sensors: { name: "Sensors", type: "mqtt", configurationJson: bad } }), { qos: 1 });
+    const g = gw!;
+    const end = Date.now() + 10000;
+    while (!/remote configuration for connector "Sensors" is not valid for a mqtt connector/.test(g.output())) {
+      if (Date.now() > end) throw new Error(`no invalid-config log; output:\n${g.output()}`);
+      await Bun.sleep(50); // only the process output tells; poll it
+    }
+    expect(readFileSync(join(files.dir, "sensors.json"), "utf8")).toBe(original);
+    expect(attrsWith(h, "Sensors").filter((v) => v.configurationJson?.mapping === "not a list").length).toBe(1); // the push only
+    await publishUntil("sensors/s-9", { temperature: 1 }, "s-9", "temperature");
+  }, 40000);
+
   test("general_configuration is reported as not supported yet; nothing else changes", async () => {
     await startRemoteConfigured((port) => [{ name: "Sensors", file: "sensors.json", content: sensorConnector(port) }]);
     const h = world!.harness;
