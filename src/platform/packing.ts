@@ -18,7 +18,8 @@ interface DeviceGroup {
   counts: number[];
 }
 
-export function buildPublishes(records: string[], maxBytes: number, platformName: (d: string) => string): Publish[] {
+/** `perDevice`, when given, receives the datapoints of each (connector-side) device name in `records`. */
+export function buildPublishes(records: string[], maxBytes: number, platformName: (d: string) => string, perDevice?: Map<string, number>): Publish[] {
   const groups = new Map<string, DeviceGroup>();
   for (const r of records) {
     let rec: StoredRecordShape;
@@ -48,16 +49,15 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
   // device): a batch spanning many devices then needs few publishes, not one per device.
   const packer = new TelemetryPacker(out, maxBytes);
   for (const [device, g] of groups) {
+    if (perDevice) {
+      let n = 0;
+      if (g.attributes) for (const _ in g.attributes) n++;
+      for (const c of g.counts) n += c;
+      perDevice.set(device, (perDevice.get(device) ?? 0) + n);
+    }
     const self = device === GATEWAY_SELF;
     const name = self ? device : platformName(device);
-    if (g.attributes) {
-      const n = Object.keys(g.attributes).length;
-      out.push(
-        self
-          ? { topic: T.meAttributes, payload: exactJson(g.attributes), datapoints: n, telemetry: false }
-          : { topic: T.attributes, payload: exactJson({ [name]: g.attributes }), datapoints: n, telemetry: false },
-      );
-    }
+    if (g.attributes) packAttributes(out, self ? undefined : name, g.attributes, maxBytes);
     if (!g.telemetry.length) continue;
     if (self) packTelemetry(out, undefined, g.telemetry, g.counts, maxBytes);
     else {
@@ -67,6 +67,31 @@ export function buildPublishes(records: string[], maxBytes: number, platformName
   }
   packer.flush();
   return out;
+}
+
+/**
+ * Attributes of one device, merged over the batch's records, in publishes of at most maxBytes:
+ * each record was under the limit, but their union may not be (one key may exceed it alone).
+ */
+function packAttributes(out: Publish[], device: string | undefined, attributes: Record<string, unknown>, maxBytes: number): void {
+  const wrap = (kv: string) => (device === undefined ? `{${kv}}` : `{${JSON.stringify(device)}:{${kv}}}`);
+  const topic = device === undefined ? T.meAttributes : T.attributes;
+  const overhead = Buffer.byteLength(wrap(""));
+  let parts: string[] = [];
+  let size = overhead;
+  const flush = () => {
+    if (parts.length) out.push({ topic, payload: wrap(parts.join(",")), datapoints: parts.length, telemetry: false });
+    parts = [];
+    size = overhead;
+  };
+  for (const [k, v] of Object.entries(attributes)) {
+    const kv = `${JSON.stringify(k)}:${exactJson(v)}`;
+    const len = Buffer.byteLength(kv) + 1;
+    if (parts.length && size + len > maxBytes) flush();
+    parts.push(kv);
+    size += len;
+  }
+  flush();
 }
 
 /** Chunk serialised {ts,values} entries into payloads of at most maxBytes (one entry may exceed it alone). */

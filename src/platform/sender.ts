@@ -17,6 +17,8 @@ export interface SenderOptions {
   idleDelayMs: number;
   /** Name on the platform for a connector-side device name (renaming). */
   platformName: (device: string) => string;
+  /** Connector a device's data came from (device registry), for per-connector sent/acked counts. */
+  connectorOf?: (device: string) => string | undefined;
 }
 
 export interface SenderStats {
@@ -24,6 +26,13 @@ export interface SenderStats {
   datapointsSent: number;
   bytesSent: number;
   recordsAcked: number;
+  datapointsAcked: number;
+  /** Datapoints sent and acknowledged per connector; data of devices no connector owns is not in here. */
+  perConnector: Map<string, ConnectorSendStats>;
+}
+
+export interface ConnectorSendStats {
+  datapointsSent: number;
   datapointsAcked: number;
 }
 
@@ -38,7 +47,7 @@ export class Sender {
   private readonly telemetryLimiter = new RateLimiter([]);
   private readonly dpLimiter = new RateLimiter([]);
   private readonly messageLimiter = new RateLimiter([]);
-  readonly stats: SenderStats = { messagesSent: 0, datapointsSent: 0, bytesSent: 0, recordsAcked: 0, datapointsAcked: 0 };
+  readonly stats: SenderStats = { messagesSent: 0, datapointsSent: 0, bytesSent: 0, recordsAcked: 0, datapointsAcked: 0, perConnector: new Map() };
   private loopDone: Promise<void> | undefined;
 
   constructor(
@@ -121,7 +130,11 @@ export class Sender {
   }
 
   private async sendBatch(batch: Batch): Promise<void> {
-    const publishes = buildPublishes(batch.records, this.client.limits.maxPayloadBytes, this.opts.platformName);
+    // Per connector: one map entry per device of the batch, summed per connector once; the
+    // counters are the connector's own objects, so the ack adds without another lookup.
+    const perDevice = this.opts.connectorOf ? new Map<string, number>() : undefined;
+    const publishes = buildPublishes(batch.records, this.client.limits.maxPayloadBytes, this.opts.platformName, perDevice);
+    const perConnector = perDevice && this.byConnector(perDevice);
     let pending = publishes.length;
     let batchFailed = false;
     let dps = 0;
@@ -138,6 +151,7 @@ export class Sender {
           this.storage.ack(batch);
           this.stats.recordsAcked += batch.records.length;
           this.stats.datapointsAcked += dps;
+          if (perConnector) for (const [c, n] of perConnector) c.datapointsAcked += n;
           if (this.events.wants("acked")) this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps, batch: batch.records });
         }
       }
@@ -156,11 +170,24 @@ export class Sender {
       this.stats.bytesSent += p.payload.length;
       this.client.publishRaw(p.topic, p.payload, settle);
     }
+    if (perConnector) for (const [c, n] of perConnector) c.datapointsSent += n;
     if (this.events.wants("sent")) {
       let bytes = 0;
       for (const p of publishes) bytes += p.payload.length;
       this.events.emit({ kind: "sent", messages: publishes.length, datapoints: dps, bytes });
     }
+  }
+
+  private byConnector(perDevice: Map<string, number>): Map<ConnectorSendStats, number> {
+    const out = new Map<ConnectorSendStats, number>();
+    for (const [device, n] of perDevice) {
+      const name = this.opts.connectorOf!(device);
+      if (name === undefined) continue;
+      let c = this.stats.perConnector.get(name);
+      if (!c) this.stats.perConnector.set(name, (c = { datapointsSent: 0, datapointsAcked: 0 }));
+      out.set(c, (out.get(c) ?? 0) + n);
+    }
+    return out;
   }
 
   private async respectLimits(p: Publish): Promise<void> {

@@ -21,6 +21,9 @@ export interface ConnectorStatus {
   converted: number;
   stored: number;
   dropped: number;
+  /** Datapoints of this connector's devices published to the platform, and acknowledged by it. */
+  sent: number;
+  acked: number;
 }
 
 export interface DeviceStatus {

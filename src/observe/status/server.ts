@@ -179,7 +179,9 @@ export class StatusServer {
       if (metrics && url.pathname === "/metrics") return reply(res, 200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics(this.tracker.snapshot()));
       if (!metrics && url.pathname === "/status") return reply(res, 200, "application/json", JSON.stringify(this.tracker.snapshot()));
       if (!metrics && url.pathname === "/events") {
-        res.writeHead(200, { "content-type": "application/x-ndjson" });
+        res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
+        // headers now, not with the first event: a client filtering for rare kinds would wait on them
+        res.flushHeaders();
         const kinds = url.searchParams.get("kinds")?.split(",").filter(Boolean) as SubscribeKind[] | undefined;
         const sub = this.addSubscriber((l) => res.write(l), () => res.writableLength, kinds);
         res.on("close", () => this.removeSubscriber(sub));

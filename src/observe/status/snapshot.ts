@@ -105,7 +105,8 @@ export class StatusTracker {
   connectors(): ConnectorStatus[] {
     const out: ConnectorStatus[] = [];
     const running = new Map(this.gw.connectors.all().map((c) => [c.name, c]));
-    const names = new Set<string>([...this.gw.opts.connectors.map((c) => c.entry.name), ...running.keys(), ...this.gw.pipeline.stats.keys()]);
+    const sent = this.gw.senderStats.perConnector;
+    const names = new Set<string>([...this.gw.opts.connectors.map((c) => c.entry.name), ...running.keys(), ...this.gw.pipeline.stats.keys(), ...sent.keys()]);
     for (const name of names) {
       const cfg = this.gw.opts.connectors.find((c) => c.entry.name === name);
       const st = this.gw.pipeline.stats.get(name);
@@ -118,6 +119,8 @@ export class StatusTracker {
         converted: st?.datapointsReceived ?? 0,
         stored: st?.recordsStored ?? 0,
         dropped: st?.dropped ?? 0,
+        sent: sent.get(name)?.datapointsSent ?? 0,
+        acked: sent.get(name)?.datapointsAcked ?? 0,
       });
     }
     return out;

@@ -90,13 +90,14 @@ test("socket is owner/group only, discoverable, and streams the uplink it carrie
     expect(s.platform.state).toBe("connected");
     expect(s.deviceCount).toBe(1);
     expect(s.devices[0]).toMatchObject({ name: "boiler", connector: "line-1" });
-    expect(s.connectors.find((c) => c.name === "line-1")).toMatchObject({ received: 1, converted: 3, stored: 1, dropped: 0 });
+    expect(s.connectors.find((c) => c.name === "line-1")).toMatchObject({ received: 1, converted: 3, stored: 1, dropped: 0, sent: 3, acked: 3 });
     expect(s.totals.acked).toBe(3);
     expect(s.storage).toMatchObject({ kind: "memory", depth: 0 });
 
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPorts.metrics}/metrics`)).text();
     expect(metrics).toContain('tbgw_converted_datapoints_total{connector="line-1"} 3');
-    expect(metrics).toContain("tbgw_acked_datapoints_total 3");
+    expect(metrics).toContain('tbgw_acked_datapoints_total{connector="line-1"} 3');
+    expect(metrics).toContain('tbgw_sent_datapoints_total{connector="line-1"} 3');
     expect(metrics).toContain("tbgw_devices 1");
     const http = (await (await fetch(`http://127.0.0.1:${server.httpPorts.status}/status`)).json()) as { deviceCount: number };
     expect(http.deviceCount).toBe(1);
@@ -131,3 +132,95 @@ test("a second server finds the default socket taken and uses its own", async ()
   // stopping the second one leaves the first one's socket alone
   expect((await fetchStatus(server.socketPath!)).kind).toBe("status");
 });
+
+/** Reads NDJSON lines of a streaming HTTP response as they arrive. */
+function ndjson(res: Response) {
+  const lines: any[] = [];
+  const waiters = new Set<() => void>();
+  const reader = res.body!.getReader();
+  const done = (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buf += dec.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        lines.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+      for (const w of waiters) w();
+    }
+  })();
+  return {
+    lines,
+    until: (ok: (l: any[]) => boolean, what: string, timeoutMs = 10000) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`/events never gave ${what}; got ${JSON.stringify(lines).slice(-800)}`)), timeoutMs);
+        const check = () => {
+          if (!ok(lines)) return;
+          clearTimeout(t);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      }),
+    close: async () => {
+      await reader.cancel().catch(() => {});
+      await done;
+    },
+  };
+}
+
+test("HTTP /events streams the chosen kinds; sent and acked are counted per connector in status and /metrics", async () => {
+  const base = `http://127.0.0.1:${server.httpPorts.status}`;
+  const before = await fetchStatus(server.socketPath!);
+  const prev = (name: string) => before.connectors.find((c) => c.name === name) ?? { sent: 0, acked: 0 };
+  const ctrl = new AbortController();
+  const uplinks = ndjson(await fetch(`${base}/events?kinds=uplink,acked`, { signal: ctrl.signal }));
+  const all = ndjson(await fetch(`${base}/events`));
+  try {
+    // unfiltered: a status line comes first, at once
+    await all.until((l) => l.some((x) => x.kind === "status"), "a status line");
+    const done = acked(5);
+    // one batch carries devices of two connectors; each connector gets its own datapoints
+    await gw.pipeline.send("line-2", "id-2", "test", { deviceName: "pump-a", telemetry: [{ values: { rpm: 1200, on: true } }] });
+    await gw.pipeline.send("line-3", "id-3", "test", { deviceName: "fan-b", telemetry: [{ values: { speed: 3 } }], attributes: { vendor: "F", size: "L" } });
+    await uplinks.until((l) => l.filter((x) => x.kind === "uplink").length >= 2 && l.some((x) => x.kind === "acked"), "two uplinks and an ack");
+    expect(uplinks.lines.filter((x) => x.kind === "uplink").map((x) => [x.connector, x.device, x.telemetry, x.attributes])).toEqual([
+      ["line-2", "pump-a", 2, 0],
+      ["line-3", "fan-b", 1, 2],
+    ]);
+    expect(uplinks.lines.every((x) => x.kind === "uplink" || x.kind === "acked")).toBe(true);
+    expect(uplinks.lines.every((x) => typeof x.at === "number")).toBe(true);
+    // acked events on the wire never carry the in-process batch
+    expect(uplinks.lines.find((x) => x.kind === "acked")).not.toHaveProperty("batch");
+    await done;
+    await all.until((l) => l.filter((x) => x.kind === "uplink").length >= 2, "the same uplinks");
+
+    const s = await fetchStatus(server.socketPath!);
+    const c2 = s.connectors.find((c) => c.name === "line-2")!;
+    const c3 = s.connectors.find((c) => c.name === "line-3")!;
+    expect([c2.sent - prev("line-2").sent, c2.acked - prev("line-2").acked]).toEqual([2, 2]);
+    expect([c3.sent - prev("line-3").sent, c3.acked - prev("line-3").acked]).toEqual([3, 3]);
+    // per-connector series sum to the totals
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPorts.metrics}/metrics`)).text();
+    for (const fam of ["tbgw_sent_datapoints_total", "tbgw_acked_datapoints_total"]) {
+      const series = [...metrics.matchAll(new RegExp(`^${fam}\\{connector="([^"]*)"\\} (\\d+)$`, "gm"))];
+      expect(series.map((m) => m[1])).toContain("line-3");
+      const total = fam.startsWith("tbgw_sent") ? s.totals.sent : s.totals.acked;
+      expect(series.reduce((a, m) => a + Number(m[2]), 0)).toBe(total);
+    }
+    expect(metrics).toContain(`tbgw_acked_datapoints_total{connector="line-3"} ${c3.acked}`);
+  } finally {
+    ctrl.abort();
+    await uplinks.close();
+    await all.close();
+  }
+  // with every client gone the gateway no longer builds uplink events for nobody
+  const deadline = Date.now() + 5000;
+  while (gw.events.wants("uplink") && Date.now() < deadline) await Bun.sleep(20);
+  expect(gw.events.wants("uplink")).toBe(false);
+}, 20000);

@@ -23,7 +23,7 @@ let serial = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tbgw-tty-"));
-  // remain-on-exit keeps the pane (and its exit status) after tail ends, so its last words can be read
+  // remain-on-exit keeps the pane after tail ends, so its last words can be read
   tmuxConf = join(dir, "tmux.conf");
   writeFileSync(tmuxConf, "set -g remain-on-exit on\nset -g status off\n");
   deviceBroker = await startMosquitto();
@@ -65,18 +65,18 @@ function connectorConfig(port: number) {
 function tmux(command: string[]) {
   const server = `tbgw-tty-${process.pid}-${++serial}`;
   const run = (...args: string[]) => spawnSync("tmux", ["-L", server, "-f", tmuxConf, ...args], { encoding: "utf8" });
-  const quoted = command.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  // the wrapper prints tail's exit status into the terminal once it ends: an event on screen
+  const quoted = ["sh", "-c", '"$@"; echo "[tail exited with $?]"', "sh", ...command].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   const r = run("new-session", "-d", "-s", "tail", "-x", "110", "-y", "24", "-e", "TERM=xterm-256color", quoted);
   if (r.status !== 0) throw new Error(`tmux new-session failed: ${r.stderr}`);
   const screen = () => run("capture-pane", "-p", "-t", "tail").stdout;
   return {
     screen,
     keys: (...k: string[]) => run("send-keys", "-t", "tail", ...k),
-    /** [ended, exit status] of the pane's process; ended once tmux has its status (or signal). */
-    dead: (): [boolean, number] => {
-      const [d, status, signal] = run("display-message", "-p", "-t", "tail", "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}").stdout.trim().split("|");
-      if (d !== "1" || (!status && !signal)) return [false, NaN]; // the terminal closed; the exit is not reaped yet
-      return [true, status ? Number(status) : 128 + Number(signal)];
+    /** Waits until tail has ended and returns its exit status. */
+    async exitStatus(timeoutMs = 10000): Promise<number> {
+      const s = await this.until("tail to exit", (x) => /\[tail exited with \d+\]/.test(x), timeoutMs);
+      return Number(/\[tail exited with (\d+)\]/.exec(s)![1]);
     },
     /** Polls the screen (tail redraws every 250 ms) until `ok` holds; fails with the last screen. */
     async until(what: string, ok: (screen: string) => boolean, timeoutMs = 15000): Promise<string> {
@@ -139,8 +139,7 @@ test("the Ink view draws header and live rows in a terminal, switches views, fil
     term.keys("Space");
     await term.until("paused", (x) => /PAUSED \(\d+ new\)/.test(x));
     term.keys("q");
-    await term.until("tail to exit", () => term.dead()[0], 5000);
-    expect(term.dead()).toEqual([true, 0]);
+    expect(await term.exitStatus()).toBe(0);
   } finally {
     stopFeed();
     term.kill();
@@ -155,15 +154,14 @@ test("the single executable draws the same view and says so when the gateway sto
   copyFileSync(join(ROOT, "dist/tb-gw"), bin);
   const { gw, socket, stopFeed } = await gatewayWithFeed();
   // run from an empty folder: nothing may come from the source tree
-  const term = tmux(["sh", "-c", `cd '${mkdtempSync(join(dir, "cwd-"))}' && exec '${bin}' tail --socket '${socket}' --device 'boiler-*'`]);
+  const term = tmux(["sh", "-c", `cd '${mkdtempSync(join(dir, "cwd-"))}' && exec "$0" tail --socket "$1" --device 'boiler-*'`, bin, socket]);
   try {
     const s = await term.until("boiler-7 rows", (x) => row("boiler-7", "temperature", "8\\d(\\.\\d+)?").test(x) && row("boiler-7", "pressure", "3").test(x));
     expect(s).toMatch(/platform ● connected/);
     expect(s).not.toContain("pump-3");
     stopFeed();
     await gw.stop("SIGTERM");
-    await term.until("tail to exit", () => term.dead()[0], 10000);
-    expect(term.dead()).toEqual([true, 0]);
+    expect(await term.exitStatus()).toBe(0);
     expect(term.screen()).toContain("tb-gw tail: the gateway stopped");
   } finally {
     stopFeed();
