@@ -169,3 +169,20 @@ test("the single executable draws the same view and says so when the gateway sto
     await gw.stop();
   }
 }, 90000);
+
+test("Ctrl-C in the Ink view ends tail with exit 0 and leaves the terminal usable", async () => {
+  const { gw, socket, stopFeed } = await gatewayWithFeed();
+  const term = tmux([BUN, CLI, "tail", "--socket", socket]);
+  try {
+    await term.until("rows", (x) => row("pump-3", "pressure", "7").test(x));
+    term.keys("C-c");
+    expect(await term.exitStatus()).toBe(0);
+    // the wrapper's line is printed below the last frame: Ink released the terminal
+    const s = term.screen();
+    expect(s.indexOf("[tail exited with 0]")).toBeGreaterThan(s.indexOf("pump-3"));
+  } finally {
+    stopFeed();
+    term.kill();
+    await gw.stop();
+  }
+}, 60000);
