@@ -84,23 +84,24 @@ test("socket is owner/group only, discoverable, and streams the uplink it carrie
     expect((up as { data: any }).data.telemetry[0].values).toEqual({ temp: 71.5, pressure: 2 });
     expect(lines.some((l) => l.kind !== "uplink")).toBe(false);
     await done;
-    await harness.waitFor((h) => h.telemetry().length >= 2, 10000, "telemetry at the platform");
+    await harness.waitFor((h) => h.telemetry().filter((r) => r.device === "boiler").length >= 2, 10000, "telemetry at the platform");
 
     const s = await fetchStatus(path);
     expect(s.platform.state).toBe("connected");
-    expect(s.deviceCount).toBe(1);
-    expect(s.devices[0]).toMatchObject({ name: "boiler", connector: "line-1" });
+    // only this test's connector and device are asserted exactly: other tests share the gateway
+    expect(s.deviceCount).toBe(s.devices.length);
+    expect(s.devices.find((d: { name: string }) => d.name === "boiler")).toMatchObject({ name: "boiler", connector: "line-1" });
     expect(s.connectors.find((c) => c.name === "line-1")).toMatchObject({ received: 1, converted: 3, stored: 1, dropped: 0, sent: 3, acked: 3 });
-    expect(s.totals.acked).toBe(3);
+    expect(s.totals.acked).toBeGreaterThanOrEqual(3);
     expect(s.storage).toMatchObject({ kind: "memory", depth: 0 });
 
     const metrics = await (await fetch(`http://127.0.0.1:${server.httpPorts.metrics}/metrics`)).text();
     expect(metrics).toContain('tbgw_converted_datapoints_total{connector="line-1"} 3');
     expect(metrics).toContain('tbgw_acked_datapoints_total{connector="line-1"} 3');
     expect(metrics).toContain('tbgw_sent_datapoints_total{connector="line-1"} 3');
-    expect(metrics).toContain("tbgw_devices 1");
+    expect(metrics).toContain(`tbgw_devices ${s.deviceCount}`);
     const http = (await (await fetch(`http://127.0.0.1:${server.httpPorts.status}/status`)).json()) as { deviceCount: number };
-    expect(http.deviceCount).toBe(1);
+    expect(http.deviceCount).toBe(s.deviceCount);
   } finally {
     sub.close();
   }
