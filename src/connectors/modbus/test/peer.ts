@@ -5,6 +5,8 @@ import { startProcess, type Started } from "../../../../test/support/process.ts"
 export interface PeerOptions {
   transport?: "tcp" | "udp" | "serial";
   host?: string;
+  /** serve the same device on each of these addresses (TCP/UDP) */
+  hosts?: string[];
   port: number | string;
   framer?: "socket" | "rtu" | "ascii";
   baudrate?: number;

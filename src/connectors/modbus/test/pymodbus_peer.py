@@ -72,12 +72,14 @@ async def main():
         await server.serve_forever()
         return
     start = StartAsyncTcpServer if kind == "tcp" else StartAsyncUdpServer
-    server = await start(context=context, framer=framer, address=(cfg.get("host", "127.0.0.1"), cfg["port"]),
-                         defer_start=True, allow_reuse_address=True)
-    task = asyncio.create_task(server.serve_forever())
-    await server.serving
+    # "hosts": the same device on several loopback addresses (the benchmark's one-connection-per-slave).
+    servers = [await start(context=context, framer=framer, address=(h, cfg["port"]), defer_start=True,
+                           allow_reuse_address=True) for h in cfg.get("hosts", [cfg.get("host", "127.0.0.1")])]
+    tasks = [asyncio.create_task(s.serve_forever()) for s in servers]
+    for s in servers:
+        await s.serving
     print("READY", flush=True)
-    await task
+    await asyncio.gather(*tasks)
 
 
 asyncio.run(main())
