@@ -10,6 +10,7 @@ import { platformEndpoint } from "./credentials.ts";
 import { SUBSCRIPTIONS, T } from "./topics.ts";
 import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
 import { obtainCredentials } from "./provisioning.ts";
+import { explainTlsError } from "./tls-errors.ts";
 
 export interface DownlinkHandlers {
   attributeUpdate(device: string, data: Record<string, unknown>): void;
@@ -74,6 +75,7 @@ export class PlatformClient {
         this.events.emit({ kind: "platform", state: "disconnected", detail: reason });
         if (was) this.down.lost();
       },
+      explainError: (err) => explainTlsError(err, security.caCert, this.configDir),
       onRefused: (reason) => {
         if (this.refusedLogged === reason) return;
         this.refusedLogged = reason;

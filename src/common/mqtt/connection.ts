@@ -50,6 +50,8 @@ export interface ConnectionHooks {
   onDisconnect?(reason: string): void;
   /** A refused CONNACK: credentials or authorisation. Called once per refusal. */
   onRefused?(reason: string): void;
+  /** A clearer text for a transport error (e.g. which CA file a TLS verification used), if it knows one. */
+  explainError?(err: Error & { code?: unknown }): string | undefined;
 }
 
 /**
@@ -84,7 +86,7 @@ export function openConnection(
     if (code !== undefined && code > 0) {
       lastError = `connection refused: ${connackReason(code)}`;
       hooks.onRefused?.(lastError);
-    } else lastError = err.message;
+    } else lastError = hooks.explainError?.(err) ?? err.message;
   });
   client.on("close", () => {
     if (connected) {
