@@ -296,9 +296,18 @@ export class Gateway {
     if (!drained) this.log.warn(`${this.sender.inflightPublishes} publishes not acknowledged at shutdown; they stay in storage and are resent next start`);
     await this.sender.stop();
     this.devices.save();
+    this.logUnsent();
     await this.platform.stop();
     await this.storage.close();
     this.log.info("stopped");
+  }
+
+  /** Say at shutdown how much was not delivered, and whether it survives (memory storage loses it). */
+  private logUnsent(): void {
+    const unsent = this.storage.depth();
+    if (unsent === 0) return;
+    if (this.storage.kind === "memory") this.log.warn(`${unsent} records were still unsent at shutdown and are lost: memory storage keeps nothing across restarts (use sqlite or file storage for that)`);
+    else this.log.info(`${unsent} records were still unsent at shutdown; they stay in ${this.storage.kind} storage and are sent after the next start`);
   }
 
   get senderStats() {

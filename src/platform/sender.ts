@@ -163,6 +163,8 @@ export class Sender {
     }
     for (const p of publishes) {
       await this.respectLimits(p);
+      // Stopping: what is not published yet stays in storage (the batch is never acked).
+      if (!this.running) break;
       while (this.inflight >= this.client.limits.maxInflight && this.running) await this.sleep(1000);
       this.inflight++;
       this.stats.messagesSent++;
@@ -196,8 +198,9 @@ export class Sender {
       if (wait === 0 && p.telemetry) {
         wait = Math.max(this.telemetryLimiter.take(1), this.dpLimiter.take(p.datapoints));
       }
-      if (wait === 0) return;
-      await new Promise((r) => setTimeout(r, wait));
+      if (wait === 0 || !this.running) return;
+      // a rate-limit window may be long (e.g. 60 s): stop() must not wait for it
+      await this.sleep(wait);
     }
   }
 
