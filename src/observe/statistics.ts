@@ -29,6 +29,7 @@ export class Statistics {
   private lastCpu = process.cpuUsage();
   private lastAt = Date.now();
   private lastSent = { messages: 0, datapoints: 0 };
+  private lastConnector = new Map<string, { recordsStored: number; messagesReceived: number; dropped: number }>();
   private sentAttributes = false;
 
   constructor(
@@ -48,6 +49,7 @@ export class Statistics {
       const commands = this.loadCommands(this.cfg.configuration);
       if (commands.length) {
         const run = () => void this.runCustom(commands);
+        run(); // once at start, then every period
         const c = setInterval(run, this.cfg.customStatsSendPeriodInSeconds * 1000);
         c.unref?.();
         this.timers.push(c);
@@ -74,8 +76,18 @@ export class Statistics {
     this.lastCpu = process.cpuUsage();
     this.lastAt = now;
     const s = this.gw.senderStats;
+    // Counts per period, like upstream (its counters reset after each send); ours stay cumulative
+    // for the status endpoint, so the period's share is the difference to the last send.
     const connectorsStats: Record<string, Record<string, number>> = {};
-    for (const [name, st] of this.gw.pipeline.stats) connectorsStats[name] = { storageMsgPushed: st.recordsStored, connectorMsgsReceived: st.messagesReceived, dropped: st.dropped };
+    for (const [name, st] of this.gw.pipeline.stats) {
+      const prev = this.lastConnector.get(name) ?? { recordsStored: 0, messagesReceived: 0, dropped: 0 };
+      connectorsStats[name] = {
+        storageMsgPushed: st.recordsStored - prev.recordsStored,
+        connectorMsgsReceived: st.messagesReceived - prev.messagesReceived,
+        dropped: st.dropped - prev.dropped,
+      };
+      this.lastConnector.set(name, { recordsStored: st.recordsStored, messagesReceived: st.messagesReceived, dropped: st.dropped });
+    }
     const mem = process.memoryUsage();
     this.put({
       telemetry: [
