@@ -114,7 +114,7 @@ export class Pipeline {
     if (data.telemetry) for (const e of data.telemetry) for (const _ in e.values) tele++;
     stats.datapointsReceived += attrs + tele;
     if (this.d.events.wants("uplink")) {
-      this.d.events.emit({ kind: "uplink", connector: connectorName, device: data.deviceName, telemetry: tele, attributes: attrs, data });
+      this.d.events.emit({ kind: "uplink", connector: connectorName, device: data.deviceName, telemetry: tele, attributes: attrs, data, at: now });
     }
     return "SUCCESS";
   }

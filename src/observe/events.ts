@@ -2,7 +2,7 @@
 // statistics, the status socket and `tb-gw tail` all subscribe to the same stream.
 
 export type GatewayEvent =
-  | { kind: "uplink"; connector: string; device: string; telemetry: number; attributes: number; data?: unknown }
+  | { kind: "uplink"; connector: string; device: string; telemetry: number; attributes: number; data?: unknown; /** the time stamped on values without their own ts */ at?: number }
   | { kind: "stored"; records: number }
   | { kind: "dropped"; connector?: string; device?: string; reason: string; count: number }
   | { kind: "sent"; messages: number; datapoints: number; bytes: number }

@@ -49,7 +49,7 @@ test("validate accepts the upstream main config from the binary", () => {
 
 test(`run --demo delivers telemetry from the binary${canHide ? " with node_modules hidden" : ""}`, async () => {
   const [cmd, args] = hidden(["run", "--demo", "--demo-port", "0"]);
-  const gw = await startProcess(cmd, args, { cwd: work, ready: /demo platform received [1-9]\d* datapoints/, timeoutMs: 30000, env: { XDG_STATE_HOME: work, XDG_RUNTIME_DIR: work } });
+  const gw = await startProcess(cmd, args, { cwd: work, ready: /demo platform received [1-9]\d* datapoints/, timeoutMs: 30000, env: { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "tbgw-state-")), XDG_RUNTIME_DIR: work } });
   const exited = new Promise<number | null>((r) => gw.proc.once("exit", (code) => r(code)));
   await gw.stop("SIGTERM");
   expect(await exited).toBe(0);

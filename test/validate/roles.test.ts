@@ -24,7 +24,9 @@ function site(name: string, connectors: object[], files: Record<string, string>,
 
 describe("file roles", () => {
   test("a path that exists only from the working folder is readable, as the runtime reads it", () => {
-    const configDir = join(work, "elsewhere");
+    // deep enough that the path relative to the working folder, joined to the config folder,
+    // names nothing, wherever the checkout lives
+    const configDir = join(work, "a", "b", "c", "d", "elsewhere");
     mkdirSync(configDir, { recursive: true });
     const file = join(work, "from-cwd.pem");
     writeFileSync(file, "pem");

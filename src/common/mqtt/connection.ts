@@ -66,7 +66,8 @@ export function openConnection(
   hooks: ConnectionHooks = {},
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): ManagedConnection {
-  const client = mqtt.connect(url, { connectTimeout: 10000, ...options, reconnectPeriod: 0 });
+  // writeCache off: mqtt-packet would otherwise keep 65,536 pre-built 2-byte buffers (~6 MB RSS).
+  const client = mqtt.connect(url, { connectTimeout: 10000, writeCache: false, ...options, reconnectPeriod: 0 });
   let attempt = 0;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

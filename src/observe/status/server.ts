@@ -3,6 +3,7 @@
 // and Prometheus /metrics listeners. Slow readers lose events (counted) instead of growing
 // the gateway's memory.
 
+import { exactJson } from "../../core/records.ts";
 import { chmodSync, existsSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from "node:http";
@@ -236,9 +237,10 @@ function reply(res: ServerResponse, code: number, type: string, body: string): v
 
 /** Events on the wire carry their time; in-process-only fields (acked batches) stay behind. */
 function wireJson(e: GatewayEvent): string {
-  const at = Date.now();
+  // an uplink carries the stamp its records got, so tail shows the ts the platform receives
+  const at = (e.kind === "uplink" && e.at) || Date.now();
   if (e.kind === "acked") return JSON.stringify({ kind: e.kind, records: e.records, datapoints: e.datapoints, latencyMs: e.latencyMs, at });
-  return JSON.stringify({ ...e, at });
+  return exactJson({ ...e, at });
 }
 
 function socketAnswers(path: string): Promise<boolean> {

@@ -71,6 +71,9 @@ async function runJson(path: string, keep: (r: Row) => boolean): Promise<number>
 }
 
 async function runInk(path: string, keep: (r: Row) => boolean): Promise<number> {
+  // Ink draws only the final frame when CI / CONTINUOUS_INTEGRATION is set; on a real terminal
+  // the live view was asked for, so tell Ink (read once when it loads) that this is no CI.
+  for (const k of ["CI", "CONTINUOUS_INTEGRATION"]) if (k in process.env) process.env[k] = "false";
   const { startInkTail } = await import("./view.ts");
   let sub;
   const view = await startInkTail({ socketPath: path });
