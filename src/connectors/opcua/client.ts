@@ -2,6 +2,7 @@
 // certificate (from the config, or created in pure JS under the gateway's data folder on first run),
 // and the user identity (anonymous, username/password, X.509 certificate).
 
+import { constants as cryptoConstants, generateKeyPairSync, privateDecrypt, publicEncrypt } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -72,6 +73,14 @@ export function planClient(server: OpcuaServer, configDir: string): ClientPlan {
   const securityMode = MessageSecurityMode[modeName];
   const policyName = securityMode === MessageSecurityMode.None ? "None" : server.security && server.security !== "None" ? server.security : "Basic256Sha256";
   const securityPolicy = (SecurityPolicy as Record<string, SecurityPolicy>)[policyName]!;
+  if (securityPolicy === SecurityPolicy.Basic128Rsa15 && !rsaPkcs1DecryptWorks()) {
+    throw new Error(
+      `opcua: security policy "Basic128Rsa15" cannot be used with this runtime: its OpenSecureChannel messages are ` +
+        `encrypted with RSA PKCS#1 v1.5, and the runtime refuses PKCS#1 v1.5 private-key decryption ` +
+        `(CVE-2023-46809). Set server.security to "Basic256Sha256" (or Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss, Basic256) ` +
+        `and enable that policy on the server`,
+    );
+  }
   let identity: UserIdentityInfo = { type: UserTokenType.Anonymous };
   if (id.username) {
     identity = { type: UserTokenType.UserName, userName: id.username, password: id.password ?? "" };
@@ -84,6 +93,25 @@ export function planClient(server: OpcuaServer, configDir: string): ClientPlan {
   }
   const trust = ca ? ServerTrust.load(ca, id.caCert ? "identity.caCert" : "identity.pathToCACert") : undefined;
   return { securityMode, securityPolicy, certificateFile: cert, privateKeyFile: key, identity, trust };
+}
+
+let pkcs1Probe: boolean | undefined;
+/**
+ * Whether this runtime can still decrypt RSA PKCS#1 v1.5 with a private key. Node ≥ 20.11 and Bun
+ * refuse it (the Marvin attack, CVE-2023-46809); Basic128Rsa15 needs it to read the server's
+ * OpenSecureChannel response. Probed once, so a runtime that allows it again is used.
+ */
+export function rsaPkcs1DecryptWorks(): boolean {
+  if (pkcs1Probe !== undefined) return pkcs1Probe;
+  try {
+    const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const padding = cryptoConstants.RSA_PKCS1_PADDING;
+    const sealed = publicEncrypt({ key: publicKey, padding }, Buffer.from("probe"));
+    pkcs1Probe = privateDecrypt({ key: privateKey, padding }, sealed).toString() === "probe";
+  } catch {
+    pkcs1Probe = false;
+  }
+  return pkcs1Probe;
 }
 
 function pemToDer(pem: string): Buffer {

@@ -5,7 +5,9 @@
 // Environment: OPCUA_PORT (required), OPCUA_SECURE=1 (only Sign/SignAndEncrypt endpoints, users below),
 // OPCUA_PKI (server PKI folder), OPCUA_BENCH_NODES=N (adds Bench/V0..V{N-1} changing every
 // OPCUA_BENCH_PERIOD ms), OPCUA_TICK_MS (period of the changing demo values, default 100),
-// OPCUA_MAX_SUBSCRIPTIONS=N (server-wide subscription limit; 0 refuses every CreateSubscription).
+// OPCUA_MAX_SUBSCRIPTIONS=N (server-wide subscription limit; 0 refuses every CreateSubscription),
+// OPCUA_POLICIES=A,B (security policies of a secure server; default Basic256Sha256,Aes128_Sha256_RsaOaep;
+// node-opcua leaves the deprecated Basic128Rsa15 and Basic256 out unless they are listed here).
 // Prints "OPCUA READY <endpointUrl>" when listening.
 
 import { OPCUAServer } from "node-opcua-server";
@@ -26,6 +28,12 @@ const pkiRoot = process.env.OPCUA_PKI ?? join(tmpdir(), `tbgw-opcua-server-pki-$
 const tickMs = Number(process.env.OPCUA_TICK_MS ?? 100);
 const benchNodes = Number(process.env.OPCUA_BENCH_NODES ?? 0);
 const benchPeriod = Number(process.env.OPCUA_BENCH_PERIOD ?? 100);
+const policyNames = (process.env.OPCUA_POLICIES ?? "Basic256Sha256,Aes128_Sha256_RsaOaep").split(",").map((p) => p.trim());
+const policies = policyNames.map((name) => {
+  const p = (SecurityPolicy as Record<string, SecurityPolicy>)[name];
+  if (!p || p === SecurityPolicy.None) throw new Error(`OPCUA_POLICIES: unknown security policy "${name}"`);
+  return p;
+});
 
 const serverCertificateManager = new OPCUACertificateManager({ rootFolder: pkiRoot, automaticallyAcceptUnknownCertificate: true });
 
@@ -38,7 +46,7 @@ const server = new OPCUAServer({
   serverCertificateManager,
   userCertificateManager: new OPCUACertificateManager({ rootFolder: join(pkiRoot, "user"), automaticallyAcceptUnknownCertificate: true }),
   securityModes: secure ? [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt] : [MessageSecurityMode.None],
-  securityPolicies: secure ? [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep] : [SecurityPolicy.None],
+  securityPolicies: secure ? policies : [SecurityPolicy.None],
   allowAnonymous: !secure,
   userManager: {
     isValidUser: (user: string, password: string) => user === "gwuser" && password === "gwpass",
