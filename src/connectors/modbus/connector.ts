@@ -76,7 +76,10 @@ export class ModbusConnector implements Connector {
     const srv = this.config.slave;
     if (srv?.sendDataToThingsBoard) {
       this.server = await startSlaveServer(srv, this.ctx.log);
-      slaves.push(this.server.pollingSlave);
+      const polling = this.server.pollingSlave;
+      if (this.server.localStream)
+        this.links.set(linkKey(polling), new ModbusLink({ ...linkOptionsOf(polling), localStream: this.server.localStream }, this.ctx.log));
+      slaves.push(polling);
     }
     for (const s of slaves) this.slaves.push(new PolledSlave(s, this.linkFor(s), this.ctx, this.ctx.log));
     for (const s of this.slaves) s.start();

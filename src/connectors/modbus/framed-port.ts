@@ -27,7 +27,7 @@ export function crc16(buf: Uint8Array): number {
   return crc;
 }
 
-function lrc(buf: Uint8Array): number {
+export function lrc(buf: Uint8Array): number {
   let sum = 0;
   for (const b of buf) sum = (sum + b) & 0xff;
   return (-sum) & 0xff;

@@ -4,7 +4,7 @@
 
 import ModbusRTU from "modbus-serial";
 import type { Logger } from "../../observe/logger.ts";
-import { FramedPort, SocketStream, type Framing } from "./framed-port.ts";
+import { FramedPort, SocketStream, type ByteStream, type Framing } from "./framed-port.ts";
 import { SerialFileStream } from "./serial-file.ts";
 
 export interface LinkOptions {
@@ -23,6 +23,8 @@ export interface LinkOptions {
   connectAttemptCount: number;
   waitAfterFailedAttemptsMs: number;
   delayBetweenRequestsMs: number;
+  /** RTU frames over this in-process stream instead of a wire (the gateway polling its own serial slave) */
+  localStream?: () => ByteStream;
 }
 
 export function linkKey(o: Pick<LinkOptions, "type" | "host" | "port">): string {
@@ -106,6 +108,7 @@ export class ModbusLink {
     const o = this.opts;
     const host = o.host ?? "127.0.0.1";
     const framing: Framing = o.method === "ascii" ? "ascii" : "rtu";
+    if (o.localStream) return openWithPort(client, new FramedPort(o.localStream(), "rtu"));
     if (o.type === "SERIAL") {
       const stream = new SerialFileStream(String(o.port), o);
       return openWithPort(client, new FramedPort(stream, framing, o.handleLocalEcho));

@@ -63,7 +63,7 @@ describe("modbus slave mode", () => {
     const conn = new ModbusConnector(ModbusConfigSchema.parse({
       slave: {
         type: "tcp", host: "127.0.0.1", port, unitId: 1, deviceName: "gw-slave", pollPeriod: 100, sendDataToThingsBoard: true,
-        byteOrder: "BIG", wordOrder: "BIG",
+        byteOrder: "BIG", wordOrder: "BIG", identity: { vendorName: "ACME", productCode: "TB-1", productName: "Gateway" },
         values: { holding_registers: { timeseries: [{ tag: "hr0", type: "16int", address: 0, objectsCount: 1, value: 1234 }] } },
       },
     }), ctx);
@@ -71,9 +71,10 @@ describe("modbus slave mode", () => {
     try {
       await conn.start();
       await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.hr0 === 1234), 5000, "initial value");
-      const py = `from pymodbus.client import ModbusTcpClient\nc=ModbusTcpClient("127.0.0.1",port=${port})\nc.connect()\nprint("READ",c.read_holding_registers(0,1,slave=1).registers[0],flush=True)\nc.write_register(0,4321,slave=1)\nprint("WROTE",flush=True)\n`;
+      const py = `from pymodbus.client import ModbusTcpClient\nc=ModbusTcpClient("127.0.0.1",port=${port})\nc.connect()\nprint("READ",c.read_holding_registers(0,1,slave=1).registers[0],flush=True)\nc.write_register(0,4321,slave=1)\nfrom pymodbus.mei_message import ReadDeviceInformationRequest as R\nr=c.execute(R(read_code=3,object_id=0,unit=1))\nprint("IDENT",{k:v.decode() for k,v in r.information.items()},flush=True)\nprint("WROTE",flush=True)\n`;
       client = await startProcess("/usr/bin/python3", ["-c", py], { ready: /WROTE|Error|Traceback/, timeoutMs: 15000 });
       expect(client.output()).toContain("READ 1234");
+      expect(client.output()).toContain(`IDENT {0: 'ACME', 1: 'TB-1', 2: '', 4: 'Gateway'}`);
       await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.hr0 === 4321), 5000, "value written by the client");
     } finally {
       await client?.stop();
