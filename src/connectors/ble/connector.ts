@@ -21,13 +21,38 @@ function keysOf(d: BleDevice): KeyValue[] {
   ];
 }
 
-/** Manufacturer data as BlueZ exposes it ({companyId: bytes}); upstream converts the first entry's bytes. */
-export function manufacturerBytes(md: Record<string, unknown> | undefined): Uint8Array | undefined {
-  const first = md ? Object.values(md)[0] : undefined;
-  const raw = first && typeof first === "object" && "value" in first ? (first as { value: unknown }).value : first;
+function entryBytes(v: unknown): Uint8Array | undefined {
+  const raw = v && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v;
   if (raw instanceof Uint8Array) return raw;
   if (Array.isArray(raw)) return Uint8Array.from(raw as number[]);
   return undefined;
+}
+
+const APPLE = "76";
+/** Apple's iBeacon frame (company 0x004C, type 0x02 length 0x15): a generic beacon, not sensor data. */
+const isIBeacon = (id: string, b: Uint8Array) => id === APPLE && b[0] === 0x02 && b[1] === 0x15;
+
+/**
+ * Manufacturer data as BlueZ exposes it ({companyId: bytes}); upstream converts the first entry's
+ * bytes. JS orders integer keys ascending, so Apple's id 76 comes first whenever a sensor also
+ * sends an iBeacon frame (Govee H5074/H5075 do, see testdata/recorded.json): that frame is skipped
+ * when another company's data is present.
+ */
+export function manufacturerBytes(md: Record<string, unknown> | undefined): Uint8Array | undefined {
+  const entries = Object.entries(md ?? {}).flatMap(([id, v]) => {
+    const b = entryBytes(v);
+    return b ? [[id, b] as const] : [];
+  });
+  const sensor = entries.find(([id, b]) => !isIBeacon(id, b));
+  return (sensor ?? entries[0])?.[1];
+}
+
+/** The advertisement path: advertisement keys of `device` converted from BlueZ's manufacturer data. */
+export function convertAdvertisement(device: BleDevice, md: Record<string, unknown> | undefined, onError: (key: string, e: Error) => void): ConvertedData | undefined {
+  const keys = keysOf(device).filter((k) => k.key.dataSourceType === "advertisement");
+  const bytes = manufacturerBytes(md);
+  if (!bytes || keys.length === 0) return undefined;
+  return convertKeys({ ...device, type: device.type ?? "hex" }, keys, bytes, onError);
 }
 
 /** Reserved RPC params `characteristicUUID=<uuid>;value=<v>;`. */
@@ -171,12 +196,11 @@ export class BleConnector implements Connector {
   }
 
   private async advertisementLoop(d: DeviceState): Promise<void> {
-    const keys = keysOf(d.config).filter((k) => k.key.dataSourceType === "advertisement");
     while (!this.stopped) {
       try {
         const device = await this.session!.adapter.getDevice(d.config.MACAddress);
-        const bytes = manufacturerBytes(await device.getManufacturerData());
-        if (bytes) await this.send(convertKeys({ ...d.config, type: d.config.type ?? "hex" }, keys, bytes, (k, e) => this.report(d, k, e.message)));
+        const data = convertAdvertisement(d.config, await device.getManufacturerData(), (k, e) => this.report(d, k, e.message));
+        if (data) await this.send(data);
         this.report(d, "advertisement", undefined);
       } catch (e) {
         this.report(d, "advertisement", `no advertisement yet: ${(e as Error).message}`);

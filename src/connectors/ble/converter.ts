@@ -2,7 +2,8 @@
 // - bytes (characteristics): each [i] / [a:b] in valueExpression becomes the decimal values of the
 //   selected bytes written one after another, the rest of the text stays: "[0:2]cm" on 12 34 → "1852cm";
 // - hex (advertisements): [a:b] is the integer of those bytes' hex, [i] the integer of the first hex
-//   digit of byte i (upstream quirk); optional `compute`; the result is the last value computed.
+//   digit of byte i (upstream quirk); optional `compute`; the result is the last value computed. A range
+//   that selects no bytes or ends past the received bytes is an error for that key (not a 0).
 
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
 import { compileCompute } from "./compute.ts";
@@ -41,7 +42,13 @@ export function hexConvert(valueExpression: string, data: Uint8Array, compute?: 
   for (const m of valueExpression.matchAll(SELECTOR)) {
     const [, a = "", colon, b] = m;
     const [s, e] = bounds(data.length, a, colon, b);
-    let value = colon ? parseInt(hex.slice(s * 2, e * 2) || "0", 16) : parseInt(hex[s * 2]!, 16);
+    // A slice past the end of a short (truncated) frame would read as 0 or as fewer bytes and send a
+    // wrong number: refuse it (upstream raises on the empty case only).
+    const wantEnd = colon && b !== undefined && b !== "" ? Number(b) : undefined;
+    if (colon && (e <= s || (wantEnd !== undefined && wantEnd > 0 && wantEnd > data.length))) {
+      throw new Error(`byte range [${a}:${b ?? ""}] is outside the ${data.length} received byte(s)`);
+    }
+    let value = colon ? parseInt(hex.slice(s * 2, e * 2), 16) : parseInt(hex[s * 2]!, 16);
     if (compute) {
       let fn = computeCache.get(compute);
       if (!fn) computeCache.set(compute, (fn = compileCompute(compute)));
