@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { recordingContext } from "../../../test/support/context.ts";
-import { freePort } from "../../../test/support/ports.ts";
+import { freePort, freeUdpPort } from "../../../test/support/ports.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { setStderrLogging } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
@@ -76,6 +76,32 @@ describe("modbus slave mode", () => {
       expect(client.output()).toContain("READ 1234");
       expect(client.output()).toContain(`IDENT {0: 'ACME', 1: 'TB-1', 2: '', 4: 'Gateway'}`);
       await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.hr0 === 4321), 5000, "value written by the client");
+    } finally {
+      await client?.stop();
+      await conn.stop();
+    }
+  }, 20000);
+});
+
+describe("modbus slave mode over UDP", () => {
+  test("serves configured values to a pymodbus UDP client and reports its writes", async () => {
+    const port = await freeUdpPort();
+    const ctx = recordingContext({ type: "modbus" });
+    const conn = new ModbusConnector(ModbusConfigSchema.parse({
+      slave: {
+        type: "udp", host: "127.0.0.1", port, unitId: 1, deviceName: "gw-udp-slave", pollPeriod: 100, sendDataToThingsBoard: true,
+        byteOrder: "BIG", wordOrder: "BIG",
+        values: { holding_registers: { timeseries: [{ tag: "t", type: "32int", address: 4, objectsCount: 2, value: -70000 }] } },
+      },
+    }), ctx);
+    let client: Started | undefined;
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.t === -70000), 5000, "initial value");
+      const py = `from pymodbus.client import ModbusUdpClient\nc=ModbusUdpClient("127.0.0.1",port=${port},timeout=2)\nc.connect()\nprint("READ",c.read_holding_registers(4,2,slave=1).registers,flush=True)\nc.write_registers(4,[0,5],slave=1)\nprint("WROTE",flush=True)\n`;
+      client = await startProcess("/usr/bin/python3", ["-c", py], { ready: /WROTE|Error|Traceback/, timeoutMs: 15000 });
+      expect(client.output()).toContain("READ [65534, 61072]");
+      await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.t === 5), 5000, "value written by the client");
     } finally {
       await client?.stop();
       await conn.stop();

@@ -1,5 +1,5 @@
 // Slave (server) mode: the gateway serves a register map pre-filled from `slave.values` (slave-store.ts)
-// over TCP (modbus-serial's ServerTCP) or a serial line (slave-serial.ts, RTU or ASCII), and polls it
+// over TCP (modbus-serial's ServerTCP), UDP (slave-udp.ts) or a serial line (slave-serial.ts, RTU or ASCII), and polls it
 // like any other slave so values written by external masters reach the platform (spec §2.4); platform
 // attribute updates / RPC write into it through the same poll link. TCP is polled over loopback TCP;
 // a serial slave is polled in-process (the device file belongs to the external master).
@@ -11,6 +11,7 @@ import type { ByteStream } from "./framed-port.ts";
 import type { ServerConfig, SlaveConfig } from "./schema.ts";
 import { SerialFileStream } from "./serial-file.ts";
 import { SerialSlaveServer, StoreLoopbackStream } from "./slave-serial.ts";
+import { startUdpSlave } from "./slave-udp.ts";
 import { storeFromConfig, type RegisterStore } from "./slave-store.ts";
 
 export interface SlaveServer {
@@ -22,8 +23,7 @@ export interface SlaveServer {
 }
 
 export async function startSlaveServer(cfg: ServerConfig, log: Logger): Promise<SlaveServer> {
-  if (cfg.type !== "TCP" && cfg.type !== "SERIAL")
-    throw new Error(`modbus slave.type ${cfg.type} is not supported yet (use tcp or serial)`);
+  if (cfg.type === "TLS") throw new Error("modbus slave.type tls is not supported yet (use tcp, udp or serial)");
   const { store, keys } = storeFromConfig(cfg, log);
   const pollingSlave: SlaveConfig = {
     deviceName: cfg.deviceName, deviceType: cfg.deviceType, type: "TCP", host: "127.0.0.1", port: cfg.port, method: "socket",
@@ -50,6 +50,13 @@ export async function startSlaveServer(cfg: ServerConfig, log: Logger): Promise<
     };
   }
 
+  const pollHost = cfg.host === "0.0.0.0" || cfg.host === "" ? "127.0.0.1" : cfg.host;
+  const port = Number(cfg.port);
+  if (cfg.type === "UDP") {
+    const server = await startUdpSlave(cfg.host, port, store, log);
+    return { pollingSlave: { ...pollingSlave, type: "UDP", host: pollHost, port }, store, close: () => server.close() };
+  }
+
   const vector = {
     getHoldingRegister: (a: number) => store.get("hr", a),
     getInputRegister: (a: number) => store.get("ir", a),
@@ -59,7 +66,6 @@ export async function startSlaveServer(cfg: ServerConfig, log: Logger): Promise<
     setCoil: (a: number, v: boolean) => store.set("co", a, v ? 1 : 0),
     readDeviceIdentification: () => Object.fromEntries(store.identity),
   };
-  const port = Number(cfg.port);
   const server = new ServerTCP(vector, { host: cfg.host, port, unitID: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once("initialized", () => resolve());
@@ -67,7 +73,6 @@ export async function startSlaveServer(cfg: ServerConfig, log: Logger): Promise<
   });
   server.on("socketError", (e: Error | null) => log.debug(`slave server client error: ${e?.message}`));
   log.info(`modbus slave server listening on ${cfg.host}:${port}`);
-  const pollHost = cfg.host === "0.0.0.0" || cfg.host === "" ? "127.0.0.1" : cfg.host;
   return {
     pollingSlave: { ...pollingSlave, host: pollHost, port },
     store,
