@@ -106,6 +106,8 @@ export class Gateway {
           requestGatewayAttributes: (keys) => this.platform.requestGatewayAttributes(keys),
           reloadConnector: (name, why) => this.reloadConnector(name, why),
           removeConnector: (name) => this.removeConnector(name),
+          ready: () => this.platform.ready,
+          switchPlatform: (tb, ms) => this.platform.switchConnection(tb, ms),
         },
         this.log.child("remote-config"),
       );
@@ -288,6 +290,7 @@ export class Gateway {
     this.log.info("stopping: connectors first, then in-flight publishes, then storage");
     for (const t of this.timers) clearInterval(t);
     this.statistics.stop();
+    this.remote?.stop();
     await this.connectors.stopAll();
     this.strategies.stop();
     this.downlink.stop();

@@ -8,14 +8,21 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { applyEdits, modify, parse as parseJsonc } from "jsonc-parser";
 import pkg from "../../package.json" with { type: "json" };
-import type { MainConfig } from "../config/main-schema.ts";
+import { ThingsboardSchema, type MainConfig, type ThingsboardConfig } from "../config/main-schema.ts";
+import { StorageSchema } from "../storage/schema.ts";
+import { setLogLevel } from "../observe/logger.ts";
 import { T } from "../platform/topics.ts";
-import { errorText, type Logger } from "../observe/logger.ts";
+import { errorText, Logger } from "../observe/logger.ts";
+import { REMOTE_LOG_LEVELS, REMOTE_LOGGING_SCOPE, RemoteLogging } from "./remote-logging.ts";
 import type { LoadedConnector } from "./connectors.ts";
 
 /** Shared keys asked for after connecting (upstream ATTRIBUTES_FOR_REQUEST). */
 export const REMOTE_CONFIG_KEYS = ["RemoteLoggingLevel", "general_configuration", "storage_configuration", "grpc_configuration", "logs_configuration", "active_connectors"];
-const NOT_SUPPORTED = new Set(["general_configuration", "storage_configuration", "grpc_configuration", "logs_configuration", "RemoteLoggingLevel"]);
+const NOT_SUPPORTED = new Set(["grpc_configuration"]);
+/** Fields whose change needs a new platform connection. */
+const CONNECTION_FIELDS = ["host", "port", "security", "qos", "provisioning", "keep_alive", "proxy_host", "proxy_port"] as const;
+/** Spec §7: new connection settings get this long before the old ones come back. Tests shorten it. */
+const SWITCH_TIMEOUT_MS = Number(process.env.TB_GW_REMOTE_SWITCH_TIMEOUT_MS) || 30_000;
 const MAX_BACKUPS = 10;
 
 /** What remote configuration needs from the gateway. */
@@ -30,6 +37,10 @@ export interface RemoteConfigHost {
   /** Re-read the connector from disk and restart only it; false when its config is not valid. */
   reloadConnector(name: string, why: string): Promise<boolean>;
   removeConnector(name: string): Promise<void>;
+  /** Connect with new settings, back to the old ones when no session within timeoutMs; true = switched. */
+  switchPlatform?(next: ThingsboardConfig, timeoutMs: number): Promise<boolean>;
+  /** Platform session ready (remote logging sends only then); assumed ready when absent. */
+  ready?(): boolean;
 }
 
 export class RemoteConfiguration {
@@ -37,11 +48,29 @@ export class RemoteConfiguration {
   private lastSent = new Map<string, string>();
   /** One update at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
+  readonly remoteLogging: RemoteLogging;
 
   constructor(
     private readonly host: RemoteConfigHost,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.remoteLogging = new RemoteLogging(
+      {
+        publish: (topic, payload) => host.publish(topic, payload),
+        ready: () => host.ready?.() ?? true,
+        connectorRemoteLogging: (name) => {
+          const c = host.connectors.find((x) => x.entry.name === name);
+          return c ? c.entry.enableRemoteLogging === true : undefined;
+        },
+      },
+      new Logger(REMOTE_LOGGING_SCOPE),
+    );
+  }
+
+  /** Gateway stopping: no more remote log records. */
+  stop(): void {
+    this.remoteLogging.stop();
+  }
 
   /** Platform session ready: publish the current configuration, then ask for the shared keys. */
   async sessionReady(): Promise<void> {
@@ -87,6 +116,10 @@ export class RemoteConfiguration {
       if (key.includes("deleted")) continue;
       if (this.lastSent.get(key) === JSON.stringify(value)) continue; // our own echo, or nothing new
       if (key === "active_connectors") await this.applyActiveConnectors(value);
+      else if (key === "RemoteLoggingLevel") await this.applyRemoteLoggingLevel(value);
+      else if (key === "general_configuration") await this.applyGeneral(value);
+      else if (key === "storage_configuration") await this.applyStorage(value);
+      else if (key === "logs_configuration") await this.applyLogs(value);
       else if (NOT_SUPPORTED.has(key)) this.log.warn(`remote configuration: "${key}" received but applying it remotely is not supported yet by tb-gw; edit the config files on the gateway host`);
       else if (isConnectorConfig(value)) await this.applyConnector(key, value);
       else this.log.debug(`remote configuration: shared attribute ${key} is not a connector configuration; ignored`);
@@ -153,6 +186,76 @@ export class RemoteConfiguration {
     await this.echo(name, value);
   }
 
+  private async applyRemoteLoggingLevel(value: unknown): Promise<void> {
+    if (!this.remoteLogging.setLevel(value)) return this.log.error(`remote configuration: RemoteLoggingLevel ${JSON.stringify(value)} is not one of ${REMOTE_LOG_LEVELS.join(", ")}; remote logging unchanged (${this.remoteLogging.currentLevel})`);
+    this.log.info(`remote logging level set to ${this.remoteLogging.currentLevel}`);
+    await this.echo("RemoteLoggingLevel", value);
+  }
+
+  /**
+   * A new `thingsboard` section: validated with the main schema first (invalid → error, nothing
+   * changes, no echo); changed connection settings → new connection, with fallback; the rest is
+   * written to the main config and takes effect after a restart (the services built from it are
+   * not rebuilt at run time).
+   */
+  private async applyGeneral(value: unknown): Promise<void> {
+    const raw = withoutTs(value);
+    if (!raw) return this.log.error(`remote configuration: general_configuration must be an object (the thingsboard section), got ${JSON.stringify(value)}; nothing changed`);
+    const parsed = ThingsboardSchema.safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => `thingsboard.${i.path.join(".")}: ${i.message}`).join("; ");
+      return this.log.error(`remote configuration: general_configuration is not a valid thingsboard section (${why}); nothing changed`);
+    }
+    const next = parsed.data;
+    const prev = this.host.config.thingsboard;
+    const connChanged = CONNECTION_FIELDS.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+    // remoteConfiguration is kept: turning it off remotely would cut the branch we sit on
+    const otherChanged = (Object.keys(next) as Array<keyof ThingsboardConfig>).filter((k) => !(CONNECTION_FIELDS as readonly string[]).includes(k) && JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+    if (connChanged.length) {
+      if (!this.host.switchPlatform) return this.log.error("remote configuration: this gateway cannot switch its platform connection at run time; general_configuration not applied");
+      this.log.info(`remote configuration: connection settings changed (${connChanged.join(", ")}); connecting to ${next.host}:${next.port}`);
+      const ok = await this.host.switchPlatform({ ...prev, ...pick(next, CONNECTION_FIELDS) }, SWITCH_TIMEOUT_MS);
+      if (!ok) return this.log.error(`remote configuration: general_configuration not applied: no platform session with ${next.host}:${next.port} within ${SWITCH_TIMEOUT_MS / 1000} s; kept ${prev.host}:${prev.port}`);
+    }
+    if (!this.editMain((text) => setPath(text, ["thingsboard"], localGeneral(raw)))) return;
+    for (const k of connChanged) (prev as Record<string, unknown>)[k] = next[k];
+    if (otherChanged.length) this.log.warn(`remote configuration: thingsboard ${otherChanged.join(", ")} written to ${this.host.configPath}; takes effect after restart`);
+    this.log.info("remote configuration: general_configuration applied");
+    await this.echo("general_configuration", value);
+  }
+
+  /** Storage is never recreated at run time (buffered data would be at stake): written, used after restart. */
+  private async applyStorage(value: unknown): Promise<void> {
+    const raw = withoutTs(value);
+    const parsed = raw ? StorageSchema.safeParse(raw) : undefined;
+    if (!parsed?.success) {
+      const why = parsed ? parsed.error.issues.map((i) => `storage.${i.path.join(".")}: ${i.message}`).join("; ") : "not an object";
+      return this.log.error(`remote configuration: storage_configuration is not a valid storage section (${why}); nothing changed`);
+    }
+    if (!this.editMain((text) => setPath(text, ["storage"], raw))) return;
+    this.log.warn(`remote configuration: storage_configuration written to ${this.host.configPath}; takes effect after restart (storage is not recreated while running)`);
+    await this.echo("storage_configuration", value);
+  }
+
+  /** logs.json is rewritten (backup first); its root level, when present, applies at once. */
+  private async applyLogs(value: unknown): Promise<void> {
+    const raw = withoutTs(value);
+    if (!raw) return this.log.error(`remote configuration: logs_configuration must be an object (logs.json content), got ${JSON.stringify(value)}; nothing changed`);
+    const file = join(this.host.configDir, "logs.json");
+    try {
+      if (existsSync(file)) backup(file, this.host.configDir);
+      writeFileSync(file, `${JSON.stringify(raw, null, 2)}\n`);
+    } catch (e) {
+      return this.log.error(`remote configuration: cannot write ${file}: ${errorText(e)}`);
+    }
+    const level = (raw.root as { level?: unknown } | undefined)?.level;
+    if (typeof level === "string" && level) {
+      setLogLevel(level);
+      this.log.info(`remote configuration: wrote ${file}; root log level now ${level.toUpperCase()}`);
+    } else this.log.info(`remote configuration: wrote ${file} (no root level in it; log level unchanged)`);
+    await this.echo("logs_configuration", value);
+  }
+
   private async applyActiveConnectors(value: unknown): Promise<void> {
     if (!Array.isArray(value)) return this.log.error(`remote configuration: active_connectors must be a list of connector names, got ${JSON.stringify(value)}`);
     const keep = new Set(value.map(String));
@@ -206,6 +309,33 @@ export class RemoteConfiguration {
     for (const [k, v] of Object.entries(attrs)) this.lastSent.set(k, JSON.stringify(v));
     return this.host.publish(T.meAttributes, JSON.stringify(attrs));
   }
+}
+
+function withoutTs(v: unknown): Record<string, any> | undefined {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const { ts: _ts, ...rest } = v as Record<string, any>;
+  return rest;
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
+}
+
+function setPath(text: string, path: string[], value: unknown): string {
+  return applyEdits(text, modify(text, path, value, { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
+}
+
+/** As upstream saves it: credentials of the other security types are not kept. */
+function localGeneral(raw: Record<string, any>): Record<string, any> {
+  const out = { ...raw };
+  const sec = raw.security && typeof raw.security === "object" ? { ...raw.security } : undefined;
+  if (sec) {
+    const type = sec.type ?? (sec.accessToken !== undefined ? "accessToken" : undefined);
+    if (type === "accessToken" || type === "tlsAccessToken") for (const k of ["clientId", "username", "password"]) delete sec[k];
+    if (type === "usernamePassword") delete sec.accessToken;
+    out.security = sec;
+  }
+  return out;
 }
 
 function isConnectorConfig(v: unknown): v is Record<string, any> {

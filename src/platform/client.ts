@@ -37,7 +37,7 @@ export class PlatformClient {
   private refusedLogged = "";
 
   constructor(
-    private readonly tb: ThingsboardConfig,
+    private tb: ThingsboardConfig,
     private readonly configDir: string,
     private readonly log: Logger,
     private readonly events: EventBus,
@@ -85,6 +85,43 @@ export class PlatformClient {
     this.conn.client.on("message", (topic, payload) => this.onMessage(topic, payload));
   }
 
+  /**
+   * Remote configuration changed the connection settings: connect with `next`; when that session is
+   * not ready within `timeoutMs`, go back to the previous settings (spec §7). True = switched.
+   */
+  async switchConnection(next: ThingsboardConfig, timeoutMs: number): Promise<boolean> {
+    const old = this.tb;
+    await this.reopen(next);
+    if (await this.waitReady(timeoutMs)) return true;
+    this.log.error(`platform: the new connection settings (${next.host}:${next.port}) did not give a session within ${timeoutMs / 1000} s; going back to ${old.host}:${old.port}`);
+    await this.reopen(old);
+    return false;
+  }
+
+  private async reopen(tb: ThingsboardConfig): Promise<void> {
+    const c = this.conn;
+    this.conn = undefined;
+    await c?.close(true);
+    this.tb = tb;
+    await this.start();
+  }
+
+  private waitReady(timeoutMs: number): Promise<boolean> {
+    if (this.isReady) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(false);
+      }, timeoutMs);
+      const off = this.events.on((e) => {
+        if (e.kind !== "platform" || e.state !== "connected") return;
+        clearTimeout(timer);
+        off();
+        resolve(true);
+      }, ["platform"]);
+    });
+  }
+
   private async onConnect(client: MqttClient): Promise<void> {
     this.refusedLogged = "";
     try {
@@ -94,7 +131,7 @@ export class PlatformClient {
     }
     const limits = await this.requestSessionLimits();
     applySessionLimits(this.limits, limits, this.tb, this.log);
-    if (!client.connected) return;
+    if (!client.connected || client !== this.conn?.client) return; // closed meanwhile, or replaced (switchConnection)
     this.isReady = true;
     this.events.emit({ kind: "platform", state: "connected" });
     this.down.ready();
@@ -112,7 +149,7 @@ export class PlatformClient {
         clearTimeout(timer);
         resolve(body);
       });
-      this.conn!.client.publish(`${T.meRpcRequest}${id}`, JSON.stringify({ method: "getSessionLimits", params: { timeout: this.tb.sessionLimitsTimeoutMs } }), { qos: this.tb.qos });
+      this.conn?.client.publish(`${T.meRpcRequest}${id}`, JSON.stringify({ method: "getSessionLimits", params: { timeout: this.tb.sessionLimitsTimeoutMs } }), { qos: this.tb.qos });
     });
   }
 

@@ -133,16 +133,20 @@ describe("remote configuration", () => {
     await publishUntil("sensors/s-9", { temperature: 1 }, "s-9", "temperature");
   }, 40000);
 
-  test("general_configuration is reported as not supported yet; nothing else changes", async () => {
-    await startRemoteConfigured((port) => [{ name: "Sensors", file: "sensors.json", content: sensorConnector(port) }]);
+  test("an invalid general_configuration is refused with a clear error; tb_gateway.json unchanged, no echo", async () => {
+    const files = await startRemoteConfigured((port) => [{ name: "Sensors", file: "sensors.json", content: sensorConnector(port) }]);
     const h = world!.harness;
-    await h.client.publishAsync("v1/devices/me/attributes", JSON.stringify({ general_configuration: { host: "elsewhere", port: 1 } }), { qos: 1 });
+    const before = readFileSync(files.configPath, "utf8");
+    await h.client.publishAsync("v1/devices/me/attributes", JSON.stringify({ general_configuration: { host: "elsewhere", port: "not a port" } }), { qos: 1 });
     const g = gw!;
     const end = Date.now() + 10000;
-    while (!/"general_configuration" received but applying it remotely is not supported yet/.test(g.output())) {
-      if (Date.now() > end) throw new Error(`no not-supported log; output:\n${g.output()}`);
+    while (!/general_configuration is not a valid thingsboard section \(thingsboard\.port: .*\); nothing changed/.test(g.output())) {
+      if (Date.now() > end) throw new Error(`no invalid-config log; output:\n${g.output()}`);
       await Bun.sleep(50); // only the process output tells; poll it
     }
+    expect(readFileSync(files.configPath, "utf8")).toBe(before);
+    expect(attrsWith(h, "general_configuration").filter((v) => v.host === "elsewhere").length).toBe(1); // the push only
     expect(g.proc.exitCode).toBeNull();
+    await publishUntil("sensors/s-3", { temperature: 2 }, "s-3", "temperature");
   }, 40000);
 });
