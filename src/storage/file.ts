@@ -4,6 +4,7 @@
 //  * puts are written once per tick in one write() per file and fsync'ed per
 //    max_records_between_fsync records, instead of one write (and fsync) per record.
 
+import { BatchBook } from "./batch-book.ts";
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { EventBus } from "../observe/events.ts";
@@ -50,8 +51,7 @@ export class FileStorage implements EventStorage {
   readonly kind = "file" as const;
   private files: DataFile[] = [];
   private readonly ledger: Ledger;
-  private readonly batches = new WeakMap<Batch, Range[]>();
-  private seq = 0;
+  private readonly batches = new BatchBook<Range[]>();
   private closed = false;
   private flushScheduled = false;
   private stateDirty = false;
@@ -177,15 +177,13 @@ export class FileStorage implements EventStorage {
       if (left > 0) this.unloadIfPassed(file);
     }
     if (records.length === 0) return undefined;
-    const batch: Batch = { seq: ++this.seq, records };
-    this.batches.set(batch, ranges);
-    return batch;
+    return this.batches.issue(records, ranges);
   }
 
   ack(batch: Batch): void {
-    const ranges = this.batches.get(batch);
-    if (!ranges || this.closed) return;
-    this.batches.delete(batch);
+    if (this.closed) return;
+    const ranges = this.batches.take(batch);
+    if (!ranges) return;
     const before = this.ledger.ackedUpTo;
     this.ledger.ack(ranges);
     if (this.ledger.ackedUpTo !== before) this.markStateDirty();

@@ -1,6 +1,7 @@
 // In-memory event storage: a bounded FIFO (max_records_count unacknowledged records). Nothing
 // survives a restart; when full, new data is refused and nothing stored is evicted.
 
+import { BatchBook } from "./batch-book.ts";
 import type { EventBus } from "../observe/events.ts";
 import type { Logger } from "../observe/logger.ts";
 import { Ledger, type Range } from "./ledger.ts";
@@ -22,8 +23,7 @@ export class MemoryStorage implements EventStorage {
   /** buf[i] holds position base + i; acknowledged slots are cleared to free the string. */
   private buf: Array<string | undefined> = [];
   private base = 0;
-  private readonly batches = new WeakMap<Batch, Range[]>();
-  private seq = 0;
+  private readonly batches = new BatchBook<Range[]>();
   private closed = false;
   private readonly available = new AvailabilitySignal();
   private readonly full: FullEpisode;
@@ -59,15 +59,13 @@ export class MemoryStorage implements EventStorage {
     for (const r of ranges) {
       for (let p = r.start; p < r.end; p++) records.push(this.buf[p - this.base]!);
     }
-    const batch: Batch = { seq: ++this.seq, records };
-    this.batches.set(batch, ranges);
-    return batch;
+    return this.batches.issue(records, ranges);
   }
 
   ack(batch: Batch): void {
-    const ranges = this.batches.get(batch);
-    if (!ranges || this.closed) return;
-    this.batches.delete(batch);
+    if (this.closed) return;
+    const ranges = this.batches.take(batch);
+    if (!ranges) return;
     this.ledger.ack(ranges);
     for (const r of ranges) {
       for (let p = Math.max(r.start, this.base); p < r.end; p++) this.buf[p - this.base] = undefined;

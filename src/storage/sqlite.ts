@@ -4,6 +4,7 @@
 // acks become range deletes applied with the next commit. Files rotate by size (data.db, then
 // data_<ms>.db); the reader drains the oldest file, which is deleted once empty.
 
+import { BatchBook } from "./batch-book.ts";
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import type { EventBus } from "../observe/events.ts";
@@ -48,8 +49,7 @@ export class SqliteStorage implements EventStorage {
   private readFile: SqliteDataFile;
   private readId = 0;
   private writeOversize = false;
-  private readonly batches = new WeakMap<Batch, IdRange[]>();
-  private seq = 0;
+  private readonly batches = new BatchBook<IdRange[]>();
   private closed = false;
   private flushScheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -152,15 +152,13 @@ export class SqliteStorage implements EventStorage {
       } else break;
     }
     if (records.length === 0) return undefined;
-    const batch: Batch = { seq: ++this.seq, records };
-    this.batches.set(batch, ranges);
-    return batch;
+    return this.batches.issue(records, ranges);
   }
 
   ack(batch: Batch): void {
-    const ranges = this.batches.get(batch);
-    if (!ranges || this.closed) return;
-    this.batches.delete(batch);
+    if (this.closed) return;
+    const ranges = this.batches.take(batch);
+    if (!ranges) return;
     for (const r of ranges) {
       let list = this.deletes.get(r.file);
       if (!list) this.deletes.set(r.file, (list = []));
