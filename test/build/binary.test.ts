@@ -4,29 +4,22 @@
 
 import { beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT } from "../support/gateway.ts";
+import { canHideNodeModules, testBinary, type TestBinary } from "../support/binary.ts";
+import { ROOT } from "../support/gateway.ts";
 import { startProcess } from "../support/process.ts";
 
-const work = mkdtempSync(join(tmpdir(), "tbgw-bin-"));
-const empty = mkdtempSync(join(tmpdir(), "tbgw-empty-"));
-const bin = join(work, "tb-gw");
-const canHide = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
 const SAMPLES = join(ROOT, "../shared/reference/python-gateway-configs");
-
-/** argv that runs the binary with node_modules hidden (when possible). */
-function hidden(args: string[]): [string, string[]] {
-  if (!canHide) return [bin, args];
-  const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  return ["unshare", ["-m", "sh", "-c", `mount --bind '${empty}' '${join(ROOT, "node_modules")}' && exec ${quoted}`]];
-}
+const canHide = canHideNodeModules;
+let bin: TestBinary;
+let work: string;
+const hidden = (args: string[]) => bin.command(args);
 
 beforeAll(() => {
-  const r = spawnSync(BUN, ["build.ts"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
-  copyFileSync(join(ROOT, "dist/tb-gw"), bin);
+  bin = testBinary();
+  work = bin.dir;
 }, 120000);
 
 test("--version and --help from an empty folder", () => {

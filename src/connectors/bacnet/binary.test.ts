@@ -5,32 +5,23 @@
 
 import { beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT } from "../../../test/support/gateway.ts";
+import { canHideNodeModules, testBinary } from "../../../test/support/binary.ts";
 import { freePort, freeUdpPort } from "../../../test/support/ports.ts";
 import { startProcess } from "../../../test/support/process.ts";
 import { hex } from "./bbmd-peer.ts";
 import { startPeer } from "./peer-process.ts";
 
-const work = mkdtempSync(join(tmpdir(), "tbgw-bacnet-bin-"));
-const empty = mkdtempSync(join(tmpdir(), "tbgw-empty-"));
-const bin = join(work, "tb-gw");
-const canHide = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
-
-/** The binary, with node_modules hidden when possible. */
-function command(args: string[]): [string, string[]] {
-  if (!canHide) return [bin, args];
-  const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  return ["unshare", ["-m", "sh", "-c", `mount --bind '${empty}' '${join(ROOT, "node_modules")}' && exec ${quoted}`]];
-}
+let bin: ReturnType<typeof testBinary>;
+let work: string;
+const canHide = canHideNodeModules;
+const command = (args: string[]) => bin.command(args);
 
 beforeAll(() => {
-  const r = spawnSync(BUN, ["build.ts"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
-  copyFileSync(join(ROOT, "dist/tb-gw"), bin);
+  bin = testBinary("tbgw-bacnet-bin-");
+  work = bin.dir;
 }, 120000);
 
 test(`scan bacnet from the binary${canHide ? " (node_modules hidden)" : ""}`, async () => {

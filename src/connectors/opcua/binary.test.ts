@@ -4,25 +4,19 @@
 // browses the secured test peer (which itself runs from source: it needs node_modules' nodesets).
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, ROOT } from "../../../test/support/gateway.ts";
+import { canHideNodeModules as canHide, testBinary } from "../../../test/support/binary.ts";
 import { startProcess } from "../../../test/support/process.ts";
 import { startOpcuaPeer, type OpcuaPeer } from "./peer/start.ts";
 import type { ScanNode } from "./scan.ts";
 
-const work = mkdtempSync(join(tmpdir(), "tbgw-opcua-bin-"));
-const empty = mkdtempSync(join(tmpdir(), "tbgw-empty-"));
-const bin = join(work, "tb-gw");
-const canHide = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
-
+let bin: ReturnType<typeof testBinary>;
+let work: string;
 let peer: OpcuaPeer;
 beforeAll(async () => {
-  const r = spawnSync(BUN, ["build.ts"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
-  copyFileSync(join(ROOT, "dist/tb-gw"), bin);
+  bin = testBinary("tbgw-opcua-bin-");
+  work = bin.dir;
   peer = await startOpcuaPeer({ OPCUA_SECURE: "1" });
 }, 120000);
 afterAll(async () => {
@@ -32,8 +26,7 @@ afterAll(async () => {
 test(`secure scan from the binary creates the PKI folder on first run${canHide ? " (node_modules hidden)" : ""}`, async () => {
   const dataDir = join(work, "data");
   const args = ["scan", "opcua", peer.url, "--mode", "SignAndEncrypt", "--policy", "Basic256Sha256", "--username", "gwuser", "--password", "gwpass", "--start", "Root.Objects.MyObject", "--depth", "1", "--json"];
-  const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  const [cmd, argv] = canHide ? ["unshare", ["-m", "sh", "-c", `mount --bind '${empty}' '${join(ROOT, "node_modules")}' && exec ${quoted}`]] : [bin, args];
+  const [cmd, argv] = bin.command(args);
   const p = await startProcess(cmd, argv, { cwd: work, env: { TB_GW_DATA_DIR: dataDir } });
   let stdout = "";
   let stderr = "";

@@ -4,11 +4,12 @@
 // single executable built by build.ts.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { testBinary } from "../../../test/support/binary.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { BUN, CLI, ROOT, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { BUN, CLI, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
@@ -148,10 +149,7 @@ test("the Ink view draws header and live rows in a terminal, switches views, fil
 }, 60000);
 
 test("the single executable draws the same view and says so when the gateway stops", async () => {
-  const build = spawnSync(BUN, ["build.ts"], { cwd: ROOT, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`);
-  const bin = join(mkdtempSync(join(dir, "bin-")), "tb-gw");
-  copyFileSync(join(ROOT, "dist/tb-gw"), bin);
+  const bin = testBinary().path;
   const { gw, socket, stopFeed } = await gatewayWithFeed();
   // run from an empty folder: nothing may come from the source tree
   const term = tmux(["sh", "-c", `cd '${mkdtempSync(join(dir, "cwd-"))}' && exec "$0" tail --socket "$1" --device 'boiler-*'`, bin, socket]);
