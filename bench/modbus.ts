@@ -7,12 +7,13 @@
 // Usage: bun bench/modbus.ts [seconds=10] [slaves=1,10,100] [scanTimeoutsMs=50,200]
 // Prints a table, then one JSON line with every figure.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../test/support/context.ts";
 import { freePort } from "../test/support/ports.ts";
+import { cpuSeconds, peakRssMb } from "./proc.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
 import { setStderrLogging } from "../src/observe/logger.ts";
 import { ModbusConnector } from "../src/connectors/modbus/connector.ts";
@@ -26,12 +27,8 @@ const REGS = 50;
 const PERIOD = 100;
 setStderrLogging(process.env.BENCH_VERBOSE === "1");
 
-const HZ = 100; // Linux USER_HZ for /proc/<pid>/stat
-const procCpuSeconds = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / HZ;
-};
-const procPeakRssMB = (pid: number) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
+const procCpuSeconds = cpuSeconds;
+const procPeakRssMB = (pid: number) => Math.round(peakRssMb(pid));
 const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]! : NaN);
 
 interface RunResult {

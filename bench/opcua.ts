@@ -7,7 +7,7 @@
 // gateway with one connector per server would run): one node-opcua server process saturates its
 // core sampling ~5,000 items every 100 ms, so a single peer cannot feed 10,000.
 
-import { readFileSync } from "node:fs";
+import { cpuSeconds } from "./proc.ts";
 import { recordingContext } from "../test/support/context.ts";
 import { setStderrLogging } from "../src/observe/logger.ts";
 import { OpcuaConnector } from "../src/connectors/opcua/connector.ts";
@@ -55,11 +55,7 @@ const connectors = peers.map((peer, p) => {
   return new OpcuaConnector(config, ctx);
 });
 /** CPU seconds used so far by the peer processes (Linux /proc), to show which side is saturated. */
-const peerCpuSeconds = () =>
-  peers.reduce((sum, peer) => {
-    const f = readFileSync(`/proc/${peer.proc.proc.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return sum + (Number(f[11]) + Number(f[12])) / 100;
-  }, 0);
+const peerCpuSeconds = () => peers.reduce((sum, peer) => sum + cpuSeconds(peer.proc.proc.pid!), 0);
 try {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

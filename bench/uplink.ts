@@ -4,7 +4,7 @@
 // RSS and the time from start to first telemetry.
 // Usage: bun bench/uplink.ts [--messages N] [--storage memory,sqlite,file] [--binary dist/tb-gw]
 
-import { readFileSync } from "node:fs";
+import { cpuSeconds, rssMb } from "./proc.ts";
 import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
@@ -20,16 +20,6 @@ const KINDS = opt("storage", "memory,sqlite,file").split(",");
 const BINARY = opt("binary", "");
 const DEVICES = 10;
 const KEYS = 5;
-const CLK = 100; // USER_HZ
-
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime
-}
-function rssMb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 async function run(kind: string) {
   const device = await startMosquitto();
@@ -109,7 +99,7 @@ async function run(kind: string) {
     const idleRss = rssMb(gw.proc.pid!);
 
     const pids = { gateway: gw.proc.pid!, deviceBroker: device.pid!, platformBroker: platform.pid! };
-    const cpu0 = { gw: cpuTicks(pids.gateway), dev: cpuTicks(pids.deviceBroker), plat: cpuTicks(pids.platformBroker) };
+    const cpu0 = { gw: cpuSeconds(pids.gateway), dev: cpuSeconds(pids.deviceBroker), plat: cpuSeconds(pids.platformBroker) };
     const start = performance.now();
     const gen = await startProcess(BUN, [new URL("./load-gen.ts", import.meta.url).pathname, device.url, String(DEVICES), String(KEYS - 1), String(MESSAGES)], { ready: /"rate"/, timeoutMs: 600000 });
     const genOut = JSON.parse(gen.output().trim().split("\n").pop()!);
@@ -120,9 +110,9 @@ async function run(kind: string) {
       if (performance.now() - start > 600000) break;
     }
     const secs = (performance.now() - start) / 1000;
-    const gwCpu = (cpuTicks(pids.gateway) - cpu0.gw) / CLK;
-    const devCpu = (cpuTicks(pids.deviceBroker) - cpu0.dev) / CLK;
-    const platCpu = (cpuTicks(pids.platformBroker) - cpu0.plat) / CLK;
+    const gwCpu = cpuSeconds(pids.gateway) - cpu0.gw;
+    const devCpu = cpuSeconds(pids.deviceBroker) - cpu0.dev;
+    const platCpu = cpuSeconds(pids.platformBroker) - cpu0.plat;
     return {
       storage: kind,
       messages,
