@@ -3,11 +3,16 @@
 // MQTT username of every CONNECT, so the test sees which credentials the gateway really used.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
+import { startMosquitto, type Broker } from "../support/mosquitto.ts";
+import { startPlatformHarness, type PlatformHarness } from "../support/platform.ts";
 import type { Started } from "../support/process.ts";
+import { makeTestPki } from "./certs.ts";
 import { startWorld, type World } from "./fixtures.ts";
 
 let world: World | undefined;
@@ -106,4 +111,80 @@ describe("provisioning", () => {
     expect(gw.proc.exitCode).toBeNull();
     expect(connectUsernames(world.platform.output()).filter((u) => u !== "provision")).toEqual([]);
   }, 40000);
+});
+
+/** The gateway talks the gateway API (asked for its session limits) for the `n`-th time. */
+function nthSession(h: PlatformHarness, n: number): Promise<unknown> {
+  return h.waitFor((x) => x.received.filter((r) => r.body?.method === "getSessionLimits").length >= n || undefined, 20000, `session ${n} over the X.509 TLS listener`);
+}
+
+describe("provisioning X509_CERTIFICATE", () => {
+  // The platform learns the gateway's certificate only from the request (`hash`), as ThingsBoard
+  // does. Provisioning runs over plain MQTT on the platform port; then the broker is restarted on
+  // that port as a TLS listener that trusts exactly that certificate (cafile = the `hash` PEM) and
+  // requires a client certificate: the session can only start if the gateway presents the very
+  // certificate it sent, with its key. use_identity_as_username puts the certificate's CN in the log.
+  test("self-signed certificate sent as hash, saved as cert.pem/key.pem, TLS with it, reused on restart", async () => {
+    const pki = makeTestPki();
+    const trustDir = mkdtempSync(join(tmpdir(), "tbgw-x509-trust-"));
+    chmodSync(trustDir, 0o755); // mosquitto drops root and must read the cafile
+    const plain: Broker = await startMosquitto();
+    let tlsBroker: Broker | undefined;
+    let harness: PlatformHarness | undefined;
+    try {
+      const answer = { status: "SUCCESS", credentialsType: "X509_CERTIFICATE", credentialsValue: "issued-x509" };
+      const { requests } = await startProvisioner(plain.url, () => answer);
+      const main = provisioningConfig(plain.port, { type: "X509_CERTIFICATE", provisionDeviceKey: "pk", provisionDeviceSecret: "ps", deviceName: "GW x509", caCert: "ca.pem" });
+      const files = writeGatewayConfig(main, { "ca.pem": readFileSync(pki.caCert, "utf8") });
+      gw = await startGateway(files.configPath);
+      const g = gw;
+      await waitUntil(() => /provisioned: credentials saved/.test(g.output()), 15000, "provisioning", () => g.output());
+
+      expect(requests.length).toBe(1);
+      const req = requests[0];
+      expect(req).toMatchObject({ provisionDeviceKey: "pk", provisionDeviceSecret: "ps", deviceName: "GW x509", gateway: true, credentialsType: "X509_CERTIFICATE" });
+      const certPem = readFileSync(join(files.dir, "cert.pem"), "utf8");
+      expect(req.hash).toBe(certPem);
+      const cert = new X509Certificate(certPem);
+      expect(cert.subject).toBe("CN=GW x509");
+      expect(cert.issuer).toBe(cert.subject);
+      expect(cert.verify(cert.publicKey)).toBe(true); // self-signed
+      expect(cert.checkPrivateKey(createPrivateKey(readFileSync(join(files.dir, "key.pem"))))).toBe(true);
+      expect(statSync(join(files.dir, "key.pem")).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(join(files.dir, ".credentials"), "utf8"))).toEqual({ ...answer, caCert: "ca.pem" });
+
+      // Same port, now TLS trusting only the certificate the gateway sent.
+      const trusted = join(trustDir, "provisioned.pem");
+      writeFileSync(trusted, req.hash);
+      chmodSync(trusted, 0o644);
+      await plain.dispose();
+      const tlsConf = [`listener ${plain.port} 127.0.0.1`, `cafile ${trusted}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, "require_certificate true", "use_identity_as_username true"];
+      tlsBroker = await startMosquitto({ extraConfig: tlsConf.join("\n") });
+      harness = await startPlatformHarness(tlsBroker.url);
+      await nthSession(harness, 1);
+      expect(connectUsernames(tlsBroker.output())).toContain("GW x509");
+      expect(g.output()).toMatch(new RegExp(`127\\.0\\.0\\.1:${plain.port} \\(TLS\\) as X\\.509 certificate`));
+
+      // The listener really checks: a valid client certificate from another CA is refused.
+      const tb = tlsBroker;
+      const other = mqtt.connectAsync(`mqtts://127.0.0.1:${plain.port}`, { ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey), reconnectPeriod: 0, connectTimeout: 5000 });
+      await expect(other).rejects.toThrow();
+      expect(connectUsernames(tb.output())).not.toContain("tb-gw-test-client");
+
+      // Restart: no second provisioning, same certificate, TLS again.
+      await gw.stop();
+      gw = await startGateway(files.configPath);
+      await nthSession(harness, 2);
+      expect(requests.length).toBe(1);
+      expect(gw.output()).toMatch(/using provisioned credentials from .*\.credentials/);
+      expect(readFileSync(join(files.dir, "cert.pem"), "utf8")).toBe(certPem);
+      expect(connectUsernames(tb.output()).filter((u) => u === "GW x509").length).toBe(2);
+    } finally {
+      await harness?.close().catch(() => {});
+      await tlsBroker?.dispose();
+      await plain.dispose();
+      rmSync(trustDir, { recursive: true, force: true });
+      rmSync(pki.dir, { recursive: true, force: true });
+    }
+  }, 60000);
 });
