@@ -54,17 +54,19 @@ async function responds(link: ModbusLink, unit: number): Promise<boolean> {
 }
 
 export async function runScan(target: string, opts: Record<string, string | boolean | undefined>): Promise<number> {
-  let units: number[], probes: ReturnType<typeof parseProbe> = [], bauds: number[];
+  let units: number[], probes: ReturnType<typeof parseProbe> = [], bauds: number[], parities: Array<"N" | "E" | "O">;
   try {
     units = parseList(String(opts.units ?? "1-247")).filter((u) => u >= 0 && u <= 247);
     bauds = parseList(String(opts.bauds ?? "9600,19200,38400,57600,115200"));
+    parities = String(opts.parities ?? "N,E").split(",").map((p) => p.trim().toUpperCase()).filter(Boolean) as Array<"N" | "E" | "O">;
+    const bad = parities.find((p) => !["N", "E", "O"].includes(p));
+    if (bad !== undefined) throw new Error(`bad parity "${bad}" (use N, E or O, e.g. --parities N,E)`);
     if (typeof opts.probe === "string") probes = parseProbe(opts.probe);
   } catch (e) {
     process.stderr.write(chalk.red(`${(e as Error).message}\n`));
     return 2;
   }
   const serial = target.startsWith("/") || /^COM\d+$/i.test(target);
-  const parities = String(opts.parities ?? "N,E").split(",").map((p) => p.trim().toUpperCase()) as Array<"N" | "E" | "O">;
   const framings = (String(opts.framing || (serial ? "rtu" : "socket")).split(",").map((f) => f.trim()) as ScanFound["method"][]);
   const timeoutMs = Number(opts.timeout ?? 200);
   const settings = serial

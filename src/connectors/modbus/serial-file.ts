@@ -20,6 +20,9 @@ export function sttyArgs(path: string, o: SerialOptions): string[] {
     o.parity === "N" ? "-parenb" : "parenb", o.parity === "O" ? "parodd" : "-parodd",
     o.stopbits === 2 ? "cstopb" : "-cstopb",
     "raw", "-echo", "clocal", "cread", "-crtscts", "-ixon", "-ixoff", "min", "1", "time", "0",
+    // With parity on, check it on input (after `raw`, which clears it): a character with a parity
+    // error then reaches us as NUL and fails the frame's CRC/LRC instead of passing as data.
+    ...(o.parity === "N" ? [] : ["inpck"]),
   ];
 }
 

@@ -74,3 +74,15 @@ export function waitForOutput(p: Started, ok: (out: string) => boolean, timeoutM
     check();
   });
 }
+
+export const LINE_SIM_SCRIPT = join(import.meta.dir, "line_sim.py");
+
+/**
+ * Our serial line simulator (line_sim.py): two ptys, `line` for the master (tb-gw), `device` for the
+ * pymodbus peer; bytes pass only while the master's tty is set to the line's baud/parity/stop bits.
+ */
+export async function startLine(opts: { baudrate: number; parity: "N" | "E" | "O"; stopbits?: number }): Promise<{ line: string; device: string; proc: Started }> {
+  const proc = await startProcess("/usr/bin/python3", [LINE_SIM_SCRIPT, JSON.stringify(opts)], { ready: /^LINE \S+ DEVICE \S+$/m, timeoutMs: 10000 });
+  const [, line, device] = /^LINE (\S+) DEVICE (\S+)$/m.exec(proc.output())!;
+  return { line: line!, device: device!, proc };
+}
