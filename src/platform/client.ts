@@ -11,6 +11,7 @@ import { SUBSCRIPTIONS, T } from "./topics.ts";
 import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
 import { obtainCredentials } from "./provisioning.ts";
 import { explainTlsError } from "./tls-errors.ts";
+import { CertExpiryCheck } from "./cert-expiry.ts";
 
 export interface DownlinkHandlers {
   attributeUpdate(device: string, data: Record<string, unknown>): void;
@@ -35,6 +36,8 @@ export class PlatformClient {
   readonly limits: SessionLimits;
   /** Called once when the platform refuses the credentials, for a clear log line. */
   private refusedLogged = "";
+  /** TLS connections only; started once the first session is ready. */
+  private certCheck: CertExpiryCheck | undefined;
 
   constructor(
     private tb: ThingsboardConfig,
@@ -66,6 +69,8 @@ export class PlatformClient {
     if (this.stopSignal.signal.aborted) return;
     const ep = platformEndpoint(this.tb, this.configDir, security);
     this.log.info(`connecting to platform ${ep.describe}`);
+    this.certCheck?.stop();
+    this.certCheck = ep.url.startsWith("mqtts:") ? new CertExpiryCheck(security, this.configDir, this.log, (t, p) => this.publish(t, p)) : undefined;
     this.events.emit({ kind: "platform", state: "connecting", detail: ep.describe });
     this.conn = openConnection(ep.url, ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
       onConnect: (c) => void this.onConnect(c),
@@ -135,6 +140,7 @@ export class PlatformClient {
     this.isReady = true;
     this.events.emit({ kind: "platform", state: "connected" });
     this.down.ready();
+    this.certCheck?.start();
   }
 
   private requestSessionLimits(): Promise<unknown> {
@@ -256,6 +262,7 @@ export class PlatformClient {
     }
     this.pendingAttr.clear();
     this.stopSignal.abort();
+    this.certCheck?.stop();
     this.isReady = false;
     await this.conn?.close();
   }

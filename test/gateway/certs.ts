@@ -21,22 +21,23 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function selfSignedCa(dir: string, name: string): void {
-  openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.crt`, "-days", "2", "-subj", `/CN=${name}`]);
+function selfSignedCa(dir: string, name: string, days = 2): void {
+  openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.crt`, "-days", String(days), "-subj", `/CN=${name}`]);
 }
 
-function signed(dir: string, name: string, cn: string, ext: string): void {
+function signed(dir: string, name: string, cn: string, ext: string, days = 2): void {
   openssl(dir, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
   writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`]);
+  openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", String(days), "-extfile", `${name}.ext`]);
 }
 
-export function makeTestPki(): TestPki {
+/** Lifetimes in days (default 2 each): the certificate expiry check looks at them. */
+export function makeTestPki(days: { ca?: number; client?: number } = {}): TestPki {
   const dir = mkdtempSync(join(tmpdir(), "tbgw-pki-"));
-  selfSignedCa(dir, "ca");
+  selfSignedCa(dir, "ca", days.ca);
   selfSignedCa(dir, "other-ca");
   signed(dir, "server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  signed(dir, "client", "tb-gw-test-client", "extendedKeyUsage=clientAuth\n");
+  signed(dir, "client", "tb-gw-test-client", "extendedKeyUsage=clientAuth\n", days.client);
   // Mosquitto started as root drops to its own user: it must be able to read these (test keys only).
   chmodSync(dir, 0o755);
   for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
