@@ -5,12 +5,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { BUN, CLI, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { startWorld, type World } from "../../../test/gateway/fixtures.ts";
+import type { Broker } from "../../../test/support/mosquitto.ts";
+import type { PlatformHarness } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 
+let world: World;
 let deviceBroker: Broker;
 let platformBroker: Broker;
 let harness: PlatformHarness;
@@ -19,17 +21,12 @@ let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tbgw-tail-"));
-  deviceBroker = await startMosquitto();
-  platformBroker = await startMosquitto();
-  harness = await startPlatformHarness(platformBroker.url);
-  device = await mqtt.connectAsync(deviceBroker.url, { clientId: `tail-device-${process.pid}` });
+  world = await startWorld();
+  ({ device: deviceBroker, platform: platformBroker, harness, deviceClient: device } = world);
 }, 30000);
 
 afterAll(async () => {
-  await device?.endAsync(true).catch(() => {});
-  await harness?.close().catch(() => {});
-  await deviceBroker?.dispose();
-  await platformBroker?.dispose();
+  await world?.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 

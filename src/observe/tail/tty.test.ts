@@ -8,12 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { testBinary } from "../../../test/support/binary.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { BUN, CLI, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { startWorld, type World } from "../../../test/gateway/fixtures.ts";
+import type { Broker } from "../../../test/support/mosquitto.ts";
+import type { PlatformHarness } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 
+let world: World;
 let deviceBroker: Broker;
 let platformBroker: Broker;
 let harness: PlatformHarness;
@@ -27,17 +29,12 @@ beforeAll(async () => {
   // remain-on-exit keeps the pane after tail ends, so its last words can be read
   tmuxConf = join(dir, "tmux.conf");
   writeFileSync(tmuxConf, "set -g remain-on-exit on\nset -g status off\n");
-  deviceBroker = await startMosquitto();
-  platformBroker = await startMosquitto();
-  harness = await startPlatformHarness(platformBroker.url);
-  device = await mqtt.connectAsync(deviceBroker.url, { clientId: `tty-device-${process.pid}` });
+  world = await startWorld();
+  ({ device: deviceBroker, platform: platformBroker, harness, deviceClient: device } = world);
 }, 30000);
 
 afterAll(async () => {
-  await device?.endAsync(true).catch(() => {});
-  await harness?.close().catch(() => {});
-  await deviceBroker?.dispose();
-  await platformBroker?.dispose();
+  await world?.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 
