@@ -3,6 +3,7 @@
 // properties/s, gateway CPU and RSS, and the peer's CPU time.
 // Usage: bun bench/bacnet.ts [objects=200] [seconds=10] [rpm=1|0]
 
+import { runInProcess } from "./proc.ts";
 import { recordingContext } from "../test/support/context.ts";
 import { freeUdpPort } from "../test/support/ports.ts";
 import { setStderrLogging } from "../src/observe/logger.ts";
@@ -41,16 +42,7 @@ const config = BacnetConfigSchema.parse({
 // Without RPM every property is one ReadProperty round trip.
 const connector = new BacnetConnector(config, ctx, { singleReads: !rpm });
 try {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await connector.start();
-  let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await connector.stop();
-  clearInterval(sampler);
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const { elapsed, cpuPercent, peakRssMb } = await runInProcess(seconds, () => connector.start(), () => connector.stop());
   console.log(
     JSON.stringify({
       objects,
@@ -61,8 +53,8 @@ try {
       valuesPerSecond: Math.round(props / elapsed),
       // Each value needs presentValue plus objectName (its key is "v${objectName}").
       propertiesReadPerSecond: Math.round((2 * props) / elapsed),
-      gatewayCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 100),
-      gatewayPeakRssMiB: Math.round(peakRss / 2 ** 20),
+      gatewayCpuPercent: Math.round(cpuPercent),
+      gatewayPeakRssMiB: Math.round(peakRssMb),
     }),
   );
 } finally {

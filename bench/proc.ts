@@ -20,3 +20,21 @@ function statusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
 export const rssMb = (pid: number): number => statusMb(pid, "VmRSS");
 /** Peak resident memory so far, MB. */
 export const peakRssMb = (pid: number): number => statusMb(pid, "VmHWM");
+
+/**
+ * Run a connector in this process for `seconds`: start, wait, stop. Returns the elapsed seconds,
+ * this process's CPU as % of one core and its peak RSS in MB over the run.
+ */
+export async function runInProcess(seconds: number, start: () => Promise<void>, stop: () => Promise<void>): Promise<{ elapsed: number; cpuPercent: number; peakRssMb: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await start();
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await stop();
+  clearInterval(sampler);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { elapsed, cpuPercent: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100, peakRssMb: peakRss / 1048576 };
+}

@@ -2,6 +2,7 @@
 // polling as fast as it can through the real connector. Reports OIDs/s, gateway CPU and RSS.
 // Usage: bun bench/snmp.ts [devices=100] [seconds=10] [method=get|walk]
 
+import { runInProcess } from "./proc.ts";
 import { recordingContext } from "../test/support/context.ts";
 import { setStderrLogging } from "../src/observe/logger.ts";
 import { SnmpConnector } from "../src/connectors/snmp/connector.ts";
@@ -43,17 +44,7 @@ const config = SnmpConfigSchema.parse({
 });
 const connector = new SnmpConnector(config, ctx);
 try {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await connector.start();
-  let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await connector.stop();
-  clearInterval(sampler);
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuPct = ((cpu.user + cpu.system) / 1e6 / elapsed) * 100;
+  const { elapsed, cpuPercent: cpuPct, peakRssMb } = await runInProcess(seconds, () => connector.start(), () => connector.stop());
   console.log(
     JSON.stringify({
       devices,
@@ -62,7 +53,7 @@ try {
       oids,
       oidsPerSecond: Math.round(oids / elapsed),
       gatewayCpuPercent: +cpuPct.toFixed(0),
-      peakRssMB: +(peakRss / 1048576).toFixed(0),
+      peakRssMB: +peakRssMb.toFixed(0),
     }),
   );
 } finally {
