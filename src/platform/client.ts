@@ -1,7 +1,7 @@
 // The ThingsBoard side: one MQTT connection speaking the gateway API. It knows topics and payload
 // shapes, not connectors; the core gives it callbacks for what comes down.
 
-import type { MqttClient } from "mqtt";
+import type { MqttClient } from "../common/mqtt/client.ts";
 import type { ThingsboardConfig } from "../config/main-schema.ts";
 import { openConnection, type ManagedConnection } from "../common/mqtt/connection.ts";
 import type { EventBus } from "../observe/events.ts";
@@ -72,7 +72,7 @@ export class PlatformClient {
     this.certCheck?.stop();
     this.certCheck = ep.url.startsWith("mqtts:") ? new CertExpiryCheck(security, this.configDir, this.log, (t, p) => this.publish(t, p)) : undefined;
     this.events.emit({ kind: "platform", state: "connecting", detail: ep.describe });
-    this.conn = openConnection(ep.url, ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
+    this.conn = openConnection(ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
       onConnect: (c) => void this.onConnect(c),
       onDisconnect: (reason) => {
         const was = this.isReady;
@@ -87,7 +87,7 @@ export class PlatformClient {
         this.log.error(`platform refused the gateway: ${reason}; check thingsboard.security in the main config (the access token must be the gateway device's)`);
       },
     });
-    this.conn.client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    this.conn.client.on("message", (m) => this.onMessage(m.topic, m.payload));
   }
 
   /**
@@ -130,7 +130,8 @@ export class PlatformClient {
   private async onConnect(client: MqttClient): Promise<void> {
     this.refusedLogged = "";
     try {
-      await client.subscribeAsync(Object.fromEntries(SUBSCRIPTIONS.map((t) => [t, { qos: 1 as const }])));
+      const granted = await client.subscribe(SUBSCRIPTIONS.map((topic) => ({ topic, qos: 1 as const })));
+      granted.forEach((g, i) => g >= 0x80 && this.log.error(`platform refused the subscription to ${SUBSCRIPTIONS[i]} (code 0x${g.toString(16)})`));
     } catch (e) {
       this.log.error(`platform: subscribing failed: ${errorText(e)}`);
     }
@@ -155,7 +156,7 @@ export class PlatformClient {
         clearTimeout(timer);
         resolve(body);
       });
-      this.conn?.client.publish(`${T.meRpcRequest}${id}`, JSON.stringify({ method: "getSessionLimits", params: { timeout: this.tb.sessionLimitsTimeoutMs } }), { qos: this.tb.qos });
+      this.conn?.client.publish(`${T.meRpcRequest}${id}`, JSON.stringify({ method: "getSessionLimits", params: { timeout: this.tb.sessionLimitsTimeoutMs } }), this.tb.qos, false);
     });
   }
 
@@ -215,14 +216,14 @@ export class PlatformClient {
   publish(topic: string, payload: string, qos: 0 | 1 = this.tb.qos): Promise<void> {
     const c = this.conn?.client;
     if (!c) return Promise.reject(new Error("platform client not started"));
-    return new Promise((resolve, reject) => c.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve())));
+    return c.publishAsync(topic, payload, qos);
   }
 
   /** Publish without waiting; `done` runs with the error, if any. Hot path of the sender. */
   publishRaw(topic: string, payload: string, done: (err?: Error) => void): void {
     const c = this.conn?.client;
     if (!c) return done(new Error("platform client not started"));
-    c.publish(topic, payload, { qos: this.tb.qos }, done);
+    c.publish(topic, payload, this.tb.qos, false, done);
   }
 
   requestDeviceAttributes(device: string, keys: string[], scope: "shared" | "client"): Promise<Record<string, unknown>> {

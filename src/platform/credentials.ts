@@ -1,14 +1,15 @@
 // Platform connection options from the `thingsboard` section (spec platform-api.md §1.1).
 
-import type { IClientOptions } from "mqtt";
+import type { MqttClientOptions } from "../common/mqtt/client.ts";
 import type { ThingsboardConfig } from "../config/main-schema.ts";
 import { loadTls } from "../common/tls/index.ts";
 
 export class CredentialsError extends Error {}
 
 export interface PlatformEndpoint {
+  /** mqtt:// or mqtts:// host:port, for logs and checks. */
   url: string;
-  options: IClientOptions;
+  options: MqttClientOptions;
   /** For logs: never includes secrets. */
   describe: string;
 }
@@ -18,8 +19,10 @@ export function platformEndpoint(tb: ThingsboardConfig, configDir: string, secur
   const sec = security;
   if (!sec) throw new CredentialsError("thingsboard.security is missing: set an accessToken (or username/password, or certificates)");
   const type = sec.type ?? (sec.accessToken !== undefined ? "accessToken" : undefined);
-  const options: IClientOptions = {
-    keepalive: tb.keep_alive,
+  const options: MqttClientOptions = {
+    host: tb.host,
+    port: tb.port,
+    keepaliveSeconds: tb.keep_alive,
     protocolVersion: 4,
     clean: true,
     clientId: "",
@@ -49,7 +52,7 @@ export function platformEndpoint(tb: ThingsboardConfig, configDir: string, secur
   if (!options.clientId) options.clientId = `tb-gw-${Math.random().toString(16).slice(2, 10)}`;
   const tls = sec.tls === true || !!sec.caCert || tb.port === 8883 || type === "tlsAccessToken" || type === "tlsPrivateKey" || type === "x509Certificate";
   if (tls) {
-    Object.assign(options, loadTls({ ca: sec.caCert, cert: sec.cert, key: sec.privateKey, insecure: sec.insecure }, configDir));
+    options.tls = loadTls({ ca: sec.caCert, cert: sec.cert, key: sec.privateKey, insecure: sec.insecure }, configDir);
   }
   const url = `${tls ? "mqtts" : "mqtt"}://${tb.host}:${tb.port}`;
   return { url, options, describe: `${tb.host}:${tb.port}${tls ? " (TLS)" : ""} as ${who}` };

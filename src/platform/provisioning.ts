@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import mqtt from "mqtt";
+import { connectOnce } from "../common/mqtt/connection.ts";
 import type { ThingsboardConfig } from "../config/main-schema.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
 import { makeSelfSignedCert, type SelfSigned } from "./self-signed-cert.ts";
@@ -106,31 +106,31 @@ export function savedCredentials(configDir: string): Security | undefined {
 /** One provisioning exchange: connect as `provision`, request, wait for the answer (≤ 60 s). */
 export async function provisionOnce(tb: ThingsboardConfig, request: ProvisionRequest, timeoutMs = RESPONSE_TIMEOUT_MS): Promise<Record<string, unknown>> {
   const tls = tb.port === 8883;
-  const client = await mqtt.connectAsync(`${tls ? "mqtts" : "mqtt"}://${tb.host}:${tb.port}`, {
+  const client = await connectOnce({
+    host: tb.host,
+    port: tb.port,
     username: "provision",
     clientId: `tb-gw-provision-${randomLetters(8)}`,
     clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
     protocolVersion: 4,
     // upstream provisions over TLS without verifying the server (it has no CA yet)
-    rejectUnauthorized: false,
+    tls: tls ? { rejectUnauthorized: false } : undefined,
   });
   try {
     const answer = new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new ProvisioningError(`no answer on ${T.provisionResponse} within ${timeoutMs / 1000} s`)), timeoutMs);
-      client.on("message", (topic, payload) => {
-        if (topic !== T.provisionResponse) return;
+      client.on("message", (m) => {
+        if (m.topic !== T.provisionResponse) return;
         clearTimeout(timer);
-        resolve(payload);
+        resolve(m.payload);
       });
       client.on("close", () => {
         clearTimeout(timer);
         reject(new ProvisioningError("the platform closed the provisioning connection"));
       });
     });
-    await client.subscribeAsync(T.provisionResponse, { qos: 1 });
-    await client.publishAsync(T.provisionRequest, JSON.stringify(request.body), { qos: 1 });
+    await client.subscribe([{ topic: T.provisionResponse, qos: 1 }]);
+    await client.publishAsync(T.provisionRequest, JSON.stringify(request.body), 1);
     const raw = (await answer).toString("utf8");
     let resp: any;
     try {
@@ -143,7 +143,7 @@ export async function provisionOnce(tb: ThingsboardConfig, request: ProvisionReq
     }
     return resp;
   } finally {
-    await client.endAsync(true).catch(() => {});
+    await client.end(true).catch(() => {});
   }
 }
 

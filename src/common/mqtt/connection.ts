@@ -1,8 +1,8 @@
-// One MQTT connection with exponential backoff and jitter, shared by the platform client and the
-// MQTT connector. mqtt.js's own fixed-period reconnect is off; we call client.reconnect() after our
-// delay, which keeps its outgoing store, so unacknowledged QoS 1 publishes are resent in order.
+// One MQTT connection kept up with exponential backoff and jitter, shared by the platform client
+// and the MQTT connector. Publishes pending when a connection drops fail (client.ts); the callers
+// resend from their own state (storage, the broker's redelivery).
 
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { MqttClient, type MqttClientOptions } from "./client.ts";
 import type { Logger } from "../../observe/logger.ts";
 
 export interface BackoffOptions {
@@ -55,19 +55,17 @@ export interface ConnectionHooks {
 }
 
 /**
- * Connect to `url` and keep the connection up until close(). `label` names the peer in logs
+ * Connect and keep the connection up until close(). `label` names the peer in logs
  * (e.g. "platform 127.0.0.1:1883").
  */
 export function openConnection(
-  url: string,
-  options: IClientOptions,
+  options: MqttClientOptions,
   log: Logger,
   label: string,
   hooks: ConnectionHooks = {},
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): ManagedConnection {
-  // writeCache off: mqtt-packet would otherwise keep 65,536 pre-built 2-byte buffers (~6 MB RSS).
-  const client = mqtt.connect(url, { connectTimeout: 10000, writeCache: false, ...options, reconnectPeriod: 0 });
+  const client = new MqttClient({ connectTimeoutMs: 10000, ...options });
   let attempt = 0;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -82,7 +80,7 @@ export function openConnection(
     lastError = "";
     hooks.onConnect?.(client);
   });
-  client.on("error", (err: Error & { code?: number | string }) => {
+  client.on("error", (err) => {
     const code = typeof err.code === "number" ? err.code : undefined;
     if (code !== undefined && code > 0) {
       lastError = `connection refused: ${connackReason(code)}`;
@@ -94,7 +92,7 @@ export function openConnection(
       connected = false;
       hooks.onDisconnect?.(lastError || "connection closed");
     }
-    if (closed) return;
+    if (closed || client.ended) return;
     const delay = backoffDelay(attempt, backoff);
     // One line per attempt, but at growing intervals thanks to the backoff.
     log.warn(`${label}: ${lastError || "not reachable"}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`);
@@ -102,16 +100,29 @@ export function openConnection(
     lastError = "";
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (!closed) client.reconnect();
+      if (!closed) client.connect();
     }, delay);
   });
+  client.connect();
 
   return {
     client,
     close(force = false) {
       closed = true;
       clearTimeout(timer);
-      return new Promise<void>((resolve) => client.end(force, {}, () => resolve()));
+      return client.end(force);
     },
   };
+}
+
+/** One connection, no retries: resolves once connected, rejects with the first error (provisioning, tools). */
+export function connectOnce(options: MqttClientOptions): Promise<MqttClient> {
+  const client = new MqttClient({ connectTimeoutMs: 10000, ...options });
+  return new Promise((resolve, reject) => {
+    let lastError: Error | undefined;
+    client.on("connect", () => resolve(client));
+    client.on("error", (e) => (lastError = e));
+    client.on("close", () => reject(lastError ?? new Error("connection closed before it was accepted")));
+    client.connect();
+  });
 }

@@ -19,8 +19,8 @@ export interface TlsOptions {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  /** Verify the server's certificate chain and host name. */
   rejectUnauthorized: boolean;
-  checkServerIdentity?: () => undefined;
 }
 
 export class TlsFileError extends Error {}
@@ -43,7 +43,7 @@ function read(what: string, p: string | undefined, baseDir: string): Buffer | un
 }
 
 /**
- * Build Node TLS options. Verification follows upstream: the server is verified when a CA is given,
+ * Build TLS options (the shape Bun.connect and node:tls both take). Verification follows upstream: the server is verified when a CA is given,
  * unless `insecure`; without a CA the connection is encrypted but unverified.
  */
 export function loadTls(files: TlsFiles, baseDir: string): TlsOptions {
@@ -54,6 +54,5 @@ export function loadTls(files: TlsFiles, baseDir: string): TlsOptions {
     key: read("private key", files.key, baseDir),
     rejectUnauthorized: !!ca && !files.insecure,
   };
-  if (files.insecure) opts.checkServerIdentity = () => undefined;
   return opts;
 }

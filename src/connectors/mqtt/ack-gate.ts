@@ -1,101 +1,68 @@
 // Batching and late acknowledgement. Converted data of one event-loop turn goes to ctx.sendData
-// as one array; the PUBACK/PUBREC of each QoS 1/2 message in it is held back until that sendData
-// resolved (the data is in storage).
-//
-// Why not delay mqtt.js's customHandleAcks callback instead: mqtt.js handles incoming packets one
-// at a time and only reads the next one after that callback, so delaying it would allow a single
-// message per storage commit. Here the callback is called at once (reading continues) and the
-// ack packet itself is held: the client's `_sendPacket` is wrapped to park acks of held message
-// ids. Acks of a connection that has since dropped are discarded (the broker redelivers).
+// as one array; the PUBACK/PUBREC of each QoS 1/2 message in it is sent only once that sendData
+// resolved (the data is in storage). The client keeps reading meanwhile (one storage commit per
+// turn, not per message); above `maxHeld` unacknowledged messages it stops reading until
+// storage catches up. An ack for a connection that has since dropped is not sent: the broker
+// redelivers the message to the next session.
 
-import type { MqttClient } from "mqtt";
+import type { IncomingMessage } from "../../common/mqtt/client.ts";
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
-
-type Packet = { cmd: string; messageId?: number };
-type SendPacket = (packet: Packet, cb?: (e?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
-type AckDone = (error: Error | number, code?: number) => void;
 
 export interface MessageSink {
   /** Convert one message, pushing results into `batch`; a promise when a converter is async. */
   convertInto(batch: ConvertedData[], topic: string, payload: Buffer): void | Promise<void>;
 }
 
+export interface ReadControl {
+  pauseReading(): void;
+  resumeReading(): void;
+}
+
 interface Batch {
   data: ConvertedData[];
   waits: Promise<void>[];
-  held: number;
-  packets: Packet[];
-  gens: number[];
-  done: boolean;
+  acks: Array<() => void>;
 }
 
-const newBatch = (): Batch => ({ data: [], waits: [], held: 0, packets: [], gens: [], done: false });
+const newBatch = (): Batch => ({ data: [], waits: [], acks: [] });
 
 export class AckGate {
   private current = newBatch();
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private readonly inflight = new Set<Promise<void>>();
-  private readonly heldIds = new Map<number, Batch>();
   private heldCount = 0;
-  private readonly paused: Array<() => void> = [];
-  private gen = 0;
-  private sendRaw: SendPacket | undefined;
+  private paused = false;
   private lastStatus = "SUCCESS";
 
   constructor(
     private readonly ctx: ConnectorContext,
     private readonly maxHeld: number,
+    private readonly reading: ReadControl,
   ) {}
 
-  attach(client: MqttClient): void {
-    const c = client as unknown as { _sendPacket: SendPacket };
-    const orig: SendPacket = c._sendPacket.bind(client);
-    this.sendRaw = orig;
-    c._sendPacket = (packet, cb, cbStorePut, noStore) => {
-      if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.messageId !== undefined) {
-        const b = this.heldIds.get(packet.messageId);
-        if (b) {
-          this.heldIds.delete(packet.messageId);
-          if (!b.done) {
-            b.packets.push(packet);
-            b.gens.push(this.gen);
-            cb?.();
-            return;
-          }
-        }
-      }
-      orig(packet, cb, cbStorePut, noStore);
-    };
-    client.on("connect", () => {
-      this.gen++;
-      this.heldIds.clear();
-    });
-  }
-
-  /** One device message. `messageId`/`done` are set for QoS 1/2 (customHandleAcks). */
-  receive(topic: string, message: Buffer, messageId: number | undefined, done: AckDone | undefined, sink: MessageSink): void {
+  /** One device message; QoS 1/2 messages are acknowledged through `msg.ack` once stored. */
+  receive(msg: IncomingMessage, sink: MessageSink): void {
     const b = this.current;
     const before = b.data.length;
     let wait: void | Promise<void> = undefined;
     try {
-      wait = sink.convertInto(b.data, topic, message);
+      wait = sink.convertInto(b.data, msg.topic, msg.payload);
     } catch (e) {
       // a converter bug must not stop the connector; the message is acknowledged and dropped
-      this.ctx.log.error(`converting message on ${topic} failed: ${errorText(e)}`);
+      this.ctx.log.error(`converting message on ${msg.topic} failed: ${errorText(e)}`);
     }
     if (wait) b.waits.push(wait);
     const hasData = b.data.length > before || wait !== undefined;
     if (hasData && this.immediate === undefined) this.immediate = setImmediate(this.flush);
-    if (done === undefined || messageId === undefined) return;
-    if (hasData) {
-      this.heldIds.set(messageId, b);
-      b.held++;
-      this.heldCount++;
+    if (msg.qos === 0) return;
+    if (!hasData) return msg.ack(); // nothing to store (RPC reply, request, dropped message)
+    b.acks.push(msg.ack);
+    if (++this.heldCount > this.maxHeld && !this.paused) {
+      this.paused = true;
+      this.reading.pauseReading();
     }
-    if (this.heldCount > this.maxHeld) this.paused.push(() => done(0));
-    else done(0);
   }
 
   private readonly flush = (): void => {
@@ -121,10 +88,12 @@ export class AckGate {
       // storage refused: upstream drops such data too; acknowledge so the broker does not stall
       this.ctx.log.error(`handing ${b.data.length} records to the gateway failed: ${errorText(e)}`);
     } finally {
-      b.done = true;
-      for (let i = 0; i < b.packets.length; i++) if (b.gens[i] === this.gen) this.sendRaw?.(b.packets[i]!);
-      this.heldCount -= b.held;
-      while (this.paused.length > 0 && this.heldCount <= this.maxHeld) this.paused.shift()!();
+      for (const ack of b.acks) ack();
+      this.heldCount -= b.acks.length;
+      if (this.paused && this.heldCount <= this.maxHeld) {
+        this.paused = false;
+        this.reading.resumeReading();
+      }
     }
   }
 

@@ -1,11 +1,11 @@
-// mqtt.js options from the `broker` block: protocol version, session flags, credentials, TLS.
-import type { IClientOptions } from "mqtt";
+// Client options from the `broker` block: protocol version, session flags, credentials, TLS.
+import type { MqttClientOptions } from "../../common/mqtt/client.ts";
 import { loadTls } from "../../common/tls/index.ts";
 import type { Logger } from "../../observe/logger.ts";
 import type { MqttConfig } from "./schema.ts";
 
-export const FIRST_RECONNECT_MS = 1000;
-export const MAX_RECONNECT_MS = 30_000;
+/** Reconnect backoff to the device broker: 1 s doubling to 30 s, with jitter. */
+export const RECONNECT_BACKOFF = { minMs: 1000, maxMs: 30_000 };
 
 function randomClientId(): string {
   let s = "";
@@ -13,7 +13,7 @@ function randomClientId(): string {
   return s;
 }
 
-export function clientOptions(broker: MqttConfig["broker"], configDir: string, log: Logger): { url: string; options: IClientOptions } {
+export function clientOptions(broker: MqttConfig["broker"], configDir: string, log: Logger): { url: string; options: MqttClientOptions } {
   let version = broker.version;
   if (version !== 3 && version !== 4 && version !== 5) {
     log.error(`broker.version ${version} is not 3, 4 or 5; using MQTT 5`);
@@ -21,29 +21,24 @@ export function clientOptions(broker: MqttConfig["broker"], configDir: string, l
   }
   const sec = broker.security;
   const tls = sec?.type === "certificates" || !!sec?.pathToCACert || !!sec?.pathToClientCert;
-  const options: IClientOptions = {
+  const options: MqttClientOptions = {
     host: broker.host,
     port: broker.port,
-    protocol: tls ? "mqtts" : "mqtt",
     clientId: broker.clientId || randomClientId(),
     protocolVersion: version as 3 | 4 | 5,
-    protocolId: version === 3 ? "MQIsdp" : "MQTT",
-    keepalive: broker.keepAlive,
+    keepaliveSeconds: broker.keepAlive,
     clean: version === 5 ? broker.cleanStart : broker.cleanSession,
-    reconnectPeriod: FIRST_RECONNECT_MS,
-    connectTimeout: 10_000,
-    // subscriptions are made in our own on-connect handler, every time
-    resubscribe: false,
-    // no offline queue: a publish while disconnected fails and is reported (RPC error replies)
-    queueQoSZero: false,
+    connectTimeoutMs: 10_000,
+    // QoS 1/2 messages are acknowledged once their data is in storage (ack-gate.ts)
+    manualAck: true,
   };
-  if (version === 5 && broker.sessionExpiryInterval > 0) options.properties = { sessionExpiryInterval: broker.sessionExpiryInterval };
+  if (version === 5 && broker.sessionExpiryInterval > 0) options.sessionExpirySeconds = broker.sessionExpiryInterval;
   if (sec?.username !== undefined) {
     options.username = sec.username;
     if (sec.password !== undefined) options.password = sec.password;
   }
   if (tls) {
-    Object.assign(options, loadTls({ ca: sec?.pathToCACert, cert: sec?.pathToClientCert, key: sec?.pathToPrivateKey, insecure: sec?.insecure }, configDir));
+    options.tls = loadTls({ ca: sec?.pathToCACert, cert: sec?.pathToClientCert, key: sec?.pathToPrivateKey, insecure: sec?.insecure }, configDir);
   }
   return { url: `${tls ? "mqtts" : "mqtt"}://${broker.host}:${broker.port}`, options };
 }

@@ -2,12 +2,13 @@
 // arrive and batched per event-loop turn into one ctx.sendData call. QoS 1/2 messages are
 // acknowledged to the broker only after the batch holding them is in storage (see AckGate).
 
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "../../common/mqtt/client.ts";
+import { openConnection, type ManagedConnection } from "../../common/mqtt/connection.ts";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { AckGate } from "./ack-gate.ts";
-import { clientOptions, FIRST_RECONNECT_MS, MAX_RECONNECT_MS } from "./client-options.ts";
+import { clientOptions, RECONNECT_BACKOFF } from "./client-options.ts";
 import { createConverter } from "./converters/index.ts";
 import { DropLog } from "./drop-log.ts";
 import { RequestHandlers } from "./requests.ts";
@@ -19,7 +20,7 @@ import type { MqttConfig } from "./schema.ts";
 const MAX_HELD = 20_000;
 
 export class MqttConnector implements Connector {
-  private client: MqttClient | undefined;
+  private conn: ManagedConnection | undefined;
   private readonly router = new TopicRouter();
   private readonly requests: RequestHandlers;
   private readonly rpc: RpcDispatcher;
@@ -42,10 +43,11 @@ export class MqttConnector implements Connector {
       {
         publish: (t, p, o) => this.publish(t, p, o),
         subscribe: async (t, qos) => {
-          await this.connected().subscribeAsync(t, { qos });
+          const [granted] = await this.connected().subscribe([{ topic: t, qos }]);
+          if (granted !== undefined && granted >= 0x80) throw new Error(`broker refused subscription to ${t}`);
         },
         unsubscribe: async (t) => {
-          if (this.client?.connected) await this.client.unsubscribeAsync(t);
+          if (this.conn?.client.connected) await this.conn.client.unsubscribe([t]);
         },
       },
       ctx.log,
@@ -68,30 +70,22 @@ export class MqttConnector implements Connector {
       }
     }
     const { url, options } = clientOptions(this.config.broker, this.ctx.configDir, this.ctx.log);
-    const gate = new AckGate(this.ctx, MAX_HELD);
+    const conn = openConnection(
+      options,
+      this.ctx.log,
+      `broker ${url}`,
+      {
+        onConnect: () => this.onConnect(),
+        onRefused: (reason) => this.reportError(`broker ${url}: ${reason}; check broker.security in the connector config`),
+      },
+      RECONNECT_BACKOFF,
+    );
+    this.conn = conn;
+    const gate = new AckGate(this.ctx, MAX_HELD, conn.client);
     this.gate = gate;
-    const client = mqtt.connect(url, options);
-    this.client = client;
-    // Set after construction: mqtt.js accepts customHandleAcks only for MQTT 5 in its options,
-    // but handles 3.1/3.1.1 publishes through the same hook (the reason code is then not sent).
-    client.options.customHandleAcks = (topic, message, packet, done) => {
-      if (this.stopped) return; // never acknowledged: the broker redelivers to the next session
-      gate.receive(topic, message, packet.messageId as number, done, this);
-    };
-    gate.attach(client);
-    client.on("connect", () => this.onConnect());
-    client.on("message", (topic, message, packet) => {
-      // QoS 1/2 messages arrive through customHandleAcks; this is QoS 0 only
-      if (packet.qos === 0 && !this.stopped) gate.receive(topic, message, undefined, undefined, this);
-    });
-    client.on("error", (e) => this.reportError(`broker ${url}: ${errorText(e)}`));
-    client.on("close", () => {
-      if (this.stopped) return;
-      // exponential backoff between reconnect attempts, reset on success
-      client.options.reconnectPeriod = Math.min((client.options.reconnectPeriod || FIRST_RECONNECT_MS) * 2, MAX_RECONNECT_MS);
-    });
-    client.on("offline", () => {
-      if (!this.stopped) this.ctx.log.warn(`disconnected from broker ${url}; reconnecting`);
+    conn.client.on("message", (msg) => {
+      // after stop nothing is acknowledged: the broker redelivers to the next session
+      if (!this.stopped) gate.receive(msg, this);
     });
   }
 
@@ -128,24 +122,25 @@ export class MqttConnector implements Connector {
   }
 
   private onConnect(): void {
-    const client = this.client!;
-    client.options.reconnectPeriod = FIRST_RECONNECT_MS;
-    if (this.lastError) this.ctx.log.info(`connected to broker ${this.config.broker.host}:${this.config.broker.port}`);
+    const client = this.conn!.client;
     this.lastError = "";
-    const subs: Record<string, { qos: 0 | 1 | 2 }> = {};
+    const subs = new Map<string, 0 | 1 | 2>();
     const add = (filter: string, qos: 0 | 1 | 2) => {
-      const prev = subs[filter];
-      if (!prev || prev.qos < qos) subs[filter] = { qos };
+      const prev = subs.get(filter);
+      if (prev === undefined || prev < qos) subs.set(filter, qos);
     };
     for (const s of this.router.subscriptions()) add(s.filter, s.qos);
     for (const s of this.requests.subscriptions()) add(s.filter, s.qos);
     for (const [t, qos] of this.rpc.responseTopics) add(t, qos);
-    if (Object.keys(subs).length === 0) return this.notifySubscribed();
-    client.subscribe(subs, (err, granted) => {
-      if (err) return this.reportError(`subscribe failed: ${errorText(err)}`);
-      for (const g of granted ?? []) if (g.qos === 128) this.reportError(`broker refused subscription to ${g.topic}`);
-      this.notifySubscribed();
-    });
+    if (subs.size === 0) return this.notifySubscribed();
+    const list = [...subs].map(([topic, qos]) => ({ topic, qos }));
+    client.subscribe(list).then(
+      (granted) => {
+        granted.forEach((g, i) => g >= 0x80 && this.reportError(`broker refused subscription to ${list[i]!.topic}`));
+        this.notifySubscribed();
+      },
+      (err) => this.reportError(`subscribe failed: ${errorText(err)}`),
+    );
   }
 
   private notifySubscribed(): void {
@@ -172,13 +167,13 @@ export class MqttConnector implements Connector {
   }
 
   private connected(): MqttClient {
-    const c = this.client;
+    const c = this.conn?.client;
     if (!c || !c.connected || this.stopped) throw new Error("not connected to the device broker");
     return c;
   }
 
   private async publish(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
-    await this.connected().publishAsync(topic, payload, opts);
+    await this.connected().publishAsync(topic, payload, opts.qos, opts.retain);
   }
 
   onAttributeUpdate(update: AttributeUpdate): Promise<void> {
@@ -193,10 +188,9 @@ export class MqttConnector implements Connector {
     this.stopping ??= (async () => {
       this.stopped = true;
       this.rpc.cancelAll();
-      const client = this.client;
       // data converted before stop is still handed over, then nothing more
       await this.gate?.drain();
-      if (client) await client.endAsync(true).catch(() => undefined);
+      await this.conn?.close(true).catch(() => undefined);
     })();
     return this.stopping;
   }

@@ -127,7 +127,7 @@ describe("mqtt connector reliability", () => {
     await dev.publishAsync("rel/ack/data", JSON.stringify({ v: 77 }), { qos: 1 });
     await slow.waitFor((s) => valuesOf(s).includes(77), 10000, "message handed to storage");
     // the gateway "crashes" before storage confirmed: the connection drops without the ack
-    await (a.conn as unknown as { client: MqttClient }).client.endAsync(true);
+    await (a.conn as unknown as { conn: { close(force: boolean): Promise<void> } }).conn.close(true);
     release();
     await a.conn.stop();
     const b = await start(config(broker.port, {}, persistent));
