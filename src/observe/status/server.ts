@@ -2,17 +2,20 @@
 // speaking the NDJSON protocol in protocol.ts, plus optional loopback HTTP (/status, /events)
 // and Prometheus /metrics listeners. Slow readers lose events (counted) instead of growing
 // the gateway's memory.
+// The socket runs on Bun's native listener rather than node:net, and the HTTP side (http.ts) is
+// imported only when enabled: every runtime module touched keeps its code resident, and the
+// default gateway should not pay ~8 MB RSS for a status endpoint that idles.
 
 import { exactJson } from "../../core/records.ts";
 import { chmodSync, existsSync, rmSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { Socket, UnixSocketListener } from "bun";
 import type { StatusConfig } from "../../config/main-schema.ts";
 import type { Gateway } from "../../core/gateway.ts";
 import type { GatewayEvent } from "../events.ts";
 import { errorText, type Logger } from "../logger.ts";
-import { renderMetrics } from "./metrics.ts";
+import type { HttpListener } from "./http.ts";
 import { defaultSocketPath, perProcessSocketPath, removeDiscovery, writeDiscovery } from "./paths.ts";
+import { Peer } from "./peer.ts";
 import type { ClientRequest, SubscribeKind } from "./protocol.ts";
 import { StatusTracker } from "./snapshot.ts";
 
@@ -20,7 +23,7 @@ import { StatusTracker } from "./snapshot.ts";
 const MAX_BACKLOG = 1 << 20;
 
 interface Subscriber {
-  write: (line: string) => boolean;
+  write: (line: string) => void;
   backlog: () => number;
   kinds: Set<SubscribeKind> | undefined;
   lost: number;
@@ -29,10 +32,11 @@ interface Subscriber {
 
 export class StatusServer {
   readonly tracker: StatusTracker;
-  private socketServer: Server | undefined;
-  private httpServers: HttpServer[] = [];
+  private socketServer: UnixSocketListener<Peer> | undefined;
+  private httpServers: HttpListener[] = [];
   private subscribers = new Set<Subscriber>();
-  private clients = new Set<Socket>();
+  /** Attached socket clients, with their event subscription once they asked for one. */
+  private clients = new Map<Peer, Subscriber | undefined>();
   private unsubscribe: (() => void) | undefined;
   socketPath: string | undefined;
   httpPorts: { status?: number; metrics?: number } = {};
@@ -64,16 +68,13 @@ export class StatusServer {
         this.log.info(`another gateway holds the default status socket; this one listens on ${path}`);
       } else rmSync(path, { force: true }); // stale: left by a gateway that was killed
     }
-    const server = createServer((s) => this.onClient(s));
+    let server: UnixSocketListener<Peer> | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(path, () => resolve());
-      });
+      server = Bun.listen<Peer>({ unix: path, socket: this.socketHandlers() });
       chmodSync(path, 0o660);
     } catch (e) {
       this.log.error(`status socket ${path} cannot be opened: ${errorText(e)}; running without it (set status.socket to a writable path)`);
-      server.close();
+      server?.stop(true);
       return;
     }
     this.socketServer = server;
@@ -86,49 +87,59 @@ export class StatusServer {
     this.log.info(`status socket on ${path} (tb-gw tail attaches to it)`);
   }
 
-  private onClient(s: Socket): void {
-    this.clients.add(s);
-    s.setEncoding("utf8");
-    let buf = "";
-    let sub: Subscriber | undefined;
-    const send = (o: unknown) => s.write(`${JSON.stringify(o)}\n`);
-    s.on("data", (chunk: string) => {
-      buf += chunk;
-      if (buf.length > 65536) {
-        send({ kind: "error", message: "request line too long" });
-        s.destroy();
-        return;
-      }
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        let req: ClientRequest;
-        try {
-          req = JSON.parse(line);
-        } catch {
-          send({ kind: "error", message: 'not JSON; send {"cmd":"status"} or {"cmd":"subscribe","kinds":[...]}' });
-          continue;
-        }
-        if (req.cmd === "status") {
-          s.end(`${JSON.stringify(this.tracker.snapshot())}\n`);
-        } else if (req.cmd === "subscribe" && !sub) {
-          sub = this.addSubscriber((l) => s.write(l), () => s.writableLength, req.kinds);
-        } else {
-          send({ kind: "error", message: `unknown cmd ${JSON.stringify((req as { cmd?: unknown }).cmd)}; use "status" or "subscribe"` });
-        }
-      }
-    });
-    const drop = () => {
-      this.clients.delete(s);
+  private socketHandlers() {
+    const drop = (s: Socket<Peer>) => {
+      const peer = s.data;
+      if (!peer || !this.clients.has(peer)) return;
+      const sub = this.clients.get(peer);
+      this.clients.delete(peer);
+      peer.markClosed();
       if (sub) this.removeSubscriber(sub);
     };
-    s.on("close", drop);
-    s.on("error", drop);
+    return {
+      open: (s: Socket<Peer>) => {
+        s.data = new Peer(s);
+        this.clients.set(s.data, undefined);
+      },
+      data: (s: Socket<Peer>, chunk: Uint8Array) => this.onData(s.data, chunk),
+      drain: (s: Socket<Peer>) => s.data.flush(),
+      close: drop,
+      error: drop,
+    };
   }
 
-  private addSubscriber(write: (l: string) => boolean, backlog: () => number, kinds: SubscribeKind[] | undefined): Subscriber {
+  private onData(peer: Peer, chunk: Uint8Array): void {
+    if (peer.refused) return;
+    const send = (o: unknown) => peer.write(`${JSON.stringify(o)}\n`);
+    peer.buf += peer.receive(chunk);
+    if (peer.buf.length > 65536) {
+      peer.refused = true;
+      peer.end(`${JSON.stringify({ kind: "error", message: "request line too long" })}\n`);
+      return;
+    }
+    let nl: number;
+    while ((nl = peer.buf.indexOf("\n")) >= 0) {
+      const line = peer.buf.slice(0, nl).trim();
+      peer.buf = peer.buf.slice(nl + 1);
+      if (!line) continue;
+      let req: ClientRequest;
+      try {
+        req = JSON.parse(line);
+      } catch {
+        send({ kind: "error", message: 'not JSON; send {"cmd":"status"} or {"cmd":"subscribe","kinds":[...]}' });
+        continue;
+      }
+      if (req.cmd === "status") {
+        peer.end(`${JSON.stringify(this.tracker.snapshot())}\n`);
+      } else if (req.cmd === "subscribe" && !this.clients.get(peer)) {
+        this.clients.set(peer, this.addSubscriber((l) => peer.write(l), () => peer.queued, req.kinds));
+      } else {
+        send({ kind: "error", message: `unknown cmd ${JSON.stringify((req as { cmd?: unknown }).cmd)}; use "status" or "subscribe"` });
+      }
+    }
+  }
+
+  private addSubscriber(write: (l: string) => void, backlog: () => number, kinds: SubscribeKind[] | undefined): Subscriber {
     const sub: Subscriber = { write, backlog, kinds: Array.isArray(kinds) && kinds.length ? new Set(kinds) : undefined, lost: 0 };
     this.subscribers.add(sub);
     // Listen to the gateway's events only while someone is attached: with nobody listening the
@@ -174,35 +185,18 @@ export class StatusServer {
     }
   }
 
-  private listenHttp(host: string, port: number, metrics: boolean): Promise<number> {
-    const server = createHttpServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      if (metrics && url.pathname === "/metrics") return reply(res, 200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics(this.tracker.snapshot()));
-      if (!metrics && url.pathname === "/status") return reply(res, 200, "application/json", JSON.stringify(this.tracker.snapshot()));
-      if (!metrics && url.pathname === "/events") {
-        res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
-        // headers now, not with the first event: a client filtering for rare kinds would wait on them
-        res.flushHeaders();
-        const kinds = url.searchParams.get("kinds")?.split(",").filter(Boolean) as SubscribeKind[] | undefined;
-        const sub = this.addSubscriber((l) => res.write(l), () => res.writableLength, kinds);
-        res.on("close", () => this.removeSubscriber(sub));
-        return;
-      }
-      reply(res, 404, "text/plain", metrics ? "try /metrics\n" : "try /status or /events?kinds=uplink,downlink\n");
-    });
-    this.httpServers.push(server);
-    return new Promise((resolve, reject) => {
-      server.once("error", (e) => {
-        this.log.error(`status HTTP on ${host}:${port} cannot listen: ${errorText(e)}`);
-        reject(e);
-      });
-      server.listen(port, host, () => {
-        const a = server.address();
-        const p = typeof a === "object" && a ? a.port : port;
-        this.log.info(`${metrics ? "Prometheus metrics" : "status HTTP"} on http://${host}:${p}${metrics ? "/metrics" : "/status"}`);
-        resolve(p);
-      });
-    });
+  private async listenHttp(host: string, port: number, metrics: boolean): Promise<number> {
+    const { listenHttp } = await import("./http.ts");
+    const side = {
+      snapshot: () => this.tracker.snapshot(),
+      subscribe: (write: (l: string) => void, backlog: () => number, kinds: SubscribeKind[] | undefined) => {
+        const sub = this.addSubscriber(write, backlog, kinds);
+        return () => this.removeSubscriber(sub);
+      },
+    };
+    const listener = await listenHttp(side, host, port, metrics, this.log);
+    this.httpServers.push(listener);
+    return listener.port;
   }
 
   async stop(): Promise<void> {
@@ -213,26 +207,18 @@ export class StatusServer {
     this.subscribers.clear();
     const closing: Array<Promise<void>> = [];
     if (this.socketServer) {
-      const srv = this.socketServer;
-      closing.push(new Promise((r) => srv.close(() => r())));
-      // Ends every attached `tail`, which then reports that the gateway stopped.
-      for (const c of this.clients) c.end();
+      // No new clients; the attached ones get what is queued for them, then EOF, and each
+      // `tail` reports that the gateway stopped.
+      this.socketServer.stop(false);
+      for (const c of this.clients.keys()) c.end();
     }
-    for (const h of this.httpServers) {
-      h.closeAllConnections();
-      closing.push(new Promise((r) => h.close(() => r())));
-    }
+    for (const h of this.httpServers) closing.push(h.close());
     await Promise.all(closing);
     if (this.socketPath) {
       rmSync(this.socketPath, { force: true });
       removeDiscovery(this.gw.opts.configDir);
     }
   }
-}
-
-function reply(res: ServerResponse, code: number, type: string, body: string): void {
-  res.writeHead(code, { "content-type": type });
-  res.end(body);
 }
 
 /** Events on the wire carry their time; in-process-only fields (acked batches) stay behind. */
@@ -243,13 +229,12 @@ function wireJson(e: GatewayEvent): string {
   return exactJson({ ...e, at });
 }
 
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection(path);
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-  });
+async function socketAnswers(path: string): Promise<boolean> {
+  try {
+    const c = await Bun.connect({ unix: path, socket: { data() {} } });
+    c.end();
+    return true;
+  } catch {
+    return false;
+  }
 }

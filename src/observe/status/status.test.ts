@@ -225,3 +225,48 @@ test("HTTP /events streams the chosen kinds; sent and acked are counted per conn
   while (gw.events.wants("uplink") && Date.now() < deadline) await Bun.sleep(20);
   expect(gw.events.wants("uplink")).toBe(false);
 }, 20000);
+
+test("a subscriber that does not keep up loses events, counted, instead of growing the gateway's memory", async () => {
+  const path = server.socketPath!;
+  const BULK = 20000;
+  let delivered = 0;
+  let lost = 0;
+  /** Events emitted up to and including the first marker that got through. */
+  let emitted = 0;
+  let markers = 0;
+  let markerSeen!: () => void;
+  const done = new Promise<void>((r) => (markerSeen = r));
+  let finished = false;
+  const emitMarker = () => gw.events.emit({ kind: "downlink", what: "rpc", device: "marker", data: ++markers });
+  const sub = await subscribe(path, ["downlink"], (l) => {
+    if (finished) return;
+    if (l.kind === "lost") lost += l.count;
+    else if (l.kind === "downlink" && l.device === "marker") {
+      // markers are numbered: the ones after this one do not count
+      delivered++;
+      emitted = BULK + (l.data as number);
+      finished = true;
+      markerSeen();
+    } else if (l.kind === "downlink") {
+      delivered++;
+      // the backlog shrinks as we read; a marker goes through once it is under the bound
+      emitMarker();
+    }
+  });
+  try {
+    await fetchStatus(path);
+    // the emitting loop never yields, so the server's queue for this reader must hold or drop
+    // all of it: ~6 MB of events against a 1 MB bound
+    const data = "x".repeat(300);
+    for (let i = 0; i < BULK; i++) {
+      gw.events.emit({ kind: "downlink", what: "rpc", device: "bulk", data });
+    }
+    await done;
+    expect(lost).toBeGreaterThan(0);
+    // every event was either delivered or counted as lost, in order
+    expect(delivered + lost).toBe(emitted);
+    expect(delivered).toBeLessThan(emitted);
+  } finally {
+    sub.close();
+  }
+}, 20000);
