@@ -319,6 +319,9 @@ function readVarint(b: Uint8Array, at: number, end: number): [number, number] {
 function decodeBody(version: ProtocolVersion, first: number, b: Buffer, start: number, end: number): IncomingPacket | undefined {
   const type = first >> 4;
   const v5 = version === 5;
+  // `b` may go on with the next packet's bytes: a body too short for its first two fixed bytes
+  // (topic length, packet id, CONNACK flags and code) must not borrow them from there.
+  if (end - start < 2 && type >= PacketType.Connack && type <= PacketType.Unsuback) throw new ProtocolError(`packet type ${type} of ${end - start} bytes is too short`);
   switch (type) {
     case PacketType.Publish: {
       const bits = (first >> 1) & 3;
