@@ -122,6 +122,8 @@ export class MqttClient {
   /** end() was called and no connect() since: nobody should reconnect this client. */
   ended = false;
   private readingPaused = false;
+  /** A connect() whose `close` has not been emitted yet: end() on a closed client emits no second one. */
+  private live = false;
 
   constructor(readonly options: MqttClientOptions) {
     this.version = options.protocolVersion ?? 4;
@@ -146,6 +148,7 @@ export class MqttClient {
     if (this.socket) return;
     this.closing = false;
     this.ended = false;
+    this.live = true;
     const gen = ++this.generation;
     const o = this.options;
     this.reader = new PacketReader(this.version);
@@ -211,7 +214,8 @@ export class MqttClient {
 
   /** The connection of generation `gen` is gone (once per generation). */
   private closed(gen: number): void {
-    if (gen !== this.generation) return;
+    if (gen !== this.generation || !this.live) return;
+    this.live = false;
     this.generation++;
     clearTimeout(this.connectTimer);
     clearInterval(this.keepaliveTimer);
