@@ -4,7 +4,6 @@
 // it against that connector type's schema from the registry. All problems are collected; the loader
 // throws one ConfigError carrying all of them.
 
-import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
@@ -225,7 +224,7 @@ async function loadConnector(
     if (rs.success) reportStrategy = rs.data;
   }
   const generatedId = typeof rest.id !== "string" || rest.id === "";
-  const id = generatedId ? randomUUID() : (rest.id as string);
+  const id = generatedId ? crypto.randomUUID() : (rest.id as string);
   const input: Record<string, unknown> = { ...rest, name };
   // A strict connector schema would refuse the gateway's reserved keys it does not declare: hide them from it.
   const shape = descriptor ? objectShape(descriptor.schema) : undefined;

@@ -4,7 +4,6 @@
 // discovery file named after its config folder into the discovery folder, so
 // `tail --config DIR` picks the right one and `tail` alone can list what runs.
 
-import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -41,7 +40,8 @@ export function discoveryDir(): string {
 }
 
 export function discoveryFile(configDir: string): string {
-  const key = createHash("sha1").update(resolve(configDir)).digest("hex").slice(0, 16);
+  // Bun's hasher, not node:crypto: the same digest without loading that module into the gateway
+  const key = new Bun.CryptoHasher("sha1").update(resolve(configDir)).digest("hex").slice(0, 16);
   return join(discoveryDir(), `${key}.json`);
 }
 
