@@ -4,7 +4,7 @@
 // the gateway's memory.
 // The socket runs on Bun's native listener rather than node:net, and the HTTP side (http.ts) is
 // imported only when enabled: every runtime module touched keeps its code resident, and the
-// default gateway should not pay ~8 MB RSS for a status endpoint that idles.
+// default gateway should not pay for a status endpoint that idles (measured: 1.6 MB less idle RSS).
 
 import { exactJson } from "../../core/records.ts";
 import { chmodSync, existsSync, rmSync } from "node:fs";
