@@ -1,7 +1,6 @@
 // Periodic statistics to the platform as the gateway's own telemetry (spec platform-api.md §8),
 // and custom command statistics from the file named in statistics.configuration.
 
-import { execFile } from "node:child_process";
 import { readFileSync, statfsSync } from "node:fs";
 import { cpus, freemem, totalmem } from "node:os";
 import { join } from "node:path";
@@ -127,6 +126,8 @@ export class Statistics {
   }
 
   private async runCustom(commands: CustomCommand[]): Promise<void> {
+    // loaded here: most gateways configure no custom commands
+    const { execFile } = await import("node:child_process");
     const values: Record<string, unknown> = {};
     await Promise.all(
       commands.map(

@@ -9,9 +9,8 @@ import { errorText, type Logger } from "../observe/logger.ts";
 import { platformEndpoint } from "./credentials.ts";
 import { SUBSCRIPTIONS, T } from "./topics.ts";
 import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
-import { obtainCredentials } from "./provisioning.ts";
 import { explainTlsError } from "./tls-errors.ts";
-import { CertExpiryCheck } from "./cert-expiry.ts";
+import type { CertExpiryCheck } from "./cert-expiry.ts";
 
 export interface DownlinkHandlers {
   attributeUpdate(device: string, data: Record<string, unknown>): void;
@@ -65,12 +64,13 @@ export class PlatformClient {
 
   /** Resolves once connecting has begun; without `thingsboard.security` it first obtains credentials (provisioning). */
   async start(): Promise<void> {
-    const security = this.tb.security ?? (await obtainCredentials(this.tb, this.configDir, this.log, this.stopSignal.signal));
+    // Provisioning and the certificate check load node:crypto and X.509 code: only when used.
+    const security = this.tb.security ?? (await (await import("./provisioning.ts")).obtainCredentials(this.tb, this.configDir, this.log, this.stopSignal.signal));
     if (this.stopSignal.signal.aborted) return;
     const ep = platformEndpoint(this.tb, this.configDir, security);
     this.log.info(`connecting to platform ${ep.describe}`);
     this.certCheck?.stop();
-    this.certCheck = ep.url.startsWith("mqtts:") ? new CertExpiryCheck(security, this.configDir, this.log, (t, p) => this.publish(t, p)) : undefined;
+    this.certCheck = ep.url.startsWith("mqtts:") ? new (await import("./cert-expiry.ts")).CertExpiryCheck(security, this.configDir, this.log, (t, p) => this.publish(t, p)) : undefined;
     this.events.emit({ kind: "platform", state: "connecting", detail: ep.describe });
     this.conn = openConnection(ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
       onConnect: (c) => void this.onConnect(c),

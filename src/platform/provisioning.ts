@@ -6,7 +6,6 @@
 // self-signed certificate, sends the certificate as `hash`, and after SUCCESS keeps them as
 // cert.pem / key.pem in the config folder (upstream's names) for the TLS connection.
 
-import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectOnce } from "../common/mqtt/connection.ts";
@@ -31,7 +30,7 @@ export class ProvisioningError extends Error {}
 
 /** Lowercase letters, as upstream generates tokens and names. */
 function randomLetters(n: number): string {
-  const bytes = randomBytes(n);
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
   return Array.from(bytes, (b) => String.fromCharCode(97 + (b % 26))).join("");
 }
 

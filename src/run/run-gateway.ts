@@ -8,6 +8,7 @@ import { discoverConfig, discoveryCandidates } from "../config/discover.ts";
 import { ConfigError, formatDiagnostics } from "../config/diagnostics.ts";
 import { loadGatewayConfig } from "../config/load.ts";
 import { Gateway } from "../core/gateway.ts";
+import { restoreJitPolicyWhenBusy } from "./jit-policy.ts";
 import { errorText, logger, setLogLevel } from "../observe/logger.ts";
 
 export interface RunOptions {
@@ -81,6 +82,7 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
+  restoreJitPolicyWhenBusy(gw);
   try {
     await gw.start();
   } catch (e) {

@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import type { Gateway } from "../core/gateway.ts";
+import { BUSY_RECORDS, restoreJitPolicyWhenBusy } from "./jit-policy.ts";
+
+function fakeGateway(stored: () => number): Gateway {
+  const stats = new Map([["MQTT", { get recordsStored() { return stored(); } }]]);
+  return { pipeline: { stats } } as unknown as Gateway;
+}
+
+test("the normal JIT policy comes back once the gateway has taken in BUSY_RECORDS, and only then", async () => {
+  let stored = 0;
+  const calls: number[] = [];
+  let checked!: () => void;
+  const restored = new Promise<void>((r) => (checked = r));
+  const stop = restoreJitPolicyWhenBusy(
+    fakeGateway(() => {
+      // each periodic check reads the count: the first one sees an idle gateway, the next a busy one
+      const seen = stored;
+      stored = BUSY_RECORDS;
+      return seen;
+    }),
+    (scale) => {
+      calls.push(scale);
+      checked();
+    },
+  );
+  try {
+    await restored;
+    expect(calls).toEqual([1]);
+  } finally {
+    stop();
+  }
+});
