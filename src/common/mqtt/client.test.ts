@@ -474,6 +474,28 @@ describe("misbehaving brokers", () => {
     }
   });
 
+  test("packets after a DISCONNECT in the same chunk belong to no connection: not delivered", async () => {
+    const fb = fakeBroker(5, (conn, p) => {
+      if (p.cmd !== "connect") return;
+      const publish = gen({ cmd: "publish", topic: "late/one", payload: Buffer.from("x"), qos: 0, retain: false, dup: false }, 5);
+      conn.send(Buffer.concat([connack(5), publish, gen({ cmd: "disconnect", reasonCode: 0x8b }, 5), publish]));
+    });
+    try {
+      const c = watch(new MqttClient(local(fb.port, "after-disconnect", { protocolVersion: 5 })));
+      c.client.connect();
+      try {
+        await c.w.until(() => c.closes > 0);
+        expect(c.messages.length).toBe(1);
+        expect(c.errors[0]!.message).toContain("0x8b");
+        expect(c.closes).toBe(1);
+      } finally {
+        await c.client.end(true);
+      }
+    } finally {
+      fb.stop();
+    }
+  });
+
   for (const [v, code] of [[4, 4], [4, 2], [5, 0x86], [5, 0x9c]] as Array<[ProtocolVersion, number]>) {
     test(`v${v}: CONNACK refusal code ${code}`, async () => {
       const fb = fakeBroker(v, (conn, p) => {

@@ -244,6 +244,9 @@ export class MqttClient {
   }
 
   private readonly onPacket = (p: IncomingPacket): void => {
+    // A chunk may hold packets after one that closed the connection (DISCONNECT, a refusal):
+    // once closed, the rest of it belongs to no connection.
+    if (!this.socket) return;
     switch (p.type) {
       case PacketType.Publish:
         return this.onPublish(p);
@@ -427,6 +430,9 @@ export class MqttClient {
     if (s && this.isConnected) {
       this.send(DISCONNECT);
       this.flush();
+      // the kernel buffer was full: give the queued bytes (DISCONNECT last) a bounded chance to go
+      const until = Date.now() + (force ? 0 : graceMs);
+      while (this.writeBlocked && this.socket === s && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     }
     if (s) s.end();
     clearTimeout(this.connectTimer);
