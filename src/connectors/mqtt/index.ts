@@ -1,4 +1,4 @@
-// MQTT connector descriptor: schema and a lazy `create` (mqtt.js loads only when a config uses it).
+// MQTT connector descriptor: schema and a lazy `create` (the connector's code loads only when a config uses it).
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { MqttConfigSchema, type MqttConfig } from "./schema.ts";
