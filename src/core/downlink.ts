@@ -55,6 +55,8 @@ export class Downlink {
     private readonly events: EventBus,
     private readonly log: Logger,
     private readonly cacheShared: boolean,
+    /** Methods the platform calls without a module prefix (the remote shell's), when enabled. */
+    private readonly rootMethods: GatewayMethods = {},
   ) {}
 
   attributeUpdate(device: string, data: Record<string, unknown>): void {
@@ -120,7 +122,9 @@ export class Downlink {
     let qos: 0 | 1 | undefined;
     try {
       const ofType = this.connectors.ofType(module);
-      if (ofType.length > 0) {
+      const root = Object.hasOwn(this.rootMethods, method) ? this.rootMethods[method] : undefined;
+      if (root) reply = await root(params);
+      else if (ofType.length > 0) {
         for (const c of ofType) {
           if (!c.connector.onRpc) continue;
           const r = await c.connector.onRpc({ id: requestId, method, params });

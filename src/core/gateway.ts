@@ -16,6 +16,7 @@ import { DeviceFilter } from "./device-filter.ts";
 import { DeviceRegistry, type DeviceInfo } from "./devices.ts";
 import { Downlink } from "./downlink.ts";
 import { gatewayMethods } from "./gateway-methods.ts";
+import { RemoteShell } from "./remote-shell.ts";
 import type { ReportStrategyConfig } from "./model.ts";
 import { Pipeline } from "./pipeline.ts";
 import { RemoteConfiguration } from "./remote-config.ts";
@@ -48,6 +49,7 @@ export class Gateway {
   private readonly downlink: Downlink;
   private readonly statistics: Statistics;
   private readonly remote: RemoteConfiguration | undefined;
+  private readonly shell: RemoteShell | undefined;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private fileStamps = new Map<string, number>();
   private stopping = false;
@@ -93,7 +95,9 @@ export class Gateway {
       this.events,
       this.log.child("sender"),
     );
-    this.downlink = new Downlink(this.devices, this.connectors, this.platform, gatewayMethods(this), this.events, this.log, tb.syncDevicesSharedAttributesOnConnect);
+    // remote shell only when configured: it hands the platform a shell on this host
+    this.shell = tb.remoteShell ? new RemoteShell(this.log.child("shell")) : undefined;
+    this.downlink = new Downlink(this.devices, this.connectors, this.platform, gatewayMethods(this), this.events, this.log, tb.syncDevicesSharedAttributesOnConnect, this.shell?.methods());
     this.statistics = new Statistics(this, tb.statistics, opts.configDir, this.log.child("statistics"));
     if (tb.remoteConfiguration) {
       this.remote = new RemoteConfiguration(
@@ -294,6 +298,7 @@ export class Gateway {
     await this.connectors.stopAll();
     this.strategies.stop();
     this.downlink.stop();
+    this.shell?.stop();
     await this.storage.whenDurable().catch(() => {});
     const drained = await this.sender.drain(3000);
     if (!drained) this.log.warn(`${this.sender.inflightPublishes} publishes not acknowledged at shutdown; they stay in storage and are resent next start`);
