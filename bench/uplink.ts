@@ -3,6 +3,7 @@
 // device messages/s and datapoints/s delivered with zero loss, CPU and RSS of every process, idle
 // RSS and the time from start to first telemetry.
 // Usage: bun bench/uplink.ts [--messages N] [--storage memory,sqlite,file] [--binary dist/tb-gw]
+//        [--cpu-prof DIR]  (from source only: the gateway writes a Markdown CPU profile into DIR on exit)
 
 import { cpuSeconds, rssMb } from "./proc.ts";
 import mqtt from "mqtt";
@@ -18,6 +19,7 @@ const opt = (name: string, dflt: string) => {
 const MESSAGES = Number(opt("messages", "200000"));
 const KINDS = opt("storage", "memory,sqlite,file").split(",");
 const BINARY = opt("binary", "");
+const CPU_PROF = opt("cpu-prof", "");
 const DEVICES = 10;
 const KEYS = 5;
 
@@ -82,7 +84,7 @@ async function run(kind: string) {
     const t0 = performance.now();
     gw = BINARY
       ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } })
-      : await startProcess(BUN, [CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } });
+      : await startProcess(BUN, [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } });
     // time to first telemetry: one message published right after start
     const probe = await mqtt.connectAsync(device.url, { clientId: "bench-probe" });
     while (!firstAt) {
