@@ -37,7 +37,7 @@ const stubPlugin: BunPlugin = {
 
 /** Start-up tier-up thresholds ×1000: start-up code is interpreted (see the header). */
 const STARTUP_JIT_POLICY = 1000;
-const OUTFILE = "dist/tb-gw";
+const OUTFILE = process.env.TB_GW_OUTFILE ?? "dist/tb-gw";
 
 async function build(outfile: string, bytecodeOrder?: string): Promise<void> {
   const result = await Bun.build({

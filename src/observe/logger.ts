@@ -1,6 +1,8 @@
 // A small leveled logger. Lines go to stderr as `2026-01-01T00:00:00.000Z LEVEL [scope] message`.
 // pino would pull worker threads into the single binary for little gain here.
 
+import { writeSync } from "node:fs";
+
 export type LogLevel = "TRACE" | "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" | "NONE";
 
 const rank: Record<LogLevel, number> = {
@@ -25,8 +27,26 @@ export type LogSink = (r: LogRecord) => void;
 const sinks = new Set<LogSink>();
 let globalLevel: LogLevel = (process.env.TB_GW_LOG_LEVEL?.toUpperCase() as LogLevel) || "INFO";
 
+// Lines are written to fd 2 directly: process.stderr is a Node stream whose machinery stays
+// resident once created (~2 MB of an idle gateway) for what one write(2) delivers. A service's
+// stderr (journald, a file, a terminal) blocks; should it be a non-blocking pipe that is full
+// (EAGAIN), the rest of the line and every later one go through process.stderr, which buffers.
+let direct = true;
+
 const stderrSink: LogSink = (r) => {
-  process.stderr.write(`${new Date(r.ts).toISOString()} ${r.level.padEnd(7)} [${r.scope}] ${r.message}\n`);
+  const line = `${new Date(r.ts).toISOString()} ${r.level.padEnd(7)} [${r.scope}] ${r.message}\n`;
+  if (!direct) {
+    process.stderr.write(line);
+    return;
+  }
+  const bytes = Buffer.from(line);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(2, bytes, written);
+  } catch {
+    direct = false;
+    process.stderr.write(bytes.subarray(written));
+  }
 };
 sinks.add(stderrSink);
 
