@@ -1,7 +1,7 @@
 // Editor JSON Schemas (`tb-gw schema`): produced from the same zod schemas the loader checks with,
 // so completion in VS Code and `tb-gw validate` never disagree.
 
-import { z } from "zod";
+import { z } from "./zod.ts";
 import { connectorRegistry, loadDescriptor } from "../connectors/index.ts";
 import type { ConnectorDescriptor } from "../core/connector.ts";
 import { MainConfigSchema, ReportStrategySchema } from "./main-schema.ts";
@@ -13,7 +13,7 @@ export function schemaKinds(extra: Record<string, ConnectorDescriptor<any>> = {}
   return [MAIN_KIND, ...[...new Set([...Object.keys(connectorRegistry), ...Object.keys(extra)])].sort()];
 }
 
-const toJson = (s: z.ZodType): Record<string, any> => z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, any>;
+const toJson = (s: z.core.$ZodType): Record<string, any> => z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, any>;
 
 /** The JSON Schema of one config kind, or undefined when the kind is unknown. */
 export async function jsonSchemaFor(kind: string, extra: Record<string, ConnectorDescriptor<any>> = {}): Promise<object | undefined> {

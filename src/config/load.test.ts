@@ -166,7 +166,7 @@ describe("validate --sample", () => {
 
 describe("strict connector schemas", () => {
   test("reserved keys (id, name, logLevel) are not reported against a strict schema; its own unknown keys are errors", async () => {
-    const { z } = await import("zod");
+    const { z } = await import("./zod.ts");
     const strict = { ...testDescriptors.testdev, type: "strictdev", schema: z.strictObject({ port: z.number() }) } as any;
     const dir = folder({
       "tb_gateway.json": MAIN([{ name: "S", type: "strictdev", configuration: "s.json" }]),

@@ -3,7 +3,7 @@
 // with the schema's shape reports them, with the nearest known name as a suggestion. The same walk
 // collects values whose schema carries a tb-gw role (`.meta({ tbgw: "file" })`) for the semantic checks.
 
-import { z } from "zod";
+import { z } from "./zod.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import { didYouMean } from "./suggest.ts";
 import { diagAt, type Path, pathText, type SourceDoc } from "./source.ts";
@@ -40,15 +40,15 @@ export interface SchemaCheck {
 }
 
 type Def = { type: string; [k: string]: any };
-const defOf = (s: z.ZodType): Def => (s as any)._zod.def as Def;
-const roleOf = (s: z.ZodType): Role | undefined => z.globalRegistry.get(s)?.tbgw as Role | undefined;
+const defOf = (s: z.core.$ZodType): Def => (s as any)._zod.def as Def;
+const roleOf = (s: z.core.$ZodType): Role | undefined => z.globalRegistry.get(s)?.tbgw as Role | undefined;
 
 /** Peel wrappers (optional, default, pipe, lazy, ...) collecting any role met on the way. */
-function unwrap(s: z.ZodType): { core: z.ZodType; role?: Role } {
+function unwrap(s: z.core.$ZodType): { core: z.core.$ZodType; role?: Role } {
   let role = roleOf(s);
   for (let i = 0; i < 50; i++) {
     const d = defOf(s);
-    let next: z.ZodType | undefined;
+    let next: z.core.$ZodType | undefined;
     if (["optional", "nullable", "default", "prefault", "catch", "readonly", "nonoptional", "success"].includes(d.type)) next = d.innerType;
     else if (d.type === "pipe") next = defOf(d.in).type === "transform" ? d.out : d.in;
     else if (d.type === "lazy") next = d.getter();
@@ -60,7 +60,7 @@ function unwrap(s: z.ZodType): { core: z.ZodType; role?: Role } {
 }
 
 /** Top-level keys of an object schema and whether it refuses others (z.strictObject); undefined if not an object. */
-export function objectShape(s: z.ZodType): { keys: string[]; strict: boolean } | undefined {
+export function objectShape(s: z.core.$ZodType): { keys: string[]; strict: boolean } | undefined {
   const d = defOf(unwrap(s).core);
   if (d.type !== "object") return undefined;
   return { keys: Object.keys(d.shape), strict: !!d.catchall && defOf(d.catchall).type === "never" };
@@ -69,11 +69,11 @@ export function objectShape(s: z.ZodType): { keys: string[]; strict: boolean } |
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** For a union, the option that fits `value` best: one that parses, else the one sharing most keys. */
-function pickOption(options: z.ZodType[], value: unknown): z.ZodType | undefined {
-  const ok = options.find((o) => o.safeParse(value).success);
+function pickOption(options: z.core.$ZodType[], value: unknown): z.core.$ZodType | undefined {
+  const ok = options.find((o) => z.safeParse(o, value).success);
   if (ok) return ok;
   if (!isPlainObject(value)) return undefined;
-  let best: z.ZodType | undefined;
+  let best: z.core.$ZodType | undefined;
   let bestScore = -1;
   for (const o of options) {
     const core = unwrap(o).core;
@@ -86,14 +86,14 @@ function pickOption(options: z.ZodType[], value: unknown): z.ZodType | undefined
   return best;
 }
 
-function walk(doc: SourceDoc, s: z.ZodType, value: unknown, path: Path, out: SchemaCheck): void {
+function walk(doc: SourceDoc, s: z.core.$ZodType, value: unknown, path: Path, out: SchemaCheck): void {
   const { core, role } = unwrap(s);
   if (role && value !== undefined && value !== null) out.roles.push({ role, path, value });
   const d = defOf(core);
   switch (d.type) {
     case "object": {
       if (!isPlainObject(value)) return;
-      const shape = d.shape as Record<string, z.ZodType>;
+      const shape = d.shape as Record<string, z.core.$ZodType>;
       const catchall = d.catchall ? defOf(d.catchall).type : undefined;
       for (const [k, v] of Object.entries(value)) {
         const child = shape[k];
@@ -109,7 +109,7 @@ function walk(doc: SourceDoc, s: z.ZodType, value: unknown, path: Path, out: Sch
         if (k in value) continue;
         const r = unwrap(child).role;
         if (!r || !ROLES_WITH_DEFAULTS.includes(r)) continue;
-        const dflt = child.safeParse(undefined);
+        const dflt = z.safeParse(child, undefined);
         if (dflt.success && dflt.data !== undefined) out.roles.push({ role: r, path: [...path, k], value: dflt.data, defaulted: true });
       }
       return;
@@ -199,9 +199,9 @@ function flatten(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
 }
 
 /** Check `value` (found at `base` in `doc`) against `schema`. */
-export function checkSchema(doc: SourceDoc, base: Path, value: unknown, schema: z.ZodType): SchemaCheck {
+export function checkSchema(doc: SourceDoc, base: Path, value: unknown, schema: z.core.$ZodType): SchemaCheck {
   const out: SchemaCheck = { ok: true, data: undefined, diagnostics: [], roles: [] };
-  const r = schema.safeParse(value, { reportInput: true });
+  const r = z.safeParse(schema, value, { reportInput: true });
   if (r.success) out.data = r.data;
   else {
     out.ok = false;

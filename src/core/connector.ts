@@ -2,7 +2,7 @@
 // it gets descriptors from the registry (src/connectors/index.ts) and talks through these types.
 
 import type { Command } from "commander";
-import type { z } from "zod";
+import type { z } from "../config/zod.ts";
 import type { Logger } from "../observe/logger.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "./model.ts";
 
@@ -58,7 +58,7 @@ export interface ConnectorDescriptor<C = unknown> {
   /** Type as written in `connectors[].type` (lower case). */
   type: string;
   /** Config schema: the single source of truth for the type, validation and editor JSON Schema. */
-  schema: z.ZodType<C>;
+  schema: z.ZodMiniType<C>;
   /** Short description for `--help` and docs. */
   title: string;
   /**
