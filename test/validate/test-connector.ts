@@ -1,23 +1,23 @@
 // A tiny connector descriptor for config tests, so they do not depend on which real connectors
 // are registered. Its schema uses every tb-gw role and its converter maps a JSON sample 1:1.
 
-import { z } from "zod";
+import { z } from "../../src/config/zod.ts";
 import type { ConnectorDescriptor } from "../../src/core/connector.ts";
 import type { ConvertedData } from "../../src/core/model.ts";
 
 const DeviceSchema = z.object({
-  deviceName: z.string().min(1).meta({ tbgw: "deviceName" }),
-  deviceType: z.string().default("default"),
-  pollPeriod: z.number().int().min(100).default(5000),
-  timeseries: z.array(z.string()).default([]),
-  attributes: z.array(z.string()).default([]),
+  deviceName: z.string().check(z.minLength(1), z.meta({ tbgw: "deviceName" })),
+  deviceType: z._default(z.string(), "default"),
+  pollPeriod: z._default(z.number().check(z.int(), z.minimum(100)), 5000),
+  timeseries: z._default(z.array(z.string()), []),
+  attributes: z._default(z.array(z.string()), []),
 });
 
 export const TestConfigSchema = z.object({
   name: z.string(),
-  listenPort: z.number().int().min(1).max(65535).meta({ tbgw: "listenPort" }).optional(),
-  caFile: z.string().meta({ tbgw: "file" }).optional(),
-  devices: z.array(DeviceSchema).default([]),
+  listenPort: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(65535), z.meta({ tbgw: "listenPort" }))),
+  caFile: z.optional(z.string().check(z.meta({ tbgw: "file" }))),
+  devices: z._default(z.array(DeviceSchema), []),
 });
 type TestConfig = z.infer<typeof TestConfigSchema>;
 

@@ -2,101 +2,109 @@
 // the old `general` format, which is rewritten to the current one before validation (§2.5).
 // Single source of truth: the TypeScript type, defaults, `tb-gw validate` errors and the JSON Schema.
 
-import { z } from "zod";
+import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
 
-const IntLike = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
+const IntLike = z.union([
+  z.number().check(z.int()),
+  z.pipe(
+    z.string().check(z.regex(/^\d+$/)),
+    z.transform(Number),
+  ),
+]);
+const nonNegInt = () => z.number().check(z.int(), z.nonnegative());
 
 const ObjectIdSpec = z
-  .union([z.number().int().nonnegative(), z.string(), z.array(z.union([z.number().int().nonnegative(), z.string()]))])
-  .describe('object instance: a number, "*" (all objects of the type), "a-b" range, or a list of numbers/ranges');
+  .union([nonNegInt(), z.string(), z.array(z.union([nonNegInt(), z.string()]))])
+  .check(z.describe('object instance: a number, "*" (all objects of the type), "a-b" range, or a list of numbers/ranges'));
 
 export const ItemSchema = z.object({
-  key: z.string().describe("ThingsBoard key; several properties give keys <key>.<propertyName>"),
-  objectType: z.string().describe("camelCase BACnet object type, e.g. analogInput, binaryValue, device"),
+  key: z.string().check(z.describe("ThingsBoard key; several properties give keys <key>.<propertyName>")),
+  objectType: z.string().check(z.describe("camelCase BACnet object type, e.g. analogInput, binaryValue, device")),
   objectId: ObjectIdSpec,
   propertyId: z
-    .union([z.string(), z.array(z.string())])
-    .default("presentValue")
-    .describe('camelCase property name(s), e.g. presentValue, statusFlags; "*" = all'),
-  priority: z.number().int().min(1).max(16).optional().describe("write priority 1 (highest) – 16"),
+    ._default(z.union([z.string(), z.array(z.string())]), "presentValue")
+    .check(z.describe('camelCase property name(s), e.g. presentValue, statusFlags; "*" = all')),
+  priority: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(16))).check(z.describe("write priority 1 (highest) – 16")),
 });
 
-export const RpcItemSchema = ItemSchema.omit({ key: true }).extend({
-  method: z.string().describe("RPC method name as sent by the platform"),
-  requestType: z.string().describe("readProperty | writeProperty"),
-  requestTimeout: z.number().int().positive().default(10000).describe("ms to wait for the device"),
+export const RpcItemSchema = z.extend(z.omit(ItemSchema, { key: true }), {
+  method: z.string().check(z.describe("RPC method name as sent by the platform")),
+  requestType: z.string().check(z.describe("readProperty | writeProperty")),
+  requestTimeout: z._default(z.number().check(z.int(), z.positive()), 10000).check(z.describe("ms to wait for the device")),
 });
 
 const DeviceInfoSchema = z.object({
-  deviceNameExpressionSource: z.enum(["expression", "constant"]).default("expression"),
+  deviceNameExpressionSource: z._default(z.enum(["expression", "constant"]), "expression"),
   deviceNameExpression: z
     .string()
-    .meta({ tbgw: "deviceName" })
-    .describe("name template: ${objectName}, ${objectId}, ${address}, ${vendorId}, ${routerName}, ..."),
-  deviceProfileExpressionSource: z.enum(["expression", "constant"]).default("expression"),
-  deviceProfileExpression: z.string().default("default"),
+    .check(z.meta({ tbgw: "deviceName" }), z.describe("name template: ${objectName}, ${objectId}, ${address}, ${vendorId}, ${routerName}, ...")),
+  deviceProfileExpressionSource: z._default(z.enum(["expression", "constant"]), "expression"),
+  deviceProfileExpression: z._default(z.string(), "default"),
 });
 
 export const DeviceSchema = z.object({
   deviceInfo: DeviceInfoSchema,
-  host: z.string().optional().describe("device IP (patterns: *, X placeholders in octets)"),
-  port: z.union([IntLike, z.literal("*")]).optional().describe("device UDP port (default 47808)"),
-  mask: z.union([z.string(), z.number()]).optional(),
-  address: z.string().optional().describe('"host[/mask][:port]"; alternative to host/port/mask'),
-  deviceId: z.union([z.number().int().nonnegative(), z.literal("*")]).optional().describe("match by device instance"),
-  altResponsesAddresses: z.array(z.string()).default([]).describe("other source addresses accepted for I-Am"),
-  pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(10000).describe("ms between polls"),
-  reportStrategy: ReportStrategySchema.optional(),
-  uplinkConverter: z.string().optional().describe("custom converter class (upstream only; ignored with a warning)"),
-  attributes: z.union([z.array(ItemSchema), z.literal("*")]).default([]),
-  timeseries: z.union([z.array(ItemSchema), z.literal("*")]).default([]),
-  attributeUpdates: z.array(ItemSchema).default([]),
-  serverSideRpc: z.array(RpcItemSchema).default([]),
+  host: z.optional(z.string()).check(z.describe("device IP (patterns: *, X placeholders in octets)")),
+  port: z.optional(z.union([IntLike, z.literal("*")])).check(z.describe("device UDP port (default 47808)")),
+  mask: z.optional(z.union([z.string(), z.number()])),
+  address: z.optional(z.string()).check(z.describe('"host[/mask][:port]"; alternative to host/port/mask')),
+  deviceId: z.optional(z.union([nonNegInt(), z.literal("*")])).check(z.describe("match by device instance")),
+  altResponsesAddresses: z._default(z.array(z.string()), []).check(z.describe("other source addresses accepted for I-Am")),
+  pollPeriod: z._default(z.number().check(z.int(), z.positive(), z.meta({ tbgw: "pollPeriod" })), 10000).check(z.describe("ms between polls")),
+  reportStrategy: z.optional(ReportStrategySchema),
+  uplinkConverter: z.optional(z.string()).check(z.describe("custom converter class (upstream only; ignored with a warning)")),
+  attributes: z._default(z.union([z.array(ItemSchema), z.literal("*")]), []),
+  timeseries: z._default(z.union([z.array(ItemSchema), z.literal("*")]), []),
+  attributeUpdates: z._default(z.array(ItemSchema), []),
+  serverSideRpc: z._default(z.array(RpcItemSchema), []),
   /** tb-gw addition: subscribe to COV for every polled object that supports it. */
-  subscribeCov: z.boolean().optional().describe("tb-gw extension: SubscribeCOV for polled objects (values arrive between polls)"),
+  subscribeCov: z.optional(z.boolean()).check(z.describe("tb-gw extension: SubscribeCOV for polled objects (values arrive between polls)")),
 });
 
 const ApplicationSchema = z.object({
-  objectName: z.string().default("Gateway"),
-  host: z.string().optional().describe("local IPv4 to bind (required unless address is given)"),
-  port: IntLike.meta({ tbgw: "udpListenPort" }).default(47808),
-  mask: z.union([z.string(), z.number()]).default("24"),
-  address: z.string().optional().describe('"host/mask:port"'),
-  objectIdentifier: z.number().int().nonnegative().describe("local device instance"),
-  maxApduLengthAccepted: z.number().int().default(1476),
-  segmentationSupported: z.string().default("segmentedBoth"),
-  vendorIdentifier: z.number().int().default(15),
-  networkNumber: z.number().int().optional(),
-  networkNumberQuality: z.string().default("configured"),
-  deviceDiscoveryTimeoutInSec: z.number().positive().default(5),
-  devicesDiscoverPeriodSeconds: z.number().positive().optional(),
-  devicesRescanObjectsPeriodSeconds: z.number().positive().default(60),
-  loadProprietaryDevices: z.boolean().optional(),
+  objectName: z._default(z.string(), "Gateway"),
+  host: z.optional(z.string()).check(z.describe("local IPv4 to bind (required unless address is given)")),
+  port: z._default(IntLike.check(z.meta({ tbgw: "udpListenPort" })), 47808),
+  mask: z._default(z.union([z.string(), z.number()]), "24"),
+  address: z.optional(z.string()).check(z.describe('"host/mask:port"')),
+  objectIdentifier: nonNegInt().check(z.describe("local device instance")),
+  maxApduLengthAccepted: z._default(z.number().check(z.int()), 1476),
+  segmentationSupported: z._default(z.string(), "segmentedBoth"),
+  vendorIdentifier: z._default(z.number().check(z.int()), 15),
+  networkNumber: z.optional(z.number().check(z.int())),
+  networkNumberQuality: z._default(z.string(), "configured"),
+  deviceDiscoveryTimeoutInSec: z._default(z.number().check(z.positive()), 5),
+  devicesDiscoverPeriodSeconds: z.optional(z.number().check(z.positive())),
+  devicesRescanObjectsPeriodSeconds: z._default(z.number().check(z.positive()), 60),
+  loadProprietaryDevices: z.optional(z.boolean()),
   /** tb-gw addition: where Who-Is broadcasts go (default: the subnet broadcast of host/mask). */
-  broadcastAddress: z.string().optional().describe("tb-gw extension: Who-Is broadcast target (default: subnet broadcast)"),
+  broadcastAddress: z.optional(z.string()).check(z.describe("tb-gw extension: Who-Is broadcast target (default: subnet broadcast)")),
 });
 
-export const BacnetConfigSchema = z.preprocess(
-  (raw) => fromOldFormat(raw),
+export const BacnetConfigSchema = z.pipe(
+  z.transform((raw: unknown) => fromOldFormat(raw)),
   z.object({
-    name: z.string().optional(),
-    id: z.string().optional(),
-    logLevel: z.string().default("INFO"),
-    enableRemoteLogging: z.boolean().optional(),
+    name: z.optional(z.string()),
+    id: z.optional(z.string()),
+    logLevel: z._default(z.string(), "INFO"),
+    enableRemoteLogging: z.optional(z.boolean()),
     application: ApplicationSchema,
     foreignDevice: z
-      .object({
-        address: z.string().describe('BBMD "host[:port]" (default port 47808); "0.0.0.0" = none'),
-        ttl: z.number().int().min(1).max(65535).default(900).describe("registration time-to-live in seconds; re-registered at half of it"),
-      })
-      .optional()
-      .describe("register as a foreign device with a BBMD; Who-Is then goes through it"),
-    devices: z.array(DeviceSchema).default([]),
-    devicesDiscoverPeriodSeconds: z.number().positive().default(30),
-    loadProprietaryDevices: z.boolean().default(false),
-    edeFilePath: z.string().optional().describe("EDE file (not supported by tb-gw yet: logged and ignored)"),
-    edeConfig: z.unknown().optional(),
+      .optional(
+        z.object({
+          address: z.string().check(z.describe('BBMD "host[:port]" (default port 47808); "0.0.0.0" = none')),
+          ttl: z
+            ._default(z.number().check(z.int(), z.minimum(1), z.maximum(65535)), 900)
+            .check(z.describe("registration time-to-live in seconds; re-registered at half of it")),
+        }),
+      )
+      .check(z.describe("register as a foreign device with a BBMD; Who-Is then goes through it")),
+    devices: z._default(z.array(DeviceSchema), []),
+    devicesDiscoverPeriodSeconds: z._default(z.number().check(z.positive()), 30),
+    loadProprietaryDevices: z._default(z.boolean(), false),
+    edeFilePath: z.optional(z.string()).check(z.describe("EDE file (not supported by tb-gw yet: logged and ignored)")),
+    edeConfig: z.optional(z.unknown()),
   }),
 );
 

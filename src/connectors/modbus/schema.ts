@@ -1,15 +1,28 @@
 // Schema of the upstream modbus.json (current `master`/`slave` format and the older `server` format,
 // which is adapted on the way in). Field names, defaults and clamps follow spec/connectors/modbus.md §2.
 
-import { z } from "zod";
+import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
 import { adaptLegacyConfig } from "./legacy.ts";
 
+/** A case-insensitive enum: the value is upper-cased, then checked. */
 const upper = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z
-    .string()
-    .transform((s) => s.toUpperCase())
-    .pipe(z.enum(values));
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) => s.toUpperCase()),
+    ),
+    z.enum(values),
+  );
+/** The same, lower-cased. */
+const lower = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) => s.toLowerCase()),
+    ),
+    z.enum(values),
+  );
 
 export const DATA_TYPES = [
   "string", "bytes", "bit", "bits", "8int", "8uint", "16int", "16uint", "16float",
@@ -19,147 +32,138 @@ export const DATA_TYPES = [
   "unsigned", "unsigned int", "unsigned integer", "coil", "coils",
 ] as const;
 
-export const KeySchema = z
-  .object({
-    tag: z.string().min(1).describe("platform key / RPC method / shared attribute name; wide ranges may use ${address}"),
-    type: z
-      .string()
-      .transform((s) => s.toLowerCase())
-      .pipe(z.enum(DATA_TYPES))
-      .describe("data type (spec §3.1)"),
-    functionCode: z.number().int().min(1).max(16).optional().describe("1-4 read, 5/6/15/16 write; slave values derive it"),
-    address: z
-      .union([z.number().int().min(0).max(65535), z.string().regex(/^\s*\d+\s*(-\s*\d+\s*)?$/)])
-      .describe('start address (0-based), or "start-end" for a wide range'),
-    objectsCount: z.number().int().min(1).max(2000).optional().describe("registers or bits (default 1)"),
-    registersCount: z.number().int().min(1).optional().describe("legacy alias of objectsCount"),
-    registerCount: z.number().int().min(1).optional().describe("legacy alias of objectsCount"),
-    maxRegistersPerRequest: z.number().int().min(1).max(125).optional(),
-    divider: z.number().optional(),
-    multiplier: z.number().optional(),
-    round: z.number().int().min(0).max(15).optional(),
-    bit: z.number().int().min(0).optional(),
-    bitTargetType: z.enum(["bool", "int"]).optional(),
-    variants: z.record(z.string(), z.unknown()).optional(),
-    reportStrategy: ReportStrategySchema.optional(),
-    value: z.unknown().optional().describe("slave mode: initial value"),
-  })
-  .describe("one register/coil mapping");
+/** An integer in [min, max] (max optional). */
+const intIn = (min: number, max?: number) => z.number().check(z.int(), z.minimum(min), ...(max === undefined ? [] : [z.maximum(max)]));
+const port = () => z.union([intIn(0, 65535), z.string().check(z.minLength(1))]);
+
+// Without its description: z.partial refuses an object that carries checks (z.describe is one).
+const KeyShape = z.object({
+  tag: z.string().check(z.minLength(1), z.describe("platform key / RPC method / shared attribute name; wide ranges may use ${address}")),
+  type: lower(DATA_TYPES).check(z.describe("data type (spec §3.1)")),
+  functionCode: z.optional(intIn(1, 16)).check(z.describe("1-4 read, 5/6/15/16 write; slave values derive it")),
+  address: z
+    .union([intIn(0, 65535), z.string().check(z.regex(/^\s*\d+\s*(-\s*\d+\s*)?$/))])
+    .check(z.describe('start address (0-based), or "start-end" for a wide range')),
+  objectsCount: z.optional(intIn(1, 2000)).check(z.describe("registers or bits (default 1)")),
+  registersCount: z.optional(intIn(1)).check(z.describe("legacy alias of objectsCount")),
+  registerCount: z.optional(intIn(1)).check(z.describe("legacy alias of objectsCount")),
+  maxRegistersPerRequest: z.optional(intIn(1, 125)),
+  divider: z.optional(z.number()),
+  multiplier: z.optional(z.number()),
+  round: z.optional(intIn(0, 15)),
+  bit: z.optional(intIn(0)),
+  bitTargetType: z.optional(z.enum(["bool", "int"])),
+  variants: z.optional(z.record(z.string(), z.unknown())),
+  reportStrategy: z.optional(ReportStrategySchema),
+  value: z.optional(z.unknown()).check(z.describe("slave mode: initial value")),
+});
+export const KeySchema = KeyShape.check(z.describe("one register/coil mapping"));
 export type KeyConfig = z.infer<typeof KeySchema>;
 
-const retries = z
-  .union([z.boolean(), z.number().int().min(0, "retries must not be negative")])
-  .transform((r) => (r === true ? 3 : r === false ? 0 : r));
+const retries = z.pipe(
+  z.union([z.boolean(), z.number().check(z.int(), z.minimum(0, "retries must not be negative"))]),
+  z.transform((r: boolean | number) => (r === true ? 3 : r === false ? 0 : r)),
+);
 
 const serialFields = {
-  baudrate: z.number().int().positive().default(19200),
-  stopbits: z.number().int().min(1).max(2).default(1),
-  bytesize: z.number().int().min(5).max(8).default(8),
-  parity: upper(["N", "E", "O"]).default("N"),
-  handleLocalEcho: z.boolean().default(false),
+  baudrate: z._default(z.number().check(z.int(), z.positive()), 19200),
+  stopbits: z._default(intIn(1, 2), 1),
+  bytesize: z._default(intIn(5, 8), 8),
+  parity: z._default(upper(["N", "E", "O"]), "N"),
+  handleLocalEcho: z._default(z.boolean(), false),
 };
 
 const rpcSection = z
-  .union([z.array(KeySchema), z.record(z.string(), KeySchema.partial({ tag: true }))])
-  .default([])
-  .describe("list of RPC mappings, or {method: mapping}");
+  ._default(z.union([z.array(KeySchema), z.record(z.string(), z.partial(KeyShape, { tag: true }))]), [])
+  .check(z.describe("list of RPC mappings, or {method: mapping}"));
+
+const method = () => z._default(lower(["socket", "rtu", "ascii", "tls"]), "socket");
+/** An integer with a default, raised to at least the default (upstream clamps these). */
+const atLeastDefault = (dflt: number) => z.pipe(z._default(z.number().check(z.int()), dflt), z.transform((v: number) => Math.max(v, dflt)));
+const tlsFiles = () => z.looseObject({ certfile: z.optional(z.string().check(z.meta({ tbgw: "file" }))), keyfile: z.optional(z.string().check(z.meta({ tbgw: "file" }))) });
 
 export const SlaveSchema = z.object({
-  deviceName: z.string().min(1).meta({ tbgw: "deviceName" }),
-  deviceType: z.string().default("default"),
-  type: upper(["TCP", "UDP", "SERIAL"]).default("TCP"),
-  host: z.string().optional(),
-  port: z.union([z.number().int().min(0).max(65535), z.string().min(1)]),
-  method: z
-    .string()
-    .transform((s) => s.toLowerCase())
-    .pipe(z.enum(["socket", "rtu", "ascii", "tls"]))
-    .default("socket"),
-  tls: z
-    .looseObject({ certfile: z.string().meta({ tbgw: "file" }).optional(), keyfile: z.string().meta({ tbgw: "file" }).optional() })
-    .optional()
-    .describe("TLS client settings (certfile, keyfile, password, server_hostname, ...)"),
-  unitId: z.number().int().min(0).max(255),
-  timeout: z.number().positive().default(30).describe("seconds, for connect and each request"),
-  retries: retries.default(3),
-  retryOnEmpty: z.boolean().optional(),
-  retryOnInvalid: z.boolean().optional(),
+  deviceName: z.string().check(z.minLength(1), z.meta({ tbgw: "deviceName" })),
+  deviceType: z._default(z.string(), "default"),
+  type: z._default(upper(["TCP", "UDP", "SERIAL"]), "TCP"),
+  host: z.optional(z.string()),
+  port: port(),
+  method: method(),
+  tls: z.optional(tlsFiles()).check(z.describe("TLS client settings (certfile, keyfile, password, server_hostname, ...)")),
+  unitId: intIn(0, 255),
+  timeout: z._default(z.number().check(z.positive()), 30).check(z.describe("seconds, for connect and each request")),
+  retries: z._default(retries, 3),
+  retryOnEmpty: z.optional(z.boolean()),
+  retryOnInvalid: z.optional(z.boolean()),
   ...serialFields,
-  repack: z.boolean().default(false),
-  byteOrder: upper(["BIG", "LITTLE"]).default("LITTLE"),
-  wordOrder: upper(["BIG", "LITTLE"]).default("LITTLE"),
-  pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(5000),
-  connectAttemptTimeMs: z.number().int().default(500).transform((v) => Math.max(v, 500)),
-  connectAttemptCount: z.number().int().default(2).transform((v) => Math.max(v, 2)),
-  waitAfterFailedAttemptsMs: z.number().int().default(30000).transform((v) => Math.max(v, 30000)),
-  delayBetweenRequestsMs: z.number().int().min(0).default(0),
-  reportStrategy: ReportStrategySchema.optional(),
-  sendDataOnlyOnChange: z.boolean().optional().describe("legacy; ON_CHANGE report strategy when true and no reportStrategy is set"),
-  uplinkConverter: z.string().optional(),
-  downlinkConverter: z.string().optional(),
-  attributes: z.array(KeySchema).default([]),
-  timeseries: z.array(KeySchema).default([]),
-  attributeUpdates: z.array(KeySchema).default([]),
+  repack: z._default(z.boolean(), false),
+  byteOrder: z._default(upper(["BIG", "LITTLE"]), "LITTLE"),
+  wordOrder: z._default(upper(["BIG", "LITTLE"]), "LITTLE"),
+  pollPeriod: z._default(z.number().check(z.int(), z.positive(), z.meta({ tbgw: "pollPeriod" })), 5000),
+  connectAttemptTimeMs: atLeastDefault(500),
+  connectAttemptCount: atLeastDefault(2),
+  waitAfterFailedAttemptsMs: atLeastDefault(30000),
+  delayBetweenRequestsMs: z._default(intIn(0), 0),
+  reportStrategy: z.optional(ReportStrategySchema),
+  sendDataOnlyOnChange: z.optional(z.boolean()).check(z.describe("legacy; ON_CHANGE report strategy when true and no reportStrategy is set")),
+  uplinkConverter: z.optional(z.string()),
+  downlinkConverter: z.optional(z.string()),
+  attributes: z._default(z.array(KeySchema), []),
+  timeseries: z._default(z.array(KeySchema), []),
+  attributeUpdates: z._default(z.array(KeySchema), []),
   rpc: rpcSection,
   unitIds: z
-    .array(z.number().int().min(0).max(255))
-    .optional()
-    .describe("tb-gw extension: one device per unit id sharing this register map; ${unitId} in deviceName"),
+    .optional(z.array(intIn(0, 255)))
+    .check(z.describe("tb-gw extension: one device per unit id sharing this register map; ${unitId} in deviceName")),
 });
 export type SlaveConfig = z.infer<typeof SlaveSchema>;
 
 const SlaveBlockSchema = z.object({
-  attributes: z.array(KeySchema).default([]),
-  timeseries: z.array(KeySchema).default([]),
-  attributeUpdates: z.array(KeySchema).default([]),
-  rpc: z.array(KeySchema).default([]),
+  attributes: z._default(z.array(KeySchema), []),
+  timeseries: z._default(z.array(KeySchema), []),
+  attributeUpdates: z._default(z.array(KeySchema), []),
+  rpc: z._default(z.array(KeySchema), []),
 });
 // Older files wrap each block in a one-element list.
-const slaveBlock = z.preprocess((v) => (Array.isArray(v) ? (v[0] ?? {}) : v), SlaveBlockSchema).optional();
+const slaveBlock = z.optional(z.pipe(z.transform((v: unknown) => (Array.isArray(v) ? (v[0] ?? {}) : v)), SlaveBlockSchema));
 
 export const ServerSchema = z.object({
-  type: upper(["TCP", "TLS", "UDP", "SERIAL"]).default("TCP"),
-  host: z.string().default("0.0.0.0"),
-  port: z.union([z.number().int().min(0).max(65535), z.string().min(1)]).meta({ tbgw: "listenPort" }),
-  method: z
-    .string()
-    .transform((s) => s.toLowerCase())
-    .pipe(z.enum(["socket", "rtu", "ascii", "tls"]))
-    .default("socket"),
-  unitId: z.number().int().min(0).max(255).default(0),
-  deviceName: z.string().meta({ tbgw: "deviceName" }).default("Modbus Slave"),
-  deviceType: z.string().default("default"),
-  pollPeriod: z.number().int().positive().default(5000),
-  sendDataToThingsBoard: z.boolean().default(false),
+  type: z._default(upper(["TCP", "TLS", "UDP", "SERIAL"]), "TCP"),
+  host: z._default(z.string(), "0.0.0.0"),
+  port: port().check(z.meta({ tbgw: "listenPort" })),
+  method: method(),
+  unitId: z._default(intIn(0, 255), 0),
+  deviceName: z._default(z.string().check(z.meta({ tbgw: "deviceName" })), "Modbus Slave"),
+  deviceType: z._default(z.string(), "default"),
+  pollPeriod: z._default(z.number().check(z.int(), z.positive()), 5000),
+  sendDataToThingsBoard: z._default(z.boolean(), false),
   byteOrder: upper(["BIG", "LITTLE"]),
-  wordOrder: upper(["BIG", "LITTLE"]).default("LITTLE"),
-  repack: z.boolean().default(false),
+  wordOrder: z._default(upper(["BIG", "LITTLE"]), "LITTLE"),
+  repack: z._default(z.boolean(), false),
   ...serialFields,
-  security: z
-    .looseObject({ certfile: z.string().meta({ tbgw: "file" }).optional(), keyfile: z.string().meta({ tbgw: "file" }).optional() })
-    .optional()
-    .describe("TLS server settings (certfile, keyfile, password)"),
-  identity: z.record(z.string(), z.unknown()).optional(),
-  values: z
-    .object({
+  security: z.optional(tlsFiles()).check(z.describe("TLS server settings (certfile, keyfile, password)")),
+  identity: z.optional(z.record(z.string(), z.unknown())),
+  values: z._default(
+    z.object({
       holding_registers: slaveBlock,
       coils_initializer: slaveBlock,
       input_registers: slaveBlock,
       discrete_inputs: slaveBlock,
-    })
-    .default({}),
+    }),
+    {},
+  ),
 });
 export type ServerConfig = z.infer<typeof ServerSchema>;
 
-export const ModbusConfigSchema = z.preprocess(
-  adaptLegacyConfig,
+export const ModbusConfigSchema = z.pipe(
+  z.transform(adaptLegacyConfig),
   z.object({
-    name: z.string().optional(),
-    id: z.string().optional(),
-    logLevel: z.string().optional(),
-    enableRemoteLogging: z.boolean().optional(),
-    master: z.object({ slaves: z.array(SlaveSchema).default([]) }).default({ slaves: [] }),
-    slave: ServerSchema.optional(),
+    name: z.optional(z.string()),
+    id: z.optional(z.string()),
+    logLevel: z.optional(z.string()),
+    enableRemoteLogging: z.optional(z.boolean()),
+    master: z._default(z.object({ slaves: z._default(z.array(SlaveSchema), []) }), { slaves: [] }),
+    slave: z.optional(ServerSchema),
   }),
 );
 export type ModbusConfig = z.infer<typeof ModbusConfigSchema>;

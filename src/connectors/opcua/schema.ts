@@ -2,108 +2,126 @@
 // `server`, deviceNamePattern, {key, path} keys) is converted first, as upstream's
 // backward_compatibility_adapter does, so the rest of the connector sees only the current shape.
 
-import { z } from "zod";
+import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
 
 const SourceSchema = z.enum(["path", "identifier", "constant"]);
 
 const KeySchema = z.object({
-  key: z.string().min(1).describe("ThingsBoard key"),
-  type: SourceSchema.default("path").describe("path: ${Relative\\.Path} or ${Root\\.…}; identifier: ${ns=2;i=12}; constant: the value itself"),
-  value: z.unknown().describe("node reference (path or node id, usually inside ${...}) or the constant value"),
+  key: z.string().check(z.minLength(1), z.describe("ThingsBoard key")),
+  type: z._default(SourceSchema, "path").check(z.describe("path: ${Relative\\.Path} or ${Root\\.…}; identifier: ${ns=2;i=12}; constant: the value itself")),
+  value: z.unknown().check(z.describe("node reference (path or node id, usually inside ${...}) or the constant value")),
   timestampLocation: z
-    .string()
-    .transform((s) => s.toLowerCase())
-    .pipe(z.enum(["gateway", "sourcetimestamp", "servertimestamp"]))
-    .optional()
-    .describe("which timestamp telemetry gets: gateway (default), SourceTimestamp or ServerTimestamp"),
-  reportStrategy: ReportStrategySchema.optional(),
+    .optional(
+      z.pipe(
+        z.pipe(
+          z.string(),
+          z.transform((s: string) => s.toLowerCase()),
+        ),
+        z.enum(["gateway", "sourcetimestamp", "servertimestamp"]),
+      ),
+    )
+    .check(z.describe("which timestamp telemetry gets: gateway (default), SourceTimestamp or ServerTimestamp")),
+  reportStrategy: z.optional(ReportStrategySchema),
 });
 
 const AttributeUpdateSchema = z.object({
-  key: z.string().min(1).describe("shared attribute on ThingsBoard"),
-  type: SourceSchema.default("path"),
-  value: z.string().min(1).describe("target node: path (absolute or relative to the device node) or node id"),
+  key: z.string().check(z.minLength(1), z.describe("shared attribute on ThingsBoard")),
+  type: z._default(SourceSchema, "path"),
+  value: z.string().check(z.minLength(1), z.describe("target node: path (absolute or relative to the device node) or node id")),
 });
 
 const RpcArgumentSchema = z.object({
-  type: z.string().default("string").describe("integer, double, float, string, boolean, or an OPC-UA data type name"),
+  type: z._default(z.string(), "string").check(z.describe("integer, double, float, string, boolean, or an OPC-UA data type name")),
   value: z.unknown(),
 });
 
 const RpcMethodSchema = z.object({
-  method: z.string().min(1).describe("browse name of a method of the device node"),
-  arguments: z.array(RpcArgumentSchema).default([]),
+  method: z.string().check(z.minLength(1), z.describe("browse name of a method of the device node")),
+  arguments: z._default(z.array(RpcArgumentSchema), []),
 });
 
 const DeviceInfoSchema = z.object({
-  deviceNameExpressionSource: SourceSchema.default("constant"),
-  deviceNameExpression: z.string().min(1).meta({ tbgw: "deviceName" }).describe("constant name, or ${RelativeNode} / ${Root\\.…} / ${ns=2;s=Name} whose value is read"),
-  deviceProfileExpressionSource: SourceSchema.default("constant"),
-  deviceProfileExpression: z.string().default("default"),
+  deviceNameExpressionSource: z._default(SourceSchema, "constant"),
+  deviceNameExpression: z
+    .string()
+    .check(z.minLength(1), z.meta({ tbgw: "deviceName" }), z.describe("constant name, or ${RelativeNode} / ${Root\\.…} / ${ns=2;s=Name} whose value is read")),
+  deviceProfileExpressionSource: z._default(SourceSchema, "constant"),
+  deviceProfileExpression: z._default(z.string(), "default"),
 });
 
 export const OpcuaMappingSchema = z.object({
-  deviceNodeSource: z.enum(["path", "identifier"]).optional().describe("how deviceNodePattern is read (detected when absent)"),
-  deviceNodePattern: z.string().min(1).describe("browse path with escaped dots (Root\\.Objects\\.MyObject) or a node id (ns=2;i=5)"),
+  deviceNodeSource: z.optional(z.enum(["path", "identifier"])).check(z.describe("how deviceNodePattern is read (detected when absent)")),
+  deviceNodePattern: z.string().check(z.minLength(1), z.describe("browse path with escaped dots (Root\\.Objects\\.MyObject) or a node id (ns=2;i=5)")),
   deviceInfo: DeviceInfoSchema,
-  reportStrategy: ReportStrategySchema.optional(),
-  converter: z.string().optional().describe("custom converter class (upstream Python only; ignored with a warning)"),
-  attributes: z.array(KeySchema).default([]),
-  timeseries: z.array(KeySchema).default([]),
-  attributes_updates: z.array(AttributeUpdateSchema).default([]),
-  rpc_methods: z.array(RpcMethodSchema).default([]),
+  reportStrategy: z.optional(ReportStrategySchema),
+  converter: z.optional(z.string()).check(z.describe("custom converter class (upstream Python only; ignored with a warning)")),
+  attributes: z._default(z.array(KeySchema), []),
+  timeseries: z._default(z.array(KeySchema), []),
+  attributes_updates: z._default(z.array(AttributeUpdateSchema), []),
+  rpc_methods: z._default(z.array(RpcMethodSchema), []),
 });
 
+const file = () => z.optional(z.string().check(z.meta({ tbgw: "file" })));
+
 const IdentitySchema = z.object({
-  type: z.enum(["anonymous", "username", "certificates", "cert.PEM"]).default("anonymous"),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  caCert: z.string().meta({ tbgw: "file" }).optional(),
-  pathToCACert: z.string().meta({ tbgw: "file" }).optional(),
-  privateKey: z.string().meta({ tbgw: "file" }).optional(),
-  pathToPrivateKey: z.string().meta({ tbgw: "file" }).optional(),
-  cert: z.string().meta({ tbgw: "file" }).optional(),
-  pathToClientCert: z.string().meta({ tbgw: "file" }).optional(),
-  mode: z.enum(["None", "Sign", "SignAndEncrypt"]).optional().describe("message security mode (default SignAndEncrypt when certificates are used)"),
+  type: z._default(z.enum(["anonymous", "username", "certificates", "cert.PEM"]), "anonymous"),
+  username: z.optional(z.string()),
+  password: z.optional(z.string()),
+  caCert: file(),
+  pathToCACert: file(),
+  privateKey: file(),
+  pathToPrivateKey: file(),
+  cert: file(),
+  pathToClientCert: file(),
+  mode: z.optional(z.enum(["None", "Sign", "SignAndEncrypt"])).check(z.describe("message security mode (default SignAndEncrypt when certificates are used)")),
 });
+
+const posInt = (dflt: number) => z._default(z.number().check(z.int(), z.positive()), dflt);
+const nonNegInt = (dflt: number) => z._default(z.number().check(z.int(), z.nonnegative()), dflt);
+const pos = (dflt: number) => z._default(z.number().check(z.positive()), dflt);
 
 export const OpcuaServerSchema = z.object({
   url: z
-    .string()
-    .min(1)
-    .transform((u) => (u.includes("://") ? u : `opc.tcp://${u}`))
-    .describe("endpoint, e.g. opc.tcp://host:4840/path (opc.tcp:// is added when missing)"),
-  timeoutInMillis: z.number().int().positive().default(4000),
-  sessionTimeoutInMillis: z.number().int().positive().default(120000),
-  scanPeriodInMillis: z.number().int().positive().default(3600000).describe("re-browse period for new devices"),
-  pollPeriodInMillis: z.number().int().positive().default(5000),
-  enableSubscriptions: z.boolean().default(true),
-  subCheckPeriodInMillis: z.number().int().default(100).transform((n) => Math.max(100, n)).describe("publishing interval (min 100)"),
-  subDataMaxBatchSize: z.number().int().positive().default(1000),
-  subDataMinBatchCreationTimeMs: z.number().int().nonnegative().default(200),
-  subscriptionProcessBatchSize: z.number().int().positive().default(2000),
-  subKeepAlivePeriodInSeconds: z.number().int().nonnegative().default(0),
-  reconnectRetriesCount: z.number().int().nonnegative().default(8),
-  reconnectBackoffInitialDelay: z.number().positive().default(1),
-  reconnectBackoffFactor: z.number().positive().default(2),
-  showMap: z.boolean().default(false),
-  uri: z.string().optional().describe("client application URI"),
+    .pipe(
+      z.string().check(z.minLength(1)),
+      z.transform((u: string) => (u.includes("://") ? u : `opc.tcp://${u}`)),
+    )
+    .check(z.describe("endpoint, e.g. opc.tcp://host:4840/path (opc.tcp:// is added when missing)")),
+  timeoutInMillis: posInt(4000),
+  sessionTimeoutInMillis: posInt(120000),
+  scanPeriodInMillis: posInt(3600000).check(z.describe("re-browse period for new devices")),
+  pollPeriodInMillis: posInt(5000),
+  enableSubscriptions: z._default(z.boolean(), true),
+  subCheckPeriodInMillis: z
+    .pipe(
+      z._default(z.number().check(z.int()), 100),
+      z.transform((n: number) => Math.max(100, n)),
+    )
+    .check(z.describe("publishing interval (min 100)")),
+  subDataMaxBatchSize: posInt(1000),
+  subDataMinBatchCreationTimeMs: nonNegInt(200),
+  subscriptionProcessBatchSize: posInt(2000),
+  subKeepAlivePeriodInSeconds: nonNegInt(0),
+  reconnectRetriesCount: nonNegInt(8),
+  reconnectBackoffInitialDelay: pos(1),
+  reconnectBackoffFactor: pos(2),
+  showMap: z._default(z.boolean(), false),
+  uri: z.optional(z.string()).check(z.describe("client application URI")),
   security: z
-    .enum(["None", "Basic128Rsa15", "Basic256", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"])
-    .optional()
-    .describe("security policy; applies when identity uses certificates or mode is Sign/SignAndEncrypt"),
-  identity: IdentitySchema.default({ type: "anonymous" }),
+    .optional(z.enum(["None", "Basic128Rsa15", "Basic256", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]))
+    .check(z.describe("security policy; applies when identity uses certificates or mode is Sign/SignAndEncrypt")),
+  identity: z._default(IdentitySchema, { type: "anonymous" }),
 });
 
 const CurrentSchema = z.object({
-  name: z.string().optional(),
-  id: z.string().optional(),
-  logLevel: z.string().optional(),
-  enableRemoteLogging: z.boolean().optional(),
-  reportStrategy: ReportStrategySchema.optional(),
+  name: z.optional(z.string()),
+  id: z.optional(z.string()),
+  logLevel: z.optional(z.string()),
+  enableRemoteLogging: z.optional(z.boolean()),
+  reportStrategy: z.optional(ReportStrategySchema),
   server: OpcuaServerSchema,
-  mapping: z.array(OpcuaMappingSchema).default([]),
+  mapping: z._default(z.array(OpcuaMappingSchema), []),
 });
 
 /** Detect the source kind of an old-format expression, as upstream's adapter does. */
@@ -170,7 +188,7 @@ function oldArgument(a: unknown): unknown {
   return { type, value: a };
 }
 
-export const OpcuaConfigSchema = z.preprocess(adaptOldFormat, CurrentSchema).describe("OPC-UA connector (opcua.json)");
+export const OpcuaConfigSchema = z.pipe(z.transform(adaptOldFormat), CurrentSchema).check(z.describe("OPC-UA connector (opcua.json)"));
 
 export type OpcuaConfig = z.output<typeof CurrentSchema>;
 export type OpcuaMapping = z.output<typeof OpcuaMappingSchema>;

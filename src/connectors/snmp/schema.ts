@@ -1,13 +1,13 @@
 // Schema of the upstream SNMP connector file (spec/connectors/snmp.md). Upstream fields keep their
 // names and defaults; `version` and `v3` are tb-gw additions (upstream only speaks v1 communities).
 
-import { z } from "zod";
+import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
 
-const Oid = z
-  .string()
-  .regex(/^\.?\d+(\.\d+)*$/, "an OID is dotted digits, e.g. 1.3.6.1.2.1.1.1.0 (MIB names are not resolved)")
-  .transform((s) => s.replace(/^\./, ""));
+const Oid = z.pipe(
+  z.string().check(z.regex(/^\.?\d+(\.\d+)*$/, "an OID is dotted digits, e.g. 1.3.6.1.2.1.1.1.0 (MIB names are not resolved)")),
+  z.transform((s: string) => s.replace(/^\./, "")),
+);
 
 export const SnmpMethods = [
   "get",
@@ -25,89 +25,104 @@ export const SnmpMethods = [
 export type SnmpMethod = (typeof SnmpMethods)[number];
 
 const Method = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .pipe(z.enum(SnmpMethods))
-  .describe("SNMP operation: " + SnmpMethods.join(", ") + " (case-insensitive)");
+  .pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) => s.toLowerCase()),
+    ),
+    z.enum(SnmpMethods),
+  )
+  .check(z.describe("SNMP operation: " + SnmpMethods.join(", ") + " (case-insensitive)"));
+
+const opt = <T extends z.core.SomeType>(t: T, description: string) => z.optional(t).check(z.describe(description));
+const posInt = () => z.number().check(z.int(), z.positive());
 
 /** Fields shared by polled items, attribute-update rules and RPC rules. */
 const OperationFields = {
   method: Method,
-  oid: z
-    .union([Oid, z.array(Oid)], { error: "an OID is dotted digits, e.g. 1.3.6.1.2.1.1.1.0, or a list of them (MIB names are not resolved)" })
-    .optional().describe("OID, or a list of OIDs for multiget/multiwalk/bulkwalk"),
-  scalarOid: z.array(Oid).optional().describe("bulkget: non-repeating OIDs"),
-  repeatingOid: z.array(Oid).optional().describe("bulkget: repeating OIDs"),
-  maxListSize: z.number().int().positive().optional().describe("bulkget: max repetitions (default 1)"),
-  bulkSize: z.number().int().positive().optional().describe("bulkwalk/bulktable: OIDs per GetBulk (default 10)"),
-  numBaseNodes: z.number().int().min(0).optional().describe("table: accepted for compatibility, unused"),
-  mappings: z.record(z.string(), z.unknown()).optional().describe('multiset: {oid: value}; "${attribute}" is replaced by the new value'),
-  timeout: z.number().positive().optional().describe("seconds; on items accepted but unused (as upstream), on RPC rules the wait"),
-  community: z.string().optional().describe("accepted on items for compatibility; the device community is used (as upstream)"),
+  oid: opt(
+    z.union([Oid, z.array(Oid)], { error: "an OID is dotted digits, e.g. 1.3.6.1.2.1.1.1.0, or a list of them (MIB names are not resolved)" }),
+    "OID, or a list of OIDs for multiget/multiwalk/bulkwalk",
+  ),
+  scalarOid: opt(z.array(Oid), "bulkget: non-repeating OIDs"),
+  repeatingOid: opt(z.array(Oid), "bulkget: repeating OIDs"),
+  maxListSize: opt(posInt(), "bulkget: max repetitions (default 1)"),
+  bulkSize: opt(posInt(), "bulkwalk/bulktable: OIDs per GetBulk (default 10)"),
+  numBaseNodes: opt(z.number().check(z.int(), z.minimum(0)), "table: accepted for compatibility, unused"),
+  mappings: opt(z.record(z.string(), z.unknown()), 'multiset: {oid: value}; "${attribute}" is replaced by the new value'),
+  timeout: opt(z.number().check(z.positive()), "seconds; on items accepted but unused (as upstream), on RPC rules the wait"),
+  community: opt(z.string(), "accepted on items for compatibility; the device community is used (as upstream)"),
 };
 
 export const SnmpItemSchema = z.object({
-  key: z.string().min(1).describe("attribute or telemetry key"),
+  key: z.string().check(z.minLength(1), z.describe("attribute or telemetry key")),
   ...OperationFields,
 });
 
 export const SnmpAttributeUpdateSchema = z.object({
-  attributeFilter: z.string().describe("regular expression matched against updated shared attribute names"),
+  attributeFilter: z.string().check(z.describe("regular expression matched against updated shared attribute names")),
   ...OperationFields,
 });
 
 export const SnmpRpcSchema = z.object({
-  requestFilter: z.string().describe("RPC method name (upstream uses the RPC method as the pattern, searched in this text)"),
+  requestFilter: z.string().check(z.describe("RPC method name (upstream uses the RPC method as the pattern, searched in this text)")),
   ...OperationFields,
 });
 
 const V3Schema = z
   .object({
-    user: z.string().min(1).describe("USM user name"),
-    level: z.enum(["noAuthNoPriv", "authNoPriv", "authPriv"]).default("authPriv"),
-    authProtocol: z.enum(["md5", "sha", "sha224", "sha256", "sha384", "sha512"]).default("sha"),
-    authKey: z.string().optional().describe("authentication pass phrase (authNoPriv, authPriv)"),
-    privProtocol: z.enum(["des", "aes", "aes256b", "aes256r"]).default("aes"),
-    privKey: z.string().optional().describe("privacy pass phrase (authPriv)"),
-    context: z.string().optional().describe("SNMPv3 context name"),
+    user: z.string().check(z.minLength(1), z.describe("USM user name")),
+    level: z._default(z.enum(["noAuthNoPriv", "authNoPriv", "authPriv"]), "authPriv"),
+    authProtocol: z._default(z.enum(["md5", "sha", "sha224", "sha256", "sha384", "sha512"]), "sha"),
+    authKey: opt(z.string(), "authentication pass phrase (authNoPriv, authPriv)"),
+    privProtocol: z._default(z.enum(["des", "aes", "aes256b", "aes256r"]), "aes"),
+    privKey: opt(z.string(), "privacy pass phrase (authPriv)"),
+    context: opt(z.string(), "SNMPv3 context name"),
   })
-  .refine((v) => v.level === "noAuthNoPriv" || !!v.authKey, { message: "v3.authKey is required for authNoPriv and authPriv", path: ["authKey"] })
-  .refine((v) => v.level !== "authPriv" || !!v.privKey, { message: "v3.privKey is required for authPriv", path: ["privKey"] })
-  .describe("SNMPv3 USM credentials (tb-gw addition; used when version is 3)");
+  .check(
+    z.refine((v) => v.level === "noAuthNoPriv" || !!v.authKey, { message: "v3.authKey is required for authNoPriv and authPriv", path: ["authKey"] }),
+    z.refine((v) => v.level !== "authPriv" || !!v.privKey, { message: "v3.privKey is required for authPriv", path: ["privKey"] }),
+    z.describe("SNMPv3 USM credentials (tb-gw addition; used when version is 3)"),
+  );
 
-const Version = z
-  .union([z.string(), z.number()])
-  .transform((v) => String(v).toLowerCase().replace(/^v/, ""))
-  .pipe(z.enum(["1", "2c", "2", "3"]))
-  .transform((v) => (v === "2" ? "2c" : v) as "1" | "2c" | "3");
+const Version = z.pipe(
+  z.pipe(
+    z.pipe(
+      z.union([z.string(), z.number()]),
+      z.transform((v: string | number) => String(v).toLowerCase().replace(/^v/, "")),
+    ),
+    z.enum(["1", "2c", "2", "3"]),
+  ),
+  z.transform((v: "1" | "2c" | "2" | "3") => (v === "2" ? "2c" : v) as "1" | "2c" | "3"),
+);
 
 export const SnmpDeviceSchema = z
   .object({
-    deviceName: z.string().min(1).meta({ tbgw: "deviceName" }),
-    deviceType: z.string().default("default"),
-    ip: z.string().min(1).describe("agent host name or IP address"),
-    port: z.number().int().min(1).max(65535).default(161),
-    timeout: z.number().positive().default(6).describe("seconds per request"),
-    retries: z.number().int().min(0).default(0).describe("resends after a timeout (tb-gw addition; upstream 0)"),
-    community: z.string().default("public"),
-    version: Version.default("2c").describe('"1", "2c" or "3" (tb-gw addition; upstream always sends v1)'),
-    v3: V3Schema.optional(),
-    pollPeriod: z.number().int().positive().meta({ tbgw: "pollPeriod" }).default(10000).describe("ms between polls"),
-    converter: z.string().optional().describe("custom converter class: not supported, the default converter is used"),
-    reportStrategy: ReportStrategySchema.optional(),
-    attributes: z.array(SnmpItemSchema).default([]),
-    telemetry: z.array(SnmpItemSchema).default([]),
-    attributeUpdateRequests: z.array(SnmpAttributeUpdateSchema).default([]),
-    serverSideRpcRequests: z.array(SnmpRpcSchema).default([]),
+    deviceName: z.string().check(z.minLength(1), z.meta({ tbgw: "deviceName" })),
+    deviceType: z._default(z.string(), "default"),
+    ip: z.string().check(z.minLength(1), z.describe("agent host name or IP address")),
+    port: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(65535)), 161),
+    timeout: z._default(z.number().check(z.positive()), 6).check(z.describe("seconds per request")),
+    retries: z._default(z.number().check(z.int(), z.minimum(0)), 0).check(z.describe("resends after a timeout (tb-gw addition; upstream 0)")),
+    community: z._default(z.string(), "public"),
+    version: z._default(Version, "2c").check(z.describe('"1", "2c" or "3" (tb-gw addition; upstream always sends v1)')),
+    v3: z.optional(V3Schema),
+    pollPeriod: z._default(z.number().check(z.int(), z.positive(), z.meta({ tbgw: "pollPeriod" })), 10000).check(z.describe("ms between polls")),
+    converter: opt(z.string(), "custom converter class: not supported, the default converter is used"),
+    reportStrategy: z.optional(ReportStrategySchema),
+    attributes: z._default(z.array(SnmpItemSchema), []),
+    telemetry: z._default(z.array(SnmpItemSchema), []),
+    attributeUpdateRequests: z._default(z.array(SnmpAttributeUpdateSchema), []),
+    serverSideRpcRequests: z._default(z.array(SnmpRpcSchema), []),
   })
-  .refine((d) => d.version !== "3" || !!d.v3, { message: 'version "3" needs a "v3" block with the user', path: ["v3"] });
+  .check(z.refine((d) => d.version !== "3" || !!d.v3, { message: 'version "3" needs a "v3" block with the user', path: ["v3"] }));
 
 export const SnmpConfigSchema = z.object({
-  name: z.string().optional(),
-  id: z.string().optional(),
-  logLevel: z.string().optional(),
-  enableRemoteLogging: z.boolean().optional(),
-  devices: z.array(SnmpDeviceSchema).describe("SNMP agents to poll"),
+  name: z.optional(z.string()),
+  id: z.optional(z.string()),
+  logLevel: z.optional(z.string()),
+  enableRemoteLogging: z.optional(z.boolean()),
+  devices: z.array(SnmpDeviceSchema).check(z.describe("SNMP agents to poll")),
 });
 
 export type SnmpConfig = z.infer<typeof SnmpConfigSchema>;
