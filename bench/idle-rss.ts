@@ -14,6 +14,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { writeGatewayConfig } from "../test/support/gateway.ts";
+import { cpuSeconds } from "./proc.ts";
 import { startProcess } from "../test/support/process.ts";
 
 const args = process.argv.slice(2);
@@ -30,12 +31,14 @@ interface Mem {
   rss: number;
   anon: number;
   file: number;
+  /** CPU over the last 6 s of the idle period, % of one core. */
+  cpu: number;
 }
 
 function memOf(pid: number): Mem {
   const st = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) / 1024;
-  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile"), cpu: 0 };
 }
 
 function dropPageCache(): boolean {
@@ -72,8 +75,13 @@ try {
       if (mode === "warm") await Bun.file(BINARY).arrayBuffer(); // every page of it into the cache
       const gw = await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "INFO" } });
       try {
-        await Bun.sleep(IDLE_MS); // idle by definition: nothing to wait for but time
-        samples.push(memOf(gw.proc.pid!));
+        // idle by definition: nothing to wait for but time
+        await Bun.sleep(IDLE_MS - 6000);
+        const cpu0 = cpuSeconds(gw.proc.pid!);
+        await Bun.sleep(6000);
+        const m = memOf(gw.proc.pid!);
+        m.cpu = ((cpuSeconds(gw.proc.pid!) - cpu0) / 6) * 100;
+        samples.push(m);
         // a refused or failed connection would be logged as an error: then it was not a connected idle
         if (/ERROR/.test(gw.output())) throw new Error(`the gateway reported errors:\n${gw.output()}`);
       } finally {
@@ -88,6 +96,7 @@ try {
       rssMb: +median(samples.map((s) => s.rss)).toFixed(1),
       anonMb: +median(samples.map((s) => s.anon)).toFixed(1),
       fileMb: +median(samples.map((s) => s.file)).toFixed(1),
+      cpuPct: +median(samples.map((s) => s.cpu)).toFixed(2),
     };
     console.log(JSON.stringify(row));
     results.push(row);
