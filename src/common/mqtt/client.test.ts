@@ -474,6 +474,50 @@ describe("misbehaving brokers", () => {
     }
   });
 
+  test("incoming QoS 2 redelivered after our PUBREC is handed over once; PUBREL completes it", async () => {
+    const publish = (dup: boolean) => gen({ cmd: "publish", topic: "q2/x", payload: Buffer.from("once"), qos: 2, messageId: 7, dup, retain: false }, 4);
+    const fb = fakeBroker(4, (conn, p) => {
+      if (p.cmd === "connect") conn.send(Buffer.concat([connack(4), publish(false)]));
+      // the broker did not see our PUBREC in time (as after a hiccup) and sends the message again
+      else if (p.cmd === "pubrec" && conn.packets.filter((x) => x.cmd === "pubrec").length === 1) conn.send(publish(true));
+      else if (p.cmd === "pubrec") conn.send(gen({ cmd: "pubrel", messageId: 7 }, 4));
+    });
+    try {
+      const c = watch(new MqttClient(local(fb.port, "qos2-dup")));
+      c.client.connect();
+      try {
+        const conn = await fb.w.until(() => fb.conns.length > 0).then(() => fb.conns[0]!);
+        await fb.w.until(() => conn.packets.some((p) => p.cmd === "pubcomp"));
+        const cmds = conn.packets.map((p) => p.cmd);
+        expect(cmds.filter((x) => x === "pubrec").length).toBe(2);
+        expect(conn.packets.find((p) => p.cmd === "pubcomp")!.messageId).toBe(7);
+        expect(c.messages.map((m) => m.payload.toString())).toEqual(["once"]);
+      } finally {
+        await c.client.end(true);
+      }
+    } finally {
+      fb.stop();
+    }
+  });
+
+  test("no CONNACK within connectTimeoutMs: an error naming it, then close", async () => {
+    const fb = fakeBroker(4); // accepts the TCP connection, never answers
+    try {
+      const c = watch(new MqttClient(local(fb.port, "silent", { connectTimeoutMs: 300 })));
+      c.client.connect();
+      try {
+        await c.w.until(() => c.closes > 0);
+        expect(c.errors.map((e) => e.message)).toEqual(["no CONNACK within 0.3 s"]);
+        expect(c.client.connected).toBe(false);
+        await fb.w.until(() => fb.conns[0]?.closed === true);
+      } finally {
+        await c.client.end(true);
+      }
+    } finally {
+      fb.stop();
+    }
+  });
+
   test("packets after a DISCONNECT in the same chunk belong to no connection: not delivered", async () => {
     const fb = fakeBroker(5, (conn, p) => {
       if (p.cmd !== "connect") return;
