@@ -15,6 +15,9 @@ const subcommands: Array<() => Promise<{ register(program: Command): void | Prom
 ];
 
 export async function main(argv: string[]): Promise<void> {
+  // The binary starts with JIT thresholds raised to keep an idle gateway small (build.ts); only
+  // `run` benefits, the other commands get the normal policy at once.
+  if (argv[2] !== "run") (await import("../src/run/jit-policy.ts")).useNormalJitPolicy();
   const program = new Command("tb-gw")
     .description(
       "IoT gateway for ThingsBoard: connects field devices (Modbus, MQTT, OPC-UA, BACnet, SNMP, ...) to the platform.\n" +

@@ -14,6 +14,13 @@ const CHECK_MS = 1000;
 
 type Unsafe = { setJITPolicy?: (scale: number) => void };
 
+const runtimeSetPolicy = (): ((scale: number) => void) | undefined => (Bun as unknown as { unsafe?: Unsafe }).unsafe?.setJITPolicy;
+
+/** The normal policy at once: for every command but `run` (bench, scan, tail, validate work from the start). */
+export function useNormalJitPolicy(): void {
+  runtimeSetPolicy()?.(1);
+}
+
 function recordsStored(gw: Gateway): number {
   let n = 0;
   for (const s of gw.pipeline.stats.values()) n += s.recordsStored;
@@ -21,7 +28,7 @@ function recordsStored(gw: Gateway): number {
 }
 
 /** Restores the normal JIT policy once the gateway is busy; returns a stop function. */
-export function restoreJitPolicyWhenBusy(gw: Gateway, setPolicy = (Bun as unknown as { unsafe?: Unsafe }).unsafe?.setJITPolicy): () => void {
+export function restoreJitPolicyWhenBusy(gw: Gateway, setPolicy = runtimeSetPolicy()): () => void {
   if (!setPolicy) return () => {};
   const timer = setInterval(() => {
     if (recordsStored(gw) < BUSY_RECORDS) return;
