@@ -146,6 +146,28 @@ describe("publishing to an mqtt.js subscriber through Mosquitto", () => {
     }
   });
 
+  test("a QoS 2 publish refused at PUBREC frees its slot: the publish queued behind it goes out (receive maximum 1)", async () => {
+    const fb = fakeBroker(5, (conn, p) => {
+      if (p.cmd === "connect") conn.send(connack(5, { receiveMaximum: 1 }));
+      if (p.cmd === "publish" && p.qos === 2) conn.send(gen({ cmd: "pubrec", messageId: p.messageId, reasonCode: 0x97, properties: { reasonString: "quota" } }, 5));
+      if (p.cmd === "publish" && p.qos === 1) conn.send(gen({ cmd: "puback", messageId: p.messageId }, 5));
+    });
+    try {
+      const c = await connectWatched(local(fb.port, "pubrec-refused", { protocolVersion: 5 }));
+      try {
+        const refused = outcome(c.client.publishAsync("t", "two", 2));
+        const queued = outcome(c.client.publishAsync("t", "one", 1));
+        const r = await refused;
+        expect(r instanceof Error && r.message).toBe("broker refused the publish: reason 0x97 (quota)");
+        expect(await queued).toBe("ok");
+      } finally {
+        await c.client.end(true);
+      }
+    } finally {
+      fb.stop();
+    }
+  });
+
   test("MQTT 5 receive maximum from Mosquitto (max_inflight_messages 2): 50 QoS 1 publishes complete in order", async () => {
     await withBroker({ extraConfig: "max_inflight_messages 2" }, async (broker, cleanup) => {
       const peer = await mqttjsPeer(broker, 4, "rm/#");

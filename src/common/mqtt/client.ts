@@ -21,6 +21,7 @@ import {
   PacketReader,
   PacketType,
   PINGREQ,
+  type AckPacket,
   type ConnackPacket,
   type IncomingPacket,
   type ProtocolVersion,
@@ -74,12 +75,8 @@ export class ConnectRefusedError extends Error {
 
 type Done = (err?: Error) => void;
 
-interface Pending {
-  packet: Buffer;
-  done: Done;
-  /** QoS 2: PUBREC seen, waiting for PUBCOMP. */
-  released?: boolean;
-}
+/** How long connect() waits for CONNACK unless the options say otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export interface MqttClientEvents {
   connect: (connack: ConnackPacket) => void;
@@ -101,8 +98,8 @@ export class MqttClient {
   /** Counts connections; acks and replies from an older one are dropped. */
   private generation = 0;
   private nextId = 0;
-  /** Outgoing QoS 1/2 publishes and pending (un)subscribes, by packet id. */
-  private readonly pending = new Map<number, Pending>();
+  /** Outgoing QoS 1/2 publishes awaiting PUBACK/PUBCOMP, by packet id. */
+  private readonly pending = new Map<number, Done>();
   private readonly subWaits = new Map<number, (granted: number[] | Error) => void>();
   /** Publishes waiting for the broker's receive maximum to allow them. */
   private readonly queued: Array<{ topic: string; payload: string | Uint8Array; qos: QoS; retain: boolean; done: Done }> = [];
@@ -152,7 +149,8 @@ export class MqttClient {
     const gen = ++this.generation;
     const o = this.options;
     this.reader = new PacketReader(this.version);
-    this.connectTimer = setTimeout(() => this.fail(gen, new Error(`no CONNACK within ${(o.connectTimeoutMs ?? 10000) / 1000} s`)), o.connectTimeoutMs ?? 10000);
+    const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.connectTimer = setTimeout(() => this.fail(gen, new Error(`no CONNACK within ${connectTimeoutMs / 1000} s`)), connectTimeoutMs);
     const handlers = {
       open: (s: Socket<undefined>) => {
         if (gen !== this.generation) {
@@ -237,7 +235,7 @@ export class MqttClient {
     const queued = this.queued.splice(0);
     const subs = [...this.subWaits.values()];
     this.subWaits.clear();
-    for (const p of pending) p.done(lost);
+    for (const done of pending) done(lost);
     for (const q of queued) q.done(lost);
     for (const w of subs) w(lost);
     this.emit("close");
@@ -251,29 +249,13 @@ export class MqttClient {
       case PacketType.Publish:
         return this.onPublish(p);
       case PacketType.Puback:
-      case PacketType.Pubcomp: {
-        const pend = this.pending.get(p.id);
-        if (!pend) return;
-        this.pending.delete(p.id);
-        this.inflightQos--;
-        pend.done(p.code >= 0x80 ? new Error(`broker refused the publish: reason 0x${p.code.toString(16)}${p.reasonString ? ` (${p.reasonString})` : ""}`) : undefined);
-        this.sendQueued();
-        return;
-      }
-      case PacketType.Pubrec: {
-        const pend = this.pending.get(p.id);
-        if (p.code >= 0x80) {
-          if (pend) {
-            this.pending.delete(p.id);
-            this.inflightQos--;
-            pend.done(new Error(`broker refused the publish: reason 0x${p.code.toString(16)}`));
-          }
-          return;
-        }
-        if (pend) pend.released = true;
+      case PacketType.Pubcomp:
+        return this.complete(p);
+      case PacketType.Pubrec:
+        // a refusal ends the QoS 2 exchange here; otherwise release it and wait for PUBCOMP
+        if (p.code >= 0x80) return this.complete(p);
         this.send(encodeAck(PacketType.Pubrel, p.id));
         return;
-      }
       case PacketType.Pubrel:
         this.awaitingRelease.delete(p.id);
         this.send(encodeAck(PacketType.Pubcomp, p.id));
@@ -297,6 +279,16 @@ export class MqttClient {
         this.fail(this.generation, new Error("broker asked for enhanced authentication, which this client does not do"));
     }
   };
+
+  /** An outgoing QoS 1/2 publish is over (acknowledged or refused): its slot goes to a queued one. */
+  private complete(p: AckPacket): void {
+    const done = this.pending.get(p.id);
+    if (!done) return;
+    this.pending.delete(p.id);
+    this.inflightQos--;
+    done(p.code >= 0x80 ? new Error(`broker refused the publish: reason 0x${p.code.toString(16)}${p.reasonString ? ` (${p.reasonString})` : ""}`) : undefined);
+    this.sendQueued();
+  }
 
   private onConnack(p: ConnackPacket): void {
     clearTimeout(this.connectTimer);
@@ -379,7 +371,7 @@ export class MqttClient {
     } catch (e) {
       return done(e as Error);
     }
-    this.pending.set(id, { packet, done });
+    this.pending.set(id, done);
     this.inflightQos++;
     this.send(packet);
   }

@@ -65,7 +65,7 @@ export function openConnection(
   hooks: ConnectionHooks = {},
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): ManagedConnection {
-  const client = new MqttClient({ connectTimeoutMs: 10000, ...options });
+  const client = new MqttClient(options);
   let attempt = 0;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -117,7 +117,7 @@ export function openConnection(
 
 /** One connection, no retries: resolves once connected, rejects with the first error (provisioning, tools). */
 export function connectOnce(options: MqttClientOptions): Promise<MqttClient> {
-  const client = new MqttClient({ connectTimeoutMs: 10000, ...options });
+  const client = new MqttClient(options);
   return new Promise((resolve, reject) => {
     let lastError: Error | undefined;
     client.on("connect", () => resolve(client));

@@ -28,7 +28,6 @@ export function clientOptions(broker: MqttConfig["broker"], configDir: string, l
     protocolVersion: version as 3 | 4 | 5,
     keepaliveSeconds: broker.keepAlive,
     clean: version === 5 ? broker.cleanStart : broker.cleanSession,
-    connectTimeoutMs: 10_000,
     // QoS 1/2 messages are acknowledged once their data is in storage (ack-gate.ts)
     manualAck: true,
   };
