@@ -1,7 +1,7 @@
 // The ThingsBoard side: one MQTT connection speaking the gateway API. It knows topics and payload
 // shapes, not connectors; the core gives it callbacks for what comes down.
 
-import type { MqttClient } from "../common/mqtt/client.ts";
+import { refusedFilters, type MqttClient } from "../common/mqtt/client.ts";
 import type { ThingsboardConfig } from "../config/main-schema.ts";
 import { openConnection, type ManagedConnection } from "../common/mqtt/connection.ts";
 import type { EventBus } from "../observe/events.ts";
@@ -130,8 +130,8 @@ export class PlatformClient {
   private async onConnect(client: MqttClient): Promise<void> {
     this.refusedLogged = "";
     try {
-      const granted = await client.subscribe(SUBSCRIPTIONS.map((topic) => ({ topic, qos: 1 as const })));
-      granted.forEach((g, i) => g >= 0x80 && this.log.error(`platform refused the subscription to ${SUBSCRIPTIONS[i]} (code 0x${g.toString(16)})`));
+      const subs = SUBSCRIPTIONS.map((topic) => ({ topic, qos: 1 as const }));
+      for (const r of refusedFilters(subs, await client.subscribe(subs))) this.log.error(`platform refused the subscription to ${r.topic} (code 0x${r.code.toString(16)})`);
     } catch (e) {
       this.log.error(`platform: subscribing failed: ${errorText(e)}`);
     }

@@ -7,7 +7,7 @@ import { makeTestPki } from "../../../test/gateway/certs.ts";
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { freePort } from "../../../test/support/ports.ts";
 import { Logger } from "../../observe/logger.ts";
-import { ConnectRefusedError, MqttClient, type MqttClientOptions } from "./client.ts";
+import { ConnectRefusedError, MqttClient, type MqttClientOptions, refusedFilters } from "./client.ts";
 import type { ProtocolVersion, QoS } from "./codec.ts";
 import { connectOnce, openConnection } from "./connection.ts";
 import { connack, connectWatched, fakeBroker, gen, mqttjsPeer, outcome, waitForLog, watch, Waiter, type Peer, type Watched } from "./test-peers.ts";
@@ -694,4 +694,13 @@ describe("TLS", () => {
       await waitForLog(broker, /as tls-lax \(/);
     });
   });
+});
+
+test("refusedFilters names the filters a SUBACK refused, with their codes", () => {
+  const subs = [{ topic: "a/#" }, { topic: "b" }, { topic: "c/+" }];
+  expect(refusedFilters(subs, [1, 0x80, 0x87])).toEqual([
+    { topic: "b", code: 0x80 },
+    { topic: "c/+", code: 0x87 },
+  ]);
+  expect(refusedFilters(subs, [0, 1, 2])).toEqual([]);
 });

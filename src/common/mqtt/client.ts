@@ -78,6 +78,16 @@ type Done = (err?: Error) => void;
 /** How long connect() waits for CONNACK unless the options say otherwise. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/** The filters of a SUBSCRIBE the broker refused (granted code 0x80 or above), with their codes. */
+export function refusedFilters(subs: ReadonlyArray<{ topic: string }>, granted: readonly number[]): Array<{ topic: string; code: number }> {
+  const out: Array<{ topic: string; code: number }> = [];
+  subs.forEach((s, i) => {
+    const code = granted[i];
+    if (code !== undefined && code >= 0x80) out.push({ topic: s.topic, code });
+  });
+  return out;
+}
+
 export interface MqttClientEvents {
   connect: (connack: ConnackPacket) => void;
   message: (msg: IncomingMessage) => void;

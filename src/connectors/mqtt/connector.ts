@@ -2,7 +2,7 @@
 // arrive and batched per event-loop turn into one ctx.sendData call. QoS 1/2 messages are
 // acknowledged to the broker only after the batch holding them is in storage (see AckGate).
 
-import type { MqttClient } from "../../common/mqtt/client.ts";
+import { refusedFilters, type MqttClient } from "../../common/mqtt/client.ts";
 import { openConnection, type ManagedConnection } from "../../common/mqtt/connection.ts";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
@@ -43,8 +43,8 @@ export class MqttConnector implements Connector {
       {
         publish: (t, p, o) => this.publish(t, p, o),
         subscribe: async (t, qos) => {
-          const [granted] = await this.connected().subscribe([{ topic: t, qos }]);
-          if (granted !== undefined && granted >= 0x80) throw new Error(`broker refused subscription to ${t}`);
+          const subs = [{ topic: t, qos }];
+          if (refusedFilters(subs, await this.connected().subscribe(subs)).length > 0) throw new Error(`broker refused subscription to ${t}`);
         },
         unsubscribe: async (t) => {
           if (this.conn?.client.connected) await this.conn.client.unsubscribe([t]);
@@ -136,7 +136,7 @@ export class MqttConnector implements Connector {
     const list = [...subs].map(([topic, qos]) => ({ topic, qos }));
     client.subscribe(list).then(
       (granted) => {
-        granted.forEach((g, i) => g >= 0x80 && this.reportError(`broker refused subscription to ${list[i]!.topic}`));
+        for (const r of refusedFilters(list, granted)) this.reportError(`broker refused subscription to ${r.topic}`);
         this.notifySubscribed();
       },
       (err) => this.reportError(`subscribe failed: ${errorText(err)}`),
