@@ -73,10 +73,18 @@ describe("remote shell", () => {
 
       expect(await call("sendCommand", { command: "cd /no/such/dir" })).toMatchObject({ ok: false });
       expect(await call("sendCommand", { command: "echo started; exec sleep 30" })).toEqual({ ok: true });
+      // streamed: the first line arrives while the command still runs (and terminating only then
+      // keeps the shell from being killed before it printed)
+      let early = "";
+      while (!early.includes("\n")) {
+        const s = await call("getCommandStatus");
+        expect(s.done).toBe(false);
+        for (const d of s.data) early += d.stdout;
+      }
       expect(await call("sendCommand", { command: "echo second" })).toMatchObject({ ok: false });
       expect(await call("terminateCommand")).toEqual({ ok: true });
       const killed = await outputOf();
-      expect(killed.stdout).toBe("started\n");
+      expect(early + killed.stdout).toBe("started\n");
       expect(await call("terminateCommand")).toEqual({ ok: false });
       expect(gw.output()).toContain("remote shell: running `printf");
     });
