@@ -19,9 +19,9 @@ interface Running {
   proc: ReturnType<typeof Bun.spawn>;
   stdout: string;
   stderr: string;
+  /** The process ended and both pipes were read to the end: nothing more can come. */
   exited: boolean;
-  /** Both pipes read to the end: with `exited`, nothing more can come. */
-  drained: Promise<void>;
+  /** exited, and everything it wrote has been handed out by getCommandStatus. */
   done: boolean;
 }
 
@@ -63,7 +63,7 @@ export class RemoteShell {
     }
     this.log.warn(`remote shell: running \`${command}\` in ${this.cwd} (requested by the platform)`);
     const proc = Bun.spawn(["/bin/sh", "-c", command], { cwd: this.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const r: Running = { proc, stdout: "", stderr: "", exited: false, drained: Promise.resolve(), done: false };
+    const r: Running = { proc, stdout: "", stderr: "", exited: false, done: false };
     const pump = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
       const decoder = new TextDecoder();
       for await (const chunk of stream) {
@@ -72,11 +72,7 @@ export class RemoteShell {
       }
       r[key] += decoder.decode();
     };
-    r.drained = Promise.all([pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]).then(() => undefined);
-    void proc.exited.then(async () => {
-      await r.drained;
-      r.exited = true;
-    });
+    void Promise.all([proc.exited, pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr")]).then(() => (r.exited = true));
     this.running = r;
     return { ok: true };
   }
