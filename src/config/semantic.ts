@@ -5,6 +5,7 @@
 
 import { accessSync, constants, existsSync, readFileSync, statfsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { storageLocation } from "../storage/location.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import type { RoleHit } from "./schema-check.ts";
 import { diagAt, type Path, type SourceDoc } from "./source.ts";
@@ -64,9 +65,9 @@ function storageKind(config: Obj, configDir: string): StorageKind | undefined {
   const storage = obj(config.storage);
   const type = storage.type;
   if (type !== "file" && type !== "sqlite") return undefined;
-  const folderKey = type === "file" ? "data_folder_path" : "data_file_path";
-  const folder = resolve(configDir, typeof storage[folderKey] === "string" ? (storage[folderKey] as string) : "./data/");
-  return { type, storage, folderPath: ["storage", folderKey], folder };
+  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  const { folder } = storageLocation({ type, data_folder_path: str(storage.data_folder_path), data_file_path: str(storage.data_file_path) }, configDir)!;
+  return { type, storage, folderPath: ["storage", type === "file" ? "data_folder_path" : "data_file_path"], folder };
 }
 
 /** The storage folder is created on start: its nearest existing parent must be a writable folder. */

@@ -2,11 +2,11 @@
 // against the config folder (like upstream run from its config folder), and are created if missing.
 
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
-import { dirname, extname, isAbsolute, resolve } from "node:path";
 import type { EventBus } from "../observe/events.ts";
 import type { Logger } from "../observe/logger.ts";
 import { FileStorage } from "./file.ts";
 import { MemoryStorage } from "./memory.ts";
+import { storageLocation, type StorageLocation } from "./location.ts";
 import type { StorageConfig } from "./schema.ts";
 import { SqliteStorage } from "./sqlite.ts";
 import type { EventStorage } from "./types.ts";
@@ -28,7 +28,7 @@ export function createStorage(cfg: StorageConfig, configDir: string, log: Logger
       return new MemoryStorage({ maxRecords: cfg.max_records_count, log, events: extras.events });
     case "file":
       return new FileStorage({
-        dir: prepareFolder(cfg.data_folder_path, configDir, "storage.data_folder_path"),
+        dir: prepareFolder(storageLocation(cfg, configDir)!),
         maxFileCount: cfg.max_file_count,
         maxRecordsPerFile: cfg.max_records_per_file,
         maxRecordsBetweenFsync: cfg.max_records_between_fsync,
@@ -37,7 +37,7 @@ export function createStorage(cfg: StorageConfig, configDir: string, log: Logger
       });
     case "sqlite":
       return new SqliteStorage({
-        dir: prepareFolder(sqliteFolder(cfg.data_file_path, log), configDir, "storage.data_file_path"),
+        dir: prepareFolder(sqliteLocation(cfg, configDir, log)),
         sizeLimitBytes: cfg.size_limit * MB,
         maxDbAmount: cfg.max_db_amount,
         writingBatchSize: cfg.writing_batch_size,
@@ -54,23 +54,14 @@ export function createStorage(cfg: StorageConfig, configDir: string, log: Logger
   }
 }
 
-/**
- * `data_file_path` is a folder. Upstream ignores a file name part ("./data/data.db") with a
- * warning; so do we. A path without a trailing slash that is not an existing file is a folder.
- */
-function sqliteFolder(path: string, log: Logger): string {
-  if (path.endsWith("/") || path.endsWith("\\")) return path;
-  if (existsSync(path) && statSync(path).isDirectory()) return path;
-  if (extname(path) !== "") {
-    log.warn(`storage.data_file_path "${path}" names a file; tb-gw uses its folder "${dirname(path)}/" (files data.db, data_<ms>.db)`);
-    return dirname(path);
-  }
-  return path;
+function sqliteLocation(cfg: StorageConfig, configDir: string, log: Logger): StorageLocation {
+  const where = storageLocation(cfg, configDir)!;
+  if (where.note) log.info(where.note);
+  return where;
 }
 
 /** Resolve, create and check a storage folder; errors name the setting and the fix. */
-function prepareFolder(path: string, configDir: string, setting: string): string {
-  const dir = isAbsolute(path) ? path : resolve(configDir, path);
+function prepareFolder({ folder: dir, setting }: StorageLocation): string {
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new Error(`${setting}: ${dir} is not a folder; point ${setting} to a folder`);
   }

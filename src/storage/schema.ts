@@ -19,7 +19,7 @@ const common = {
   max_read_records_count: posInt(1000, "file/sqlite: upstream's records per read; tb-gw reads at least as many as fill its in-flight window"),
   max_records_between_fsync: posInt(1, "file: records written between fsyncs"),
   // sqlite
-  data_file_path: str("./data/", "sqlite: folder of the database files (data.db, data_<ms>.db)"),
+  data_file_path: str("./data/", "sqlite: the database file (./data/data.db) or its folder (ending in /); rotated files data_<ms>.db sit beside it; relative to the config folder"),
   messages_ttl_check_in_hours: pos(1, "sqlite: hours between purges of expired records"),
   messages_ttl_in_days: pos(7, "sqlite: records older than this are purged"),
   writing_batch_size: posInt(1000, "sqlite: max rows per insert transaction"),

@@ -6,6 +6,8 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkMainSemantics } from "../config/semantic.ts";
+import { parseSource } from "../config/source.ts";
 import { capturingLogger, drain, records, storageConfig } from "./contract.ts";
 import { createStorage, type StorageExtras } from "./index.ts";
 import type { StorageConfig } from "./schema.ts";
@@ -128,14 +130,34 @@ test("migrates an older table without id and timestamp columns, keeping the orde
   expect(cols).toEqual(["id", "timestamp", "message"]);
 });
 
-test("data_file_path naming a file uses its folder, with a warning", () => {
+test("data_file_path naming the database file (upstream's ./data/data.db) works on every start, and validate agrees", () => {
   const dir = folder();
   const { log, records: logs, stop } = capturingLogger();
   cleanups.push(stop);
-  const s = createStorage(storageConfig("sqlite", dir, { data_file_path: "./data/data.db" }), dir, log);
-  cleanups.push(() => s.close());
+  const cfg = storageConfig("sqlite", dir, { data_file_path: "./data/data.db" });
+  for (let start = 0; start < 3; start++) {
+    // validate's storage check sees the same place as the runtime, before and after the file exists
+    const diags = checkMainSemantics(parseSource(join(dir, "tb_gateway.json"), new TextEncoder().encode(JSON.stringify({ storage: cfg }))), { storage: cfg }, dir);
+    expect(diags.filter((d) => d.path?.startsWith("storage"))).toEqual([]);
+    const s = createStorage(cfg, dir, log);
+    expect(s.put(records(start, 1))).toBe("stored");
+    s.close();
+  }
   expect(dbFiles(join(dir, "data"))).toEqual(["data.db"]);
-  expect(logs.some((r) => r.level === "WARNING" && r.message.includes("names a file"))).toBe(true);
+  const s = createStorage(cfg, dir, log);
+  cleanups.push(() => s.close());
+  expect(drain(s, 10)).toEqual(records(0, 3));
+  expect(logs.filter((r) => r.level === "WARNING" || r.level === "ERROR")).toEqual([]);
+});
+
+test("data_file_path naming another file name uses its folder's data.db and says so", () => {
+  const dir = folder();
+  const { log, records: logs, stop } = capturingLogger();
+  cleanups.push(stop);
+  const s = createStorage(storageConfig("sqlite", dir, { data_file_path: "db/gateway.sqlite" }), dir, log);
+  cleanups.push(() => s.close());
+  expect(dbFiles(join(dir, "db"))).toEqual(["data.db"]);
+  expect(logs.some((r) => r.message.includes("names the file gateway.sqlite; the database is data.db in"))).toBe(true);
 });
 
 test("a storage folder that cannot be created is a clear error naming the setting", () => {
