@@ -11,7 +11,28 @@ cd "$(dirname "$0")"
 PREFIX=/usr/local
 CONFIG_DIR=/etc/tb-gw
 SYSTEMD=0
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() {
+  cat <<'USAGE'
+Usage: ./install.sh [--prefix DIR] [--config-dir DIR] [--systemd]
+
+Installs tb-gw: builds dist/tb-gw if it is missing or older than the sources (needs npm), copies it
+to PREFIX/bin, and creates the config folder with ready templates (existing files are never
+overwritten).
+
+Options:
+  --prefix DIR       where bin/tb-gw goes (default /usr/local)
+  --config-dir DIR   the config folder (default /etc/tb-gw)
+  --systemd          also write and enable /etc/systemd/system/tb-gw.service (not started)
+  -h, --help         this text
+
+Examples:
+  ./install.sh                                      binary to /usr/local/bin, configs to /etc/tb-gw
+  ./install.sh --prefix ~/.local --config-dir ~/.config/tb-gw
+  sudo ./install.sh --systemd && sudo systemctl start tb-gw
+
+Exit codes: 0 installed, 1 build or copy failed, 2 unknown option.
+USAGE
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX="$2"; shift 2 ;;
