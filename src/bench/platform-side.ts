@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import mqtt from "mqtt";
 import { PeakRss } from "./measure.ts";
+import { errorText } from "../observe/logger.ts";
 
 export interface PlatformCount {
   datapoints: number;
@@ -94,7 +95,11 @@ export async function runPlatformSide(broker?: string): Promise<void> {
   try {
     platform = broker ? undefined : await (await import("../demo/platform.ts")).startDemoPlatform(0);
     const url = broker ?? `mqtt://127.0.0.1:${platform!.port}`;
-    client = await mqtt.connectAsync(url, { clientId: `tbgw-bench-counter-${process.pid}`, reconnectPeriod: 0 });
+    // mqtt.js parses a URL string with Node's deprecated url.parse (DEP0169 printed to the user's
+    // terminal by the binary); WHATWG URL here, and mqtt.js gets the parts
+    const u = new URL(url);
+    const protocol = u.protocol.replace(":", "") as "mqtt" | "mqtts";
+    client = await mqtt.connectAsync({ protocol, host: u.hostname, port: Number(u.port) || (protocol === "mqtts" ? 8883 : 1883), clientId: `tbgw-bench-counter-${process.pid}`, reconnectPeriod: 0 });
     let datapoints = 0;
     let messages = 0;
     let waiter: (() => void) | undefined;
@@ -134,7 +139,7 @@ export async function runPlatformSide(broker?: string): Promise<void> {
       out({ datapoints, messages, rssMB: Math.round(rss.peak() / 104857.6) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
     }
   } catch (e) {
-    out({ error: `platform side: ${(e as Error).message}` });
+    out({ error: `platform side: ${errorText(e)}` });
   } finally {
     await client?.endAsync(true).catch(() => {});
     await platform?.close().catch(() => {});
