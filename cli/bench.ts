@@ -1,6 +1,7 @@
 // `tb-gw bench`: measure how much the uplink engine carries on this machine.
 
 import { Option, type Command, type OptionValues } from "commander";
+import { errorText } from "../src/observe/logger.ts";
 
 export function register(program: Command): void {
   program
@@ -80,7 +81,7 @@ Platform rate limits are switched off: the engine is measured, not the platform'
         process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatTable(r)}\n`);
         process.exit(0);
       } catch (e) {
-        process.stderr.write(`tb-gw bench: ${(e as Error).message}\n`);
+        process.stderr.write(`tb-gw bench: ${errorText(e)}\n`);
         process.exit(1);
       }
     });

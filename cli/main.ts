@@ -4,6 +4,7 @@
 
 import { Command } from "commander";
 import pkg from "../package.json" with { type: "json" };
+import { errorText } from "../src/observe/logger.ts";
 
 const subcommands: Array<() => Promise<{ register(program: Command): void | Promise<void> }>> = [
   () => import("./run.ts"),
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
 
 if (import.meta.main) {
   main(process.argv).catch((e: unknown) => {
-    process.stderr.write(`tb-gw: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
     process.exit(1);
   });
 }

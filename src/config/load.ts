@@ -16,6 +16,7 @@ import { checkSchema, objectShape } from "./schema-check.ts";
 import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, checkStorageGrowth, estimateGrowth, type MainListener } from "./semantic.ts";
 import { diagAt, parseSource, type Path, pathText, type SourceDoc } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
+import { errorText } from "../observe/logger.ts";
 
 export interface LoadOptions {
   /** Environment for the TB_GW_* overrides (default process.env). */
@@ -175,7 +176,7 @@ async function loadConnector(
   try {
     descriptor = opts.descriptors?.[type] ?? (await loadDescriptor(type));
   } catch (e) {
-    diagnostics.push(diagAt(main, [...at, "type"], "error", `connector type "${type}" failed to load: ${e instanceof Error ? e.message : String(e)}`));
+    diagnostics.push(diagAt(main, [...at, "type"], "error", `connector type "${type}" failed to load: ${errorText(e)}`));
     return undefined;
   }
   if (!descriptor) {
@@ -239,7 +240,7 @@ async function loadConnector(
       roles.push({ name, doc, roles: check.roles });
       config = check.data;
     } catch (e) {
-      diagnostics.push(diagAt(doc, base, "error", `checking connector "${name}" failed inside its schema (a bug in the ${type} connector): ${e instanceof Error ? e.message : String(e)}`));
+      diagnostics.push(diagAt(doc, base, "error", `checking connector "${name}" failed inside its schema (a bug in the ${type} connector): ${errorText(e)}`));
     }
   }
   return { entry: entry as ConnectorEntry, index: i, file, raw: input, config, id, reportStrategy, descriptor, generatedId };

@@ -9,6 +9,7 @@ import { storageLocation } from "../storage/location.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import type { RoleHit } from "./schema-check.ts";
 import { diagAt, type Path, type SourceDoc } from "./source.ts";
+import { errorText } from "../observe/logger.ts";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -33,7 +34,7 @@ export function unreadable(p: string, configDir: string): string | undefined {
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : (code ?? String(e));
+    const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : (code ?? errorText(e));
     return `cannot read "${p}": ${why} (looked at ${full})`;
   }
 }
@@ -82,7 +83,7 @@ function checkStorageFolder(doc: SourceDoc, config: Obj, configDir: string, out:
     }
     accessSync(existing, constants.W_OK);
   } catch (e) {
-    out.push(diagAt(doc, k.folderPath, "error", `storage folder ${k.folder} is not writable (${(e as NodeJS.ErrnoException).code ?? String(e)}); fix its permissions or choose another folder`));
+    out.push(diagAt(doc, k.folderPath, "error", `storage folder ${k.folder} is not writable (${(e as NodeJS.ErrnoException).code ?? errorText(e)}); fix its permissions or choose another folder`));
   }
 }
 

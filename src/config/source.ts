@@ -6,6 +6,7 @@
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 import { isMap, isScalar, isSeq, type Node as YamlNode, parseDocument } from "yaml";
 import type { Diagnostic, Severity } from "./diagnostics.ts";
+import { errorText } from "../observe/logger.ts";
 
 export type Path = Array<string | number>;
 
@@ -258,7 +259,7 @@ function parseYaml(doc: SourceDoc): void {
   try {
     doc.value = y.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    doc.diagnostics.push(diagAtOffset(doc, 0, 1, "error", `cannot read YAML: ${e instanceof Error ? e.message : String(e)}`));
+    doc.diagnostics.push(diagAtOffset(doc, 0, 1, "error", `cannot read YAML: ${errorText(e)}`));
     return;
   }
   if (y.contents) walkYaml(doc, y.contents as YamlNode, []);

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import type { ConvertedData } from "../core/model.ts";
 import { ConfigError, type Diagnostic, diagnosticsToJson, formatDiagnostics } from "./diagnostics.ts";
 import { checkGatewayConfig, type LoadOptions } from "./load.ts";
+import { errorText } from "../observe/logger.ts";
 
 export interface ValidateOptions {
   format?: "text" | "json";
@@ -45,7 +46,7 @@ export async function runValidate(path: string | undefined, o: ValidateOptions, 
   } catch (e) {
     // No config to check (missing file or nothing discovered): a usage problem, not an invalid config.
     if (e instanceof ConfigError) io.err(formatDiagnostics(e.diagnostics, { color: o.color }));
-    else io.err(`tb-gw validate: ${e instanceof Error ? e.message : String(e)}`);
+    else io.err(`tb-gw validate: ${errorText(e)}`);
     return EXIT_USAGE;
   }
   let diags: Diagnostic[] = result.diagnostics;
@@ -90,14 +91,14 @@ async function runSample(result: Awaited<ReturnType<typeof checkGatewayConfig>>,
   try {
     bytes = new Uint8Array(readFileSync(resolve(o.sample!)));
   } catch (e) {
-    io.err(`tb-gw validate: cannot read sample file ${o.sample}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    io.err(`tb-gw validate: cannot read sample file ${o.sample}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
     return EXIT_USAGE;
   }
   let data: ConvertedData[];
   try {
     data = await c.descriptor.convertSample(c.config, bytes, { topic: o.topic, configDir: result.configDir });
   } catch (e) {
-    io.err(`tb-gw validate: the converter of "${c.entry.name}" failed on this sample: ${e instanceof Error ? e.message : String(e)}`);
+    io.err(`tb-gw validate: the converter of "${c.entry.name}" failed on this sample: ${errorText(e)}`);
     return EXIT_INVALID;
   }
   if (o.format === "json") io.out(JSON.stringify(data, null, 2));

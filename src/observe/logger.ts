@@ -113,6 +113,28 @@ export function logger(scope: string): Logger {
   return new Logger(scope);
 }
 
+/**
+ * Text of a caught value for a log line or a message, never empty: a library that throws an Error
+ * with no message (a failed assertion, say) is named with where it was thrown, so a user can
+ * report it; a thrown non-Error is shown as what it is.
+ */
 export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  if (e instanceof Error) {
+    const message = e.message.trim();
+    if (message) return message;
+    const frame = e.stack?.split("\n").find((l) => /^\s*at /.test(l))?.trim();
+    return `${e.name || "Error"} without a message${frame ? ` (${frame})` : ""}`;
+  }
+  if (e === undefined || e === null) return "an empty throw (no error value)";
+  if (typeof e === "string") return e.trim() || "an empty error text";
+  if (typeof e === "object") {
+    try {
+      const json = JSON.stringify(e);
+      if (json && json !== "{}") return json.length > 300 ? `${json.slice(0, 300)}…` : json;
+    } catch {
+      // cyclic: fall through to the constructor's name
+    }
+    return `a thrown ${(e as object).constructor?.name ?? "object"} with no message`;
+  }
+  return String(e);
 }

@@ -3,6 +3,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { errorText } from "../../observe/logger.ts";
 
 export interface TlsFiles {
   /** CA certificate file (PEM). */
@@ -38,7 +39,7 @@ function read(what: string, p: string | undefined, baseDir: string): Buffer | un
     return readFileSync(full);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TlsFileError(`cannot read ${what} file ${full} (${code ?? String(e)}); check the path (relative paths start at ${baseDir})`);
+    throw new TlsFileError(`cannot read ${what} file ${full} (${code ?? errorText(e)}); check the path (relative paths start at ${baseDir})`);
   }
 }
 

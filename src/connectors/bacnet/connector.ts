@@ -232,7 +232,7 @@ export class BacnetConnector implements Connector {
         const { results, rpm } = await this.session!.readMany(d.iAm.address, refs, d.iAm.maxApdu, d.useRpm);
         if (d.useRpm && !rpm) this.ctx.log.info(`${d.name}: device rejects ReadPropertyMultiple; using ReadProperty`);
         d.useRpm = rpm;
-        const data = convertResults(d.items, results, d, (what, e) => this.ctx.log.debug(`${d.name}: ${what}: ${e.message}`));
+        const data = convertResults(d.items, results, d, (what, e) => this.ctx.log.debug(`${d.name}: ${what}: ${errorText(e)}`));
         if (d.lastError) this.ctx.log.info(`${d.name}: polling works again`);
         d.lastError = undefined;
         await this.send(data, d);

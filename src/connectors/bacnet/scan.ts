@@ -7,6 +7,7 @@ import { ObjectType as O, PropertyIdentifier as P } from "@bacnet-js/client";
 import { DEFAULT_PORT, objectTypeName } from "./names.ts";
 import { BacnetSession, type IAm } from "./session.ts";
 import { toTbValue } from "./values.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export interface ScanOptions {
   interface: string;
@@ -82,7 +83,7 @@ export async function describeDevice(s: BacnetSession, i: IAm, withObjects: bool
       return { objectType: objectTypeName(o.type), objectId: o.instance, name: name === undefined ? undefined : String(name), presentValue: get(P.PRESENT_VALUE) };
     });
   } catch (e) {
-    d.error = `object list: ${e instanceof Error ? e.message : String(e)}`;
+    d.error = `object list: ${errorText(e)}`;
   }
   return d;
 }
@@ -146,7 +147,7 @@ export async function runScan(opts: ScanOptions): Promise<number> {
     if (!devices.length) say("no BACnet device answered");
     return devices.length ? 0 : 1;
   } catch (e) {
-    process.stderr.write(chalk.red(`tb-gw scan bacnet: ${e instanceof Error ? e.message : String(e)}`) + "\n");
+    process.stderr.write(chalk.red(`tb-gw scan bacnet: ${errorText(e)}`) + "\n");
     return 1;
   } finally {
     process.off("SIGINT", onSigint);

@@ -7,6 +7,7 @@ import { createSocket } from "node:dgram";
 import { normaliseSender, stackAddress } from "./names.ts";
 import { BacnetTransport } from "./transport.ts";
 import type { DecodedValue } from "./values.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export interface IAm {
   /** "host:port" */
@@ -97,7 +98,7 @@ export class BacnetSession {
           try {
             c.close();
           } catch {}
-          reject(new Error(`cannot open BACnet/IP socket on ${this.host}:${this.port}: ${e.message}`));
+          reject(new Error(`cannot open BACnet/IP socket on ${this.host}:${this.port}: ${errorText(e)}`));
         }
       });
       c.on("listening", () => {
@@ -257,7 +258,7 @@ export class BacnetSession {
           continue;
         } catch (e) {
           // Unrecognised service / reject / abort: this device does not do RPM (or not this big).
-          if (!/Reject|Abort|SERVICES|Class:5/i.test(e instanceof Error ? e.message : String(e))) throw e;
+          if (!/Reject|Abort|SERVICES|Class:5/i.test(errorText(e))) throw e;
           useRpm = false;
         }
       }
@@ -306,7 +307,7 @@ export class BacnetSession {
     try {
       return (await this.readProperty(address, ref)).map((v) => v.value as { type: number; instance: number });
     } catch (e) {
-      if (!/Abort|Reject|segment/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      if (!/Abort|Reject|segment/i.test(errorText(e))) throw e;
     }
     const count = Number((await this.readProperty(address, ref, 0))[0]?.value ?? 0);
     const out: Array<{ type: number; instance: number }> = [];

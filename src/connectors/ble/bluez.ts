@@ -3,6 +3,7 @@
 
 import { existsSync } from "node:fs";
 import type NodeBle from "node-ble";
+import { errorText } from "../../observe/logger.ts";
 
 export type Adapter = NodeBle.Adapter;
 export type Device = NodeBle.Device;
@@ -73,8 +74,8 @@ export async function openBluez(opts: { adapterName?: string; timeoutMs?: number
     if (/ServiceUnknown|org\.bluez was not provided|not activatable/i.test(text))
       throw new BleUnavailableError("no Bluetooth: bluetoothd (BlueZ) is not running on the system D-Bus; start it (`systemctl start bluetooth`) or install bluez");
     if (/ENOENT|ECONNREFUSED|EACCES/.test(text))
-      throw new BleUnavailableError(`no Bluetooth: cannot connect to the system D-Bus (${err.message}); is dbus running and readable by this user?`);
-    throw new BleUnavailableError(`no Bluetooth: ${err.message}`);
+      throw new BleUnavailableError(`no Bluetooth: cannot connect to the system D-Bus (${errorText(err)}); is dbus running and readable by this user?`);
+    throw new BleUnavailableError(`no Bluetooth: ${errorText(err)}`);
   } finally {
     clearTimeout(timer);
     failure = undefined;

@@ -6,6 +6,7 @@ import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../..
 import { fullUuid, openBluez, type BleSession, type Device, type GattCharacteristic } from "./bluez.ts";
 import { convertKeys, type KeyValue } from "./converter.ts";
 import type { BleConfig, BleDevice } from "./schema.ts";
+import { errorText } from "../../observe/logger.ts";
 
 interface DeviceState {
   config: BleDevice;
@@ -85,7 +86,7 @@ export class BleConnector implements Connector {
     try {
       await this.session.adapter.startDiscovery();
     } catch (e) {
-      this.ctx.log.warn(`cannot start BLE discovery on ${this.session.adapterName}: ${(e as Error).message}`);
+      this.ctx.log.warn(`cannot start BLE discovery on ${this.session.adapterName}: ${errorText(e)}`);
     }
     for (const config of this.config.devices) {
       const state: DeviceState = { config, chars: new Map(), problems: new Map() };
@@ -149,7 +150,7 @@ export class BleConnector implements Connector {
         this.report(d, "", undefined);
         return;
       } catch (e) {
-        this.report(d, "", `cannot connect: ${(e as Error).message}`);
+        this.report(d, "", `cannot connect: ${errorText(e)}`);
         failures++;
         const long = failures % d.config.connectRetry === 0;
         await this.wait(1000 * (long ? d.config.waitAfterConnectRetries : d.config.connectRetryInSeconds) || 1000);
@@ -170,8 +171,8 @@ export class BleConnector implements Connector {
           this.report(d, uuid, `characteristic ${uuid} not found`);
           continue;
         }
-        ch.on("valuechanged", (buf: Buffer) => void this.send(convertKeys(d.config, group, buf, (k, e) => this.report(d, k, e.message))));
-        await ch.startNotifications().catch((e: Error) => this.report(d, uuid, `notify: ${e.message}`));
+        ch.on("valuechanged", (buf: Buffer) => void this.send(convertKeys(d.config, group, buf, (k, e) => this.report(d, k, errorText(e)))));
+        await ch.startNotifications().catch((e: Error) => this.report(d, uuid, `notify: ${errorText(e)}`));
       }
       const reads = groupByUuid(keys.filter((k) => k.key.method !== "notify"));
       while (!this.stopped && !lost) {
@@ -183,10 +184,10 @@ export class BleConnector implements Connector {
           }
           try {
             const buf = await ch.readValue();
-            await this.send(convertKeys(d.config, group, buf, (k, e) => this.report(d, k, e.message)));
+            await this.send(convertKeys(d.config, group, buf, (k, e) => this.report(d, k, errorText(e))));
           } catch (e) {
-            this.report(d, uuid, `read: ${(e as Error).message}`);
-            if (!/NotSupported|NotPermitted/.test((e as Error).message)) lost = true;
+            this.report(d, uuid, `read: ${errorText(e)}`);
+            if (!/NotSupported|NotPermitted/.test(errorText(e))) lost = true;
           }
         }
         await this.wait(d.config.pollPeriod);
@@ -199,11 +200,11 @@ export class BleConnector implements Connector {
     while (!this.stopped) {
       try {
         const device = await this.session!.adapter.getDevice(d.config.MACAddress);
-        const data = convertAdvertisement(d.config, await device.getManufacturerData(), (k, e) => this.report(d, k, e.message));
+        const data = convertAdvertisement(d.config, await device.getManufacturerData(), (k, e) => this.report(d, k, errorText(e)));
         if (data) await this.send(data);
         this.report(d, "advertisement", undefined);
       } catch (e) {
-        this.report(d, "advertisement", `no advertisement yet: ${(e as Error).message}`);
+        this.report(d, "advertisement", `no advertisement yet: ${errorText(e)}`);
       }
       await this.wait(d.config.pollPeriod);
     }
@@ -222,7 +223,7 @@ export class BleConnector implements Connector {
         try {
           await this.char(d, rule.characteristicUUID).writeValueWithResponse(Buffer.from(String(update.data[rule.attributeOnThingsBoard]), "utf8"));
         } catch (e) {
-          this.ctx.log.error(`${d.config.name}: writing "${rule.attributeOnThingsBoard}" failed: ${(e as Error).message}`);
+          this.ctx.log.error(`${d.config.name}: writing "${rule.attributeOnThingsBoard}" failed: ${errorText(e)}`);
         }
       }
   }
@@ -257,7 +258,7 @@ export class BleConnector implements Connector {
       }
       return rule.withResponse ? (typeof result === "string" ? result : JSON.stringify(result)) : undefined;
     } catch (e) {
-      return { error: (e as Error).message, success: false };
+      return { error: errorText(e), success: false };
     }
   }
 }

@@ -4,6 +4,7 @@
 import chalk from "chalk";
 import { BleUnavailableError, openBluez, type Device } from "./bluez.ts";
 import { manufacturerBytes } from "./connector.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export interface ScanOptions {
   timeout: string;
@@ -43,7 +44,7 @@ export async function runBleScan(opts: ScanOptions): Promise<number> {
   try {
     session = await openBluez({ adapterName: opts.adapter });
   } catch (e) {
-    process.stderr.write(chalk.red(`tb-gw scan ble: ${(e as Error).message}\n`));
+    process.stderr.write(chalk.red(`tb-gw scan ble: ${errorText(e)}\n`));
     return 1;
   }
   const { adapter, adapterName } = session;

@@ -13,6 +13,7 @@ import { discoverDevices, resolveKeys, type Device } from "./devices.ts";
 import * as downlink from "./downlink.ts";
 import type { OpcuaConfig } from "./schema.ts";
 import { exactReply } from "./values.ts";
+import { errorText } from "../../observe/logger.ts";
 
 const MAX_NODES_PER_READ = "i=11705";
 
@@ -62,12 +63,12 @@ export class OpcuaConnector implements Connector {
     try {
       await this.ctx.sendData(data);
     } catch (e) {
-      this.log.error(`sending data failed: ${(e as Error).message}`);
+      this.log.error(`sending data failed: ${errorText(e)}`);
     }
   }
 
   private reportError(what: string, e: unknown): void {
-    const text = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+    const text = `${what}: ${errorText(e)}`;
     if (text !== this.lastError) this.log.error(text);
     this.lastError = text;
   }
@@ -171,7 +172,7 @@ export class OpcuaConnector implements Connector {
       await subs.monitor(d, keys);
     } catch (e) {
       // Subscription impossible (server limits, no subscription support): poll this device instead.
-      this.log.warn(`device "${d.name}": subscription failed (${(e as Error).message}); polling every ${this.config.server.pollPeriodInMillis} ms instead`);
+      this.log.warn(`device "${d.name}": subscription failed (${errorText(e)}); polling every ${this.config.server.pollPeriodInMillis} ms instead`);
       pollDevices.add(d);
     }
   }

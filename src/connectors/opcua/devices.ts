@@ -3,7 +3,7 @@
 
 import { AttributeIds, coerceNodeId, type ClientSession, type NodeId } from "node-opcua-client";
 import type { ReportStrategyConfig } from "../../core/model.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { ROOT, type Browser } from "./browse.ts";
 import { fillTemplate, isNodeId, parseRef, parseSegment, splitPath, templateParts, type NodeRef } from "./paths.ts";
 import type { OpcuaKey, OpcuaMapping } from "./schema.ts";
@@ -108,7 +108,7 @@ export async function discoverDevices(browser: Browser, session: ClientSession, 
     try {
       nodes = await findDeviceNodes(browser, m);
     } catch (e) {
-      log.error(`mapping "${m.deviceNodePattern}": ${(e as Error).message}`);
+      log.error(`mapping "${m.deviceNodePattern}": ${errorText(e)}`);
       continue;
     }
     if (nodes.length === 0) log.warn(`mapping "${m.deviceNodePattern}": no matching device node found (will retry on the next scan)`);

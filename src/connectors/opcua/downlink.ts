@@ -4,7 +4,7 @@
 
 import { AttributeIds, DataType, coerceNodeId, type ClientSession, type NodeId, type Variant } from "node-opcua-client";
 import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import type { Browser } from "./browse.ts";
 import type { Device } from "./devices.ts";
 import { parseRef, parseSegment, splitPath, isNodeId } from "./paths.ts";
@@ -75,7 +75,7 @@ export async function onAttributeUpdate(link: Link, update: AttributeUpdate): Pr
       if (!nodeId) throw new Error(`node ${conf.value} not found`);
       await writeValue(link.session, nodeId, value);
     } catch (e) {
-      link.log.error(`device "${device.name}": writing "${key}" = ${JSON.stringify(value)} failed: ${(e as Error).message}`);
+      link.log.error(`device "${device.name}": writing "${key}" = ${JSON.stringify(value)} failed: ${errorText(e)}`);
     }
   }
 }
@@ -111,8 +111,6 @@ export async function callMethod(link: Link, objectId: NodeId, name: string, arg
   const out = (res.outputArguments ?? []).map(variantToJson);
   return out.length === 0 ? null : out.length === 1 ? out[0] : out;
 }
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export async function onRpc(link: Link, req: RpcRequest, connectorType = "opcua"): Promise<RpcReply | undefined> {
   const params = unwrapParams(req.params);

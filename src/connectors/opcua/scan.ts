@@ -13,6 +13,7 @@ import { createClient, openSession } from "./client.ts";
 import { isNodeId, parseSegment, splitPath } from "./paths.ts";
 import { OpcuaServerSchema } from "./schema.ts";
 import { variantToJson } from "./values.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export interface ScanNode {
   nodeId: string;
@@ -127,7 +128,7 @@ export async function runScan(endpoint: string, opts: Opts): Promise<number> {
   try {
     filter = typeof opts.nodes === "string" ? new RegExp(opts.nodes) : undefined;
   } catch (e) {
-    process.stderr.write(chalk.red(`--nodes is not a valid regular expression: ${(e as Error).message}\n`));
+    process.stderr.write(chalk.red(`--nodes is not a valid regular expression: ${errorText(e)}\n`));
     return 2;
   }
   const parsed = OpcuaServerSchema.safeParse({
@@ -173,7 +174,7 @@ export async function runScan(endpoint: string, opts: Opts): Promise<number> {
     }
     return count > 0 ? 0 : 1;
   } catch (e) {
-    process.stderr.write(chalk.red(`scan of ${endpoint} failed: ${(e as Error).message}\n`));
+    process.stderr.write(chalk.red(`scan of ${endpoint} failed: ${errorText(e)}\n`));
     return 1;
   } finally {
     process.off("SIGINT", onSigint);

@@ -6,6 +6,7 @@
 
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { errorText } from "../../observe/logger.ts";
 
 export class ServerTrust {
   /** Why the last server certificate was refused (read by the connector to report the real cause). */
@@ -23,7 +24,7 @@ export class ServerTrust {
     try {
       data = readFileSync(file);
     } catch (e) {
-      throw new Error(`opcua: ${option} ${file} cannot be read (${(e as Error).message}); fix the path (relative paths are from the config folder) or remove ${option}`);
+      throw new Error(`opcua: ${option} ${file} cannot be read (${errorText(e)}); fix the path (relative paths are from the config folder) or remove ${option}`);
     }
     const text = data.toString("latin1");
     const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
@@ -31,7 +32,7 @@ export class ServerTrust {
       const cas = pems ? pems.map((p) => new X509Certificate(p)) : [new X509Certificate(data)];
       return new ServerTrust(file, cas, option);
     } catch (e) {
-      throw new Error(`opcua: ${option} ${file} holds no readable X.509 certificate (${(e as Error).message}); give the CA certificate as PEM or DER`);
+      throw new Error(`opcua: ${option} ${file} holds no readable X.509 certificate (${errorText(e)}); give the CA certificate as PEM or DER`);
     }
   }
 
@@ -41,7 +42,7 @@ export class ServerTrust {
     try {
       chain = (Array.isArray(der) ? der : splitDer(der)).map((d) => new X509Certificate(d));
     } catch (e) {
-      return `server certificate of ${url} cannot be parsed (${(e as Error).message})`;
+      return `server certificate of ${url} cannot be parsed (${errorText(e)})`;
     }
     const leaf = chain[0];
     if (!leaf) return `server ${url} sent no certificate, so it cannot be checked against ${this.file}; remove ${this.option} or use a security mode that the server signs (Sign, SignAndEncrypt)`;

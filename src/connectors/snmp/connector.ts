@@ -6,6 +6,7 @@ import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts"
 import { SnmpClient, SnmpTimeoutError, type SnmpResult } from "./client.ts";
 import { toConvertedData, type PollResponses } from "./converter.ts";
 import { SnmpMethods, type SnmpConfig, type SnmpDevice, type SnmpMethod, type SnmpOperation } from "./schema.ts";
+import { errorText } from "../../observe/logger.ts";
 
 interface DeviceState {
   config: SnmpDevice;
@@ -13,10 +14,6 @@ interface DeviceState {
   timer?: ReturnType<typeof setTimeout>;
   /** Last logged problem per key ("" = poll level), so a failing agent logs once, not every poll. */
   problems: Map<string, string>;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Reserved RPC params `method=get;oid=1.3.6.1.2.1.1.1.0;value=x;` → an operation and its value. */
@@ -102,7 +99,7 @@ export class SnmpConnector implements Connector {
         } catch (e) {
           if (this.stopped) return;
           if (e instanceof SnmpTimeoutError) {
-            this.report(d, "", `poll abandoned: ${e.message}`);
+            this.report(d, "", `poll abandoned: ${errorText(e)}`);
             return;
           }
           this.report(d, item.key, `${item.method} ${JSON.stringify(item.oid ?? item.scalarOid ?? "")} failed: ${errorText(e)}`);

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { defaultSocketPath, discoveryFile, listDiscoveries, pidAlive, readDiscovery } from "../status/paths.ts";
 import type { ServerLine, StatusSnapshot, SubscribeKind } from "../status/protocol.ts";
+import { errorText } from "../logger.ts";
 
 export class NoGatewayError extends Error {}
 
@@ -38,7 +39,7 @@ export function connect(path: string): Promise<Socket> {
       resolve(s);
     });
     s.once("error", (e: NodeJS.ErrnoException) => {
-      const why = e.code === "ENOENT" ? "no such socket" : e.code === "ECONNREFUSED" ? "nothing listens on it (gateway stopped?)" : e.code === "EACCES" ? "permission denied (run as the gateway's user or group)" : e.message;
+      const why = e.code === "ENOENT" ? "no such socket" : e.code === "ECONNREFUSED" ? "nothing listens on it (gateway stopped?)" : e.code === "EACCES" ? "permission denied (run as the gateway's user or group)" : errorText(e);
       reject(new NoGatewayError(`cannot attach to the gateway at ${path}: ${why}`));
     });
   });

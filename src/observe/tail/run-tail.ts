@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import type { ServerLine, StatusSnapshot, SubscribeKind } from "../status/protocol.ts";
 import { findSocket, subscribe } from "./client.ts";
 import { makeFilter, rowsOf, type Row } from "./rows.ts";
+import { errorText } from "../logger.ts";
 
 export interface TailOptions {
   socket?: string;
@@ -23,7 +24,7 @@ export async function runTail(opts: TailOptions): Promise<number> {
   try {
     path = findSocket({ socket: opts.socket, configDir: opts.config ? configDirOf(opts.config) : undefined });
   } catch (e) {
-    process.stderr.write(`tb-gw tail: ${(e as Error).message}\n`);
+    process.stderr.write(`tb-gw tail: ${errorText(e)}\n`);
     return 1;
   }
   const json = opts.json || !process.stdout.isTTY;
@@ -54,7 +55,7 @@ async function runJson(path: string, keep: (r: Row) => boolean): Promise<number>
       }
     });
   } catch (e) {
-    process.stderr.write(`tb-gw tail: ${(e as Error).message}\n`);
+    process.stderr.write(`tb-gw tail: ${errorText(e)}\n`);
     return 1;
   }
   process.stdout.on("error", () => sub.close()); // reader went away (| head): end quietly
@@ -85,7 +86,7 @@ async function runInk(path: string, keep: (r: Row) => boolean): Promise<number> 
     });
   } catch (e) {
     view.unmount();
-    process.stderr.write(`tb-gw tail: ${(e as Error).message}\n`);
+    process.stderr.write(`tb-gw tail: ${errorText(e)}\n`);
     return 1;
   }
   const why = await Promise.race([sub.closed, view.exited.then(() => "quit" as const)]);

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { extname, isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ConvertedData } from "../../../core/model.ts";
-import type { Logger } from "../../../observe/logger.ts";
+import { errorText, type Logger } from "../../../observe/logger.ts";
 import type { ConverterConfig } from "../schema.ts";
 import { ConverterConfigError, type UplinkConverter } from "./types.ts";
 
@@ -38,7 +38,7 @@ async function findClass(extension: string, dir: string): Promise<ConverterClass
     try {
       mod = (await import(pathToFileURL(join(dir, f)).href)) as Record<string, unknown>;
     } catch (e) {
-      errors.push(`${f}: ${(e as Error).message}`);
+      errors.push(`${f}: ${errorText(e)}`);
       continue;
     }
     for (const [name, v] of Object.entries(mod)) {

@@ -6,6 +6,7 @@ import type { DeviceInfo } from "../schema.ts";
 import { pythonRegex, valueFromTopic } from "../topic.ts";
 import { compileSlices, renderSlices, type Slices } from "./slices.ts";
 import { ConverterConfigError } from "./types.ts";
+import { errorText } from "../../../observe/logger.ts";
 
 /** Names are text; a name with no placeholder found at all is missing (the message is dropped). */
 const NAME_POLICY: ExpressionPolicy = { typedPure: false, skipIfAllMissing: true };
@@ -26,7 +27,7 @@ function compileField(
     try {
       re = pythonRegex(expression);
     } catch (e) {
-      throw new ConverterConfigError(`${what}: invalid topic regex ${JSON.stringify(expression)} (${(e as Error).message})`);
+      throw new ConverterConfigError(`${what}: invalid topic regex ${JSON.stringify(expression)} (${errorText(e)})`);
     }
     // no match → the expression itself, as upstream
     return (topic) => valueFromTopic(re, topic) ?? expression;

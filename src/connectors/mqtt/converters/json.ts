@@ -8,6 +8,7 @@ import type { ConverterConfig, KeyConfig } from "../schema.ts";
 import { pythonRegex, valueFromTopic } from "../topic.ts";
 import { compileDeviceInfo, type DeviceResolvers } from "./device-info.ts";
 import { ConverterConfigError, type UplinkConverter } from "./types.ts";
+import { errorText } from "../../../observe/logger.ts";
 
 interface CompiledKey {
   key: Template;
@@ -38,7 +39,7 @@ function compileKeys(list: ConverterConfig["attributes"], where: string): { all:
       try {
         keyFromTopic = pythonRegex(k.key);
       } catch (e) {
-        throw new ConverterConfigError(`${where}[${i}].key: invalid topic regex (${(e as Error).message})`);
+        throw new ConverterConfigError(`${where}[${i}].key: invalid topic regex (${errorText(e)})`);
       }
     }
     keys.push({
