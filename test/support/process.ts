@@ -1,9 +1,22 @@
 // Child processes for tests: started with a readiness wait on their output, always stopped by PID.
+// stop() fails when a tb-gw log line in the output has an empty error text (see emptyErrorLines),
+// so every test that runs a gateway checks that errors are reported in words.
 import { spawn, type ChildProcess } from "node:child_process";
+
+/** A line in tb-gw's log format: `2026-01-01T00:00:00.000Z LEVEL   [scope] message`. */
+const LOG_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z (TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+\[/;
+/** What an error looks like when its text was lost: `failed ()`, `failed: ` at the end, `undefined`. */
+const EMPTY_ERROR = /\(\s*\)|:\s*$|\bundefined\b/;
+
+/** tb-gw log lines in `output` whose error text is empty. */
+export function emptyErrorLines(output: string): string[] {
+  return output.split("\n").filter((l) => LOG_LINE.test(l) && EMPTY_ERROR.test(l.replace(LOG_LINE, "").replace(/^[^\]]*\]/, "")));
+}
 
 export interface Started {
   proc: ChildProcess;
   output: () => string;
+  /** Stops the process; rejects when its log has a line with an empty error text. */
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
@@ -24,7 +37,7 @@ export function startProcess(
     });
     let out = "";
     let settled = false;
-    const stop = (signal: NodeJS.Signals = "SIGTERM") =>
+    const exit = (signal: NodeJS.Signals) =>
       new Promise<void>((res) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return res();
         const killer = setTimeout(() => proc.kill("SIGKILL"), 5000);
@@ -34,6 +47,14 @@ export function startProcess(
         });
         proc.kill(signal);
       });
+    let checked = false;
+    const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+      await exit(signal);
+      if (checked) return;
+      checked = true;
+      const empty = emptyErrorLines(out);
+      if (empty.length) throw new Error(`${cmd} logged ${empty.length} line(s) with an empty error text:\n${empty.slice(0, 10).join("\n")}`);
+    };
     const started: Started = { proc, output: () => out, stop };
     const timer = setTimeout(() => {
       if (settled) return;
