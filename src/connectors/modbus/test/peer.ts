@@ -1,6 +1,7 @@
 // Starts the pymodbus peer (Debian python3-pymodbus, run with /usr/bin/python3) for tests and benchmarks.
 import { join } from "node:path";
 import { startProcess, type Started } from "../../../../test/support/process.ts";
+import { exactJson } from "../../../core/records.ts";
 
 export interface PeerOptions {
   transport?: "tcp" | "udp" | "serial";
@@ -22,7 +23,8 @@ export interface PeerOptions {
 export const PEER_SCRIPT = join(import.meta.dir, "pymodbus_peer.py");
 
 export function startPeer(opts: PeerOptions): Promise<Started> {
-  return startProcess("/usr/bin/python3", [PEER_SCRIPT, JSON.stringify(opts)], { ready: /READY/, timeoutMs: 20000 });
+  // exactJson: an `encode` value given as bigint reaches Python's json.loads digit for digit.
+  return startProcess("/usr/bin/python3", [PEER_SCRIPT, exactJson(opts)], { ready: /READY/, timeoutMs: 20000 });
 }
 
 /** Registers pymodbus' builder produced per address (from the peer's ENCODED lines). */
