@@ -114,7 +114,8 @@ export function decodeRegisters(regs: number[], type: CanonicalType, byteOrder: 
       }
     }
     case "bytes": return Buffer.from(raw).toString("hex");
-    case "bits": return orderBits(bytesToBits(raw), regs.length * 16);
+    // A bits key reads objectsCount registers (plan.ts readCount); upstream decodes only the first.
+    case "bits": return registerBits(regs, regs.length);
   }
   const n = typeWidth(type);
   if (regs.length < n) throw new Error(`${type} needs ${n} registers, got ${regs.length}`);
@@ -133,10 +134,18 @@ export function decodeRegisters(regs: number[], type: CanonicalType, byteOrder: 
   throw new Error(`unknown type ${type}`);
 }
 
-function bytesToBits(bytes: Uint8Array): boolean[] {
+/**
+ * `bits` read from registers (FC 3/4) as upstream decodes them: the 16 bits of the first register
+ * only, its high byte first and each byte from its least significant bit, i.e. register bits
+ * [8, 9, … 15, 0, 1, … 7]; the last `count` of these are kept (count 1 → bit 7, count 16 → all).
+ */
+export function registerBits(regs: number[], count: number): boolean[] {
+  if (regs.length === 0) return [];
+  const r = regs[0]!;
   const bits: boolean[] = [];
-  for (const b of bytes) for (let i = 0; i < 8; i++) bits.push(((b >> i) & 1) === 1);
-  return bits;
+  for (let i = 8; i < 16; i++) bits.push(((r >> i) & 1) === 1);
+  for (let i = 0; i < 8; i++) bits.push(((r >> i) & 1) === 1);
+  return bits.slice(Math.max(bits.length - count, 0));
 }
 
 /**

@@ -18,6 +18,8 @@ export interface PeerOptions {
   co?: Record<number, number>;
   di?: Record<number, number>;
   encode?: Array<{ address: number; type: string; value: unknown; byteOrder: string; wordOrder: string }>;
+  /** print pymodbus' decode_bits() × 2 of these registers (BITS lines) */
+  decodeBits?: { hr?: number[]; ir?: number[] };
 }
 
 export const PEER_SCRIPT = join(import.meta.dir, "pymodbus_peer.py");
@@ -31,6 +33,13 @@ export function startPeer(opts: PeerOptions): Promise<Started> {
 export function encodedRegisters(output: string): Map<number, number[]> {
   const m = new Map<number, number[]>();
   for (const [, addr, regs] of output.matchAll(/^ENCODED (\d+) (\[.*\])$/gm)) m.set(Number(addr), JSON.parse(regs!));
+  return m;
+}
+
+/** pymodbus' 16 bits of one register (from the peer's BITS lines), keyed "hr 900". */
+export function referenceBits(output: string): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const [, table, addr, bits] of output.matchAll(/^BITS (\w+) (\d+) (\[.*\])$/gm)) m.set(`${table} ${addr}`, JSON.parse(bits!));
   return m;
 }
 
