@@ -11,6 +11,7 @@ import { SUBSCRIPTIONS, T } from "./topics.ts";
 import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
 import { explainTlsError } from "./tls-errors.ts";
 import type { CertExpiryCheck } from "./cert-expiry.ts";
+import { exactJson } from "../core/records.ts";
 
 export interface DownlinkHandlers {
   attributeUpdate(device: string, data: Record<string, unknown>): void;
@@ -249,11 +250,11 @@ export class PlatformClient {
   }
 
   replyDeviceRpc(device: string, id: number | string, data: unknown, qos?: 0 | 1): Promise<void> {
-    return this.publish(T.rpc, JSON.stringify({ device, id, data }), qos);
+    return this.publish(T.rpc, exactJson({ device, id, data }), qos);
   }
 
   replyGatewayRpc(requestId: string, data: unknown, qos?: 0 | 1): Promise<void> {
-    return this.publish(`${T.meRpcResponse}${requestId}`, JSON.stringify(data), qos);
+    return this.publish(`${T.meRpcResponse}${requestId}`, exactJson(data), qos);
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,7 @@ import type { AttributeUpdate, ConvertedData, RpcRequest } from "../../core/mode
 import { isEmptyData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
-import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, DEFAULT_PORT } from "./names.ts";
+import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, subnetBroadcast, DEFAULT_PORT } from "./names.ts";
 import { ForeignDeviceRegistration } from "./foreign-device.ts";
 import { localDeviceOf, serveLocalDevice } from "./local-device.ts";
 import { planConfigured, planConnectorRpc, planReserved, type RpcPlan } from "./rpc.ts";
@@ -48,14 +48,7 @@ export function localEndpoint(app: BacnetConfig["application"]): { host: string;
       if (m[3]) port = Number(m[3]);
     }
   }
-  const prefix = maskToPrefix(mask);
-  const ip = host.split(".").map(Number);
-  let broadcast = "255.255.255.255";
-  if (ip.length === 4 && ip.every((o) => o >= 0 && o <= 255) && host !== "0.0.0.0") {
-    const n = ((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0;
-    const b = (n | (prefix >= 32 ? 0 : 0xffffffff >>> prefix)) >>> 0;
-    broadcast = [b >>> 24, (b >>> 16) & 255, (b >>> 8) & 255, b & 255].join(".");
-  }
+  const broadcast = (host !== "0.0.0.0" && subnetBroadcast(host, maskToPrefix(mask))) || "255.255.255.255";
   return { host, port, broadcast: app.broadcastAddress ?? broadcast };
 }
 

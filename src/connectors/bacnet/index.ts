@@ -20,7 +20,7 @@ export const descriptor: ConnectorDescriptor<BacnetConfig> = {
       .option("--interface <ip>", "local IPv4 address to send from", "0.0.0.0")
       .option("--port <port>", "local UDP port; devices broadcast I-Am to 47808, 0 = any free port", "47808")
       .option("--target <host[:port]>", "unicast Who-Is to this device instead of broadcasting")
-      .option("--broadcast <ip[:port]>", "broadcast address for Who-Is", "255.255.255.255")
+      .option("--broadcast <ip[:port]>", "broadcast address for Who-Is (default: the subnet broadcast of --interface from its netmask, e.g. 192.168.1.255 for 192.168.1.20/24; 255.255.255.255 without --interface); without a port it goes to --port")
       .option("--range <low-high>", "device instance range, e.g. 1000-1999")
       .option("--wait <seconds>", "how long to collect I-Am answers", "3")
       .option("--no-objects", "do not read each device's object list")

@@ -82,6 +82,15 @@ export function maskToPrefix(mask: unknown): number {
   return /^1*0*$/.test(bits) ? bits.indexOf("0") === -1 ? 32 : bits.indexOf("0") : 24;
 }
 
+/** Broadcast address of the IPv4 subnet `ip`/`prefix` (192.168.1.20/24 → 192.168.1.255); undefined for a non-IPv4 text. */
+export function subnetBroadcast(ip: string, prefix: number): string | undefined {
+  const o = ip.trim().split(".");
+  if (o.length !== 4 || !o.every((x) => /^\d{1,3}$/.test(x) && Number(x) <= 255)) return undefined;
+  const n = o.reduce((acc, x) => ((acc << 8) | Number(x)) >>> 0, 0);
+  const b = (n | (prefix >= 32 ? 0 : 0xffffffff >>> prefix)) >>> 0;
+  return [b >>> 24, (b >>> 16) & 255, (b >>> 8) & 255, b & 255].join(".");
+}
+
 /** The address a device item names, as "host:port" (patterns kept as written). */
 export function deviceAddress(d: { address?: string; host?: string; port?: number | string }): string | undefined {
   if (d.address) {

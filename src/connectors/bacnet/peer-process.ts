@@ -7,15 +7,24 @@ import { startProcess, type Started } from "../../../test/support/process.ts";
 export const PEER_HOST = "127.0.0.2";
 const bun = join(import.meta.dir, "../../../node_modules/.bin/bun");
 
-/** `opts.port`: reuse a port (a device coming back); `opts.whoIs`: probe that address at start. */
-export async function startPeer(deviceId = 1234, extraObjects = 0, opts: { port?: number; whoIs?: string } = {}): Promise<Started & { port: number; address: string }> {
-  const port = opts.port ?? (await freeUdpPort(PEER_HOST));
-  const extra = opts.whoIs ? ["--who-is", opts.whoIs] : [];
-  const p = await startProcess(bun, [join(import.meta.dir, "test-peer.ts"), "--host", PEER_HOST, "--port", String(port), "--device-id", String(deviceId), "--extra-objects", String(extraObjects), ...extra], {
+/**
+ * `opts.port`: reuse a port (a device coming back); `opts.whoIs`: probe that address at start;
+ * `opts.host`: a loopback address other than 127.0.0.2; `opts.broadcastListen`: also receive what is
+ * broadcast to that address (e.g. 127.255.255.255) on the peer's port.
+ */
+export async function startPeer(
+  deviceId = 1234,
+  extraObjects = 0,
+  opts: { port?: number; whoIs?: string; host?: string; broadcastListen?: string } = {},
+): Promise<Started & { port: number; address: string }> {
+  const host = opts.host ?? PEER_HOST;
+  const port = opts.port ?? (await freeUdpPort(host));
+  const extra = [...(opts.whoIs ? ["--who-is", opts.whoIs] : []), ...(opts.broadcastListen ? ["--broadcast-listen", opts.broadcastListen] : [])];
+  const p = await startProcess(bun, [join(import.meta.dir, "test-peer.ts"), "--host", host, "--port", String(port), "--device-id", String(deviceId), "--extra-objects", String(extraObjects), ...extra], {
     ready: /bacnet test peer ready/,
     timeoutMs: 15000,
   });
-  return Object.assign(p, { port, address: `${PEER_HOST}:${port}` });
+  return Object.assign(p, { port, address: `${host}:${port}` });
 }
 
 /** Resolves when the peer's output matches `re` (checked on every output chunk). */

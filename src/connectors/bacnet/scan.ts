@@ -3,8 +3,9 @@
 // stdout (`--json` for scripts, `--emit-config` for a ready bacnet.json). Never writes to a device.
 
 import chalk from "chalk";
+import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import { ObjectType as O, PropertyIdentifier as P } from "@bacnet-js/client";
-import { DEFAULT_PORT, objectTypeName } from "./names.ts";
+import { DEFAULT_PORT, maskToPrefix, objectTypeName, subnetBroadcast } from "./names.ts";
 import { BacnetSession, type IAm } from "./session.ts";
 import { toTbValue } from "./values.ts";
 import { errorText } from "../../observe/logger.ts";
@@ -13,7 +14,8 @@ export interface ScanOptions {
   interface: string;
   port: string;
   target?: string;
-  broadcast: string;
+  /** absent: the subnet broadcast of `interface` (255.255.255.255 for 0.0.0.0) */
+  broadcast?: string;
   range?: string;
   wait: string;
   objects: boolean;
@@ -46,6 +48,36 @@ const say = (m: string) => process.stderr.write(chalk.dim(m) + "\n");
 function usage(m: string): number {
   process.stderr.write(`tb-gw scan bacnet: ${m}\n`);
   return 2;
+}
+
+type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+/** The local IPv4 interface holding `ip`, with its prefix and subnet broadcast (from its netmask). */
+export function interfaceSubnet(ip: string, interfaces: Interfaces): { name: string; prefix: number; broadcast: string } | undefined {
+  for (const [name, addrs] of Object.entries(interfaces)) {
+    // family is "IPv4" (a number, 4, in some Node 18 releases)
+    const a = addrs?.find((x) => x.address === ip && (x.family === "IPv4" || (x.family as unknown) === 4));
+    if (!a) continue;
+    const prefix = maskToPrefix(a.netmask);
+    const broadcast = subnetBroadcast(a.address, prefix);
+    return broadcast ? { name, prefix, broadcast } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Where a broadcast Who-Is goes, and why. `--broadcast` wins; else, with `--interface`, that
+ * interface's subnet broadcast, so the Who-Is leaves through that card (255.255.255.255 leaves only
+ * through the default route); else 255.255.255.255. An address without a port gets the scan's own
+ * port (the devices of one BACnet/IP network share one UDP port), none (47808) when that is 0.
+ */
+export function whoIsBroadcast(iface: string, port: number, broadcast: string | undefined, interfaces: Interfaces): { address: string; why: string } {
+  const withPort = (a: string) => (a.includes(":") || port === 0 || port === DEFAULT_PORT ? a : `${a}:${port}`);
+  if (broadcast) return { address: withPort(broadcast), why: "--broadcast" };
+  if (iface === "0.0.0.0") return { address: withPort("255.255.255.255"), why: "no --interface" };
+  const net = interfaceSubnet(iface, interfaces);
+  if (!net) return { address: withPort("255.255.255.255"), why: `no local IPv4 interface has address ${iface}` };
+  return { address: withPort(net.broadcast), why: `subnet broadcast of ${iface}/${net.prefix} on ${net.name}` };
 }
 
 async function readText(s: BacnetSession, address: string, type: number, instance: number, prop: number): Promise<string | undefined> {
@@ -124,7 +156,8 @@ export async function runScan(opts: ScanOptions): Promise<number> {
     high = Number(m[2]);
   }
   const target = opts.target ? (opts.target.includes(":") ? opts.target : `${opts.target}:${DEFAULT_PORT}`) : undefined;
-  const session = new BacnetSession(opts.interface, port, opts.broadcast);
+  const broadcast = whoIsBroadcast(opts.interface, port, opts.broadcast, networkInterfaces());
+  const session = new BacnetSession(opts.interface, port, broadcast.address);
   const abort = new AbortController();
   const onSigint = () => {
     say("interrupted; finishing");
@@ -133,7 +166,7 @@ export async function runScan(opts: ScanOptions): Promise<number> {
   process.once("SIGINT", onSigint);
   try {
     await session.open();
-    say(`Who-Is ${target ? `to ${target}` : `broadcast to ${opts.broadcast}`}${opts.range ? ` for devices ${opts.range}` : ""}, waiting ${wait}s for I-Am…`);
+    say(`Who-Is ${target ? `to ${target}` : `broadcast to ${broadcast.address} (${broadcast.why})`}${opts.range ? ` for devices ${opts.range}` : ""}, waiting ${wait}s for I-Am…`);
     const found = (await session.discover(wait * 1000, target, low, high, abort.signal)).sort((a, b) => a.deviceId - b.deviceId);
     const devices: ScannedDevice[] = [];
     for (const i of found) {

@@ -4,6 +4,8 @@
 // array for commandable objects) and SubscribeCOV (unconfirmed notifications on every change).
 // Built on @bacnet-js/client's server side, so it is an independent peer of the gateway's client
 // code paths (the gateway never uses these responder functions). Prints one "ready" line on stdout.
+// --broadcast-listen 127.255.255.255: also take in datagrams sent to that broadcast address, as a
+// device on a real subnet does (on Linux a socket bound to one address gets no broadcasts).
 
 import Bacnet, {
   ApplicationTag as T,
@@ -16,6 +18,8 @@ import Bacnet, {
   type BACNetAppData,
   type BACNetObjectID,
 } from "@bacnet-js/client";
+import StackTransport from "@bacnet-js/client/dist/lib/transport.js";
+import { createSocket } from "node:dgram";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
@@ -106,7 +110,18 @@ function notifyCov(o: Obj): void {
   }
 }
 
-const client = new Bacnet({ port, interface: host, broadcastAddress: host, apduTimeout: 3000 });
+// The stack's own UDP transport; with --broadcast-listen a second socket on the broadcast address
+// hands what it receives to that transport, so the stack sees one stream of datagrams.
+const broadcastListen = args.get("broadcast-listen");
+const transport = new StackTransport({ port, interface: host, broadcastAddress: host, reuseAddr: true });
+let pendingSockets = broadcastListen ? 2 : 1;
+if (broadcastListen) {
+  const bsock = createSocket({ type: "udp4", reuseAddr: true });
+  bsock.on("message", (msg, r) => transport.emit("message", msg, r.port === 47808 ? r.address : `${r.address}:${r.port}`));
+  bsock.on("error", (e) => console.error(`peer broadcast socket error: ${e.message}`));
+  bsock.bind(port, broadcastListen, () => socketReady());
+}
+const client = new Bacnet({ port, interface: host, broadcastAddress: host, apduTimeout: 3000, transport });
 
 client.on("whoIs", ({ header, payload }) => {
   const lo = payload.lowLimit, hi = payload.highLimit;
@@ -191,10 +206,12 @@ client.on("iAm", ({ header, payload }) => {
 });
 
 client.on("error", (e) => console.error(`peer error: ${e.message}`));
-client.on("listening", () => {
-  console.log(`bacnet test peer ready on ${host}:${port} device ${deviceId} objects ${objects.size}`);
+function socketReady(): void {
+  if (--pendingSockets > 0) return;
+  console.log(`bacnet test peer ready on ${host}:${port} device ${deviceId} objects ${objects.size}${broadcastListen ? ` broadcasts to ${broadcastListen}` : ""}`);
   if (probe) client.whoIs({ address: probe });
-});
+}
+client.on("listening", () => socketReady());
 
 const shutdown = () => {
   client.close();

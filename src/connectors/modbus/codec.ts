@@ -91,8 +91,13 @@ function floatToHalf(v: number): number {
   return sign | ((exp << 10) + ((mant + 0x1000) >> 13));
 }
 
-function bigToJson(v: bigint): number | string {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+/**
+ * A 64-bit integer as a plain number while a double holds it exactly, else as a bigint: the core
+ * writes bigint as an exact JSON integer (exactJson in core/records.ts), as upstream's json.dumps
+ * writes a Python int, so the platform keeps a numeric key (a string would make it a text key).
+ */
+function exactInteger(v: bigint): number | bigint {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
 /** Decode one numeric/string value from registers (FC 3/4). */
@@ -109,7 +114,8 @@ export function decodeRegisters(regs: number[], type: CanonicalType, byteOrder: 
       }
     }
     case "bytes": return Buffer.from(raw).toString("hex");
-    case "bits": return orderBits(bytesToBits(raw), regs.length * 16);
+    // A bits key reads objectsCount registers (plan.ts readCount); upstream decodes only the first.
+    case "bits": return registerBits(regs, regs.length);
   }
   const n = typeWidth(type);
   if (regs.length < n) throw new Error(`${type} needs ${n} registers, got ${regs.length}`);
@@ -121,17 +127,25 @@ export function decodeRegisters(regs: number[], type: CanonicalType, byteOrder: 
     case "32int": return dv.getInt32(0);
     case "32uint": return dv.getUint32(0);
     case "32float": return dv.getFloat32(0);
-    case "64int": return bigToJson(dv.getBigInt64(0));
-    case "64uint": return bigToJson(dv.getBigUint64(0));
+    case "64int": return exactInteger(dv.getBigInt64(0));
+    case "64uint": return exactInteger(dv.getBigUint64(0));
     case "64float": return dv.getFloat64(0);
   }
   throw new Error(`unknown type ${type}`);
 }
 
-function bytesToBits(bytes: Uint8Array): boolean[] {
+/**
+ * `bits` read from registers (FC 3/4) as upstream decodes them: the 16 bits of the first register
+ * only, its high byte first and each byte from its least significant bit, i.e. register bits
+ * [8, 9, … 15, 0, 1, … 7]; the last `count` of these are kept (count 1 → bit 7, count 16 → all).
+ */
+export function registerBits(regs: number[], count: number): boolean[] {
+  if (regs.length === 0) return [];
+  const r = regs[0]!;
   const bits: boolean[] = [];
-  for (const b of bytes) for (let i = 0; i < 8; i++) bits.push(((b >> i) & 1) === 1);
-  return bits;
+  for (let i = 8; i < 16; i++) bits.push(((r >> i) & 1) === 1);
+  for (let i = 0; i < 8; i++) bits.push(((r >> i) & 1) === 1);
+  return bits.slice(Math.max(bits.length - count, 0));
 }
 
 /**
@@ -170,13 +184,20 @@ export function postProcess(value: unknown, type: CanonicalType, o: PostOptions)
     if (o.bit !== undefined) v = bits[Math.min(o.bit, bits.length - 1)] ? 1 : 0;
     else if (bits.length === 1) v = asInt ? (bits[0] ? 1 : 0) : bits[0];
     else v = asInt ? bits.map((b) => (b ? 1 : 0)) : bits;
-  } else if (typeof v === "number" && (o.functionCode === 3 || o.functionCode === 4)) {
-    if (o.divider !== undefined && o.divider !== 0) v = roundTo(v / o.divider, o.round ?? 6);
-    else if (o.multiplier !== undefined) v = v * o.multiplier;
+  } else if ((typeof v === "number" || typeof v === "bigint") && (o.functionCode === 3 || o.functionCode === 4)) {
+    if (o.divider !== undefined && o.divider !== 0) v = roundTo(Number(v) / o.divider, o.round ?? 6);
+    else if (o.multiplier !== undefined) v = multiply(v, o.multiplier);
   }
   if (typeof v === "number" && type.endsWith("float")) v = roundTo(v, o.round ?? 6);
   if (o.variants && pyStr(v) in o.variants) v = o.variants[pyStr(v)];
   return v;
+}
+
+/** Integer × integer stays exact (as Python's int does upstream); anything else is a double. */
+function multiply(v: number | bigint, m: number): number | bigint {
+  if (!Number.isInteger(m) || (typeof v === "number" && !Number.isInteger(v))) return Number(v) * m;
+  if (typeof v === "number" && Number.isSafeInteger(v * m)) return v * m;
+  return exactInteger(BigInt(v) * BigInt(m));
 }
 
 function roundTo(v: number, digits: number): number {

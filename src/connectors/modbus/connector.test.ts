@@ -7,7 +7,7 @@ import type { Started } from "../../../test/support/process.ts";
 import { setStderrLogging } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
 import { ModbusConfigSchema } from "./schema.ts";
-import { encodedRegisters, peerWrites, startPeer, waitForOutput } from "./test/peer.ts";
+import { encodedRegisters, peerWrites, referenceBits, startPeer, waitForOutput } from "./test/peer.ts";
 
 setStderrLogging(false);
 
@@ -29,7 +29,9 @@ beforeAll(async () => {
     port,
     units: [1, 2],
     co: { 10: 1, 12: 1, 13: 1 },
-    ir: { 5: 77 },
+    ir: { 5: 77, 905: 0x0080 },
+    hr: { 900: 0x8241, 901: 0xffff },
+    decodeBits: { hr: [900], ir: [905] },
     encode: ORDERS.flatMap(([byteOrder, wordOrder], c) =>
       TYPES.map(([type, value], i) => ({ address: base(c) + i * 5, type, value, byteOrder, wordOrder })),
     ),
@@ -133,6 +135,43 @@ describe("modbus master over TCP (pymodbus peer)", () => {
       });
       expect(oneOff).toEqual([{ result: 77, device_name: "other" }]);
       await waitForOutput(peer, (o) => peerWrites(o).some((w) => w.address === 7000 && w.values[0] === 4321), 5000, "the RPC write");
+    });
+  }, 20000);
+
+  test("bits read from registers: the first register's 16 bits in pymodbus' order, the last objectsCount kept", async () => {
+    const bits = (tag: string, functionCode: number, objectsCount: number, address: number, extra: object = {}) =>
+      ({ tag, type: "bits", functionCode, objectsCount, address, ...extra });
+    const cfg = {
+      master: {
+        slaves: [{
+          deviceName: "regbits", host: "127.0.0.1", port, unitId: 1, method: "socket", pollPeriod: 200, timeout: 1, byteOrder: "BIG",
+          timeseries: [
+            bits("r16", 3, 16, 900), bits("r4", 3, 4, 900), bits("r1", 3, 1, 900), bits("i1", 4, 1, 905),
+            bits("bit1", 3, 16, 900, { bit: 1 }), bits("bit8", 3, 16, 900, { bit: 8 }), bits("int16", 3, 16, 900, { bitTargetType: "int" }),
+          ],
+        }],
+      },
+    };
+    const ref = referenceBits(peer.output());
+    const hr = ref.get("hr 900")!, ir = ref.get("ir 905")!;
+    // pymodbus' order, as the README states it: register bits 8..15, then 0..7 (0x8241: 15, 9, 6, 0 set)
+    expect(hr).toEqual([0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0]);
+    await withConnector(cfg, async (conn, ctx) => {
+      await ctx.waitFor((s) => s.some((d) => d.deviceName === "regbits"), 5000, "regbits data");
+      const v = ctx.sent.find((d) => d.deviceName === "regbits")!.telemetry![0]!.values;
+      expect(v).toEqual({
+        r16: hr.map(Boolean), // register 901 (0xffff) is read but not decoded
+        r4: hr.slice(-4).map(Boolean),
+        r1: Boolean(hr[15]),
+        i1: Boolean(ir[15]),
+        bit1: hr[1],
+        bit8: hr[8],
+        int16: hr,
+      });
+      expect(await conn.onRpc({ device: "regbits", id: 1, method: "get", params: "type=bits;functionCode=3;objectsCount=1;address=905;" }))
+        .toEqual({ result: { value: false } }); // holding register 905 is 0 (905 is set among the input registers)
+      expect(await conn.onRpc({ device: "regbits", id: 2, method: "get", params: "type=bits;functionCode=4;objectsCount=2;address=905;" }))
+        .toEqual({ result: { value: ir.slice(-2).map(Boolean) } });
     });
   }, 20000);
 

@@ -1,6 +1,7 @@
 // Starts the pymodbus peer (Debian python3-pymodbus, run with /usr/bin/python3) for tests and benchmarks.
 import { join } from "node:path";
 import { startProcess, type Started } from "../../../../test/support/process.ts";
+import { exactJson } from "../../../core/records.ts";
 
 export interface PeerOptions {
   transport?: "tcp" | "udp" | "serial";
@@ -17,18 +18,28 @@ export interface PeerOptions {
   co?: Record<number, number>;
   di?: Record<number, number>;
   encode?: Array<{ address: number; type: string; value: unknown; byteOrder: string; wordOrder: string }>;
+  /** print pymodbus' decode_bits() × 2 of these registers (BITS lines) */
+  decodeBits?: { hr?: number[]; ir?: number[] };
 }
 
 export const PEER_SCRIPT = join(import.meta.dir, "pymodbus_peer.py");
 
 export function startPeer(opts: PeerOptions): Promise<Started> {
-  return startProcess("/usr/bin/python3", [PEER_SCRIPT, JSON.stringify(opts)], { ready: /READY/, timeoutMs: 20000 });
+  // exactJson: an `encode` value given as bigint reaches Python's json.loads digit for digit.
+  return startProcess("/usr/bin/python3", [PEER_SCRIPT, exactJson(opts)], { ready: /READY/, timeoutMs: 20000 });
 }
 
 /** Registers pymodbus' builder produced per address (from the peer's ENCODED lines). */
 export function encodedRegisters(output: string): Map<number, number[]> {
   const m = new Map<number, number[]>();
   for (const [, addr, regs] of output.matchAll(/^ENCODED (\d+) (\[.*\])$/gm)) m.set(Number(addr), JSON.parse(regs!));
+  return m;
+}
+
+/** pymodbus' 16 bits of one register (from the peer's BITS lines), keyed "hr 900". */
+export function referenceBits(output: string): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const [, table, addr, bits] of output.matchAll(/^BITS (\w+) (\d+) (\[.*\])$/gm)) m.set(`${table} ${addr}`, JSON.parse(bits!));
   return m;
 }
 

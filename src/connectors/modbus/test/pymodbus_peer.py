@@ -2,11 +2,12 @@
 # Usage: pymodbus_peer.py '<json>' where json = {transport: tcp|udp|serial, host, port, framer: socket|rtu|ascii,
 #   baudrate, parity, units: [ids], hr/ir/co/di: {address: value}}.
 # Prints "READY" once serving and "WRITE <unit> <table> <address> <values>" for every write a client makes.
+# Optional decodeBits: {hr: [addresses], ir: [addresses]} prints "BITS <table> <address> [0/1 x 16]".
 import asyncio, json, sys, logging
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSlaveContext, ModbusServerContext
 from pymodbus.server import StartAsyncTcpServer, StartAsyncUdpServer, StartAsyncSerialServer
 from pymodbus.transaction import ModbusSocketFramer, ModbusRtuFramer, ModbusAsciiFramer
-from pymodbus.payload import BinaryPayloadBuilder
+from pymodbus.payload import BinaryPayloadBuilder, BinaryPayloadDecoder
 from pymodbus.constants import Endian
 
 logging.basicConfig(level=logging.CRITICAL)
@@ -56,6 +57,17 @@ def slave(unit):
         co=ReportingBlock(unit, "co", t["co"]), di=ReportingBlock(unit, "di", t["di"]), zero_mode=True)
 
 
+def bits_reference():
+    # Independent reference for `bits` read from registers: pymodbus' own decoder, driven as the
+    # Python gateway drives it (two decode_bits calls over the registers read).
+    for table, addresses in cfg.get("decodeBits", {}).items():
+        for addr in addresses:
+            d = BinaryPayloadDecoder.fromRegisters([int(cfg.get(table, {}).get(str(addr), 0))])
+            bits = d.decode_bits() + d.decode_bits()
+            print(f"BITS {table} {addr} {json.dumps([int(b) for b in bits])}", flush=True)
+
+
+bits_reference()
 units = cfg.get("units", [1])
 context = ModbusServerContext(slaves={u: slave(u) for u in units}, single=False)
 framer = {"socket": ModbusSocketFramer, "rtu": ModbusRtuFramer, "ascii": ModbusAsciiFramer}[cfg.get("framer", "socket")]
