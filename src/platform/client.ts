@@ -1,7 +1,7 @@
 // The ThingsBoard side: one MQTT connection speaking the gateway API. It knows topics and payload
 // shapes, not connectors; the core gives it callbacks for what comes down.
 
-import { refusedFilters, type MqttClient } from "../common/mqtt/client.ts";
+import { AckTimeoutError, awaitingText, refusedFilters, seconds, type MqttClient } from "../common/mqtt/client.ts";
 import type { ThingsboardConfig } from "../config/main-schema.ts";
 import { openConnection, type ManagedConnection } from "../common/mqtt/connection.ts";
 import type { EventBus } from "../observe/events.ts";
@@ -25,6 +25,29 @@ export interface DownlinkHandlers {
 
 const ATTRIBUTE_REQUEST_TIMEOUT_MS = 20000;
 
+/** Overrides the PUBACK bound (ms; 0 = off). Not a config key: upstream has none for it. */
+export const PUBACK_TIMEOUT_ENV = "TB_GW_PUBACK_TIMEOUT_MS";
+
+/**
+ * How long the platform may acknowledge nothing while publishes wait before the connection is
+ * dropped and what is unacknowledged is sent again: three keep-alive periods (the broker itself
+ * gives up on a silent client after one and a half), at least 30 s. A working platform under load
+ * keeps acknowledging and is never dropped (see MqttClientOptions.ackTimeoutMs).
+ */
+export function pubackTimeoutMs(keepaliveSeconds: number, env: Record<string, string | undefined>, log: Logger): number {
+  const dflt = Math.max(3 * keepaliveSeconds, 30) * 1000;
+  const raw = env[PUBACK_TIMEOUT_ENV];
+  if (raw === undefined || raw === "") return dflt;
+  if (/^\s*\d+\s*$/.test(raw)) return Number(raw);
+  log.warn(`${PUBACK_TIMEOUT_ENV}=${raw} is not a whole number of milliseconds; using ${dflt / 1000} s (three keep-alive periods, at least 30 s)`);
+  return dflt;
+}
+
+/** The warning's reason when the platform stopped acknowledging. */
+export function pubackTimeoutText(e: AckTimeoutError): string {
+  return `no PUBACK${e.subscribes > 0 ? " or SUBACK" : ""} for ${seconds(e.quietMs)} s on ${awaitingText(e.publishes, e.subscribes)}; dropping the connection to resend`;
+}
+
 export class PlatformClient {
   private conn: ManagedConnection | undefined;
   private isReady = false;
@@ -45,6 +68,7 @@ export class PlatformClient {
     private readonly log: Logger,
     private readonly events: EventBus,
     private readonly down: DownlinkHandlers,
+    private readonly env: Record<string, string | undefined> = process.env,
   ) {
     this.limits = {
       maxPayloadBytes: Math.floor(tb.maxPayloadSizeBytes * 0.9),
@@ -73,6 +97,7 @@ export class PlatformClient {
     this.certCheck?.stop();
     this.certCheck = ep.url.startsWith("mqtts:") ? new (await import("./cert-expiry.ts")).CertExpiryCheck(security, this.configDir, this.log, (t, p) => this.publish(t, p)) : undefined;
     this.events.emit({ kind: "platform", state: "connecting", detail: ep.describe });
+    ep.options.ackTimeoutMs = pubackTimeoutMs(this.tb.keep_alive, this.env, this.log);
     this.conn = openConnection(ep.options, this.log, `platform ${this.tb.host}:${this.tb.port}`, {
       onConnect: (c) => void this.onConnect(c),
       onDisconnect: (reason) => {
@@ -81,7 +106,7 @@ export class PlatformClient {
         this.events.emit({ kind: "platform", state: "disconnected", detail: reason });
         if (was) this.down.lost();
       },
-      explainError: (err) => explainTlsError(err, security.caCert, this.configDir),
+      explainError: (err) => (err instanceof AckTimeoutError ? pubackTimeoutText(err) : explainTlsError(err, security.caCert, this.configDir)),
       onRefused: (reason) => {
         if (this.refusedLogged === reason) return;
         this.refusedLogged = reason;

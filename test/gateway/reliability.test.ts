@@ -1,6 +1,7 @@
 // Nothing is lost when the platform or the gateway goes down: platform outage under load with
-// sqlite and file storage, gateway kill -9 under load with sqlite, a platform that never answers
-// the session-limits request, and a refused token.
+// sqlite and file storage, gateway kill -9 under load with sqlite, a platform that stops sending
+// PUBACK while the connection stays up, a platform that never answers the session-limits request,
+// and a refused token.
 
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
@@ -9,6 +10,7 @@ import { join } from "node:path";
 import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
 import { startMosquitto } from "../support/mosquitto.ts";
 import type { Started } from "../support/process.ts";
+import { startStallProxy, type StallProxy } from "../support/stall-proxy.ts";
 import { firstOccurrences, sensorConnector, seqByDevice, startWorld, type World } from "./fixtures.ts";
 
 const DEVICES = 10;
@@ -148,6 +150,66 @@ test("gateway kill -9 under load, restarted with sqlite → nothing lost", async
     expectComplete(world, perDevice);
   } finally {
     await gw?.stop();
+    await world.dispose();
+  }
+}, 120000);
+
+/** Resolves when `pred` holds for the gateway's output (checked on each chunk it writes); rejects after `limitMs`. */
+function waitForOutput(gw: Started, pred: (out: string) => boolean, limitMs: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!pred(gw.output())) return;
+      done();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no ${what} within ${limitMs / 1000} s:\n${gw.output().slice(-3000)}`));
+    }, limitMs);
+    const done = () => {
+      clearTimeout(timer);
+      gw.proc.stderr!.off("data", check);
+      gw.proc.stdout!.off("data", check);
+    };
+    // the helper's own listener appends first (registered at spawn), so output() has the chunk
+    gw.proc.stderr!.on("data", check);
+    gw.proc.stdout!.on("data", check);
+    check();
+  });
+}
+
+test("platform stops sending PUBACK (pings still answered) under load, then recovers → dropped, resent, every datapoint arrives in order", async () => {
+  const world = await startWorld();
+  let proxy: StallProxy | undefined;
+  let gw: Started | undefined;
+  try {
+    // gateway → proxy → platform broker; the proxy can swallow the PUBACKs coming back
+    proxy = await startStallProxy(world.platform.port);
+    // keep-alive 1 s: PINGREQ/PINGRESP flow through the stall; a window of 4 publishes fills at once
+    const main = mainConfig(proxy.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }], { keep_alive: 1, maxInflightPublishes: 4 });
+    const files = writeGatewayConfig(main, { "sensors.json": sensorConnector(world.device.port) });
+    gw = await startGateway(files.configPath, [], { TB_GW_PUBACK_TIMEOUT_MS: "1500" });
+    await warmUp(world);
+    const warning = /WARNING .*platform 127\.0\.0\.1:\d+: no PUBACK for \d+\.\d s on \d+ publishes?; dropping the connection to resend/g;
+    const warnings = (out: string) => (out.match(warning) ?? []).length;
+    proxy.stalling = true;
+    const perDevice = 100;
+    await load(world, perDevice, 250);
+    // stalled long enough for two drops: the reconnected session is watched as well
+    await waitForOutput(gw, (out) => warnings(out) >= 2, 30000, "second PUBACK warning");
+    proxy.stalling = false;
+    expect(proxy.swallowed).toBeGreaterThan(0);
+    await world.harness.waitFor(allArrived(perDevice), 60000, "all datapoints after the stall").catch((e) => {
+      throw new Error(`${missingReport(world, perDevice)}\n${gw!.output().slice(-3000)}\n${e.message.slice(0, 300)}`);
+    });
+    expectComplete(world, perDevice);
+    expect(proxy.connections).toBeGreaterThanOrEqual(3);
+    // pings were answered through the stall: no keepalive drop, only the PUBACK bound
+    expect(gw.output()).not.toContain("no answer to keepalive");
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    await gw?.stop();
+    await proxy?.close();
     await world.dispose();
   }
 }, 120000);

@@ -4,9 +4,10 @@
 // 55 MB RSS against 28 MB for the same connection on Bun.connect.
 //
 // What it does: one connection attempt per connect() (reconnecting is connection.ts's job, with
-// backoff), QoS 0/1/2 both ways, keepalive, TLS, MQTT 5 receive maximum, and acknowledgement of
-// incoming QoS 1/2 messages when the application says so (the gateway acks a device's message only
-// once the data is in storage). What it does not: keep unacknowledged publishes across
+// backoff), QoS 0/1/2 both ways, keepalive, a bound on a broker that stops acknowledging
+// (ackTimeoutMs), TLS, MQTT 5 receive maximum, and acknowledgement of incoming QoS 1/2 messages
+// when the application says so (the gateway acks a device's message only once the data is in
+// storage). What it does not: keep unacknowledged publishes across
 // connections. When a connection drops, every pending publish fails; the gateway's storage is the
 // queue that resends (see platform/sender.ts), and the broker redelivers what we did not ack.
 
@@ -49,6 +50,13 @@ export interface MqttClientOptions {
    * soon as the message handler returns.
    */
   manualAck?: boolean;
+  /**
+   * Drop the connection (an `AckTimeoutError`, then `close`) when publishes or subscribes have
+   * waited this long and the broker acknowledged nothing at all meanwhile: a broker, or something
+   * in between, that stops acknowledging while the connection stays up (PINGRESPs may still come).
+   * A broker that acknowledges slowly but steadily is never dropped. Unset or 0: off.
+   */
+  ackTimeoutMs?: number;
 }
 
 export interface IncomingMessage {
@@ -71,6 +79,33 @@ export class ConnectRefusedError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The broker acknowledged nothing for `quietMs` while `publishes` (QoS 1/2) and `subscribes`
+ * (SUBSCRIBE, UNSUBSCRIBE) awaited an acknowledgement; the connection is dropped.
+ */
+export class AckTimeoutError extends Error {
+  constructor(
+    readonly quietMs: number,
+    readonly publishes: number,
+    readonly subscribes: number,
+  ) {
+    super(`the broker acknowledged nothing for ${seconds(quietMs)} s while ${awaitingText(publishes, subscribes)} awaited it`);
+  }
+}
+
+/** "37 publishes", "1 publish and 2 subscribes" (for AckTimeoutError texts). */
+export function awaitingText(publishes: number, subscribes: number): string {
+  const parts: string[] = [];
+  if (publishes > 0 || subscribes === 0) parts.push(`${publishes} publish${publishes === 1 ? "" : "es"}`);
+  if (subscribes > 0) parts.push(`${subscribes} subscribe${subscribes === 1 ? "" : "s"}`);
+  return parts.join(" and ");
+}
+
+/** Seconds for a log line: one decimal below 10 s. */
+export function seconds(ms: number): string {
+  return (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
 }
 
 type Done = (err?: Error) => void;
@@ -124,6 +159,13 @@ export class MqttClient {
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingOutstanding = false;
+  /** Checks every quarter of ackTimeoutMs that the broker still acknowledges (one per connection). */
+  private ackTimer: ReturnType<typeof setInterval> | undefined;
+  /** Acknowledgements received (publish completions, SUBACK, UNSUBACK); the ack timer compares. */
+  private acks = 0;
+  private acksAtTick = 0;
+  /** Since this tick something has awaited an acknowledgement and none came; -1: nothing awaited. */
+  private quietSince = -1;
   private readonly listeners: Listeners = { connect: [], message: [], error: [], close: [] };
   private closing = false;
   /** end() was called and no connect() since: nobody should reconnect this client. */
@@ -229,6 +271,9 @@ export class MqttClient {
     clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
     this.pingOutstanding = false;
+    clearInterval(this.ackTimer);
+    this.ackTimer = undefined;
+    this.quietSince = -1;
     const s = this.socket;
     this.socket = undefined;
     // end() closed it gracefully (DISCONNECT still being written); otherwise drop it at once
@@ -273,8 +318,10 @@ export class MqttClient {
       case PacketType.Suback:
       case PacketType.Unsuback: {
         const w = this.subWaits.get(p.id);
+        if (!w) return;
         this.subWaits.delete(p.id);
-        w?.(p.type === PacketType.Suback ? p.granted : []);
+        this.acks++;
+        w(p.type === PacketType.Suback ? p.granted : []);
         return;
       }
       case PacketType.Connack:
@@ -296,6 +343,7 @@ export class MqttClient {
     if (!done) return;
     this.pending.delete(p.id);
     this.inflightQos--;
+    this.acks++;
     done(p.code >= 0x80 ? new Error(`broker refused the publish: reason 0x${p.code.toString(16)}${p.reasonString ? ` (${p.reasonString})` : ""}`) : undefined);
     this.sendQueued();
   }
@@ -319,7 +367,30 @@ export class MqttClient {
       }, keepalive * 1000);
       this.keepaliveTimer.unref?.();
     }
+    const ackTimeoutMs = this.options.ackTimeoutMs ?? 0;
+    if (ackTimeoutMs > 0) {
+      const gen = this.generation;
+      this.ackTimer = setInterval(() => this.checkAcks(gen, ackTimeoutMs), Math.max(10, Math.ceil(ackTimeoutMs / 4)));
+      this.ackTimer.unref?.();
+    }
     this.emit("connect", p);
+  }
+
+  /**
+   * Ack timer tick. Quiet time is counted from a tick at which something was awaited and no
+   * acknowledgement came after it, so it never exceeds the real quiet time (detection takes up to
+   * a quarter of the limit longer). Progress rather than the oldest publish's age: over a slow link
+   * the oldest publish waits behind the whole window's bytes, yet acknowledgements keep coming.
+   */
+  private checkAcks(gen: number, limitMs: number): void {
+    const awaiting = this.pending.size + this.subWaits.size;
+    const now = performance.now();
+    if (awaiting === 0 || this.acks !== this.acksAtTick || this.quietSince < 0) {
+      this.acksAtTick = this.acks;
+      this.quietSince = awaiting === 0 ? -1 : now;
+      return;
+    }
+    if (now - this.quietSince >= limitMs) this.fail(gen, new AckTimeoutError(now - this.quietSince, this.pending.size, this.subWaits.size));
   }
 
   private onPublish(p: PublishPacket): void {
