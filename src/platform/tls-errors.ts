@@ -2,6 +2,7 @@
 // check, for the platform connection's retry log.
 
 import { resolveConfigPath } from "../common/tls/index.ts";
+import { errorText } from "../observe/logger.ts";
 
 /** OpenSSL/Node codes meaning "the server's certificate did not verify against our CA". */
 const VERIFY_CODES = new Set([
@@ -25,8 +26,8 @@ export function explainTlsError(err: Error & { code?: unknown }, caCert: string 
   const ca = caCert ? resolveConfigPath(caCert, configDir) : undefined;
   if (VERIFY_CODES.has(code)) {
     const where = ca ? `against the CA certificate ${ca} (thingsboard.security.caCert)` : "against the system CAs (set thingsboard.security.caCert)";
-    return `TLS verification of the platform's certificate failed ${where}: ${err.message}`;
+    return `TLS verification of the platform's certificate failed ${where}: ${errorText(err)}`;
   }
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS: the platform's certificate does not name this host (${err.message}); use the host name the certificate was issued for`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS: the platform's certificate does not name this host (${errorText(err)}); use the host name the certificate was issued for`;
   return undefined;
 }

@@ -5,6 +5,7 @@
 // otherwise; the client never asks for topic aliases, so a broker may not send them.
 
 export type ProtocolVersion = 3 | 4 | 5;
+import { errorText } from "../../observe/logger.ts";
 export type QoS = 0 | 1 | 2;
 
 export const enum PacketType {
@@ -437,7 +438,7 @@ export class PacketReader {
       } catch (e) {
         if (e instanceof ProtocolError) throw e;
         // a read past the packet's end (RangeError): the broker sent a truncated field
-        throw new ProtocolError(`malformed packet type ${b[at]! >> 4}: ${(e as Error).message}`);
+        throw new ProtocolError(`malformed packet type ${b[at]! >> 4}: ${errorText(e)}`);
       }
       at = bodyStart + len;
       if (packet) onPacket(packet);

@@ -3,7 +3,7 @@
 // resend from their own state (storage, the broker's redelivery).
 
 import { MqttClient, type MqttClientOptions } from "./client.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 
 export interface BackoffOptions {
   /** First retry delay in ms. */
@@ -85,7 +85,7 @@ export function openConnection(
     if (code !== undefined && code > 0) {
       lastError = `connection refused: ${connackReason(code)}`;
       hooks.onRefused?.(lastError);
-    } else lastError = hooks.explainError?.(err) ?? err.message;
+    } else lastError = hooks.explainError?.(err) ?? errorText(err);
   });
   client.on("close", () => {
     if (connected) {

@@ -3,7 +3,7 @@
 
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { decodeRegisters, orderBits, postProcess, type Order } from "./codec.ts";
 import { isModbusException, type ModbusLink } from "./link.ts";
 import { expandKey, mergeReads, type ReadBlock, type ReadKey } from "./plan.ts";
@@ -154,7 +154,7 @@ export class PolledSlave {
     } catch (e) {
       if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block);
       const keys = block.keys.map((k) => k.tag).join(", ");
-      this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${(e as Error).message}`);
+      this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${errorText(e)}`);
       return isModbusException(e) ? [] : "io";
     }
     const out: Array<[ReadKey, unknown]> = [];
@@ -162,7 +162,7 @@ export class PolledSlave {
       try {
         out.push([key, decodeKey(raw, key.address - block.address, key, this.cfg.byteOrder, this.cfg.wordOrder)]);
       } catch (e) {
-        this.noteError(`decode ${key.tag}`, `${this.cfg.deviceName} key ${key.tag} at ${key.address}: cannot decode: ${(e as Error).message}`);
+        this.noteError(`decode ${key.tag}`, `${this.cfg.deviceName} key ${key.tag} at ${key.address}: cannot decode: ${errorText(e)}`);
       }
     }
     return out;

@@ -3,7 +3,7 @@
 // upstream attempt/back-off rules, and a lost connection or vanished serial device is reopened.
 
 import ModbusRTU from "modbus-serial";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { FramedPort, SocketStream, type ByteStream, type Framing } from "./framed-port.ts";
 import { SerialFileStream } from "./serial-file.ts";
 
@@ -80,7 +80,7 @@ export class ModbusLink {
       const wait = this.failedAttempts % o.connectAttemptCount === 0 ? o.waitAfterFailedAttemptsMs : o.connectAttemptTimeMs;
       this.nextAttemptAt = Date.now() + wait;
       if (this.failedAttempts === 1 || this.failedAttempts % o.connectAttemptCount === 0)
-        this.log.error(`${this.key}: connect failed (attempt ${this.failedAttempts}): ${(e as Error).message}; retrying in ${wait} ms`);
+        this.log.error(`${this.key}: connect failed (attempt ${this.failedAttempts}): ${errorText(e)}; retrying in ${wait} ms`);
       throw e;
     }
     if (this.closed) {

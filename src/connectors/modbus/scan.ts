@@ -3,7 +3,7 @@
 
 import { writeFileSync } from "node:fs";
 import chalk from "chalk";
-import { Logger } from "../../observe/logger.ts";
+import { Logger, errorText } from "../../observe/logger.ts";
 import { readRaw } from "./device.ts";
 import { isModbusException, ModbusLink, type LinkOptions } from "./link.ts";
 
@@ -63,7 +63,7 @@ export async function runScan(target: string, opts: Record<string, string | bool
     if (bad !== undefined) throw new Error(`bad parity "${bad}" (use N, E or O, e.g. --parities N,E)`);
     if (typeof opts.probe === "string") probes = parseProbe(opts.probe);
   } catch (e) {
-    process.stderr.write(chalk.red(`${(e as Error).message}\n`));
+    process.stderr.write(chalk.red(`${errorText(e)}\n`));
     return 2;
   }
   const serial = target.startsWith("/") || /^COM\d+$/i.test(target);
@@ -90,7 +90,7 @@ export async function runScan(target: string, opts: Record<string, string | bool
       try {
         await link.ensureConnected();
       } catch (e) {
-        process.stderr.write(chalk.red(`cannot open ${target}: ${(e as Error).message}\n`));
+        process.stderr.write(chalk.red(`cannot open ${target}: ${errorText(e)}\n`));
         return 1;
       }
       try {
@@ -109,7 +109,7 @@ export async function runScan(target: string, opts: Record<string, string | bool
                 const r = await readRaw(link, unit, p.fc, a, 1);
                 f.probes.push({ functionCode: p.fc, address: a, ok: true, value: r.kind === "bits" ? r.bits[0] : r.regs[0] });
               } catch (e) {
-                f.probes.push({ functionCode: p.fc, address: a, ok: false, error: (e as Error).message });
+                f.probes.push({ functionCode: p.fc, address: a, ok: false, error: errorText(e) });
               }
             }
           }

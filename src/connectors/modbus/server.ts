@@ -6,7 +6,7 @@
 // Addresses are served as configured (0-based), where pymodbus' sparse block would add 1.
 
 import { ServerTCP } from "modbus-serial";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import type { ByteStream } from "./framed-port.ts";
 import type { ServerConfig, SlaveConfig } from "./schema.ts";
 import { SerialFileStream } from "./serial-file.ts";
@@ -69,7 +69,7 @@ export async function startSlaveServer(cfg: ServerConfig, log: Logger): Promise<
   const server = new ServerTCP(vector, { host: cfg.host, port, unitID: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once("initialized", () => resolve());
-    (server as unknown as NodeJS.EventEmitter).once("serverError", (e: Error) => reject(new Error(`slave server on ${cfg.host}:${port}: ${e.message}`)));
+    (server as unknown as NodeJS.EventEmitter).once("serverError", (e: Error) => reject(new Error(`slave server on ${cfg.host}:${port}: ${errorText(e)}`)));
   });
   server.on("socketError", (e: Error | null) => log.debug(`slave server client error: ${e?.message}`));
   log.info(`modbus slave server listening on ${cfg.host}:${port}`);

@@ -7,7 +7,7 @@
 // Also here: the in-process stream the gateway polls its own serial slave through (the device file
 // is the external master's, so the gateway cannot poll over it).
 
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { crc16, lrc, type ByteStream, type Framing } from "./framed-port.ts";
 import { answerPdu, type PduWrite } from "./slave-pdu.ts";
 import type { RegisterStore } from "./slave-store.ts";
@@ -174,7 +174,7 @@ export class SerialSlaveServer {
       this.lostLogged = false;
       this.log.info(`modbus slave serving on ${this.opts.name} (${this.opts.framing.toUpperCase()}, ${this.opts.baudrate} baud)`);
     } catch (e) {
-      if (!this.lostLogged) this.log.error(`modbus slave ${this.opts.name}: cannot open: ${(e as Error).message}; retrying every second`);
+      if (!this.lostLogged) this.log.error(`modbus slave ${this.opts.name}: cannot open: ${errorText(e)}; retrying every second`);
       this.lostLogged = true;
       this.scheduleOpen();
     }

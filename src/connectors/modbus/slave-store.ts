@@ -2,7 +2,7 @@
 // modbus-serial's ServerTCP, serial via slave-serial.ts, and the gateway's own in-process polling).
 // Pre-filled from `slave.values` (spec §2.4); addresses as configured (0-based). Unset addresses read 0.
 
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { canonicalType, encodeBits, encodeRegisters } from "./codec.ts";
 import { objectsCountOf } from "./plan.ts";
 import type { KeyConfig, ServerConfig } from "./schema.ts";
@@ -66,7 +66,7 @@ export function storeFromConfig(cfg: ServerConfig, log: Logger): { store: Regist
           : encodeRegisters(k.value, type, cfg.byteOrder, cfg.wordOrder, type === "string" || type === "bytes" ? count : 1);
         words.forEach((w, i) => store.set(table, address + i, w));
       } catch (e) {
-        log.error(`modbus slave: initial value of ${k.tag} at ${table} ${address}: ${(e as Error).message}`);
+        log.error(`modbus slave: initial value of ${k.tag} at ${table} ${address}: ${errorText(e)}`);
       }
     }
     keys.attributes.push(...block.attributes.map((k) => ({ ...k, functionCode: readFc })));

@@ -2,7 +2,7 @@
 // store (slave-pdu.ts) to the sender. modbus-serial has no UDP server. Every unit id is answered, as over TCP.
 
 import { createSocket } from "node:dgram";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { answerPdu } from "./slave-pdu.ts";
 import type { RegisterStore } from "./slave-store.ts";
 
@@ -24,10 +24,10 @@ export async function startUdpSlave(host: string, port: number, store: RegisterS
     sock.send(out, from.port, from.address);
   });
   await new Promise<void>((resolve, reject) => {
-    sock.once("error", (e) => reject(new Error(`modbus slave udp on ${host}:${port}: ${e.message}`)));
+    sock.once("error", (e) => reject(new Error(`modbus slave udp on ${host}:${port}: ${errorText(e)}`)));
     sock.bind(port, host, () => resolve());
   });
-  sock.on("error", (e) => log.warn(`modbus slave udp on ${host}:${port}: ${e.message}`));
+  sock.on("error", (e) => log.warn(`modbus slave udp on ${host}:${port}: ${errorText(e)}`));
   log.info(`modbus slave server listening on udp ${host}:${port}`);
   return { close: () => new Promise<void>((r) => sock.close(() => r())) };
 }
