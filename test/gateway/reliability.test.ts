@@ -106,6 +106,7 @@ for (const storage of ["sqlite", "file"] as const) {
       await warmUp(world);
       const perDevice = 600; // 6,000 messages, 30,000 datapoints over ~30 s
       let outage: Promise<void> | undefined;
+      let back = 0;
       await load(world, perDevice, 200, 1, (sent) => {
         // The scenario itself: the platform is away for 20 s while devices keep sending.
         if (sent === 1000 && !outage) {
@@ -113,6 +114,7 @@ for (const storage of ["sqlite", "file"] as const) {
             await world.platform.stop();
             await new Promise((r) => setTimeout(r, 20000));
             await world.platform.start();
+            back = Date.now();
           })();
         }
       });
@@ -122,6 +124,12 @@ for (const storage of ["sqlite", "file"] as const) {
       });
       expectComplete(world, perDevice);
       expect(gw.proc.exitCode).toBeNull();
+      // retried at least every 5 s (4 s cap ± 25 %), so delivery resumes within ~5 s of the return
+      const delays = [...gw.output().matchAll(/platform [^\n]*; retrying in ([\d.]+) s/g)].map((m) => Number(m[1]));
+      expect(delays.length).toBeGreaterThan(2);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(5);
+      const reconnected = /^(\S+) INFO +\[[^\]]*\] platform [^\n]*: connected after \d+ retr/m.exec(gw.output());
+      if (reconnected) console.log(`platform back → gateway connected: ${Date.parse(reconnected[1]!) - back} ms`);
     } finally {
       await gw?.stop();
       await world.dispose();
