@@ -40,7 +40,7 @@ interface RunResult {
   pollIntervalP50Ms: number;
   pollIntervalP99Ms: number;
   pollIntervalMaxMs: number;
-  overruns: number;
+  skippedSlots: number;
   gatewayCpuPercent: number;
   gatewayPeakRssMB: number;
   peerCpuPercent: number;
@@ -83,7 +83,7 @@ async function runConnector(peer: Started, port: number, slaves: number, perSlav
     if (lastAt.size < slaves) throw new Error(`only ${lastAt.size}/${slaves} slaves answered within 10 s`);
     await Bun.sleep(2 * PERIOD); // let the start-up jitter settle
     const reads0 = conn.polled.reduce((s, p) => s + p.polls * p.blocks.length, 0);
-    const over0 = conn.polled.reduce((s, p) => s + p.overruns, 0);
+    const skipped0 = conn.polled.reduce((s, p) => s + p.skipped, 0);
     const cpu0 = process.cpuUsage();
     const peer0 = procCpuSeconds(peer.proc.pid!);
     let peakRss = process.memoryUsage().rss;
@@ -105,7 +105,7 @@ async function runConnector(peer: Started, port: number, slaves: number, perSlav
       pollIntervalP50Ms: Math.round(pct(intervals, 0.5)),
       pollIntervalP99Ms: Math.round(pct(intervals, 0.99)),
       pollIntervalMaxMs: Math.round(Math.max(...intervals)),
-      overruns: conn.polled.reduce((s, p) => s + p.overruns, 0) - over0,
+      skippedSlots: conn.polled.reduce((s, p) => s + p.skipped, 0) - skipped0,
       gatewayCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / wall) * 100),
       gatewayPeakRssMB: Math.round(peakRss / 1e6),
       peerCpuPercent: Math.round(((procCpuSeconds(peer.proc.pid!) - peer0) / wall) * 100),
@@ -203,10 +203,10 @@ for (const t of scanTimeouts) scans.push(await scanTime(t));
 
 const row = (cells: unknown[]) => cells.map((c, i) => String(c).padStart(i === 0 ? 6 : 9)).join(" ");
 console.log(`Modbus/TCP, ${REGS} registers per slave (one FC 3 read each), pollPeriod ${PERIOD} ms, ${seconds} s per run`);
-console.log(row(["slaves", "conns", "target/s", "reads/s", "dp/s", "int.p50", "int.p99", "int.max", "overruns", "gw CPU%", "gw MB", "peer CPU%", "peer MB", "peer max/s"]));
+console.log(row(["slaves", "conns", "target/s", "reads/s", "dp/s", "int.p50", "int.p99", "int.max", "skipped", "gw CPU%", "gw MB", "peer CPU%", "peer MB", "peer max/s"]));
 for (const r of runs) {
   const lim = limits.find((l) => l.slaves === r.slaves && l.connections === r.connections);
-  console.log(row([r.slaves, r.connections, r.targetReadsPerSecond, r.readsPerSecond, r.datapointsPerSecond, r.pollIntervalP50Ms, r.pollIntervalP99Ms, r.pollIntervalMaxMs, r.overruns, r.gatewayCpuPercent, r.gatewayPeakRssMB, r.peerCpuPercent, r.peerPeakRssMB, lim?.readsPerSecond ?? "-"]));
+  console.log(row([r.slaves, r.connections, r.targetReadsPerSecond, r.readsPerSecond, r.datapointsPerSecond, r.pollIntervalP50Ms, r.pollIntervalP99Ms, r.pollIntervalMaxMs, r.skippedSlots, r.gatewayCpuPercent, r.gatewayPeakRssMB, r.peerCpuPercent, r.peerPeakRssMB, lim?.readsPerSecond ?? "-"]));
 }
 console.log("peer max/s: bare client, back-to-back reads on that many connections, no connector");
 for (const s of scans) console.log(`scan 247 unit ids, RTU 115200 8N1 over a socat pty, timeout ${s.timeoutMs} ms: ${s.seconds} s (found ${s.found.join(",")})`);

@@ -35,6 +35,22 @@ export function decodeKey(raw: RawRead, offset: number, key: Pick<ReadKey, "coun
   return postProcess(value, key.type, { functionCode: key.functionCode, ...key.config });
 }
 
+/**
+ * When to poll next. Polls keep to the grid of their first start plus n × period, so a timer that
+ * fires late or a slow poll does not shift every later poll (planning "period minus time taken"
+ * from a late timer let lateness add up under load). A slot is polled late if it is less than half
+ * a period overdue; one overdue by more is skipped, and counted, for the next slot on the grid.
+ */
+export function nextPoll(due: number, now: number, period: number): { due: number; skipped: number } {
+  let next = due + period;
+  let skipped = 0;
+  while (now - next > period / 2) {
+    next += period;
+    skipped++;
+  }
+  return { due: next, skipped };
+}
+
 export class PolledSlave {
   blocks: ReadBlock[];
   private timer?: ReturnType<typeof setTimeout>;
@@ -43,7 +59,10 @@ export class PolledSlave {
   private failures = 0;
   private lastErrors = new Map<string, string>();
   private registered = false;
-  overruns = 0;
+  /** Planned start of the next poll (see nextPoll). */
+  private due = 0;
+  /** Poll slots skipped because the previous poll ran (or the timer fired) too late for them. */
+  skipped = 0;
   polls = 0;
 
   constructor(
@@ -72,7 +91,8 @@ export class PolledSlave {
     if (this.blocks.length === 0) return; // upstream polls only slaves with attributes/timeseries
     this.stopped = false;
     // Jitter the first poll so that many slaves do not fire at the same instant.
-    this.schedule(Math.random() * Math.min(this.cfg.pollPeriod, 1000));
+    this.due = Date.now() + Math.random() * Math.min(this.cfg.pollPeriod, 1000);
+    this.arm();
   }
 
   async stop(): Promise<void> {
@@ -81,23 +101,23 @@ export class PolledSlave {
     await this.polling;
   }
 
-  private schedule(delay: number): void {
+  private arm(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      const started = Date.now();
       this.polling = this.pollOnce().finally(() => {
         this.polling = undefined;
-        const elapsed = Date.now() - started;
-        if (elapsed > this.cfg.pollPeriod) this.overruns++;
-        let next = Math.max(this.cfg.pollPeriod - elapsed, 0);
+        const now = Date.now();
+        const next = nextPoll(this.due, now, this.cfg.pollPeriod);
+        this.skipped += next.skipped;
+        this.due = next.due;
         if (this.failures > 0) {
           // Back off a failing slave so it does not hold the shared link with timeouts.
           const backoff = Math.min(this.cfg.pollPeriod * 2 ** Math.min(this.failures, 10), MAX_BACKOFF_MS);
-          next = Math.max(next, backoff * (0.75 + Math.random() * 0.5));
+          this.due = Math.max(this.due, now + backoff * (0.75 + Math.random() * 0.5));
         }
-        this.schedule(next);
+        this.arm();
       });
-    }, delay);
+    }, Math.max(0, this.due - Date.now()));
   }
 
   /** Read every block once and hand what decoded to the gateway. */
@@ -152,6 +172,8 @@ export class PolledSlave {
       raw = await readRaw(this.link, this.cfg.unitId, block.functionCode, block.address, block.count);
       this.clearError(where);
     } catch (e) {
+      // a read cut short by stop() is not a device error (one per slave in flight on SIGTERM)
+      if (this.stopped) return "io";
       if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block);
       const keys = block.keys.map((k) => k.tag).join(", ");
       this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${errorText(e)}`);

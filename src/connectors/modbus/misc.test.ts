@@ -137,3 +137,19 @@ describe("modbus reliability", () => {
     }
   }, 20000);
 });
+
+test("polls keep to their grid: a late poll does not shift later ones; a slot overdue by more than half a period is skipped and counted", async () => {
+  const { nextPoll } = await import("./device.ts");
+  // on time, a little late, and late by under half a period: the next slot stays on the grid
+  expect(nextPoll(1000, 1010, 100)).toEqual({ due: 1100, skipped: 0 });
+  expect(nextPoll(1000, 1120, 100)).toEqual({ due: 1100, skipped: 0 });
+  expect(nextPoll(1000, 1149, 100)).toEqual({ due: 1100, skipped: 0 });
+  // overdue by more than half a period: skipped to the next slot on the grid, and counted
+  expect(nextPoll(1000, 1160, 100)).toEqual({ due: 1200, skipped: 1 });
+  expect(nextPoll(1000, 1440, 100)).toEqual({ due: 1400, skipped: 3 });
+  expect(nextPoll(1000, 1475, 100)).toEqual({ due: 1500, skipped: 4 });
+  // lateness does not add up: 100 polls each started 40 ms late end on the planned grid
+  let due = 0;
+  for (let i = 0; i < 100; i++) due = nextPoll(due, due + 40, 100).due;
+  expect(due).toBe(10_000);
+});
