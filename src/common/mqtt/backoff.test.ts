@@ -20,7 +20,7 @@ test("unreachable: 0.5, 1, 2, 4 s, then every 4 s ±25 %; refused: grows to 30 s
 test("retries at the cap are not logged one by one", async () => {
   const port = await freePort(); // nothing listens: every attempt fails at once
   const { log, records, stop } = capturingLogger();
-  const conn = openConnection({ host: "127.0.0.1", port, clientId: "backoff-test", keepalive: 10 }, log, "peer", {}, { minMs: 5, maxMs: 20 });
+  const conn = openConnection({ host: "127.0.0.1", port, clientId: "backoff-test", keepaliveSeconds: 10 }, log, "peer", {}, { minMs: 5, maxMs: 20 });
   let closes = 0;
   try {
     await new Promise<void>((resolve) =>
