@@ -5,13 +5,15 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { tmpfsUnavailable, withTmpfs } from "../../test/support/tmpfs.ts";
+import { tmpfsUnavailable, within, withTmpfs } from "../../test/support/tmpfs.ts";
 import { capturingLogger, drain, records, storageConfig } from "./contract-data.ts";
 import { createStorage } from "./index.ts";
 import type { StorageConfig } from "./schema.ts";
 import type { EventStorage } from "./types.ts";
 
 const FS_KIB = 1024;
+/** Bound on each wait (the tests take well under a second each, plus one 1 s retry). */
+const WAIT_MS = 20_000;
 
 const SETTINGS: Record<"file" | "sqlite", Partial<StorageConfig>> = {
   file: { max_file_count: 100, max_records_per_file: 1000, max_records_between_fsync: 1 },
@@ -69,7 +71,7 @@ async function fillDisk(type: "file" | "sqlite", s: EventStorage, root: string, 
   while (accepted < 300 || (type === "file" && lastFileSize() % statfsSync(root).bsize === 0)) {
     expect(s.put(records(accepted, 7))).toBe("stored");
     accepted += 7;
-    await s.whenDurable();
+    await within(s.whenDurable(), WAIT_MS, "records stored before the disk filled");
   }
   let confirmed = accepted;
   expect(takeAllSpace(join(root, "filler"))).toBeGreaterThan(0);
@@ -78,7 +80,11 @@ async function fillDisk(type: "file" | "sqlite", s: EventStorage, root: string, 
     accepted += 40;
     const p = s.whenDurable();
     p.catch(() => {}); // rejected when the storage is closed before writing
-    const outcome = await Promise.race([p.then(() => "durable" as const), waitForError.then(() => "failing" as const)]);
+    const outcome = await within(
+      Promise.race([p.then(() => "durable" as const), waitForError.then(() => "failing" as const)]),
+      WAIT_MS,
+      "a put on the full disk",
+    );
     if (outcome === "failing") return { accepted, confirmed, pending: p };
     confirmed = accepted;
   }
@@ -125,15 +131,15 @@ describe.skipIf(skip !== undefined)(`full disk (tmpfs of ${FS_KIB} KiB)${skip ? 
           }
           // Space returns: the held records are written and confirmed, with one line each way.
           rmSync(join(root, "filler"));
-          await pending;
-          await later;
+          await within(pending, WAIT_MS, "held records written once space returned");
+          await within(later, WAIT_MS, "records put while full written once space returned");
           const errors = logs.filter((r) => r.level === "ERROR");
           expect(errors.length).toBe(1);
           expect(errors[0]!.message).toMatch(/disk full writing \S+.*records not on disk yet/);
           expect(logs.filter((r) => /writing works again/.test(r.message)).length).toBe(1);
           // Writing goes on as usual, and every accepted record comes out once, in order.
           expect(s.put(records(accepted, 40))).toBe("stored");
-          await s.whenDurable();
+          await within(s.whenDurable(), WAIT_MS, "records put after recovery");
           expect(drain(s, 500)).toEqual(records(0, accepted + 40));
           expect(s.depth()).toBe(0);
         } finally {
@@ -190,7 +196,7 @@ describe.skipIf(skip !== undefined)(`full disk (tmpfs of ${FS_KIB} KiB)${skip ? 
           // Space returns: new records follow the old ones, and all of them are delivered.
           if (!freed) rmSync(join(root, "filler"));
           expect(b.put(records(found.length, 30))).toBe("stored");
-          await b.whenDurable();
+          await within(b.whenDurable(), WAIT_MS, "records put after reopening");
           b.rewind();
           expect(drain(b, 500)).toEqual(records(0, found.length + 30));
         } finally {
@@ -213,7 +219,7 @@ describe.skipIf(skip !== undefined)(`full disk (tmpfs of ${FS_KIB} KiB)${skip ? 
         const sent = s.next(confirmed)!;
         expect(sent.records).toEqual(records(0, confirmed));
         s.ack(sent);
-        await pending;
+        await within(pending, WAIT_MS, "held records written in the space the acknowledged files freed");
         expect(dataFiles(join(root, "data")).length).toBeLessThan(files);
         expect(logs.filter((r) => /writing works again/.test(r.message)).length).toBe(1);
         expect(drain(s, 500)).toEqual(records(confirmed, accepted - confirmed));

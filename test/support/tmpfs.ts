@@ -50,3 +50,20 @@ function unmount(dir: string): void {
     // still busy after a lazy unmount: an empty folder in the temp dir is harmless
   }
 }
+
+/**
+ * `p`, or a rejection naming `what` after `ms`. Waits inside withTmpfs() are bounded below the
+ * test's timeout so that a hang fails the test and the unmount in `finally` still runs (a test
+ * runner timeout abandons the test's code where it waits).
+ */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
