@@ -2,7 +2,19 @@
 // one base64 (UTF-8) record per line, and state_file.txt holding the reader position
 // {"file": "data_<ms>.txt", "position": <line index of the first unacknowledged record>}.
 
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 
 export const STATE_FILE = "state_file.txt";
@@ -96,6 +108,59 @@ export function decodeLines(content: Buffer | string, expected: number): { recor
     bad++;
   }
   return { records, bad };
+}
+
+/** write(2) at a position: returns the bytes stored, which may be fewer than asked (a short write). */
+export type WriteAt = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => number;
+
+export interface Appended {
+  /** Lines now whole on disk: the first `lines` of those asked. */
+  lines: number;
+  /** Their bytes, newlines included. */
+  bytes: number;
+  /** Why the rest was not written (a short write that could not be completed, or an error). */
+  error?: Error;
+  /**
+   * Cutting the partial line off failed: the file holds bytes after `at + bytes` that are no whole
+   * line. Cut them (ftruncate to `at + bytes`) before writing to the file again.
+   */
+  torn?: boolean;
+}
+
+/**
+ * Write `lines` (each followed by "\n") at byte offset `at`. A short write is retried for the rest;
+ * when the disk refuses more, the file is cut back to the end of the last whole line, so it never
+ * keeps half a record that a later append or a restart would misread.
+ */
+export function appendLines(fd: number, lines: readonly string[], at: number, write: WriteAt = writeSync): Appended {
+  const buf = Buffer.from(lines.join("\n") + "\n", "latin1");
+  let done = 0;
+  let error: Error | undefined;
+  try {
+    while (done < buf.length) {
+      const n = write(fd, buf, done, buf.length - done, at + done);
+      if (!(n > 0)) throw new Error(`write stored nothing (${done} of ${buf.length} bytes written)`);
+      done += n;
+    }
+    return { lines: lines.length, bytes: buf.length };
+  } catch (e) {
+    error = e instanceof Error ? e : new Error(String(e));
+  }
+  let whole = 0;
+  let count = 0;
+  for (const line of lines) {
+    if (whole + line.length + 1 > done) break;
+    whole += line.length + 1;
+    count++;
+  }
+  if (done > whole) {
+    try {
+      ftruncateSync(fd, at + whole);
+    } catch {
+      return { lines: count, bytes: whole, error, torn: true };
+    }
+  }
+  return { lines: count, bytes: whole, error };
 }
 
 export function encodeRecord(record: string): string {

@@ -2,25 +2,29 @@
 //  * a data file is deleted only when every record in it was acknowledged; the state pointer moves
 //    over the contiguous acknowledged prefix (upstream drops the unread rest of a file on rotation);
 //  * puts are written once per tick in one write() per file and fsync'ed per
-//    max_records_between_fsync records, instead of one write (and fsync) per record.
+//    max_records_between_fsync records, instead of one write (and fsync) per record;
+//  * a write the disk refuses (disk full, including a short write) leaves only whole lines in the
+//    file; the records not written stay in memory, unconfirmed by whenDurable(), and are retried.
 
 import { BatchBook } from "./batch-book.ts";
-import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
 import {
   decodeLines,
   encodeRecord,
-  fsyncDir,
   listDataFiles,
   newDataFileName,
   readState,
   scanDataFile,
+  STATE_FILE,
   writeState,
+  type WriteAt,
 } from "./file-layout.ts";
+import { DataFileWriter, WriteFailure, type DataFile } from "./file-writer.ts";
 import { Ledger, rangeSize, type Range } from "./ledger.ts";
-import { AvailabilitySignal, DurableWaiters, FullEpisode } from "./signals.ts";
+import { AvailabilitySignal, DurableWaiters, FullEpisode, MAX_HELD_WHILE_FAILING, WriteTrouble } from "./signals.ts";
 import type { Batch, EventStorage, PutResult } from "./types.ts";
 
 export interface FileStorageOptions {
@@ -31,21 +35,11 @@ export interface FileStorageOptions {
   maxRecordsBetweenFsync: number;
   log: Logger;
   events?: EventBus;
+  /** Tests: a write(2) that may store fewer bytes than asked, as a full disk does. */
+  write?: WriteAt;
 }
 
-interface DataFile {
-  name: string;
-  /** Position (see Ledger) of the file's first line. */
-  base: number;
-  /** Lines in the file, counting those not written yet. */
-  count: number;
-  /** Decoded records (null = undecodable line); dropped when the reader is past the file. */
-  records: Array<string | null> | null;
-  /** Encoded lines waiting for the next flush. */
-  unwritten: string[];
-  fd?: number;
-  created: boolean;
-}
+const RETRY_AFTER_ERROR_MS = 1000;
 
 export class FileStorage implements EventStorage {
   readonly kind = "file" as const;
@@ -55,17 +49,19 @@ export class FileStorage implements EventStorage {
   private closed = false;
   private flushScheduled = false;
   private stateDirty = false;
-  private unsynced = 0;
-  private failing = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly durable = new DurableWaiters();
   private readonly available = new AvailabilitySignal();
   private readonly full: FullEpisode;
+  private readonly trouble: WriteTrouble;
   private readonly log: Logger;
+  private readonly writer: DataFileWriter;
 
   constructor(private readonly opts: FileStorageOptions) {
     this.log = opts.log;
+    this.writer = new DataFileWriter(opts.dir, opts.maxRecordsBetweenFsync, opts.write);
     this.full = new FullEpisode(opts.log, opts.events);
+    this.trouble = new WriteTrouble(opts.log, "file", opts.events);
     const names = listDataFiles(opts.dir);
     const { state, problem } = readState(opts.dir);
     if (problem) this.log.warn(`file storage: ${problem}; reading from the oldest data file`);
@@ -86,19 +82,24 @@ export class FileStorage implements EventStorage {
         this.log.warn(`file storage: ${name} ended in a partial line (${scan.truncatedBytes} bytes, from a crash); removed it`);
       }
       const last = i === names.length - 1;
-      const file: DataFile = { name, base, count: scan.lines, records: null, unwritten: [], created: true };
+      const file: DataFile = { name, base, count: scan.lines, records: null, unwritten: [], size: scan.content.length, torn: false, created: true };
       if (last) file.records = this.decode(file, scan.content);
       this.files.push(file);
       base += scan.lines;
     });
     if (this.files.length === 0) {
       this.files.push(this.newFile(0));
-      this.flushFiles();
+      this.writeFiles();
     }
     start = Math.min(start, this.files[0]!.count);
     this.ledger = new Ledger(start, base);
     this.skipUndecodable(this.files[this.files.length - 1]!);
-    if (!state || !names.includes(state.file)) this.persistState();
+    // A position past the file's last line (records acked that never reached the disk, which was
+    // full) is saved clamped, so that lines appended from now on are not taken as acknowledged.
+    if (!state || !names.includes(state.file) || start < state.position) {
+      const e = this.persistState();
+      if (e) this.log.error(`file storage: cannot save the reader position: ${errorText(e)}`);
+    }
     if (this.ledger.unacked > 0) {
       this.log.info(`file storage: ${this.ledger.unacked} unsent records in ${this.files.length} file(s) in ${opts.dir}`);
     }
@@ -121,6 +122,10 @@ export class FileStorage implements EventStorage {
         this.ledger.unacked,
         `max_file_count ${maxFileCount} × max_records_per_file ${maxRecordsPerFile}`,
       );
+      return "full";
+    }
+    if (this.trouble.active && this.heldRecords() + records.length > MAX_HELD_WHILE_FAILING) {
+      this.full.refused(records.length, this.ledger.unacked, `disk writes failing, ${this.heldRecords()} records held in memory`);
       return "full";
     }
     if (this.full.isFull) this.full.accepted(this.ledger.unacked);
@@ -206,11 +211,11 @@ export class FileStorage implements EventStorage {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    this.flush(true);
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.available.clear();
-    for (const f of this.files) this.closeFd(f);
+    for (const f of this.files) this.writer.close(f);
     if (this.durable.durable < this.durable.accepted) {
       this.log.error(`file storage closed with ${this.durable.accepted - this.durable.durable} records not written (see the errors above)`);
     }
@@ -219,7 +224,7 @@ export class FileStorage implements EventStorage {
 
   private newFile(base: number): DataFile {
     const name = newDataFileName(this.files.at(-1)?.name, Date.now());
-    return { name, base, count: 0, records: [], unwritten: [], created: false };
+    return { name, base, count: 0, records: [], unwritten: [], size: 0, torn: false, created: false };
   }
 
   private fileIndexOf(pos: number): number {
@@ -244,7 +249,7 @@ export class FileStorage implements EventStorage {
     if (file.records) return file.records;
     try {
       // Files are unloaded only once fully written; this is a safety net (writes only, no deletes).
-      if (file.unwritten.length > 0 || !file.created) this.flushFiles();
+      if (file.unwritten.length > 0 || !file.created) this.writeFiles();
       const scan = scanDataFile(join(this.opts.dir, file.name));
       file.records = this.decode(file, scan.content);
     } catch (e) {
@@ -296,89 +301,87 @@ export class FileStorage implements EventStorage {
     });
   }
 
-  private flush(): void {
+  /**
+   * Write what was put, then save the reader position and delete fully acknowledged files. While
+   * the disk refuses writes, records wait in memory and only `retry` calls (every second, or as
+   * soon as a deletion freed space) try again; saving the position and deleting go on meanwhile.
+   */
+  private flush(retry = false): void {
     if (this.closed) return;
-    try {
-      this.flushFiles();
-      if (this.failing) this.log.info("file storage: writing works again");
-      this.failing = false;
-    } catch (e) {
-      if (!this.failing) this.log.error(`file storage: writing to ${this.opts.dir} failed, will retry: ${errorText(e)}`);
-      this.failing = true;
-      if (!this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.flush();
-        }, 1000);
-        this.retryTimer.unref();
+    const attempt = retry || !this.trouble.active;
+    const held = this.heldRecords();
+    let failure: WriteFailure | undefined;
+    if (attempt) {
+      try {
+        this.writeFiles();
+      } catch (e) {
+        failure = e instanceof WriteFailure ? e : new WriteFailure(this.opts.dir, e);
       }
-      return;
     }
-    this.durable.settle();
+    // Records are written in put order, so the held ones are the newest: the rest is on disk.
+    this.durable.settle(this.durable.accepted - this.heldRecords());
+    let freed = false;
     if (this.stateDirty) {
-      this.stateDirty = false;
-      this.persistState();
-      this.removeAckedFiles();
+      const e = this.persistState();
+      if (e) failure ??= new WriteFailure(STATE_FILE, e);
+      else this.stateDirty = false;
+      freed = this.removeAckedFiles();
+    }
+    if (failure) {
+      this.trouble.failed(failure.target, failure.reason, this.heldRecords(), this.ledger.unacked);
+      this.retryLater(freed ? 0 : RETRY_AFTER_ERROR_MS);
+    } else if (attempt && this.trouble.active) {
+      this.trouble.recovered(held, this.ledger.unacked);
     }
   }
 
-  /** Append unwritten lines (one write per file), fsync per policy, close finished files. */
-  private flushFiles(): void {
-    let createdAny = false;
-    const writeFile = this.writeFile;
-    for (const file of this.files) {
-      const finished = file !== writeFile;
-      if (file.unwritten.length > 0 || !file.created) {
-        if (file.fd === undefined) {
-          file.fd = openSync(join(this.opts.dir, file.name), "a");
-          if (!file.created) createdAny = true;
-          file.created = true;
-        }
-        if (file.unwritten.length > 0) {
-          writeSync(file.fd, file.unwritten.join("\n") + "\n");
-          this.unsynced += file.unwritten.length;
-          file.unwritten = [];
-        }
-      }
-      if (file.fd === undefined) continue;
-      if (this.unsynced >= this.opts.maxRecordsBetweenFsync || (finished && this.unsynced > 0)) {
-        fsyncSync(file.fd);
-        this.unsynced = 0;
-      }
-      if (finished) {
-        this.closeFd(file);
-        this.unloadUnlessReading(file);
-      }
+  private retryLater(ms: number): void {
+    if (this.closed) return;
+    if (this.retryTimer) {
+      if (ms > 0) return;
+      clearTimeout(this.retryTimer);
     }
-    if (createdAny) fsyncDir(this.opts.dir);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flush(true);
+    }, ms);
+    this.retryTimer.unref();
   }
 
-  private closeFd(file: DataFile): void {
-    if (file.fd === undefined) return;
-    try {
-      closeSync(file.fd);
-    } catch {
-      // already closed
-    }
-    file.fd = undefined;
+  /** Records accepted but not on disk yet. */
+  private heldRecords(): number {
+    let n = 0;
+    for (const f of this.files) n += f.unwritten.length;
+    return n;
   }
 
-  private persistState(): void {
+  /** Write every file's unwritten lines; finished files are closed and, unless read, unloaded. */
+  private writeFiles(): void {
+    this.writer.writeAll(this.files, (file) => this.unloadUnlessReading(file));
+  }
+
+  /** Save the reader position; returns the error when it could not be saved. */
+  private persistState(): unknown {
     const acked = this.ledger.ackedUpTo;
     const file = this.files[this.fileIndexOf(acked)]!;
     try {
       writeState(this.opts.dir, { file: file.name, position: acked - file.base });
+      return undefined;
     } catch (e) {
-      this.log.error(`file storage: cannot save the reader position: ${errorText(e)}`);
+      return e;
     }
   }
 
-  /** Delete data files whose every record was acknowledged (never the file being written). */
-  private removeAckedFiles(): void {
+  /**
+   * Delete data files whose every record was acknowledged (never the file being written); true
+   * when one was deleted. A file's lines still held in memory go with it: they were delivered.
+   */
+  private removeAckedFiles(): boolean {
+    let removed = false;
     while (this.files.length > 1) {
       const first = this.files[0]!;
       if (first.base + first.count > this.ledger.ackedUpTo) break;
-      this.closeFd(first);
+      this.writer.close(first);
       try {
         rmSync(join(this.opts.dir, first.name), { force: true });
       } catch (e) {
@@ -386,7 +389,9 @@ export class FileStorage implements EventStorage {
         break;
       }
       this.files.shift();
+      removed = true;
       this.log.debug(`file storage: ${first.name} fully sent, deleted`);
     }
+    return removed;
   }
 }

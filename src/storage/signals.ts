@@ -1,8 +1,11 @@
-// Small pieces every storage kind needs: coalesced availability callbacks, the "full" episode
-// logger, and the waiters behind whenDurable().
+// Small pieces every storage kind needs: coalesced availability callbacks, the "full" and
+// "write failing" episode loggers, and the waiters behind whenDurable().
 
 import type { EventBus } from "../observe/events.ts";
-import type { Logger } from "../observe/logger.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
+
+/** While writes fail, at most this many records wait in memory; further puts are refused. */
+export const MAX_HELD_WHILE_FAILING = 100_000;
 
 /** Calls the registered callbacks at most once per tick, however many records arrived. */
 export class AvailabilitySignal {
@@ -72,6 +75,60 @@ export class FullEpisode {
       `storage accepting again after ${this.refusedRecords} refused records (${this.refusedCalls} puts); ${depth} records stored`,
     );
     this.events?.emit({ kind: "storage", state: "ok", depth });
+  }
+}
+
+/** Disk full (no space, or over quota): the write may work once space returns. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL";
+}
+
+/**
+ * Writes to disk failing (disk full, I/O error): logged once when it starts, saying what happens to
+ * the records, and once when writing works again, instead of once per attempt. A full disk is also
+ * a `storage` event `full` (and `ok` when it is over).
+ */
+export class WriteTrouble {
+  private since = 0;
+  private fullEvent = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly kind: string,
+    private readonly events?: EventBus,
+  ) {}
+
+  get active(): boolean {
+    return this.since > 0;
+  }
+
+  /** Writing `target` failed; `held` records are kept in memory for the next attempt. */
+  failed(target: string, error: unknown, held: number, depth: number): void {
+    if (this.since) return;
+    this.since = Date.now();
+    const full = isDiskFull(error);
+    this.log.error(
+      `${this.kind} storage: ${full ? "disk full" : "write failed"} writing ${target} (${errorText(error)}): ` +
+        `${held} records not on disk yet, held in memory and retried every second; ` +
+        `their sources are acknowledged only once they are written`,
+    );
+    if (full) {
+      this.fullEvent = true;
+      this.events?.emit({ kind: "storage", state: "full", depth, detail: `disk full writing ${target}` });
+    }
+  }
+
+  /** A write worked again; `written` held records went to disk with it. */
+  recovered(written: number, depth: number): void {
+    if (!this.since) return;
+    const seconds = ((Date.now() - this.since) / 1000).toFixed(1);
+    this.since = 0;
+    this.log.info(`${this.kind} storage: writing works again after ${seconds} s; ${written} held records written`);
+    if (this.fullEvent) {
+      this.fullEvent = false;
+      this.events?.emit({ kind: "storage", state: "ok", depth });
+    }
   }
 }
 

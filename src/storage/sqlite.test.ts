@@ -3,7 +3,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkMainSemantics } from "../config/semantic.ts";
@@ -181,4 +181,13 @@ test("an unreadable database file is moved aside with an error, and the storage 
   expect(readdirSync(dir).some((n) => n.startsWith("data.db.unreadable-"))).toBe(true);
   expect(s.put(records(0, 3))).toBe("stored");
   expect(drain(s, 10)).toEqual(records(0, 3));
+});
+
+test("a database that cannot be opened for a reason other than damage is a startup error and stays in place", () => {
+  const dir = folder();
+  // Not a damaged file but one SQLite cannot open at all (as a full disk or missing permission):
+  // starting empty would leave its records behind for good.
+  mkdirSync(join(dir, "data.db"));
+  expect(() => open(dir)).toThrow(/^sqlite storage: cannot open \S+data\.db \(.*\): it is left as it is$/);
+  expect(readdirSync(dir)).toEqual(["data.db"]);
 });

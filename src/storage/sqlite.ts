@@ -9,7 +9,7 @@ import { renameSync } from "node:fs";
 import { join } from "node:path";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
-import { AvailabilitySignal, DurableWaiters, FullEpisode } from "./signals.ts";
+import { AvailabilitySignal, DurableWaiters, FullEpisode, isDiskFull, MAX_HELD_WHILE_FAILING, WriteTrouble } from "./signals.ts";
 import { FIRST_DB_NAME, listDbFiles, rotatedDbName, SqliteDataFile, type PendingRow } from "./sqlite-file.ts";
 import type { Batch, EventStorage, PutResult } from "./types.ts";
 
@@ -34,8 +34,8 @@ interface IdRange {
 }
 
 const RETRY_AFTER_ERROR_MS = 1000;
-/** While the disk refuses writes, buffer at most this many records in memory. */
-const MAX_PENDING_WHILE_FAILING = 100_000;
+/** Errors that mean the file is not a usable database (rather than, say, a full disk). */
+const DAMAGED = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
 
 export class SqliteStorage implements EventStorage {
   readonly kind = "sqlite" as const;
@@ -53,11 +53,11 @@ export class SqliteStorage implements EventStorage {
   private closed = false;
   private flushScheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private failing = false;
   private readonly ttlTimer: ReturnType<typeof setInterval>;
   private readonly durable = new DurableWaiters();
   private readonly available = new AvailabilitySignal();
   private readonly full: FullEpisode;
+  private readonly trouble: WriteTrouble;
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -65,10 +65,18 @@ export class SqliteStorage implements EventStorage {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.full = new FullEpisode(opts.log, opts.events);
+    this.trouble = new WriteTrouble(opts.log, "sqlite", opts.events);
     for (const name of listDbFiles(opts.dir)) {
       try {
         this.files.push(new SqliteDataFile(opts.dir, name, this.now()));
       } catch (e) {
+        // A full disk (even opening a WAL database needs a little space) or an I/O error says
+        // nothing about the file: keep it where it is and refuse to start, rather than start empty.
+        if (!DAMAGED.has((e as { code?: string }).code ?? "")) {
+          for (const f of this.files) f.close();
+          const why = isDiskFull(e) ? "the disk is full; free some space there and start again" : "it is left as it is";
+          throw new Error(`sqlite storage: cannot open ${join(opts.dir, name)} (${errorText(e)}): ${why}`);
+        }
         // A damaged file must not keep the gateway from starting; keep it aside for inspection.
         const aside = `${name}.unreadable-${this.now()}`;
         this.log.error(`sqlite storage: cannot open ${join(opts.dir, name)} (${errorText(e)}); moved it to ${aside}`);
@@ -95,8 +103,8 @@ export class SqliteStorage implements EventStorage {
   put(records: string[]): PutResult {
     if (this.closed) return "closed";
     if (records.length === 0) return "stored";
-    if (this.failing && this.pending.length >= MAX_PENDING_WHILE_FAILING) {
-      this.full.refused(records.length, this.depth(), "database writes failing");
+    if (this.trouble.active && this.pending.length + records.length > MAX_HELD_WHILE_FAILING) {
+      this.full.refused(records.length, this.depth(), `database writes failing, ${this.pending.length} records held in memory`);
       return "full";
     }
     // Acks not yet committed may free the space we are about to refuse: commit them first.
@@ -239,6 +247,7 @@ export class SqliteStorage implements EventStorage {
   private flush(): void {
     if (this.closed || (this.pending.length === 0 && this.deletes.size === 0)) return;
     const file = this.writeFile;
+    const held = this.pending.length;
     // Deletes for older files first, each file in its own transaction.
     for (const [f, list] of this.deletes) {
       if (f === file) continue;
@@ -246,10 +255,12 @@ export class SqliteStorage implements EventStorage {
         f.rows -= f.write([], list);
         this.deletes.delete(f);
       } catch (e) {
-        this.log.error(`sqlite storage: deleting sent records from ${f.name} failed: ${errorText(e)}`);
+        // kept for the next flush; a full disk is reported once below (or here if nothing is put)
+        this.trouble.failed(f.name, e, this.pending.length, this.depth());
+        this.retryLater();
       }
     }
-      const ownDeletes = this.deletes.get(file) ?? [];
+    const ownDeletes = this.deletes.get(file) ?? [];
     let done = 0;
     try {
       do {
@@ -262,26 +273,28 @@ export class SqliteStorage implements EventStorage {
       } while (done < this.pending.length);
       this.pending = [];
       this.ackedUncommitted = 0;
-      if (this.failing) this.log.info("sqlite storage: writing works again");
-      this.failing = false;
     } catch (e) {
-      // Keep what is not committed and retry later; never crash the gateway on a disk problem.
+      // A failed transaction is rolled back: its rows stay pending (their whenDurable() waits) and
+      // are retried later; committed chunks before it count. Never crash the gateway on a disk problem.
       this.pending = this.pending.slice(done);
       this.durable.settle(this.durable.accepted - this.pending.length);
-      if (!this.failing) this.log.error(`sqlite storage: write to ${file.name} failed, will retry: ${errorText(e)}`);
-      this.failing = true;
-      if (!this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.flush();
-        }, RETRY_AFTER_ERROR_MS);
-        this.retryTimer.unref();
-      }
+      this.trouble.failed(file.name, e, this.pending.length, this.depth());
+      this.retryLater();
       return;
     }
+    if (this.trouble.active && this.deletes.size === 0) this.trouble.recovered(held, this.depth());
     this.durable.settle(this.durable.accepted);
     this.removeDrainedFiles();
     this.measureWriteFile();
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flush();
+    }, RETRY_AFTER_ERROR_MS);
+    this.retryTimer.unref();
   }
 
   private removeDrainedFiles(): void {

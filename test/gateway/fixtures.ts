@@ -100,3 +100,20 @@ export function firstOccurrences(seqs: number[]): number[] {
   }
   return out;
 }
+
+/**
+ * Publish a `{seq: 0}` message as `device` until the platform shows its telemetry: the connector
+ * has then subscribed (it does so only after start).
+ */
+export async function warmUp(world: World, device = "warm-up"): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await world.deviceClient.publishAsync(`sensors/${device}`, JSON.stringify({ seq: 0 }), { qos: 1 });
+    try {
+      await world.harness.waitFor((h) => h.telemetry().some((r) => r.device === device), 300, `${device} telemetry`);
+      return;
+    } catch {
+      // not subscribed yet
+    }
+  }
+  throw new Error(`no telemetry of ${device} reached the platform`);
+}
