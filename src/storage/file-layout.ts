@@ -16,6 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { errorText } from "../observe/logger.ts";
 
 export const STATE_FILE = "state_file.txt";
 const DATA_FILE = /^data_(\d+)\.txt$/;
@@ -50,7 +51,7 @@ export function readState(dir: string): { state?: ReaderState; problem?: string 
     }
     return { problem: `${path} does not hold {"file","position"}` };
   } catch (e) {
-    return { problem: `${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})` };
+    return { problem: `${path} is not valid JSON (${errorText(e)})` };
   }
 }
 

@@ -3,7 +3,7 @@
 
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import type { EventBus } from "../observe/events.ts";
-import type { Logger } from "../observe/logger.ts";
+import { errorText, type Logger } from "../observe/logger.ts";
 import { FileStorage } from "./file.ts";
 import { MemoryStorage } from "./memory.ts";
 import { storageLocation, type StorageLocation } from "./location.ts";
@@ -69,7 +69,7 @@ function prepareFolder({ folder: dir, setting }: StorageLocation): string {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new Error(
-      `${setting}: cannot create folder ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)}); ` +
+      `${setting}: cannot create folder ${dir} (${(e as NodeJS.ErrnoException).code ?? errorText(e)}); ` +
         `create it or point ${setting} to a writable folder`,
     );
   }
