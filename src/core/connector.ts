@@ -6,7 +6,15 @@ import type { z } from "../config/zod.ts";
 import type { Logger } from "../observe/logger.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "./model.ts";
 
-export type SendStatus = "SUCCESS" | "FAILURE" | "FORBIDDEN_DEVICE";
+/**
+ * What became of data handed to the gateway:
+ * - SUCCESS: in storage (durable for sqlite/file), or deliberately filtered by a report strategy;
+ * - NOT_STORED: storage did not take it (full, closing) or the connector is stopping: keep it and
+ *   do not acknowledge it to its source; try again later or let the source redeliver;
+ * - FAILURE: it can never be stored (no device name): acknowledging its source loses nothing more;
+ * - FORBIDDEN_DEVICE: the device filter denies the device.
+ */
+export type SendStatus = "SUCCESS" | "NOT_STORED" | "FAILURE" | "FORBIDDEN_DEVICE";
 
 /** What the gateway offers a running connector. */
 export interface ConnectorContext {

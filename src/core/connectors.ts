@@ -95,11 +95,17 @@ export class ConnectorManager {
     const c = this.running.get(name);
     if (!c) return;
     this.running.delete(name);
-    c.ctx.stopped = true;
+    // The connector may still hand over what it holds while it stops (the MQTT connector drains
+    // its last batch, acknowledged to the device broker only once stored); after stop() resolves,
+    // or after the timeout for one that hangs, nothing more is taken from it.
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([c.connector.stop(), new Promise((r) => setTimeout(r, timeoutMs))]);
+      await Promise.race([c.connector.stop(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     } catch (e) {
       this.log.warn(`connector ${name} failed to stop cleanly: ${errorText(e)}`);
+    } finally {
+      clearTimeout(timer);
+      c.ctx.stopped = true;
     }
     this.events.emit({ kind: "connector", name, state: "stopped" });
   }

@@ -131,7 +131,7 @@ export class Gateway {
       log,
       stopped: false,
       sendData(data: Parameters<ConnectorContext["sendData"]>[0]) {
-        if (ctx.stopped) return Promise.resolve("FAILURE" as const);
+        if (ctx.stopped) return Promise.resolve("NOT_STORED" as const);
         return gw.pipeline.send(name, id, type, data);
       },
       addDevice(device: string, deviceType?: string) {

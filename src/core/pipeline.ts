@@ -67,7 +67,8 @@ export class Pipeline {
     let status: SendStatus = "SUCCESS";
     for (const item of list) {
       const s = this.putOne(connectorName, connectorId, connectorType, item);
-      if (s === "FAILURE") status = s;
+      // NOT_STORED wins: part of the batch must be kept by its source (duplicates over loss)
+      if (s === "NOT_STORED" || (s === "FAILURE" && status === "SUCCESS")) status = s;
     }
     return status;
   }
@@ -97,7 +98,7 @@ export class Pipeline {
     const result = this.d.storage.put(records);
     if (result !== "stored") {
       this.drop(connectorName, data.deviceName, result === "full" ? "storage full" : "storage closed", records.length);
-      return "FAILURE";
+      return "NOT_STORED";
     }
     stats.recordsStored += records.length;
     if (this.fullSince) {

@@ -36,18 +36,28 @@ export class AvailabilitySignal {
   }
 }
 
+/** After a logged "storage full", further episodes within this time are counted, not logged. */
+export const FULL_LOG_EVERY_MS = 60_000;
+
 /**
  * Tracks a "storage full" episode so the warning is logged once when it starts and once when
- * space returns, with counts, instead of once per refused record.
+ * space returns, with counts, instead of once per refused record. A storage that hovers at its
+ * limit (intake faster than the platform takes) flips between full and accepting many times a
+ * second: within a minute of a logged episode, new ones are counted and named in the next line.
  */
 export class FullEpisode {
   private refusedRecords = 0;
   private refusedCalls = 0;
   private active = false;
+  private loggedAt = -Infinity;
+  /** Episodes since the last logged one, and whether the current one is unlogged. */
+  private unlogged = 0;
+  private quiet = false;
 
   constructor(
     private readonly log: Logger,
     private readonly events?: EventBus,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get isFull(): boolean {
@@ -59,9 +69,15 @@ export class FullEpisode {
       this.active = true;
       this.refusedRecords = 0;
       this.refusedCalls = 0;
-      this.log.warn(
-        `storage full: ${depth} records stored (${limitText}); refusing new data until the platform acknowledges some`,
-      );
+      const now = this.now();
+      this.quiet = now - this.loggedAt < FULL_LOG_EVERY_MS;
+      if (this.quiet) this.unlogged++;
+      else {
+        const again = this.unlogged ? ` (full ${this.unlogged} more time${this.unlogged === 1 ? "" : "s"} since the last report)` : "";
+        this.log.warn(`storage full: ${depth} records stored (${limitText}); refusing new data until the platform acknowledges some${again}`);
+        this.loggedAt = now;
+        this.unlogged = 0;
+      }
       this.events?.emit({ kind: "storage", state: "full", depth, detail: limitText });
     }
     this.refusedRecords += records;
@@ -71,9 +87,11 @@ export class FullEpisode {
   accepted(depth: number): void {
     if (!this.active) return;
     this.active = false;
-    this.log.warn(
-      `storage accepting again after ${this.refusedRecords} refused records (${this.refusedCalls} puts); ${depth} records stored`,
-    );
+    if (!this.quiet) {
+      this.log.warn(
+        `storage accepting again after ${this.refusedRecords} refused records (${this.refusedCalls} puts); ${depth} records stored`,
+      );
+    }
     this.events?.emit({ kind: "storage", state: "ok", depth });
   }
 }

@@ -4,6 +4,12 @@
 // turn, not per message); above `maxHeld` unacknowledged messages it stops reading until
 // storage catches up. An ack for a connection that has since dropped is not sent: the broker
 // redelivers the message to the next session.
+//
+// When storage does not take a batch (full, or closing), its acknowledgements are held and the
+// batch is offered again with a growing pause (0.1 s up to 1 s) until it is stored: the device
+// broker meanwhile stops sending (its in-flight window is full) rather than the data being
+// acknowledged and dropped. A batch still unstored when the connector stops is left
+// unacknowledged; a persistent session gets it again from the broker.
 
 import type { IncomingMessage } from "../../common/mqtt/client.ts";
 import type { ConnectorContext } from "../../core/connector.ts";
@@ -35,6 +41,11 @@ export class AckGate {
   private heldCount = 0;
   private paused = false;
   private lastStatus = "SUCCESS";
+  private stopping = false;
+  /** Wakes batches waiting to be offered again, at stop. */
+  private readonly sleepers = new Set<() => void>();
+  /** Batches refused by storage in the current episode (logged once at its start and end). */
+  private refusedSince = 0;
 
   constructor(
     private readonly ctx: ConnectorContext,
@@ -75,26 +86,87 @@ export class AckGate {
   };
 
   private async send(b: Batch): Promise<void> {
+    let acked = false;
     try {
       if (b.waits.length > 0) await Promise.all(b.waits);
-      if (b.data.length > 0) {
-        const status = await this.ctx.sendData(b.data.length === 1 ? b.data[0]! : b.data);
-        if (status !== this.lastStatus) {
-          if (status !== "SUCCESS") this.ctx.log.warn(`gateway did not accept data (${status})`);
-          this.lastStatus = status;
-        }
-      }
+      acked = b.data.length === 0 || (await this.store(b));
     } catch (e) {
-      // storage refused: upstream drops such data too; acknowledge so the broker does not stall
-      this.ctx.log.error(`handing ${b.data.length} records to the gateway failed: ${errorText(e)}`);
+      // a converter that failed asynchronously: its message is acknowledged and dropped
+      this.ctx.log.error(`converting ${b.acks.length} message(s) failed: ${errorText(e)}`);
+      acked = true;
     } finally {
-      for (const ack of b.acks) ack();
+      if (acked) for (const ack of b.acks) ack();
       this.heldCount -= b.acks.length;
       if (this.paused && this.heldCount <= this.maxHeld) {
         this.paused = false;
         this.reading.resumeReading();
       }
     }
+  }
+
+  /**
+   * Hand a batch to the gateway until it is stored; false when the connector stopped first. After
+   * a refusal the batch is offered one message at a time from where storage stopped taking it, so a
+   * batch larger than the free space still gets in as space frees (offering it whole again would
+   * store the same first messages over and over). Messages stored by the refused whole-batch
+   * attempt may be stored twice: at least once, never lost.
+   */
+  private async store(b: Batch): Promise<boolean> {
+    let status = await this.offer(b.data.length === 1 ? b.data[0]! : b.data);
+    let next = 0;
+    for (let attempt = 0; status.startsWith("NOT_STORED"); attempt++) {
+      if (this.stopping) {
+        this.ctx.log.warn(`${b.acks.length} device message(s) not acknowledged at stop: storage did not take them; the broker redelivers them to a persistent session`);
+        return false;
+      }
+      if (!this.refusedSince) {
+        this.refusedSince = Date.now();
+        this.ctx.log.warn(`storage did not take device data (${status}); holding acknowledgements and offering it again (the broker pauses meanwhile)`);
+      }
+      await this.pause(Math.min(100 * 2 ** attempt, 1000));
+      const from = next;
+      while (next < b.data.length) {
+        status = await this.offer(b.data[next]!);
+        if (status.startsWith("NOT_STORED")) break;
+        next++;
+      }
+      if (next > from) attempt = -1; // space is freeing: look again soon
+    }
+    if (this.refusedSince) {
+      this.ctx.log.info(`storage takes data again after ${((Date.now() - this.refusedSince) / 1000).toFixed(1)} s; held device messages acknowledged`);
+      this.refusedSince = 0;
+    }
+    if (status !== this.lastStatus) {
+      if (status !== "SUCCESS") this.ctx.log.warn(`gateway did not accept data (${status})`);
+      this.lastStatus = status;
+    }
+    return true;
+  }
+
+  private async offer(data: ConvertedData | ConvertedData[]): Promise<string> {
+    try {
+      return await this.ctx.sendData(data);
+    } catch (e) {
+      return `NOT_STORED: ${errorText(e)}`;
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** Stop offering refused batches again: they stay unacknowledged. */
+  stop(): void {
+    this.stopping = true;
+    for (const wake of [...this.sleepers]) wake();
   }
 
   /** Send what is batched now and wait for every batch in flight. */

@@ -188,7 +188,9 @@ export class MqttConnector implements Connector {
     this.stopping ??= (async () => {
       this.stopped = true;
       this.rpc.cancelAll();
-      // data converted before stop is still handed over, then nothing more
+      // data converted before stop is still offered once (a batch storage refuses stays
+      // unacknowledged), then nothing more
+      this.gate?.stop();
       await this.gate?.drain();
       await this.conn?.close(true).catch(() => undefined);
     })();
