@@ -36,6 +36,9 @@ export interface GatewayOptions {
   dataDir?: string;
 }
 
+/** How long a stop waits for storage to write what it accepted (a full disk may never let it). */
+const DURABLE_AT_STOP_MS = 10_000;
+
 export class Gateway {
   readonly events: EventBus;
   readonly log = new Logger("gateway");
@@ -299,7 +302,15 @@ export class Gateway {
     this.strategies.stop();
     this.downlink.stop();
     this.shell?.stop();
-    await this.storage.whenDurable().catch(() => {});
+    // Bounded: on a full disk the last records may never be written. They were not acknowledged
+    // to their sources (NOT_STORED), so stopping without them loses nothing a source let go of.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const durable = await Promise.race([
+      this.storage.whenDurable().then(() => true, () => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), DURABLE_AT_STOP_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!durable) this.log.warn(`storage could not write its last records within ${DURABLE_AT_STOP_MS / 1000} s (disk full?); stopping without them: they were not acknowledged to their sources`);
     const drained = await this.sender.drain(3000);
     if (!drained) this.log.warn(`${this.sender.inflightPublishes} publishes not acknowledged at shutdown; they stay in storage and are resent next start`);
     await this.sender.stop();

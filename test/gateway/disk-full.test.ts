@@ -104,3 +104,47 @@ test.skipIf(skip !== undefined)(
   },
   120_000,
 );
+
+test.skipIf(skip !== undefined)(
+  `a gateway stopped while the disk stays full exits on its own, and loses nothing across the restart${skip ? ` — skipped: ${skip}` : ""}`,
+  async () => {
+    await withTmpfs(1024, async (storeDir) => {
+      const world = await startWorld({ persistent: true });
+      let gw: Started | undefined;
+      try {
+        const connector = sensorConnector(world.device.port, { broker: { clientId: `tbgw-diskfull-stop-${Math.random().toString(16).slice(2, 10)}`, cleanSession: false } });
+        const storage = { type: "file", data_folder_path: storeDir, max_file_count: 1000, max_records_per_file: 50 };
+        const files = writeGatewayConfig(mainConfig(world.platform.port, storage, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), { "sensors.json": connector });
+        gw = await startGateway(files.configPath);
+        await warmUp(world);
+        await world.platform.stop();
+        const perDevice = 60;
+        await within(publish(world, 1, 20), 20_000, "device messages before the disk filled");
+        const filler = join(storeDir, "filler");
+        takeAllSpace(filler);
+        await within(publish(world, 21, perDevice), 20_000, "device messages while the disk is full");
+        await within(outputMatches(gw, /file storage: (disk full writing|writing to .* failed)/), 20_000, "the gateway noticing the full disk");
+        // SIGTERM with the disk still full: a bounded stop (it used to wait for the disk forever)
+        const exited = new Promise<number | null>((r) => gw!.proc.once("exit", (code) => r(code)));
+        gw.proc.kill("SIGTERM");
+        expect(await within(exited, 30_000, "the gateway exiting with the disk full")).toBe(0);
+        expect(gw.output()).toMatch(/storage could not write its last records within 10 s \(disk full\?\); stopping without them/);
+        rmSync(filler);
+        gw = await startGateway(files.configPath);
+        await world.platform.start();
+        const all = (h: World["harness"]) => {
+          const seqs = seqByDevice(h);
+          for (let d = 0; d < DEVICES; d++) if (new Set(seqs.get(`dev-${d}`) ?? []).size < perDevice) return false;
+          return true;
+        };
+        await world.harness.waitFor(all, 45_000, "every device message after the stop on a full disk");
+        const seqs = seqByDevice(world.harness);
+        for (let d = 0; d < DEVICES; d++) expect(new Set(seqs.get(`dev-${d}`)).size, `dev-${d}`).toBe(perDevice);
+      } finally {
+        await gw?.stop();
+        await world.dispose();
+      }
+    });
+  },
+  120_000,
+);
