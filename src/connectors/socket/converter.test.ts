@@ -52,6 +52,22 @@ describe("socket schema", () => {
     expect(issues({ devices: [{ address: "*:*", deviceName: "d", converter: "MyConverter" }] })[0]).toContain("custom socket converters are not supported");
   });
 
+  test("the README's tables name every field of the schema", () => {
+    const names = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== "object") return;
+      const o = node as Record<string, unknown>;
+      if (o.properties && typeof o.properties === "object") for (const k of Object.keys(o.properties)) names.add(k);
+      Object.values(o).forEach(walk);
+    };
+    walk(JSON.parse(readFileSync(new URL("../../../config-templates/schemas/socket.schema.json", import.meta.url), "utf8")));
+    const readme = readFileSync(new URL("./README.md", import.meta.url), "utf8");
+    // fields every connector file has (the gateway's, not this connector's)
+    const common = new Set(["$schema", "id", "name", "logLevel", "enableRemoteLogging", "configVersion", "reportPeriod", "aggregationFunction", "ttl"]);
+    expect([...names].filter((n) => !common.has(n) && !readme.includes("`" + n + "`") && !readme.includes("`" + n + "[]`"))).toEqual([]);
+  });
+
   test("the config template loads", () => {
     const cfg = SocketConfigSchema.parse(JSON.parse(readFileSync(new URL("../../../config-templates/socket.json", import.meta.url), "utf8")));
     expect(cfg.socket.framing?.type).toBe("delimiter");
