@@ -12,23 +12,17 @@ const opt = <T extends z.core.SomeType>(t: T, description: string) => z.optional
 const posInt = () => z.number().check(z.int(), z.positive());
 const port = () => z.number().check(z.int(), z.minimum(1), z.maximum(65535));
 
-/** Case-insensitive upstream: the JSON Schema lists the values as suggestions. */
-const upperEnum = <const T extends readonly [string, ...string[]]>(values: T) =>
+/** Case-insensitive upstream (`fold` gives the spelling kept): the JSON Schema lists the values as suggestions. */
+const foldedEnum = <const T extends readonly [string, ...string[]]>(values: T, fold: (s: string) => string) =>
   z.pipe(
     z.pipe(
       z.string().check(z.meta({ examples: [...values] })),
-      z.transform((s: string) => s.toUpperCase()),
+      z.transform(fold),
     ),
     z.enum(values),
   );
-const lowerEnum = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.pipe(
-    z.pipe(
-      z.string().check(z.meta({ examples: [...values] })),
-      z.transform((s: string) => s.toLowerCase()),
-    ),
-    z.enum(values),
-  );
+const upperEnum = <const T extends readonly [string, ...string[]]>(values: T) => foldedEnum(values, (s) => s.toUpperCase());
+const lowerEnum = <const T extends readonly [string, ...string[]]>(values: T) => foldedEnum(values, (s) => s.toLowerCase());
 
 const EncodingSchema = z.pipe(
   z.string().check(
