@@ -1,4 +1,4 @@
-// The one safe `${...}` evaluator shared by all connectors (spec/converters.md §3). No eval.
+// The one safe `${...}` evaluator shared by all connectors (spec/converters.md §3), and Python-style byte slices. No eval.
 export { compileTag, lookupTag, type CompiledTag } from "./path.ts";
 export {
   compileTemplate,
@@ -17,3 +17,4 @@ export {
 export { convertType, textOf, toBool, toFloat, type TypeHint } from "./types.ts";
 export { messageTimestamp, parseTimestamp, parseDateText, type TsOptions } from "./timestamp.ts";
 export { fillPlaceholders, plainText, jsonText, attributeText, type Encode } from "./downlink.ts";
+export { compileSlices, renderSlices, sliceBytes, type Slices } from "./slices.ts";

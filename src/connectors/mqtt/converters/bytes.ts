@@ -2,12 +2,11 @@
 // value expression is a template of slices (`[0:4]`, `[4:]`, `[:]`) decoded as UTF-8 or rendered
 // as hex (`hexMode`). Values are text unless a numeric/bool type is asked for. ts = receive time.
 
-import { convertType } from "../../../common/expressions/index.ts";
+import { compileSlices, convertType, renderSlices, type Slices } from "../../../common/expressions/index.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../../core/model.ts";
 import type { ConverterConfig } from "../schema.ts";
 import { compileDeviceInfo, type DeviceResolvers } from "./device-info.ts";
 import { deviceStrategyOf } from "./json.ts";
-import { compileSlices, renderSlices, type Slices } from "./slices.ts";
 import type { UplinkConverter } from "./types.ts";
 
 interface ByteKey {

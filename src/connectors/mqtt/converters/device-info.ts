@@ -1,10 +1,9 @@
 // Device name and profile for one message, from the mapping's deviceInfo: a `${...}` template over
 // the message (json), a slice of the message bytes (bytes), a regex on the topic, or a constant.
 
-import { compileTemplate, renderTemplate, SKIP, type ExpressionPolicy, type Template } from "../../../common/expressions/index.ts";
+import { compileSlices, compileTemplate, renderSlices, renderTemplate, SKIP, type ExpressionPolicy, type Slices, type Template } from "../../../common/expressions/index.ts";
 import type { DeviceInfo } from "../schema.ts";
 import { pythonRegex, valueFromTopic } from "../topic.ts";
-import { compileSlices, renderSlices, type Slices } from "./slices.ts";
 import { ConverterConfigError } from "./types.ts";
 import { errorText } from "../../../observe/logger.ts";
 
