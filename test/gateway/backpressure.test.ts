@@ -30,7 +30,7 @@ test("storage full: device messages are not acknowledged until stored, and every
     const seqs = [...new Set(seqByDevice(world.harness).get("held"))].sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     // the gateway's log line and the platform's last message race each other to this process
-    const recovered = /storage takes data again after [\d.]+ s; held device messages acknowledged/;
+    const recovered = /storage takes data again after [\d.]+ s; held device data stored/;
     const until = Date.now() + 10000;
     while (!recovered.test(gw.output()) && Date.now() < until) await new Promise<void>((r) => gw!.proc.stderr!.once("data", () => r()));
     expect(gw.output()).toMatch(recovered);

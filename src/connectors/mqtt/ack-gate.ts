@@ -6,14 +6,15 @@
 // redelivers the message to the next session.
 //
 // When storage does not take a batch (full, or closing), its acknowledgements are held and the
-// batch is offered again with a growing pause (0.1 s up to 1 s) until it is stored: the device
-// broker meanwhile stops sending (its in-flight window is full) rather than the data being
-// acknowledged and dropped. A batch still unstored when the connector stops is left
-// unacknowledged; a persistent session gets it again from the broker.
+// batch is offered again until it is stored (src/core/store-until-taken.ts): the device broker
+// meanwhile stops sending (its in-flight window is full) rather than the data being acknowledged
+// and dropped. A batch still unstored when the connector stops is left unacknowledged; a
+// persistent session gets it again from the broker.
 
 import type { IncomingMessage } from "../../common/mqtt/client.ts";
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
+import { StoreUntilTaken } from "../../core/store-until-taken.ts";
 import { errorText } from "../../observe/logger.ts";
 
 export interface MessageSink {
@@ -40,18 +41,15 @@ export class AckGate {
   private readonly inflight = new Set<Promise<void>>();
   private heldCount = 0;
   private paused = false;
-  private lastStatus = "SUCCESS";
-  private stopping = false;
-  /** Wakes batches waiting to be offered again, at stop. */
-  private readonly sleepers = new Set<() => void>();
-  /** Batches refused by storage in the current episode (logged once at its start and end). */
-  private refusedSince = 0;
+  private readonly storing: StoreUntilTaken;
 
   constructor(
     private readonly ctx: ConnectorContext,
     private readonly maxHeld: number,
     private readonly reading: ReadControl,
-  ) {}
+  ) {
+    this.storing = new StoreUntilTaken(ctx, "holding the broker's acknowledgements (it pauses meanwhile)", "left unacknowledged: the broker redelivers them to a persistent session");
+  }
 
   /** One device message; QoS 1/2 messages are acknowledged through `msg.ack` once stored. */
   receive(msg: IncomingMessage, sink: MessageSink): void {
@@ -89,7 +87,7 @@ export class AckGate {
     let acked = false;
     try {
       if (b.waits.length > 0) await Promise.all(b.waits);
-      acked = b.data.length === 0 || (await this.store(b));
+      acked = b.data.length === 0 || (await this.storing.store(b.data, `${b.acks.length} device message(s)`));
     } catch (e) {
       // a converter that failed asynchronously: its message is acknowledged and dropped
       this.ctx.log.error(`converting ${b.acks.length} message(s) failed: ${errorText(e)}`);
@@ -104,69 +102,9 @@ export class AckGate {
     }
   }
 
-  /**
-   * Hand a batch to the gateway until it is stored; false when the connector stopped first. After
-   * a refusal the batch is offered one message at a time from where storage stopped taking it, so a
-   * batch larger than the free space still gets in as space frees (offering it whole again would
-   * store the same first messages over and over). Messages stored by the refused whole-batch
-   * attempt may be stored twice: at least once, never lost.
-   */
-  private async store(b: Batch): Promise<boolean> {
-    let status = await this.offer(b.data.length === 1 ? b.data[0]! : b.data);
-    let next = 0;
-    for (let attempt = 0; status.startsWith("NOT_STORED"); attempt++) {
-      if (this.stopping) {
-        this.ctx.log.warn(`${b.acks.length} device message(s) not acknowledged at stop: storage did not take them; the broker redelivers them to a persistent session`);
-        return false;
-      }
-      if (!this.refusedSince) {
-        this.refusedSince = Date.now();
-        this.ctx.log.warn(`storage did not take device data (${status}); holding acknowledgements and offering it again (the broker pauses meanwhile)`);
-      }
-      await this.pause(Math.min(100 * 2 ** attempt, 1000));
-      const from = next;
-      while (next < b.data.length) {
-        status = await this.offer(b.data[next]!);
-        if (status.startsWith("NOT_STORED")) break;
-        next++;
-      }
-      if (next > from) attempt = -1; // space is freeing: look again soon
-    }
-    if (this.refusedSince) {
-      this.ctx.log.info(`storage takes data again after ${((Date.now() - this.refusedSince) / 1000).toFixed(1)} s; held device messages acknowledged`);
-      this.refusedSince = 0;
-    }
-    if (status !== this.lastStatus) {
-      if (status !== "SUCCESS") this.ctx.log.warn(`gateway did not accept data (${status})`);
-      this.lastStatus = status;
-    }
-    return true;
-  }
-
-  private async offer(data: ConvertedData | ConvertedData[]): Promise<string> {
-    try {
-      return await this.ctx.sendData(data);
-    } catch (e) {
-      return `NOT_STORED: ${errorText(e)}`;
-    }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
-  }
-
   /** Stop offering refused batches again: they stay unacknowledged. */
   stop(): void {
-    this.stopping = true;
-    for (const wake of [...this.sleepers]) wake();
+    this.storing.stop();
   }
 
   /** Send what is batched now and wait for every batch in flight. */

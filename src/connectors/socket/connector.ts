@@ -5,6 +5,7 @@
 
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
+import { StoreUntilTaken } from "../../core/store-until-taken.ts";
 import { textOf } from "../../common/expressions/index.ts";
 import { errorText } from "../../observe/logger.ts";
 import { encodeText, pyJsonDumps } from "./codec.ts";
@@ -63,6 +64,7 @@ export class SocketConnector implements Connector {
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private inFlight = 0;
   private stopped = false;
+  private readonly storing: StoreUntilTaken;
 
   constructor(
     private readonly config: SocketConfig,
@@ -77,6 +79,7 @@ export class SocketConnector implements Connector {
       if (same) same.push(state);
       else this.byName.set(device.deviceName, [state]);
     }
+    this.storing = new StoreUntilTaken(ctx, "not reading from the devices meanwhile", "dropped");
     const s = config.socket;
     const events: TransportEvents = {
       frame: (peer, bytes, ts) => this.onFrame(peer, bytes, ts),
@@ -96,6 +99,7 @@ export class SocketConnector implements Connector {
     if (this.stopped) return;
     // what was received before stop still goes to storage
     clearImmediate(this.immediate);
+    this.storing.stop();
     this.flush();
     this.stopped = true;
     await this.transport.stop();
@@ -148,9 +152,10 @@ export class SocketConnector implements Connector {
     const batch = this.batch;
     this.batch = [];
     this.inFlight++;
-    this.ctx
-      .sendData(batch)
-      .catch((e) => this.ctx.log.error(`handing ${batch.length} message(s) to storage failed: ${errorText(e)}`))
+    // storage full: the batch is kept and offered again while reading stays paused (in flight),
+    // so TCP pushes back to the devices instead of their data being dropped
+    void this.storing
+      .store(batch, `${batch.length} message(s)`)
       .finally(() => {
         this.inFlight--;
         if (this.inFlight < MAX_BATCHES_IN_FLIGHT) this.transport.resumeReading();
