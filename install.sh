@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -x dist/tb-gw ] || [ -n "$(find cli src build.ts package.json -newer dist/tb-gw -print -quit 2>/dev/null)" ]; then
+if [ ! -x dist/tb-gw ] || [ -n "$(find cli src build build.ts package.json -newer dist/tb-gw -print -quit 2>/dev/null)" ]; then
   if [ ! -x node_modules/.bin/bun ]; then
     command -v npm >/dev/null || { echo "install.sh: npm is needed to build (apt-get install -y nodejs npm)" >&2; exit 1; }
     npm ci --no-audit --no-fund --loglevel=error

@@ -30,7 +30,7 @@ test("install.sh installs the binary and templates, and never overwrites an edit
   const first = run(["--prefix", prefix, "--config-dir", configDir]);
   expect({ status: first.status, stderr: first.status ? first.stderr : "" }).toEqual({ status: 0, stderr: "" });
   const version = spawnSync(join(prefix, "bin/tb-gw"), ["--version"], { encoding: "utf8" });
-  expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+ \(linux-x64\)$/);
   const main = join(configDir, "tb_gateway.json");
   expect(JSON.parse(readFileSync(main, "utf8")).thingsboard).toBeDefined();
   writeFileSync(main, '{"edited": true}');
