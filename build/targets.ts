@@ -62,6 +62,14 @@ export function targetOfFile(path: string): TargetName | undefined {
 export type Runner = { prefix: string[]; emulated: boolean } | { prefix?: undefined; reason: string };
 
 const QEMU: Partial<Record<TargetName, string>> = { "linux-arm64": "aarch64", "linux-x64": "x86_64" };
+/**
+ * The CPU qemu emulates: its default ("max") has every extension of the latest Arm cores, so an
+ * instruction a Pi 4 lacks would go unnoticed. cortex-a72 is the Pi 4's core (ARMv8.0-A, as the
+ * Pi 3's A53; the Pi 5's A76 is a superset). qemu's model still has the crypto extension, which
+ * the Pi 4's BCM2711 does not: code that checks the CPU's features before using it is covered,
+ * code that uses AES instructions blindly is not.
+ */
+const QEMU_CPU: Partial<Record<TargetName, string>> = { "linux-arm64": "cortex-a72" };
 /** Where Debian puts the target's dynamic loader: multiarch libc6:<arch> in /, or the cross libc. */
 const LOADERS: Partial<Record<TargetName, Array<[string, string]>>> = {
   "linux-arm64": [["/lib/ld-linux-aarch64.so.1", "/"], ["/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1", "/usr/aarch64-linux-gnu"]],
@@ -76,8 +84,8 @@ function onPath(cmd: string): string | undefined {
 const runners = new Map<TargetName, Runner>();
 
 /**
- * How to run a binary of `target` here. A foreign target runs under Debian's qemu-user-static,
- * called directly (binfmt_misc is often not mounted in containers, and calling qemu needs no
+ * How to run a binary of `target` here. A foreign target runs under Debian's qemu-user-static
+ * (emulating a Pi 4's CPU for arm64), called directly (binfmt_misc is often not mounted in containers, and calling qemu needs no
  * system-wide registration), with the target's C library from `libc6:<arch>` (multiarch) or the
  * cross toolchain's copy under /usr/<triplet>.
  */
@@ -93,7 +101,7 @@ export function runnerFor(target: TargetName): Runner {
     const debArch = target === "linux-arm64" ? "arm64" : "amd64";
     if (!qemu) r = { reason: `no qemu-${arch ?? "?"}-static to run ${target} binaries on this ${hostTarget() ?? process.arch} machine (apt-get install qemu-user-static)` };
     else if (!root) r = { reason: `qemu is here but not the ${target} C library (dpkg --add-architecture ${debArch} && apt-get update && apt-get install libc6:${debArch})` };
-    else r = { prefix: root === "/" ? [qemu] : [qemu, "-L", root], emulated: true };
+    else r = { prefix: [qemu, ...(QEMU_CPU[target] ? ["-cpu", QEMU_CPU[target]!] : []), ...(root === "/" ? [] : ["-L", root])], emulated: true };
   }
   runners.set(target, r);
   return r;
