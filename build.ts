@@ -177,7 +177,7 @@ const release = process.argv.includes("--release");
 const asked = option("--target");
 if (asked !== undefined && !isTargetName(asked)) fail(`unknown --target ${asked}; targets: ${Object.keys(TARGETS).join(", ")}`);
 const targets: TargetName[] = release ? (Object.keys(TARGETS) as TargetName[]) : [asked ?? host ?? fail(`no target for this machine (${process.platform}-${process.arch}); pass --target`)];
-const single = !release && process.env.TB_GW_OUTFILE;
+const single = release ? undefined : process.env.TB_GW_OUTFILE || undefined;
 
 mkdirSync("dist", { recursive: true });
 const started = Date.now();
@@ -194,10 +194,10 @@ try {
   }
   const rows: Array<{ file: string; target: TargetName; mb: string; sha256: string; check: string }> = [];
   for (const target of targets) {
-    const outfile = (single as string) || outfileFor(target);
+    const outfile = single ?? outfileFor(target);
     await build(outfile, target, profile);
     if (!single && target === host) {
-      // dist/tb-gw: this machine's binary, where install.sh and the tests look
+      // dist/tb-gw: this machine's binary under its old name, where the tests and existing scripts look
       rmSync("dist/tb-gw", { force: true });
       try {
         linkSync(outfile, "dist/tb-gw");
