@@ -1,5 +1,12 @@
-// Builds the single executable dist/tb-gw with `bun build --compile` semantics through the
-// Bun.build API, where plugins handle what flags cannot:
+// Builds the single executable with `bun build --compile` semantics through the Bun.build API, for
+// this machine or another one (build/targets.ts: linux-x64, linux-arm64):
+//   bun build.ts                        this machine's target: dist/tb-gw-<target>, linked as dist/tb-gw
+//   bun build.ts --target linux-arm64   dist/tb-gw-linux-arm64 (Bun fetches its aarch64 runtime from npm)
+//   bun build.ts --release              every target, dist/SHA256SUMS, and a table of sizes
+// Each executable is checked to be an ELF of its target's machine and run once (`--version`,
+// which names the target): natively, or under qemu-user for a foreign target when Debian's
+// qemu-user-static and libc6:<arch> are installed (otherwise a note says it was not run).
+// Plugins handle what flags cannot:
 //  - ink imports react-devtools-core only when DEV is set; it is not a dependency, so stub it;
 //  - optional modules that libraries load only on paths we do not use are stubbed the same way:
 //    x11 (dbus-next's X11 session-bus discovery; BLE uses the system bus) and proper-lockfile
@@ -10,7 +17,9 @@
 //  - bytecode: modules are loaded as precompiled bytecode, not parsed from source;
 //  - bytecodeOrder: a first build runs the built-in demo (config, platform client, MQTT
 //    connector, storage) and records which functions it used; the final build puts their bytecode
-//    together, so start-up reads fewer pages of the executable;
+//    together, so start-up reads fewer pages of the executable. The profile names functions by a
+//    hash of their syntax, so one profile recorded natively serves every target: an arm64 build
+//    on an x64 machine is profiled by an x64 run, not a slow one under qemu;
 //  - jitPolicy: code that only runs during start-up (config validation, schema construction) stays
 //    in the interpreter instead of being JIT-compiled; run-gateway.ts restores the normal policy
 //    once the gateway is up, so the hot paths under load are compiled as usual.
@@ -20,12 +29,17 @@
 // with short names every OPC-UA subscription failed in the binary and fell back to polling).
 // Bun's keepNames did not keep that name. Cost measured 2026-12-07: executable +2.2 MB (132.1 vs
 // 129.9 MB), idle RSS unchanged (42.4 vs 42.3 MB cold, 42.6 both warm, bench/idle-rss.ts).
-// `--no-profile` skips the profiling run (faster builds while developing).
+// Bytecode and the JIT policy are target-independent options; the arm64 executable carries both
+// (checked by test/build/binary-arm64.test.ts under qemu).
+// `--no-profile` skips the profiling run (faster builds while developing). TB_GW_OUTFILE overrides
+// the output path of a single-target build (no dist/tb-gw link then).
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { BunPlugin } from "bun";
+import { elfMachineOf, hostTarget, isTargetName, outfileFor, runnerFor, TARGETS, type TargetName } from "./build/targets.ts";
 
 const STUBS = ["react-devtools-core", "x11", "proper-lockfile"];
 
@@ -42,12 +56,14 @@ const stubPlugin: BunPlugin = {
 
 /** Start-up tier-up thresholds ×1000: start-up code is interpreted (see the header). */
 const STARTUP_JIT_POLICY = 1000;
-const OUTFILE = process.env.TB_GW_OUTFILE ?? "dist/tb-gw";
 
-async function build(outfile: string, bytecodeOrder?: string): Promise<void> {
+async function build(outfile: string, target: TargetName, bytecodeOrder?: string): Promise<void> {
+  for (const addon of TARGETS[target].nativeAddons) {
+    if (!existsSync(addon) || elfMachineOf(addon) !== TARGETS[target].elfMachine) fail(`native addon ${addon} is missing or not built for ${target}`);
+  }
   const result = await Bun.build({
     entrypoints: ["cli/main.ts"],
-    compile: { outfile, jitPolicy: STARTUP_JIT_POLICY, ...(bytecodeOrder ? { bytecodeOrder } : {}) },
+    compile: { outfile, target: TARGETS[target].bun, jitPolicy: STARTUP_JIT_POLICY, ...(bytecodeOrder ? { bytecodeOrder } : {}) },
     target: "bun",
     format: "esm",
     bytecode: true,
@@ -57,13 +73,18 @@ async function build(outfile: string, bytecodeOrder?: string): Promise<void> {
     splitting: true,
     sourcemap: "none",
     plugins: [stubPlugin],
-    define: { "process.env.NODE_ENV": '"production"' },
+    define: { "process.env.NODE_ENV": '"production"', TB_GW_BUILD_TARGET: JSON.stringify(target) },
   });
   if (!result.success) {
     for (const l of result.logs) console.error(l);
-    console.error("build failed");
-    process.exit(1);
+    fail("build failed");
   }
+  if (elfMachineOf(outfile) !== TARGETS[target].elfMachine) fail(`${outfile} is not an executable for ${target} (ELF machine ${elfMachineOf(outfile)})`);
+}
+
+function fail(message: string): never {
+  console.error(`build: ${message}`);
+  process.exit(1);
 }
 
 /**
@@ -129,19 +150,70 @@ function freePort(): number {
   return port;
 }
 
+/** Runs the built executable once (`--version` must name its target); a note when it cannot run here. */
+function smokeRun(outfile: string, target: TargetName): string {
+  const runner = runnerFor(target);
+  if (!runner.prefix) return `not run here: ${"reason" in runner ? runner.reason : ""}`;
+  const argv = [...runner.prefix, outfile, "--version"];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 60_000 });
+  const line = r.stdout.trim();
+  if (r.status !== 0 || !line.endsWith(`(${target})`)) fail(`${outfile} --version${runner.emulated ? " under qemu" : ""} gave exit ${r.status}: ${line} ${r.stderr}`);
+  return `${runner.emulated ? "ran under qemu" : "ran"}: ${line}`;
+}
+
+function sha256(path: string): string {
+  const h = new Bun.CryptoHasher("sha256");
+  h.update(readFileSync(path));
+  return h.digest("hex");
+}
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const host = hostTarget();
+const release = process.argv.includes("--release");
+const asked = option("--target");
+if (asked !== undefined && !isTargetName(asked)) fail(`unknown --target ${asked}; targets: ${Object.keys(TARGETS).join(", ")}`);
+const targets: TargetName[] = release ? (Object.keys(TARGETS) as TargetName[]) : [asked ?? host ?? fail(`no target for this machine (${process.platform}-${process.arch}); pass --target`)];
+const single = release ? undefined : process.env.TB_GW_OUTFILE || undefined;
+
 mkdirSync("dist", { recursive: true });
 const started = Date.now();
-if (process.argv.includes("--no-profile")) {
-  await build(OUTFILE);
-} else {
-  const dir = mkdtempSync(join(tmpdir(), "tb-gw-build-"));
-  try {
+const dir = mkdtempSync(join(tmpdir(), "tb-gw-build-"));
+try {
+  let profile: string | undefined;
+  if (process.argv.includes("--no-profile")) console.log("build: no bytecode layout profile (--no-profile)");
+  else if (!host) console.warn(`build: no bytecode layout profile (this machine, ${process.platform}-${process.arch}, cannot run a profiling build natively)`);
+  else {
+    // recorded natively: the profile is the same for every target (see the header)
     const first = join(dir, "tb-gw-profiling");
-    await build(first);
-    const profile = await recordStartupProfile(first, dir);
-    await build(OUTFILE, profile);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await build(first, host);
+    profile = await recordStartupProfile(first, dir);
   }
+  const rows: Array<{ file: string; target: TargetName; mb: string; sha256: string; check: string }> = [];
+  for (const target of targets) {
+    const outfile = single ?? outfileFor(target);
+    await build(outfile, target, profile);
+    if (!single && target === host) {
+      // dist/tb-gw: this machine's binary under its old name, where the tests and existing scripts look
+      rmSync("dist/tb-gw", { force: true });
+      try {
+        linkSync(outfile, "dist/tb-gw");
+      } catch {
+        copyFileSync(outfile, "dist/tb-gw");
+      }
+    }
+    rows.push({ file: outfile, target, mb: (statSync(outfile).size / 1e6).toFixed(1), sha256: release ? sha256(outfile) : "", check: smokeRun(outfile, target) });
+  }
+  if (release) {
+    writeFileSync("dist/SHA256SUMS", rows.map((r) => `${r.sha256}  ${basename(r.file)}\n`).join(""));
+    console.log("release (dist/SHA256SUMS; check with: cd dist && sha256sum -c SHA256SUMS)");
+    for (const r of rows) console.log(`  ${basename(r.file).padEnd(22)} ${r.mb.padStart(6)} MB  sha256 ${r.sha256}`);
+  }
+  for (const r of rows) console.log(`built ${r.file} (${r.target}, ${r.mb} MB; ${r.check})`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }
-console.log(`built ${OUTFILE} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`build: ${targets.join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs tb-gw: builds the single binary if needed, copies it to PREFIX/bin, creates the config
-# folder with ready templates (existing files are never overwritten) and, with --systemd, a unit.
+# Installs tb-gw: the binary built for this machine (by `uname -m`: dist/tb-gw-linux-x64 or
+# dist/tb-gw-linux-arm64, built first if missing or older than the sources) to PREFIX/bin, the
+# config folder with ready templates (existing files are never overwritten) and, with --systemd, a unit.
 #
 #   ./install.sh                      binary to /usr/local/bin, configs to /etc/tb-gw
 #   ./install.sh --prefix ~/.local --config-dir ~/.config/tb-gw
@@ -11,26 +12,36 @@ cd "$(dirname "$0")"
 PREFIX=/usr/local
 CONFIG_DIR=/etc/tb-gw
 SYSTEMD=0
+TARGET=""
+BUILD=1
 usage() {
   cat <<'USAGE'
-Usage: ./install.sh [--prefix DIR] [--config-dir DIR] [--systemd]
+Usage: ./install.sh [--prefix DIR] [--config-dir DIR] [--systemd] [--target T] [--no-build]
 
-Installs tb-gw: builds dist/tb-gw if it is missing or older than the sources (needs npm), copies it
-to PREFIX/bin, and creates the config folder with ready templates (existing files are never
-overwritten).
+Installs tb-gw: copies the binary built for this machine to PREFIX/bin, and creates the config
+folder with ready templates (existing files are never overwritten). The machine is told by
+`uname -m`: x86_64 gets dist/tb-gw-linux-x64, aarch64 (Raspberry Pi 3/4/5 with a 64-bit OS)
+dist/tb-gw-linux-arm64. The binary is built first if it is missing or older than the sources
+(needs npm), unless --no-build is given.
 
 Options:
   --prefix DIR       where bin/tb-gw goes (default /usr/local)
   --config-dir DIR   the config folder (default /etc/tb-gw)
   --systemd          also write and enable /etc/systemd/system/tb-gw.service (not started)
+  --target T         install the binary for T (linux-x64 or linux-arm64) instead of this machine's,
+                     e.g. into another machine's root file system; it is not run then
+  --no-build         never build: install the binary in dist/ as it is (one built on another
+                     machine with `npm run build -- --target linux-arm64`)
   -h, --help         this text
 
 Examples:
   ./install.sh                                      binary to /usr/local/bin, configs to /etc/tb-gw
   ./install.sh --prefix ~/.local --config-dir ~/.config/tb-gw
   sudo ./install.sh --systemd && sudo systemctl start tb-gw
+  sudo ./install.sh --no-build --systemd            on a Pi, with dist/tb-gw-linux-arm64 copied from a PC
 
-Exit codes: 0 installed, 1 build or copy failed, 2 unknown option.
+Exit codes: 0 installed, 1 build, copy or start check failed (or no build for this machine),
+2 unknown option.
 USAGE
 }
 while [ $# -gt 0 ]; do
@@ -38,22 +49,53 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX="$2"; shift 2 ;;
     --config-dir) CONFIG_DIR="$2"; shift 2 ;;
     --systemd) SYSTEMD=1; shift ;;
+    --target) TARGET="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 
-if [ ! -x dist/tb-gw ] || [ -n "$(find cli src build.ts package.json -newer dist/tb-gw -print -quit 2>/dev/null)" ]; then
+# This machine's target. A 64-bit kernel under a 32-bit system (Raspberry Pi OS 32-bit on a Pi 4/5)
+# says aarch64 but has no 64-bit C library to run the arm64 binary: refused with the reason.
+case "$(uname -m)" in
+  x86_64|amd64) HERE=linux-x64 ;;
+  aarch64|arm64) HERE=linux-arm64
+    if [ "$(getconf LONG_BIT 2>/dev/null || echo 64)" = 32 ]; then
+      echo "install.sh: this is a 64-bit ARM kernel with a 32-bit system; tb-gw needs a 64-bit OS (Raspberry Pi OS 64-bit, Debian arm64)" >&2; exit 1
+    fi ;;
+  armv6l|armv7l|armv8l|arm) HERE=none
+    [ -n "$TARGET" ] || { echo "install.sh: no tb-gw build for 32-bit ARM ($(uname -m)); tb-gw needs a 64-bit OS (Raspberry Pi OS 64-bit, Debian arm64) on a Pi 3, 4 or 5" >&2; exit 1; } ;;
+  *) HERE=none
+    [ -n "$TARGET" ] || { echo "install.sh: no tb-gw build for $(uname -m) (there are builds for x86_64 and aarch64)" >&2; exit 1; } ;;
+esac
+TARGET="${TARGET:-$HERE}"
+case "$TARGET" in
+  linux-x64|linux-arm64) ;;
+  *) echo "install.sh: unknown --target $TARGET (linux-x64 or linux-arm64)" >&2; exit 2 ;;
+esac
+BIN="dist/tb-gw-$TARGET"
+
+if [ "$BUILD" = 1 ] && { [ ! -x "$BIN" ] || [ -n "$(find cli src build build.ts package.json -newer "$BIN" -print -quit 2>/dev/null)" ]; }; then
   if [ ! -x node_modules/.bin/bun ]; then
     command -v npm >/dev/null || { echo "install.sh: npm is needed to build (apt-get install -y nodejs npm)" >&2; exit 1; }
     npm ci --no-audit --no-fund --loglevel=error
   fi
-  node_modules/.bin/bun build.ts
+  node_modules/.bin/bun build.ts --target "$TARGET"
 fi
+[ -x "$BIN" ] || { echo "install.sh: $BIN is missing (build it with: npm run build -- --target $TARGET)" >&2; exit 1; }
 
 install -d "$PREFIX/bin"
-install -m 0755 dist/tb-gw "$PREFIX/bin/tb-gw"
-echo "installed $PREFIX/bin/tb-gw ($("$PREFIX/bin/tb-gw" --version))"
+install -m 0755 "$BIN" "$PREFIX/bin/tb-gw"
+if [ "$TARGET" = "$HERE" ]; then
+  # the binary must start here: a wrong or damaged file is said now, not by systemd later
+  if ! version=$("$PREFIX/bin/tb-gw" --version 2>&1); then
+    echo "install.sh: installed $PREFIX/bin/tb-gw ($BIN) but it does not run on this machine: $version" >&2; exit 1
+  fi
+  echo "installed $PREFIX/bin/tb-gw ($version)"
+else
+  echo "installed $PREFIX/bin/tb-gw (built for $TARGET; not run on this $(uname -m) machine)"
+fi
 
 install -d "$CONFIG_DIR"
 for f in config-templates/*.json; do

@@ -10,11 +10,15 @@
 //    MB higher for the same work.
 // The gateway logs at its default level (INFO), as in production.
 // Usage: bun bench/idle-rss.ts [--binary dist/tb-gw] [--runs 3] [--no-connector]
+// --binary dist/tb-gw-linux-arm64 runs it under qemu-user (build/targets.ts): RSS is then that of
+// the qemu process, the guest's memory plus the emulator's own (translated code, its heap); the
+// emulator's share is estimated from smaps (emulatorMb) and the rest reported as guestMb.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { writeGatewayConfig } from "../test/support/gateway.ts";
-import { cpuSeconds } from "./proc.ts";
+import { cpuSeconds, emulatorRssMb } from "./proc.ts";
+import { commandFor } from "../build/targets.ts";
 import { startProcess } from "../test/support/process.ts";
 
 const args = process.argv.slice(2);
@@ -26,9 +30,12 @@ const BINARY = opt("binary", "dist/tb-gw");
 const RUNS = Number(opt("runs", "3"));
 const WITH_CONNECTOR = !args.includes("--no-connector");
 const IDLE_MS = 8000;
+const EMULATED = commandFor(BINARY, [])[0] !== BINARY;
 
 interface Mem {
   rss: number;
+  /** Under qemu-user: the emulator's own share of rss (bench/proc.ts), 0 natively. */
+  emulator: number;
   anon: number;
   file: number;
   /** CPU over the last 6 s of the idle period, % of one core. */
@@ -38,7 +45,7 @@ interface Mem {
 function memOf(pid: number): Mem {
   const st = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) / 1024;
-  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile"), cpu: 0 };
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile"), cpu: 0, emulator: EMULATED ? emulatorRssMb(pid) : 0 };
 }
 
 function dropPageCache(): boolean {
@@ -73,7 +80,7 @@ try {
         break;
       }
       if (mode === "warm") await Bun.file(BINARY).arrayBuffer(); // every page of it into the cache
-      const gw = await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "INFO" } });
+      const gw = await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env: { TB_GW_LOG_LEVEL: "INFO" } });
       try {
         // idle by definition: nothing to wait for but time
         await Bun.sleep(IDLE_MS - 6000);
@@ -97,6 +104,7 @@ try {
       anonMb: +median(samples.map((s) => s.anon)).toFixed(1),
       fileMb: +median(samples.map((s) => s.file)).toFixed(1),
       cpuPct: +median(samples.map((s) => s.cpu)).toFixed(2),
+      ...(EMULATED ? { emulatorMb: +median(samples.map((s) => s.emulator)).toFixed(1), guestMb: +median(samples.map((s) => s.rss - s.emulator)).toFixed(1) } : {}),
     };
     console.log(JSON.stringify(row));
     results.push(row);

@@ -22,6 +22,26 @@ export const rssMb = (pid: number): number => statusMb(pid, "VmRSS");
 export const peakRssMb = (pid: number): number => statusMb(pid, "VmHWM");
 
 /**
+ * For a program running under qemu-user, the part of its RSS (MB) that is the emulator's own and
+ * would not exist on the real machine: qemu's malloc heap ([heap]: page tables of the guest,
+ * translation-block tables), its translated-code buffer (the one anonymous read-write-execute
+ * mapping; qemu-user reserves 128 MiB for it on 64-bit hosts) and the qemu executable's pages.
+ * The rest is the guest program's own memory. An estimate read from /proc/<pid>/smaps.
+ */
+export function emulatorRssMb(pid: number): number {
+  let kb = 0;
+  let mine = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const [, perms, name] = head;
+      mine = name === "[heap]" || (perms === "rwxp" && name === "") || /\/qemu-[\w-]+$/.test(name ?? "");
+    } else if (mine && line.startsWith("Rss:")) kb += Number(line.split(/\s+/)[1]);
+  }
+  return kb / 1024;
+}
+
+/**
  * Run a connector in this process for `seconds`: start, wait, stop. Returns the elapsed seconds,
  * this process's CPU as % of one core and its peak RSS in MB over the run.
  */

@@ -3,9 +3,15 @@
 // device messages/s and datapoints/s delivered with zero loss, CPU and RSS of every process, idle
 // RSS and the time from start to first telemetry.
 // Usage: bun bench/uplink.ts [--messages N] [--storage memory,sqlite,file] [--binary dist/tb-gw]
-//        [--cpu-prof DIR]  (from source only: the gateway writes a Markdown CPU profile into DIR on exit)
+//        [--rate MSGS_PER_S] [--cpu-prof DIR]
+// --binary takes an executable of another machine too: dist/tb-gw-linux-arm64 runs under qemu-user
+// (build/targets.ts), so its CPU figures are the emulator's, not a Pi's. --rate paces the load
+// generator (each message carries 5 datapoints: --rate 200 is 1,000 datapoints/s); without it the
+// generator sends as fast as the device broker acknowledges.
+// --cpu-prof DIR (from source only): the gateway writes a Markdown CPU profile into DIR on exit.
 
-import { cpuSeconds, rssMb } from "./proc.ts";
+import { cpuSeconds, emulatorRssMb, rssMb } from "./proc.ts";
+import { commandFor } from "../build/targets.ts";
 import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
@@ -19,6 +25,8 @@ const opt = (name: string, dflt: string) => {
 const MESSAGES = Number(opt("messages", "200000"));
 const KINDS = opt("storage", "memory,sqlite,file").split(",");
 const BINARY = opt("binary", "");
+const RATE = Number(opt("rate", "0"));
+const EMULATED = BINARY !== "" && commandFor(BINARY, [])[0] !== BINARY;
 const CPU_PROF = opt("cpu-prof", "");
 const DEVICES = 10;
 const KEYS = 5;
@@ -83,7 +91,7 @@ async function run(kind: string) {
     const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
     const t0 = performance.now();
     gw = BINARY
-      ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } })
+      ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env: { TB_GW_LOG_LEVEL: "WARNING" } })
       : await startProcess(BUN, [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } });
     // time to first telemetry: one message published right after start
     const probe = await mqtt.connectAsync(device.url, { clientId: "bench-probe" });
@@ -103,7 +111,7 @@ async function run(kind: string) {
     const pids = { gateway: gw.proc.pid!, deviceBroker: device.pid!, platformBroker: platform.pid! };
     const cpu0 = { gw: cpuSeconds(pids.gateway), dev: cpuSeconds(pids.deviceBroker), plat: cpuSeconds(pids.platformBroker) };
     const start = performance.now();
-    const gen = await startProcess(BUN, [new URL("./load-gen.ts", import.meta.url).pathname, device.url, String(DEVICES), String(KEYS - 1), String(MESSAGES)], { ready: /"rate"/, timeoutMs: 600000 });
+    const gen = await startProcess(BUN, [new URL("./load-gen.ts", import.meta.url).pathname, device.url, String(DEVICES), String(KEYS - 1), String(MESSAGES), String(RATE)], { ready: /"rate"/, timeoutMs: 600000 });
     const genOut = JSON.parse(gen.output().trim().split("\n").pop()!);
     let peakRss = rssMb(pids.gateway);
     while (messages < MESSAGES) {
@@ -112,6 +120,7 @@ async function run(kind: string) {
       if (performance.now() - start > 600000) break;
     }
     const secs = (performance.now() - start) / 1000;
+    const emulatorMb = EMULATED ? emulatorRssMb(pids.gateway) : 0;
     const gwCpu = cpuSeconds(pids.gateway) - cpu0.gw;
     const devCpu = cpuSeconds(pids.deviceBroker) - cpu0.dev;
     const platCpu = cpuSeconds(pids.platformBroker) - cpu0.plat;
@@ -130,6 +139,8 @@ async function run(kind: string) {
       coreSecPerMillionDp: Math.round((gwCpu / (datapoints / 1e6)) * 100) / 100,
       idleRssMb: Math.round(idleRss),
       peakRssMb: Math.round(peakRss),
+      // under qemu: the emulator's own share at the end of the load, and what that leaves the gateway
+      ...(EMULATED ? { emulatorMb: Math.round(emulatorMb), peakGuestMb: Math.round(peakRss - emulatorMb) } : {}),
       firstTelemetryMs: Math.round(firstMs),
     };
   } finally {

@@ -3,7 +3,7 @@
 // lazily inside its action, so `tb-gw --version` and `--help` stay fast.
 
 import { Command } from "commander";
-import pkg from "../package.json" with { type: "json" };
+import { versionText } from "../src/build-info.ts";
 import { errorText } from "../src/observe/logger.ts";
 
 const subcommands: Array<() => Promise<{ register(program: Command): void | Promise<void> }>> = [
@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<void> {
       "IoT gateway for ThingsBoard: connects field devices (Modbus, MQTT, OPC-UA, BACnet, SNMP, ...) to the platform.\n" +
         "Reads the Python ThingsBoard IoT Gateway's tb_gateway.json and connector files unchanged.",
     )
-    .version(pkg.version, "-V, --version", "print the version and exit")
+    .version(versionText(), "-V, --version", "print the version and the target it was built for, and exit")
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",

@@ -4,16 +4,27 @@
 # its server imports pyserial, which Debian only recommends, so python3-serial-asyncio is named),
 # snmpd + snmp (SNMP agent and tools), dbus-daemon (private bus for the BLE no-adapter tests),
 # openssl (test certificates for the OPC-UA server-trust tests),
-# tmux (a real pseudo-terminal for the Ink view of tb-gw tail).
+# tmux (a real pseudo-terminal for the Ink view of tb-gw tail),
+# qemu-user-static + libc6:arm64 (the linux-arm64 binary runs under qemu-user on an x64 machine;
+# libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux; do
   have "$p" || need+=("$p")
 done
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if [ "$(dpkg --print-architecture)" != arm64 ]; then
+  have qemu-user-static || need+=(qemu-user-static)
+  if ! have libc6:arm64; then
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      $SUDO dpkg --add-architecture arm64
+    fi
+    need+=(libc6:arm64)
+  fi
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

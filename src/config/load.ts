@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
-import { connectorRegistry, loadDescriptor } from "../connectors/index.ts";
+import { connectorRegistry, loadDescriptor, notInThisBuild } from "../connectors/index.ts";
 import type { ConnectorDescriptor } from "../core/connector.ts";
 import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
@@ -181,8 +181,9 @@ async function loadConnector(
   }
   if (!descriptor) {
     const known = [...new Set([...Object.keys(connectorRegistry), ...Object.keys(opts.descriptors ?? {})])].sort();
+    const missing = notInThisBuild(type);
     diagnostics.push(
-      diagAt(main, [...at, "type"], "error", `unknown connector type "${entry.type}"${didYouMean(type, known)}; known types: ${known.length ? known.join(", ") : "none registered"}`),
+      diagAt(main, [...at, "type"], "error", missing ? `connector type "${entry.type}": ${missing}` : `unknown connector type "${entry.type}"${didYouMean(type, known)}; known types: ${known.length ? known.join(", ") : "none registered"}`),
     );
   }
 

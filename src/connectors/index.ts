@@ -15,6 +15,18 @@ export const connectorRegistry: Record<string, Loader> = {
   socket: () => import("./socket/index.ts"),
 };
 
+/**
+ * Upstream connector types this build cannot run, and why: said instead of "unknown connector
+ * type" so that a user moving a Python gateway config knows it is not a typo.
+ */
+const NOT_IN_THIS_BUILD: Record<string, string> = {
+  odbc: "ODBC is not available in this build of tb-gw: the connector is not written yet (it will need a native ODBC library built for each target, linux-x64 and linux-arm64)",
+};
+
+export function notInThisBuild(type: string): string | undefined {
+  return NOT_IN_THIS_BUILD[type.toLowerCase()];
+}
+
 export function knownConnectorTypes(): string[] {
   return Object.keys(connectorRegistry).sort();
 }

@@ -4,7 +4,7 @@
 import type { Connector, ConnectorContext, ConnectorDescriptor } from "./connector.ts";
 import type { ReportStrategyConfig } from "./model.ts";
 import type { ConnectorEntry } from "../config/main-schema.ts";
-import { knownConnectorTypes, loadDescriptor } from "../connectors/index.ts";
+import { knownConnectorTypes, loadDescriptor, notInThisBuild } from "../connectors/index.ts";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, Logger } from "../observe/logger.ts";
 
@@ -68,7 +68,7 @@ export class ConnectorManager {
     } catch (e) {
       return this.failed(name, `cannot load the ${type} connector: ${errorText(e)}`);
     }
-    if (!descriptor) return this.failed(name, `unknown connector type "${loaded.entry.type}"; known types: ${knownConnectorTypes().join(", ")}`);
+    if (!descriptor) return this.failed(name, notInThisBuild(type) ?? `unknown connector type "${loaded.entry.type}"; known types: ${knownConnectorTypes().join(", ")}`);
     const log = new Logger(name);
     if (loaded.entry.logLevel) log.setLevel(loaded.entry.logLevel);
     const ctx = this.makeContext(loaded, type, log);

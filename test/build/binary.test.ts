@@ -7,6 +7,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import { hostTarget } from "../../build/targets.ts";
 import { canHideNodeModules, testBinary, type TestBinary } from "../support/binary.ts";
 import { ROOT } from "../support/gateway.ts";
 import { startProcess } from "../support/process.ts";
@@ -26,7 +28,9 @@ test("--version and --help from an empty folder", () => {
   const [cmd, args] = hidden(["--version"]);
   const r = spawnSync(cmd, args, { cwd: work, encoding: "utf8" });
   expect(r.status).toBe(0);
-  expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  // the version first (scripts take the first word), then the target the binary was built for
+  expect(r.stdout.trim()).toBe(`${pkg.version} (${hostTarget()})`);
+  expect(r.stdout.split(" ")[0]).toMatch(/^\d+\.\d+\.\d+$/);
   const [hcmd, hargs] = hidden(["--help"]);
   const h = spawnSync(hcmd, hargs, { cwd: work, encoding: "utf8" });
   expect(h.stdout).toContain("run");
