@@ -12,6 +12,7 @@ export const connectorRegistry: Record<string, Loader> = {
   mqtt: () => import("./mqtt/index.ts"),
   snmp: () => import("./snmp/index.ts"),
   ble: () => import("./ble/index.ts"),
+  rest: () => import("./rest/index.ts"),
 };
 
 export function knownConnectorTypes(): string[] {
