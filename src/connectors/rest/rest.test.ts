@@ -3,7 +3,7 @@
 // the whole gateway).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,14 +13,12 @@ import type { SendStatus } from "../../core/connector.ts";
 import { RestConnector } from "./connector.ts";
 import { RestConfigSchema } from "./schema.ts";
 import { curl, postJson } from "./test/curl.ts";
+import { withExtension } from "./test/sample.ts";
 
 const SAMPLE = "/work/shared/reference/python-gateway-configs/rest.json";
 
 function configDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "tbgw-rest-"));
-  mkdirSync(join(dir, "extensions/rest"), { recursive: true });
-  copyFileSync(join(import.meta.dir, "test/extension.ts"), join(dir, "extensions/rest/custom_rest_uplink_converter.ts"));
-  return dir;
+  return withExtension(mkdtempSync(join(tmpdir(), "tbgw-rest-")));
 }
 
 async function withRest(raw: Record<string, any>, body: (base: string, ctx: RecordingContext, c: RestConnector) => Promise<void>, ctx = recordingContext({ type: "rest", configDir: configDir() })) {

@@ -31,3 +31,17 @@ export async function curl(args: string[]): Promise<CurlAnswer> {
 export function postJson(url: string, body: unknown, extra: string[] = []): Promise<CurlAnswer> {
   return curl(["-H", "Content-Type: application/json", "--data-binary", typeof body === "string" ? body : JSON.stringify(body), ...extra, url]);
 }
+
+/** Run `count` curl calls built by `args(i)`, `concurrency` at a time; statuses in call order. */
+export async function curlMany(count: number, concurrency: number, args: (i: number) => string[]): Promise<CurlAnswer[]> {
+  const out: CurlAnswer[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await curl(args(i));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return out;
+}
