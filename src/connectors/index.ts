@@ -13,6 +13,7 @@ export const connectorRegistry: Record<string, Loader> = {
   snmp: () => import("./snmp/index.ts"),
   ble: () => import("./ble/index.ts"),
   rest: () => import("./rest/index.ts"),
+  request: () => import("./request/index.ts"),
 };
 
 export function knownConnectorTypes(): string[] {

@@ -8,45 +8,32 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canHideNodeModules as canHide, testBinary } from "../../../test/support/binary.ts";
 import { mainConfig, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
-import { startProcess, type Started } from "../../../test/support/process.ts";
-import { startHttpDevice, type HttpDevice } from "../../common/http/test/device.testutil.ts";
+import { startProcess } from "../../../test/support/process.ts";
+import { startHttpWorld, type HttpWorld } from "../../common/http/test/world.testutil.ts";
 import { adaptedRestSample, withExtension } from "./test/sample.ts";
 import { postJson } from "./test/curl.ts";
 
-let broker: Broker | undefined;
-let harness: PlatformHarness | undefined;
-let device: HttpDevice | undefined;
-let gw: Started | undefined;
+let world: HttpWorld | undefined;
 let restPort = 0;
 
 beforeAll(async () => {
   const bin = testBinary("tbgw-rest-bin-");
-  [broker, device] = await Promise.all([startMosquitto(), startHttpDevice({ "/SN-9": { body: { pong: true } } })]);
-  harness = await startPlatformHarness(broker.url);
+  world = await startHttpWorld({ "/SN-9": { body: { pong: true } } });
   restPort = await freePort();
   const dir = withExtension(mkdtempSync(join(tmpdir(), "tbgw-rest-bin-cfg-")));
   const storage = { type: "sqlite", data_file_path: "./data/" };
-  const files = writeGatewayConfig(mainConfig(broker.port, storage, [{ name: "REST", type: "rest", configuration: "rest.json" }]), { "rest.json": adaptedRestSample(restPort, device.port) }, dir);
+  const files = writeGatewayConfig(mainConfig(world.broker.port, storage, [{ name: "REST", type: "rest", configuration: "rest.json" }]), { "rest.json": adaptedRestSample(restPort, world.device.port) }, dir);
   const [cmd, args] = bin.command(["run", "--config", files.configPath]);
-  gw = await startProcess(cmd, args, { ready: /gateway started/, timeoutMs: 30000, cwd: dir, env: { TB_GW_LOG_LEVEL: "INFO" } });
+  world.gw = await startProcess(cmd, args, { ready: /gateway started/, timeoutMs: 30000, cwd: dir, env: { TB_GW_LOG_LEVEL: "INFO" } });
 }, 180000);
 
-afterAll(async () => {
-  try {
-    await gw?.stop();
-    await harness?.close().catch(() => undefined);
-  } finally {
-    await Promise.all([broker?.dispose(), device?.stop()]);
-  }
-});
+afterAll(() => world?.stop());
 
 test(`REST from the binary: uplink stored and delivered, RPC answered by the device${canHide ? " (node_modules hidden)" : ""}`, async () => {
   const r = await postJson(`http://127.0.0.1:${restPort}/my_devices`, { sensorName: "SN-9", sensorType: "T", sensorModel: "M9", certificateNumber: "C9", temp: "19.25", hum: 33 });
   expect(r.status).toBe(200);
-  const h = harness!;
+  const h = world!.harness;
   await h.waitFor((x) => x.telemetry().some((t) => t.device === "SN-9" && t.key === "temperature" && t.value === 19.25), 20000, "SN-9 temperature");
   await h.sendDeviceRpc("SN-9", 5, "echo", {});
   const reply = await h.waitFor((x) => x.received.find((m) => m.topic === "v1/gateway/rpc" && m.body.id === 5), 15000, "RPC reply");

@@ -7,40 +7,31 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import type { PlatformHarness } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
-import type { Started } from "../../../test/support/process.ts";
-import { startHttpDevice, type HttpDevice } from "../../common/http/test/device.testutil.ts";
+import type { HttpDevice } from "../../common/http/test/device.testutil.ts";
+import { startHttpWorld, type HttpWorld } from "../../common/http/test/world.testutil.ts";
 import { curl, postJson } from "./test/curl.ts";
 import { adaptedRestSample, withExtension } from "./test/sample.ts";
 
-let broker: Broker | undefined;
+let world: HttpWorld | undefined;
 let harness: PlatformHarness | undefined;
 let device: HttpDevice | undefined;
-let gw: Started | undefined;
 let base = "";
 let dir = "";
 
 beforeAll(async () => {
-  [broker, device] = await Promise.all([startMosquitto(), startHttpDevice({ "/SN-1": { body: { echo: "from device", n: 1 } } })]);
-  harness = await startPlatformHarness(broker.url);
+  world = await startHttpWorld({ "/SN-1": { body: { echo: "from device", n: 1 } } });
+  ({ harness, device } = world);
   const restPort = await freePort();
   dir = withExtension(mkdtempSync(join(tmpdir(), "tbgw-rest-gw-")));
   const storage = { type: "memory", read_records_count: 100, max_records_count: 10000 };
-  const files = writeGatewayConfig(mainConfig(broker.port, storage, [{ name: "REST", type: "rest", configuration: "rest.json" }]), { "rest.json": adaptedRestSample(restPort, device.port) }, dir);
-  gw = await startGateway(files.configPath);
+  const files = writeGatewayConfig(mainConfig(world.broker.port, storage, [{ name: "REST", type: "rest", configuration: "rest.json" }]), { "rest.json": adaptedRestSample(restPort, world.device.port) }, dir);
+  world.gw = await startGateway(files.configPath);
   base = `http://127.0.0.1:${restPort}`;
 }, 60000);
 
-afterAll(async () => {
-  try {
-    await gw?.stop();
-    await harness?.close().catch(() => undefined);
-  } finally {
-    await Promise.all([broker?.dispose(), device?.stop()]);
-  }
-});
+afterAll(() => world?.stop());
 
 const tele = (h: PlatformHarness, device: string, key: string) => h.telemetry().find((r) => r.device === device && r.key === key);
 const attr = (h: PlatformHarness, device: string, key: string) =>

@@ -294,9 +294,11 @@ describe("rest downlink (Python http.server as the device)", () => {
         expect(JSON.parse(attr[0]!.body)).toEqual({ device: "SN-1 A", fwVersion: "1.2" });
 
         expect(await c.onRpc({ device: "Valve", id: 7, method: "echo", params: {} })).toEqual({ result: { temp: 21.5, ok: true } });
-        expect(device.requests().find((x) => x.path === "/echo/Valve")!.query).toBe("id=7");
+        const echo = await device.waitFor((r) => r.some((x) => x.path === "/echo/Valve"), 5000, "echo request");
+        expect(echo.find((x) => x.path === "/echo/Valve")!.query).toBe("id=7");
         expect(await c.onRpc({ device: "Fan", id: 8, method: "set", params: { speed: 3, name: "low" } })).toEqual({ result: {} });
-        expect(JSON.parse(device.requests().find((x) => x.path === "/set/Fan")!.body)).toEqual({ speed: 3, name: "low" });
+        const set = await device.waitFor((r) => r.some((x) => x.path === "/set/Fan"), 5000, "set request");
+        expect(JSON.parse(set.find((x) => x.path === "/set/Fan")!.body)).toEqual({ speed: 3, name: "low" });
         expect(await c.onRpc({ device: "Fan", id: 9, method: "broken", params: {} })).toEqual({ result: { error: "Internal Server Error", code: 500 } });
         expect(await c.onRpc({ device: "Fan", id: 10, method: "slow", params: {} })).toEqual({ result: { error: "Timeout", code: 408 } });
         expect(await c.onRpc({ device: "Fan", id: 11, method: "get", params: `requestUrlExpression=${url}/plain;HTTPMethod=GET;` })).toEqual({ result: "pong" });

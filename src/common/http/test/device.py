@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """An HTTP device for the HTTP connector tests, on Python's http.server (an independent peer).
 
-Usage: device.py ROUTES_JSON  — ROUTES_JSON maps a path to its answer:
+Usage: device.py ROUTES_JSON [CERT KEY]  (with CERT and KEY: HTTPS)  — ROUTES_JSON maps a path to its answer:
   {"/path": {"status": 200, "body": <text or JSON>, "contentType": "...", "delay": seconds,
              "headers": {...}, "auth": "user:password", "bodies": [<answer per call, last repeats>]}}
-A path not listed answers 200 with {}. Prints "READY <port>" once listening, then one JSON line
+A path not listed answers 200 with {}. A body "@hex:<hex digits>" answers those bytes. Prints "READY <port>" once listening, then one JSON line
 per request: {"method", "path", "query", "headers", "body"} (body as text).
 """
 import json
@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import base64
+import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -53,7 +54,10 @@ class Handler(BaseHTTPRequestHandler):
         if route.get("delay"):
             time.sleep(route["delay"])
         answer = route.get("body", {})
-        if isinstance(answer, str):
+        if isinstance(answer, str) and answer.startswith("@hex:"):
+            data = bytes.fromhex(answer[5:])
+            ctype = route.get("contentType", "application/octet-stream")
+        elif isinstance(answer, str):
             data = answer.encode()
             ctype = route.get("contentType", "text/plain")
         else:
@@ -72,5 +76,9 @@ class Handler(BaseHTTPRequestHandler):
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
+if len(sys.argv) > 3:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("READY %d" % server.server_address[1], flush=True)
 server.serve_forever()

@@ -23,8 +23,10 @@ export interface HttpDevice {
 
 export type DeviceRoutes = Record<string, { status?: number; body?: unknown; contentType?: string; delay?: number; headers?: Record<string, string>; auth?: string; bodies?: unknown[] }>;
 
-export async function startHttpDevice(routes: DeviceRoutes = {}): Promise<HttpDevice> {
-  const p: Started = await startProcess("python3", ["-u", join(import.meta.dir, "device.py"), JSON.stringify(routes)], { ready: /READY \d+/, timeoutMs: 15000 });
+/** `tls`: serve HTTPS with this certificate and key (PEM files). */
+export async function startHttpDevice(routes: DeviceRoutes = {}, tls?: { cert: string; key: string }): Promise<HttpDevice> {
+  const args = ["-u", join(import.meta.dir, "device.py"), JSON.stringify(routes), ...(tls ? [tls.cert, tls.key] : [])];
+  const p: Started = await startProcess("python3", args, { ready: /READY \d+/, timeoutMs: 15000 });
   const port = Number(/READY (\d+)/.exec(p.output())![1]);
   const requests = () =>
     p
@@ -34,7 +36,7 @@ export async function startHttpDevice(routes: DeviceRoutes = {}): Promise<HttpDe
       .map((l) => JSON.parse(l) as DeviceRequest);
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? "https" : "http"}://127.0.0.1:${port}`,
     requests,
     waitFor(pick, timeoutMs = 10000, what = "device requests") {
       return new Promise((resolve, reject) => {
