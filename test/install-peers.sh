@@ -6,11 +6,12 @@
 # openssl (test certificates for the OPC-UA server-trust tests),
 # tmux (a real pseudo-terminal for the Ink view of tb-gw tail),
 # qemu-user-static + libc6:arm64 (the linux-arm64 binary runs under qemu-user on an x64 machine;
-# libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it).
+# libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it),
+# curl (the device calling the REST connector; python3's http.server is the device for Request).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

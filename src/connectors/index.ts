@@ -13,6 +13,8 @@ export const connectorRegistry: Record<string, Loader> = {
   snmp: () => import("./snmp/index.ts"),
   ble: () => import("./ble/index.ts"),
   socket: () => import("./socket/index.ts"),
+  rest: () => import("./rest/index.ts"),
+  request: () => import("./request/index.ts"),
 };
 
 /**

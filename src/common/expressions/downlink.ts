@@ -43,3 +43,16 @@ export function fillPlaceholders(
   }
   return out;
 }
+
+/**
+ * Reserved get/set RPC params, `key=value;key=value;` (MQTT, REST, Request): the text after the
+ * first `=` is the value, so values may hold `=`; parts without one are skipped.
+ */
+export function parseReservedParams(params: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of params.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1);
+  }
+  return out;
+}

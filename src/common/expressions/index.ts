@@ -16,5 +16,5 @@ export {
 } from "./template.ts";
 export { convertType, textOf, toBool, toFloat, type TypeHint } from "./types.ts";
 export { messageTimestamp, parseTimestamp, parseDateText, type TsOptions } from "./timestamp.ts";
-export { fillPlaceholders, plainText, jsonText, attributeText, type Encode } from "./downlink.ts";
+export { fillPlaceholders, plainText, jsonText, attributeText, parseReservedParams, type Encode } from "./downlink.ts";
 export { compileSlices, renderSlices, sliceBytes, type Slices } from "./slices.ts";

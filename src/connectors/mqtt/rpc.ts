@@ -3,7 +3,7 @@
 // replies once published; two-way RPC subscribes to the response topic first and replies with
 // the first message on it, or an error after responseTimeout.
 
-import { fillPlaceholders, plainText } from "../../common/expressions/index.ts";
+import { fillPlaceholders, parseReservedParams, plainText } from "../../common/expressions/index.ts";
 import type { RpcReply, RpcRequest } from "../../core/model.ts";
 import type { Logger } from "../../observe/logger.ts";
 import { errorText } from "../../observe/logger.ts";
@@ -34,15 +34,6 @@ interface Pending {
 
 const qosOf = (n: unknown, dflt: 0 | 1 | 2): 0 | 1 | 2 => (n === 0 || n === 1 || n === 2 ? n : dflt);
 
-/** `requestTopicExpression=a;value=b;responseTimeout=5000;` → object (values may contain `=`). */
-export function parseReservedParams(params: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of params.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1);
-  }
-  return out;
-}
 
 export class RpcDispatcher {
   private readonly handlers: Array<{ h: RpcHandler; device: RegExp; method: RegExp }> = [];

@@ -1,14 +1,12 @@
 // Device name and profile for one message, from the mapping's deviceInfo: a `${...}` template over
 // the message (json), a slice of the message bytes (bytes), a regex on the topic, or a constant.
 
-import { compileSlices, compileTemplate, renderSlices, renderTemplate, SKIP, type ExpressionPolicy, type Slices, type Template } from "../../../common/expressions/index.ts";
+import { compileNameTemplate } from "../../../common/converters/json-mapping.ts";
+import { compileSlices, renderSlices, type Slices } from "../../../common/expressions/index.ts";
 import type { DeviceInfo } from "../schema.ts";
 import { pythonRegex, valueFromTopic } from "../topic.ts";
 import { ConverterConfigError } from "./types.ts";
 import { errorText } from "../../../observe/logger.ts";
-
-/** Names are text; a name with no placeholder found at all is missing (the message is dropped). */
-const NAME_POLICY: ExpressionPolicy = { typedPure: false, skipIfAllMissing: true };
 
 export type FieldResolver = (topic: string, body: unknown) => string | undefined;
 
@@ -35,11 +33,8 @@ function compileField(
     const slices: Slices = compileSlices(expression);
     return (_t, body) => renderSlices(slices, body as Buffer, false);
   }
-  const t: Template = compileTemplate(expression);
-  return (_t, body) => {
-    const v = renderTemplate(t, body, NAME_POLICY);
-    return v === SKIP ? undefined : (v as string);
-  };
+  const fromBody = compileNameTemplate(expression);
+  return (_t, body) => fromBody(body);
 }
 
 export interface DeviceResolvers {

@@ -10,4 +10,4 @@ export interface UplinkConverter {
   convert(topic: string, payload: Buffer, receivedTs: number): ConvertedData[] | string | Promise<ConvertedData[] | string>;
 }
 
-export class ConverterConfigError extends Error {}
+export { ConverterConfigError } from "../../../common/converters/custom.ts";
