@@ -153,7 +153,12 @@ export async function createClient(o: ClientOptions): Promise<{ client: OPCUACli
     privateKeyFile: plan.privateKeyFile,
     clientCertificateManager: certificateManager,
     requestedSessionTimeout: o.server.sessionTimeoutInMillis,
-    transportTimeout: o.server.timeoutInMillis,
+    // timeoutInMillis bounds each request's answer, as upstream's (asyncua's request timeout).
+    // node-opcua's transportTimeout is another thing: how long the connection may stay silent.
+    // Set to timeoutInMillis, it dropped every polled connection whose poll period was longer
+    // (upstream's sample: 5000 ms for both) and reconnected at each poll. It keeps node-opcua's
+    // default (60 s), above the session keep-alive reads (every ≤ 20 s).
+    defaultTransactionTimeout: o.server.timeoutInMillis,
     keepSessionAlive: true,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
   });

@@ -54,3 +54,23 @@ for (const enableSubscriptions of [true, false]) {
     }
   }, 60000);
 }
+
+test("polling slower than timeoutInMillis keeps its one connection between polls", async () => {
+  // Upstream's sample polls every 5 s with timeoutInMillis 5000: the timeout bounds each request,
+  // it is not a limit on how long the connection may stay quiet between polls.
+  const peer = await startOpcuaPeer();
+  const config = OpcuaConfigSchema.parse({
+    server: { url: peer.url, enableSubscriptions: false, pollPeriodInMillis: 2500, timeoutInMillis: 1000 },
+    mapping: [{ deviceNodePattern: "Root\\.Objects\\.MyObject", deviceInfo: { deviceNameExpression: "Idle Device" }, timeseries: [{ key: "temperature", type: "path", value: "${Temperature}" }] }],
+  });
+  const ctx = recordingContext({ type: "opcua" });
+  const c = new OpcuaConnector(config, ctx);
+  try {
+    await c.start();
+    await ctx.waitFor((s) => s.filter((d) => d.telemetry?.some((t) => "temperature" in t.values)).length >= 2, 15000, "two polls");
+    expect({ added: ctx.added.length, deleted: ctx.deleted }).toEqual({ added: 1, deleted: [] });
+  } finally {
+    await c.stop();
+    await peer.stop();
+  }
+}, 30000);
