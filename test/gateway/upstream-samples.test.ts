@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import mqtt from "mqtt";
 import { FROM_BOTH, gatewayBinary, startGateway, startGatewayFrom, writeGatewayConfig } from "../support/gateway.ts";
 import type { Started } from "../support/process.ts";
+import { deviceRpcReply } from "../support/platform.ts";
 import { startWorld } from "./fixtures.ts";
 
 const SAMPLES = resolve(import.meta.dir, "../../../shared/reference/python-gateway-configs");
@@ -52,11 +53,7 @@ for (const from of FROM_BOTH) {
       await world.harness.sendAttributeUpdate("Demo Device", { relay: false });
       expect(await setRelay).toBe("false");
       await world.harness.sendDeviceRpc("Demo Device", 7, "getRelay", { channel: 2 });
-      const reply = await world.harness.waitFor(
-        (h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 7 && r.body.data && !("method" in r.body.data)),
-        10000,
-        "getRelay reply",
-      );
+      const reply = await world.harness.waitFor((h) => deviceRpcReply(h, 7), 10000, "getRelay reply");
       expect(reply.body).toEqual({ device: "Demo Device", id: 7, data: { relay: true } });
       expect(gw.proc.exitCode).toBeNull();
     } finally {
