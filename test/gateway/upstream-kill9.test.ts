@@ -72,14 +72,16 @@ beforeAll(async () => {
   gatewayBinary();
   modbusPort = await freePort();
   pty = await startPtyPair(mkdtempSync(join(tmpdir(), "tbgw-kill9-pty-")));
-  [device, modbusTcp, modbusRtu, opcua, bacnet, snmpd] = await Promise.all([
-    startMosquitto(),
-    startModbusPeer({ port: modbusPort, units: [1], hr: { 0: 215, 1: 405, 2: 1234, 3: 500 }, co: { 1: 1 } }),
-    startModbusPeer({ transport: "serial", framer: "rtu", port: pty.b, baudrate: 9600, units: [1], ir: { 1: 23, 2: 61, 3: 7, 4: 8 } }),
-    startOpcuaPeer(),
-    startBacnetPeer(4730),
-    startSnmpd(),
+  // started side by side; each is kept as soon as it is up, so afterAll stops it even if another failed
+  const peers = await Promise.allSettled([
+    startMosquitto().then((p) => (device = p)),
+    startModbusPeer({ port: modbusPort, units: [1], hr: { 0: 215, 1: 405, 2: 1234, 3: 500 }, co: { 1: 1 } }).then((p) => (modbusTcp = p)),
+    startModbusPeer({ transport: "serial", framer: "rtu", port: pty.b, baudrate: 9600, units: [1], ir: { 1: 23, 2: 61, 3: 7, 4: 8 } }).then((p) => (modbusRtu = p)),
+    startOpcuaPeer().then((p) => (opcua = p)),
+    startBacnetPeer(4730).then((p) => (bacnet = p)),
+    startSnmpd().then((p) => (snmpd = p)),
   ]);
+  for (const p of peers) if (p.status === "rejected") throw p.reason;
   deviceClient = await mqtt.connectAsync(device.url, { clientId: `kill9-devices-${Math.random().toString(16).slice(2)}` });
 }, 240000);
 
@@ -93,7 +95,10 @@ async function makeSite(label: string, storage: Record<string, unknown>, connect
   // The platform side: a persistent broker and a durable harness session, so what the gateway
   // publishes when the broker comes back is queued for the harness even before it reconnects.
   const platform = await startMosquitto({ persistent: true });
-  const harness = await startPlatformHarness(platform.url, { persistent: true });
+  const harness = await startPlatformHarness(platform.url, { persistent: true }).catch(async (e) => {
+    await platform.dispose();
+    throw e;
+  });
   await platform.stop();
   const entries = connectors.map(({ config: _c, ...e }) => e);
   const files = Object.fromEntries(connectors.map((c) => [c.configuration, c.config]));
