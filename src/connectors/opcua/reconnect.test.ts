@@ -67,13 +67,13 @@ test("polling slower than timeoutInMillis keeps its one connection between polls
   const c = new OpcuaConnector(config, ctx);
   try {
     await c.start();
-    await ctx.waitFor((s) => s.filter((d) => d.telemetry?.some((t) => "temperature" in t.values)).length >= 2, 15000, "two polls");
+    await ctx.waitFor((s) => s.filter((d) => d.telemetry?.some((t) => "temperature" in t.values)).length >= 2, 20000, "two polls");
     expect({ added: ctx.added.length, deleted: ctx.deleted }).toEqual({ added: 1, deleted: [] });
   } finally {
     await c.stop();
     await peer.stop();
   }
-}, 30000);
+}, 60000);
 
 test("a server that stops answering (SIGSTOP) is noticed within a few timeouts; data resumes when it answers again", async () => {
   const peer = await startOpcuaPeer();
