@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT } from "./gateway.ts";
+import { BUN, ROOT } from "./paths.ts";
 
 export const canHideNodeModules = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
 

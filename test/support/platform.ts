@@ -109,3 +109,8 @@ export async function startPlatformHarness(
   await client.subscribeAsync({ "v1/gateway/#": { qos: 1 }, "v1/devices/me/#": { qos: 1 } });
   return h;
 }
+
+/** The gateway's reply to device RPC `id` (the harness also sees its own request on that topic). */
+export function deviceRpcReply(h: PlatformHarness, id: number): Received | undefined {
+  return h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body?.id === id && r.body.data !== undefined && !(typeof r.body.data === "object" && r.body.data !== null && "method" in r.body.data));
+}

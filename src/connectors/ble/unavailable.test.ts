@@ -1,5 +1,7 @@
 // The adapter-less paths for real: no system D-Bus at all, and a real dbus-daemon without
-// bluetoothd. `tb-gw scan ble` and the connector's start must say what is missing and fail.
+// bluetoothd. `tb-gw scan ble` and the connector's start must say what is missing and fail; a
+// gateway (from source and from the compiled binary) with the upstream ble.json says it once and
+// runs on without the connector.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -7,7 +9,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
+import { FROM_BOTH, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { startMosquitto } from "../../../test/support/mosquitto.ts";
+import { startPlatformHarness } from "../../../test/support/platform.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
+import { sample, upstreamMain } from "../../../test/support/upstream.ts";
 import { BleUnavailableError } from "./bluez.ts";
 import { BleConnector } from "./connector.ts";
 import { BleConfigSchema } from "./schema.ts";
@@ -19,11 +25,12 @@ let bus: Started;
 let busAddress: string;
 
 beforeAll(async () => {
+  gatewayBinary();
   dir = mkdtempSync(join(tmpdir(), "tbgw-dbus-"));
   // A private D-Bus daemon stands in for the system bus: real D-Bus, but no org.bluez on it.
   bus = await startProcess("dbus-daemon", ["--session", "--nofork", "--print-address", `--address=unix:path=${join(dir, "bus")}`], { ready: /unix:path=/ });
   busAddress = /unix:path=[^\s]+/.exec(bus.output())![0];
-});
+}, 240000);
 afterAll(async () => {
   await bus?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -77,4 +84,38 @@ describe("BLE without an adapter", () => {
     expect(noBluez).toBeInstanceOf(BleUnavailableError);
     expect((noBluez as Error).message).toContain("bluetoothd (BlueZ) is not running");
   }, 20000);
+});
+
+describe("BLE without an adapter in the running gateway", () => {
+  const cases = [
+    { what: "no system bus socket", bus: () => `unix:path=${join(dir, "missing")}`, says: () => `the system D-Bus socket ${join(dir, "missing")} does not exist` },
+    { what: "no bluetoothd", bus: () => busAddress, says: () => "bluetoothd (BlueZ) is not running" },
+  ];
+  for (const from of FROM_BOTH)
+    for (const c of cases)
+      test(`upstream ble.json (${from}, ${c.what}): one clear error, the gateway runs on and stops cleanly`, async () => {
+        const platform = await startMosquitto();
+        const harness = await startPlatformHarness(platform.url);
+        let gw: Started | undefined;
+        try {
+          const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "ble", name: "BLE Connector", configuration: "ble.json" }]), { "ble.json": sample("ble.json") });
+          gw = await startGatewayFrom(from, files.configPath, { env: { DBUS_SYSTEM_BUS_ADDRESS: c.bus() } });
+          // the gateway is up without the connector and serves the platform
+          await harness.waitFor((h) => h.received.some((r) => r.topic === "v1/devices/me/attributes" && r.body.active_connectors), 15000, "the gateway's configuration attributes");
+          const out = gw.output();
+          expect(out).toContain("gateway started");
+          expect(out).toContain("0/1 connectors running");
+          const errors = out.split("\n").filter((l) => l.includes("BLE Connector not started"));
+          expect(errors.length).toBe(1);
+          expect(errors[0]).toContain(c.says());
+          const exited = new Promise<number | null>((r) => gw!.proc.once("exit", (code) => r(code)));
+          expect(gw.proc.exitCode).toBeNull();
+          gw.proc.kill("SIGTERM");
+          expect(await exited).toBe(0);
+        } finally {
+          await gw?.stop();
+          await harness.close().catch(() => undefined);
+          await platform.dispose();
+        }
+      }, 30000);
 });

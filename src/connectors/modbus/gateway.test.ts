@@ -1,78 +1,82 @@
-// The whole gateway (`tb-gw run`, own process) with a Modbus connector polling the pymodbus peer and
-// Mosquitto playing the platform: 64-bit integers beyond 2^53 must reach the platform as exact JSON
-// integer literals (upstream sends numbers; a string would turn the key into a text key), in
-// telemetry, attributes and an RPC reply.
+// The whole gateway (`tb-gw run`, own process; from source and from the compiled binary) with the
+// upstream samples modbus.json (TCP master against pymodbus, and its slave server) and
+// modbus_serial.json (RTU master over a socat pty against pymodbus' serial server), Mosquitto
+// playing the platform: values reach the platform, an attribute update and RPCs reach the devices.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FROM_BOTH, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { startMosquitto } from "../../../test/support/mosquitto.ts";
+import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
 import type { Started } from "../../../test/support/process.ts";
-import { startPeer } from "./test/peer.ts";
+import { modbusSample, modbusSerialSample, upstreamMain } from "../../../test/support/upstream.ts";
+import { peerWrites, startPeer, startPtyPair, waitForOutput } from "./test/peer.ts";
 
-let peer: Started | undefined;
-let platform: Broker | undefined;
-let harness: PlatformHarness | undefined;
-let gw: Started | undefined;
-
-const BIG_NEG = -1234567890123456789n;
-const U64_MAX = 2n ** 64n - 1n;
+let tcp: Started;
+let rtu: Started;
+let pty: Awaited<ReturnType<typeof startPtyPair>>;
+let tcpPort: number;
 
 beforeAll(async () => {
-  const port = await freePort();
-  const order = { byteOrder: "BIG", wordOrder: "LITTLE" };
-  [peer, platform] = await Promise.all([
-    startPeer({
-      port,
-      encode: [
-        { address: 0, type: "64int", value: BIG_NEG, ...order },
-        { address: 10, type: "64uint", value: U64_MAX, ...order },
-        { address: 20, type: "64int", value: -1234567890123, ...order },
-      ],
-    }),
-    startMosquitto(),
-  ]);
-  harness = await startPlatformHarness(platform.url);
-  const modbus = {
-    master: {
-      slaves: [{
-        deviceName: "Big Regs", host: "127.0.0.1", port, type: "tcp", method: "socket", unitId: 1, pollPeriod: 500, timeout: 2, ...order,
-        attributes: [{ tag: "u64", type: "64uint", functionCode: 3, objectsCount: 4, address: 10 }],
-        timeseries: [
-          { tag: "big", type: "64int", functionCode: 3, objectsCount: 4, address: 0 },
-          { tag: "small", type: "64int", functionCode: 3, objectsCount: 4, address: 20 },
-        ],
-        rpc: [{ tag: "readBig", type: "64int", functionCode: 3, objectsCount: 4, address: 0 }],
-      }],
-    },
-  };
-  const storage = { type: "memory", read_records_count: 10, max_records_count: 1000 };
-  const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "PLC", type: "modbus", configuration: "modbus.json" }]), { "modbus.json": modbus });
-  gw = await startGateway(files.configPath);
-}, 60000);
+  gatewayBinary();
+  tcpPort = await freePort();
+  // modbus.json: hr 0..3 = temperature, humidity, power, frequency (÷10), coil 1 = relay
+  tcp = await startPeer({ port: tcpPort, units: [1], hr: { 0: 215, 1: 405, 2: 1234, 3: 500 }, co: { 1: 1 } });
+  // modbus_serial.json: ir 1, 2 = temperature, humidity; ir 3..4 = the "16int" attribute
+  pty = await startPtyPair(mkdtempSync(join(tmpdir(), "tbgw-modbus-gw-pty-")));
+  rtu = await startPeer({ transport: "serial", framer: "rtu", port: pty.b, baudrate: 9600, units: [1], ir: { 1: 23, 2: 61, 3: 7, 4: 8 } });
+}, 240000);
 
 afterAll(async () => {
-  try {
-    await gw?.stop();
-    await harness?.close().catch(() => undefined);
-  } finally {
-    await Promise.all([platform?.dispose(), peer?.stop()]);
-  }
+  await rtu?.stop();
+  await pty?.proc.stop();
+  await tcp?.stop();
 });
 
-test("64int/64uint beyond 2^53 arrive as exact JSON integers, not strings", async () => {
-  const tel = await harness!.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/telemetry" && r.raw.includes('"Big Regs"')), 20000, "Big Regs telemetry");
-  // The raw payload: JSON.parse would round these through a double.
-  expect(tel.raw).toContain(`"big":${BIG_NEG}`);
-  expect(tel.raw).toContain('"small":-1234567890123');
-  const attrs = await harness!.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.raw.includes('"u64"')), 20000, "u64 attribute");
-  expect(attrs.raw).toBe(`{"Big Regs":{"u64":${U64_MAX}}}`);
-}, 30000);
+for (const from of FROM_BOTH) {
+  test(`upstream modbus.json (TCP) and modbus_serial.json (RTU over a pty) in the gateway (${from}): uplink, attribute update, RPC`, async () => {
+    const platform = await startMosquitto();
+    const harness = await startPlatformHarness(platform.url);
+    let gw: Started | undefined;
+    try {
+      const connectors = [
+        { type: "modbus", name: "Modbus TCP", configuration: "modbus.json" },
+        { type: "modbus", name: "Modbus RTU", configuration: "modbus_serial.json" },
+      ];
+      const files = writeGatewayConfig(upstreamMain(platform.port, connectors), {
+        "modbus.json": modbusSample(tcpPort, await freePort()),
+        "modbus_serial.json": modbusSerialSample(pty.a),
+      });
+      gw = await startGatewayFrom(from, files.configPath);
+      const latest = (h: PlatformHarness, device: string) => Object.fromEntries(h.telemetry().filter((r) => r.device === device).map((r) => [r.key, r.value]));
+      await harness.waitFor((h) => Object.keys(latest(h, "Demo Device")).length === 3 && Object.keys(latest(h, "Modbus Temperature Sensor")).length === 2, 20000, "both devices' telemetry");
+      expect(latest(harness, "Demo Device")).toEqual({ temperature: 21.5, humidity: 40.5, relay: expect.any(Boolean) });
+      expect(latest(harness, "Modbus Temperature Sensor")).toEqual({ temperature: 23, humidity: 61 });
+      const attrs = harness.received.filter((r) => r.topic === "v1/gateway/attributes").map((r) => r.body);
+      expect(attrs).toContainEqual({ "Demo Device": { power: 123.4, frequency: 50 } });
 
-test("an RPC read of a 64int beyond 2^53 replies with the exact integer", async () => {
-  await harness!.waitFor((h) => h.received.some((r) => r.topic === "v1/gateway/connect" && r.body.device === "Big Regs"), 20000, "Big Regs connected");
-  await harness!.sendDeviceRpc("Big Regs", 7, "readBig", null);
-  const reply = await harness!.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body?.id === 7), 15000, "RPC reply");
-  expect(reply.raw).toContain(`"value":${BIG_NEG}`);
-}, 30000);
+      // TCP: the sample's attributeUpdates (relay → coil 1) and configured RPC getRelay
+      const mark = tcp.output().length;
+      await harness.sendAttributeUpdate("Demo Device", { relay: false });
+      await waitForOutput(tcp, (o) => peerWrites(o.slice(mark)).length > 0, 10000, "the relay write");
+      expect(peerWrites(tcp.output().slice(mark))).toEqual([{ unit: 1, table: "co", address: 1, values: [0] }]);
+      await harness.sendDeviceRpc("Demo Device", 11, "getRelay", null);
+      expect((await harness.waitFor((h) => deviceRpcReply(h, 11), 10000, "getRelay reply")).body).toEqual({ device: "Demo Device", id: 11, data: { value: false } });
+
+      // RTU: setValue (coil 31) through the serial line
+      const rtuMark = rtu.output().length;
+      await harness.sendDeviceRpc("Modbus Temperature Sensor", 12, "setValue", true);
+      expect((await harness.waitFor((h) => deviceRpcReply(h, 12), 10000, "setValue reply")).body.data).toEqual({ value: true });
+      await waitForOutput(rtu, (o) => peerWrites(o.slice(rtuMark)).length > 0, 10000, "the serial write");
+      expect(peerWrites(rtu.output().slice(rtuMark))).toEqual([{ unit: 1, table: "co", address: 31, values: [1] }]);
+      expect(gw.proc.exitCode).toBeNull();
+    } finally {
+      await gw?.stop();
+      await harness.close().catch(() => undefined);
+      await platform.dispose();
+    }
+  }, 60000);
+}

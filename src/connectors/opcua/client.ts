@@ -126,6 +126,19 @@ export interface ClientOptions {
   applicationName: string;
 }
 
+/**
+ * timeoutInMillis bounds each request's answer, as upstream's (asyncua's request timeout), and sets
+ * how soon a server that stopped answering is noticed. node-opcua's transportTimeout is another
+ * thing: how long the connection may stay silent. It used to be timeoutInMillis, which dropped every
+ * polled connection whose poll period was longer (upstream's sample: 5000 ms for both) and
+ * reconnected at each poll. Now a keep-alive read goes out after timeoutInMillis of quiet, and the
+ * connection is given up after two missed keep-alives or one unanswered request.
+ */
+function liveness(timeoutInMillis: number) {
+  const keepAliveInterval = Math.max(1000, timeoutInMillis);
+  return { defaultTransactionTimeout: timeoutInMillis, keepSessionAlive: true as const, keepAliveInterval, transportTimeout: 2 * keepAliveInterval + timeoutInMillis };
+}
+
 /** A client with no automatic reconnection: the connector's own supervisor owns retries. */
 export async function createClient(o: ClientOptions): Promise<{ client: OPCUAClient; plan: ClientPlan }> {
   const plan = planClient(o.server, o.configDir);
@@ -153,8 +166,7 @@ export async function createClient(o: ClientOptions): Promise<{ client: OPCUACli
     privateKeyFile: plan.privateKeyFile,
     clientCertificateManager: certificateManager,
     requestedSessionTimeout: o.server.sessionTimeoutInMillis,
-    transportTimeout: o.server.timeoutInMillis,
-    keepSessionAlive: true,
+    ...liveness(o.server.timeoutInMillis),
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
   });
   return { client, plan };

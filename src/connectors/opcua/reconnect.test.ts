@@ -54,3 +54,51 @@ for (const enableSubscriptions of [true, false]) {
     }
   }, 60000);
 }
+
+test("polling slower than timeoutInMillis keeps its one connection between polls", async () => {
+  // Upstream's sample polls every 5 s with timeoutInMillis 5000: the timeout bounds each request,
+  // it is not a limit on how long the connection may stay quiet between polls.
+  const peer = await startOpcuaPeer();
+  const config = OpcuaConfigSchema.parse({
+    server: { url: peer.url, enableSubscriptions: false, pollPeriodInMillis: 2500, timeoutInMillis: 1000 },
+    mapping: [{ deviceNodePattern: "Root\\.Objects\\.MyObject", deviceInfo: { deviceNameExpression: "Idle Device" }, timeseries: [{ key: "temperature", type: "path", value: "${Temperature}" }] }],
+  });
+  const ctx = recordingContext({ type: "opcua" });
+  const c = new OpcuaConnector(config, ctx);
+  try {
+    await c.start();
+    await ctx.waitFor((s) => s.filter((d) => d.telemetry?.some((t) => "temperature" in t.values)).length >= 2, 20000, "two polls");
+    expect({ added: ctx.added.length, deleted: ctx.deleted }).toEqual({ added: 1, deleted: [] });
+  } finally {
+    await c.stop();
+    await peer.stop();
+  }
+}, 60000);
+
+test("a server that stops answering (SIGSTOP) is noticed within a few timeouts; data resumes when it answers again", async () => {
+  const peer = await startOpcuaPeer();
+  const config = OpcuaConfigSchema.parse({
+    server: { url: peer.url, enableSubscriptions: false, pollPeriodInMillis: 300, timeoutInMillis: 1000, reconnectBackoffInitialDelay: 0.2, reconnectRetriesCount: 2 },
+    mapping: [{ deviceNodePattern: "Root\\.Objects\\.MyObject", deviceInfo: { deviceNameExpression: "Frozen Device" }, timeseries: [{ key: "temperature", type: "path", value: "${Temperature}" }] }],
+  });
+  const ctx = recordingContext({ type: "opcua" });
+  const c = new OpcuaConnector(config, ctx);
+  const pid = peer.proc.proc.pid!;
+  try {
+    await c.start();
+    await ctx.waitFor((s) => s.length > 0, 10000, "first poll");
+    const t0 = Date.now();
+    process.kill(pid, "SIGSTOP");
+    await ctx.waitFor(() => ctx.deleted.includes("Frozen Device"), 15000, "delDevice while the server is frozen");
+    const noticed = Date.now() - t0;
+    process.kill(pid, "SIGCONT");
+    const mark = ctx.sent.length;
+    await ctx.waitFor((s) => s.length > mark, 15000, "data after the server answers again");
+    // a request timeout (1 s), a keep-alive period and some slack for a loaded machine
+    expect(noticed).toBeLessThan(8000);
+  } finally {
+    process.kill(pid, "SIGCONT");
+    await c.stop();
+    await peer.stop();
+  }
+}, 60000);
