@@ -175,10 +175,13 @@ describe("rest connector (curl as the device)", () => {
         release("SUCCESS");
         expect((await first).status).toBe(200);
 
-        ctx.sendData = async () => "FAILURE";
+        ctx.sendData = async () => "NOT_STORED";
         const full = await postJson(`${base}/data`, { name: "D", t: 2 });
         expect(full.status).toBe(503);
         expect(full.headers["retry-after"]).toBe("1");
+        // data that can never be stored is the request's fault, not a reason to retry
+        ctx.sendData = async () => "FAILURE";
+        expect((await postJson(`${base}/data`, { name: "D", t: 3 })).status).toBe(400);
       },
       ctx,
     );
