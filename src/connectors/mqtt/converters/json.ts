@@ -1,6 +1,7 @@
 // JSON uplink converter (upstream JsonMqttUplinkConverter). Config is compiled once; each message
 // is parsed and walked synchronously with no per-message closures. An array payload is converted
-// item by item and merged per device.
+// item by item and merged per device. With `useEval`, a value's rendered text is evaluated as a
+// Python expression (safe evaluator, src/common/expressions/python) before its type conversion.
 
 import { compileTemplate, convertType, messageTimestamp, NONE_SKIPS, renderTemplate, SKIP, textOf, type Template } from "../../../common/expressions/index.ts";
 import type { ConvertedData, ReportStrategyConfig, TelemetryEntry } from "../../../core/model.ts";
@@ -9,12 +10,18 @@ import { pythonRegex, valueFromTopic } from "../topic.ts";
 import { compileDeviceInfo, type DeviceResolvers } from "./device-info.ts";
 import { ConverterConfigError, type UplinkConverter } from "./types.ts";
 import { errorText } from "../../../observe/logger.ts";
+import { compileExpression } from "../../../common/expressions/python/index.ts";
+
+/** Types whose value text `useEval` evaluates first (upstream evaluates for every type that is not already the value's). */
+const EVAL_TYPES = new Set(["int", "integer", "long", "float", "double", "bool", "boolean"]);
 
 interface CompiledKey {
   key: Template;
   keyFromTopic: RegExp | undefined;
   value: Template;
   type: string;
+  /** useEval: the rendered text is evaluated as a Python expression before type conversion. */
+  evaluate: boolean;
   strategy: ReportStrategyConfig | undefined;
   tsField: { tsField: string; dayfirst?: boolean; yearfirst?: boolean } | undefined;
 }
@@ -24,7 +31,7 @@ export function deviceStrategyOf(c: ConverterConfig): ReportStrategyConfig | und
   return c.sendDataOnlyOnChange ? { type: "ON_CHANGE" } : undefined;
 }
 
-function compileKeys(list: ConverterConfig["attributes"], where: string): { all: boolean; keys: CompiledKey[] } {
+function compileKeys(list: ConverterConfig["attributes"], where: string, useEval: boolean): { all: boolean; keys: CompiledKey[] } {
   if (list === undefined) return { all: false, keys: [] };
   if (list === "*") return { all: true, keys: [] };
   let all = false;
@@ -47,6 +54,7 @@ function compileKeys(list: ConverterConfig["attributes"], where: string): { all:
       keyFromTopic,
       value: compileTemplate(k.value),
       type: (k as KeyConfig).type.toLowerCase(),
+      evaluate: useEval && EVAL_TYPES.has((k as KeyConfig).type.toLowerCase()),
       strategy: k.reportStrategy as ReportStrategyConfig | undefined,
       tsField: k.tsField ? { tsField: k.tsField, dayfirst: k.dayfirst, yearfirst: k.yearfirst } : undefined,
     });
@@ -64,8 +72,8 @@ export class JsonUplinkConverter implements UplinkConverter {
 
   constructor(config: ConverterConfig, where: string) {
     this.device = compileDeviceInfo(config.deviceInfo, false, where);
-    this.attrs = compileKeys(config.attributes, `${where}.attributes`);
-    this.series = compileKeys(config.timeseries, `${where}.timeseries`);
+    this.attrs = compileKeys(config.attributes, `${where}.attributes`, config.useEval === true);
+    this.series = compileKeys(config.timeseries, `${where}.timeseries`, config.useEval === true);
     this.useReceivedTs = config.useReceivedTs === true;
     this.deviceStrategy = deviceStrategyOf(config);
     this.hasKeyStrategies = [...this.attrs.keys, ...this.series.keys].some((k) => k.strategy);
@@ -176,9 +184,23 @@ export class JsonUplinkConverter implements UplinkConverter {
   }
 
   private valueOf(k: CompiledKey, item: unknown): unknown {
-    const r = renderTemplate(k.value, item, NONE_SKIPS);
+    let r = renderTemplate(k.value, item, NONE_SKIPS);
     if (r === SKIP || r === "None") return SKIP;
+    if (k.evaluate && typeof r === "string") r = evaluateText(r);
     return convertType(r, k.type);
+  }
+}
+
+/**
+ * useEval: the value text as a Python expression with no variables (`"21.4 + 21.4"` → 42.8), by the
+ * safe evaluator. Text that is not a valid expression, or fails, stays text, as a failed type
+ * conversion does (upstream drops the rest of the message on an eval error).
+ */
+export function evaluateText(text: string): unknown {
+  try {
+    return compileExpression(text).evaluate({});
+  } catch {
+    return text;
   }
 }
 
