@@ -16,6 +16,8 @@ export interface ExpressionRoleOptions {
   template?: boolean;
   /** It is an expression only when the nearest enclosing object with this field has it `true`. */
   enabledBy?: string;
+  /** ... and that object's `type` is not one of these (MQTT: the bytes and custom converters never evaluate). */
+  enablerNotTypes?: string[];
   /** It is not an expression when its sibling `type` is absent or one of these (lower case). */
   notForTypes?: string[];
 }
@@ -30,12 +32,13 @@ function valueAt(doc: SourceDoc, path: Path): unknown {
 
 function applies(doc: SourceDoc, hit: RoleHit, o: ExpressionRoleOptions): boolean {
   if (o.enabledBy) {
-    let flag: unknown;
-    for (let n = hit.path.length - 1; n >= 0 && flag === undefined; n--) {
+    let holder: Record<string, unknown> | undefined;
+    for (let n = hit.path.length - 1; n >= 0 && !holder; n--) {
       const v = valueAt(doc, hit.path.slice(0, n));
-      if (v !== null && typeof v === "object" && !Array.isArray(v) && o.enabledBy in v) flag = (v as Record<string, unknown>)[o.enabledBy];
+      if (v !== null && typeof v === "object" && !Array.isArray(v) && o.enabledBy in v) holder = v as Record<string, unknown>;
     }
-    if (flag !== true) return false;
+    if (holder?.[o.enabledBy] !== true) return false;
+    if (o.enablerNotTypes && typeof holder.type === "string" && o.enablerNotTypes.includes(holder.type)) return false;
   }
   if (o.notForTypes) {
     const t = (valueAt(doc, hit.path.slice(0, -1)) as Record<string, unknown> | undefined)?.type;

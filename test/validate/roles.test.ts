@@ -122,11 +122,11 @@ describe("expression roles", () => {
   });
 
   test("MQTT useEval: values of number/bool types are checked with placeholders read as numbers", async () => {
-    const mqtt = (useEval: boolean | undefined, type: string, value: string) =>
+    const mqtt = (useEval: boolean | undefined, type: string, value: string, converter = "json") =>
       JSON.stringify(
         {
           broker: { host: "127.0.0.1" },
-          mapping: [{ topicFilter: "t", converter: { type: "json", useEval, deviceInfo: { deviceNameExpressionSource: "constant", deviceNameExpression: "D" }, timeseries: [{ type, key: "k", value }] } }],
+          mapping: [{ topicFilter: "t", converter: { type: converter, useEval, deviceInfo: { deviceNameExpressionSource: "constant", deviceNameExpression: "D" }, timeseries: [{ type, key: "k", value }] } }],
         },
         null,
         2,
@@ -138,5 +138,7 @@ describe("expression roles", () => {
     expect(await errors("mqtt-eval-ok", "mqtt.json", mqtt(true, "double", "(${a} - 32) / 1.8"), "mqtt")).toEqual([]);
     expect(await errors("mqtt-no-eval", "mqtt.json", mqtt(undefined, "int", "${a} +* ${b}"), "mqtt")).toEqual([]);
     expect(await errors("mqtt-eval-string", "mqtt.json", mqtt(true, "string", "${a} +* ${b}"), "mqtt")).toEqual([]);
+    // the bytes converter never evaluates: its [from:to] slices are not expressions
+    expect(await errors("mqtt-eval-bytes", "mqtt.json", mqtt(true, "int", "[0:4]", "bytes"), "mqtt")).toEqual([]);
   });
 });

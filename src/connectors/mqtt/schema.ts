@@ -64,7 +64,7 @@ const KeySchema = z
     value: z
       .string()
       .check(
-        z.meta({ tbgw: "expression", tbgwExpression: { template: true, enabledBy: "useEval", notForTypes: ["string", "str", "raw", "json"] } }),
+        z.meta({ tbgw: "expression", tbgwExpression: { template: true, enabledBy: "useEval", enablerNotTypes: ["bytes", "custom"], notForTypes: ["string", "str", "raw", "json"] } }),
         z.describe("value: ${path} template (json) or [from:to] slice (bytes); with useEval the rendered text is a Python expression"),
       ),
     keySource: z.optional(z.enum(["message", "topic", "constant"])),
