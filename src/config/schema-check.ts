@@ -15,13 +15,17 @@ import { diagAt, type Path, pathText, type SourceDoc } from "./source.ts";
  * - `udpListenPort`: the same for a UDP port (TCP and UDP listeners may share a number);
  * - `deviceName`: a fixed device name (two sources with one name merge into one device);
  * - `pollPeriod`: ms between polls of one device (the object holding it is one polled device);
- *   validate estimates storage growth from these.
+ *   validate estimates storage growth from these;
+ * - `expression`: a Python expression for the safe evaluator (src/common/expressions/python);
+ *   options in `.meta({ tbgw: "expression", tbgwExpression: {...} })`, see ExpressionRoleOptions.
  */
-export type Role = "file" | "listenPort" | "udpListenPort" | "deviceName" | "pollPeriod";
+export type Role = "file" | "listenPort" | "udpListenPort" | "deviceName" | "pollPeriod" | "expression";
 export interface RoleHit {
   role: Role;
   path: Path;
   value: unknown;
+  /** Role options from the same meta (`tbgwExpression` for `expression`). */
+  options?: Record<string, unknown>;
   /** The field is absent and `value` is its schema default. */
   defaulted?: boolean;
 }
@@ -42,10 +46,12 @@ export interface SchemaCheck {
 type Def = { type: string; [k: string]: any };
 const defOf = (s: z.core.$ZodType): Def => (s as any)._zod.def as Def;
 const roleOf = (s: z.core.$ZodType): Role | undefined => z.globalRegistry.get(s)?.tbgw as Role | undefined;
+const optionsOf = (s: z.core.$ZodType): Record<string, unknown> | undefined => z.globalRegistry.get(s)?.tbgwExpression as Record<string, unknown> | undefined;
 
 /** Peel wrappers (optional, default, pipe, lazy, ...) collecting any role met on the way. */
-function unwrap(s: z.core.$ZodType): { core: z.core.$ZodType; role?: Role } {
+function unwrap(s: z.core.$ZodType): { core: z.core.$ZodType; role?: Role; options?: Record<string, unknown> } {
   let role = roleOf(s);
+  let options = role ? optionsOf(s) : undefined;
   for (let i = 0; i < 50; i++) {
     const d = defOf(s);
     let next: z.core.$ZodType | undefined;
@@ -54,9 +60,9 @@ function unwrap(s: z.core.$ZodType): { core: z.core.$ZodType; role?: Role } {
     else if (d.type === "lazy") next = d.getter();
     if (!next) break;
     s = next;
-    role ??= roleOf(s);
+    if (!role && (role = roleOf(s))) options = optionsOf(s);
   }
-  return { core: s, role };
+  return { core: s, role, options };
 }
 
 /** Top-level keys of an object schema and whether it refuses others (z.strictObject); undefined if not an object. */
@@ -87,8 +93,8 @@ function pickOption(options: z.core.$ZodType[], value: unknown): z.core.$ZodType
 }
 
 function walk(doc: SourceDoc, s: z.core.$ZodType, value: unknown, path: Path, out: SchemaCheck): void {
-  const { core, role } = unwrap(s);
-  if (role && value !== undefined && value !== null) out.roles.push({ role, path, value });
+  const { core, role, options } = unwrap(s);
+  if (role && value !== undefined && value !== null) out.roles.push(options ? { role, path, value, options } : { role, path, value });
   const d = defOf(core);
   switch (d.type) {
     case "object": {

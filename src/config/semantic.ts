@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { storageLocation } from "../storage/location.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import type { RoleHit } from "./schema-check.ts";
+import { checkExpressionRole } from "./expression-check.ts";
 import { diagAt, type Path, type SourceDoc } from "./source.ts";
 import { errorText } from "../observe/logger.ts";
 
@@ -261,6 +262,7 @@ export function checkConnectorRoles(all: ConnectorRoles[], configDir: string, li
     const owner = `connector "${c.name}"`;
     for (const hit of c.roles) {
       if (hit.role === "file") checkFile(c.doc, hit.path, owner, hit.value, configDir, out);
+      if (hit.role === "expression") checkExpressionRole(c.doc, hit, owner, out);
       if (hit.role === "listenPort" || hit.role === "udpListenPort") {
         const port = Number(hit.value);
         if (!Number.isInteger(port) || port <= 0) continue; // 0 = any free port; a serial device path is no port

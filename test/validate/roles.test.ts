@@ -75,3 +75,70 @@ describe("storage growth estimate", () => {
     expect(growth[0]!.message).toContain(`holds ${hours.toFixed(1)} h of platform outage`);
   });
 });
+
+describe("expression roles", () => {
+  const ble = (compute: string) => ({ devices: [{ name: "Tag", MACAddress: "4C:65:A8:DF:85:C0", telemetry: [{ key: "t", valueExpression: "[1:3]", dataSourceType: "advertisement", compute }] }] });
+  /** 1-based line and column of the first `needle` after `after` in `text`. */
+  const place = (text: string, after: string, needle: string) => {
+    const at = text.indexOf(needle, text.indexOf(after));
+    const before = text.slice(0, at).split("\n");
+    return `${before.length}:${before[before.length - 1]!.length + 1}`;
+  };
+  const errors = async (name: string, file: string, text: string, type = "ble") => {
+    const path = site(name, [{ name: "Sensors", type, configuration: file }], { [file]: text });
+    const r = await checkGatewayConfig(path, { env: {} });
+    return r.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.line}:${d.col} ${d.path}: ${d.message}`);
+  };
+
+  test("BLE compute: a syntax error points at its character inside the string", async () => {
+    const text = JSON.stringify(ble("value +* 2"), null, 2);
+    expect(await errors("ble-syntax", "ble.json", text)).toEqual([
+      `${place(text, '"compute"', "*")} devices[0].telemetry[0].compute: connector "Sensors": Python expression: unexpected "*"`,
+    ]);
+  });
+
+  test("escapes before the place are counted as the file has them", async () => {
+    const text = JSON.stringify(ble("PLACEHOLDER"), null, 2).replace("PLACEHOLDER", "\\u0076alue \\t+ lambda: 1");
+    expect(await errors("ble-escape", "ble.json", text)).toEqual([
+      `${place(text, '"compute"', "lambda")} devices[0].telemetry[0].compute: connector "Sensors": Python expression: lambda functions are not supported in expressions`,
+    ]);
+  });
+
+  test("BLE compute knows its one variable", async () => {
+    const text = JSON.stringify(ble("value * scale"), null, 2);
+    expect(await errors("ble-name", "ble.json", text)).toEqual([
+      `${place(text, '"compute"', "scale")} devices[0].telemetry[0].compute: connector "Sensors": Python expression: unknown name "scale"; the variables here are value`,
+    ]);
+    expect(await errors("ble-ok", "ble.json", JSON.stringify(ble("round((value - 65536 if value > 32767 else value) / 100, 1)"), null, 2))).toEqual([]);
+  });
+
+  test("YAML: plain and double-quoted scalars point inside too", async () => {
+    const plain = ["devices:", "  - name: Tag", "    MACAddress: 4C:65:A8:DF:85:C0", "    telemetry:", "      - key: t", "        valueExpression: '[1:3]'", "        dataSourceType: advertisement", "        compute: value / 10 - __x", ""].join("\n");
+    expect(await errors("ble-yaml", "ble.yaml", plain)).toEqual([
+      `8:31 devices[0].telemetry[0].compute: connector "Sensors": Python expression: "__x": names starting with "__" are not accessible`,
+    ]);
+    const quoted = plain.replace("compute: value / 10 - __x", 'compute: "value \\x2f 10 $ 1"');
+    expect(await errors("ble-yaml-q", "ble.yaml", quoted)).toEqual([`8:33 devices[0].telemetry[0].compute: connector "Sensors": Python expression: unexpected character "$"`]);
+  });
+
+  test("MQTT useEval: values of number/bool types are checked with placeholders read as numbers", async () => {
+    const mqtt = (useEval: boolean | undefined, type: string, value: string, converter = "json") =>
+      JSON.stringify(
+        {
+          broker: { host: "127.0.0.1" },
+          mapping: [{ topicFilter: "t", converter: { type: converter, useEval, deviceInfo: { deviceNameExpressionSource: "constant", deviceNameExpression: "D" }, timeseries: [{ type, key: "k", value }] } }],
+        },
+        null,
+        2,
+      );
+    const bad = mqtt(true, "int", "${a} +* ${b}");
+    expect(await errors("mqtt-eval", "mqtt.json", bad, "mqtt")).toEqual([
+      `${place(bad, '"value"', "*")} mapping[0].converter.timeseries[0].value: connector "Sensors": with useEval the value is evaluated as a Python expression: unexpected "*"`,
+    ]);
+    expect(await errors("mqtt-eval-ok", "mqtt.json", mqtt(true, "double", "(${a} - 32) / 1.8"), "mqtt")).toEqual([]);
+    expect(await errors("mqtt-no-eval", "mqtt.json", mqtt(undefined, "int", "${a} +* ${b}"), "mqtt")).toEqual([]);
+    expect(await errors("mqtt-eval-string", "mqtt.json", mqtt(true, "string", "${a} +* ${b}"), "mqtt")).toEqual([]);
+    // the bytes converter never evaluates: its [from:to] slices are not expressions
+    expect(await errors("mqtt-eval-bytes", "mqtt.json", mqtt(true, "int", "[0:4]", "bytes"), "mqtt")).toEqual([]);
+  });
+});

@@ -3,6 +3,7 @@
 // The connectors differ only in their expression policy (what a missing `${...}` becomes) and in
 // where a key may come from besides the message (MQTT: the topic), so both are parameters here.
 
+import { compileExpression } from "../expressions/python/index.ts";
 import { compileTemplate, convertType, messageTimestamp, renderTemplate, SKIP, textOf, type ExpressionPolicy, type Template } from "../expressions/index.ts";
 import type { ConvertedData, ReportStrategyConfig, TelemetryEntry } from "../../core/model.ts";
 
@@ -23,6 +24,8 @@ export interface CompiledKey {
   keyFromContext: ((context: string) => string | undefined) | undefined;
   value: Template;
   type: string;
+  /** `useEval` (MQTT): the rendered text is evaluated as a Python expression before type conversion. */
+  evaluate: boolean;
   strategy: ReportStrategyConfig | undefined;
   tsField: { tsField: string; dayfirst?: boolean; yearfirst?: boolean } | undefined;
 }
@@ -36,6 +39,7 @@ export interface CompiledKeys {
 export function compileKeys<K extends JsonKeyConfig>(
   list: "*" | ReadonlyArray<"*" | K> | undefined,
   contextKey?: (k: K, index: number) => ((context: string) => string | undefined) | undefined,
+  useEval = false,
 ): CompiledKeys {
   if (list === undefined) return { all: false, keys: [] };
   if (list === "*") return { all: true, keys: [] };
@@ -51,6 +55,7 @@ export function compileKeys<K extends JsonKeyConfig>(
       keyFromContext: contextKey?.(k, i),
       value: compileTemplate(k.value),
       type: (k.type ?? "").toLowerCase(),
+      evaluate: useEval && EVAL_TYPES.has((k.type ?? "").toLowerCase()),
       strategy: k.reportStrategy as ReportStrategyConfig | undefined,
       tsField: k.tsField ? { tsField: k.tsField, dayfirst: k.dayfirst, yearfirst: k.yearfirst } : undefined,
     });
@@ -171,9 +176,22 @@ export class JsonMapping {
   }
 
   private valueOf(k: CompiledKey, item: unknown): unknown {
-    const r = renderTemplate(k.value, item, this.opts.policy);
+    let r = renderTemplate(k.value, item, this.opts.policy);
     if (r === SKIP || (this.opts.policy.skipText !== undefined && r === this.opts.policy.skipText)) return SKIP;
+    if (k.evaluate && typeof r === "string") r = evaluateText(r);
     return convertType(r, k.type);
+  }
+}
+
+/** Types whose value text `useEval` evaluates first (upstream evaluates for the number and bool types). */
+const EVAL_TYPES = new Set(["int", "integer", "long", "float", "double", "bool", "boolean"]);
+
+/** `useEval`: the value text as a Python expression; text that does not evaluate stays text (then the type conversion decides). */
+export function evaluateText(text: string): unknown {
+  try {
+    return compileExpression(text).evaluate({});
+  } catch {
+    return text;
   }
 }
 

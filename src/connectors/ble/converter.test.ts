@@ -100,8 +100,17 @@ describe("compute expressions", () => {
     expect(compileCompute("(value - 32) / 1.8")(212)).toBeCloseTo(100, 9);
     expect(compileCompute("-value ** 2")(3)).toBe(-9);
     expect(compileCompute("value // 10 % 7")(123)).toBe(5);
-    expect(() => compileCompute("__import__('os')")).toThrow(/compute: unexpected/);
-    expect(() => compileCompute("value +")).toThrow(/ends too early/);
+    expect(() => compileCompute("__import__('os')")).toThrow(/compute: "__import__": names starting with "__" are not accessible at offset 0/);
+    expect(() => compileCompute("value +")).toThrow(/ends too early at offset 7/);
+    expect(() => compileCompute("value * scale")).toThrow(/compute: unknown name "scale"; the variables here are value at offset 8/);
+  });
+  test("Python semantics from the shared evaluator", () => {
+    expect(compileCompute("value / 4")(10)).toBe(2.5);
+    expect(compileCompute("-value // 4")(10)).toBe(-3);
+    expect(compileCompute("value - 65536 if value > 32767 else value")(0xfff6)).toBe(-10);
+    expect(compileCompute("round(value * 0.1, 1)")(523)).toBe(52.3);
+    expect(compileCompute("bool(value & 0b100)")(4)).toBe(true);
+    expect(() => compileCompute("100 / value")(0)).toThrow('compute "100 / value" with value 0: ZeroDivisionError: division by zero');
   });
 });
 

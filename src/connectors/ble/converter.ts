@@ -2,7 +2,8 @@
 // - bytes (characteristics): each [i] / [a:b] in valueExpression becomes the decimal values of the
 //   selected bytes written one after another, the rest of the text stays: "[0:2]cm" on 12 34 → "1852cm";
 // - hex (advertisements): [a:b] is the integer of those bytes' hex, [i] the integer of the first hex
-//   digit of byte i (upstream quirk); optional `compute`; the result is the last value computed. A range
+//   digit of byte i (upstream quirk); optional `compute` (a Python expression on `value`, evaluated by the
+//   shared safe evaluator); the result is the last value computed. A range
 //   that selects no bytes or ends past the received bytes is an error for that key (not a 0).
 
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
@@ -34,11 +35,11 @@ export function bytesConvert(valueExpression: string, data: Uint8Array): string 
   });
 }
 
-const computeCache = new Map<string, (v: number) => number>();
+const computeCache = new Map<string, (v: number) => unknown>();
 
-export function hexConvert(valueExpression: string, data: Uint8Array, compute?: string): number | undefined {
+export function hexConvert(valueExpression: string, data: Uint8Array, compute?: string): unknown {
   const hex = Buffer.from(data).toString("hex");
-  let result: number | undefined;
+  let result: unknown;
   for (const m of valueExpression.matchAll(SELECTOR)) {
     const [, a = "", colon, b] = m;
     const [s, e] = bounds(data.length, a, colon, b);
@@ -48,13 +49,12 @@ export function hexConvert(valueExpression: string, data: Uint8Array, compute?: 
     if (colon && (e <= s || (wantEnd !== undefined && wantEnd > 0 && wantEnd > data.length))) {
       throw new Error(`byte range [${a}:${b ?? ""}] is outside the ${data.length} received byte(s)`);
     }
-    let value = colon ? parseInt(hex.slice(s * 2, e * 2), 16) : parseInt(hex[s * 2]!, 16);
+    const value = colon ? parseInt(hex.slice(s * 2, e * 2), 16) : parseInt(hex[s * 2]!, 16);
     if (compute) {
       let fn = computeCache.get(compute);
       if (!fn) computeCache.set(compute, (fn = compileCompute(compute)));
-      value = fn(value);
-    }
-    result = value;
+      result = fn(value);
+    } else result = value;
   }
   return result;
 }

@@ -18,7 +18,10 @@ export const BleKeySchema = z.object({
   characteristicUUID: z.optional(Uuid),
   valueExpression: z._default(z.string(), "[:]").check(z.describe('byte selection template, e.g. "[0:2]cm [2:]A"')),
   dataSourceType: z._default(z.enum(["characteristic", "advertisement"]), "characteristic"),
-  compute: opt(z.string(), "arithmetic on `value` (hex/advertisement converter), e.g. \"value / 10 - 40\""),
+  compute: opt(
+    z.string().check(z.meta({ tbgw: "expression", tbgwExpression: { variables: ["value"] } })),
+    "Python expression on `value` (hex/advertisement converter), e.g. \"value / 10 - 40\"; safe subset, see src/common/expressions/README.md",
+  ),
 });
 
 const MacAddress = z.pipe(

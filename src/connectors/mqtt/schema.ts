@@ -61,7 +61,12 @@ const KeySchema = z
   .object({
     type: z._default(z.string(), "string").check(z.describe("string, integer/int/long, double/float, boolean/bool, json, raw (bytes)")),
     key: z.string().check(z.describe("key name: literal, ${path} template, or a regex on the topic with keySource: topic")),
-    value: z.string().check(z.describe("value: ${path} template (json) or [from:to] slice (bytes)")),
+    value: z
+      .string()
+      .check(
+        z.meta({ tbgw: "expression", tbgwExpression: { template: true, enabledBy: "useEval", enablerNotTypes: ["bytes", "custom"], notForTypes: ["string", "str", "raw", "json"] } }),
+        z.describe("value: ${path} template (json) or [from:to] slice (bytes); with useEval the rendered text is a Python expression"),
+      ),
     keySource: z.optional(z.enum(["message", "topic", "constant"])),
     hexMode: opt(z.boolean(), "bytes converter: render the slice as lowercase hex"),
     reportStrategy: z.optional(ReportStrategySchema),
@@ -82,7 +87,10 @@ const ConverterSchema = z
     cached: opt(z.boolean(), "share one custom converter instance between mappings"),
     sharedId: optString("share one custom converter instance per id"),
     deviceInfo: z.optional(DeviceInfoSchema),
-    useEval: opt(z.boolean(), "not supported (Python eval); ignored with a warning"),
+    useEval: opt(
+      z.boolean(),
+      "json converter: evaluate each rendered value text as a Python expression (safe subset, no eval) before converting it to a non-string type",
+    ),
     useReceivedTs: opt(z.boolean(), "stamp all telemetry with the receive time"),
     sendDataOnlyOnChange: opt(z.boolean(), "legacy; ON_CHANGE report strategy when true"),
     reportStrategy: z.optional(ReportStrategySchema),

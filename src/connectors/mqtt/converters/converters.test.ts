@@ -99,6 +99,32 @@ describe("json converter", () => {
     expect(out[0].telemetry[0].values).toEqual({ i: 12, b: true, bad: "n/a", s: "5", mixed: "12.7 of None" });
   });
 
+  test("useEval: the rendered value text is evaluated as a Python expression before type conversion (upstream test_convert_data_from_string_to_int_with_eval)", () => {
+    const keys = (useEval: boolean) =>
+      json({
+        useEval,
+        deviceInfo: { deviceNameExpressionSource: "constant", deviceNameExpression: "D" },
+        attributes: [
+          { type: "int", key: "twice", value: "${test_key} + ${test_key}" },
+          { type: "double", key: "scaled", value: "${raw} / 10" },
+          { type: "bool", key: "bit", value: "${flags} & 4 != 0" },
+          { type: "string", key: "text", value: "${test_key} + 1" },
+          { type: "int", key: "bad", value: "${word}" },
+          { type: "int", key: "plain", value: "${raw}" },
+        ],
+      });
+    const msg = { test_key: "21.420000", raw: 523, flags: 6, word: "open" };
+    expect((run(keys(true), "t", msg) as any[])[0].attributes).toEqual({ twice: 42, scaled: 52.3, bit: true, text: "21.420000 + 1", bad: "open", plain: 523 });
+    // without useEval the same text is not a number and stays text
+    expect((run(keys(false), "t", msg) as any[])[0].attributes).toEqual({ twice: "21.420000 + 21.420000", scaled: "523 / 10", bit: "6 & 4 != 0", text: "21.420000 + 1", bad: "open", plain: 523 });
+  });
+
+  test("useEval cannot reach the process: a device sending code gets its text back", () => {
+    const c = json({ useEval: true, deviceInfo: { deviceNameExpressionSource: "constant", deviceNameExpression: "D" }, timeseries: [{ type: "int", key: "v", value: "${v}" }] });
+    for (const v of ["__import__('os').system('id')", "().__class__", "process.exit(1)", "'x' * 10 ** 9"])
+      expect((run(c, "t", { v }) as any[])[0].telemetry[0].values.v).toBe(v);
+  });
+
   test("message ts, tsField and useReceivedTs", () => {
     const base = { deviceInfo: { deviceNameExpressionSource: "constant", deviceNameExpression: "D" } };
     const a = json({ ...base, timeseries: [{ type: "double", key: "v", value: "${v}" }, { type: "double", key: "w", value: "${w}", tsField: "wTime" }] });

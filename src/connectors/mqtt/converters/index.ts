@@ -10,7 +10,8 @@ export { ConverterConfigError, type UplinkConverter } from "./types.ts";
 
 export async function createConverter(m: Mapping, where: string, configDir: string, log: Logger): Promise<UplinkConverter> {
   const c = m.converter;
-  if (c.useEval) log.warn(`${where}.converter.useEval: Python eval is not supported; values are used as they are`);
+  const json = !(c.extension || c.type === "custom" || c.type === "bytes");
+  if (c.useEval && !json) log.warn(`${where}.converter.useEval: applies to the json converter only; ignored`);
   if (c.extension || c.type === "custom") {
     if (!c.extension) throw new ConverterConfigError(`${where}.converter: type custom needs "extension" (a class name or module file)`);
     return loadCustomConverter(c, configDir, log);

@@ -1,7 +1,9 @@
 // JSON uplink converter (upstream JsonMqttUplinkConverter). Config is compiled once; each message
 // is parsed and walked synchronously with no per-message closures. An array payload is converted
 // item by item and merged per device. The key mapping itself is shared with the HTTP connectors
-// (src/common/converters/json-mapping.ts); what is MQTT's own is the topic as a key source.
+// (src/common/converters/json-mapping.ts); what is MQTT's own is the topic as a key source and
+// `useEval`: a value's rendered text evaluated as a Python expression (the safe evaluator,
+// src/common/expressions/python) before its type conversion.
 
 import { NONE_SKIPS } from "../../../common/expressions/index.ts";
 import { compileKeys, convertItems, JsonMapping } from "../../../common/converters/json-mapping.ts";
@@ -37,7 +39,8 @@ export class JsonUplinkConverter implements UplinkConverter {
 
   constructor(config: ConverterConfig, where: string) {
     this.device = compileDeviceInfo(config.deviceInfo, false, where);
-    this.mapping = new JsonMapping(compileKeys(config.attributes, topicKey(`${where}.attributes`)), compileKeys(config.timeseries, topicKey(`${where}.timeseries`)), {
+    const useEval = config.useEval === true;
+    this.mapping = new JsonMapping(compileKeys(config.attributes, topicKey(`${where}.attributes`), useEval), compileKeys(config.timeseries, topicKey(`${where}.timeseries`), useEval), {
       policy: NONE_SKIPS,
       useReceivedTs: config.useReceivedTs === true,
       deviceStrategy: deviceStrategyOf(config),
