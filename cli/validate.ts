@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .option("--sample <file>", "run a connector's converter on this sample payload and print what it would send")
     .option("--connector <name>", "with --sample: the connector (its name in the main config) whose converter to use")
     .option("--topic <topic>", "with --sample: the topic (or address) the sample arrived on, to pick the mapping")
+    .option("--instance <id>", "check the config as instance <id> would run it (default: $TB_GW_INSTANCE)")
     .addHelpText(
       "after",
       `
@@ -51,6 +52,7 @@ Examples:
         sample: opts.sample as string | undefined,
         connector: opts.connector as string | undefined,
         topic: opts.topic as string | undefined,
+        instance: opts.instance as string | undefined,
       });
       process.exitCode = code;
     });

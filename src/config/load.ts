@@ -11,6 +11,7 @@ import { connectorRegistry, loadDescriptor } from "../connectors/index.ts";
 import type { ConnectorDescriptor } from "../core/connector.ts";
 import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
+import { applyInstance, INSTANCE_PLACEHOLDER } from "./instance.ts";
 import { type ConnectorEntry, type MainConfig, MainConfigSchema, type ReportStrategy, ReportStrategySchema } from "./main-schema.ts";
 import { checkSchema, objectShape } from "./schema-check.ts";
 import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, checkStorageGrowth, estimateGrowth, type MainListener } from "./semantic.ts";
@@ -27,6 +28,8 @@ export interface LoadOptions {
   descriptors?: Record<string, ConnectorDescriptor<any>>;
   /** Folder discovery starts from (default process.cwd()). */
   cwd?: string;
+  /** Instance id (`--instance N` / TB_GW_INSTANCE): see instance.ts. */
+  instance?: string;
 }
 
 export interface LoadedConnector {
@@ -106,6 +109,10 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   if (!raw) return result;
 
   const applied = applyEnvOverrides(raw, opts.env ?? process.env);
+  for (const p of applyInstance(raw, opts.instance, configDir)) {
+    if (opts.instance === undefined)
+      diagnostics.push(diagAt(doc, p, "error", `"${INSTANCE_PLACEHOLDER}" needs an instance id: run with --instance N (or TB_GW_INSTANCE=N)`));
+  }
   const mainDiags: Diagnostic[] = [];
   let config: MainConfig | undefined;
   if (!doc.broken) {

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ConvertedData } from "../core/model.ts";
 import { ConfigError, type Diagnostic, diagnosticsToJson, formatDiagnostics } from "./diagnostics.ts";
+import { resolveInstance } from "./instance.ts";
 import { checkGatewayConfig, type LoadOptions } from "./load.ts";
 import { errorText } from "../observe/logger.ts";
 
@@ -16,6 +17,8 @@ export interface ValidateOptions {
   sample?: string;
   connector?: string;
   topic?: string;
+  /** Instance id (`--instance N`); TB_GW_INSTANCE when absent. */
+  instance?: string;
 }
 
 export interface Output {
@@ -42,7 +45,8 @@ export async function runValidate(path: string | undefined, o: ValidateOptions, 
   }
   let result;
   try {
-    result = await checkGatewayConfig(path, { ...load, writeIds: false });
+    const instance = load.instance ?? resolveInstance(o.instance, load.env ?? process.env);
+    result = await checkGatewayConfig(path, { ...load, instance, writeIds: false });
   } catch (e) {
     // No config to check (missing file or nothing discovered): a usage problem, not an invalid config.
     if (e instanceof ConfigError) io.err(formatDiagnostics(e.diagnostics, { color: o.color }));

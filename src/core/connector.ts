@@ -28,6 +28,11 @@ export interface ConnectorContext {
   readonly configDir: string;
   /** Folder for connector state (PKI folders, caches); created on demand by the connector. */
   readonly dataDir: string;
+  /**
+   * Instance id when several gateways run on one config (`run --instance N`): client ids and other
+   * names the broker or device must see once get it (`${instance}` replaced, else `-N` appended).
+   */
+  readonly instance?: string;
   readonly log: Logger;
 
   /**
