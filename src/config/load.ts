@@ -246,6 +246,8 @@ async function loadConnector(
       diagnostics.push(...check.diagnostics.filter((d) => !(d.severity === "warning" && d.path && reservedPaths.has(d.path))));
       roles.push({ name, doc, roles: check.roles });
       config = check.data;
+      if (check.ok && descriptor.lint)
+        for (const w of descriptor.lint(toCheck)) diagnostics.push(diagAt(doc, [...base, ...w.path], "warning", `connector "${name}": ${w.message}`));
     } catch (e) {
       diagnostics.push(diagAt(doc, base, "error", `checking connector "${name}" failed inside its schema (a bug in the ${type} connector): ${errorText(e)}`));
     }

@@ -66,6 +66,12 @@ export interface Connector {
   sharedAttributeKeys?(device: string): string[] | "*";
 }
 
+/** Advice on a connector file that the schema cannot give: where (JSON path in the file) and what. */
+export interface ConnectorWarning {
+  path: Array<string | number>;
+  message: string;
+}
+
 /** One per connector folder; the registry lists them. */
 export interface ConnectorDescriptor<C = unknown> {
   /** Type as written in `connectors[].type` (lower case). */
@@ -79,6 +85,11 @@ export interface ConnectorDescriptor<C = unknown> {
    * registry stays cheap.
    */
   create(config: C, ctx: ConnectorContext): Promise<Connector>;
+  /**
+   * Offline checks beyond the schema on the file as written (called only when the schema check
+   * passed): warnings that `validate` prints and `run` logs with file:line:col. No I/O.
+   */
+  lint?(raw: Record<string, unknown>): ConnectorWarning[];
   /** `tb-gw scan <type> ...`: adds its own subcommand under `scan` (reusing the connector's code). */
   registerScan?(scan: Command): void;
   /**
