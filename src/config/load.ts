@@ -58,9 +58,21 @@ export interface GatewayConfig {
   diagnostics: Diagnostic[];
 }
 
+/** A device a connector of this config polls (see PollTarget), with where it is written. */
+export interface PolledDevice {
+  connector: string;
+  target: string;
+  doc: SourceDoc;
+  path: Path;
+}
+
 export interface CheckResult {
   path: string;
   configDir: string;
+  /** Instance id the config was checked as. */
+  instance?: string;
+  /** Devices the polling connectors poll (for `validate` across several configs). */
+  polled: PolledDevice[];
   /** Undefined when the main config has errors. */
   config?: MainConfig;
   connectors: LoadedConnector[];
@@ -99,7 +111,7 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   const configDir = dirname(full);
   const doc = readDoc(full);
   const diagnostics: Diagnostic[] = [...doc.diagnostics];
-  const result: CheckResult = { path: full, configDir, connectors: [], diagnostics };
+  const result: CheckResult = { path: full, configDir, instance: opts.instance, polled: [], connectors: [], diagnostics };
   // Upstream prefers <name>.json when it exists (it writes one when converting YAML): say which file wins here.
   const jsonTwin = full.replace(/\.ya?ml$/i, ".json");
   if (jsonTwin !== full && existsSync(jsonTwin))
@@ -135,7 +147,7 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   const roles: ConnectorRoles[] = [];
   const names = new Map<string, number>();
   for (let i = 0; i < entries.length; i++) {
-    const loaded = await loadConnector(doc, i, entries[i], configDir, opts, diagnostics, roles, names);
+    const loaded = await loadConnector(doc, i, entries[i], configDir, opts, diagnostics, roles, names, result.polled);
     if (loaded) result.connectors.push(loaded);
   }
   diagnostics.push(...checkConnectorRoles(roles, configDir, mainListeners(doc, raw)));
@@ -168,6 +180,7 @@ async function loadConnector(
   diagnostics: Diagnostic[],
   roles: ConnectorRoles[],
   names: Map<string, number>,
+  polled: PolledDevice[],
 ): Promise<LoadedConnector | undefined> {
   const at: Path = ["connectors", i];
   if (!isObj(entry) || typeof entry.type !== "string" || typeof entry.name !== "string") return undefined; // the schema said why
@@ -248,6 +261,7 @@ async function loadConnector(
       config = check.data;
       if (check.ok && descriptor.lint)
         for (const w of descriptor.lint(toCheck)) diagnostics.push(diagAt(doc, [...base, ...w.path], "warning", `connector "${name}": ${w.message}`));
+      if (check.ok && descriptor.pollTargets) for (const t of descriptor.pollTargets(toCheck)) polled.push({ connector: name, target: t.target, doc, path: [...base, ...t.path] });
     } catch (e) {
       diagnostics.push(diagAt(doc, base, "error", `checking connector "${name}" failed inside its schema (a bug in the ${type} connector): ${errorText(e)}`));
     }

@@ -72,6 +72,17 @@ export interface ConnectorWarning {
   message: string;
 }
 
+/**
+ * A device a polling connector reads, named so that two configs polling it can be told apart:
+ * `validate` on several configs (one per instance) warns when two of them poll one target.
+ */
+export interface PollTarget {
+  /** JSON path of the device entry in the connector file. */
+  path: Array<string | number>;
+  /** What identifies the device on the wire, e.g. "modbus tcp 10.0.0.5:502 unit 1". */
+  target: string;
+}
+
 /** One per connector folder; the registry lists them. */
 export interface ConnectorDescriptor<C = unknown> {
   /** Type as written in `connectors[].type` (lower case). */
@@ -90,6 +101,8 @@ export interface ConnectorDescriptor<C = unknown> {
    * passed): warnings that `validate` prints and `run` logs with file:line:col. No I/O.
    */
   lint?(raw: Record<string, unknown>): ConnectorWarning[];
+  /** The devices this file polls (polling connectors), read from the file as written. No I/O. */
+  pollTargets?(raw: Record<string, unknown>): PollTarget[];
   /** `tb-gw scan <type> ...`: adds its own subcommand under `scan` (reusing the connector's code). */
   registerScan?(scan: Command): void;
   /**
