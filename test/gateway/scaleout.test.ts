@@ -9,7 +9,9 @@
 
 import { expect, test } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
+import { join } from "node:path";
 import { startFleet, tally, ranges, type Fleet } from "../support/fleet.ts";
+import { BUN, CLI } from "../support/gateway.ts";
 import { startMosquitto, type Broker } from "../support/mosquitto.ts";
 import { sensorConnector } from "./fixtures.ts";
 
@@ -138,7 +140,7 @@ test("clean sessions (the default) on $share: after kill -9 without a restart th
   }
 }, 60000);
 
-test("downlink across instances: an RPC and an attribute update for a device last reported through instance 3 are delivered by instance 3 to the device broker", async () => {
+test("downlink across instances: an RPC and an attribute update for a device last reported through instance 3 are delivered by instance 3 to the device broker; tail --list shows the instances", async () => {
   const { device, client } = await setUp();
   let fleet: Fleet | undefined;
   try {
@@ -153,6 +155,11 @@ test("downlink across instances: an RPC and an attribute update for a device las
       target = await h3.waitFor((h) => h.telemetry().some((r) => r.device === `thermo-${i}`) && `thermo-${i}`, 300, "").catch(() => undefined);
     }
     expect(target).toBeDefined();
+    // tb-gw tail --list shows the three instances of this config, each on its own status socket
+    const tail = Bun.spawn([BUN, CLI, "tail", "--list", "--config", f.configPath], { stdout: "pipe", stderr: "pipe" });
+    const listed = await new Response(tail.stdout).text();
+    expect(await tail.exited).toBe(0);
+    expect(listed.split("\n").filter(Boolean).map((l) => /--instance (\d+) .*socket (\S+)$/.exec(l)?.slice(1))).toEqual(["1", "2", "3"].map((n) => [n, join(f.dir, `status@${n}.sock`)]));
     const dev = await mqtt.connectAsync(device.url, { clientId: `scaleout-thermo-${Math.random().toString(16).slice(2)}` });
     try {
       const attrs = new Promise<string>((resolve) => dev.on("message", (t, p) => t === `sensors/${target}/attrs` && resolve(p.toString())));

@@ -15,6 +15,11 @@ export function describeGateway(d: Discovery): string {
   return `  ${pick.padEnd(16)} pid ${d.pid}, ${d.configPath}${d.instance !== undefined ? `, socket ${d.socket}` : ""}`;
 }
 
+/** Gateways in a stable order for lists: by config, then instance (1, 2, 10), plain gateway first. */
+export function byConfigAndInstance(ds: Discovery[]): Discovery[] {
+  return [...ds].sort((a, b) => a.configPath.localeCompare(b.configPath) || (a.instance ?? "").localeCompare(b.instance ?? "", undefined, { numeric: true }));
+}
+
 /**
  * The socket to attach to: --socket, else the running gateway of --instance (and --config's folder,
  * when given), else the discovery file of --config's folder, else the default socket, else the only
@@ -23,7 +28,7 @@ export function describeGateway(d: Discovery): string {
 export function findSocket(opts: { socket?: string; configDir?: string; instance?: string }): string {
   if (opts.socket) return opts.socket;
   const live = listDiscoveries();
-  const list = (ds: Discovery[]) => ds.map(describeGateway).join("\n");
+  const list = (ds: Discovery[]) => byConfigAndInstance(ds).map(describeGateway).join("\n");
   if (opts.instance !== undefined) {
     if (opts.configDir) {
       const d = readDiscovery(discoveryFile(opts.configDir, opts.instance));

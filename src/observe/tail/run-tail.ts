@@ -6,7 +6,7 @@
 import { dirname, resolve } from "node:path";
 import type { ServerLine, StatusSnapshot, SubscribeKind } from "../status/protocol.ts";
 import { listDiscoveries } from "../status/paths.ts";
-import { describeGateway, findSocket, subscribe } from "./client.ts";
+import { byConfigAndInstance, describeGateway, findSocket, subscribe } from "./client.ts";
 import { makeFilter, rowsOf, type Row } from "./rows.ts";
 import { errorText } from "../logger.ts";
 
@@ -43,7 +43,7 @@ function listGateways(configDir: string | undefined): number {
     process.stderr.write(`tb-gw tail: no running gateway${configDir ? ` for config folder ${configDir}` : ""}\n`);
     return 1;
   }
-  process.stdout.write(`${live.map(describeGateway).join("\n")}\n`);
+  process.stdout.write(`${byConfigAndInstance(live).map(describeGateway).join("\n")}\n`);
   return 0;
 }
 
