@@ -9,6 +9,7 @@
 //     three instances, steady load; instance 3 is killed (-9) after 5 s and NOT restarted. Per
 //     message: delivered or not by the end (+5 s grace), and for those delivered late, how late.
 
+import { readFileSync } from "node:fs";
 import mqtt from "mqtt";
 import { cpuSeconds } from "./proc.ts";
 import { BUN } from "../test/support/gateway.ts";
@@ -92,9 +93,11 @@ async function throughput(instances: number, messages: number) {
       generatorMsgsPerSec: Math.round(genOut.rate),
       split: per.map((n) => `${Math.round((n / total) * 100)}%`).join("/"),
       gatewaysCpuPct: cpu.slice(0, instances).join("+"),
+      gatewayCoreSecPerMillionDp: Math.round((cpu.slice(0, instances).reduce((a, b) => a + b, 0) / 100 / ((total * KEYS) / secs / 1e6)) * 100) / 100,
       deviceBrokerCpuPct: cpu[instances],
       platformBrokersCpuPct: cpu.slice(instances + 1).reduce((a, b) => a + b, 0),
       generatorCpuPct: Math.round((genOut.cpuSecs / secs) * 100),
+      loadAverage1m: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
     };
   } finally {
     await fleet?.dispose();
