@@ -75,3 +75,13 @@ test("MQTT client ids, default status socket and discovery file are per instance
   expect(discoveryFile("/etc/tb-gw", "2")).not.toBe(discoveryFile("/etc/tb-gw"));
   expect(discoveryFile("/etc/tb-gw", "2")).toEndWith("@2.json");
 });
+
+test("with an instance, provisioning and remote configuration (state shared through the config folder) are warnings", async () => {
+  const path = config({ type: "memory" }, { thingsboard: { host: "127.0.0.1", port: 1883, remoteConfiguration: true, provisioning: { type: "ACCESS_TOKEN", provisionDeviceKey: "k", provisionDeviceSecret: "s" } } });
+  const r = await checkGatewayConfig(path, { env: {}, instance: "2" });
+  const warnings = r.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message);
+  expect(warnings.some((m) => m.startsWith("provisioning saves its credentials in the config folder, which all instances share"))).toBe(true);
+  expect(warnings.some((m) => m.startsWith("remote configuration rewrites the connector files that all instances share"))).toBe(true);
+  const plain = await checkGatewayConfig(path, { env: {} });
+  expect(plain.diagnostics.some((d) => /all instances share/.test(d.message))).toBe(false);
+});

@@ -125,6 +125,14 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
     if (opts.instance === undefined)
       diagnostics.push(diagAt(doc, p, "error", `"${INSTANCE_PLACEHOLDER}" needs an instance id: run with --instance N (or TB_GW_INSTANCE=N)`));
   }
+  if (opts.instance !== undefined) {
+    // state these keep in the config folder is not per instance (README "Scaling out")
+    const tb = isObj(raw.thingsboard) ? raw.thingsboard : {};
+    if (tb.provisioning !== undefined && tb.security === undefined)
+      diagnostics.push(diagAt(doc, ["thingsboard", "provisioning"], "warning", `provisioning saves its credentials in the config folder, which all instances share: instance ${opts.instance} would use the credentials another instance obtained. Give each instance its own token (TB_GW_ACCESS_TOKEN in instance-N.env, or \${instance} in thingsboard.security)`));
+    if (tb.remoteConfiguration === true)
+      diagnostics.push(diagAt(doc, ["thingsboard", "remoteConfiguration"], "warning", `remote configuration rewrites the connector files that all instances share: a change sent to instance ${opts.instance} changes the others at their next restart or file check. Keep it off when running several instances`));
+  }
   const mainDiags: Diagnostic[] = [];
   let config: MainConfig | undefined;
   if (!doc.broken) {
