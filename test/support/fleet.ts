@@ -26,6 +26,11 @@ export interface Fleet {
   kill(n: number): Promise<void>;
   /** Logs of instances that were killed, by instance number. */
   logs: Map<number, string[]>;
+  /**
+   * Resolves true once `pred` holds, checked on every message any platform side receives (the
+   * harness records it first); false after `ms`.
+   */
+  until(pred: () => boolean, ms: number): Promise<boolean>;
   /** Stop every instance (SIGTERM, log check) and the platform brokers. */
   dispose(): Promise<void>;
 }
@@ -72,6 +77,19 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       if (!gw) return;
       await gw.stop("SIGKILL");
       logs.set(n, [...(logs.get(n) ?? []), gw.output()]);
+    },
+    until(pred, ms) {
+      return new Promise((resolve) => {
+        const check = () => pred() && done(true);
+        const done = (v: boolean) => {
+          clearTimeout(timer);
+          for (const h of harnesses) h.client.off("message", check);
+          resolve(v);
+        };
+        const timer = setTimeout(() => done(false), ms);
+        for (const h of harnesses) h.client.on("message", check);
+        check();
+      });
     },
     async dispose() {
       const errors: unknown[] = [];
