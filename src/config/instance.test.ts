@@ -40,6 +40,9 @@ test("${instance} in main-config strings is replaced, not inside inline connecto
   expect(g.config.thingsboard.security?.accessToken).toBe("plant-gw-2");
   expect(g.config.storage).toMatchObject({ data_file_path: join(g.configDir, "data", "instance-2") + "/" });
   expect(g.config.status?.socket).toBe("/run/tb-gw/status@2.sock");
+  // a connector without an id gets one derived from its name, the same in every instance
+  expect(g.connectors[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect((await loadGatewayConfig(path, { env: {}, instance: "3" })).connectors[0]!.id).toBe(g.connectors[0]!.id);
   // converter templates use ${...} for message fields: left alone
   expect(JSON.stringify(g.connectors[0]!.config)).toContain('"deviceNameExpression":"${instance}"');
 });

@@ -253,7 +253,7 @@ async function loadConnector(
     if (rs.success) reportStrategy = rs.data;
   }
   const generatedId = typeof rest.id !== "string" || rest.id === "";
-  const id = generatedId ? crypto.randomUUID() : (rest.id as string);
+  const id = generatedId ? (opts.instance !== undefined ? nameUuid(name) : crypto.randomUUID()) : (rest.id as string);
   const input: Record<string, unknown> = { ...rest, name };
   // A strict connector schema would refuse the gateway's reserved keys it does not declare: hide them from it.
   const shape = descriptor ? objectShape(descriptor.schema) : undefined;
@@ -275,6 +275,12 @@ async function loadConnector(
     }
   }
   return { entry: entry as ConnectorEntry, index: i, file, raw: input, config, id, reportStrategy, descriptor, generatedId };
+}
+
+/** A UUID-shaped id from a connector name: every instance of one config gives a connector the same id. */
+export function nameUuid(name: string): string {
+  const h = new Bun.CryptoHasher("sha1").update(`tb-gw connector ${name}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Write generated ids into connector files that had none (upstream behaviour; `run` only). */

@@ -25,6 +25,13 @@ const log = logger("run");
 
 export async function runGateway(opts: RunOptions): Promise<number> {
   if (opts.logLevel) setLogLevel(opts.logLevel);
+  let instance: string | undefined;
+  try {
+    instance = resolveInstance(opts.instance);
+  } catch (e) {
+    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
+    return 2;
+  }
   let configPath = opts.config;
   let cleanupDemo: (() => Promise<void>) | undefined;
   if (!configPath && !opts.demo && !discoverConfig()) {
@@ -37,16 +44,11 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     cleanupDemo = demo.stop;
   }
 
-  let instance: string | undefined;
-  try {
-    instance = resolveInstance(opts.instance);
-  } catch (e) {
-    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
-    return 2;
-  }
   let loaded;
   try {
-    loaded = await loadGatewayConfig(configPath, { writeIds: true, instance });
+    // instances share the connector files: they do not write ids into them (they would race);
+    // a missing id is derived from the connector name, the same in every instance
+    loaded = await loadGatewayConfig(configPath, { writeIds: instance === undefined, instance });
   } catch (e) {
     await cleanupDemo?.();
     if (e instanceof ConfigError) {
@@ -67,7 +69,7 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     connectors: loaded.connectors,
     instance,
     reloadConnector: async (name) => {
-      const again = await loadGatewayConfig(loaded.path, { writeIds: true, instance });
+      const again = await loadGatewayConfig(loaded.path, { writeIds: instance === undefined, instance });
       return again.connectors.find((c) => c.entry.name === name);
     },
   });
