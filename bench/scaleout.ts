@@ -2,7 +2,7 @@
 // MQTT shared subscription ($share/tbgw/bench/+) on one mosquitto, each delivering to its own
 // platform broker (test/support/fleet.ts).
 //
-//   bun bench/scaleout.ts throughput [--instances 1,2,3] [--messages 100000] [--binary dist/tb-gw]
+//   bun bench/scaleout.ts throughput [--instances 1,2,3] [--messages 100000] [--binary dist/tb-gw] [--storage sqlite|memory]
 //     the load generator (bench/load-gen.ts, own process) publishes as fast as acknowledgements
 //     allow; per instance count: delivered messages/s, each instance's share, CPU of every process.
 //   bun bench/scaleout.ts kill [--session clean,persistent,expiry] [--rate 300] [--seconds 20]
@@ -69,7 +69,8 @@ async function throughput(instances: number, messages: number) {
   const device = await startMosquitto();
   let fleet: Fleet | undefined;
   try {
-    fleet = await startFleet({ instances, connector: connector(device.port, "clean"), storage: { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10 }, binary: BINARY || undefined, logLevel: "WARNING" });
+    const storage = opt("storage", "sqlite") === "memory" ? { type: "memory", max_records_count: 1000000 } : { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10 };
+    fleet = await startFleet({ instances, connector: connector(device.port, "clean"), storage, binary: BINARY || undefined, logLevel: "WARNING" });
     await warmUp(device, fleet);
     const f = fleet;
     const pids = [...f.gateways.map((g) => g!.proc.pid!), device.pid!, ...f.platforms.map((p) => p.pid!)];
