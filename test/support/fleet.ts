@@ -5,7 +5,7 @@
 // device, the harness of instance N reaches instance N only, and what it received is what
 // instance N delivered.
 
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "./gateway.ts";
@@ -31,7 +31,7 @@ export interface Fleet {
    * harness records it first); false after `ms`.
    */
   until(pred: () => boolean, ms: number): Promise<boolean>;
-  /** Stop every instance (SIGTERM, log check) and the platform brokers. */
+  /** Stop every instance (SIGTERM, log check) and the platform brokers; remove the config folder. */
   dispose(): Promise<void>;
 }
 
@@ -96,6 +96,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       await Promise.all(gateways.map((g) => g?.stop().catch((e) => errors.push(e))));
       for (const h of harnesses) await h.close().catch(() => {});
       for (const p of platforms) await p.dispose();
+      rmSync(dir, { recursive: true, force: true });
       if (errors.length) throw errors[0];
     },
   };
