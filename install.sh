@@ -5,7 +5,8 @@
 #
 #   ./install.sh                      binary to /usr/local/bin, configs to /etc/tb-gw
 #   ./install.sh --prefix ~/.local --config-dir ~/.config/tb-gw
-#   sudo ./install.sh --systemd       also install and enable tb-gw.service (not started)
+#   sudo ./install.sh --systemd       also install and enable tb-gw.service (not started), and the
+#                                     template tb-gw@.service for instances (README "Scaling out")
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,9 +15,10 @@ CONFIG_DIR=/etc/tb-gw
 SYSTEMD=0
 TARGET=""
 BUILD=1
+UNIT_DIR=/etc/systemd/system
 usage() {
   cat <<'USAGE'
-Usage: ./install.sh [--prefix DIR] [--config-dir DIR] [--systemd] [--target T] [--no-build]
+Usage: ./install.sh [--prefix DIR] [--config-dir DIR] [--systemd [--unit-dir DIR]] [--target T] [--no-build]
 
 Installs tb-gw: copies the binary built for this machine to PREFIX/bin, and creates the config
 folder with ready templates (existing files are never overwritten). The machine is told by
@@ -27,7 +29,12 @@ dist/tb-gw-linux-arm64. The binary is built first if it is missing or older than
 Options:
   --prefix DIR       where bin/tb-gw goes (default /usr/local)
   --config-dir DIR   the config folder (default /etc/tb-gw)
-  --systemd          also write and enable /etc/systemd/system/tb-gw.service (not started)
+  --systemd          also write and enable /etc/systemd/system/tb-gw.service (not started), and
+                     write the template unit tb-gw@.service: several gateways on one config,
+                     e.g. systemctl enable --now tb-gw@1 tb-gw@2 (instance N reads its own
+                     variables, such as TB_GW_ACCESS_TOKEN, from CONFIG_DIR/instance-N.env)
+  --unit-dir DIR     where --systemd writes the units (default /etc/systemd/system); with
+                     another folder systemctl is not called
   --target T         install the binary for T (linux-x64 or linux-arm64) instead of this machine's,
                      e.g. into another machine's root file system; it is not run then
   --no-build         never build: install the binary in dist/ as it is (one built on another
@@ -38,6 +45,7 @@ Examples:
   ./install.sh                                      binary to /usr/local/bin, configs to /etc/tb-gw
   ./install.sh --prefix ~/.local --config-dir ~/.config/tb-gw
   sudo ./install.sh --systemd && sudo systemctl start tb-gw
+  sudo ./install.sh --systemd && sudo systemctl enable --now tb-gw@1 tb-gw@2
   sudo ./install.sh --no-build --systemd            on a Pi, with dist/tb-gw-linux-arm64 copied from a PC
 
 Exit codes: 0 installed, 1 build, copy or start check failed (or no build for this machine),
@@ -51,6 +59,7 @@ while [ $# -gt 0 ]; do
     --systemd) SYSTEMD=1; shift ;;
     --target) TARGET="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --unit-dir) UNIT_DIR="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -110,7 +119,8 @@ fi
 echo "config folder: $CONFIG_DIR (templates copied where no file existed)"
 
 if [ "$SYSTEMD" = 1 ]; then
-  unit=/etc/systemd/system/tb-gw.service
+  install -d "$UNIT_DIR"
+  unit="$UNIT_DIR/tb-gw.service"
   cat > "$unit" <<UNIT
 [Unit]
 Description=tb-gw IoT gateway for ThingsBoard
@@ -128,6 +138,27 @@ TimeoutStopSec=30
 [Install]
 WantedBy=multi-user.target
 UNIT
-  if command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload && systemctl enable tb-gw.service; fi
-  echo "systemd unit: $unit (start with: systemctl start tb-gw)"
+  # One config, several gateways: tb-gw@N runs instance N (storage, status socket, device list and
+  # broker client ids per instance; README "Scaling out"). Its own token goes in instance-N.env.
+  template="$UNIT_DIR/tb-gw@.service"
+  cat > "$template" <<UNIT
+[Unit]
+Description=tb-gw IoT gateway for ThingsBoard, instance %i
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+EnvironmentFile=-$CONFIG_DIR/instance-%i.env
+ExecStart=$PREFIX/bin/tb-gw run --config $CONFIG_DIR/tb_gateway.json --instance %i
+WorkingDirectory=$CONFIG_DIR
+Restart=always
+RestartSec=5
+KillSignal=SIGTERM
+TimeoutStopSec=30
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  if [ "$UNIT_DIR" = /etc/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload && systemctl enable tb-gw.service; fi
+  echo "systemd units: $unit (start with: systemctl start tb-gw), $template (instances: systemctl enable --now tb-gw@1 tb-gw@2)"
 fi

@@ -11,6 +11,7 @@ import { connectorRegistry, loadDescriptor, notInThisBuild } from "../connectors
 import type { ConnectorDescriptor } from "../core/connector.ts";
 import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
+import { applyInstance, INSTANCE_PLACEHOLDER } from "./instance.ts";
 import { type ConnectorEntry, type MainConfig, MainConfigSchema, type ReportStrategy, ReportStrategySchema } from "./main-schema.ts";
 import { checkSchema, objectShape } from "./schema-check.ts";
 import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, checkStorageGrowth, estimateGrowth, type MainListener } from "./semantic.ts";
@@ -27,6 +28,8 @@ export interface LoadOptions {
   descriptors?: Record<string, ConnectorDescriptor<any>>;
   /** Folder discovery starts from (default process.cwd()). */
   cwd?: string;
+  /** Instance id (`--instance N` / TB_GW_INSTANCE): see instance.ts. */
+  instance?: string;
 }
 
 export interface LoadedConnector {
@@ -55,9 +58,21 @@ export interface GatewayConfig {
   diagnostics: Diagnostic[];
 }
 
+/** A device a connector of this config polls (see PollTarget), with where it is written. */
+export interface PolledDevice {
+  connector: string;
+  target: string;
+  doc: SourceDoc;
+  path: Path;
+}
+
 export interface CheckResult {
   path: string;
   configDir: string;
+  /** Instance id the config was checked as. */
+  instance?: string;
+  /** Devices the polling connectors poll (for `validate` across several configs). */
+  polled: PolledDevice[];
   /** Undefined when the main config has errors. */
   config?: MainConfig;
   connectors: LoadedConnector[];
@@ -96,7 +111,7 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   const configDir = dirname(full);
   const doc = readDoc(full);
   const diagnostics: Diagnostic[] = [...doc.diagnostics];
-  const result: CheckResult = { path: full, configDir, connectors: [], diagnostics };
+  const result: CheckResult = { path: full, configDir, instance: opts.instance, polled: [], connectors: [], diagnostics };
   // Upstream prefers <name>.json when it exists (it writes one when converting YAML): say which file wins here.
   const jsonTwin = full.replace(/\.ya?ml$/i, ".json");
   if (jsonTwin !== full && existsSync(jsonTwin))
@@ -106,6 +121,18 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   if (!raw) return result;
 
   const applied = applyEnvOverrides(raw, opts.env ?? process.env);
+  for (const p of applyInstance(raw, opts.instance, configDir)) {
+    if (opts.instance === undefined)
+      diagnostics.push(diagAt(doc, p, "error", `"${INSTANCE_PLACEHOLDER}" needs an instance id: run with --instance N (or TB_GW_INSTANCE=N)`));
+  }
+  if (opts.instance !== undefined) {
+    // state these keep in the config folder is not per instance (README "Scaling out")
+    const tb = isObj(raw.thingsboard) ? raw.thingsboard : {};
+    if (tb.provisioning !== undefined && tb.security === undefined)
+      diagnostics.push(diagAt(doc, ["thingsboard", "provisioning"], "warning", `provisioning saves its credentials in the config folder, which all instances share: instance ${opts.instance} would use the credentials another instance obtained. Give each instance its own token (TB_GW_ACCESS_TOKEN in instance-N.env, or \${instance} in thingsboard.security)`));
+    if (tb.remoteConfiguration === true)
+      diagnostics.push(diagAt(doc, ["thingsboard", "remoteConfiguration"], "warning", `remote configuration rewrites the connector files that all instances share: a change sent to instance ${opts.instance} changes the others at their next restart or file check. Keep it off when running several instances`));
+  }
   const mainDiags: Diagnostic[] = [];
   let config: MainConfig | undefined;
   if (!doc.broken) {
@@ -128,7 +155,7 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
   const roles: ConnectorRoles[] = [];
   const names = new Map<string, number>();
   for (let i = 0; i < entries.length; i++) {
-    const loaded = await loadConnector(doc, i, entries[i], configDir, opts, diagnostics, roles, names);
+    const loaded = await loadConnector(doc, i, entries[i], configDir, opts, diagnostics, roles, names, result.polled);
     if (loaded) result.connectors.push(loaded);
   }
   diagnostics.push(...checkConnectorRoles(roles, configDir, mainListeners(doc, raw)));
@@ -161,6 +188,7 @@ async function loadConnector(
   diagnostics: Diagnostic[],
   roles: ConnectorRoles[],
   names: Map<string, number>,
+  polled: PolledDevice[],
 ): Promise<LoadedConnector | undefined> {
   const at: Path = ["connectors", i];
   if (!isObj(entry) || typeof entry.type !== "string" || typeof entry.name !== "string") return undefined; // the schema said why
@@ -226,7 +254,7 @@ async function loadConnector(
     if (rs.success) reportStrategy = rs.data;
   }
   const generatedId = typeof rest.id !== "string" || rest.id === "";
-  const id = generatedId ? crypto.randomUUID() : (rest.id as string);
+  const id = generatedId ? (opts.instance !== undefined ? nameUuid(name) : crypto.randomUUID()) : (rest.id as string);
   const input: Record<string, unknown> = { ...rest, name };
   // A strict connector schema would refuse the gateway's reserved keys it does not declare: hide them from it.
   const shape = descriptor ? objectShape(descriptor.schema) : undefined;
@@ -240,11 +268,20 @@ async function loadConnector(
       diagnostics.push(...check.diagnostics.filter((d) => !(d.severity === "warning" && d.path && reservedPaths.has(d.path))));
       roles.push({ name, doc, roles: check.roles });
       config = check.data;
+      if (check.ok && descriptor.lint)
+        for (const w of descriptor.lint(toCheck)) diagnostics.push(diagAt(doc, [...base, ...w.path], "warning", `connector "${name}": ${w.message}`));
+      if (check.ok && descriptor.pollTargets) for (const t of descriptor.pollTargets(toCheck)) polled.push({ connector: name, target: t.target, doc, path: [...base, ...t.path] });
     } catch (e) {
       diagnostics.push(diagAt(doc, base, "error", `checking connector "${name}" failed inside its schema (a bug in the ${type} connector): ${errorText(e)}`));
     }
   }
   return { entry: entry as ConnectorEntry, index: i, file, raw: input, config, id, reportStrategy, descriptor, generatedId };
+}
+
+/** A UUID-shaped id from a connector name: every instance of one config gives a connector the same id. */
+export function nameUuid(name: string): string {
+  const h = new Bun.CryptoHasher("sha1").update(`tb-gw connector ${name}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Write generated ids into connector files that had none (upstream behaviour; `run` only). */

@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { ConvertedData } from "../core/model.ts";
 import { ConfigError, type Diagnostic, diagnosticsToJson, formatDiagnostics } from "./diagnostics.ts";
-import { checkGatewayConfig, type LoadOptions } from "./load.ts";
+import { resolveInstance } from "./instance.ts";
+import { type CheckResult, checkGatewayConfig, type LoadOptions, type PolledDevice } from "./load.ts";
+import { diagAt } from "./source.ts";
 import { errorText } from "../observe/logger.ts";
 
 export interface ValidateOptions {
@@ -16,6 +18,8 @@ export interface ValidateOptions {
   sample?: string;
   connector?: string;
   topic?: string;
+  /** Instance id (`--instance N`); TB_GW_INSTANCE when absent. */
+  instance?: string;
 }
 
 export interface Output {
@@ -34,39 +38,101 @@ export const EXIT_USAGE = 2;
 
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
 
-/** Check the config at `path` (or the discovered one); returns the exit code. Never writes files. */
-export async function runValidate(path: string | undefined, o: ValidateOptions, io: Output = stdio, load: LoadOptions = {}): Promise<number> {
+/** The instance ids to check as: `--instance 1,2,3`, else TB_GW_INSTANCE, else none. */
+function instanceList(flag: string | undefined, env: Record<string, string | undefined>): Array<string | undefined> {
+  if (flag !== undefined && flag.includes(",")) return flag.split(",").map((id) => resolveInstance(id.trim(), {}));
+  return [resolveInstance(flag, env)];
+}
+
+const label = (r: CheckResult) => `${r.path}${r.instance !== undefined ? ` (instance ${r.instance})` : ""}`;
+
+/**
+ * One device polled by two of the configs checked together (several paths, or one config as
+ * several instances): a warning at the second one, naming the first. Polls within one config are
+ * left alone (two entries may read different values of one device on purpose).
+ */
+export function duplicatePolls(results: CheckResult[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const first = new Map<string, { r: CheckResult; p: PolledDevice }>();
+  for (const r of results) {
+    const mine = new Set<string>();
+    for (const p of r.polled) {
+      const seen = first.get(p.target);
+      if (seen && seen.r !== r && !mine.has(p.target)) {
+        const at = diagAt(seen.p.doc, seen.p.path, "warning", "");
+        out.push(
+          diagAt(p.doc, p.path, "warning", `connector "${p.connector}" polls ${p.target}, and so does connector "${seen.p.connector}" of ${label(seen.r)} (${at.file}:${at.line}:${at.col}): run together, they read the device twice and send its data twice; give each instance its own device list (README "Scaling out")`),
+        );
+        mine.add(p.target);
+      } else if (!seen) first.set(p.target, { r, p });
+    }
+  }
+  return out;
+}
+
+/**
+ * Check the config at `path` (or the discovered one); returns the exit code. Never writes files.
+ * Several paths, or `--instance 1,2,3`, check each and also warn about a device two of them poll.
+ */
+export async function runValidate(path: string | string[] | undefined, o: ValidateOptions, io: Output = stdio, load: LoadOptions = {}): Promise<number> {
+  const paths = Array.isArray(path) ? (path.length ? path : [undefined]) : [path];
   if (o.sample && !o.connector) {
     io.err("tb-gw validate: --sample needs --connector NAME (the connector whose converter to run)");
     return EXIT_USAGE;
   }
-  let result;
+  const results: CheckResult[] = [];
   try {
-    result = await checkGatewayConfig(path, { ...load, writeIds: false });
+    const instances = load.instance !== undefined ? [load.instance] : instanceList(o.instance, load.env ?? process.env);
+    if (o.sample && paths.length * instances.length > 1) {
+      io.err("tb-gw validate: --sample runs the converter of one config: give one path and at most one instance");
+      return EXIT_USAGE;
+    }
+    for (const p of paths) for (const instance of instances) results.push(await checkGatewayConfig(p, { ...load, instance, writeIds: false }));
   } catch (e) {
     // No config to check (missing file or nothing discovered): a usage problem, not an invalid config.
     if (e instanceof ConfigError) io.err(formatDiagnostics(e.diagnostics, { color: o.color }));
     else io.err(`tb-gw validate: ${errorText(e)}`);
     return EXIT_USAGE;
   }
-  let diags: Diagnostic[] = result.diagnostics;
-  if (o.strict) diags = diags.map((d) => (d.severity === "warning" ? { ...d, severity: "error" as const, message: `${d.message} [strict]` } : d));
-  if (o.quiet) diags = diags.filter((d) => d.severity === "error");
-  const errors = diags.filter((d) => d.severity === "error").length;
-  const warnings = diags.length - errors;
-
-  if (o.sample) return runSample(result, diags, o, io);
+  const cross = results.length > 1 ? duplicatePolls(results) : [];
+  const shown = new Set<string>();
+  const views = results.map((result, i) => {
+    let diags: Diagnostic[] = i === results.length - 1 ? [...result.diagnostics, ...cross] : result.diagnostics;
+    // a file shared by several instances is reported once
+    diags = diags.filter((d) => {
+      const key = `${d.file}:${d.line}:${d.col}:${d.severity}:${d.message}`;
+      if (shown.has(key)) return false;
+      shown.add(key);
+      return true;
+    });
+    if (o.strict) diags = diags.map((d) => (d.severity === "warning" ? { ...d, severity: "error" as const, message: `${d.message} [strict]` } : d));
+    if (o.quiet) diags = diags.filter((d) => d.severity === "error");
+    const errors = diags.filter((d) => d.severity === "error").length;
+    return { result, diags, errors, warnings: diags.length - errors };
+  });
+  if (o.sample) return runSample(views[0]!.result, views[0]!.diags, o, io);
 
   if (o.format === "json") {
-    io.out(JSON.stringify({ config: result.path, valid: errors === 0, errors, warnings, connectors: result.connectors.length, diagnostics: diagnosticsToJson(diags) }, null, 2));
+    const objs = views.map((v) => ({
+      config: v.result.path,
+      ...(v.result.instance !== undefined ? { instance: v.result.instance } : {}),
+      valid: v.errors === 0,
+      errors: v.errors,
+      warnings: v.warnings,
+      connectors: v.result.connectors.length,
+      diagnostics: diagnosticsToJson(v.diags),
+    }));
+    io.out(JSON.stringify(objs.length === 1 ? objs[0] : objs, null, 2));
   } else {
-    if (diags.length) io.out(formatDiagnostics(diags, { color: o.color }));
-    if (!o.quiet) {
-      const what = `${result.path} and ${plural(result.connectors.length, "connector config")}`;
-      io.out(errors ? `${what}: ${plural(errors, "error")}, ${plural(warnings, "warning")}` : `${what}: valid${warnings ? ` (${plural(warnings, "warning")})` : ""}`);
-    }
+    const all = views.flatMap((v) => v.diags);
+    if (all.length) io.out(formatDiagnostics(all, { color: o.color }));
+    if (!o.quiet)
+      for (const v of views) {
+        const what = `${label(v.result)} and ${plural(v.result.connectors.length, "connector config")}`;
+        io.out(v.errors ? `${what}: ${plural(v.errors, "error")}, ${plural(v.warnings, "warning")}` : `${what}: valid${v.warnings ? ` (${plural(v.warnings, "warning")})` : ""}`);
+      }
   }
-  return errors ? EXIT_INVALID : EXIT_OK;
+  return views.some((v) => v.errors) ? EXIT_INVALID : EXIT_OK;
 }
 
 async function runSample(result: Awaited<ReturnType<typeof checkGatewayConfig>>, diags: Diagnostic[], o: ValidateOptions, io: Output): Promise<number> {

@@ -28,6 +28,11 @@ export interface ConnectorContext {
   readonly configDir: string;
   /** Folder for connector state (PKI folders, caches); created on demand by the connector. */
   readonly dataDir: string;
+  /**
+   * Instance id when several gateways run on one config (`run --instance N`): client ids and other
+   * names the broker or device must see once get it (`${instance}` replaced, else `-N` appended).
+   */
+  readonly instance?: string;
   readonly log: Logger;
 
   /**
@@ -61,6 +66,23 @@ export interface Connector {
   sharedAttributeKeys?(device: string): string[] | "*";
 }
 
+/** Advice on a connector file that the schema cannot give: where (JSON path in the file) and what. */
+export interface ConnectorWarning {
+  path: Array<string | number>;
+  message: string;
+}
+
+/**
+ * A device a polling connector reads, named so that two configs polling it can be told apart:
+ * `validate` on several configs (one per instance) warns when two of them poll one target.
+ */
+export interface PollTarget {
+  /** JSON path of the device entry in the connector file. */
+  path: Array<string | number>;
+  /** What identifies the device on the wire, e.g. "modbus tcp 10.0.0.5:502 unit 1". */
+  target: string;
+}
+
 /** One per connector folder; the registry lists them. */
 export interface ConnectorDescriptor<C = unknown> {
   /** Type as written in `connectors[].type` (lower case). */
@@ -74,6 +96,13 @@ export interface ConnectorDescriptor<C = unknown> {
    * registry stays cheap.
    */
   create(config: C, ctx: ConnectorContext): Promise<Connector>;
+  /**
+   * Offline checks beyond the schema on the file as written (called only when the schema check
+   * passed): warnings that `validate` prints and `run` logs with file:line:col. No I/O.
+   */
+  lint?(raw: Record<string, unknown>): ConnectorWarning[];
+  /** The devices this file polls (polling connectors), read from the file as written. No I/O. */
+  pollTargets?(raw: Record<string, unknown>): PollTarget[];
   /** `tb-gw scan <type> ...`: adds its own subcommand under `scan` (reusing the connector's code). */
   registerScan?(scan: Command): void;
   /**

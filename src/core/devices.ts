@@ -1,7 +1,7 @@
 // Devices behind the gateway: who owns each, its type, renames, last activity. Persisted to
 // <configdir>/connected_devices.json in upstream's format so both gateways read each other's file.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { errorText, type Logger } from "../observe/logger.ts";
 
@@ -168,6 +168,7 @@ export class DeviceRegistry {
     const sorted = Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
     const file = join(this.configDir, DEVICES_FILE);
     try {
+      mkdirSync(this.configDir, { recursive: true }); // an instance's own folder (config folder/instance-N)
       writeFileSync(`${file}.tmp`, JSON.stringify(sorted, null, 2));
       renameSync(`${file}.tmp`, file);
     } catch (e) {

@@ -32,8 +32,10 @@ export interface GatewayOptions {
   /** Re-read one connector's file (for the config watcher); undefined = unchanged or invalid. */
   reloadConnector?: (name: string) => Promise<LoadedConnector | undefined>;
   events?: EventBus;
-  /** Folder for state (defaults to the config folder). */
+  /** Folder for state (defaults to the config folder, or <config folder>/instance-N with an instance). */
   dataDir?: string;
+  /** Instance id when several gateways run on one config (`run --instance N`). */
+  instance?: string;
 }
 
 /** How long a stop waits for storage to write what it accepted (a full disk may never let it). */
@@ -62,7 +64,7 @@ export class Gateway {
     const cfg = opts.config;
     const tb = cfg.thingsboard;
     this.events = opts.events ?? new EventBus();
-    this.devices = new DeviceRegistry(opts.configDir, this.log.child("devices"));
+    this.devices = new DeviceRegistry(this.stateDir, this.log.child("devices"));
     this.storage = createStorage(cfg.storage, opts.configDir, this.log.child("storage"));
     this.strategies = new ReportStrategyService(
       { ...tb.reportStrategy, reportPeriod: tb.reportStrategy.reportPeriod !== undefined ? Math.max(tb.reportStrategy.reportPeriod - 10, 1) : undefined } as ReportStrategyConfig,
@@ -121,6 +123,11 @@ export class Gateway {
     }
   }
 
+  /** Where the device list and connector state live: one folder per instance. */
+  get stateDir(): string {
+    return this.opts.dataDir ?? (this.opts.instance === undefined ? this.opts.configDir : join(this.opts.configDir, `instance-${this.opts.instance}`));
+  }
+
   private makeContext(loaded: LoadedConnector, type: string, log: Logger): ConnectorContext & { stopped: boolean } {
     const name = loaded.entry.name;
     const id = loaded.id;
@@ -130,7 +137,8 @@ export class Gateway {
       id,
       type,
       configDir: this.opts.configDir,
-      dataDir: join(this.opts.dataDir ?? this.opts.configDir, "state", name.replace(/[^\w.-]+/g, "_")),
+      dataDir: join(this.stateDir, "state", name.replace(/[^\w.-]+/g, "_")),
+      instance: this.opts.instance,
       log,
       stopped: false,
       sendData(data: Parameters<ConnectorContext["sendData"]>[0]) {

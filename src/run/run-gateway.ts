@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { discoverConfig, discoveryCandidates } from "../config/discover.ts";
 import { ConfigError, formatDiagnostics } from "../config/diagnostics.ts";
+import { resolveInstance } from "../config/instance.ts";
 import { loadGatewayConfig } from "../config/load.ts";
 import { Gateway } from "../core/gateway.ts";
 import { restoreJitPolicyWhenBusy } from "./jit-policy.ts";
@@ -16,12 +17,21 @@ export interface RunOptions {
   demo?: boolean;
   demoPort?: string;
   logLevel?: string;
+  /** Instance id (`--instance N`); TB_GW_INSTANCE when absent. */
+  instance?: string;
 }
 
 const log = logger("run");
 
 export async function runGateway(opts: RunOptions): Promise<number> {
   if (opts.logLevel) setLogLevel(opts.logLevel);
+  let instance: string | undefined;
+  try {
+    instance = resolveInstance(opts.instance);
+  } catch (e) {
+    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
+    return 2;
+  }
   let configPath = opts.config;
   let cleanupDemo: (() => Promise<void>) | undefined;
   if (!configPath && !opts.demo && !discoverConfig()) {
@@ -36,7 +46,9 @@ export async function runGateway(opts: RunOptions): Promise<number> {
 
   let loaded;
   try {
-    loaded = await loadGatewayConfig(configPath, { writeIds: true });
+    // instances share the connector files: they do not write ids into them (they would race);
+    // a missing id is derived from the connector name, the same in every instance
+    loaded = await loadGatewayConfig(configPath, { writeIds: instance === undefined, instance });
   } catch (e) {
     await cleanupDemo?.();
     if (e instanceof ConfigError) {
@@ -48,14 +60,16 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     return 1;
   }
   for (const d of loaded.diagnostics) if (d.severity === "warning") log.warn(`${d.file}:${d.line}:${d.col}: ${d.message}`);
+  if (instance !== undefined) log.info(`instance ${instance} of ${loaded.path} (state in ${join(loaded.configDir, `instance-${instance}`)})`);
 
   const gw = new Gateway({
     configPath: loaded.path,
     configDir: loaded.configDir,
     config: loaded.config,
     connectors: loaded.connectors,
+    instance,
     reloadConnector: async (name) => {
-      const again = await loadGatewayConfig(loaded.path, { writeIds: true });
+      const again = await loadGatewayConfig(loaded.path, { writeIds: instance === undefined, instance });
       return again.connectors.find((c) => c.entry.name === name);
     },
   });

@@ -40,12 +40,19 @@ test("install.sh --help prints usage, options and examples, exit 0; an unknown o
   expect(target.stderr).toContain("unknown --target linux-riscv64 (linux-x64 or linux-arm64)");
 });
 
-test("install.sh installs the binary and templates, and never overwrites an edited config", () => {
+test("install.sh installs the binary, templates and systemd units (tb-gw.service and the template tb-gw@.service), and never overwrites an edited config", () => {
   testBinary(); // dist/tb-gw built and current, so install.sh copies rather than builds
   const prefix = mkdtempSync(join(tmpdir(), "tbgw-prefix-"));
   const configDir = join(mkdtempSync(join(tmpdir(), "tbgw-etc-")), "tb-gw");
-  const first = run(["--prefix", prefix, "--config-dir", configDir]);
+  const unitDir = mkdtempSync(join(tmpdir(), "tbgw-units-"));
+  const first = run(["--prefix", prefix, "--config-dir", configDir, "--systemd", "--unit-dir", unitDir]);
   expect({ status: first.status, stderr: first.status ? first.stderr : "" }).toEqual({ status: 0, stderr: "" });
+  expect(readFileSync(join(unitDir, "tb-gw.service"), "utf8")).toContain(`ExecStart=${prefix}/bin/tb-gw run --config ${configDir}/tb_gateway.json\n`);
+  const template = readFileSync(join(unitDir, "tb-gw@.service"), "utf8");
+  expect(template).toContain(`ExecStart=${prefix}/bin/tb-gw run --config ${configDir}/tb_gateway.json --instance %i\n`);
+  expect(template).toContain(`EnvironmentFile=-${configDir}/instance-%i.env\n`);
+  expect(template).toMatch(/^Restart=always$/m);
+  expect(first.stdout).toContain("systemctl enable --now tb-gw@1 tb-gw@2");
   const version = spawnSync(join(prefix, "bin/tb-gw"), ["--version"], { encoding: "utf8" });
   expect(version.stdout.trim()).toMatch(new RegExp(`^\\d+\\.\\d+\\.\\d+ \\(${hostTarget()}\\)$`));
   const main = join(configDir, "tb_gateway.json");

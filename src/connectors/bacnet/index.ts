@@ -2,13 +2,24 @@
 // when a config (or `tb-gw scan bacnet`) uses it.
 
 import type { Command } from "commander";
-import type { ConnectorDescriptor } from "../../core/connector.ts";
+import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { BacnetConfigSchema, type BacnetConfig } from "./schema.ts";
+import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
+
+/** BACnet: one target per device address (or host:port) and device id. */
+function pollTargets(raw: Obj): PollTarget[] {
+  return list(raw.devices).flatMap((d, i) => {
+    if (!isObj(d)) return [];
+    const addr = text(d.address) || `${text(d.host, "*")}:${text(d.port, "47808")}`;
+    return [{ path: ["devices", i], target: `bacnet ${addr} device ${text(d.deviceId, "*")}` }];
+  });
+}
 
 export const descriptor: ConnectorDescriptor<BacnetConfig> = {
   type: "bacnet",
   schema: BacnetConfigSchema as never,
   title: "BACnet/IP: Who-Is discovery, ReadPropertyMultiple polling, COV, WriteProperty with priority",
+  pollTargets,
   async create(config, ctx) {
     const { BacnetConnector } = await import("./connector.ts");
     return new BacnetConnector(config, ctx);

@@ -1,11 +1,26 @@
 // Modbus connector descriptor: schema and lazy factory; the protocol library loads only when used.
-import type { ConnectorDescriptor } from "../../core/connector.ts";
+import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { ModbusConfigSchema, type ModbusConfig } from "./schema.ts";
+import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
+
+/** Modbus master: one target per slave and unit id (TCP/UDP host:port, or the serial port). */
+function pollTargets(raw: Obj): PollTarget[] {
+  const out: PollTarget[] = [];
+  list(isObj(raw.master) ? raw.master.slaves : undefined).forEach((s, i) => {
+    if (!isObj(s)) return;
+    const type = text(s.type, "tcp").toLowerCase();
+    const where = type === "serial" ? `serial ${text(s.port)}` : `${type} ${text(s.host, "127.0.0.1")}:${text(s.port, "502")}`;
+    const units = Array.isArray(s.unitIds) ? s.unitIds.map((u) => text(u)) : [text(s.unitId, "0")];
+    for (const u of units) out.push({ path: ["master", "slaves", i], target: `modbus ${where} unit ${u}` });
+  });
+  return out;
+}
 
 export const descriptor: ConnectorDescriptor<ModbusConfig> = {
   type: "modbus",
   schema: ModbusConfigSchema as never,
   title: "Modbus master/slave over TCP, UDP and serial (RTU/ASCII)",
+  pollTargets,
   async create(config, ctx) {
     const { ModbusConnector } = await import("./connector.ts");
     return new ModbusConnector(config, ctx);

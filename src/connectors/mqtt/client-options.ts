@@ -1,6 +1,7 @@
 // Client options from the `broker` block: protocol version, session flags, credentials, TLS.
 import type { MqttClientOptions } from "../../common/mqtt/client.ts";
 import { loadTls } from "../../common/tls/index.ts";
+import { withInstance } from "../../config/instance.ts";
 import type { Logger } from "../../observe/logger.ts";
 import type { MqttConfig } from "./schema.ts";
 
@@ -13,7 +14,17 @@ function randomClientId(): string {
   return s;
 }
 
-export function clientOptions(broker: MqttConfig["broker"], configDir: string, log: Logger): { url: string; options: MqttClientOptions } {
+/**
+ * The client id: as configured, else random. With an instance id (several gateways on one config)
+ * `${instance}` in it is replaced, else `-<instance>` is appended: two clients with one id would
+ * take the connection from each other in turns.
+ */
+export function brokerClientId(configured: string | undefined, instance: string | undefined): string {
+  if (!configured) return randomClientId();
+  return withInstance(configured, instance);
+}
+
+export function clientOptions(broker: MqttConfig["broker"], configDir: string, log: Logger, instance?: string): { url: string; options: MqttClientOptions } {
   let version = broker.version;
   if (version !== 3 && version !== 4 && version !== 5) {
     log.error(`broker.version ${version} is not 3, 4 or 5; using MQTT 5`);
@@ -24,7 +35,7 @@ export function clientOptions(broker: MqttConfig["broker"], configDir: string, l
   const options: MqttClientOptions = {
     host: broker.host,
     port: broker.port,
-    clientId: broker.clientId || randomClientId(),
+    clientId: brokerClientId(broker.clientId, instance),
     protocolVersion: version as 3 | 4 | 5,
     keepaliveSeconds: broker.keepAlive,
     clean: version === 5 ? broker.cleanStart : broker.cleanSession,

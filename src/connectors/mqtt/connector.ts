@@ -69,7 +69,7 @@ export class MqttConnector implements Connector {
         this.ctx.log.error(`mapping[${i}] (${m.topicFilter}) skipped: ${errorText(e)}`);
       }
     }
-    const { url, options } = clientOptions(this.config.broker, this.ctx.configDir, this.ctx.log);
+    const { url, options } = clientOptions(this.config.broker, this.ctx.configDir, this.ctx.log, this.ctx.instance);
     const conn = openConnection(
       options,
       this.ctx.log,

@@ -147,6 +147,31 @@ describe("mqtt connector reliability", () => {
     }
   }, 30000);
 
+  test("shared subscription ($share/<group>/<filter>): converters see the published topic, so topic regexes name the device", async () => {
+    const shared = config(broker.port, {
+      mapping: [
+        {
+          topicFilter: "$share/tbgw/rel/+/data",
+          subscriptionQos: 1,
+          converter: {
+            type: "json",
+            // the regex is written for the published topic; it would not match the filter text
+            deviceInfo: { deviceNameExpressionSource: "topic", deviceNameExpression: "^rel/([^/]+)/data$" },
+            timeseries: [{ type: "double", key: "v", value: "${v}" }],
+          },
+        },
+      ],
+    });
+    const { ctx, conn } = await start(shared);
+    try {
+      await dev.publishAsync("rel/shared-7/data", JSON.stringify({ v: 7 }), { qos: 1 });
+      await ctx.waitFor((s) => valuesOf(s).includes(7), 10000, "message through the shared subscription");
+      expect(ctx.sent.find((d) => d.telemetry?.[0]?.values.v === 7)?.deviceName).toBe("shared-7");
+    } finally {
+      await conn.stop();
+    }
+  }, 20000);
+
   test("contract: start, stop twice, nothing sent through ctx after stop", async () => {
     const { ctx, conn } = await start(config(broker.port));
     await dev.publishAsync("rel/c/data", JSON.stringify({ v: 1 }), { qos: 1 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { isOldFormat } from "./compat.ts";
 import { MqttConfigSchema } from "./schema.ts";
-import { compileFilter, pythonRegex, valueFromTopic } from "./topic.ts";
+import { compileFilter, pythonRegex, sharedSubscription, valueFromTopic } from "./topic.ts";
 
 const sample = JSON.parse(readFileSync("/work/shared/reference/python-gateway-configs/mqtt.json", "utf8"));
 
@@ -83,6 +83,16 @@ describe("topics", () => {
     expect(compileFilter("sensor/#")("sensor/a/b")).toBe(true);
     expect(compileFilter("sensor/#")("sensor")).toBe(true);
     expect(compileFilter("$share/g1/sensor/+")("sensor/x")).toBe(true);
+    // the shared-subscription forms brokers take from MQTT 3.1.1 clients
+    expect(compileFilter("$share/tbgw/sensor/+/data")("sensor/a/data")).toBe(true);
+    expect(compileFilter("$share/tbgw/sensor/+/data")("tbgw/sensor/a/data")).toBe(false);
+    expect(compileFilter("$queue/sensor/#")("sensor/a/b")).toBe(true);
+    expect(compileFilter("$share:tbgw:sensor/+")("sensor/x")).toBe(true);
+    expect(sharedSubscription("$share/tbgw/sensor/+")).toEqual({ group: "tbgw", filter: "sensor/+" });
+    expect(sharedSubscription("$queue/sensor/+")).toEqual({ group: "$queue", filter: "sensor/+" });
+    expect(sharedSubscription("$share:g:a/#")).toEqual({ group: "g", filter: "a/#" });
+    expect(sharedSubscription("sensor/+")).toBeUndefined();
+    expect(sharedSubscription("$share/nogroup")).toBeUndefined();
     expect(compileFilter("#")("$SYS/x")).toBe(false);
     expect(compileFilter("data/")("data/")).toBe(true);
   });

@@ -34,10 +34,10 @@ export const BrokerSchema = z
     name: optString("broker name (default connector name)"),
     host: z.string().check(z.minLength(1), z.describe("device broker host")),
     port: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(65535)), 1883),
-    clientId: optString("MQTT client id (default: 23 random lowercase letters)"),
+    clientId: optString("MQTT client id (default: 23 random lowercase letters); run as instance N it gets -N, or N in place of ${instance}"),
     version: z._default(z.number().check(z.int()), 5).check(z.describe("3 = MQTT 3.1, 4 = MQTT 3.1.1, 5 = MQTT 5; anything else is read as 5 with an error log")),
     keepAlive: z._default(z.number().check(z.int(), z.minimum(0)), 60).check(z.describe("keep-alive in seconds")),
-    cleanSession: z._default(z.boolean(), true).check(z.describe("MQTT 3.x clean session")),
+    cleanSession: z._default(z.boolean(), true).check(z.describe("MQTT 3.x clean session; keep true with a shared subscription (validate warns otherwise)")),
     cleanStart: z._default(z.boolean(), true).check(z.describe("MQTT 5 clean start")),
     sessionExpiryInterval: z._default(z.number().check(z.int(), z.minimum(0)), 0).check(z.describe("MQTT 5 session expiry, seconds")),
     maxMessageNumberPerWorker: optInt("accepted for compatibility; conversion here is inline"),
@@ -107,7 +107,7 @@ const ConverterSchema = z
   .check(z.describe("How messages of this topic are converted"));
 
 export const MappingSchema = z.object({
-  topicFilter: z.string().check(z.minLength(1), z.describe("MQTT topic filter; wildcards and $share/<group>/... allowed")),
+  topicFilter: z.string().check(z.minLength(1), z.describe("MQTT topic filter; wildcards and shared subscriptions ($share/<group>/<filter>, $queue/<filter>, $share:<group>:<filter>) allowed; converters see the published topic")),
   subscriptionQos: z._default(Qos, 1),
   converter: ConverterSchema,
 });

@@ -1,14 +1,27 @@
 // Topic filters and topic regexes. Filters match level by level (`+` one level, `#` the rest);
-// `$share/<group>/<filter>` matches on the part after the group (except `$aws` topics, as upstream).
+// a shared subscription matches on the filter after its prefix (except `$aws` topics, as upstream).
+// Messages always carry the topic they were published on, never the filter: converters and
+// `deviceNameExpressionSource: topic` regexes see `sensors/a`, not `$share/g/sensors/+`.
 
-/** The filter a shared subscription delivers on: `$share/g/a/+` → `a/+`. */
-export function matchableFilter(filter: string): string {
+/**
+ * A shared subscription's parts, in the forms brokers accept from MQTT 3.1.1 clients as well as 5:
+ * `$share/<group>/<filter>` (MQTT 5; mosquitto, EMQX, HiveMQ, VerneMQ), `$queue/<filter>` (EMQX,
+ * no group) and `$share:<group>:<filter>` (HiveMQ 3). undefined for an ordinary filter.
+ */
+export function sharedSubscription(filter: string): { group: string; filter: string } | undefined {
   if (filter.startsWith("$share/")) {
     const rest = filter.slice("$share/".length);
     const slash = rest.indexOf("/");
-    return slash >= 0 ? rest.slice(slash + 1) : rest;
+    return slash > 0 ? { group: rest.slice(0, slash), filter: rest.slice(slash + 1) } : undefined;
   }
-  return filter;
+  if (filter.startsWith("$queue/")) return { group: "$queue", filter: filter.slice("$queue/".length) };
+  const colon = /^\$share:([^:/]+):(.+)$/.exec(filter);
+  return colon ? { group: colon[1]!, filter: colon[2]! } : undefined;
+}
+
+/** The filter a subscription delivers on: `$share/g/a/+` → `a/+`. */
+export function matchableFilter(filter: string): string {
+  return sharedSubscription(filter)?.filter ?? filter;
 }
 
 /** Compile a filter into a matcher (split once, compare levels per message). */

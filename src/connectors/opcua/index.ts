@@ -1,13 +1,27 @@
 // Descriptor of the OPC-UA connector. node-opcua loads only inside create() / the scan action.
 
 import type { Command } from "commander";
-import type { ConnectorDescriptor } from "../../core/connector.ts";
+import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { OpcuaConfigSchema, type OpcuaConfig } from "./schema.ts";
+import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
+
+/** OPC-UA: one target per device node pattern on the server's endpoint. */
+function pollTargets(raw: Obj): PollTarget[] {
+  const server = isObj(raw.server) ? raw.server : {};
+  const url = text(server.url);
+  if (!url) return [];
+  const endpoint = url.includes("://") ? url : `opc.tcp://${url}`;
+  const current = Array.isArray(raw.mapping);
+  return list(current ? raw.mapping : server.mapping).flatMap((m, i) =>
+    isObj(m) && text(m.deviceNodePattern) ? [{ path: current ? ["mapping", i] : ["server", "mapping", i], target: `opcua ${endpoint} node ${text(m.deviceNodePattern)}` }] : [],
+  );
+}
 
 export const descriptor: ConnectorDescriptor<OpcuaConfig> = {
   type: "opcua",
   schema: OpcuaConfigSchema as unknown as ConnectorDescriptor<OpcuaConfig>["schema"],
   title: "OPC-UA client: browses devices, subscribes or polls variables, writes values and calls methods",
+  pollTargets,
   async create(config, ctx) {
     const { OpcuaConnector } = await import("./connector.ts");
     return new OpcuaConnector(config, ctx);

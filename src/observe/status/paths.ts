@@ -2,7 +2,9 @@
 // Default socket: $XDG_RUNTIME_DIR/tb-gw.sock, else /tmp/tb-gw-<uid>.sock. A second gateway of the
 // same user gets its own socket (tb-gw-<pid>.sock beside the default). Every gateway also writes a
 // discovery file named after its config folder into the discovery folder, so
-// `tail --config DIR` picks the right one and `tail` alone can list what runs.
+// `tail --config DIR` picks the right one and `tail` alone can list what runs. An instance N
+// (`run --instance N`) listens on tb-gw@N.sock and its discovery file is keyed by folder and id, so
+// `tail --instance N` finds it.
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +16,8 @@ export interface Discovery {
   configDir: string;
   configPath: string;
   startedAt: number;
+  /** Instance id, when the gateway runs as one of several on one config. */
+  instance?: string;
 }
 
 const uid = () => process.getuid?.() ?? 0;
@@ -23,9 +27,10 @@ function runtimeDir(): string | undefined {
   return d && d.startsWith("/") ? d : undefined;
 }
 
-export function defaultSocketPath(): string {
+export function defaultSocketPath(instance?: string): string {
   const rt = runtimeDir();
-  return rt ? join(rt, "tb-gw.sock") : join(tmpdir(), `tb-gw-${uid()}.sock`);
+  const at = instance === undefined ? "" : `@${instance}`;
+  return rt ? join(rt, `tb-gw${at}.sock`) : join(tmpdir(), `tb-gw-${uid()}${at}.sock`);
 }
 
 /** Socket path used when the default one is held by another live gateway. */
@@ -39,14 +44,14 @@ export function discoveryDir(): string {
   return rt ? join(rt, "tb-gw") : join(tmpdir(), `tb-gw-${uid()}.d`);
 }
 
-export function discoveryFile(configDir: string): string {
+export function discoveryFile(configDir: string, instance?: string): string {
   // Bun's hasher, not node:crypto: the same digest without loading that module into the gateway
   const key = new Bun.CryptoHasher("sha1").update(resolve(configDir)).digest("hex").slice(0, 16);
-  return join(discoveryDir(), `${key}.json`);
+  return join(discoveryDir(), instance === undefined ? `${key}.json` : `${key}@${instance}.json`);
 }
 
 export function writeDiscovery(d: Discovery): string {
-  const file = discoveryFile(d.configDir);
+  const file = discoveryFile(d.configDir, d.instance);
   mkdirSync(discoveryDir(), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(d), { mode: 0o600 });
@@ -55,8 +60,8 @@ export function writeDiscovery(d: Discovery): string {
 }
 
 /** Remove our discovery file, unless another gateway has replaced it since. */
-export function removeDiscovery(configDir: string, pid = process.pid): void {
-  const file = discoveryFile(configDir);
+export function removeDiscovery(configDir: string, instance?: string, pid = process.pid): void {
+  const file = discoveryFile(configDir, instance);
   const d = readDiscovery(file);
   if (d && d.pid === pid) rmSync(file, { force: true });
 }

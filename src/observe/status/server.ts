@@ -57,7 +57,7 @@ export class StatusServer {
   }
 
   private async startSocket(): Promise<void> {
-    let path = this.cfg.socket ?? defaultSocketPath();
+    let path = this.cfg.socket ?? defaultSocketPath(this.gw.opts.instance);
     if (existsSync(path)) {
       if (await socketAnswers(path)) {
         if (this.cfg.socket) {
@@ -80,7 +80,7 @@ export class StatusServer {
     this.socketServer = server;
     this.socketPath = path;
     try {
-      writeDiscovery({ socket: path, pid: process.pid, configDir: this.gw.opts.configDir, configPath: this.gw.opts.configPath, startedAt: Date.now() });
+      writeDiscovery({ socket: path, pid: process.pid, configDir: this.gw.opts.configDir, configPath: this.gw.opts.configPath, startedAt: Date.now(), instance: this.gw.opts.instance });
     } catch (e) {
       this.log.warn(`status discovery file cannot be written (${errorText(e)}); use tb-gw tail --socket ${path}`);
     }
@@ -216,7 +216,7 @@ export class StatusServer {
     await Promise.all(closing);
     if (this.socketPath) {
       rmSync(this.socketPath, { force: true });
-      removeDiscovery(this.gw.opts.configDir);
+      removeDiscovery(this.gw.opts.configDir, this.gw.opts.instance);
     }
   }
 }

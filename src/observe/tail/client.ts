@@ -2,32 +2,54 @@
 
 import { existsSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
-import { defaultSocketPath, discoveryFile, listDiscoveries, pidAlive, readDiscovery } from "../status/paths.ts";
+import { resolve } from "node:path";
+import { type Discovery, defaultSocketPath, discoveryFile, listDiscoveries, pidAlive, readDiscovery } from "../status/paths.ts";
 import type { ServerLine, StatusSnapshot, SubscribeKind } from "../status/protocol.ts";
 import { errorText } from "../logger.ts";
 
 export class NoGatewayError extends Error {}
 
+/** One line per running gateway, for the lists `tail` prints. */
+export function describeGateway(d: Discovery): string {
+  const pick = d.instance !== undefined ? `--instance ${d.instance}` : `--socket ${d.socket}`;
+  return `  ${pick.padEnd(16)} pid ${d.pid}, ${d.configPath}${d.instance !== undefined ? `, socket ${d.socket}` : ""}`;
+}
+
+/** Gateways in a stable order for lists: by config, then instance (1, 2, 10), plain gateway first. */
+export function byConfigAndInstance(ds: Discovery[]): Discovery[] {
+  return [...ds].sort((a, b) => a.configPath.localeCompare(b.configPath) || (a.instance ?? "").localeCompare(b.instance ?? "", undefined, { numeric: true }));
+}
+
 /**
- * The socket to attach to: --socket, else the discovery file of --config's folder, else the
- * default socket, else the only running gateway's. Several candidates and no choice → an error
- * listing them.
+ * The socket to attach to: --socket, else the running gateway of --instance (and --config's folder,
+ * when given), else the discovery file of --config's folder, else the default socket, else the only
+ * running gateway's. Several candidates and no choice → an error listing them.
  */
-export function findSocket(opts: { socket?: string; configDir?: string }): string {
+export function findSocket(opts: { socket?: string; configDir?: string; instance?: string }): string {
   if (opts.socket) return opts.socket;
+  const live = listDiscoveries();
+  const list = (ds: Discovery[]) => byConfigAndInstance(ds).map(describeGateway).join("\n");
+  if (opts.instance !== undefined) {
+    if (opts.configDir) {
+      const d = readDiscovery(discoveryFile(opts.configDir, opts.instance));
+      if (d && pidAlive(d.pid)) return d.socket;
+    }
+    const same = live.filter((d) => d.instance === opts.instance && (!opts.configDir || resolve(d.configDir) === resolve(opts.configDir)));
+    if (same.length === 1) return same[0]!.socket;
+    if (same.length > 1) throw new NoGatewayError(`several gateways run as instance ${opts.instance}; name the config with --config:\n${list(same)}`);
+    throw new NoGatewayError(`no running gateway is instance ${opts.instance}${opts.configDir ? ` of ${opts.configDir}` : ""}${live.length ? `; running:\n${list(live)}` : ""}`);
+  }
   if (opts.configDir) {
     const d = readDiscovery(discoveryFile(opts.configDir));
     if (d && pidAlive(d.pid)) return d.socket;
+    const instances = live.filter((x) => x.instance !== undefined && resolve(x.configDir) === resolve(opts.configDir!));
+    if (instances.length) throw new NoGatewayError(`${instances.length} instances run on config folder ${opts.configDir}; choose one:\n${list(instances)}`);
     throw new NoGatewayError(`no running gateway for config folder ${opts.configDir} (no live discovery file ${discoveryFile(opts.configDir)}). Start one with: tb-gw run --config ${opts.configDir}/tb_gateway.json`);
   }
-  const live = listDiscoveries();
   const dflt = defaultSocketPath();
   if (existsSync(dflt) && (live.length === 0 || live.some((d) => d.socket === dflt))) return dflt;
   if (live.length === 1) return live[0]!.socket;
-  if (live.length > 1) {
-    const list = live.map((d) => `  --socket ${d.socket}   (pid ${d.pid}, ${d.configPath})`).join("\n");
-    throw new NoGatewayError(`several gateways are running; choose one:\n${list}`);
-  }
+  if (live.length > 1) throw new NoGatewayError(`several gateways are running; choose one:\n${list(live)}`);
   throw new NoGatewayError(`no running gateway found (no socket at ${dflt}). Start one with: tb-gw run, or pass --socket PATH`);
 }
 

@@ -5,7 +5,8 @@
 
 import { dirname, resolve } from "node:path";
 import type { ServerLine, StatusSnapshot, SubscribeKind } from "../status/protocol.ts";
-import { findSocket, subscribe } from "./client.ts";
+import { listDiscoveries } from "../status/paths.ts";
+import { byConfigAndInstance, describeGateway, findSocket, subscribe } from "./client.ts";
 import { makeFilter, rowsOf, type Row } from "./rows.ts";
 import { errorText } from "../logger.ts";
 
@@ -15,14 +16,17 @@ export interface TailOptions {
   device?: string[];
   key?: string[];
   json?: boolean;
+  instance?: string;
+  list?: boolean;
 }
 
 const KINDS: SubscribeKind[] = ["uplink", "downlink", "status"];
 
 export async function runTail(opts: TailOptions): Promise<number> {
+  if (opts.list) return listGateways(opts.config ? configDirOf(opts.config) : undefined);
   let path: string;
   try {
-    path = findSocket({ socket: opts.socket, configDir: opts.config ? configDirOf(opts.config) : undefined });
+    path = findSocket({ socket: opts.socket, configDir: opts.config ? configDirOf(opts.config) : undefined, instance: opts.instance ?? (process.env.TB_GW_INSTANCE || undefined) });
   } catch (e) {
     process.stderr.write(`tb-gw tail: ${errorText(e)}\n`);
     return 1;
@@ -30,6 +34,17 @@ export async function runTail(opts: TailOptions): Promise<number> {
   const json = opts.json || !process.stdout.isTTY;
   const keep = makeFilter({ device: opts.device, key: opts.key });
   return json ? runJson(path, keep) : runInk(path, keep);
+}
+
+/** `tail --list`: the running gateways (of one config folder, with --config), one per line; exit 1 when none. */
+function listGateways(configDir: string | undefined): number {
+  const live = listDiscoveries().filter((d) => !configDir || resolve(d.configDir) === configDir);
+  if (!live.length) {
+    process.stderr.write(`tb-gw tail: no running gateway${configDir ? ` for config folder ${configDir}` : ""}\n`);
+    return 1;
+  }
+  process.stdout.write(`${byConfigAndInstance(live).map(describeGateway).join("\n")}\n`);
+  return 0;
 }
 
 function configDirOf(p: string): string {
