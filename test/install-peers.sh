@@ -4,11 +4,12 @@
 # its server imports pyserial, which Debian only recommends, so python3-serial-asyncio is named),
 # snmpd + snmp (SNMP agent and tools), dbus-daemon (private bus for the BLE no-adapter tests),
 # openssl (test certificates for the OPC-UA server-trust tests),
-# tmux (a real pseudo-terminal for the Ink view of tb-gw tail).
+# tmux (a real pseudo-terminal for the Ink view of tb-gw tail),
+# python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux python3-can; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -13,6 +13,7 @@ export const connectorRegistry: Record<string, Loader> = {
   snmp: () => import("./snmp/index.ts"),
   ble: () => import("./ble/index.ts"),
   socket: () => import("./socket/index.ts"),
+  can: () => import("./can/index.ts"),
 };
 
 export function knownConnectorTypes(): string[] {
