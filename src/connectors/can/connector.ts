@@ -46,6 +46,8 @@ export class CanConnector implements Connector {
   private stopped = false;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private failuresInARow = 0;
+  /** The bus failure was logged; the next one is not, until the bus worked again. */
+  private busDown = false;
   private batch: ConvertedData[] = [];
   private batchFrames = 0;
   private immediate?: ReturnType<typeof setImmediate>;
@@ -83,7 +85,8 @@ export class CanConnector implements Connector {
       else this.ctx.log.warn(`device "${d.name}" has no attributes, timeseries, attributeUpdates or serverSideRpc; ignored`);
     }
     this.bus = this.createBus();
-    void this.connect();
+    // the first opening is awaited (a failure schedules the next attempt), so downlink right after start finds the bus open
+    await this.connect();
   }
 
   private createBus(): CanBus {
@@ -111,7 +114,7 @@ export class CanConnector implements Connector {
     }
     this.open = true;
     this.failuresInARow = 0;
-    this.problems.delete("bus"); // the line below says it works again
+    this.busDown = false;
     this.ctx.log.info(`connected to the CAN bus (${bus.label}); ${this.routes.size} arbitration id(s) listened to, ${this.polls.length} key(s) polled`);
     this.startPolling();
   }
@@ -125,8 +128,10 @@ export class CanConnector implements Connector {
     this.failuresInARow++;
     const max = this.config.reconnectCount;
     const retry = this.config.reconnect && (max === undefined || this.failuresInARow <= max);
-    // logged when the problem changes, not on every attempt against a bus that stays away
-    this.report("bus", `CAN bus ${bus.label} failed: ${errorText(e)}`, retry ? `; opening it again in ${this.config.reconnectPeriod} s` : "");
+    // logged when the bus goes down, not on every attempt to reopen it while it stays away
+    if (!this.busDown) this.ctx.log.error(`CAN bus ${bus.label} failed: ${errorText(e)}${retry ? `; opening it again every ${this.config.reconnectPeriod} s` : ""}`);
+    else this.ctx.log.debug(`CAN bus ${bus.label} still failing: ${errorText(e)}`);
+    this.busDown = true;
     if (!retry) this.ctx.log.error(`CAN bus ${bus.label}: not opening it again (${this.config.reconnect ? `reconnectCount ${max} used up` : "reconnect is off"})`);
     if (retry) this.reconnectTimer = setTimeout(() => void this.connect(), this.config.reconnectPeriod * 1000);
   }

@@ -31,8 +31,8 @@ export interface CanPeer {
   stop(): Promise<void>;
 }
 
-export async function startCanPeer(): Promise<CanPeer> {
-  const dir = mkdtempSync(join(tmpdir(), "tbgw-can-pty-"));
+/** `dir`: where the pty links go (the same dir gives the gateway the same device path again). */
+export async function startCanPeer(dir = mkdtempSync(join(tmpdir(), "tbgw-can-pty-"))): Promise<CanPeer> {
   const pty = await startPtyPair(dir);
   let proc: ChildProcessWithoutNullStreams | undefined;
   try {
