@@ -44,7 +44,7 @@ describe("CAN connector over slcan (python-can peer)", () => {
       async (_c, ctx, peer) => {
         await peer.send(41, false, "0000220d04");
         await peer.send(1918, true, "0000bbbb0fa00000");
-        await peer.send(1918, true, "0000aaaa0fa00000"); // another command: nothing
+        await peer.send(1918, true, "0000aaaa11110000"); // another command: nothing
         await peer.send(100, false, "9cff");
         await peer.send(101, false, "4142432d31");
         await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.name !== undefined), 10_000, "the text value");
