@@ -194,3 +194,13 @@ describe("slcan lines", () => {
     expect(parseHex("aaaa bbbb")).toEqual(bytes("aaaabbbb"));
   });
 });
+
+describe("validate --sample", () => {
+  test("a frame's bytes with its id as the topic", async () => {
+    const { descriptor } = await import("./index.ts");
+    const cfg = CanConfigSchema.parse(SAMPLE);
+    const out = await descriptor.convertSample!(cfg, bytes("0000bbbb0fa00000"), { topic: "1918", configDir: "." });
+    expect(out).toEqual([{ deviceName: "Car", deviceType: "can", telemetry: [{ ts: expect.any(Number), values: { rpm: 1000, milliage: 409750 } }] }]);
+    expect(await descriptor.convertSample!(cfg, bytes("0000bbbb0fa00000"), { topic: "7", configDir: "." })).toEqual([]);
+  });
+});
