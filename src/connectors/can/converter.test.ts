@@ -120,6 +120,8 @@ describe("expressions (Python subset, no eval)", () => {
     expect(() => evalPy("value / 0", { value: 1n })).toThrow("division by zero");
     expect(() => evalPy("speed + 1")).toThrow("name 'speed' is not defined");
     expect(() => evalPy("'a' + 1")).toThrow("unsupported operand type(s) for +: 'str' and 'int'");
+    expect(() => evalPy("value ** 999999", { value: 10n })).toThrow("10 ** 999999 is beyond the 4096-bit limit of this evaluator");
+    expect(() => evalPy("1 << 100000")).toThrow("shift by 100000 is beyond the 4096-bit limit");
   });
 
   test("validate names the place of an expression outside the subset", () => {

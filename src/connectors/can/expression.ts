@@ -129,6 +129,9 @@ const unsupported = (op: string, a: PyValue, b: PyValue): never => {
   throw new ExpressionError(`unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`);
 };
 
+/** Largest integer result (in bits) that shifts and powers may build; far beyond any CAN value. */
+const MAX_BITS = 4096n;
+
 function floorDivBig(a: bigint, b: bigint): bigint {
   const q = a / b;
   return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
@@ -146,7 +149,8 @@ function binary(op: string, a: PyValue, b: PyValue): PyValue {
     if (op === "|") return typeof a === "boolean" && typeof b === "boolean" ? a || b : x | y;
     if (op === "^") return typeof a === "boolean" && typeof b === "boolean" ? a !== b : x ^ y;
     if (y < 0n) throw new ExpressionError("negative shift count");
-    return op === "<<" ? x << y : x >> y;
+    if (op === "<<" && y > MAX_BITS) throw new ExpressionError(`shift by ${y} is beyond the ${MAX_BITS}-bit limit of this evaluator`);
+    return op === "<<" ? x << y : x >> (y > MAX_BITS ? MAX_BITS : y);
   }
   if (ints) {
     const x = asBig(a), y = asBig(b);
@@ -164,7 +168,14 @@ function binary(op: string, a: PyValue, b: PyValue): PyValue {
         if (y === 0n) throw new ExpressionError("integer division or modulo by zero");
         return x - floorDivBig(x, y) * y;
       case "**":
-        return y >= 0n ? x ** y : Number(x) ** Number(y);
+        if (y < 0n) return Number(x) ** Number(y);
+        // a config typo such as 10 ** 999999 must not stall the gateway computing a million-digit number
+        if (x > 1n || x < -1n) {
+          let bits = 0n;
+          for (let a = x < 0n ? -x : x; a > 0n; a >>= 1n) bits++;
+          if (bits * y > MAX_BITS) throw new ExpressionError(`${x} ** ${y} is beyond the ${MAX_BITS}-bit limit of this evaluator`);
+        }
+        return x ** y;
     }
   }
   const x = asFloat(a), y = asFloat(b);
