@@ -15,6 +15,7 @@ export const connectorRegistry: Record<string, Loader> = {
   socket: () => import("./socket/index.ts"),
   rest: () => import("./rest/index.ts"),
   request: () => import("./request/index.ts"),
+  can: () => import("./can/index.ts"),
 };
 
 /**
