@@ -141,4 +141,35 @@ describe("expression roles", () => {
     // the bytes converter never evaluates: its [from:to] slices are not expressions
     expect(await errors("mqtt-eval-bytes", "mqtt.json", mqtt(true, "int", "[0:4]", "bytes"), "mqtt")).toEqual([]);
   });
+
+  test("CAN: key expressions know value and can_data, attribute updates value, RPC rules any params", async () => {
+    const can = (expression: string, update: string, rpc: string) =>
+      JSON.stringify(
+        {
+          interface: "slcan",
+          channel: "/tmp/ttyCAN",
+          devices: [
+            {
+              name: "Car",
+              timeseries: [{ key: "rpm", nodeId: 1918, value: "4:2:big:int", expression }],
+              attributeUpdates: [{ attributeOnThingsBoard: "level", nodeId: 2, dataExpression: update }],
+              serverSideRpc: [{ method: "setSpeed", nodeId: 3, dataExpression: rpc }],
+            },
+          ],
+        },
+        null,
+        2,
+      );
+    const bad = can("value / 4 + rpm_offset", "value +* 2", "speed if speed < 100 else lambda: 1");
+    expect(await errors("can-bad", "can.json", bad, "can")).toEqual([
+      `${place(bad, '"expression"', "rpm_offset")} devices[0].timeseries[0].expression: connector "Sensors": Python expression: unknown name "rpm_offset"; the variables here are value, can_data`,
+      `${place(bad, '"attributeUpdates"', "*")} devices[0].attributeUpdates[0].dataExpression: connector "Sensors": Python expression: unexpected "*"`,
+      `${place(bad, '"serverSideRpc"', "lambda")} devices[0].serverSideRpc[0].dataExpression: connector "Sensors": Python expression: lambda functions are not supported in expressions`,
+    ]);
+    const names = can("value", "value + level", "x");
+    expect(await errors("can-names", "can.json", names, "can")).toEqual([
+      `${place(names, '"value + level"', "level")} devices[0].attributeUpdates[0].dataExpression: connector "Sensors": Python expression: unknown name "level"; the variables here are value`,
+    ]);
+    expect(await errors("can-ok", "can.json", can("bool(value & 0b100) and can_data[0] > 1", "value + 5", "userSpeed if maxAllowedSpeed > userSpeed else maxAllowedSpeed"), "can")).toEqual([]);
+  });
 });

@@ -1,5 +1,7 @@
 // CAN frames to platform data and platform data to frame bytes, as upstream's bytes converters do
-// (spec/connectors/can.md §3, §4), without eval: expressions go through expression.ts. Pure code.
+// (spec/connectors/can.md §3, §4), without eval: expressions go through the shared Python-expression
+// evaluator (src/common/expressions/python) with exactNumbers, so an int result is a bigint and a
+// float a number, as Python's int and float. Pure code.
 //
 // Routing differs from upstream where upstream loses data: every key is matched against a frame on
 // its own (its id and, when it has one, its command), so a key without `command` on an id that also
@@ -7,9 +9,9 @@
 // keys of several devices on one id each reach their own device.
 
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
-import { compileExpression, ExpressionError, fromJson, pyStr, toJson, type Compiled, type PyValue } from "./expression.ts";
+import { compileExpression, ExpressionError, type Expression } from "../../common/expressions/python/index.ts";
 import { parseHex, type CommandLayout, type ValueLayout } from "./layout.ts";
-import type { CanConfig, CanKey, DownlinkRule } from "./schema.ts";
+import { VALUE_VARIABLES, type CanConfig, type CanKey, type DownlinkRule } from "./schema.ts";
 
 export interface KeyRule {
   device: string;
@@ -18,7 +20,7 @@ export interface KeyRule {
   telemetry: boolean;
   value: ValueLayout;
   command?: CommandLayout;
-  expression?: Compiled;
+  expression?: Expression;
   reportStrategy?: ReportStrategyConfig;
   deviceStrategy?: ReportStrategyConfig;
 }
@@ -26,11 +28,45 @@ export interface KeyRule {
 /** Key rules by arbitration id: what the connector looks up for each frame. */
 export type Routes = Map<number, KeyRule[]>;
 
-const expressionCache = new Map<string, Compiled>();
-export function compiled(src: string): Compiled {
-  let c = expressionCache.get(src);
-  if (!c) expressionCache.set(src, (c = compileExpression(src)));
+const expressionCache = new Map<string, Expression>();
+/** Compiled once per text (RPC params may bring new ones: the cache is bounded). Throws ExpressionSyntaxError. */
+export function compiled(src: string, variables?: readonly string[]): Expression {
+  const key = `${variables?.join(",") ?? "*"}:${src}`;
+  let c = expressionCache.get(key);
+  if (!c) {
+    if (expressionCache.size >= 1000) expressionCache.clear();
+    expressionCache.set(key, (c = compileExpression(src, { variables, exactNumbers: true })));
+  }
   return c;
+}
+
+/** A decoded value: int is bigint, float number, as Python's. */
+export type FrameValue = bigint | number | boolean | string;
+
+/** JSON from the platform (RPC params, attribute values) as the evaluator's exact numbers: integral numbers are ints. */
+export function fromJson(v: unknown): unknown {
+  if (typeof v === "number") return Number.isInteger(v) ? BigInt(v) : v;
+  if (Array.isArray(v)) return v.map(fromJson);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromJson(x)]));
+  return v;
+}
+
+/** A result as platform data: ints as numbers (bigint beyond 2^53), lists and dicts likewise inside. */
+export function toJson(v: unknown): unknown {
+  if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  if (Array.isArray(v)) return v.map(toJson);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x)]));
+  return v;
+}
+
+function keyExpression(device: string, k: CanKey): Expression {
+  try {
+    return compiled(k.expression!, VALUE_VARIABLES);
+  } catch (e) {
+    // validate reports it at its character; a config that skipped validate fails here, with the key
+    if (e instanceof ExpressionError) throw new Error(`${device}: key "${k.key}": expression "${k.expression}": ${e.message}`);
+    throw e;
+  }
 }
 
 export function buildRoutes(config: Pick<CanConfig, "devices">): Routes {
@@ -44,7 +80,7 @@ export function buildRoutes(config: Pick<CanConfig, "devices">): Routes {
         telemetry,
         value: k.value,
         command: k.command,
-        expression: k.expression ? compiled(k.expression) : undefined,
+        expression: k.expression ? keyExpression(d.name, k) : undefined,
         reportStrategy: k.reportStrategy,
         deviceStrategy: d.reportStrategy,
       };
@@ -92,7 +128,7 @@ function bytesOf(layout: ValueLayout, data: Uint8Array): Uint8Array {
 }
 
 /** The raw value at `layout` in `data`, as the Python value upstream computes. */
-export function decodeValue(layout: ValueLayout, data: Uint8Array): PyValue {
+export function decodeValue(layout: ValueLayout, data: Uint8Array): FrameValue {
   const b = bytesOf(layout, data);
   switch (layout.type) {
     case "bool":
@@ -137,7 +173,7 @@ export function convertFrame(rules: readonly KeyRule[], data: Uint8Array, ts: nu
   for (const rule of rules) {
     if (rule.command && !commandMatches(rule.command, data)) continue;
     matched++;
-    let value: PyValue;
+    let value: unknown;
     try {
       value = decodeValue(rule.value, data);
       if (rule.expression) value = rule.expression.evaluate({ value, can_data: data });
@@ -206,12 +242,10 @@ export function buildPayload(rule: DownlinkRule, data: unknown): Uint8Array {
     throw new Error("the request data is empty or not an object (give {\"value\": …}, dataInHex, or a dataExpression's names)");
   const params = data as Record<string, unknown>;
   if (typeof params.dataInHex === "string" && params.dataInHex) return hexBytes(params.dataInHex, "dataInHex");
-  let value: PyValue;
+  let value: unknown;
   if (rule.dataExpression) {
-    const scope: Record<string, PyValue> = {};
-    for (const [k, v] of Object.entries(params)) scope[k] = fromJson(v);
     try {
-      value = compiled(rule.dataExpression).evaluate(scope);
+      value = compiled(rule.dataExpression).evaluate(fromJson(params) as Record<string, unknown>);
     } catch (e) {
       if (e instanceof ExpressionError) throw new Error(`dataExpression "${rule.dataExpression}": ${e.message}`);
       throw e;
@@ -228,7 +262,7 @@ export function buildPayload(rule: DownlinkRule, data: unknown): Uint8Array {
     new DataView(b.buffer).setFloat32(0, value, order === "little");
     parts.push(b);
   } else if (typeof value === "string") parts.push(encodeString(value, rule.dataEncoding ?? "ascii"));
-  else throw new Error(`the value ${pyStr(value)} (${value === null ? "None" : "bytes"}) cannot be written; give a number, bool or text`);
+  else throw new Error(`the value is ${value === null || value === undefined ? "None" : Array.isArray(value) ? "a list" : "a dict"} and cannot be written; give a number, bool or text`);
   if (rule.dataAfter) parts.push(hexBytes(rule.dataAfter, "dataAfter"));
   return Uint8Array.from(parts.flatMap((p) => [...p]));
 }

@@ -1,10 +1,10 @@
 // Schema of the upstream CAN connector file (spec/connectors/can.md). Upstream names and defaults;
-// value and command layouts, hex payloads and expressions are checked here, so a mistake is a
-// `validate` error at its place instead of a key silently ignored at run time (upstream).
+// value and command layouts and hex payloads are checked here, expressions by validate's `expression`
+// role (at the offending character), so a mistake is a `validate` error at its place instead of a
+// key silently ignored at run time (upstream).
 
 import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
-import { compileExpression } from "./expression.ts";
 import { parseCommandLayout, parseHex, parseValueLayout, type CommandLayout, type ValueLayout } from "./layout.ts";
 import { SLCAN_BITRATES } from "./slcan.ts";
 
@@ -36,18 +36,15 @@ const hexProblem = (s: string) => {
 };
 const HexText = (description: string) => checkedText(hexProblem, description);
 
-const expressionProblem = (allowed?: readonly string[]) => (s: string) => {
-  try {
-    const c = compileExpression(s);
-    if (allowed) {
-      const unknown = [...c.names].filter((n) => !allowed.includes(n));
-      if (unknown.length) return `unknown name${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `"${n}"`).join(", ")} in "${s}"; a value expression can use ${allowed.join(" and ")}`;
-    }
-    return undefined;
-  } catch (e) {
-    return `${(e as Error).message} (supported: numbers, value names, + - * / // % **, & | ^ ~ << >>, comparisons, and/or/not, "a if c else b", [i] and [a:b], bool int float str abs round min max len)`;
-  }
-};
+/** The variables of a key's `expression`: the decoded value and the frame's bytes. */
+export const VALUE_VARIABLES = ["value", "can_data"] as const;
+
+/**
+ * A Python expression for the shared safe evaluator; `validate` checks it (the `expression` role) and
+ * points at the offending character. `variables`: the only names it may use (absent: any, known at run time).
+ */
+const ExpressionText = (description: string, variables?: readonly string[]) =>
+  opt(z.string().check(z.meta(variables ? { tbgw: "expression", tbgwExpression: { variables: [...variables] } } : { tbgw: "expression" })), `${description}; safe Python subset, see src/common/expressions/README.md`);
 
 const layoutSchema = <T>(parse: (v: unknown) => T | string, description: string) =>
   z.pipe(
@@ -87,7 +84,7 @@ const KeySchema = z
     ...FrameFlags,
     command: z.optional(CommandSchema),
     value: ValueSchema,
-    expression: opt(checkedText(expressionProblem(["value", "can_data"]), ""), "Python-style expression over `value` (and `can_data`, the frame's bytes), e.g. \"value / 4\""),
+    expression: ExpressionText("Python expression over `value` (and `can_data`, the frame's bytes as a list of ints), e.g. \"value / 4\"", VALUE_VARIABLES),
     polling: z.optional(PollingSchema),
     reportStrategy: z.optional(ReportStrategySchema),
   })
@@ -111,7 +108,7 @@ const DownlinkFields = {
   dataByteorder: z._default(z.enum(["big", "little"]), "big").check(z.describe("byte order of integer and float values")),
   dataSigned: flag("write integers signed (negative values always are)"),
   dataEncoding: z._default(z.string(), "ascii").check(z.describe("encoding of text values")),
-  dataExpression: opt(checkedText(expressionProblem(), ""), "expression over the RPC params (or `value` for attribute updates) giving the value to write"),
+  dataExpression: ExpressionText("Python expression over the RPC params giving the value to write (an int is written in dataLength bytes, a float as 4-byte IEEE)"),
   dataBefore: opt(HexText(""), "hex bytes written before the value"),
   dataAfter: opt(HexText(""), "hex bytes written after the value"),
   // Not checked here: upstream's sample has a malformed one and must load; the connector warns at start.
@@ -124,6 +121,7 @@ const AttributeUpdateSchema = z
     attributeOnThingsBoard: opt(z.string().check(z.minLength(1)), "shared attribute written to the bus"),
     attribute: opt(z.string().check(z.minLength(1)), "old name of attributeOnThingsBoard"),
     ...DownlinkFields,
+    dataExpression: ExpressionText("Python expression over `value`, the attribute's new value, giving the value to write", ["value"]),
   })
   .check(
     z.superRefine((a, ctx) => {

@@ -22,6 +22,13 @@ export interface Compiled {
 export interface CompileOptions {
   /** When given, any other name (not a built-in) is an error at compile time. */
   variables?: readonly string[];
+  /**
+   * Keep Python's int/float apart across the boundary: a bigint variable is an int and a number is a
+   * float even when integral (`25.0` stays a float), and every int result comes back as a bigint, so
+   * `typeof` tells `value / 4` (float) from `value // 4` (int). Default: integral numbers are ints
+   * and ints within ±2^53 come back as numbers.
+   */
+  exactNumbers?: boolean;
 }
 
 function identical(a: Value, b: Value): boolean {
@@ -58,7 +65,7 @@ function lookup(ctx: Ctx, id: string): Value {
   if (v !== undefined) return v;
   const s = ctx.scope;
   if (s instanceof Map ? s.has(id) : Object.hasOwn(s, id)) {
-    v = fromJs(s instanceof Map ? s.get(id) : (s as Record<string, unknown>)[id]);
+    v = fromJs(s instanceof Map ? s.get(id) : (s as Record<string, unknown>)[id], 0, ctx.exact);
     (ctx.vars ??= new Map()).set(id, v);
     return v;
   }

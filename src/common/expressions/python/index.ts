@@ -21,7 +21,8 @@ export interface Expression {
    * Evaluate with `scope` as the variables (own keys only). Numbers that are integers become Python
    * ints, other numbers floats; arrays and Uint8Arrays lists; plain objects dicts. The result comes
    * back as plain JS: int → number (bigint beyond ±2^53), float → number, tuple → array,
-   * dict → object, None → null. Throws ExpressionRuntimeError.
+   * dict → object, None → null. With `exactNumbers`: bigint ↔ int and number ↔ float instead.
+   * Throws ExpressionRuntimeError.
    */
   evaluate(scope?: Scope): unknown;
 }
@@ -29,13 +30,14 @@ export interface Expression {
 /** Parse and compile; throws ExpressionSyntaxError (with offset) for bad syntax or an unsupported construct. */
 export function compileExpression(source: string, opts: CompileOptions = {}): Expression {
   const { root, slots, names } = compile(parse(source), opts);
+  const exact = opts.exactNumbers === true;
   return {
     source,
     names,
     evaluate(scope: Scope = {}): unknown {
-      const ctx: Ctx = { scope: scope as Ctx["scope"], slots: new Array(slots).fill(null), work: 0 };
+      const ctx: Ctx = { scope: scope as Ctx["scope"], slots: new Array(slots).fill(null), work: 0, exact };
       try {
-        return toJs(root(ctx));
+        return toJs(root(ctx), exact);
       } catch (e) {
         // The engine's own limits (stack, string length) end as the evaluator's limit error.
         if (e instanceof RangeError) throw new ExpressionRuntimeError("LimitError", `the expression exceeds an engine limit (${e.message})`);

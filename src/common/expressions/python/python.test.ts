@@ -191,6 +191,31 @@ describe("errors", () => {
   });
 });
 
+describe("exactNumbers: int and float kept apart across the boundary", () => {
+  const exact = (src: string, scope: Record<string, unknown> = {}) => compileExpression(src, { exactNumbers: true }).evaluate(scope);
+
+  test("int results are bigint, float results numbers, even when integral", () => {
+    expect(exact("value / 4", { value: 4000n })).toBe(1000); // Python: 1000.0
+    expect(exact("value // 4", { value: 4000n })).toBe(1000n);
+    expect(exact("value + 5", { value: 37n })).toBe(42n);
+    expect(exact("[1, 2.0, (3,)]")).toEqual([1n, 2, [3n]]);
+    expect(exact("True")).toBe(true);
+  });
+
+  test("a number variable is a float, a bigint an int, nested too", () => {
+    expect(exact("str(value)", { value: 25 })).toBe("25.0");
+    expect(exact("str(value)", { value: 25n })).toBe("25");
+    expect(exact("value // 2", { value: 5 })).toBe(2);
+    expect(exact("d['a'] * 2", { d: { a: 3n } })).toBe(6n);
+    expect(exact("sum(can_data)", { can_data: Uint8Array.of(1, 2) })).toBe(3n);
+  });
+
+  test("the default is unchanged: integral numbers are ints, ints come back as numbers", () => {
+    expect(ev("str(value)", { value: 25 })).toBe("25");
+    expect(ev("value // 4", { value: 4000 })).toBe(1000);
+  });
+});
+
 describe("bounds", () => {
   const limited: string[] = [
     "'a' * 10 ** 9",

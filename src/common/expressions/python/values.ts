@@ -39,6 +39,8 @@ export interface Ctx {
   work: number;
   /** Variables already converted in this evaluation. */
   vars?: Map<string, Value>;
+  /** CompileOptions.exactNumbers: bigint ↔ int, number ↔ float, both ways. */
+  exact?: boolean;
 }
 
 export function charge(ctx: Ctx, n: number): void {
@@ -176,8 +178,8 @@ export function less(a: Value, b: Value, op = "<"): boolean {
   return fail("TypeError", `'${op}' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`);
 }
 
-/** The caller's value as an evaluator value. */
-export function fromJs(x: unknown, depth = 0): Value {
+/** The caller's value as an evaluator value; `exact`: a number is a float even when integral (ints come as bigint). */
+export function fromJs(x: unknown, depth = 0, exact = false): Value {
   if (x === null || x === undefined) return null;
   switch (typeof x) {
     case "boolean":
@@ -185,28 +187,28 @@ export function fromJs(x: unknown, depth = 0): Value {
     case "bigint":
       return x;
     case "number":
-      return Number.isInteger(x) && !Object.is(x, -0) ? BigInt(x) : x;
+      return !exact && Number.isInteger(x) && !Object.is(x, -0) ? BigInt(x) : x;
   }
   if (depth >= LIMITS.inputDepth) fail("LimitError", `a variable is nested more than ${LIMITS.inputDepth} levels deep`);
   if (Array.isArray(x)) {
     checkSize(x.length, "a list variable");
-    return x.map((e) => fromJs(e, depth + 1));
+    return x.map((e) => fromJs(e, depth + 1, exact));
   }
   if (x instanceof Uint8Array) return Array.from(x, (b) => BigInt(b));
   if (typeof x === "object" && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null)) {
     const m = new Map<string, Value>();
-    for (const k of Object.keys(x)) m.set(k, fromJs((x as Record<string, unknown>)[k], depth + 1));
+    for (const k of Object.keys(x)) m.set(k, fromJs((x as Record<string, unknown>)[k], depth + 1, exact));
     return m;
   }
   return fail("TypeError", `a variable holds a value of unsupported type (${typeof x === "object" ? "object" : typeof x})`);
 }
 
-/** An evaluator value as a plain JS value: int within ±2^53 as number, beyond as bigint. */
-export function toJs(v: Value): unknown {
-  if (typeof v === "bigint") return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
-  if (Array.isArray(v)) return v.map(toJs);
-  if (v instanceof Tuple) return v.items.map(toJs);
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, toJs(x)]));
+/** An evaluator value as a plain JS value: int within ±2^53 as number, beyond as bigint; `exact`: every int as bigint. */
+export function toJs(v: Value, exact = false): unknown {
+  if (typeof v === "bigint") return exact || v < -9007199254740991n || v > 9007199254740991n ? v : Number(v);
+  if (Array.isArray(v)) return v.map((x) => toJs(x, exact));
+  if (v instanceof Tuple) return v.items.map((x) => toJs(x, exact));
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, toJs(x, exact)]));
   if (v instanceof Builtin) return `<built-in function ${v.name}>`;
   return v;
 }
