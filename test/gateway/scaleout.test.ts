@@ -27,12 +27,16 @@ function sharedConnector(port: number, broker: Record<string, unknown> = {}): Re
 
 /** Publish until every instance delivered a warm-up message (round robin): all are subscribed. */
 async function warmUp(client: MqttClient, fleet: Fleet): Promise<void> {
-  const all = () => fleet.harnesses.every((h) => h.telemetry().some((r) => r.device === "warm-up"));
-  for (let i = 0; i < 200 && !all(); i++) {
+  const has = (h: Fleet["harnesses"][number]) => h.telemetry().some((r) => r.device === "warm-up");
+  const all = () => fleet.harnesses.every(has);
+  // Bounded by time, not by tries: waiting only on instances that still lack one (an instance
+  // that already has it would end each wait at once, and a slow start ran out of tries in 1 s).
+  const until = Date.now() + 30_000;
+  while (!all() && Date.now() < until) {
     await client.publishAsync("sensors/warm-up", JSON.stringify({ seq: 0 }), { qos: 1 });
-    await Promise.race(fleet.harnesses.map((h) => h.waitFor((x) => x.telemetry().some((r) => r.device === "warm-up"), 100, "warm-up").catch(() => {})));
+    await Promise.race(fleet.harnesses.filter((h) => !has(h)).map((h) => h.waitFor((x) => has(x), 300, "warm-up").catch(() => {})));
   }
-  if (!all()) throw new Error("not every instance delivered the warm-up message");
+  if (!all()) throw new Error(`not every instance delivered the warm-up message within 30 s (${fleet.harnesses.filter(has).length} of ${fleet.harnesses.length} did)`);
 }
 
 /**
