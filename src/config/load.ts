@@ -4,7 +4,7 @@
 // it against that connector type's schema from the registry. All problems are collected; the loader
 // throws one ConfigError carrying all of them.
 
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
 import { connectorRegistry, loadDescriptor, notInThisBuild } from "../connectors/index.ts";
@@ -18,6 +18,7 @@ import { type ConnectorRoles, checkConnectorRoles, checkMainSemantics, checkStor
 import { diagAt, parseSource, type Path, pathText, type SourceDoc } from "./source.ts";
 import { didYouMean } from "./suggest.ts";
 import { errorText } from "../observe/logger.ts";
+import { replaceFile } from "../common/fs/replace-file.ts";
 
 export interface LoadOptions {
   /** Environment for the TB_GW_* overrides (default process.env). */
@@ -290,7 +291,7 @@ function writeBackIds(connectors: LoadedConnector[]): void {
     if (!c.generatedId || !c.file || /\.ya?ml$/i.test(c.file)) continue;
     const text = readFileSync(c.file, "utf8");
     const edits = modify(text, ["id"], c.id, { formattingOptions: { insertSpaces: true, tabSize: 2 } });
-    writeFileSync(c.file, applyEdits(text, edits));
+    replaceFile(c.file, applyEdits(text, edits));
   }
 }
 

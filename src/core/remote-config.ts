@@ -4,7 +4,7 @@
 // restart only that connector; `active_connectors` removes the ones not listed. Every applied value
 // is echoed back as a client attribute.
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { applyEdits, modify, parse as parseJsonc } from "jsonc-parser";
 import pkg from "../../package.json" with { type: "json" };
@@ -15,6 +15,7 @@ import { T } from "../platform/topics.ts";
 import { errorText, Logger } from "../observe/logger.ts";
 import { REMOTE_LOG_LEVELS, REMOTE_LOGGING_SCOPE, RemoteLogging } from "./remote-logging.ts";
 import type { LoadedConnector } from "./connectors.ts";
+import { replaceFile } from "../common/fs/replace-file.ts";
 
 /** Shared keys asked for after connecting (upstream ATTRIBUTES_FOR_REQUEST). */
 export const REMOTE_CONFIG_KEYS = ["RemoteLoggingLevel", "general_configuration", "storage_configuration", "grpc_configuration", "logs_configuration", "active_connectors"];
@@ -44,8 +45,13 @@ export interface RemoteConfigHost {
 }
 
 export class RemoteConfiguration {
-  /** Per attribute key, the JSON we last published: a plain broker echoes it back to us, and the platform may repeat it. */
-  private lastSent = new Map<string, string>();
+  /**
+   * Per attribute key, the JSON we last published (a few, newest last): a plain broker echoes them
+   * back to us, and the platform may repeat them. Only the newest was remembered before, so two
+   * values of one key in flight (the current configuration and an echo) bounced between the
+   * gateway and such a broker forever, each taken for a new update and echoed again.
+   */
+  private readonly recentlySent = new Map<string, string[]>();
   /** One update at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
   readonly remoteLogging: RemoteLogging;
@@ -114,7 +120,7 @@ export class RemoteConfiguration {
   private async apply(data: Record<string, unknown>): Promise<void> {
     for (const [key, value] of Object.entries(data ?? {})) {
       if (key.includes("deleted")) continue;
-      if (this.lastSent.get(key) === JSON.stringify(value)) continue; // our own echo, or nothing new
+      if (this.recentlySent.get(key)?.includes(JSON.stringify(value))) continue; // our own echo, or nothing new
       if (key === "active_connectors") await this.applyActiveConnectors(value);
       else if (key === "RemoteLoggingLevel") await this.applyRemoteLoggingLevel(value);
       else if (key === "general_configuration") await this.applyGeneral(value);
@@ -171,16 +177,16 @@ export class RemoteConfiguration {
       return this.echo(name, value);
     }
     if (before !== undefined) backup(file, configDir);
-    writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+    replaceFile(file, `${JSON.stringify(json, null, 2)}\n`);
     if (!current && !this.addMainEntry(name, type, fileName, value)) {
-      if (before !== undefined) writeFileSync(file, before);
+      if (before !== undefined) replaceFile(file, before);
       return;
     }
     this.log.info(`remote configuration: wrote ${file} for connector "${name}"`);
     const ok = await this.host.reloadConnector(name, `remote configuration of ${name}`);
     if (!ok) {
       this.log.error(`remote configuration for connector "${name}" is not valid for a ${type} connector (run tb-gw validate on ${file}); restoring the previous file, the connector keeps its previous config`);
-      if (before !== undefined) writeFileSync(file, before);
+      if (before !== undefined) replaceFile(file, before);
       return;
     }
     await this.echo(name, value);
@@ -244,7 +250,7 @@ export class RemoteConfiguration {
     const file = join(this.host.configDir, "logs.json");
     try {
       if (existsSync(file)) backup(file, this.host.configDir);
-      writeFileSync(file, `${JSON.stringify(raw, null, 2)}\n`);
+      replaceFile(file, `${JSON.stringify(raw, null, 2)}\n`);
     } catch (e) {
       return this.log.error(`remote configuration: cannot write ${file}: ${errorText(e)}`);
     }
@@ -293,7 +299,7 @@ export class RemoteConfiguration {
     try {
       const text = readFileSync(path, "utf8");
       backup(path, this.host.configDir);
-      writeFileSync(path, edit(text));
+      replaceFile(path, edit(text));
       return true;
     } catch (e) {
       this.log.error(`remote configuration: cannot update ${path}: ${errorText(e)}`);
@@ -306,10 +312,18 @@ export class RemoteConfiguration {
   }
 
   private send(attrs: Record<string, unknown>): Promise<void> {
-    for (const [k, v] of Object.entries(attrs)) this.lastSent.set(k, JSON.stringify(v));
+    for (const [k, v] of Object.entries(attrs)) {
+      const list = this.recentlySent.get(k) ?? [];
+      list.push(JSON.stringify(v));
+      if (list.length > RECENTLY_SENT_KEPT) list.shift();
+      this.recentlySent.set(k, list);
+    }
     return this.host.publish(T.meAttributes, JSON.stringify(attrs));
   }
 }
+
+/** How many published values per key are recognised when they come back. */
+const RECENTLY_SENT_KEPT = 4;
 
 function withoutTs(v: unknown): Record<string, any> | undefined {
   if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
