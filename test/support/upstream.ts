@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./paths.ts";
 
-export const SAMPLES = join(ROOT, "../shared/reference/python-gateway-configs");
+export { SAMPLES } from "./paths.ts";
 
 /** A fresh parsed copy of a sample file. */
 export function sample(name: string): any {

@@ -4,10 +4,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SAMPLES } from "../support/paths.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const CASES = join(ROOT, "test/cases/validate");
-const SAMPLE = "/work/shared/reference/python-gateway-configs/tb_gateway.json";
+const SAMPLE = join(SAMPLES, "tb_gateway.json");
 const work = mkdtempSync(join(tmpdir(), "tbgw-cli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

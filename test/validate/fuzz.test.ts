@@ -9,8 +9,9 @@ import { stringify as toYaml } from "yaml";
 import { checkGatewayConfig } from "../../src/config/load.ts";
 import { knownConnectorTypes } from "../../src/connectors/index.ts";
 import { testDescriptors } from "./test-connector.ts";
+import { SAMPLES } from "../support/paths.ts";
 
-const REF = "/work/shared/reference/python-gateway-configs";
+const REF = SAMPLES;
 const CASES = Number(process.env.TB_GW_FUZZ_CASES ?? 10_000);
 const SEED = Number(process.env.TB_GW_FUZZ_SEED ?? 20240501);
 

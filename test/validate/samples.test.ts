@@ -9,8 +9,9 @@ import { formatDiagnostics } from "../../src/config/diagnostics.ts";
 import { checkGatewayConfig } from "../../src/config/load.ts";
 import { parseSource } from "../../src/config/source.ts";
 import { knownConnectorTypes } from "../../src/connectors/index.ts";
+import { SAMPLES } from "../support/paths.ts";
 
-const REF = "/work/shared/reference/python-gateway-configs";
+const REF = SAMPLES;
 const NOT_CONNECTORS = new Set(["tb_gateway.json", "logs.json", "list.json"]);
 // Sample file → connector type where the file name is not the type.
 const typeOf = (file: string) => ({ "modbus_serial.json": "modbus", "custom_serial.json": "custom" })[file] ?? file.replace(/\.json$/, "");

@@ -7,10 +7,12 @@ import { manufacturerBytes, parseReservedParams } from "./connector.ts";
 import { bytesConvert, convertKeys, hexConvert, type KeyValue } from "./converter.ts";
 import { fullUuid } from "./bluez.ts";
 import { BleConfigSchema } from "./schema.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
 const frames = JSON.parse(readFileSync(new URL("./testdata/frames.json", import.meta.url), "utf8"));
 const hex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
-const sample = BleConfigSchema.parse(JSON.parse(readFileSync("/work/shared/reference/python-gateway-configs/ble.json", "utf8")));
+const sample = BleConfigSchema.parse(JSON.parse(readFileSync(join(SAMPLES, "ble.json"), "utf8")));
 
 describe("ble schema", () => {
   test("the upstream sample loads unchanged with upstream defaults", () => {

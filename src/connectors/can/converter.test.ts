@@ -8,8 +8,10 @@ import { buildPayload, buildRoutes, convertFrame, decodeValue, fromJson, mergeRp
 import { parseCommandLayout, parseHex, parseValueLayout, type ValueLayout } from "./layout.ts";
 import { CanConfigSchema } from "./schema.ts";
 import { encodeFrame, LineSplitter, parseLine } from "./slcan.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
-const SAMPLE = JSON.parse(readFileSync("/work/shared/reference/python-gateway-configs/can.json", "utf8"));
+const SAMPLE = JSON.parse(readFileSync(join(SAMPLES, "can.json"), "utf8"));
 const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex.replace(/\s/g, ""), "hex"));
 const layout = (s: string) => parseValueLayout(s) as ValueLayout;
 

@@ -12,8 +12,10 @@ import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts"
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { startCanPeer } from "./test/peer.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/can.json";
+const SAMPLE = join(SAMPLES, "can.json");
 const DEVICE = "Car";
 
 let platform: Broker;

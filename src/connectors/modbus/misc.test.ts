@@ -9,9 +9,10 @@ import { setStderrLogging } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
 import { ModbusConfigSchema } from "./schema.ts";
 import { startPeer } from "./test/peer.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
 
 setStderrLogging(false);
-const REF = "/work/shared/reference/python-gateway-configs";
+const REF = SAMPLES;
 
 describe("modbus config", () => {
   for (const f of ["modbus.json", "modbus_serial.json"])

@@ -10,8 +10,9 @@ import { recordingContext, type RecordingContext } from "../../../test/support/c
 import { MqttConfigSchema } from "./schema.ts";
 import type { MqttConnector } from "./connector.ts";
 import { descriptor } from "./index.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/mqtt.json";
+const SAMPLE = join(SAMPLES, "mqtt.json");
 const sampleText = readFileSync(SAMPLE, "utf8");
 
 /** The sample file copied to a temp config folder, with only host/port pointed at the test broker. */

@@ -3,8 +3,10 @@ import { readFileSync } from "node:fs";
 import { isOldFormat } from "./compat.ts";
 import { MqttConfigSchema } from "./schema.ts";
 import { compileFilter, pythonRegex, sharedSubscription, valueFromTopic } from "./topic.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
-const sample = JSON.parse(readFileSync("/work/shared/reference/python-gateway-configs/mqtt.json", "utf8"));
+const sample = JSON.parse(readFileSync(join(SAMPLES, "mqtt.json"), "utf8"));
 
 describe("schema", () => {
   test("the upstream sample loads unchanged", () => {

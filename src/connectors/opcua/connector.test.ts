@@ -10,9 +10,10 @@ import { recordingContext, type RecordingContext } from "../../../test/support/c
 import { OpcuaConnector } from "./connector.ts";
 import { startOpcuaPeer, type OpcuaPeer } from "./peer/start.ts";
 import { OpcuaConfigSchema, type OpcuaConfig } from "./schema.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
 
 setStderrLogging(process.env.TEST_VERBOSE === "1");
-const SAMPLE = "/work/shared/reference/python-gateway-configs/opcua.json";
+const SAMPLE = join(SAMPLES, "opcua.json");
 
 let peer: OpcuaPeer;
 beforeAll(async () => {

@@ -14,8 +14,9 @@ import { RestConnector } from "./connector.ts";
 import { RestConfigSchema } from "./schema.ts";
 import { curl, postJson } from "./test/curl.ts";
 import { withExtension } from "./test/sample.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/rest.json";
+const SAMPLE = join(SAMPLES, "rest.json");
 
 function configDir(): string {
   return withExtension(mkdtempSync(join(tmpdir(), "tbgw-rest-")));

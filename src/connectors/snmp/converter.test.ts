@@ -6,8 +6,10 @@ import { decodeOctets, encodeForSet, tablify } from "./client.ts";
 import { parseReservedParams } from "./connector.ts";
 import { convertResult, toConvertedData } from "./converter.ts";
 import { SnmpConfigSchema } from "./schema.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/snmp.json";
+const SAMPLE = join(SAMPLES, "snmp.json");
 
 describe("snmp schema", () => {
   test("the upstream sample loads unchanged with upstream defaults", () => {

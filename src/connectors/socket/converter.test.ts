@@ -7,8 +7,10 @@ import { decodeSlice, encodeText, normalizeEncoding, pyBytesRepr, pyJsonDumps } 
 import { parseSetParams } from "./connector.ts";
 import { addressMatcher, compileDevice, compileRequest, convertFrame, requestedNames, sampleData } from "./converter.ts";
 import { SocketConfigSchema, type SocketConfig } from "./schema.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/socket.json";
+const SAMPLE = join(SAMPLES, "socket.json");
 const sample = (): SocketConfig => SocketConfigSchema.parse(JSON.parse(readFileSync(SAMPLE, "utf8")));
 
 describe("socket schema", () => {

@@ -12,8 +12,10 @@ import { startPlatformHarness, type PlatformHarness } from "../../../test/suppor
 import { freePort, freeUdpPort } from "../../../test/support/ports.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { startPyPeer, startSocat } from "./test/peer.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import { join } from "node:path";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/socket.json";
+const SAMPLE = join(SAMPLES, "socket.json");
 const DEVICE = "Device Example";
 
 let platform: Broker;

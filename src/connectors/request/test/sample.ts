@@ -5,8 +5,9 @@
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DeviceRoutes } from "../../../common/http/test/device.testutil.ts";
+import { SAMPLES } from "../../../../test/support/paths.ts";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/request.json";
+const SAMPLE = join(SAMPLES, "request.json");
 
 export function adaptedRequestSample(devicePort: number): Record<string, any> {
   return JSON.parse(readFileSync(SAMPLE, "utf8").replaceAll("127.0.0.1:5000", `127.0.0.1:${devicePort}`));

@@ -3,8 +3,9 @@
 
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { SAMPLES } from "../../../../test/support/paths.ts";
 
-const SAMPLE = "/work/shared/reference/python-gateway-configs/rest.json";
+const SAMPLE = join(SAMPLES, "rest.json");
 
 /** rest.json with only hosts and ports changed: the server's port, and the device's in URLs. */
 export function adaptedRestSample(restPort: number, devicePort: number): Record<string, any> {
