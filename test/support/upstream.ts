@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./paths.ts";
+import { SAMPLES } from "./paths.ts";
 
 export { SAMPLES } from "./paths.ts";
 
