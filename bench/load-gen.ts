@@ -1,11 +1,12 @@
 // Load generator for bench/uplink.ts, run as its own process so it does not share an event loop
 // with the measuring side: publishes `count` QoS 1 messages round-robin over `devices` devices,
 // each with `keys` integer keys plus `seq`, keeping at most `window` publishes unacknowledged.
-// Usage: bun bench/load-gen.ts <url> <devices> <keys> <count> [ratePerSec|0] [window]
+// Usage: bun bench/load-gen.ts <url> <devices> <keys> <count> [ratePerSec|0] [window] [stamp]
+// With `stamp`, each message also carries `t`, the wall-clock ms at publish (latency measurement).
 
 import mqtt from "mqtt";
 
-const [url, devicesArg, keysArg, countArg, rateArg = "0", windowArg = "1000"] = process.argv.slice(2);
+const [url, devicesArg, keysArg, countArg, rateArg = "0", windowArg = "1000", stampArg = ""] = process.argv.slice(2);
 if (!url || !devicesArg || !keysArg || !countArg) {
   console.error("usage: bun bench/load-gen.ts <url> <devices> <keys> <count> [ratePerSec|0] [window]");
   process.exit(2);
@@ -15,6 +16,7 @@ const keys = Number(keysArg);
 const count = Number(countArg);
 const rate = Number(rateArg);
 const window = Number(windowArg);
+const stamp = stampArg === "stamp";
 
 const client = await mqtt.connectAsync(url, { clientId: `bench-load-${process.pid}` });
 const started = performance.now();
@@ -31,7 +33,7 @@ await new Promise<void>((resolve) => {
       }
       const seq = Math.floor(sent / devices) + 1;
       const d = sent % devices;
-      let body = `{"seq":${seq}`;
+      let body = stamp ? `{"seq":${seq},"t":${Date.now()}` : `{"seq":${seq}`;
       for (const k of keyNames) body += `,"${k}":${(seq * 7 + d) % 1000}`;
       body += "}";
       client.publish(`bench/dev-${d}`, body, { qos: 1 }, () => {

@@ -1,0 +1,153 @@
+// Low-rate uplink benchmark: what the gateway costs at the rates most sites run (issue #19).
+// Load generator (own process, fixed rate) → device broker (mosquitto) → tb-gw MQTT connector →
+// storage → platform broker (mosquitto) → counting subscriber. 10 devices, 5 datapoints per message
+// (seq, t = publish time, k0..k2), QoS 1 on every hop. The generator starts as soon as the gateway
+// says it started, so the CPU figure covers the first seconds after start (JIT warm-up included).
+// Prints per run: the gateway process's CPU (from /proc) as % of one core over the load window and
+// from process start, per 10 s slice, core-s per million datapoints, latency from device publish to
+// arrival at the platform-side subscriber (the platform broker forwards a publish as it PUBACKs it),
+// loss and per-device order.
+// Usage: bun bench/low-rate.ts [--rate DATAPOINTS_PER_S] [--storage sqlite|memory|file] [--seconds 60]
+//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR]
+
+import { cpuSeconds, rssMb } from "./proc.ts";
+import { commandFor } from "../build/targets.ts";
+import mqtt from "mqtt";
+import { startMosquitto } from "../test/support/mosquitto.ts";
+import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { startProcess, type Started } from "../test/support/process.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+const DP_RATE = Number(opt("rate", "1000"));
+const KIND = opt("storage", "sqlite");
+const SECONDS = Number(opt("seconds", "60"));
+const RUNS = Number(opt("runs", "1"));
+const BINARY = opt("binary", "");
+const CPU_PROF = opt("cpu-prof", "");
+const DEVICES = 10;
+const DP_PER_MSG = 5; // seq, t and 3 keys
+const MSG_RATE = DP_RATE / DP_PER_MSG;
+const MESSAGES = Math.round(MSG_RATE * SECONDS);
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+
+async function run(n: number) {
+  const device = await startMosquitto();
+  const platform = await startMosquitto();
+  let gw: Started | undefined;
+  let counter: mqtt.MqttClient | undefined;
+  try {
+    counter = await mqtt.connectAsync(platform.url, { clientId: "bench-platform" });
+    let datapoints = 0;
+    let messages = 0;
+    let outOfOrder = 0;
+    const lastSeq = new Map<string, number>();
+    const latencies: number[] = [];
+    counter.on("message", (topic, payload) => {
+      if (topic.startsWith("v1/devices/me/rpc/request/")) {
+        const id = topic.split("/").pop();
+        counter!.publish(`v1/devices/me/rpc/response/${id}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
+        return;
+      }
+      if (topic !== "v1/gateway/telemetry") return;
+      const now = Date.now();
+      const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, number> }>>;
+      for (const [dev, entries] of Object.entries(body)) {
+        for (const e of entries) {
+          let k = 0;
+          for (const _ in e.values) k++;
+          datapoints += k;
+          messages++;
+          latencies.push(now - e.values.t!);
+          if (e.values.seq! <= (lastSeq.get(dev) ?? 0)) outOfOrder++;
+          lastSeq.set(dev, e.values.seq!);
+        }
+      }
+    });
+    await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
+
+    const storage =
+      KIND === "sqlite"
+        ? { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10, messages_ttl_check_in_hours: 1, messages_ttl_in_days: 7 }
+        : KIND === "file"
+          ? { type: "file", data_folder_path: "./data/", max_file_count: 1000, max_read_records_count: 10, max_records_per_file: 10000 }
+          : { type: "memory", max_records_count: 1000000, read_records_count: 100 };
+    const keys = ["seq", "t", "k0", "k1", "k2"];
+    const connector = {
+      broker: { host: "127.0.0.1", port: device.port, clientId: "bench-gw", version: 4, security: { type: "anonymous" } },
+      mapping: [
+        {
+          topicFilter: "bench/+",
+          subscriptionQos: 1,
+          converter: {
+            type: "json",
+            deviceInfo: { deviceNameExpressionSource: "topic", deviceNameExpression: "bench/(.*)", deviceProfileExpressionSource: "constant", deviceProfileExpression: "bench" },
+            attributes: [],
+            timeseries: keys.map((k) => ({ type: "integer", key: k, value: `\${${k}}` })),
+          },
+        },
+      ],
+    };
+    const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
+    const t0 = performance.now();
+    const env = { TB_GW_LOG_LEVEL: "WARNING" };
+    gw = BINARY
+      ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env })
+      : await startProcess(BUN, [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, env });
+    const pid = gw.proc.pid!;
+    const startupCpu = cpuSeconds(pid);
+    const readyAt = performance.now();
+    const gen = startProcess(BUN, [new URL("./load-gen.ts", import.meta.url).pathname, device.url, String(DEVICES), "3", String(MESSAGES), String(MSG_RATE), "1000", "stamp"], { ready: /"rate"/, timeoutMs: SECONDS * 1000 + 120000 });
+    const slices: number[] = [];
+    let lastCpu = startupCpu;
+    let nextSlice = readyAt + 10000;
+    let peakRss = rssMb(pid);
+    while (messages < MESSAGES && performance.now() - readyAt < SECONDS * 1000 + 30000) {
+      await new Promise((r) => setTimeout(r, 100));
+      peakRss = Math.max(peakRss, rssMb(pid));
+      if (performance.now() >= nextSlice) {
+        const c = cpuSeconds(pid);
+        slices.push(Math.round((c - lastCpu) * 1000) / 100); // % of a core over 10 s
+        lastCpu = c;
+        nextSlice += 10000;
+      }
+    }
+    const endAt = performance.now();
+    const endCpu = cpuSeconds(pid);
+    const genOut = JSON.parse((await gen).output().trim().split("\n").pop()!);
+    const window = (endAt - readyAt) / 1000;
+    const loadCpu = endCpu - startupCpu;
+    latencies.sort((a, b) => a - b);
+    return {
+      run: n,
+      storage: KIND,
+      dpPerSec: DP_RATE,
+      binary: BINARY !== "",
+      generatorMsgsPerSec: Math.round(genOut.rate),
+      received: messages,
+      lost: MESSAGES - messages,
+      outOfOrder,
+      windowS: Math.round(window * 10) / 10,
+      startupCpuS: Math.round(startupCpu * 100) / 100,
+      // the target: CPU from the gateway's start over the load window, % of one core
+      cpuPctFromStart: Math.round(((endCpu / ((endAt - t0) / 1000)) * 100) * 10) / 10,
+      cpuPctLoad: Math.round((loadCpu / window) * 1000) / 10,
+      cpuPctPer10s: slices.join(" "),
+      coreSecPerMillionDp: Math.round((loadCpu / (datapoints / 1e6)) * 10) / 10,
+      latencyMs: `p50 ${pct(latencies, 50)} p99 ${pct(latencies, 99)} max ${latencies.at(-1)}`,
+      peakRssMb: Math.round(peakRss),
+      loadavg: (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" "),
+    };
+  } finally {
+    await gw?.stop();
+    await counter?.endAsync(true);
+    await device.dispose();
+    await platform.dispose();
+  }
+}
+
+for (let i = 1; i <= RUNS; i++) console.log(JSON.stringify(await run(i)));
