@@ -34,6 +34,21 @@ interface IdRange {
 }
 
 const RETRY_AFTER_ERROR_MS = 1000;
+/**
+ * Acknowledged rows of the write file are deleted with the next insert commit, or after this long
+ * when nothing is put meanwhile: one transaction per batch of traffic instead of two. Rows of older
+ * files are deleted at once (that frees their file). A crash in between resends them (at least once).
+ */
+const LAZY_DELETE_MS = 250;
+/**
+ * The write file's size is measured (a pragma query) after a commit only when the bytes inserted
+ * since the last measurement, counted generously, could have reached size_limit, or at least this
+ * often: measuring after every commit cost as much as the commit itself at low rates.
+ */
+const MEASURE_EVERY_MS = 1000;
+/** Generous on-disk bytes per inserted byte of message (pages, index, row headers) for that guess. */
+const GROWTH_FACTOR = 3;
+const ROW_OVERHEAD_BYTES = 64;
 /** Errors that mean the file is not a usable database (rather than, say, a full disk). */
 const DAMAGED = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
 
@@ -52,6 +67,11 @@ export class SqliteStorage implements EventStorage {
   private readonly batches = new BatchBook<IdRange[]>();
   private closed = false;
   private flushScheduled = false;
+  private lazyTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Write-file bytes at the last measurement, and a generous count of bytes inserted since. */
+  private usedAtMeasure = 0;
+  private insertedSinceMeasure = 0;
+  private measuredAt = -Infinity;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly ttlTimer: ReturnType<typeof setInterval>;
   private readonly durable = new DurableWaiters();
@@ -123,7 +143,10 @@ export class SqliteStorage implements EventStorage {
     if (this.full.isFull) this.full.accepted(this.depth());
     const file = this.writeFile;
     const ts = this.now();
-    for (const message of records) this.pending.push({ id: file.nextId++, ts, message });
+    for (const message of records) {
+      this.pending.push({ id: file.nextId++, ts, message });
+      this.insertedSinceMeasure += message.length * GROWTH_FACTOR + ROW_OVERHEAD_BYTES;
+    }
     this.durable.accepted += records.length;
     if (this.pending.length >= this.opts.writingBatchSize) this.flush();
     else this.scheduleFlush();
@@ -142,6 +165,8 @@ export class SqliteStorage implements EventStorage {
     if (this.closed || maxRecords <= 0) return undefined;
     // Hand out committed rows only, and let acked deletes land first so they are not read again.
     this.flush();
+    // Everything committed was handed out already: no query (the sender asks after every batch).
+    if (this.readFile === this.writeFile && this.pending.length === 0 && this.readId >= this.writeFile.nextId - 1) return undefined;
     const records: string[] = [];
     const ranges: IdRange[] = [];
     let idx = this.files.indexOf(this.readFile);
@@ -167,17 +192,26 @@ export class SqliteStorage implements EventStorage {
     if (this.closed) return;
     const ranges = this.batches.take(batch);
     if (!ranges) return;
+    let older = false;
     for (const r of ranges) {
       let list = this.deletes.get(r.file);
       if (!list) this.deletes.set(r.file, (list = []));
       list.push([r.from, r.to]);
+      if (r.file !== this.writeFile) older = true;
     }
     this.ackedUncommitted += batch.records.length;
-    this.scheduleFlush();
+    if (older) this.scheduleFlush();
+    else this.lazyTimer ??= setTimeout(this.lazyFlush, LAZY_DELETE_MS);
   }
+
+  private readonly lazyFlush = (): void => {
+    this.lazyTimer = undefined;
+    this.flush();
+  };
 
   rewind(): void {
     if (this.closed) return;
+    this.flush(); // acknowledged rows whose delete waits are not handed out again
     this.readFile = this.files[0]!;
     this.readId = 0;
     if (this.depth() > 0) this.available.fire();
@@ -200,6 +234,7 @@ export class SqliteStorage implements EventStorage {
     this.closed = true;
     clearInterval(this.ttlTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    clearTimeout(this.lazyTimer);
     this.available.clear();
     if (this.pending.length > 0) {
       this.log.error(`sqlite storage closed with ${this.pending.length} records not written (see the errors above)`);
@@ -246,6 +281,10 @@ export class SqliteStorage implements EventStorage {
   /** Commit buffered inserts (in chunks of writing_batch_size) and acked deletes. */
   private flush(): void {
     if (this.closed || (this.pending.length === 0 && this.deletes.size === 0)) return;
+    if (this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    }
     const file = this.writeFile;
     const held = this.pending.length;
     // Deletes for older files first, each file in its own transaction.
@@ -285,7 +324,7 @@ export class SqliteStorage implements EventStorage {
     if (this.trouble.active && this.deletes.size === 0) this.trouble.recovered(held, this.depth());
     this.durable.settle(this.durable.accepted);
     this.removeDrainedFiles();
-    this.measureWriteFile();
+    if (this.usedAtMeasure + this.insertedSinceMeasure >= this.opts.sizeLimitBytes || performance.now() - this.measuredAt >= MEASURE_EVERY_MS) this.measureWriteFile();
   }
 
   private retryLater(): void {
@@ -312,7 +351,10 @@ export class SqliteStorage implements EventStorage {
 
   private measureWriteFile(): void {
     try {
-      this.writeOversize = this.writeFile.usedBytes() >= this.opts.sizeLimitBytes;
+      this.usedAtMeasure = this.writeFile.usedBytes();
+      this.insertedSinceMeasure = 0;
+      this.measuredAt = performance.now();
+      this.writeOversize = this.usedAtMeasure >= this.opts.sizeLimitBytes;
     } catch (e) {
       this.log.error(`sqlite storage: cannot measure ${this.writeFile.name}: ${errorText(e)}`);
     }
