@@ -3,13 +3,15 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { buildTarget } from "../build-info.ts";
 import type { Gateway } from "./gateway.ts";
 import type { GatewayMethods } from "./downlink.ts";
 
 export function gatewayMethods(gw: Gateway): GatewayMethods {
   return {
     ping: () => ({ code: 200, resp: "pong" }),
-    version: () => ({ code: 200, resp: { current_version: pkg.version, latest_version: pkg.version } }),
+    // upstream's two fields, and which executable answers (a fleet can mix x64 and arm64 builds)
+    version: () => ({ code: 200, resp: { current_version: pkg.version, latest_version: pkg.version, build_target: buildTarget ?? "source" } }),
     devices: () => {
       const resp: Record<string, string> = {};
       for (const d of gw.devices.all()) resp[gw.devices.platformName(d.name)] = d.connectorName;

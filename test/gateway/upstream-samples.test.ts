@@ -55,6 +55,10 @@ for (const from of FROM_BOTH) {
       await world.harness.sendDeviceRpc("Demo Device", 7, "getRelay", { channel: 2 });
       const reply = await world.harness.waitFor((h) => deviceRpcReply(h, 7), 10000, "getRelay reply");
       expect(reply.body).toEqual({ device: "Demo Device", id: 7, data: { relay: true } });
+      // gateway_version names the executable that answers: the binary's target, or "source"
+      await world.harness.sendGatewayRpc(908, "gateway_version");
+      const version = await world.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/devices/me/rpc/response/908"), 10000, "version reply");
+      expect(version.body.resp.build_target).toBe(from === "binary" ? `linux-${process.arch === "arm64" ? "arm64" : "x64"}` : "source");
       expect(gw.proc.exitCode).toBeNull();
     } finally {
       await gw?.stop();

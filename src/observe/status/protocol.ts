@@ -38,6 +38,8 @@ export interface StatusSnapshot {
   at: number;
   pid: number;
   version: string;
+  /** What the executable was built for ("linux-arm64"), or "source" when run from source. */
+  target?: string;
   configPath: string;
   uptimeSeconds: number;
   platform: { state: "connecting" | "connected" | "disconnected"; endpoint: string };

@@ -3,6 +3,7 @@
 // Rates come from one sample per second; nothing here runs per message.
 
 import pkg from "../../../package.json" with { type: "json" };
+import { buildTarget } from "../../build-info.ts";
 import type { Gateway } from "../../core/gateway.ts";
 import type { GatewayEvent } from "../events.ts";
 import { addLogSink } from "../logger.ts";
@@ -135,6 +136,7 @@ export class StatusTracker {
       at: Date.now(),
       pid: process.pid,
       version: pkg.version,
+      target: buildTarget ?? "source",
       configPath: this.gw.opts.configPath,
       uptimeSeconds: Math.round((Date.now() - this.gw.startedAt) / 1000),
       platform: { state: this.gw.platform.ready ? "connected" : this.platformState === "connected" ? "disconnected" : this.platformState, endpoint: this.platformEndpoint || `${tb.host}:${tb.port}` },
