@@ -222,6 +222,41 @@ test("platform stops sending PUBACK (pings still answered) under load, then reco
   }
 }, 120000);
 
+test("platform connection cut every 1.5 s under load (sqlite) → every datapoint arrives in order, each reconnect within a few tries", async () => {
+  const world = await startWorld();
+  let proxy: StallProxy | undefined;
+  let gw: Started | undefined;
+  let cutter: ReturnType<typeof setInterval> | undefined;
+  try {
+    proxy = await startStallProxy(world.platform.port);
+    const dir = mkdtempSync(join(tmpdir(), "tbgw-flap-"));
+    const main = mainConfig(proxy.port, { type: "sqlite", data_file_path: "./data/data.db" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]);
+    const files = writeGatewayConfig(main, { "sensors.json": sensorConnector(world.device.port) }, dir);
+    gw = await startGateway(files.configPath);
+    await warmUp(world);
+    // the scenario: a load balancer that drops the gateway's connection every 1.5 s
+    cutter = setInterval(() => proxy!.dropAll(), 1500);
+    const perDevice = 150;
+    await load(world, perDevice, 250);
+    clearInterval(cutter);
+    await world.harness.waitFor(allArrived(perDevice), 60000, "all datapoints across the cuts").catch((e) => {
+      throw new Error(`${missingReport(world, perDevice)}\n${gw!.output().slice(-3000)}\n${e.message.slice(0, 300)}`);
+    });
+    expectComplete(world, perDevice);
+    expect(proxy.connections).toBeGreaterThanOrEqual(4);
+    // the backoff restarts with every good session: no cut leads to a long wait
+    const delays = [...gw.output().matchAll(/platform [^\n]*; retrying in ([\d.]+) s \(attempt (\d+)/g)].map((m) => ({ s: Number(m[1]), attempt: Number(m[2]) }));
+    expect(delays.length).toBeGreaterThan(0);
+    expect(Math.max(...delays.map((d) => d.attempt))).toBeLessThanOrEqual(3);
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    clearInterval(cutter);
+    await gw?.stop();
+    await proxy?.close();
+    await world.dispose();
+  }
+}, 120000);
+
 test("platform that never answers getSessionLimits: telemetry still flows after the timeout", async () => {
   const world = await startWorld({ answerSessionLimits: false });
   let gw: Started | undefined;

@@ -1,7 +1,8 @@
 // A TCP proxy for MQTT between a client and a real broker that, while `stalling`, swallows the
 // PUBACK packets (fixed header type 4) going to the client and passes everything else: a stuck
 // broker or load balancer that keeps the connection and answers pings but stops acknowledging.
-// A real broker cannot be told to withhold PUBACK selectively.
+// A real broker cannot be told to withhold PUBACK selectively. dropAll() cuts the connections, as a
+// broker or load balancer that keeps dropping its clients does.
 
 import { createConnection, createServer, type Socket } from "node:net";
 
@@ -14,6 +15,8 @@ export interface StallProxy {
   swallowed: number;
   /** Client connections accepted so far. */
   connections: number;
+  /** Cut every open connection (a broker or load balancer that drops its clients). */
+  dropAll(): void;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,9 @@ export async function startStallProxy(targetPort: number, targetHost = "127.0.0.
     stalling: false,
     swallowed: 0,
     connections: 0,
+    dropAll: () => {
+      for (const s of open) s.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();
