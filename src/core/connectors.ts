@@ -7,6 +7,7 @@ import type { ConnectorEntry } from "../config/main-schema.ts";
 import { knownConnectorTypes, loadDescriptor, notInThisBuild } from "../connectors/index.ts";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, Logger } from "../observe/logger.ts";
+import { withTimeout } from "./with-timeout.ts";
 
 /** A connector entry with its parsed config, as the config loader gives it. */
 export interface LoadedConnector {
@@ -98,13 +99,11 @@ export class ConnectorManager {
     // The connector may still hand over what it holds while it stops (the MQTT connector drains
     // its last batch, acknowledged to the device broker only once stored); after stop() resolves,
     // or after the timeout for one that hangs, nothing more is taken from it.
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([c.connector.stop(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      await withTimeout(c.connector.stop(), timeoutMs);
     } catch (e) {
       this.log.warn(`connector ${name} failed to stop cleanly: ${errorText(e)}`);
     } finally {
-      clearTimeout(timer);
       c.ctx.stopped = true;
     }
     this.events.emit({ kind: "connector", name, state: "stopped" });

@@ -5,6 +5,7 @@ import type { DeviceRegistry } from "./devices.ts";
 import type { ConnectorManager } from "./connectors.ts";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
+import { TIMEOUT, withTimeout } from "./with-timeout.ts";
 
 export interface ReplySink {
   replyDeviceRpc(device: string, id: number | string, data: unknown, qos?: 0 | 1): Promise<void>;
@@ -185,21 +186,4 @@ export class Downlink {
 function rpcTimeout(params: unknown): number {
   const t = params && typeof params === "object" ? Number((params as Record<string, unknown>).timeout) : NaN;
   return Number.isFinite(t) && t > 0 ? t : DEFAULT_RPC_TIMEOUT_S;
-}
-
-const TIMEOUT = Symbol("timeout");
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => resolve(TIMEOUT), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }

@@ -23,6 +23,7 @@ import { RemoteConfiguration } from "./remote-config.ts";
 import { ReportStrategyService } from "./report-strategy.ts";
 import { Statistics } from "../observe/statistics.ts";
 import { join } from "node:path";
+import { TIMEOUT, withTimeout } from "./with-timeout.ts";
 
 export interface GatewayOptions {
   configPath: string;
@@ -312,13 +313,8 @@ export class Gateway {
     this.shell?.stop();
     // Bounded: on a full disk the last records may never be written. They were not acknowledged
     // to their sources (NOT_STORED), so stopping without them loses nothing a source let go of.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const durable = await Promise.race([
-      this.storage.whenDurable().then(() => true, () => true),
-      new Promise<false>((r) => (timer = setTimeout(() => r(false), DURABLE_AT_STOP_MS))),
-    ]);
-    clearTimeout(timer);
-    if (!durable) this.log.warn(`storage could not write its last records within ${DURABLE_AT_STOP_MS / 1000} s (disk full?); stopping without them: they were not acknowledged to their sources`);
+    const durable = await withTimeout(this.storage.whenDurable().catch(() => {}), DURABLE_AT_STOP_MS);
+    if (durable === TIMEOUT) this.log.warn(`storage could not write its last records within ${DURABLE_AT_STOP_MS / 1000} s (disk full?); stopping without them: they were not acknowledged to their sources`);
     const drained = await this.sender.drain(3000);
     if (!drained) this.log.warn(`${this.sender.inflightPublishes} publishes not acknowledged at shutdown; they stay in storage and are resent next start`);
     await this.sender.stop();
