@@ -10,22 +10,13 @@ import { checkGatewayConfig } from "../../src/config/load.ts";
 import { knownConnectorTypes } from "../../src/connectors/index.ts";
 import { testDescriptors } from "./test-connector.ts";
 import { SAMPLES } from "../support/paths.ts";
+import { seededRandom as rng } from "../support/seeded-random.ts";
 
 const REF = SAMPLES;
 const CASES = Number(process.env.TB_GW_FUZZ_CASES ?? 10_000);
 const SEED = Number(process.env.TB_GW_FUZZ_SEED ?? 20240501);
 
 /** mulberry32: small, fast, reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const work = mkdtempSync(join(tmpdir(), "tbgw-fuzz-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

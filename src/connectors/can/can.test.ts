@@ -11,6 +11,7 @@ import { addLogSink, setStderrLogging, type LogRecord } from "../../observe/logg
 import { CanConnector } from "./connector.ts";
 import { CanConfigSchema } from "./schema.ts";
 import { startCanPeer, type CanPeer } from "./test/peer.ts";
+import { waitUntil } from "../../../test/support/poll.ts";
 
 setStderrLogging(false);
 
@@ -182,18 +183,6 @@ describe("CAN connector: bad frames, bursts, a vanishing adapter (python-can pee
     }
   }, 30_000);
 });
-
-function waitUntil(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 describe("CAN connector lifecycle", () => {
   test("stop is idempotent and nothing is sent after it", async () => {

@@ -8,6 +8,7 @@ import { addLogSink, type LogRecord } from "../../observe/logger.ts";
 import { SnmpConnector } from "./connector.ts";
 import { SnmpConfigSchema } from "./schema.ts";
 import { snmpTool, snmpWalkPairs, startSnmpd, V3_USER, type Snmpd } from "./snmpd.testutil.ts";
+import { waitUntil } from "../../../test/support/poll.ts";
 
 const SYS_DESCR = "1.3.6.1.2.1.1.1.0";
 const SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0";
@@ -218,15 +219,3 @@ describe("snmp connector against snmpd", () => {
     expect(ctx.sent.length).toBe(count);
   }, 20000);
 });
-
-function waitUntil(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}

@@ -10,6 +10,7 @@ import type { ConvertedData } from "../../core/model.ts";
 import { SocketConnector } from "./connector.ts";
 import { SocketConfigSchema } from "./schema.ts";
 import { startPyPeer, startSocat, type PyPeer } from "./test/peer.ts";
+import { waitUntil as poll } from "../../../test/support/poll.ts";
 
 const hex = (s: string | Buffer) => (typeof s === "string" ? Buffer.from(s) : s).toString("hex");
 
@@ -373,16 +374,6 @@ describe("lifecycle", () => {
   }, 30_000);
 });
 
-function waitUntil(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
-
 export type { PyPeer };
+
+const waitUntil = (pred: () => boolean, what: string, timeoutMs = 20_000) => poll(pred, timeoutMs, what, 10);

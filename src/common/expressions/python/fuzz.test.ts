@@ -4,18 +4,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { compileExpression, ExpressionError, ExpressionSyntaxError } from "./index.ts";
+import { seededRandom as prng } from "../../../../test/support/seeded-random.ts";
 
 /** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ESCAPES = [
   "__proto__", "constructor", "prototype", "globalThis", "process", "require", "Bun", "eval", "Function", "this", "module", "import",

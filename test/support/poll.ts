@@ -1,0 +1,14 @@
+// For the few waits where there is no event to wait on (a counter inside a connector under test):
+// check `pred` every `stepMs` until it holds, or fail after `timeoutMs` naming what was awaited.
+
+export function waitUntil(pred: () => boolean, timeoutMs: number, what: string, stepMs = 20): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (pred()) return resolve();
+      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, stepMs);
+    };
+    tick();
+  });
+}
