@@ -16,6 +16,7 @@ import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
+import { benchStorage } from "./storage-config.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -67,12 +68,7 @@ async function run(kind: string) {
     });
     await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
-    const storage =
-      kind === "sqlite"
-        ? { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10, messages_ttl_check_in_hours: 1, messages_ttl_in_days: 7 }
-        : kind === "file"
-          ? { type: "file", data_folder_path: "./data/", max_file_count: 1000, max_read_records_count: 10, max_records_per_file: 10000 }
-          : { type: "memory", max_records_count: 1000000, read_records_count: 100 };
+    const storage = benchStorage(kind);
     const connector = {
       broker: { host: "127.0.0.1", port: device.port, clientId: "bench-gw", version: 4, security: { type: "anonymous" } },
       mapping: [
