@@ -39,7 +39,7 @@ export class RestDownlink {
   }
 
   async rpc(req: RpcRequest): Promise<RpcReply | undefined> {
-    if (req.device === undefined) return undefined;
+    if (req.device === undefined) return this.connectorRpc(req);
     if ((req.method === "get" || req.method === "set") && typeof req.params === "string") return this.reserved(req);
     const rule = findRpcRule(this.rpcs, req);
     if (!rule) {
@@ -47,6 +47,22 @@ export class RestDownlink {
       return undefined;
     }
     return this.call(rule, req);
+  }
+
+  /**
+   * Connector RPC `rest_get` / `rest_set` (sent to the gateway device): params are
+   * `"device=NAME requestUrlExpression=…;HTTPMethod=…;value=…;"`: the first space-separated token
+   * names the device (its value after `=`, as upstream reads it), the rest is the reserved get/set.
+   */
+  private connectorRpc(req: RpcRequest): Promise<RpcReply | undefined> {
+    const m = /^rest_(get|set)$/i.exec(req.method);
+    if (!m) return Promise.resolve(undefined);
+    if (typeof req.params !== "string") return Promise.resolve({ result: { error: `RPC ${req.method}: params must be text "device=NAME requestUrlExpression=<url>;…"`, code: 400 } });
+    const text = req.params.trim();
+    const space = text.indexOf(" ");
+    const first = space < 0 ? text : text.slice(0, space);
+    const device = first.slice(first.indexOf("=") + 1);
+    return this.reserved({ ...req, device, method: m[1]!.toLowerCase(), params: space < 0 ? "" : text.slice(space + 1) });
   }
 
   /** Reserved `get`/`set`: params `requestUrlExpression=…;HTTPMethod=…;value=…;` describe the request. */

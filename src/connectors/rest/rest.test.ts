@@ -307,6 +307,12 @@ describe("rest downlink (Python http.server as the device)", () => {
         expect(await c.onRpc({ device: "Fan", id: 10, method: "slow", params: {} })).toEqual({ result: { error: "Timeout", code: 408 } });
         expect(await c.onRpc({ device: "Fan", id: 11, method: "get", params: `requestUrlExpression=${url}/plain;HTTPMethod=GET;` })).toEqual({ result: "pong" });
         expect(await c.onRpc({ device: "Fan", id: 12, method: "unknown", params: {} })).toBeUndefined();
+        // connector RPC (no device): the first token names the device, the rest is a reserved get/set
+        expect(await c.onRpc({ id: "13", method: "rest_set", params: `device=Valve requestUrlExpression=${url}/echo/\${deviceName};HTTPMethod=POST;value={"on": true};` })).toEqual({ result: { temp: 21.5, ok: true } });
+        const viaConnector = await device.waitFor((r) => r.some((x) => x.path === "/echo/Valve" && x.method === "POST"), 5000, "rest_set request");
+        expect(JSON.parse(viaConnector.find((x) => x.path === "/echo/Valve" && x.method === "POST")!.body)).toEqual({ on: true });
+        expect(await c.onRpc({ id: "14", method: "rest_get", params: { not: "text" } })).toMatchObject({ result: { code: 400 } });
+        expect(await c.onRpc({ id: "15", method: "rest_other", params: "device=Fan" })).toBeUndefined();
       },
     );
   }, 20000);
