@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { outfileFor, runnerFor } from "../../build/targets.ts";
 import { canHideNodeModules, type TestBinary } from "./binary.ts";
+import { removeWhenTestsEnd } from "./cleanup.ts";
 import { BUN, ROOT } from "./gateway.ts";
 import { startProcess, type Started } from "./process.ts";
 
@@ -37,6 +38,7 @@ export function arm64Binary(prefix = "tbgw-arm64-"): Arm64Binary {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const path = join(dir, "tb-gw");
   copyFileSync(buildArm64Once(), path);
+  removeWhenTestsEnd(dir);
   const empty = mkdtempSync(join(tmpdir(), "tbgw-empty-"));
   return {
     dir,

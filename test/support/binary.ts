@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { removeWhenTestsEnd } from "./cleanup.ts";
 import { BUN, ROOT } from "./paths.ts";
 
 export const canHideNodeModules = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
@@ -33,6 +34,7 @@ export function testBinary(prefix = "tbgw-bin-"): TestBinary {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const path = join(dir, "tb-gw");
   copyFileSync(buildOnce(), path);
+  removeWhenTestsEnd(dir);
   const empty = mkdtempSync(join(tmpdir(), "tbgw-empty-"));
   return {
     dir,
