@@ -2,17 +2,21 @@
 // Mosquitto + the platform harness as ThingsBoard): wrk (Debian package) posts JSON as fast as it
 // can; reports requests/s accepted (2xx, i.e. stored), datapoints delivered to the platform, and
 // wrk's latency percentiles. Then a paced run (own loader, keep-alive fetch) at a fixed rate for p99.
-// Usage: bun bench/rest.ts [seconds=10] [connections=64] [rate=2000] [storage=sqlite|memory]
+// Usage: bun bench/rest.ts [seconds=10] [connections=64] [rate=2000] [storage=sqlite|memory] [--cpu-prof DIR]
+// --cpu-prof DIR: the gateway writes a Markdown CPU profile into DIR when it stops.
 
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mainConfig, startGateway, writeGatewayConfig } from "../test/support/gateway.ts";
+import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { startProcess } from "../test/support/process.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { startPlatformHarness } from "../test/support/platform.ts";
 import { freePort } from "../test/support/ports.ts";
 import { cpuSeconds } from "./proc.ts";
 
+const profAt = process.argv.indexOf("--cpu-prof");
+const cpuProfDir = profAt > 0 ? process.argv.splice(profAt, 2)[1] : undefined;
 const seconds = Number(process.argv[2] ?? 10);
 const connections = Number(process.argv[3] ?? 64);
 const rate = Number(process.argv[4] ?? 2000);
@@ -42,7 +46,8 @@ const rest = {
 const storage =
   storageType === "memory" ? { type: "memory", read_records_count: 1000, max_records_count: 1_000_000 } : { type: "sqlite", data_file_path: "./data/", max_read_records_count: 1000 };
 const files = writeGatewayConfig(mainConfig(broker.port, storage, [{ name: "REST", type: "rest", configuration: "rest.json" }], { maxPayloadSizeBytes: 65536 }), { "rest.json": rest }, dir);
-const gw = await startGateway(files.configPath, [], { TB_GW_LOG_LEVEL: "WARNING" });
+const prof = cpuProfDir ? ["--cpu-prof-md", `--cpu-prof-dir=${cpuProfDir}`] : [];
+const gw = await startProcess(BUN, [...prof, CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } });
 const gwPid = gw.proc.pid!;
 // keep the harness from storing every message (memory), counting only
 const keep = harness.received;

@@ -40,6 +40,8 @@ const RETRY_AFTER_ERROR_MS = 1000;
  * files are deleted at once (that frees their file). A crash in between resends them (at least once).
  */
 const LAZY_DELETE_MS = 250;
+/** Group commit: while records arrive concurrently, new rows are committed at most this often. */
+const COMMIT_GAP_MS = 3;
 /**
  * The write file's size is measured (a pragma query) after a commit only when the bytes inserted
  * since the last measurement, counted generously, could have reached size_limit, or at least this
@@ -67,6 +69,9 @@ export class SqliteStorage implements EventStorage {
   private readonly batches = new BatchBook<IdRange[]>();
   private closed = false;
   private flushScheduled = false;
+  /** When the last commit of new rows happened (performance.now()) and how many it carried. */
+  private lastCommitAt = -Infinity;
+  private lastCommitRows = 0;
   private lazyTimer: ReturnType<typeof setTimeout> | undefined;
   /** Write-file bytes at the last measurement, and a generous count of bytes inserted since. */
   private usedAtMeasure = 0;
@@ -148,9 +153,9 @@ export class SqliteStorage implements EventStorage {
       this.insertedSinceMeasure += message.length * GROWTH_FACTOR + ROW_OVERHEAD_BYTES;
     }
     this.durable.accepted += records.length;
+    // readers are told once the rows are committed (flush fires `available`)
     if (this.pending.length >= this.opts.writingBatchSize) this.flush();
     else this.scheduleFlush();
-    this.available.fire();
     return "stored";
   }
 
@@ -163,8 +168,11 @@ export class SqliteStorage implements EventStorage {
 
   next(maxRecords: number): Batch | undefined {
     if (this.closed || maxRecords <= 0) return undefined;
-    // Hand out committed rows only, and let acked deletes land first so they are not read again.
-    this.flush();
+    // Hand out committed rows only. New rows are committed here only when a commit is due (see
+    // COMMIT_GAP_MS). Acked deletes land first where the reader could meet them again (after a
+    // rewind) and for older files (a drained file is removed before the next read); the others
+    // wait for the next commit.
+    if ((this.pending.length > 0 && this.commitWait() <= 0) || this.deletesMatterToReader()) this.flush();
     // Everything committed was handed out already: no query (the sender asks after every batch).
     if (this.readFile === this.writeFile && this.pending.length === 0 && this.readId >= this.writeFile.nextId - 1) return undefined;
     const records: string[] = [];
@@ -272,10 +280,32 @@ export class SqliteStorage implements EventStorage {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.flushScheduled = false;
       this.flush();
-    });
+    };
+    const wait = this.commitWait();
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
+  }
+
+  private deletesMatterToReader(): boolean {
+    for (const [f, list] of this.deletes) {
+      if (f !== this.writeFile) return true;
+      if (f !== this.readFile) return true; // the reader is in an older file: it will reach these
+      for (const [, to] of list) if (to > this.readId) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Group commit: ms until new rows may be committed. A commit that carried several rows shows
+   * records arriving concurrently; the next one waits until COMMIT_GAP_MS after it, so that one
+   * transaction (and, downstream, one read and one publish) serves many records. A lone writer
+   * (one record per commit, e.g. a device that waits for each acknowledgement) never waits.
+   */
+  private commitWait(): number {
+    return this.lastCommitRows > 1 ? this.lastCommitAt + COMMIT_GAP_MS - performance.now() : 0;
   }
 
   /** Commit buffered inserts (in chunks of writing_batch_size) and acked deletes. */
@@ -323,6 +353,11 @@ export class SqliteStorage implements EventStorage {
     }
     if (this.trouble.active && this.deletes.size === 0) this.trouble.recovered(held, this.depth());
     this.durable.settle(this.durable.accepted);
+    if (held > 0) {
+      this.lastCommitAt = performance.now();
+      this.lastCommitRows = held;
+      this.available.fire();
+    }
     this.removeDrainedFiles();
     if (this.usedAtMeasure + this.insertedSinceMeasure >= this.opts.sizeLimitBytes || performance.now() - this.measuredAt >= MEASURE_EVERY_MS) this.measureWriteFile();
   }

@@ -23,6 +23,8 @@ export interface EventStorage {
   /**
    * Next records not yet handed out, oldest first, at most `maxRecords` (the storage may cap it
    * lower by its own settings only where that does not throttle delivery). Undefined when empty.
+   * Only durable records are handed out: a record just put may come only after `whenDurable()`
+   * resolves (sqlite commits in groups while records keep arriving); `onAvailable` tells when.
    */
   next(maxRecords: number): Batch | undefined;
   /** The batch was delivered; its records are removed (durably for sqlite/file). Any order. */
