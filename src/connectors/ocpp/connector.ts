@@ -23,6 +23,8 @@ import { ChargePointSession, OcppCallError } from "./session.ts";
 
 /** Seconds between attempts to bind the listening address after a failure. */
 const LISTEN_RETRY_S = 10;
+/** Messages kept per charge point while its device is unknown (before its first BootNotification). */
+const MAX_HELD_BEFORE_BOOT = 1000;
 /** Refusals remembered so a charge point retrying every few seconds logs once. */
 const MAX_REMEMBERED_REFUSALS = 1000;
 
@@ -42,6 +44,8 @@ export class OcppConnector implements Connector {
   private readonly sessions = new Set<ChargePointSession>();
   private readonly byDevice = new Map<string, ChargePointSession>();
   private readonly refusals = new Set<string>();
+  /** Device of each charge point id from its last boot: a charge point that reconnects does not boot again (OCPP). */
+  private readonly bootedAs = new Map<string, { name: string; type: string }>();
   private readonly transactionIds = new TransactionIds();
   private readonly storing: StoreUntilTaken;
   private retry: ReturnType<typeof setTimeout> | undefined;
@@ -140,13 +144,16 @@ export class OcppConnector implements Connector {
     d.session = session;
     this.sessions.add(session);
     this.counters.connections++;
-    this.ctx.log.info(`charge point "${d.id}" connected from ${d.peer}`);
+    session.device = this.bootedAs.get(d.id);
+    if (session.device) this.byDevice.set(session.device.name, session);
+    this.ctx.log.info(`charge point "${d.id}" connected from ${d.peer}${session.device ? ` (device "${session.device.name}" from its last boot)` : ""}`);
   }
 
   private closed(ws: ServerWebSocket<SocketData>, code: number, reason: string): void {
     const session = ws.data.session as ChargePointSession | undefined;
     if (!session) return;
     session.markClosed(`close code ${code}`);
+    if (session.beforeBoot.length > 0) this.ctx.log.warn(`charge point "${session.id}" disconnected without booting: ${session.beforeBoot.length} message(s) it sent are lost (no device to send them as)`);
     this.sessions.delete(session);
     if (session.device && this.byDevice.get(session.device.name) === session) this.byDevice.delete(session.device.name);
     if (!this.stopped) this.ctx.log.info(`charge point "${session.id}" disconnected (code ${code}${reason ? `, ${reason}` : ""})`);
@@ -188,11 +195,11 @@ export class OcppConnector implements Connector {
     }
     try {
       const body = messageBody(action, payload);
-      if (action === "BootNotification") this.booted(session, body);
+      if (action === "BootNotification") await this.booted(session, body);
       if (session.device) {
-        const stored = await this.convert(session, action, body);
+        const stored = await this.convert(session, action, body, Date.now());
         if (!stored) return; // stopping with the data unstored: no answer, the charge point sends it again
-      } else this.beforeBoot(session, action);
+      } else this.beforeBoot(session, action, body);
       session.reply(id, answerFor(action, payload, { heartbeatInterval: this.config.centralSystem.heartbeatInterval, transactionIds: this.transactionIds }));
     } catch (e) {
       session.replyError(id, "InternalError", errorText(e));
@@ -200,7 +207,7 @@ export class OcppConnector implements Connector {
     }
   }
 
-  private booted(session: ChargePointSession, body: Record<string, unknown>): void {
+  private async booted(session: ChargePointSession, body: Record<string, unknown>): Promise<void> {
     const device = session.converter.deviceOf({ ...body, id: session.id });
     const previous = session.device;
     session.device = device;
@@ -208,15 +215,25 @@ export class OcppConnector implements Connector {
     if (other && other !== session) this.ctx.log.warn(`charge points "${other.id}" and "${session.id}" both boot as device "${device.name}"; downlink goes to "${session.id}" now`);
     if (previous && previous.name !== device.name && this.byDevice.get(previous.name) === session) this.byDevice.delete(previous.name);
     this.byDevice.set(device.name, session);
+    this.bootedAs.set(session.id, device);
     this.ctx.addDevice(device.name, device.type);
     this.ctx.log.info(`charge point "${session.id}" booted as device "${device.name}" (type ${device.type})`);
+    const held = session.beforeBoot.splice(0);
+    if (held.length > 0) this.ctx.log.info(`charge point "${session.id}": ${held.length} message(s) received before its boot converted now`);
+    for (const m of held) await this.convert(session, m.action, m.body, m.receivedTs);
   }
 
-  /** Data before BootNotification has no device (after a gateway restart charge points do not boot again): ask for a boot once. */
-  private beforeBoot(session: ChargePointSession, action: string): void {
-    if (session.bootRequested || action === "Heartbeat") return;
+  /**
+   * Data before BootNotification has no device (after a gateway restart charge points do not boot
+   * again): it is kept (bounded) until the boot, which is asked for once with a TriggerMessage.
+   */
+  private beforeBoot(session: ChargePointSession, action: string, body: Record<string, unknown>): void {
+    if (action === "Heartbeat") return;
+    if (session.beforeBoot.length < MAX_HELD_BEFORE_BOOT) session.beforeBoot.push({ action, body, receivedTs: Date.now() });
+    else this.problem(session, `more than ${MAX_HELD_BEFORE_BOOT} messages before its BootNotification; later ones are dropped`);
+    if (session.bootRequested) return;
     session.bootRequested = true;
-    this.ctx.log.warn(`charge point "${session.id}" sent ${action} before BootNotification: its device is not known yet, so its data is not converted; asking it to boot (TriggerMessage)`);
+    this.ctx.log.warn(`charge point "${session.id}" sent ${action} before BootNotification: its device is not known yet; its data is kept until it boots, asking it to (TriggerMessage)`);
     this.counters.callsSent++;
     session.call("TriggerMessage", { requestedMessage: "BootNotification" }, this.config.centralSystem.callTimeout * 1000).catch((e) => {
       this.ctx.log.warn(`charge point "${session.id}": TriggerMessage(BootNotification) failed: ${errorText(e)}; its data waits for its next boot`);
@@ -224,8 +241,8 @@ export class OcppConnector implements Connector {
   }
 
   /** Convert and store; false only when the connector stopped before storage took the data. */
-  private async convert(session: ChargePointSession, action: string, body: Record<string, unknown>): Promise<boolean> {
-    const { data, missing } = session.converter.convert(action, body, session.device!, Date.now());
+  private async convert(session: ChargePointSession, action: string, body: Record<string, unknown>, receivedTs: number): Promise<boolean> {
+    const { data, missing } = session.converter.convert(action, body, session.device!, receivedTs);
     if (missing.length > 0) this.ctx.log.debug(`charge point "${session.id}": ${action} has no value for key(s) ${missing.join(", ")}; left out`);
     if (!data) return true;
     this.counters.converted++;

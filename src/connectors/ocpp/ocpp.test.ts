@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { recordingContext, type RecordingContext } from "../../../test/support/context.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { freePort } from "../../../test/support/ports.ts";
+import { makeTestPki } from "../../../test/gateway/certs.ts";
 import { NO_REPLY } from "../../core/model.ts";
 import { OcppConnector } from "./connector.ts";
 import { OcppConfigSchema, type OcppConfig } from "./schema.ts";
@@ -187,5 +188,43 @@ describe("OCPP connector with ocpp-rpc's RPCClient", () => {
     expect(lib.received).toEqual([{ method: "RemoteStartTransaction", params: { idTag: "TAG9", connectorId: 1 } }]);
     // the first charge point got nothing
     expect(first.lines().filter((l) => l.startsWith("CALL "))).toEqual([]);
+  }, 30_000);
+});
+
+describe("OCPP connector sessions", () => {
+  test("a charge point that reconnects keeps its device; one never booted is asked to boot (TriggerMessage) and its data waits", async () => {
+    const { ctx, url } = await startConnector(await sampleConfig());
+    const first = await bootedPy(url);
+    await first.stop();
+    const again = py(`${url}/bidon/hello/CP_1`, { auth: TOKEN });
+    await again.line(/^OPEN/, "the reconnect");
+    const mv = { connectorId: 1, meterValue: [{ timestamp: "2026-12-07T02:01:00Z", sampledValue: [{ value: "3" }] }] };
+    expect(await again.call("m1", "MeterValues", mv)).toEqual([3, "m1", {}]);
+    expect(ctx.sent.at(-1)).toMatchObject({ deviceName: DEVICE, attributes: { temp1: 3 } });
+
+    const fresh = py(`${url}/bidon/hello/CP_19`, { auth: TOKEN });
+    await fresh.line(/^OPEN/, "a charge point that never booted");
+    expect(await fresh.call("m2", "MeterValues", mv)).toEqual([3, "m2", {}]);
+    const trigger = await fresh.line(/^CALL (.*)$/, "TriggerMessage");
+    expect(JSON.parse(trigger[1]!).slice(2)).toEqual(["TriggerMessage", { requestedMessage: "BootNotification" }]);
+    expect(ctx.sent.length).toBe(1);
+    // the triggered boot: the held meter values go out as the new device
+    await fresh.call("b2", "BootNotification", { chargePointVendor: "Late", chargePointModel: "Boot" });
+    expect(ctx.sent.at(-1)).toEqual({ deviceName: "Late Boot", deviceType: "default", attributes: { temp1: 3, vendorId: 1 } });
+  }, 30_000);
+
+  test("wss:// with the configured certificate and key; stop twice, nothing sent after stop", async () => {
+    const pki = makeTestPki();
+    const cfg = await sampleConfig();
+    cfg.centralSystem.connection = { type: "tls", cert: pki.serverCert, key: pki.serverKey };
+    const { conn, ctx } = await startConnector(cfg);
+    const cp = py(`wss://127.0.0.1:${cfg.centralSystem.port}/bidon/hello/CP_1`, { auth: TOKEN, cafile: pki.caCert });
+    await cp.line(/^OPEN ocpp1\.6$/, "the TLS handshake");
+    await cp.call("b1", "BootNotification", BOOT);
+    expect(ctx.added).toEqual([{ name: DEVICE, deviceType: "default" }]);
+    await conn.stop();
+    await conn.stop();
+    await cp.line(/^CLOSED 1001$/, "the close at stop");
+    expect(ctx.sent).toEqual([]);
   }, 30_000);
 });

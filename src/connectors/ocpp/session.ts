@@ -34,6 +34,8 @@ export class ChargePointSession {
   device: { name: string; type: string } | undefined;
   /** A TriggerMessage(BootNotification) was sent for a session that sent data before booting. */
   bootRequested = false;
+  /** Messages received before the device was known, converted once it boots (bounded). */
+  readonly beforeBoot: Array<{ action: string; body: Record<string, unknown>; receivedTs: number }> = [];
   /** Last problem logged for this session (bad frames), so a repeating one logs once. */
   lastProblem = "";
   private readonly pending = new Map<string, Pending>();

@@ -11,6 +11,7 @@
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 
 import websockets
@@ -37,12 +38,14 @@ async def main():
     ap.add_argument("--auth", default=None, help="Authorization header value")
     ap.add_argument("--protocol", default="ocpp1.6", help='subprotocol offered; "none" offers none')
     ap.add_argument("--reject", default="", help="comma-separated actions answered with a CALLERROR")
+    ap.add_argument("--cafile", default=None, help="wss://: trust this certificate (PEM)")
     args = ap.parse_args()
     headers = {"Authorization": args.auth} if args.auth else {}
     protocols = None if args.protocol == "none" else [args.protocol]
     reject = set(a for a in args.reject.split(",") if a)
     try:
-        ws = await websockets.connect(args.url, subprotocols=protocols, extra_headers=headers, ping_interval=None)
+        tls = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
+        ws = await websockets.connect(args.url, subprotocols=protocols, extra_headers=headers, ping_interval=None, ssl=tls)
     except websockets.exceptions.InvalidStatusCode as e:
         out("REFUSED", e.status_code)
         return

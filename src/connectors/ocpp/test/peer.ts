@@ -20,11 +20,12 @@ export interface PyChargePoint {
   stop(): Promise<void>;
 }
 
-export function startPyChargePoint(url: string, opts: { auth?: string; protocol?: string; reject?: string[] } = {}): PyChargePoint {
+export function startPyChargePoint(url: string, opts: { auth?: string; protocol?: string; reject?: string[]; cafile?: string } = {}): PyChargePoint {
   const args = ["-u", SCRIPT, url];
   if (opts.auth) args.push("--auth", opts.auth);
   if (opts.protocol) args.push("--protocol", opts.protocol);
   if (opts.reject) args.push("--reject", opts.reject.join(","));
+  if (opts.cafile) args.push("--cafile", opts.cafile);
   const proc = spawn("/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"] });
   const lines: string[] = [];
   let partial = "";
