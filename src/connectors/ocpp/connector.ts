@@ -58,7 +58,7 @@ export class OcppConnector implements Connector {
   ) {
     this.converters = config.chargePoints.map((c) => new ChargePointConverter(c));
     this.storing = new StoreUntilTaken(ctx, "not answering the charge points' data messages meanwhile", "the charge points send them again");
-    this.server = new OcppServer(this.serverOptions(), new Admitter(config.centralSystem, config.chargePoints), {
+    this.server = new OcppServer(new Admitter(config.centralSystem, config.chargePoints), {
       refused: (a, peer) => this.refused(a.id, peer, `HTTP ${a.status}`, a.reason),
       open: (ws) => this.opened(ws),
       message: (ws, text) => this.onMessage(ws, text),
@@ -75,7 +75,7 @@ export class OcppConnector implements Connector {
     const cs = this.config.centralSystem;
     const opts: ServerOptions = { host: cs.host, port: cs.port };
     if (cs.connection.type === "tls") {
-      // no fall-back to plain ws:// as upstream does: charge points configured for wss:// would send credentials in clear text elsewhere
+      // no fall-back to plain ws:// as upstream does: charge points' credentials would cross the network in clear text
       const read = (what: string, p: string) => {
         const full = resolveConfigPath(p, this.ctx.configDir);
         try {
@@ -98,7 +98,7 @@ export class OcppConnector implements Connector {
     const cs = this.config.centralSystem;
     const where = `${cs.connection.type === "tls" ? "wss" : "ws"}://${cs.host}:${cs.port}`;
     try {
-      this.server.listen();
+      this.server.listen(this.serverOptions());
       this.ctx.log.info(`OCPP 1.6 Central System listening on ${where}/<chargePointId>${this.listenProblem ? " (after earlier failures)" : ""}`);
       this.listenProblem = "";
     } catch (e) {

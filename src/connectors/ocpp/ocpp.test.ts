@@ -226,5 +226,11 @@ describe("OCPP connector sessions", () => {
     await conn.stop();
     await cp.line(/^CLOSED 1001$/, "the close at stop");
     expect(ctx.sent).toEqual([]);
+
+    // a key file that cannot be read: no plain ws:// instead, nothing listening
+    const broken = await sampleConfig();
+    broken.centralSystem.connection = { type: "tls", cert: pki.serverCert, key: join(pki.dir, "missing.key") };
+    const { conn: none } = await startConnector(broken);
+    expect(none.port).toBeUndefined();
   }, 30_000);
 });

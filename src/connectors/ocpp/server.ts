@@ -38,7 +38,6 @@ export class OcppServer {
   private server: Server<SocketData> | undefined;
 
   constructor(
-    private readonly opts: ServerOptions,
     private readonly admitter: Admitter,
     private readonly events: ServerEvents,
   ) {}
@@ -48,12 +47,12 @@ export class OcppServer {
   }
 
   /** Throws when the address cannot be bound. */
-  listen(): void {
+  listen(opts: ServerOptions): void {
     const events = this.events;
     this.server = Bun.serve<SocketData>({
-      hostname: this.opts.host,
-      port: this.opts.port,
-      tls: this.opts.tls,
+      hostname: opts.host,
+      port: opts.port,
+      tls: opts.tls,
       fetch: (req, server) => {
         const ip = server.requestIP(req);
         const peer = ip ? `${ip.address}:${ip.port}` : "unknown";
