@@ -11,6 +11,7 @@ import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayCon
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
+import { makeTestPki } from "../../../test/gateway/certs.ts";
 import { freePort } from "../../../test/support/ports.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { connectLibChargePoint, startPyChargePoint, type LibChargePoint, type PyChargePoint } from "./test/peer.ts";
@@ -104,4 +105,37 @@ describe("OCPP connector in the gateway", () => {
       }
     }, 120_000);
   }
+
+  test("from the compiled binary: wss:// with the sample's charge point, StatusNotification by its own key, withResponse false sends no reply", async () => {
+    const pki = makeTestPki();
+    const port = await freePort();
+    const cfg = JSON.parse(readFileSync(join(SAMPLES, "ocpp.json"), "utf8"));
+    cfg.centralSystem.port = port;
+    cfg.centralSystem.connection = { type: "tls", cert: pki.serverCert, key: pki.serverKey };
+    cfg.chargePoints[0].attributes.push({ messageTypeFilter: "StatusNotification", key: "status${connector_id}", value: "${status}" });
+    cfg.chargePoints[0].serverSideRpc.push({ methodRPC: "quiet", withResponse: false, valueExpression: "${params.level}" });
+    const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "ocpp", name: "OCPP wss", configuration: "ocpp.json" }]), { "ocpp.json": cfg });
+    const received = harness.received.length;
+    let gw: Started | undefined;
+    let cp: PyChargePoint | undefined;
+    try {
+      gw = await startGatewayFrom("binary", files.configPath, { timeoutMs: 30_000 });
+      cp = startPyChargePoint(`wss://127.0.0.1:${port}/bidon/hello/CP_1`, { auth: "Bearer ACCESS_TOKEN", cafile: pki.caCert });
+      await cp.line(/^OPEN ocpp1\.6$/, "the TLS handshake");
+      await cp.call("b1", "BootNotification", { chargePointVendor: "Acme", chargePointModel: "Wallbox 7" });
+      expect(await cp.call("s1", "StatusNotification", { connectorId: 2, errorCode: "NoError", status: "Charging" })).toEqual([3, "s1", {}]);
+      const attrs = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.status2), 15_000, "status attribute");
+      expect(attrs.body[DEVICE]).toEqual({ status2: "Charging" });
+
+      // the quiet RPC reaches the charge point but is never answered; the next one is (in order)
+      await harness.sendDeviceRpc(DEVICE, 301, "quiet", { level: 2 });
+      await cp.line(/^CALL .*"data": ?"2"/, "the quiet RPC as DataTransfer");
+      await harness.sendDeviceRpc(DEVICE, 302, "GetConfiguration", {});
+      expect((await rpcReply(302)).body.data).toEqual({ configurationKey: [{ key: "HeartbeatInterval", readonly: false, value: "10" }] });
+      expect(deviceRpcReply(harness, 301)).toBeUndefined();
+    } finally {
+      await cp?.stop();
+      await gw?.stop();
+    }
+  }, 120_000);
 });
