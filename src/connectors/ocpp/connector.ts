@@ -12,6 +12,8 @@ import { StoreUntilTaken } from "../../core/store-until-taken.ts";
 import { resolveConfigPath } from "../../common/tls/index.ts";
 import { errorText } from "../../observe/logger.ts";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BootedDevices } from "./booted-devices.ts";
 import { answerFor, checkCall, TransactionIds } from "./actions.ts";
 import { Admitter } from "./admission.ts";
 import { ChargePointConverter, messageBody } from "./converter.ts";
@@ -44,8 +46,8 @@ export class OcppConnector implements Connector {
   private readonly sessions = new Set<ChargePointSession>();
   private readonly byDevice = new Map<string, ChargePointSession>();
   private readonly refusals = new Set<string>();
-  /** Device of each charge point id from its last boot: a charge point that reconnects does not boot again (OCPP). */
-  private readonly bootedAs = new Map<string, { name: string; type: string }>();
+  /** Device of each charge point id from its last boot (kept across restarts): a charge point that reconnects does not boot again. */
+  private readonly bootedAs: BootedDevices;
   private readonly transactionIds = new TransactionIds();
   private readonly storing: StoreUntilTaken;
   private retry: ReturnType<typeof setTimeout> | undefined;
@@ -57,6 +59,7 @@ export class OcppConnector implements Connector {
     private readonly ctx: ConnectorContext,
   ) {
     this.converters = config.chargePoints.map((c) => new ChargePointConverter(c));
+    this.bootedAs = new BootedDevices(join(ctx.dataDir, "ocpp-charge-points.json"), ctx.log);
     this.storing = new StoreUntilTaken(ctx, "not answering the charge points' data messages meanwhile", "the charge points send them again");
     this.server = new OcppServer(new Admitter(config.centralSystem, config.chargePoints), {
       refused: (a, peer) => this.refused(a.id, peer, `HTTP ${a.status}`, a.reason),
@@ -118,6 +121,7 @@ export class OcppConnector implements Connector {
     this.sessions.clear();
     this.byDevice.clear();
     await this.server.close();
+    this.bootedAs.flush();
     const c = this.counters;
     this.ctx.log.info(`stopped: ${c.connections} connection(s), ${c.refused} refused, ${c.callsReceived} CALLs received (${c.converted} converted), ${c.badFrames} bad frames, ${c.callsSent} CALLs sent`);
   }
@@ -145,7 +149,10 @@ export class OcppConnector implements Connector {
     this.sessions.add(session);
     this.counters.connections++;
     session.device = this.bootedAs.get(d.id);
-    if (session.device) this.byDevice.set(session.device.name, session);
+    if (session.device) {
+      this.byDevice.set(session.device.name, session);
+      this.ctx.addDevice(session.device.name, session.device.type);
+    }
     this.ctx.log.info(`charge point "${d.id}" connected from ${d.peer}${session.device ? ` (device "${session.device.name}" from its last boot)` : ""}`);
   }
 

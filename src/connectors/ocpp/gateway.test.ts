@@ -106,7 +106,7 @@ describe("OCPP connector in the gateway", () => {
     }, 120_000);
   }
 
-  test("from the compiled binary: wss:// with the sample's charge point, StatusNotification by its own key, withResponse false sends no reply", async () => {
+  test("from the compiled binary: wss:// with the sample's charge point, StatusNotification by its own key, withResponse false sends no reply; across a restart the charge point keeps its device without booting again", async () => {
     const pki = makeTestPki();
     const port = await freePort();
     const cfg = JSON.parse(readFileSync(join(SAMPLES, "ocpp.json"), "utf8"));
@@ -133,6 +133,19 @@ describe("OCPP connector in the gateway", () => {
       await harness.sendDeviceRpc(DEVICE, 302, "GetConfiguration", {});
       expect((await rpcReply(302)).body.data).toEqual({ configurationKey: [{ key: "HeartbeatInterval", readonly: false, value: "10" }] });
       expect(deviceRpcReply(harness, 301)).toBeUndefined();
+
+      // restart: the charge point reconnects without booting (as real ones do) and its data still goes to its device
+      await cp.stop();
+      await gw.stop();
+      gw = await startGatewayFrom("binary", files.configPath, { timeoutMs: 30_000 });
+      const restarted = harness.received.length;
+      cp = startPyChargePoint(`wss://127.0.0.1:${port}/bidon/hello/CP_1`, { auth: "Bearer ACCESS_TOKEN", cafile: pki.caCert });
+      await cp.line(/^OPEN ocpp1\.6$/, "the reconnect after the restart");
+      const mv = { connectorId: 4, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: "7.25" }] }] };
+      expect(await cp.call("m9", "MeterValues", mv)).toEqual([3, "m9", {}]);
+      const after = await harness.waitFor((h) => h.received.slice(restarted).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temp1 !== undefined), 15_000, "meter values after the restart");
+      expect(after.body[DEVICE]).toEqual({ temp1: 7.25, vendorId: 4 });
+      expect(cp.lines().filter((l) => l.includes("TriggerMessage"))).toEqual([]);
     } finally {
       await cp?.stop();
       await gw?.stop();
