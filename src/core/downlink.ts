@@ -1,6 +1,6 @@
 // Downlink: platform → owning connector → reply back (spec service.md §6, platform-api.md §5–6).
 
-import type { RpcRequest } from "./model.ts";
+import { NO_REPLY, type RpcRequest } from "./model.ts";
 import type { DeviceRegistry } from "./devices.ts";
 import type { ConnectorManager } from "./connectors.ts";
 import type { EventBus } from "../observe/events.ts";
@@ -107,6 +107,7 @@ export class Downlink {
     try {
       const result = await withTimeout(c.connector.onRpc(req), Math.max(timeoutS, CONNECTOR_REPLY_FLOOR_S) * 1000);
       if (result === TIMEOUT) await reply({ error: "Request timeout", code: 408 });
+      else if (result === NO_REPLY) this.log.debug(`${info.connectorName}: RPC ${data.method} for ${device} handled; configured without a reply`);
       else if (result === undefined) {
         this.log.warn(`${info.connectorName}: RPC ${data.method} for ${device} not handled (no matching rpc config)`);
         await reply({ error: `RPC method ${data.method} not handled for ${device}`, code: 404 });

@@ -59,6 +59,12 @@ export interface RpcRequest {
 /** What goes back to the platform as the RPC reply `data` (or the whole reply for gateway RPC). */
 export type RpcReply = unknown;
 
+/**
+ * Returned by `onRpc` when the RPC is handled and, by configuration, gets no reply (upstream's
+ * `withResponse: false`, e.g. OCPP): the core sends nothing back.
+ */
+export const NO_REPLY: unique symbol = Symbol("no reply");
+
 export function isEmptyData(d: ConvertedData): boolean {
   const attrs = d.attributes ? Object.keys(d.attributes).length : 0;
   if (attrs > 0) return false;

@@ -1,0 +1,44 @@
+// OCPP connector descriptor: the schema loads eagerly, the Central System only when a config uses it.
+
+import type { ConnectorDescriptor, ConnectorWarning } from "../../core/connector.ts";
+import { CHARGE_POINT_ACTIONS } from "./actions.ts";
+import { OcppConfigSchema, type OcppConfig } from "./schema.ts";
+
+export const descriptor: ConnectorDescriptor<OcppConfig> = {
+  type: "ocpp",
+  schema: OcppConfigSchema,
+  title: "OCPP 1.6-J Central System: charge points connect over WebSocket; their messages to telemetry and attributes, RPC as OCPP CALLs",
+  async create(config, ctx) {
+    const { OcppConnector } = await import("./connector.ts");
+    return new OcppConnector(config, ctx);
+  },
+  /** An action name in `messageTypeFilter` that no charge point sends would never match: say so. */
+  lint(raw) {
+    const warnings: ConnectorWarning[] = [];
+    const known = new Set(CHARGE_POINT_ACTIONS);
+    const cps = Array.isArray(raw.chargePoints) ? raw.chargePoints : [];
+    cps.forEach((cp: any, i: number) => {
+      for (const list of ["attributes", "timeseries"] as const) {
+        const keys = Array.isArray(cp?.[list]) ? cp[list] : [];
+        keys.forEach((k: any, j: number) => {
+          if (typeof k?.messageTypeFilter !== "string") return;
+          for (const name of k.messageTypeFilter.split(",").map((s: string) => s.trim()).filter(Boolean)) {
+            if (!known.has(name)) warnings.push({ path: ["chargePoints", i, list, j, "messageTypeFilter"], message: `"${name}" is not an action a charge point sends; known: ${CHARGE_POINT_ACTIONS.join(", ")}` });
+          }
+        });
+      }
+    });
+    return warnings;
+  },
+  /** The sample is one CALL payload (JSON); `--topic` is its action (default MeterValues). The device is "<chargePointId>". */
+  async convertSample(config, sample, opts) {
+    const { ChargePointConverter, messageBody } = await import("./converter.ts");
+    const action = opts.topic ?? "MeterValues";
+    const payload = JSON.parse(Buffer.from(sample).toString("utf8"));
+    return config.chargePoints.flatMap((cp) => {
+      const conv = new ChargePointConverter(cp);
+      const data = conv.convert(action, messageBody(action, payload), { name: "<chargePointId>", type: cp.deviceTypeExpression }, Date.now()).data;
+      return data ? [data] : [];
+    });
+  },
+};
