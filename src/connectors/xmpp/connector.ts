@@ -1,0 +1,157 @@
+// XMPP connector: the gateway logs in as its own account (session.ts) and converts chat messages
+// from the configured device JIDs (converter.ts); attribute updates and RPC go back to a device
+// as chat messages (downlink.ts), to the JID that device last wrote from since start.
+
+import { readFileSync } from "node:fs";
+import type { Connector, ConnectorContext } from "../../core/connector.ts";
+import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
+import { resolveConfigPath } from "../../common/tls/index.ts";
+import { errorText } from "../../observe/logger.ts";
+import { XmppUplinkConverter } from "./converter.ts";
+import { attributeMessages, planRpc } from "./downlink.ts";
+import type { XmppConfig, XmppDeviceConfig } from "./schema.ts";
+import { XmppSession } from "./session.ts";
+
+interface DeviceEntry {
+  config: XmppDeviceConfig;
+  converter: XmppUplinkConverter;
+}
+
+export class XmppConnector implements Connector {
+  private readonly byJid = new Map<string, DeviceEntry>();
+  /** Device name → the JID and entry that named it (only devices heard from since start). */
+  private readonly known = new Map<string, { jid: string; entry: DeviceEntry }>();
+  /** Last logged problem per subject, so a repeating problem logs once per change of state. */
+  private readonly problems = new Map<string, string>();
+  private session: XmppSession | undefined;
+  private stopped = false;
+  /** Sends of uplink data still in flight; stop() waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly config: XmppConfig,
+    private readonly ctx: ConnectorContext,
+  ) {
+    for (const d of config.devices) this.byJid.set(d.jid, { config: d, converter: new XmppUplinkConverter(d) });
+  }
+
+  async start(): Promise<void> {
+    const s = this.config.server;
+    let ca: Buffer | undefined;
+    if (s.ca_cert) {
+      const path = resolveConfigPath(s.ca_cert, this.ctx.configDir);
+      try {
+        ca = readFileSync(path);
+      } catch (e) {
+        throw new Error(`server.ca_cert: cannot read ${path}: ${errorText(e)}; give a PEM file (relative paths start at ${this.ctx.configDir})`);
+      }
+    }
+    if (!s.verify_certificate && (s.use_ssl || !s.disable_starttls))
+      this.ctx.log.warn(`server.verify_certificate is false: the session to ${s.host}:${s.port} is encrypted but the server is not authenticated`);
+    this.session = new XmppSession(
+      {
+        jid: s.jid,
+        password: s.password,
+        host: s.host,
+        port: s.port,
+        directTls: s.use_ssl,
+        disableStarttls: s.disable_starttls,
+        forceStarttls: s.force_starttls,
+        plainWithoutTls: s.unencrypted_plain_auth,
+        tls: { ca, rejectUnauthorized: s.verify_certificate },
+        stepTimeoutMs: 10_000,
+      },
+      { minDelayMs: s.reconnect_min_delay_ms, maxDelayMs: s.reconnect_max_delay_ms },
+      {
+        message: (from, body) => this.onMessage(from, body),
+        online: (jid, secure) => this.report("session", undefined, `logged in to ${s.host}:${s.port} as ${jid}${secure ? " (TLS)" : " (unencrypted)"}`),
+        offline: (reason) => this.report("session", `XMPP session to ${s.host}:${s.port} as ${s.jid} down: ${reason}; reconnecting with backoff`),
+      },
+    );
+    this.session.start();
+    this.ctx.log.info(`connecting to ${s.host}:${s.port} as ${s.jid} (${this.byJid.size} device JID(s))`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.session?.stop();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private onMessage(from: string, body: string): void {
+    if (this.stopped) return;
+    const entry = this.byJid.get(from);
+    if (!entry) {
+      this.ctx.log.debug(`message from ${from} ignored: no device entry has this JID`);
+      return;
+    }
+    const out = entry.converter.convert(body);
+    if (typeof out === "string") {
+      this.report(`uplink ${from}`, `message from ${from} gives no data: ${out}`);
+      return;
+    }
+    this.report(`uplink ${from}`, undefined, `messages from ${from} convert again`);
+    for (const d of out) this.known.set(d.deviceName, { jid: from, entry });
+    const p = this.ctx.sendData(out).then((status) => {
+      if (status !== "SUCCESS") this.report("storage", `data from ${from} not stored (${status})`);
+      else this.report("storage", undefined, "data stored again");
+    });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  async onAttributeUpdate(update: AttributeUpdate): Promise<void> {
+    const target = this.known.get(update.device);
+    if (!target) {
+      this.ctx.log.error(`attribute update for ${update.device} not sent: the device has sent no message since the gateway started, so its JID is not known`);
+      return;
+    }
+    for (const body of attributeMessages(target.entry.config, update)) {
+      try {
+        await this.session!.sendMessage(target.jid, body);
+      } catch (e) {
+        this.ctx.log.error(`attribute update for ${update.device} to ${target.jid} not sent: ${errorText(e)}`);
+        return;
+      }
+    }
+  }
+
+  async onRpc(req: RpcRequest): Promise<RpcReply | undefined> {
+    if (req.device === undefined) return undefined;
+    const target = this.known.get(req.device);
+    if (!target) return { error: `${req.device} has sent no message since the gateway started, so its JID is not known`, success: false };
+    const plan = planRpc(target.entry.config, req);
+    if (plan.kind === "unhandled") {
+      this.ctx.log.error(`${req.device}: no serverSideRpc rule for RPC method "${req.method}"`);
+      return undefined;
+    }
+    if (plan.kind === "answer") return plan.reply;
+    try {
+      await this.session!.sendMessage(target.jid, plan.body);
+    } catch (e) {
+      return { error: `RPC ${req.method} to ${target.jid} not sent: ${errorText(e)}`, success: false };
+    }
+    return plan.reply;
+  }
+
+  /** Log a problem when it starts or changes, and its recovery once. */
+  private report(subject: string, problem: string | undefined, recovered?: string): void {
+    const last = this.problems.get(subject);
+    if (problem !== undefined) {
+      if (problem === last) return;
+      this.problems.set(subject, problem);
+      this.ctx.log.error(problem);
+      return;
+    }
+    if (subject === "session") {
+      if (recovered) this.ctx.log.info(recovered);
+      this.problems.delete(subject);
+      return;
+    }
+    if (last !== undefined) {
+      this.problems.delete(subject);
+      if (recovered) this.ctx.log.info(recovered);
+    }
+  }
+}
