@@ -11,6 +11,12 @@ import { freePort } from "../../../../test/support/ports.ts";
 import { startProcess, type Started } from "../../../../test/support/process.ts";
 
 export const DOMAIN = "localhost";
+/** A host served with the certificate of `localhost`: its name does not match. */
+export const WRONG_NAME_DOMAIN = "wrong-name.test";
+/** A host that offers only SASL PLAIN (SCRAM disabled), with the same accounts. */
+export const PLAIN_ONLY_DOMAIN = "plain-only.test";
+/** A host without a certificate: it does not offer STARTTLS. */
+export const NO_TLS_DOMAIN = "no-tls.test";
 
 export interface Prosody {
   /** STARTTLS (and plain) client port. */
@@ -68,11 +74,18 @@ export async function startProsody(opts: ProsodyOptions): Promise<Prosody> {
       `certificates = ${lua(dir)}`,
       `VirtualHost ${lua(DOMAIN)}`,
       `  ssl = { certificate = ${lua(certPath)}; key = ${lua(keyPath)} }`,
+      `VirtualHost ${lua(WRONG_NAME_DOMAIN)}`,
+      `  ssl = { certificate = ${lua(certPath)}; key = ${lua(keyPath)} }`,
+      `VirtualHost ${lua(PLAIN_ONLY_DOMAIN)}`,
+      `  disable_sasl_mechanisms = { "SCRAM-SHA-1"; "SCRAM-SHA-256"; "DIGEST-MD5" }`,
+      `  ssl = { certificate = ${lua(certPath)}; key = ${lua(keyPath)} }`,
+      `VirtualHost ${lua(NO_TLS_DOMAIN)}`,
+      `  modules_disabled = { "tls" }`,
       "",
     ].join("\n"),
   );
   for (const [user, password] of Object.entries(opts.accounts)) {
-    execFileSync("prosodyctl", ["--config", config, "register", user, DOMAIN, password], { stdio: "ignore" });
+    for (const host of [DOMAIN, PLAIN_ONLY_DOMAIN, NO_TLS_DOMAIN]) execFileSync("prosodyctl", ["--config", config, "register", user, host, password], { stdio: "ignore" });
   }
   let proc: Started | undefined;
   const start = async () => {
