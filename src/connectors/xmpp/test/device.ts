@@ -18,6 +18,7 @@ export interface XmppDevice {
   /** Resolves on the next READY line after `count` of them were seen (a (re)connected session). */
   ready(count?: number, timeoutMs?: number): Promise<void>;
   output(): string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -78,6 +79,7 @@ export function startDevice(jid: string, password: string, port: number, gateway
     },
     ready: (count = 0, timeoutMs = 20_000) => until(() => readies > count, "the device's session", timeoutMs),
     output: () => out + err,
+    pid: proc.pid!,
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.stdin.end();

@@ -29,6 +29,8 @@ export interface Prosody {
   restart(): Promise<void>;
   stop(): Promise<void>;
   output(): string;
+  /** PID of the running server (for CPU figures in the benchmark). */
+  pid(): number | undefined;
 }
 
 export interface ProsodyOptions {
@@ -105,5 +107,6 @@ export async function startProsody(opts: ProsodyOptions): Promise<Prosody> {
       await proc?.stop();
     },
     output: () => proc?.output() ?? "",
+    pid: () => proc?.proc.pid,
   };
 }
