@@ -60,6 +60,7 @@ export class XmppConnector implements Connector {
         plainWithoutTls: s.unencrypted_plain_auth,
         tls: { ca, rejectUnauthorized: s.verify_certificate },
         stepTimeoutMs: 10_000,
+        keepaliveMs: 60_000,
       },
       { minDelayMs: s.reconnect_min_delay_ms, maxDelayMs: s.reconnect_max_delay_ms },
       {

@@ -36,6 +36,7 @@ function session(over: Partial<SessionOptions>, delays = { minDelayMs: 200, maxD
       plainWithoutTls: true,
       tls: { rejectUnauthorized: true },
       stepTimeoutMs: 10_000,
+      keepaliveMs: 60_000,
       ...over,
     },
     delays,
@@ -194,6 +195,25 @@ describe("messages and reconnect", () => {
       await s.stop();
     }
   }, 90_000);
+
+  test("a server that stops answering (SIGSTOP) is noticed by the keepalive ping; the session comes back after SIGCONT", async () => {
+    const { s, seen } = session({ tls: { ca: ca(), rejectUnauthorized: true }, keepaliveMs: 300, stepTimeoutMs: 1500 });
+    const pid = prosody.pid()!;
+    let frozen = false;
+    try {
+      await waitUntil(() => seen.online.length > 0, 20_000, "session");
+      process.kill(pid, "SIGSTOP");
+      frozen = true;
+      await waitUntil(() => seen.offline.length > 0, 20_000, "the frozen server noticed");
+      expect(seen.offline[0]).toContain("keepalive ping");
+      process.kill(pid, "SIGCONT");
+      frozen = false;
+      await waitUntil(() => seen.online.length > 1, 30_000, "the session back");
+    } finally {
+      if (frozen) process.kill(pid, "SIGCONT");
+      await s.stop();
+    }
+  }, 60_000);
 
   test("sending while disconnected fails with a reason instead of hanging", async () => {
     const { s } = session({ port: 1 });

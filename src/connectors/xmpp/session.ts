@@ -43,6 +43,11 @@ export interface SessionOptions {
   tls: { ca?: Buffer; rejectUnauthorized: boolean };
   /** Wait for each server answer (stream open, STARTTLS, IQ), ms. */
   stepTimeoutMs: number;
+  /**
+   * Ping the server (XEP-0199) this often once online, ms; an unanswered ping drops the session,
+   * so a link that died silently (no FIN: a NAT or a frozen server) is noticed and reconnected.
+   */
+  keepaliveMs: number;
 }
 
 export interface SessionEvents {
@@ -60,7 +65,7 @@ export function parseJid(text: string): { local: string; domain: string; resourc
 }
 
 /** One login attempt's client; `online` resolves when the session is ready (or rejects). */
-function buildClient(o: SessionOptions): { client: Client; online: () => Promise<void> } {
+function buildClient(o: SessionOptions): { client: Client; online: () => Promise<void>; ping: () => Promise<unknown> } {
   const { local, domain, resource } = parseJid(o.jid);
   const tlsOptions = { servername: domain, ca: o.tls.ca ? [...rootCertificates, o.tls.ca.toString()] : undefined, rejectUnauthorized: o.tls.rejectUnauthorized };
   const host = o.host.includes(":") ? `[${o.host}]` : o.host;
@@ -113,9 +118,11 @@ function buildClient(o: SessionOptions): { client: Client; online: () => Promise
   const online = async () => {
     await client.start();
     await client.send(xml("presence"));
-    await iqCaller.get(xml("query", { xmlns: "jabber:iq:roster" })).catch(() => undefined);
+    // Upstream fetches the roster at session start; nothing here needs its answer.
+    void iqCaller.get(xml("query", { xmlns: "jabber:iq:roster" })).catch(() => undefined);
   };
-  return { client, online };
+  const ping = () => iqCaller.get(xml("ping", { xmlns: "urn:xmpp:ping" }), domain, o.stepTimeoutMs);
+  return { client, online, ping };
 }
 
 /**
@@ -156,7 +163,7 @@ export class XmppSession {
 
   /** One connection: resolves when it ends, with why and whether it had come online. */
   private async session(): Promise<{ cameUp: boolean; reason: string }> {
-    const { client, online } = buildClient(this.opts);
+    const { client, online, ping } = buildClient(this.opts);
     this.client = client;
     let lastError: unknown;
     client.on("error", (e: unknown) => (lastError ??= e));
@@ -169,9 +176,23 @@ export class XmppSession {
       await this.drop(client);
       return { cameUp: false, reason: reasonOf(lastError ?? e) };
     }
-    if (this.stopped) return { cameUp: true, reason: "stopped" };
     this.events.online(String(client.jid), client.isSecure());
+    if (this.stopped) return { cameUp: true, reason: "stopped" };
+    let pinging = false;
+    const keepalive = setInterval(() => {
+      if (pinging || client.status !== "online") return;
+      pinging = true;
+      ping()
+        .catch((e: unknown) => {
+          // An error answer still proves the link is alive; only silence drops it.
+          if ((e as { name?: string })?.name !== "TimeoutError") return;
+          lastError ??= new Error(`no answer to a keepalive ping within ${this.opts.stepTimeoutMs / 1000} s`);
+          destroySocket(client);
+        })
+        .finally(() => (pinging = false));
+    }, this.opts.keepaliveMs);
     await down;
+    clearInterval(keepalive);
     await this.drop(client);
     return { cameUp: true, reason: lastError ? reasonOf(lastError) : "the server closed the session" };
   }
@@ -216,6 +237,13 @@ export class XmppSession {
     if (c) await this.drop(c);
     await withTimeout(this.loop ?? Promise.resolve(), 5000);
   }
+}
+
+/** Cut the connection at once (TCP, or the TLS socket inside xmpp.js's TLS wrapper): `close` follows. */
+function destroySocket(client: Client): void {
+  type Destroyable = { destroy?: () => void; socket?: Destroyable | null };
+  const s = client.socket as Destroyable | null;
+  (s?.destroy ? s : s?.socket)?.destroy?.();
 }
 
 /** Errors of xmpp.js and node:tls as one line (SASL/stream errors carry a condition). */
