@@ -6,6 +6,7 @@
 // Usage: bun bench/xmpp.ts [--messages N per device] [--devices D] [--binary dist/tb-gw]
 
 import mqtt from "mqtt";
+import { readFileSync } from "node:fs";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
@@ -93,6 +94,10 @@ try {
       gatewayCpuPct: Math.round(((cpuSeconds(pids.gw) - cpu0.gw) / secs) * 100),
       prosodyCpuPct: Math.round(((cpuSeconds(pids.prosody) - cpu0.prosody) / secs) * 100),
       devicesCpuPct: Math.round(((deviceCpu() - cpu0.devices) / secs) * 100),
+      // CPU per delivered message: a figure that a loaded machine distorts less than messages/s
+      gatewayCpuUsPerMessage: Math.round(((cpuSeconds(pids.gw) - cpu0.gw) * 1e6) / Math.max(1, received)),
+      prosodyCpuUsPerMessage: Math.round(((cpuSeconds(pids.prosody) - cpu0.prosody) * 1e6) / Math.max(1, received)),
+      loadAverage1m: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
       peakRssMb: Math.round(peakRss),
       build: BINARY ? "binary" : "source",
     }),
