@@ -100,4 +100,36 @@ describe("xmpp connector in the gateway", () => {
       }
     }, 180_000);
   }
+
+  test("compiled binary, upstream xmpp.json without the CA: the self-signed server is refused, logged once while it retries; verify_certificate false logs in with a warning", async () => {
+    const noCa = sampleConfig();
+    delete noCa.server.ca_cert;
+    const refusedFiles = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "xmpp", name: "XMPP", configuration: "xmpp.json" }]), { "xmpp.json": noCa });
+    const connections = () => (prosody.output().match(/Client connected/g) ?? []).length;
+    const before = connections();
+    const refused = await startGatewayFrom("binary", refusedFiles.configPath, { timeoutMs: 60_000 });
+    try {
+      // Three attempts reached Prosody (1 s, 2 s backoff in between): still one error line.
+      await waitUntil(() => connections() >= before + 3, 30_000, "three login attempts");
+      const down = refused.output().match(/\[XMPP\] XMPP session to .* down: .*/g) ?? [];
+      expect(down.length).toBe(1);
+      expect(down[0]).toMatch(/self[- ]signed certificate/);
+      expect(loggedIn(refused)).toBe(0);
+    } finally {
+      await refused.stop();
+    }
+
+    const cfg = sampleConfig();
+    delete cfg.server.ca_cert;
+    cfg.server.verify_certificate = false;
+    const offFiles = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "xmpp", name: "XMPP", configuration: "xmpp.json" }]), { "xmpp.json": cfg });
+    const off = await startGatewayFrom("binary", offFiles.configPath, { timeoutMs: 60_000 });
+    try {
+      await waitUntil(() => loggedIn(off) > 0, 30_000, "a session without verification");
+      expect(off.output()).toMatch(/\[XMPP\] logged in to .* \(TLS\)/);
+      expect(off.output()).toContain("verify_certificate is false");
+    } finally {
+      await off.stop();
+    }
+  }, 120_000);
 });
