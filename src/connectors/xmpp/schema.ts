@@ -21,7 +21,7 @@ const ServerSchema = z
     force_starttls: z._default(z.boolean(), true).check(z.describe("refuse to log in when the server does not offer STARTTLS")),
     unencrypted_plain_auth: z._default(z.boolean(), true).check(z.describe("allow SASL PLAIN (the password in clear text) on an unencrypted session")),
     verify_certificate: z._default(z.boolean(), true).check(z.describe("check the server's certificate chain and that it names the JID's domain (tb-gw addition; false: encrypted, unverified, logged as a warning)")),
-    ca_cert: opt(z.string().check(z.minLength(1)), "CA certificate file (PEM) trusted besides the system's, for a private CA or a self-signed server (tb-gw addition; relative to the config folder)"),
+    ca_cert: opt(z.string().check(z.minLength(1), z.meta({ tbgw: "file" })), "CA certificate file (PEM) trusted besides the system's, for a private CA or a self-signed server (tb-gw addition; relative to the config folder)"),
     timeout: z._default(z.number().check(z.positive()), 10000).check(
       z.describe("upstream's event-loop processing timeout; not a session lifetime: the session stays up (accepted, unused)"),
     ),
