@@ -95,3 +95,37 @@ test("after stop nothing more is handed to the gateway; stop twice is fine", asy
     await meter.stop();
   }
 }, 60_000);
+
+test("storage refusing data: messages are held and stored in order once it takes them again", async () => {
+  const { c, ctx } = connector();
+  const accept = ctx.sendData.bind(ctx);
+  let refuse = true;
+  let refused = 0;
+  ctx.sendData = async (data) => {
+    if (refuse) {
+      refused++;
+      return "NOT_STORED";
+    }
+    return accept(data);
+  };
+  const meter = startDevice("meter@localhost/m1", "meter-secret", prosody.port, "gateway@localhost");
+  try {
+    await c.start();
+    await meter.ready();
+    // The first message may arrive before the gateway's session: send until storage was offered one.
+    for (let i = 0; i < 50 && refused === 0; i++) {
+      meter.send("MTR-3 0.5");
+      await waitUntil(() => refused > 0, 500, "a refused offer").catch(() => {});
+    }
+    for (let i = 1; i <= 20; i++) meter.send(`MTR-3 ${i}.5`);
+    await waitUntil(() => refused >= 3, 10_000, "storage refused a few times");
+    refuse = false;
+    await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.kwh === 20.5), 15_000, "every message stored");
+    // (only this test's device name: a message another test's device sent may still be delivered)
+    const values = ctx.sent.filter((d) => d.deviceName === "MTR-3").map((d) => d.telemetry![0]!.values.kwh as number).filter((v) => v >= 1);
+    expect(values).toEqual(Array.from({ length: 20 }, (_, i) => i + 1.5));
+  } finally {
+    await c.stop();
+    await meter.stop();
+  }
+}, 60_000);

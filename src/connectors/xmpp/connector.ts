@@ -4,13 +4,17 @@
 
 import { readFileSync } from "node:fs";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
-import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
+import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
+import { StoreUntilTaken } from "../../core/store-until-taken.ts";
 import { resolveConfigPath } from "../../common/tls/index.ts";
 import { errorText } from "../../observe/logger.ts";
 import { XmppUplinkConverter } from "./converter.ts";
 import { attributeMessages, planRpc } from "./downlink.ts";
 import type { XmppConfig, XmppDeviceConfig } from "./schema.ts";
 import { XmppSession } from "./session.ts";
+
+/** Converted messages held in memory while storage refuses data; beyond it new ones are dropped. */
+const MAX_HELD = 100_000;
 
 interface DeviceEntry {
   config: XmppDeviceConfig;
@@ -25,14 +29,17 @@ export class XmppConnector implements Connector {
   private readonly problems = new Map<string, string>();
   private session: XmppSession | undefined;
   private stopped = false;
-  /** Sends of uplink data still in flight; stop() waits for them. */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Converted messages waiting for storage, in arrival order; drained as one batch at a time. */
+  private pending: ConvertedData[] = [];
+  private draining: Promise<void> | undefined;
+  private readonly storing: StoreUntilTaken;
 
   constructor(
     private readonly config: XmppConfig,
     private readonly ctx: ConnectorContext,
   ) {
     for (const d of config.devices) this.byJid.set(d.jid, { config: d, converter: new XmppUplinkConverter(d) });
+    this.storing = new StoreUntilTaken(ctx, `holding up to ${MAX_HELD} converted messages in memory`, "dropped");
   }
 
   async start(): Promise<void> {
@@ -77,7 +84,8 @@ export class XmppConnector implements Connector {
     if (this.stopped) return;
     this.stopped = true;
     await this.session?.stop();
-    await Promise.allSettled([...this.inFlight]);
+    this.storing.stop();
+    await this.draining;
   }
 
   private onMessage(from: string, body: string): void {
@@ -94,12 +102,27 @@ export class XmppConnector implements Connector {
     }
     this.report(`uplink ${from}`, undefined, `messages from ${from} convert again`);
     for (const d of out) this.known.set(d.deviceName, { jid: from, entry });
-    const p = this.ctx.sendData(out).then((status) => {
-      if (status !== "SUCCESS") this.report("storage", `data from ${from} not stored (${status})`);
-      else this.report("storage", undefined, "data stored again");
-    });
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    if (this.pending.length + out.length > MAX_HELD) {
+      this.report("held", `storage does not take data and ${this.pending.length} converted messages are held: message from ${from} dropped (until storage takes data again)`);
+      return;
+    }
+    this.report("held", undefined, "converted messages are held again instead of dropped");
+    this.pending.push(...out);
+    this.draining ??= this.drain();
+  }
+
+  /**
+   * Everything pending goes to storage as one batch, then the next (arrivals meanwhile form it),
+   * so a busy connector writes few large batches and order is kept. A refusing storage is retried
+   * by StoreUntilTaken; XMPP has no acknowledgement to hold back, so messages wait here meanwhile.
+   */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await this.storing.store(batch, `${batch.length} converted message(s)`);
+    }
+    this.draining = undefined;
   }
 
   async onAttributeUpdate(update: AttributeUpdate): Promise<void> {
