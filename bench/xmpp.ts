@@ -3,7 +3,7 @@
 // tb-gw (XMPP connector, STARTTLS verified with the test CA) → memory storage → Mosquitto as the
 // platform → counting subscriber. Prints messages/s delivered to the platform (every message
 // counted, order checked per device), and the CPU of the gateway, Prosody and the devices.
-// Usage: bun bench/xmpp.ts [--messages N per device] [--devices D] [--binary dist/tb-gw]
+// Usage: bun bench/xmpp.ts [--messages N per device] [--devices D] [--storage memory|sqlite|file] [--binary dist/tb-gw]
 
 import mqtt from "mqtt";
 import { readFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import { waitUntil } from "../test/support/poll.ts";
 import { startDevice, type XmppDevice } from "../src/connectors/xmpp/test/device.ts";
 import { startProsody, type Prosody } from "../src/connectors/xmpp/test/prosody.ts";
 import { cpuSeconds, rssMb } from "./proc.ts";
+import { benchStorage } from "./storage-config.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -23,6 +24,7 @@ const opt = (name: string, dflt: string) => {
 const MESSAGES = Number(opt("messages", "20000"));
 const BINARY = opt("binary", "");
 const DEVICES = Number(opt("devices", "1"));
+const STORAGE = opt("storage", "memory");
 
 const platform = await startMosquitto();
 let prosody: Prosody | undefined;
@@ -59,7 +61,7 @@ try {
     server: { jid: "gateway@localhost", password: "gw-secret", host: "127.0.0.1", port: prosody.port, ca_cert: prosody.certPath },
     devices: jids.map((jid) => ({ jid, deviceNameExpression: "${serialNumber}", deviceTypeExpression: "default", timeseries: [{ key: "seq", value: "${seq}" }, { key: "temperature", value: "${temp}" }] })),
   };
-  const storage = { type: "memory", max_records_count: 10_000_000, read_records_count: 1000 };
+  const storage = benchStorage(STORAGE);
   const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "XMPP", type: "xmpp", configuration: "xmpp.json" }], { statistics: { enable: false } }), { "xmpp.json": xmppCfg });
   const env = { TB_GW_LOG_LEVEL: "INFO" };
   gw = BINARY
@@ -99,6 +101,7 @@ try {
       prosodyCpuUsPerMessage: Math.round(((cpuSeconds(pids.prosody) - cpu0.prosody) * 1e6) / Math.max(1, received)),
       loadAverage1m: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
       peakRssMb: Math.round(peakRss),
+      storage: STORAGE,
       build: BINARY ? "binary" : "source",
     }),
   );
