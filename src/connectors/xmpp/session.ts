@@ -198,8 +198,8 @@ export class XmppSession {
   }
 
   private onStanza(s: Element): void {
-    // chat and normal messages, as slixmpp's "message" event upstream listens to (no errors, no groupchat)
-    if (!s.is("message") || s.attrs.type === "error" || s.attrs.type === "groupchat") return;
+    // every message type but errors, as slixmpp's "message" event upstream listens to
+    if (!s.is("message") || s.attrs.type === "error") return;
     const body = s.getChildText("body");
     const from = s.attrs.from;
     if (body === null || !from) return;
