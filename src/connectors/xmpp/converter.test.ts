@@ -8,6 +8,7 @@ import { SAMPLES } from "../../../test/support/paths.ts";
 import { XmppUplinkConverter, textField } from "./converter.ts";
 import { attributeMessages, planRpc, SET_EMPTY_REPLY } from "./downlink.ts";
 import { XmppConfigSchema, type XmppDeviceConfig } from "./schema.ts";
+import { descriptor } from "./index.ts";
 
 const sample = XmppConfigSchema.parse(JSON.parse(readFileSync(join(SAMPLES, "xmpp.json"), "utf8")));
 const device = sample.devices[0]!;
@@ -87,5 +88,16 @@ describe("schema", () => {
     ] });
     expect(r.success).toBe(false);
     expect(r.error!.issues.map((i) => i.path.join("."))).toEqual(["devices.1.converter", "devices.1.jid"]);
+  });
+});
+
+describe("validate --sample", () => {
+  test("one body through the device entry named by its JID (--topic), or every entry", async () => {
+    const body = new TextEncoder().encode('{"serialNumber":"SN-5","temp":20,"hum":30}');
+    expect(await descriptor.convertSample!(sample, body, { topic: "device@localhost/TMP_1101", configDir: "." })).toEqual([
+      { deviceName: "SN-5", deviceType: "default", attributes: { temperature: 20 }, telemetry: [{ values: { humidity: 30, combination: "20:30" } }] },
+    ]);
+    await expect(descriptor.convertSample!(sample, body, { topic: "other@localhost/x", configDir: "." })).rejects.toThrow("no device entry has the JID other@localhost/x (JIDs: device@localhost/TMP_1101)");
+    await expect(descriptor.convertSample!(sample, new TextEncoder().encode('{"temp":1}'), { configDir: "." })).rejects.toThrow("sample dropped: device@localhost/TMP_1101: JSON body: device name not found (${serialNumber})");
   });
 });
