@@ -101,7 +101,7 @@ describe("xmpp connector in the gateway", () => {
     }, 180_000);
   }
 
-  test("compiled binary, upstream xmpp.json without the CA: the self-signed server is refused, logged once while it retries; verify_certificate false logs in with a warning", async () => {
+  test("compiled binary, upstream xmpp.json without the CA: the self-signed server is refused, logged once while it retries; verify_certificate false logs in with a warning; use_ssl logs in with direct TLS", async () => {
     const noCa = sampleConfig();
     delete noCa.server.ca_cert;
     const refusedFiles = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "xmpp", name: "XMPP", configuration: "xmpp.json" }]), { "xmpp.json": noCa });
@@ -131,5 +131,18 @@ describe("xmpp connector in the gateway", () => {
     } finally {
       await off.stop();
     }
-  }, 120_000);
+
+    // use_ssl: direct TLS on Prosody's direct-TLS port, verified with the CA.
+    const direct = sampleConfig();
+    direct.server.use_ssl = true;
+    direct.server.port = prosody.tlsPort;
+    const directFiles = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "xmpp", name: "XMPP", configuration: "xmpp.json" }]), { "xmpp.json": direct });
+    const tls = await startGatewayFrom("binary", directFiles.configPath, { timeoutMs: 60_000 });
+    try {
+      await waitUntil(() => loggedIn(tls) > 0, 30_000, "a direct TLS session");
+      expect(tls.output()).toMatch(new RegExp(`\\[XMPP\\] logged in to 127\\.0\\.0\\.1:${prosody.tlsPort} .* \\(TLS\\)`));
+    } finally {
+      await tls.stop();
+    }
+  }, 150_000);
 });
