@@ -4,7 +4,7 @@
 // with prosodyctl before it starts. Stopped (and restarted) by its PID.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../../../test/support/ports.ts";
@@ -105,6 +105,7 @@ export async function startProsody(opts: ProsodyOptions): Promise<Prosody> {
     },
     async stop() {
       await proc?.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
     output: () => proc?.output() ?? "",
     pid: () => proc?.proc.pid,
