@@ -9,11 +9,13 @@
 # libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it),
 # curl (the device calling the REST connector; python3's http.server is the device for Request),
 # python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it),
-# python3-websockets (the hand-written OCPP-J 1.6 charge point of the OCPP tests).
+# python3-websockets (the hand-written OCPP-J 1.6 charge point of the OCPP tests),
+# prosody (the XMPP server the XMPP tests start on free loopback ports with their own config) and
+# python3-slixmpp (the XMPP device, the library upstream's connector uses).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -32,8 +34,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts system services on install; tests run their own instances on free ports.
-for svc in mosquitto snmpd; do
+for svc in mosquitto snmpd prosody; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
 done
+# Prosody's own service would hold the XMPP ports and is not needed at boot either.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet prosody 2>/dev/null; then
+  systemctl disable prosody >/dev/null 2>&1 || true
+fi

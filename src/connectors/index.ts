@@ -17,6 +17,7 @@ export const connectorRegistry: Record<string, Loader> = {
   request: () => import("./request/index.ts"),
   can: () => import("./can/index.ts"),
   ocpp: () => import("./ocpp/index.ts"),
+  xmpp: () => import("./xmpp/index.ts"),
 };
 
 /**
