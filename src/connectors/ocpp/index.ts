@@ -34,10 +34,12 @@ export const descriptor: ConnectorDescriptor<OcppConfig> = {
   async convertSample(config, sample, opts) {
     const { ChargePointConverter, messageBody } = await import("./converter.ts");
     const action = opts.topic ?? "MeterValues";
-    const payload = JSON.parse(Buffer.from(sample).toString("utf8"));
+    const payload: unknown = JSON.parse(Buffer.from(sample).toString("utf8"));
+    // a live CALL whose payload is not an object is answered FormationViolation before conversion
+    if (payload === null || typeof payload !== "object" || Array.isArray(payload)) throw new Error(`an OCPP ${action} payload is a JSON object, not ${Array.isArray(payload) ? "an array" : JSON.stringify(payload)?.slice(0, 40)}`);
     return config.chargePoints.flatMap((cp) => {
       const conv = new ChargePointConverter(cp);
-      const data = conv.convert(action, messageBody(action, payload), { name: "<chargePointId>", type: cp.deviceTypeExpression }, Date.now()).data;
+      const data = conv.convert(action, messageBody(action, payload as Record<string, unknown>), { name: "<chargePointId>", type: cp.deviceTypeExpression }, Date.now()).data;
       return data ? [data] : [];
     });
   },
