@@ -7,13 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig, FROM_BOTH, type GatewayFrom } from "../../../test/support/gateway.ts";
+import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig, FROM_BOTH } from "../../../test/support/gateway.ts";
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
-import { startFtpServer, type FtpServer } from "./test/peer.ts";
+import { makeCertificate, startFtpServer } from "./test/peer.ts";
 
 let platform: Broker;
 let harness: PlatformHarness;
@@ -187,4 +187,45 @@ describe("ftp connector in the gateway", () => {
       await server.stop();
     }
   }, 120_000);
+
+  for (const from of FROM_BOTH) {
+    test(`FTPS from ${from}: explicit and implicit TLS verified with the CA; without it the certificate is refused; SSLVerify false reads with a warning`, async () => {
+      const cert = makeCertificate();
+      const explicit = await startFtpServer({ tls: cert });
+      const implicit = await startFtpServer({ tls: cert, implicit: true, root: explicit.root });
+      let gw: Started | undefined;
+      try {
+        writeFileSync(join(explicit.root, "x.txt"), "42\n");
+        const conn = (device: string, port: number, extra: Record<string, unknown>) => ({
+          parameters: { host: "127.0.0.1", port, TLSSupport: true, security: { type: "basic", username: explicit.user, password: explicit.password }, ...extra },
+          paths: [{ path: "x.txt", readMode: "FULL", pollPeriod: 1, txtFileDataView: "SLICED", devicePatternName: device, timeseries: [{ key: "v", value: "[:]", type: "int" }] }],
+        });
+        const files = writeGatewayConfig(
+          mainConfig(platform.port, { type: "memory" }, [
+            { type: "ftp", name: "ca", configuration: "ca.json" },
+            { type: "ftp", name: "implicit", configuration: "implicit.json" },
+            { type: "ftp", name: "noca", configuration: "noca.json" },
+            { type: "ftp", name: "noverify", configuration: "noverify.json" },
+          ]),
+          {
+            "ca.json": conn(`tls-ca-${from}`, explicit.port, { caCert: cert.ca }),
+            "implicit.json": conn(`tls-implicit-${from}`, implicit.port, { TLSMode: "implicit", caCert: cert.ca }),
+            "noca.json": conn(`tls-noca-${from}`, explicit.port, {}),
+            "noverify.json": conn(`tls-noverify-${from}`, explicit.port, { SSLVerify: false }),
+          },
+        );
+        gw = await startGatewayFrom(from, files.configPath);
+        for (const d of ["ca", "implicit", "noverify"]) await harness.waitFor(() => rows(`tls-${d}-${from}`, "v").length >= 1, 30_000, `${d} data`);
+        expect(rows(`tls-ca-${from}`, "v").map((r) => r.value)).toEqual([42]);
+        const g = gw;
+        await waitUntil(() => /ftps:\/\/127\.0\.0\.1:\d+: self.signed certificate/.test(g.output()), 15_000, "the refused certificate logged");
+        expect(g.output()).toContain("SSLVerify is false");
+        expect(rows(`tls-noca-${from}`, "v")).toEqual([]);
+      } finally {
+        await gw?.stop();
+        await implicit.stop();
+        await explicit.stop();
+      }
+    }, 120_000);
+  }
 });

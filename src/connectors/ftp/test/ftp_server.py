@@ -30,9 +30,20 @@ if a.cert:
     from pyftpdlib.handlers import TLS_FTPHandler
 
     from OpenSSL import SSL
+    from pyftpdlib.handlers import TLS_DTPHandler
+
+    class DataChannel(TLS_DTPHandler):
+        # Clients that start TLS on the data connection before the transfer command (basic-ftp,
+        # curl) send their ClientHello while pyftpdlib 1.5 expects silence and takes the readable
+        # socket for a hang-up; let the handshake proceed.
+        def readable(self):
+            if self._ssl_accepting:
+                return True
+            return super().readable()
 
     class Explicit(TLS_FTPHandler):
         certfile = a.cert
+        dtp_handler = DataChannel
         tls_control_required = True
         tls_data_required = True
 
