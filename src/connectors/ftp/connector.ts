@@ -137,13 +137,14 @@ export class FtpConnector implements Connector {
     }
   }
 
-  /** One path: list, wait for changed files to settle, read them. */
+  /** One path: list, wait for changed FULL files to settle, read them. */
   private async poll(client: Client, p: PathState): Promise<void> {
     const pattern = p.config.path;
     const changed = (files: RemoteFile[]) => files.filter((f) => this.state.get(pattern, f.path).fingerprint !== f.fingerprint);
     let files = changed(await resolvePattern(client, pattern));
     const settled = new Set(files.filter((f) => p.seen.get(f.path) === f.fingerprint).map((f) => f.path));
-    const unsettled = files.filter((f) => !settled.has(f.path));
+    // PARTIAL reads complete lines only, so it never needs to wait for a file to settle.
+    const unsettled = p.config.readMode === "FULL" ? files.filter((f) => !settled.has(f.path)) : [];
     if (unsettled.length > 0 && this.config.settleTime > 0) {
       // Changed since the last look (or never seen): look again after settleTime; what kept its
       // size and time is complete. FULL files still changing wait for the next poll.

@@ -151,6 +151,37 @@ describe("ftp connector in the gateway", () => {
     }
   }, 240_000);
 
+  test("PARTIAL: a line still being written is read once, when its newline arrives", async () => {
+    const server = await startFtpServer();
+    let gw: Started | undefined;
+    try {
+      mkdirSync(join(server.root, "logs"));
+      const csv = join(server.root, "logs", "a.csv");
+      writeFileSync(csv, "name,n,temp\nw1,1,20\nw1,2,2");
+      const cfg = {
+        parameters: { host: "127.0.0.1", port: server.port, security: { type: "basic", username: server.user, password: server.password } },
+        paths: [{ path: "logs/*.csv", readMode: "PARTIAL", pollPeriod: 1, devicePatternName: "${name}", timeseries: [{ key: "temp", value: "${temp}", type: "int" }, { key: "n", value: "${n}", type: "int" }] }],
+      };
+      const files = writeGatewayConfig(ftpMain("ftp.json"), { "ftp.json": cfg });
+      gw = await startGatewayFrom("source", files.configPath);
+      const temps = () => rows("w1", "temp").map((t) => t.value);
+      await harness.waitFor(() => temps().length >= 1, 30_000, "the complete line");
+      // Two more files, one after the other: the half line has been looked at in later polls.
+      for (const other of ["b", "c"]) {
+        writeFileSync(join(server.root, "logs", `${other}.csv`), `name,n,temp\n${other}1,1,5\n`);
+        await harness.waitFor(() => rows(`${other}1`, "temp").length >= 1, 30_000, `${other}.csv`);
+      }
+      expect(temps()).toEqual([20]);
+      appendFileSync(csv, "1\nw1,3,22\n");
+      await harness.waitFor(() => temps().length >= 3, 30_000, "the completed line and the next");
+      expect(temps()).toEqual([20, 21, 22]);
+      expect(rows("w1", "n").map((t) => t.value)).toEqual([1, 2, 3]);
+    } finally {
+      await gw?.stop();
+      await server.stop();
+    }
+  }, 120_000);
+
   test("FULL JSON with wildcard folders: new files and folders after start, changed files re-read, unchanged not; a malformed line is reported and the rest read", async () => {
     const server = await startFtpServer();
     let gw: Started | undefined;

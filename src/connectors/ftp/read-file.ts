@@ -22,8 +22,9 @@ export interface ReadOutcome {
 }
 
 /**
- * `settled`: the file kept its size and time since the previous look, so a last line without a
- * newline is complete and is read; otherwise it waits for the next poll (it may still be written).
+ * FULL: `settled` says the file kept its size and time since the previous look, so a last line
+ * without a newline is complete and is read. PARTIAL reads only lines that end with a newline: a
+ * line being written is read once it is complete, never half now and whole later.
  */
 export async function readFile(
   client: Client,
@@ -75,11 +76,11 @@ export async function readFile(
 
   const { rest, bytes } = await streamLines(client, file.path, startAt, (text, end) => take(conv.line(text, lineNo()), end));
   let end = startAt + bytes - rest.length;
-  if (rest.length > 0 && settled) {
+  if (rest.length > 0 && settled && !partial) {
     await take(conv.line(rest.toString("utf8"), lineNo()), startAt + bytes);
     end = startAt + bytes;
   }
-  if (!partial || settled) await take(conv.end(), end);
+  if (!partial) await take(conv.end(), end);
   await flush();
   const state: FileState = partial ? { offset: stored, lines: storedLine, header: conv.header, fingerprint: file.fingerprint } : { fingerprint: file.fingerprint };
   return { state, records, bytes, problems };
