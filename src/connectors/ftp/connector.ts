@@ -97,7 +97,8 @@ export class FtpConnector implements Connector {
           if (this.stopped) break;
           // Upstream waits 10 s after a failed connection; so do we, per path.
           for (const p of due) p.due = Math.max(p.due, Date.now() + Math.min(10_000, p.config.pollPeriod * 1000));
-          this.report("connection", `${this.where}: ${errorText(e)}; trying again in 10 s`);
+          const hint = (e as { code?: unknown }).code === 530 ? " (the server refused the login: check parameters.security)" : "";
+          this.report("connection", `${this.where}: ${errorText(e)}${hint}; trying again in 10 s`);
         }
         this.saveState();
       }

@@ -182,7 +182,7 @@ describe("ftp connector in the gateway", () => {
     }
   }, 120_000);
 
-  test("FULL JSON with wildcard folders: new files and folders after start, changed files re-read, unchanged not; a malformed line is reported and the rest read", async () => {
+  test("FULL JSON with wildcard folders: new files and folders after start, changed files re-read, unchanged not; a malformed line is reported and the rest read; connector RPC ftp_write/ftp_read and reserved set/get", async () => {
     const server = await startFtpServer();
     let gw: Started | undefined;
     try {
@@ -213,6 +213,20 @@ describe("ftp connector in the gateway", () => {
       await harness.waitFor(() => values("j1").length >= 5, 30_000, "m1.json re-read");
       expect(values("j1")).toEqual([1, 3, 1, 3, 4]);
       expect(values("j2")).toEqual([7, 8]);
+
+      // connector RPC ftp_write / ftp_read, and the reserved set / get of a device
+      const gatewayReply = (id: number) => harness.waitFor((h) => h.received.find((r) => r.topic === `v1/devices/me/rpc/response/${id}`), 15_000, `gateway RPC ${id}`);
+      await harness.sendGatewayRpc(31, "ftp_write", { valueExpression: "notes.txt;from the platform" });
+      await gatewayReply(31);
+      expect(readFileSync(join(server.root, "notes.txt"), "utf8")).toBe("from the platform");
+      await harness.sendGatewayRpc(32, "ftp_read", { valueExpression: "notes.txt" });
+      expect(JSON.stringify((await gatewayReply(32)).body)).toContain("from the platform");
+      await harness.sendDeviceRpc("j1", 33, "set", "filePath=data/j1.txt;value=on");
+      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 33 && r.body.data), 15_000, "set reply");
+      expect(readFileSync(join(server.root, "data", "j1.txt"), "utf8")).toBe("on");
+      await harness.sendDeviceRpc("j1", 34, "get", "filePath=data/j1.txt");
+      const got = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 34 && r.body.data), 15_000, "get reply");
+      expect(got.body.data).toBe("on");
     } finally {
       await gw?.stop();
       await server.stop();
