@@ -18,6 +18,7 @@ p.add_argument("--user", default="admin")
 p.add_argument("--password", default="admin")
 p.add_argument("--cert", help="PEM with certificate and key: FTPS")
 p.add_argument("--implicit", action="store_true", help="implicit TLS instead of AUTH TLS")
+p.add_argument("--trace", action="store_true", help='print "CMD <command> <argument>" for every command received')
 a = p.parse_args()
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -62,6 +63,15 @@ if a.cert:
     ctx = Explicit.get_ssl_context()
     ctx.set_session_id(b"tbgw-test-ftp")
     ctx.set_options(SSL.OP_NO_TICKET)
+if a.trace:
+    base = handler
+
+    class Traced(base):
+        def pre_process_command(self, line, cmd, arg):
+            print("CMD", cmd, arg or "", flush=True)
+            return super().pre_process_command(line, cmd, arg)
+
+    handler = Traced
 handler.authorizer = auth
 handler.banner = "tb-gw test FTP server"
 

@@ -16,6 +16,8 @@ export interface FtpServer {
   root: string;
   user: string;
   password: string;
+  /** With `trace`: the commands the server received, in order ("MLSD fol", "RETR fol/a.txt"). */
+  commands(): string[];
   stop(): Promise<void>;
 }
 
@@ -36,14 +38,16 @@ export function makeCertificate(dir = mkdtempSync(join(tmpdir(), "tbgw-ftp-cert-
   return { pem, ca };
 }
 
-export async function startFtpServer(opts: { root?: string; tls?: Certificate; implicit?: boolean; user?: string; password?: string } = {}): Promise<FtpServer> {
+export async function startFtpServer(opts: { root?: string; tls?: Certificate; implicit?: boolean; trace?: boolean; user?: string; password?: string } = {}): Promise<FtpServer> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), "tbgw-ftp-root-"));
   const user = opts.user ?? "admin";
   const password = opts.password ?? "admin";
   const args = ["-u", SERVER, "--dir", root, "--user", user, "--password", password];
   if (opts.tls) args.push("--cert", opts.tls.pem);
   if (opts.implicit) args.push("--implicit");
+  if (opts.trace) args.push("--trace");
   const proc: Started = await startProcess("/usr/bin/python3", args, { ready: /READY \d+/, timeoutMs: 20_000 });
   const port = Number(/READY (\d+)/.exec(proc.output())![1]);
-  return { port, root, user, password, stop: () => proc.stop() };
+  const commands = () => [...proc.output().matchAll(/^CMD (.*)$/gm)].map((m) => m[1]!.trim());
+  return { port, root, user, password, commands, stop: () => proc.stop() };
 }
