@@ -13,6 +13,9 @@ import { openSession, resolvePattern, sortNewestFirst, type RemoteFile } from ".
 import { FtpState, stateFileOf } from "./state.ts";
 import type { FtpConfig, FtpPath } from "./schema.ts";
 
+/** Problems of one file read that are logged one by one; the rest are counted. */
+const MAX_PROBLEMS_SHOWN = 10;
+
 interface PathState {
   config: FtpPath;
   due: number;
@@ -54,8 +57,13 @@ export class FtpConnector implements Connector {
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  private stopping: Promise<void> | undefined;
+
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopped = true;
     this.wake?.();
     this.session?.close();
@@ -170,6 +178,7 @@ export class FtpConnector implements Connector {
         this.report(place, `${f.path}: ${f.size} bytes, not below maxFileSize (${p.config.maxFileSize} MB): skipped; raise maxFileSize in the path's config to read it`);
         continue;
       }
+      let shown = 0;
       try {
         const out = await readFile(
           client,
@@ -178,9 +187,13 @@ export class FtpConnector implements Connector {
           prev,
           isSettled,
           (data) => this.ctx.sendData(data),
-          (problem) => this.ctx.log.warn(`${f.path} line ${problem.line}: ${problem.message}`),
+          // A file of bad lines must not flood the log: the first ones, then a count.
+          (problem) => shown++ < MAX_PROBLEMS_SHOWN && this.ctx.log.warn(`${f.path} line ${problem.line}: ${problem.message}`),
         );
+        if (out.problemCount > MAX_PROBLEMS_SHOWN) this.ctx.log.warn(`${f.path}: ${out.problemCount - MAX_PROBLEMS_SHOWN} more lines with problems not shown (${out.problemCount} in all)`);
         this.state.set(pattern, f.path, out.state);
+        // Saved after each file, so that a crash later in this poll does not resend this file.
+        this.saveState();
         this.ctx.log.debug(`${f.path}: ${out.records} records from ${out.bytes} bytes`);
         this.report(place, undefined);
       } catch (e) {

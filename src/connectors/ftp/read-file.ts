@@ -19,6 +19,7 @@ export interface ReadOutcome {
   records: number;
   bytes: number;
   problems: LineProblem[];
+  problemCount: number;
 }
 
 /**
@@ -49,7 +50,9 @@ export async function readFile(
   let batchEnd = startAt;
   let stored = startAt;
   let records = 0;
+  // The first problems are kept for the caller; a file of bad lines must not fill memory.
   const problems: LineProblem[] = [];
+  let problemCount = 0;
   const flush = async () => {
     if (batch.length > 0) {
       const status = await send(batch);
@@ -64,7 +67,8 @@ export async function readFile(
     for (const r of results) {
       if (r === undefined) continue;
       if (isProblem(r)) {
-        problems.push(r);
+        problemCount++;
+        if (problems.length < 100) problems.push(r);
         onProblem(r);
       } else batch.push(r);
     }
@@ -83,5 +87,5 @@ export async function readFile(
   if (!partial) await take(conv.end(), end);
   await flush();
   const state: FileState = partial ? { offset: stored, lines: storedLine, header: conv.header, fingerprint: file.fingerprint } : { fingerprint: file.fingerprint };
-  return { state, records, bytes, problems };
+  return { state, records, bytes, problems, problemCount };
 }
