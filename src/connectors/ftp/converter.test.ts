@@ -76,6 +76,11 @@ describe("ftp converter", () => {
     expect(problems[0]!.line).toBeGreaterThanOrEqual(1);
   });
 
+  test("a UTF-8 byte order mark before the header is not part of the first column's name", () => {
+    const cfg = config({ path: "*.csv", devicePatternName: "${name}", timeseries: [{ key: "v", value: "${v}", type: "int" }] });
+    expect(convert(cfg, "a.csv", "\uFEFFname,v\r\nx,1").data).toEqual([{ deviceName: "x", deviceType: "Device", telemetry: [{ values: { v: 1 } }] }]);
+  });
+
   test("${fileName} in the device name", () => {
     const cfg = config({ path: "d/*.csv", devicePatternName: "meter ${fileName}", timeseries: [{ key: "v", value: "${v}" }] });
     expect(convert(cfg, "d/m7.csv", "v\n5").data).toEqual([{ deviceName: "meter m7.csv", deviceType: "Device", telemetry: [{ values: { v: "5" } }] }]);

@@ -92,10 +92,19 @@ export function isProblem(r: LineResult): r is LineProblem {
 
 export function createFileConverter(path: FtpPath, filePath: string, opts: { header?: string; resumedJsonLines?: boolean; maxJsonBytes: number }): FileConverter | undefined {
   const view = fileView(filePath, path.txtFileDataView);
-  if (view === "table") return new TableConverter(path, filePath, opts.header);
-  if (view === "sliced") return new SlicedConverter(path, filePath);
-  if (view === "json") return new JsonConverter(path, filePath, opts.maxJsonBytes, opts.resumedJsonLines === true);
-  return undefined;
+  const conv =
+    view === "table"
+      ? new TableConverter(path, filePath, opts.header)
+      : view === "sliced"
+        ? new SlicedConverter(path, filePath)
+        : view === "json"
+          ? new JsonConverter(path, filePath, opts.maxJsonBytes, opts.resumedJsonLines === true)
+          : undefined;
+  if (!conv) return undefined;
+  // Files saved by Windows tools often start with a UTF-8 byte order mark: not part of the first line.
+  const line = conv.line.bind(conv);
+  conv.line = (text, n) => line(n === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, n);
+  return conv;
 }
 
 // ---- table view -----------------------------------------------------------------------------
