@@ -151,18 +151,19 @@ export class FtpConnector implements Connector {
     const pattern = p.config.path;
     const changed = (files: RemoteFile[]) => files.filter((f) => this.state.get(pattern, f.path).fingerprint !== f.fingerprint);
     let files = changed(await resolvePattern(client, pattern));
-    const settled = new Set(files.filter((f) => p.seen.get(f.path) === f.fingerprint).map((f) => f.path));
-    // PARTIAL reads complete lines only, so it never needs to wait for a file to settle.
-    const unsettled = p.config.readMode === "FULL" ? files.filter((f) => !settled.has(f.path)) : [];
-    if (unsettled.length > 0 && this.config.settleTime > 0) {
-      // Changed since the last look (or never seen): look again after settleTime; what kept its
-      // size and time is complete. FULL files still changing wait for the next poll.
-      for (const f of unsettled) p.seen.set(f.path, f.fingerprint);
+    // FULL files are read once they stopped changing: unchanged since the previous poll's look,
+    // or else unchanged over a second look settleTime later (files still changing wait for the
+    // next poll). PARTIAL reads complete lines only, so it never needs to wait.
+    const sameAsBefore = (f: RemoteFile) => this.config.settleTime === 0 || p.seen.get(f.path) === f.fingerprint;
+    let settled = new Set(files.filter(sameAsBefore).map((f) => f.path));
+    if (p.config.readMode === "FULL" && settled.size < files.length) {
+      const firstLook = new Map(files.map((f) => [f.path, f.fingerprint]));
+      for (const f of files) p.seen.set(f.path, f.fingerprint);
       await this.sleep(this.config.settleTime * 1000);
       if (this.stopped) return;
       files = changed(await resolvePattern(client, pattern));
-      for (const f of files) if (p.seen.get(f.path) === f.fingerprint) settled.add(f.path);
-    } else if (this.config.settleTime === 0) for (const f of files) settled.add(f.path);
+      settled = new Set(files.filter((f) => firstLook.get(f.path) === f.fingerprint).map((f) => f.path));
+    }
     for (const f of files) p.seen.set(f.path, f.fingerprint);
     if (p.config.sortFiles) sortNewestFirst(files);
 
