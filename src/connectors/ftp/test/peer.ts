@@ -38,7 +38,7 @@ export function makeCertificate(dir = mkdtempSync(join(tmpdir(), "tbgw-ftp-cert-
   return { pem, ca };
 }
 
-export async function startFtpServer(opts: { root?: string; tls?: Certificate; implicit?: boolean; trace?: boolean; user?: string; password?: string } = {}): Promise<FtpServer> {
+export async function startFtpServer(opts: { root?: string; port?: number; tls?: Certificate; implicit?: boolean; trace?: boolean; user?: string; password?: string } = {}): Promise<FtpServer> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), "tbgw-ftp-root-"));
   const user = opts.user ?? "admin";
   const password = opts.password ?? "admin";
@@ -46,6 +46,7 @@ export async function startFtpServer(opts: { root?: string; tls?: Certificate; i
   if (opts.tls) args.push("--cert", opts.tls.pem);
   if (opts.implicit) args.push("--implicit");
   if (opts.trace) args.push("--trace");
+  if (opts.port) args.push("--port", String(opts.port));
   const proc: Started = await startProcess("/usr/bin/python3", args, { ready: /READY \d+/, timeoutMs: 20_000 });
   const port = Number(/READY (\d+)/.exec(proc.output())![1]);
   const commands = () => [...proc.output().matchAll(/^CMD (.*)$/gm)].map((m) => m[1]!.trim());
