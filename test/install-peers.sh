@@ -11,11 +11,13 @@
 # python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it),
 # python3-websockets (the hand-written OCPP-J 1.6 charge point of the OCPP tests),
 # prosody (the XMPP server the XMPP tests start on free loopback ports with their own config) and
-# python3-slixmpp (the XMPP device, the library upstream's connector uses).
+# python3-slixmpp (the XMPP device, the library upstream's connector uses),
+# python3-pyftpdlib + python3-openssl (the FTP/FTPS server for the FTP connector; its TLS handler
+# needs pyOpenSSL, which Debian only recommends).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -18,6 +18,7 @@ export const connectorRegistry: Record<string, Loader> = {
   can: () => import("./can/index.ts"),
   ocpp: () => import("./ocpp/index.ts"),
   xmpp: () => import("./xmpp/index.ts"),
+  ftp: () => import("./ftp/index.ts"),
 };
 
 /**
