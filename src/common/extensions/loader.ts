@@ -91,7 +91,8 @@ export async function findExtensionClass<C>(name: string, dir: string, what = "c
   }
   if (partial) return partial;
   const found = exported.length ? `the folder exports: ${exported.join(", ")}` : "the folder exports no class";
-  throw new ExtensionError(`${what} class ${name} not found in ${dir}; ${found}${errors.length ? `; ${errors.join("; ")}` : ""}`);
+  // a module that failed to load is the likely reason: said first
+  throw new ExtensionError(`${what} class ${name} not found in ${dir}${errors.length ? `: ${errors.join("; ")};` : ";"} ${found}`);
 }
 
 /** `dir/file` relative to the config folder when inside it, for shorter messages. */

@@ -19,7 +19,7 @@ export interface LoadedClass {
   className: string;
 }
 
-/** A user error with the place it came from: `extensions/serial/x.ts class X: open() failed: ...`. */
+/** A user error with the place it came from: `extensions/serial/x.ts class X: open failed: ...`. */
 export class ExtensionCallError extends Error {}
 
 interface PendingRpc {
@@ -50,7 +50,7 @@ export class CustomConnectorHost implements Connector {
       throw this.fail("constructor", e);
     }
     for (const m of ["open", "close"] as const) {
-      if (typeof instance[m] !== "function") throw new ExtensionCallError(`${this.loaded.where} class ${this.loaded.className} has no ${m}() method`);
+      if (typeof instance[m] !== "function") throw new ExtensionCallError(`${this.loaded.where} class ${this.loaded.className} has no ${m} method`);
     }
     this.instance = instance;
     try {
@@ -60,7 +60,7 @@ export class CustomConnectorHost implements Connector {
       await Promise.resolve()
         .then(() => instance.close())
         .catch(() => {});
-      throw this.fail("open()", e);
+      throw this.fail("open", e);
     }
   }
 
@@ -76,7 +76,7 @@ export class CustomConnectorHost implements Connector {
     try {
       await instance.close();
     } catch (e) {
-      throw this.fail("close()", e);
+      throw this.fail("close", e);
     }
   }
 
