@@ -4,8 +4,10 @@
 //
 // Two shapes of converter work side by side:
 // - upstream's (a port of a Python converter): built with the whole mapping entry (so it reads
-//   `config.converter...`), and handed the payload already decoded: a JSON value when it parses,
-//   else text; the raw bytes only when the class declares `SUPPORTS_BYTES_PAYLOAD = true`;
+//   `config.converter...`), and, where upstream decodes (MQTT), handed the payload already decoded:
+//   a JSON value when it parses, else text; the raw bytes only when the class declares
+//   `SUPPORTS_BYTES_PAYLOAD = true` (payloadChooser). Request passes a non-JSON answer's bytes, as
+//   upstream does; REST passes the parsed body and the raw request;
 // - tb-gw's earlier one: built with the converter section (`config.extensionConfig` at the top) and
 //   handed the raw bytes. Both read the same object: the mapping entry with the converter section's
 //   keys spread over it. A converter that declares nothing and fails with a TypeError on the decoded

@@ -5,7 +5,7 @@
 
 import { compileTemplate, EXPRESSION_INSTEAD_OF_NONE, NULL_IN_TEXT, renderTemplate } from "../../common/expressions/index.ts";
 import { compileKeys, compileNameTemplate, convertItems, JsonMapping } from "../../common/converters/json-mapping.ts";
-import { converterConstructorConfig, ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted, payloadChooser } from "../../common/converters/custom.ts";
+import { converterConstructorConfig, ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted } from "../../common/converters/custom.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
 import type { Logger } from "../../observe/logger.ts";
 import type { PollMapping, RequestConverterConfig } from "./schema.ts";
@@ -58,7 +58,7 @@ type CustomClass = new (config: unknown, log: Logger) => { convert(config: unkno
 /**
  * A custom converter: built with `(config, logger)`, config being the mapping entry with the
  * converter section's keys over it; `convert(config, data)` gets the JSON answer, or for an answer
- * that is not JSON its text (its bytes when the class declares SUPPORTS_BYTES_PAYLOAD).
+ * that is not JSON its bytes (as upstream, which passes `response.content` then).
  */
 export async function createRequestConverter(m: PollMapping, configDir: string, log: Logger): Promise<RequestUplinkConverter> {
   const c = m.converter;
@@ -68,10 +68,9 @@ export async function createRequestConverter(m: PollMapping, configDir: string, 
   const config = converterConstructorConfig(m as unknown as Record<string, unknown>, c as Record<string, unknown>);
   const instance = new Cls(config, log.child(c.extension));
   if (typeof instance.convert !== "function") throw new ConverterConfigError(`custom converter ${c.extension} has no convert(config, data) method`);
-  const withPayload = payloadChooser(instance);
   return {
     convert(body) {
-      const r = body instanceof Uint8Array ? withPayload(body, (p) => instance.convert(config, p)) : instance.convert(config, body);
+      const r = instance.convert(config, body);
       return r instanceof Promise ? r.then(normalizeConverted) : normalizeConverted(r);
     },
   };
