@@ -7,7 +7,7 @@
 
 import mqtt from "mqtt";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
@@ -23,7 +23,7 @@ const MESSAGES = Number(opt("messages", "200000"));
 const KEYS = Number(opt("keys", "10"));
 const WINDOW = Number(opt("window", "256"));
 const STORAGE = opt("storage", "memory");
-const BINARY = opt("binary", "");
+const BINARY = opt("binary", "") && resolve(opt("binary", ""));
 
 /** The connector under test: sends MESSAGES messages of KEYS keys, logs its own rate when done. */
 const CONNECTOR = `
