@@ -53,7 +53,7 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
  * ExtensionError: folder missing, import failures (file and message), or the class not found (with
  * the classes the folder does export).
  */
-export async function findExtensionClass<C>(name: string, dir: string, what = "class"): Promise<FoundClass<C>> {
+export async function findExtensionClass<C>(name: string, dir: string, what = "extension"): Promise<FoundClass<C>> {
   const isFile = MODULE_EXTENSIONS.has(extname(name)) || name.includes("/");
   if (isFile) {
     const file = isAbsolute(name) ? name : join(dir, name);
