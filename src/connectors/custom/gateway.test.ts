@@ -9,7 +9,7 @@ import { gatewayBinary, startGatewayFrom } from "../../../test/support/gateway.t
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
-import { PROBE, SYNTAX_ERROR, THROWS_IN_OPEN } from "./test/contract-extensions.ts";
+import { FAILS_LATER, PROBE, SYNTAX_ERROR, THROWS_IN_OPEN } from "./test/contract-extensions.ts";
 import { customWorld, writeExtension } from "./test/config.ts";
 
 let platform: Broker;
@@ -22,6 +22,7 @@ const CONNECTORS = [
   { type: "thrower", class: "ThrowingConnector", name: "Thrower", configuration: "thrower.json" },
   { type: "broken", class: "BrokenConnector", name: "Broken", configuration: "broken.json" },
   { type: "probe", class: "NoSuchConnector", name: "Missing", configuration: "missing.json" },
+  { type: "late", class: "LateConnector", name: "Late", configuration: "late.json" },
 ];
 
 beforeAll(async () => {
@@ -32,11 +33,12 @@ beforeAll(async () => {
   const files = customWorld(
     platform.port,
     CONNECTORS,
-    { "probe.json": { setting: 1 }, "thrower.json": { setting: 2 }, "broken.json": { setting: 3 }, "missing.json": { setting: 4 } },
+    { "probe.json": { setting: 1 }, "thrower.json": { setting: 2 }, "broken.json": { setting: 3 }, "missing.json": { setting: 4 }, "late.json": { setting: 5 } },
     (d) => {
       writeExtension(d, "probe", "probe.js", PROBE);
       writeExtension(d, "thrower", "thrower.ts", THROWS_IN_OPEN);
       writeExtension(d, "broken", "broken.ts", SYNTAX_ERROR);
+      writeExtension(d, "late", "late.js", FAILS_LATER);
     },
   );
   dir = files.dir;
@@ -74,6 +76,17 @@ describe("custom connectors from the binary", () => {
     const missing = errorLines("Missing");
     expect(missing).toHaveLength(1);
     expect(missing[0]).toMatch(/custom connector class NoSuchConnector not found in .*extensions\/probe; the folder exports: ProbeConnector \(probe\.js\)/);
+  }, 30_000);
+
+  test("an exception thrown later in a connector's own timer, and a rejection nobody awaits, are logged; the gateway goes on", async () => {
+    const lines = () => gw!.output().split("\n").filter((l) => l.includes("in extension code"));
+    await harness.waitFor(() => lines().length >= 2 || undefined, 20_000, "the two late errors logged").catch(() => {});
+    const found = lines();
+    expect(found.some((l) => /uncaught exception in extension code \(.*extensions\/late\/late\.js.*\): late failure in a timer; the gateway goes on/.test(l))).toBe(true);
+    expect(found.some((l) => /unhandled rejection in extension code .*: late rejection; the gateway goes on/.test(l))).toBe(true);
+    const beats = () => harness.telemetry().filter((t) => t.device === "Probe1" && t.key === "beat").length;
+    const now = beats();
+    await harness.waitFor(() => beats() >= now + 3, 20_000, "Probe1 still beating after the late errors");
   }, 30_000);
 
   test("attribute update and device RPC reach the connector; its sendRpcReply answers; connector RPC too", async () => {

@@ -21,6 +21,8 @@ export function customDescriptor(type: string, className: string, configDir: str
     async create(config, ctx) {
       const { loadConnectorClass } = await import("./load.ts");
       const { CustomConnectorHost } = await import("./connector.ts");
+      const { guardExtensionFolder } = await import("./process-guard.ts");
+      guardExtensionFolder(dir, ctx.log.child("extensions"));
       const loaded = await loadConnectorClass(className, dir, configDir);
       return new CustomConnectorHost(loaded, { ...config, name: ctx.name, id: ctx.id }, ctx);
     },

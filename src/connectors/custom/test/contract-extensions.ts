@@ -54,3 +54,17 @@ export class ThrowingConnector {
 `;
 
 export const SYNTAX_ERROR = `export class BrokenConnector { open() { this is not javascript } }`;
+
+/** Fails later, in its own callbacks: a thrown timer and a rejected promise nobody awaits. */
+export const FAILS_LATER = `
+export class LateConnector {
+  constructor(gateway, config) { this.config = config; this.stopped = true; }
+  open() {
+    this.stopped = false;
+    setTimeout(() => { throw new Error("late failure in a timer"); }, 300);
+    setTimeout(() => { void Promise.reject(new Error("late rejection")); }, 400);
+  }
+  close() { this.stopped = true; }
+  isStopped() { return this.stopped; }
+}
+`;
