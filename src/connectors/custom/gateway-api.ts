@@ -53,7 +53,8 @@ export function gatewayFor(ctx: ConnectorContext, takeRpcReply: RpcReplySink): G
     },
     requestSharedAttributes: request("shared"),
     requestClientAttributes: request("client"),
-    addDevice: (name, type) => ctx.addDevice(name, type),
+    addDevice: (name: string, typeOrContent?: string | object, deviceType?: string) =>
+      ctx.addDevice(name, typeof typeOrContent === "string" ? typeOrContent : deviceType),
     delDevice: (name) => ctx.delDevice(name),
     getConfigPath: () => (ctx.configDir.endsWith("/") ? ctx.configDir : `${ctx.configDir}/`),
     log,

@@ -69,8 +69,12 @@ export interface Gateway {
   requestSharedAttributes(device: string, keys: string[], callback?: (values: KeyValues | undefined, error?: Error) => void): Promise<KeyValues>;
   /** Client attributes of a device from the platform; also passed to `callback` when given. */
   requestClientAttributes(device: string, keys: string[], callback?: (values: KeyValues | undefined, error?: Error) => void): Promise<KeyValues>;
-  /** Announce a device without data (v1/gateway/connect). */
+  /**
+   * Announce a device without data (v1/gateway/connect). Upstream's form
+   * `addDevice(name, { connector: this }, deviceType)` is accepted too.
+   */
   addDevice(deviceName: string, deviceType?: string): void;
+  addDevice(deviceName: string, content: object, deviceType?: string): void;
   /** The device is gone (v1/gateway/disconnect). */
   delDevice(deviceName: string): void;
   /** Folder of tb_gateway.json, with a trailing slash (upstream get_config_path). */
