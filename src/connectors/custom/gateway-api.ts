@@ -41,7 +41,7 @@ export function gatewayFor(ctx: ConnectorContext, takeRpcReply: RpcReplySink): G
       const list = normalizeConverted(data);
       if (typeof list === "string") {
         // logged once per change from good to bad data, not per call
-        if (!badData) log.warning(`sendToStorage: ${list.replace("custom converter", "the connector")} (expected {deviceName, deviceType, attributes, telemetry})`);
+        if (!badData) log.warning(`sendToStorage got data without a deviceName (expected {deviceName, deviceType, attributes, telemetry} or a list of them); not stored`);
         badData = true;
         return "FAILURE";
       }
