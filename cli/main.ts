@@ -13,6 +13,7 @@ const subcommands: Array<() => Promise<{ register(program: Command): void | Prom
   () => import("./scan.ts"),
   () => import("./tail.ts"),
   () => import("./bench.ts"),
+  () => import("./new.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {

@@ -10,6 +10,7 @@ export function register(program: Command): void {
     .argument("[kind]", '"main" for tb_gateway.json, or a connector type such as "modbus"; default: all')
     .description("print the JSON Schema of a config kind (editors use it to complete and check configs)")
     .option("--out <dir>", "write one file per kind, <kind>.schema.json, into this folder instead of printing")
+    .option("--types", "print the TypeScript types of custom connectors and converters (tb-gw-extension.d.ts) instead")
     .addHelpText(
       "after",
       `
@@ -20,9 +21,14 @@ Examples:
   tb-gw schema main                         print the main config's schema
   tb-gw schema --out config-templates/schemas    write main.schema.json, modbus.schema.json, ...
   tb-gw schema                              list the kinds
+  tb-gw schema --types > extensions/tb-gw-extension.d.ts    types for writing a custom connector
 `,
     )
-    .action(async (kind: string | undefined, opts: { out?: string }) => {
+    .action(async (kind: string | undefined, opts: { out?: string; types?: boolean }) => {
+      if (opts.types) {
+        process.stdout.write((await import("../src/connectors/custom/skeleton.ts")).EXTENSION_TYPES);
+        return;
+      }
       const { schemaKinds, jsonSchemaFor, schemaFileText } = await import("../src/config/json-schema.ts");
       const kinds = schemaKinds();
       if (kind && !kinds.includes(kind.toLowerCase())) {

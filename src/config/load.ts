@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
-import { connectorRegistry, loadDescriptor, notInThisBuild } from "../connectors/index.ts";
+import { connectorRegistry, descriptorForEntry, notInThisBuild } from "../connectors/index.ts";
 import type { ConnectorDescriptor } from "../core/connector.ts";
 import { ConfigError, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig, discoveryCandidates } from "./discover.ts";
@@ -203,7 +203,7 @@ async function loadConnector(
   const type = entry.type.toLowerCase();
   let descriptor: ConnectorDescriptor<any> | undefined;
   try {
-    descriptor = opts.descriptors?.[type] ?? (await loadDescriptor(type));
+    descriptor = opts.descriptors?.[type] ?? (await descriptorForEntry({ type: entry.type, class: entry.class }, configDir));
   } catch (e) {
     diagnostics.push(diagAt(main, [...at, "type"], "error", `connector type "${type}" failed to load: ${errorText(e)}`));
     return undefined;
@@ -212,7 +212,7 @@ async function loadConnector(
     const known = [...new Set([...Object.keys(connectorRegistry), ...Object.keys(opts.descriptors ?? {})])].sort();
     const missing = notInThisBuild(type);
     diagnostics.push(
-      diagAt(main, [...at, "type"], "error", missing ? `connector type "${entry.type}": ${missing}` : `unknown connector type "${entry.type}"${didYouMean(type, known)}; known types: ${known.length ? known.join(", ") : "none registered"}`),
+      diagAt(main, [...at, "type"], "error", missing ? `connector type "${entry.type}": ${missing}` : `unknown connector type "${entry.type}"${didYouMean(type, known)}; known types: ${known.length ? known.join(", ") : "none registered"}; a custom connector also needs "class" (the class exported by a module in extensions/${entry.type}/)`),
     );
   }
 

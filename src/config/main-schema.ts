@@ -117,10 +117,10 @@ export const ThingsboardSchema = z
 
 export const ConnectorEntrySchema = z.object({
   name: z.string().check(z.minLength(1), z.describe("unique connector name")),
-  type: z.string().check(z.minLength(1), z.describe("connector type, e.g. mqtt, modbus, opcua")),
+  type: z.string().check(z.minLength(1), z.describe("connector type, e.g. mqtt, modbus, opcua; any other type is a custom connector (with class) from extensions/<type>/")),
   configuration: z.optional(z.string()).check(z.describe("connector config file, relative to the config folder")),
   configurationJson: z.optional(z.record(z.string(), z.unknown())).check(z.describe("inline connector config (used when no file is named)")),
-  class: z.optional(z.string()).check(z.describe("custom connector implementation")),
+  class: z.optional(z.string()).check(z.describe("custom connector: the class exported by a JS/TS module in <config folder>/extensions/<type>/ (tb-gw new connector NAME writes one)")),
   key: z.optional(z.string()),
   useGRPCForce: z.optional(z.boolean()),
   useGRPC: z.optional(z.boolean()),

@@ -41,3 +41,14 @@ export async function loadDescriptor(type: string): Promise<ConnectorDescriptor<
   const load = connectorRegistry[type.toLowerCase()];
   return load ? (await load()).descriptor : undefined;
 }
+
+/**
+ * The descriptor for a `connectors[]` entry: the built-in type's, else (as upstream: any other type
+ * with a `class`) a custom connector from `<configDir>/extensions/<type>/` (src/connectors/custom/).
+ */
+export async function descriptorForEntry(entry: { type: string; class?: unknown }, configDir: string): Promise<ConnectorDescriptor<any> | undefined> {
+  const builtIn = await loadDescriptor(entry.type);
+  if (builtIn || typeof entry.class !== "string" || entry.class === "") return builtIn;
+  const { customDescriptor } = await import("./custom/index.ts");
+  return customDescriptor(entry.type, entry.class, configDir);
+}

@@ -20,6 +20,8 @@ export interface LoadedConnector {
   id: string;
   /** Connector-level report strategy (the file's top-level one, else the entry's). */
   reportStrategy?: ReportStrategyConfig | { type: string };
+  /** The descriptor the config loader resolved (a custom connector's is made per entry). */
+  descriptor?: ConnectorDescriptor<any>;
 }
 
 export interface RunningConnector {
@@ -65,7 +67,7 @@ export class ConnectorManager {
     this.events.emit({ kind: "connector", name, state: "starting" });
     let descriptor: ConnectorDescriptor<any> | undefined;
     try {
-      descriptor = await loadDescriptor(type);
+      descriptor = loaded.descriptor ?? (await loadDescriptor(type));
     } catch (e) {
       return this.failed(name, `cannot load the ${type} connector: ${errorText(e)}`);
     }

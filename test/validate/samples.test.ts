@@ -14,7 +14,7 @@ import { SAMPLES } from "../support/paths.ts";
 const REF = SAMPLES;
 const NOT_CONNECTORS = new Set(["tb_gateway.json", "logs.json", "list.json"]);
 // Sample file → connector type where the file name is not the type.
-const typeOf = (file: string) => ({ "modbus_serial.json": "modbus", "custom_serial.json": "custom" })[file] ?? file.replace(/\.json$/, "");
+const typeOf = (file: string) => ({ "modbus_serial.json": "modbus", "custom_serial.json": "custom (see the custom_serial.json test)" })[file] ?? file.replace(/\.json$/, "");
 
 const work = mkdtempSync(join(tmpdir(), "tbgw-samples-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -67,6 +67,17 @@ describe("upstream samples", () => {
     expect(dup.map((d) => [d.severity, d.line])).toEqual([["warning", 116]]);
     expect(dup[0]!.message).toContain("another device of this connector");
     expect(dup[0]!.message).toContain("snmp.json:4:21");
+  });
+
+  // upstream's custom connector sample, as upstream's docs plug it in: type "serial" (its folder
+  // under extensions/) with class CustomSerialConnector; validate runs no user code, so the missing
+  // extension is a warning, never an error
+  test("custom_serial.json validates as a custom connector (type serial, class CustomSerialConnector)", async () => {
+    const path = mainWith("custom-serial", [{ name: "Custom serial connector", type: "serial", class: "CustomSerialConnector", configuration: join(REF, "custom_serial.json") }]);
+    const r = await checkGatewayConfig(path, { env: {} });
+    expect(formatDiagnostics(r.diagnostics.filter((d) => d.severity === "error"))).toBe("");
+    expect(r.connectors[0]?.config).toMatchObject({ name: "Custom serial connector", devices: [{ name: "SerialDevice1" }] });
+    expect(r.diagnostics.map((d) => d.message)).toEqual([expect.stringContaining("custom connector class CustomSerialConnector: folder")]);
   });
 
   const known = new Set(knownConnectorTypes());

@@ -8,6 +8,7 @@ import { errorText, type Logger } from "../../observe/logger.ts";
 import { HttpCallError } from "./client.ts";
 import { absoluteUrl, downlinkBody, fullMatch, renderAttributeUpdate, renderRpc } from "./downlink.ts";
 import { Outgoing } from "./outgoing.ts";
+import type { CustomRender } from "./custom-downlink.ts";
 
 export interface HttpRule {
   device: RegExp;
@@ -17,6 +18,8 @@ export interface HttpRule {
   body: string;
   method: string;
   out: Outgoing;
+  /** A custom downlink converter (custom-downlink.ts) renders URL and body instead of the templates. */
+  render?: CustomRender;
 }
 
 export function httpRule(r: { deviceNameFilter: string; filter: string; url: string; body: string; method: string }, out: Outgoing): HttpRule {
@@ -38,18 +41,15 @@ export async function sendAttributeUpdate(rules: HttpRule[], update: AttributeUp
   for (const [key, value] of Object.entries(update.data)) {
     for (const rule of rules) {
       if (!rule.device.test(update.device) || !rule.filter.test(key)) continue;
-      const r = renderAttributeUpdate(rule.url, rule.body, update.device, key, value);
-      const url = absoluteUrl(r.url, base);
-      const encoded = downlinkBody(r.body, rule.out.settings.headers);
-      sends.push(
-        rule.out.send(url, rule.method, encoded.body, encoded.headers).then(
-          (res) => {
-            if (res.ok) log.debug(`attribute ${key} of ${update.device} sent to ${url}: ${res.status}`);
-            else log.error(`attribute ${key} of ${update.device}: ${rule.method} ${url} answered ${res.status} ${res.statusText}`);
-          },
-          (e) => log.error(`attribute ${key} of ${update.device}: ${errorText(e)}`),
-        ),
-      );
+      const send = async () => {
+        const r = rule.render ? await rule.render({ device: update.device, data: { [key]: value } }) : renderAttributeUpdate(rule.url, rule.body, update.device, key, value);
+        const url = absoluteUrl(r.url, base);
+        const encoded = downlinkBody(r.body, rule.out.settings.headers);
+        const res = await rule.out.send(url, rule.method, encoded.body, encoded.headers);
+        if (res.ok) log.debug(`attribute ${key} of ${update.device} sent to ${url}: ${res.status}`);
+        else log.error(`attribute ${key} of ${update.device}: ${rule.method} ${url} answered ${res.status} ${res.statusText}`);
+      };
+      sends.push(send().catch((e) => log.error(`attribute ${key} of ${update.device}: ${errorText(e)}`)));
     }
   }
   await Promise.all(sends);
@@ -61,9 +61,9 @@ export function findRpcRule(rules: HttpRule[], req: RpcRequest): HttpRule | unde
 
 /** Send an RPC as the rule says (`idName`: the id's placeholder name) and read the answer. */
 export async function sendRpc(rule: HttpRule, req: RpcRequest, idName: string, base: string | undefined): Promise<RpcOutcome> {
-  const r = renderRpc(rule.url, rule.body, req, idName);
-  const encoded = downlinkBody(r.body, rule.out.settings.headers);
   try {
+    const r = rule.render ? await rule.render({ device: req.device, data: { id: req.id, method: req.method, params: req.params } }) : renderRpc(rule.url, rule.body, req, idName);
+    const encoded = downlinkBody(r.body, rule.out.settings.headers);
     const res = await rule.out.send(absoluteUrl(r.url, base), rule.method, encoded.body, encoded.headers);
     return { kind: "answer", status: res.status, statusText: res.statusText || `HTTP ${res.status}`, ok: res.ok, json: res.json(), text: res.text() };
   } catch (e) {

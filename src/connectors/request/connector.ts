@@ -96,6 +96,7 @@ export class RequestConnector implements Connector {
     if (sec.type.toLowerCase() === "basic" && (sec.username === undefined || sec.password === undefined) && !(process.env.REQUEST_BASIC_USERNAME && process.env.REQUEST_BASIC_PASSWORD))
       this.ctx.log.warn("security type basic without username and password: requests are sent without credentials");
     if (!this.config.SSLVerify) this.ctx.log.warn("SSLVerify is false: HTTPS answers are encrypted but the server certificates are not checked");
+    await this.downlink.loadConverters(this.ctx.configDir);
     for (const [index, mapping] of this.config.mapping.entries()) {
       const p: Poll = {
         index,

@@ -5,7 +5,7 @@
 
 import { compileTemplate, EXPRESSION_INSTEAD_OF_NONE, NULL_IN_TEXT, renderTemplate } from "../../common/expressions/index.ts";
 import { compileKeys, compileNameTemplate, convertItems, JsonMapping } from "../../common/converters/json-mapping.ts";
-import { ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted } from "../../common/converters/custom.ts";
+import { converterConstructorConfig, ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted } from "../../common/converters/custom.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
 import type { Logger } from "../../observe/logger.ts";
 import type { PollMapping, RequestConverterConfig } from "./schema.ts";
@@ -55,13 +55,17 @@ export class RequestJsonConverter implements RequestUplinkConverter {
 
 type CustomClass = new (config: unknown, log: Logger) => { convert(config: unknown, data: unknown): unknown };
 
-/** A custom converter: built with `(converterConfig, logger)`; `convert(config, data)` gets the JSON answer or its bytes. */
+/**
+ * A custom converter: built with `(config, logger)`, config being the mapping entry with the
+ * converter section's keys over it; `convert(config, data)` gets the JSON answer, or for an answer
+ * that is not JSON its bytes (as upstream, which passes `response.content` then).
+ */
 export async function createRequestConverter(m: PollMapping, configDir: string, log: Logger): Promise<RequestUplinkConverter> {
   const c = m.converter;
   if (c.type !== "custom" && !c.extension) return new RequestJsonConverter(c, m.reportStrategy, m.dataUnpackExpression);
   if (!c.extension) throw new ConverterConfigError(`converter type custom needs "extension" (a class name or module file)`);
   const Cls = await findConverterClass<CustomClass>(c.extension, extensionsDir(configDir, "request"));
-  const config = { ...c, extensionConfig: c.extensionConfig ?? c["extension-config"] ?? {} };
+  const config = converterConstructorConfig(m as unknown as Record<string, unknown>, c as Record<string, unknown>);
   const instance = new Cls(config, log.child(c.extension));
   if (typeof instance.convert !== "function") throw new ConverterConfigError(`custom converter ${c.extension} has no convert(config, data) method`);
   return {

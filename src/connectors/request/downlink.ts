@@ -8,7 +8,8 @@ import type { Outgoing, OutgoingSettings } from "../../common/http/outgoing.ts";
 import { findRpcRule, httpRule, sendAttributeUpdate, sendRpc, type HttpRule } from "../../common/http/rules.ts";
 import { HeadersSchema } from "../../common/http/schema.ts";
 import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
+import { isCustomDownlink, loadDownlinkConverter } from "../../common/http/custom-downlink.ts";
 import type { RequestConfig } from "./schema.ts";
 
 type MakeOutgoing = (s: Pick<OutgoingSettings, "timeoutS" | "allowRedirects" | "headers">) => Outgoing;
@@ -24,7 +25,7 @@ export class RequestDownlink {
   private readonly rpcs: RpcSpec[];
 
   constructor(
-    config: RequestConfig,
+    private readonly config: RequestConfig,
     private readonly host: string,
     private readonly outgoing: MakeOutgoing,
     private readonly log: Logger,
@@ -43,6 +44,24 @@ export class RequestDownlink {
       responseValueExpression: r.responseValueExpression,
       responseTimeoutS: r.responseTimeout,
     }));
+  }
+
+  /** Custom downlink converters (`converter` of a rule) from extensions/request/; a failed one is logged and answers its requests with the error. */
+  async loadConverters(configDir: string): Promise<void> {
+    const rules = [
+      ...this.config.attributeUpdates.map((r, i) => ({ raw: r, rule: this.updates[i]!, where: `attributeUpdates[${i}]` })),
+      ...this.config.serverSideRpc.map((r, i) => ({ raw: r, rule: this.rpcs[i]!.rule, where: `serverSideRpc[${i}]` })),
+    ];
+    for (const { raw, rule, where } of rules) {
+      if (!isCustomDownlink(raw.converter)) continue;
+      try {
+        rule.render = await loadDownlinkConverter(raw.converter, raw as Record<string, unknown>, configDir, "request", this.log);
+      } catch (e) {
+        const why = `${where}: converter ${raw.converter} not loaded: ${errorText(e)}`;
+        this.log.error(why);
+        rule.render = () => Promise.reject(new Error(why));
+      }
+    }
   }
 
   attributeUpdate(update: AttributeUpdate): Promise<void> {

@@ -51,7 +51,7 @@ const OutgoingFields = {
   timeout: z._default(z.number().check(z.positive()), 1).check(z.describe("seconds")),
   allowRedirects: z._default(z.boolean(), false),
   tries: opt(z.number(), "accepted, unused (as upstream)"),
-  converter: opt(z.string(), "accepted; custom downlink converters are not supported"),
+  converter: opt(z.string(), "custom downlink converter: a class in <config>/extensions/request/ (built with this rule; convert(config, {device, data}) returns {url, data}); JsonRequestDownlinkConverter = the built-in templates"),
 };
 
 const AttributeUpdateSchema = z.object({ ...OutgoingFields, attributeFilter: z.string().check(z.describe("regex, full match on the attribute key")) });

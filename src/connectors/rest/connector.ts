@@ -41,6 +41,7 @@ export class RestConnector implements Connector {
   }
 
   async start(): Promise<void> {
+    await this.downlink.loadConverters();
     const routes: Route<Endpoint>[] = [];
     for (const [i, m] of this.config.mapping.entries()) {
       let converter;

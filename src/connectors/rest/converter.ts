@@ -4,7 +4,7 @@
 
 import { NONE_SKIPS } from "../../common/expressions/index.ts";
 import { compileKeys, compileNameTemplate, convertItems, JsonMapping } from "../../common/converters/json-mapping.ts";
-import { ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted } from "../../common/converters/custom.ts";
+import { converterConstructorConfig, ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted } from "../../common/converters/custom.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
 import type { Logger } from "../../observe/logger.ts";
 import type { RestConverterConfig, RestMapping } from "./schema.ts";
@@ -62,14 +62,16 @@ export class RestJsonConverter implements RestUplinkConverter {
 type CustomClass = new (config: unknown, log: Logger) => { convert(config: unknown, data: unknown, request?: RestRequestData): unknown };
 
 /**
- * A custom converter is built with `(converterConfig, logger)`; `convert(config, data, request)`
+ * A custom converter is built with `(config, logger)` (the mapping entry with the converter section's
+ * keys over it, src/common/converters/custom.ts); `convert(config, data, request)`
  * gets the converter config, the request data (one object, or the list for an array body) and the
  * whole request (raw body bytes, path, headers) for byte-level converters.
  */
-export async function loadRestCustomConverter(c: RestConverterConfig, configDir: string, log: Logger): Promise<RestUplinkConverter> {
+export async function loadRestCustomConverter(m: RestMapping, configDir: string, log: Logger): Promise<RestUplinkConverter> {
+  const c = m.converter;
   const extension = c.extension!;
   const Cls = await findConverterClass<CustomClass>(extension, extensionsDir(configDir, "rest"));
-  const config = { ...c, extensionConfig: c.extensionConfig ?? c["extension-config"] ?? {} };
+  const config = converterConstructorConfig(m as unknown as Record<string, unknown>, c as Record<string, unknown>);
   const instance = new Cls(config, log.child(extension));
   if (typeof instance.convert !== "function") throw new ConverterConfigError(`custom converter ${extension} has no convert(config, data) method`);
   return {
@@ -84,7 +86,7 @@ export async function createRestConverter(m: RestMapping, configDir: string, log
   const c = m.converter;
   if (c.extension || c.type === "custom") {
     if (!c.extension) throw new ConverterConfigError(`converter type custom needs "extension" (a class name or module file)`);
-    return loadRestCustomConverter(c, configDir, log);
+    return loadRestCustomConverter(m, configDir, log);
   }
   return new RestJsonConverter(c, m.reportStrategy);
 }

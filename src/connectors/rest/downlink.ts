@@ -7,7 +7,8 @@ import { Outgoing } from "../../common/http/outgoing.ts";
 import { findRpcRule, httpRule, sendAttributeUpdate, sendRpc, type HttpRule } from "../../common/http/rules.ts";
 import { HeadersSchema } from "../../common/http/schema.ts";
 import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
+import { isCustomDownlink, loadDownlinkConverter } from "../../common/http/custom-downlink.ts";
 import type { AttributeUpdateRule, RpcRule } from "./schema.ts";
 
 function outgoing(r: AttributeUpdateRule | RpcRule, configDir: string): Outgoing {
@@ -19,8 +20,8 @@ export class RestDownlink {
   private readonly rpcs: HttpRule[];
 
   constructor(
-    updates: AttributeUpdateRule[],
-    rpcs: RpcRule[],
+    private readonly updateRules: AttributeUpdateRule[],
+    private readonly rpcRules: RpcRule[],
     private readonly configDir: string,
     private readonly log: Logger,
   ) {
@@ -29,8 +30,26 @@ export class RestDownlink {
       out.warnIfUnverified(log, where, r.requestUrlExpression);
       return httpRule({ deviceNameFilter: r.deviceNameFilter, filter, url: r.requestUrlExpression, body: r.valueExpression, method: r.HTTPMethod }, out);
     };
-    this.updates = updates.map((r, i) => rule(r, r.attributeFilter, `requestsMapping.attributeUpdates[${i}]`));
-    this.rpcs = rpcs.map((r, i) => rule(r, r.methodFilter, `requestsMapping.serverSideRpc[${i}]`));
+    this.updates = updateRules.map((r, i) => rule(r, r.attributeFilter, `requestsMapping.attributeUpdates[${i}]`));
+    this.rpcs = rpcRules.map((r, i) => rule(r, r.methodFilter, `requestsMapping.serverSideRpc[${i}]`));
+  }
+
+  /** Custom downlink converters (`extension` of a rule) from extensions/rest/; a failed one is logged and answers its requests with the error. */
+  async loadConverters(): Promise<void> {
+    const rules = [
+      ...this.updateRules.map((r, i) => ({ raw: r, rule: this.updates[i]!, where: `requestsMapping.attributeUpdates[${i}]` })),
+      ...this.rpcRules.map((r, i) => ({ raw: r, rule: this.rpcs[i]!, where: `requestsMapping.serverSideRpc[${i}]` })),
+    ];
+    for (const { raw, rule, where } of rules) {
+      if (!isCustomDownlink(raw.extension)) continue;
+      try {
+        rule.render = await loadDownlinkConverter(raw.extension, raw as Record<string, unknown>, this.configDir, "rest", this.log);
+      } catch (e) {
+        const why = `${where}: converter ${raw.extension} not loaded: ${errorText(e)}`;
+        this.log.error(why);
+        rule.render = () => Promise.reject(new Error(why));
+      }
+    }
   }
 
   /** Every key of the update against every rule (upstream looks at the first key only). */

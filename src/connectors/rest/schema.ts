@@ -93,7 +93,7 @@ const OutgoingFields = {
   timeout: z._default(z.number().check(z.positive()), 10).check(z.describe("seconds")),
   allowRedirects: z._default(z.boolean(), false),
   tries: opt(z.number(), "accepted, unused (as upstream)"),
-  extension: opt(z.string(), "accepted; custom downlink converters are not supported"),
+  extension: opt(z.string(), "custom downlink converter: a class in <config>/extensions/rest/ (built with this rule; convert(config, {device, data}) returns {url, data})"),
 };
 
 const AttributeUpdateSchema = z.object({

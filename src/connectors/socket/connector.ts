@@ -10,6 +10,7 @@ import { textOf } from "../../common/expressions/index.ts";
 import { errorText } from "../../observe/logger.ts";
 import { encodeText, pyJsonDumps } from "./codec.ts";
 import { compileDevice, convertFrame, hasWildcard, requestedNames, type DeviceRule } from "./converter.ts";
+import { loadSocketConverter, type CustomSocketConverter } from "./custom-converter.ts";
 import type { FramingConfig } from "./framing.ts";
 import type { SocketConfig } from "./schema.ts";
 import { TcpClients, TcpServer, type TransportEvents } from "./tcp.ts";
@@ -26,7 +27,13 @@ interface Transport {
 interface DeviceState {
   rule: DeviceRule;
   address?: string;
+  /** A custom converter class (`converter` other than the built-in), loaded at start. */
+  custom?: CustomSocketConverter;
+  /** The custom converter could not be loaded (logged at start): the device's frames are dropped. */
+  unusable?: boolean;
 }
+
+const BUILT_IN_CONVERTER = "BytesSocketUplinkConverter";
 
 /** Batches handed to the gateway and not yet in storage, above which TCP reading pauses. */
 const MAX_BATCHES_IN_FLIGHT = 4;
@@ -92,6 +99,17 @@ export class SocketConnector implements Connector {
   }
 
   async start(): Promise<void> {
+    for (const d of this.states) {
+      const name = d.rule.config.converter;
+      if (!name || name === BUILT_IN_CONVERTER) continue;
+      try {
+        d.custom = await loadSocketConverter(name, d.rule.config, this.ctx.configDir, this.ctx.log);
+      } catch (e) {
+        // one device's converter missing must not stop the others
+        d.unusable = true;
+        this.ctx.log.error(`${d.rule.config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's data is dropped`);
+      }
+    }
     this.transport.start();
   }
 
@@ -125,6 +143,11 @@ export class SocketConnector implements Connector {
       d.address = peer;
       try {
         if (d.rule.requests.length > 0 && this.attributeRequest(d, bytes)) continue;
+        if (d.unusable) continue;
+        if (d.custom) {
+          this.convertCustom(d, bytes, peer);
+          continue;
+        }
         const data = convertFrame(d.rule, bytes, receivedTs);
         if (data) this.queue(data);
       } catch (e) {
@@ -132,6 +155,17 @@ export class SocketConnector implements Connector {
         this.ctx.log.error(`${d.rule.config.deviceName}: converting a frame from ${peer} failed: ${errorText(e)}`);
       }
     }
+  }
+
+  private convertCustom(d: DeviceState, bytes: Buffer, peer: string): void {
+    const fail = (e: unknown) => this.ctx.log.error(`${d.rule.config.deviceName}: converter ${d.rule.config.converter} failed on a frame from ${peer}: ${errorText(e)}`);
+    const take = (r: ConvertedData[] | string) => {
+      if (typeof r === "string") this.ctx.log.debug(`${d.rule.config.deviceName}: ${r}`);
+      else if (!this.stopped) for (const data of r) this.queue(data);
+    };
+    const r = d.custom!.convert(bytes);
+    if (r instanceof Promise) r.then(take, fail);
+    else take(r);
   }
 
   private unknownPeer(peer: string): void {

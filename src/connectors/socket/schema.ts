@@ -91,8 +91,8 @@ const DeviceSchema = z
     deviceType: z._default(z.string(), "default"),
     encoding: z._default(EncodingSchema, "utf-8").check(z.describe("how byte slices are read and downlink text written; hex renders slices as hex")),
     converter: opt(
-      z.string().check(z.refine((c) => c === "BytesSocketUplinkConverter", { message: "custom socket converters are not supported; leave out `converter` (BytesSocketUplinkConverter)" })),
-      "uplink converter class; only BytesSocketUplinkConverter",
+      z.string().check(z.minLength(1)),
+      "uplink converter class: BytesSocketUplinkConverter (built in, the default) or a class exported by a module in <config>/extensions/socket/ (built with {deviceName, deviceType}; convert(deviceConfig, bytes))",
     ),
     reportStrategy: z.optional(ReportStrategySchema),
     telemetry: z._default(z.array(ByteKeySchema), []),

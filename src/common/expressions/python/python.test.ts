@@ -234,7 +234,7 @@ describe("bounds", () => {
   test.each(limited)("%p stops at a limit", (src) => {
     const t = performance.now();
     expect(() => ev(src)).toThrow(/LimitError|OverflowError/);
-    expect(performance.now() - t).toBeLessThan(1000);
+    expect(performance.now() - t).toBeLessThan(5000);
   });
 
   test("a variable nested too deeply is refused", () => {

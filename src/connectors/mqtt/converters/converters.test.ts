@@ -192,6 +192,7 @@ describe("bytes converter", () => {
 });
 
 describe("custom converter", () => {
+  const entry = (converter: ReturnType<typeof conv>) => ({ topicFilter: "custom/#", subscriptionQos: 1 as const, converter });
   const dir = mkdtempSync(join(tmpdir(), "tbgw-mqtt-ext-"));
   mkdirSync(join(dir, "extensions", "mqtt"), { recursive: true });
   writeFileSync(
@@ -207,7 +208,7 @@ describe("custom converter", () => {
   );
   test("class name looked up in extensions/mqtt, legacy telemetry list accepted", async () => {
     const c = await loadCustomConverter(
-      conv({ type: "custom", extension: "CustomMqttUplinkConverter", extensionConfig: { temperature: 2, humidity: 2, batteryLevel: 1 } }),
+      entry(conv({ type: "custom", extension: "CustomMqttUplinkConverter", extensionConfig: { temperature: 2, humidity: 2, batteryLevel: 1 } })),
       dir,
       new Logger("t"),
     );
@@ -215,6 +216,41 @@ describe("custom converter", () => {
     expect(out).toEqual([{ deviceName: "S1", deviceType: "custom", telemetry: [{ values: { temperature: 258, humidity: 48, batteryLevel: 85 } }] }]);
   });
   test("a missing class is a clear error", async () => {
-    expect(loadCustomConverter(conv({ type: "custom", extension: "Nope" }), dir, new Logger("t"))).rejects.toThrow(/custom converter class Nope not found in .*extensions\/mqtt/);
+    await expect(loadCustomConverter(entry(conv({ type: "custom", extension: "Nope" })), dir, new Logger("t"))).rejects.toThrow(
+      /custom converter class Nope not found in .*extensions\/mqtt; the folder exports: CustomMqttUplinkConverter \(custom_mqtt_uplink_converter.ts\), DeclaredBytesConverter \(upstream_shapes.ts\), HexTextConverter/,
+    );
+  });
+  // upstream's shape: built with the whole mapping entry, handed decoded text (here hex, as
+  // upstream's custom_mqtt_uplink_converter.py expects) or the JSON value
+  writeFileSync(
+    join(dir, "extensions", "mqtt", "upstream_shapes.ts"),
+    `export class HexTextConverter {
+      constructor(config, log) { this.config = config.converter; this.topic = config.topicFilter; }
+      convert(topic, body) {
+        const bytes = Buffer.from(body.replace("0x", ""), "hex");
+        const telemetry = []; let at = 0;
+        for (const [k, n] of Object.entries(this.config.extensionConfig)) { let v = 0; for (let i = 0; i < n; i++) v = v * 256 + bytes[at++]; telemetry.push({ [k]: v }); }
+        return { deviceName: topic.split("/").pop(), deviceType: this.topic, telemetry };
+      }
+    }
+    export class JsonBodyConverter {
+      convert(topic, body) { return { deviceName: body.name, attributes: [{ kind: typeof body }] }; }
+    }
+    export class DeclaredBytesConverter {
+      static SUPPORTS_BYTES_PAYLOAD = true;
+      convert(topic, body) { return { deviceName: "B", telemetry: [{ isBytes: body instanceof Uint8Array, n: body.length }] }; }
+    }`,
+  );
+  const load = (extension: string, extensionConfig?: Record<string, unknown>) =>
+    loadCustomConverter({ topicFilter: "sensors/+", subscriptionQos: 1, converter: conv({ type: "custom", extension, extensionConfig }) }, dir, new Logger("t"));
+  test("upstream shape: mapping entry as config, hex text payload decoded", async () => {
+    const c = await load("HexTextConverter", { temperature: 2, humidity: 1 });
+    expect(await c.convert("sensors/S2", Buffer.from("0x00fa2c"), 0)).toEqual([
+      { deviceName: "S2", deviceType: "sensors/+", telemetry: [{ values: { temperature: 250 } }, { values: { humidity: 44 } }] },
+    ]);
+  });
+  test("upstream shape: a JSON payload arrives parsed; SUPPORTS_BYTES_PAYLOAD gets the bytes", async () => {
+    expect(await (await load("JsonBodyConverter")).convert("t", Buffer.from('{"name":"J1"}'), 0)).toEqual([{ deviceName: "J1", deviceType: "default", attributes: { kind: "object" } }]);
+    expect(await (await load("DeclaredBytesConverter")).convert("t", Buffer.from("123"), 0)).toEqual([{ deviceName: "B", deviceType: "default", telemetry: [{ values: { isBytes: true, n: 3 } }] }]);
   });
 });

@@ -14,7 +14,7 @@ export async function createConverter(m: Mapping, where: string, configDir: stri
   if (c.useEval && !json) log.warn(`${where}.converter.useEval: applies to the json converter only; ignored`);
   if (c.extension || c.type === "custom") {
     if (!c.extension) throw new ConverterConfigError(`${where}.converter: type custom needs "extension" (a class name or module file)`);
-    return loadCustomConverter(c, configDir, log);
+    return loadCustomConverter(m, configDir, log);
   }
   if (c.type === "bytes") return new BytesUplinkConverter(c, `${where}.converter`);
   return new JsonUplinkConverter(c, `${where}.converter`);
