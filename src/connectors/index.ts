@@ -16,6 +16,7 @@ export const connectorRegistry: Record<string, Loader> = {
   rest: () => import("./rest/index.ts"),
   request: () => import("./request/index.ts"),
   can: () => import("./can/index.ts"),
+  knx: () => import("./knx/index.ts"),
 };
 
 /**
