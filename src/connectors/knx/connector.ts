@@ -42,7 +42,8 @@ export function busOptions(c: KnxClientConfig): BusOptions {
     host,
     port: routing ? c.multicastPort : c.gatewayPort,
     localIp,
-    individualAddress: c.individualAddress,
+    // A tunnel gets its individual address from the interface; ours is only for routing.
+    individualAddress: routing ? c.individualAddress : undefined,
     sendIntervalMs: c.rateLimit > 0 ? Math.ceil(1000 / c.rateLimit) : 20,
     connectTimeoutMs: 10_000,
   };
