@@ -26,7 +26,7 @@ test(`${CASES} mutated configs never crash the checker and every diagnostic name
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   // The main sample plus every sample whose connector type is registered, and one for the test connector.
   const known = new Set(knownConnectorTypes());
-  const samples = ["modbus", "modbus_serial", "mqtt", "opcua", "bacnet", "snmp", "ble", "rest", "socket", "can"].filter((s) => known.has(s.replace("_serial", "")));
+  const samples = ["modbus", "modbus_serial", "mqtt", "opcua", "bacnet", "snmp", "ble", "rest", "socket", "can", "knx"].filter((s) => known.has(s.replace("_serial", "")));
   const main = JSON.parse(readFileSync(join(REF, "tb_gateway.json"), "utf8"));
   main.connectors = [
     ...samples.map((s) => ({ name: s, type: s.replace("_serial", ""), configuration: `${s}.json` })),
