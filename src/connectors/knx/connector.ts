@@ -44,7 +44,7 @@ export function busOptions(c: KnxClientConfig): BusOptions {
     localIp,
     // A tunnel gets its individual address from the interface; ours is only for routing.
     individualAddress: routing ? c.individualAddress : undefined,
-    sendIntervalMs: c.rateLimit > 0 ? Math.ceil(1000 / c.rateLimit) : 20,
+    sendIntervalMs: c.rateLimit > 0 ? Math.ceil(1000 / c.rateLimit) : 0,
     connectTimeoutMs: 10_000,
   };
 }

@@ -91,7 +91,7 @@ const ClientSchema = z.object({
   individualAddress: opt(z.string().check(z.regex(/^\d{1,2}\.\d{1,2}\.\d{1,3}$/, 'an individual address is "area.line.device", e.g. "1.0.10"')), "our individual address (routing); tunnelling gets one from the interface"),
   multicastGroup: z._default(z.string(), "224.0.23.12").check(z.describe("routing multicast group")),
   multicastPort: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(65535)), 3671),
-  rateLimit: z._default(z.number().check(z.int(), z.minimum(0)), 0).check(z.describe("telegrams/s we send at most (0: the library's pace, 50/s)")),
+  rateLimit: z._default(z.number().check(z.int(), z.minimum(0)), 0).check(z.describe("KNXnet/IP frames/s we send at most (0: unlimited, as fast as the interface acknowledges them)")),
   stateUpdater: z._default(z.boolean(), false).check(z.describe("accepted; polling reads the values")),
   autoReconnect: z._default(z.boolean(), true),
   autoReconnectWait: z._default(z.number().check(z.positive()), 3).check(z.describe("seconds before connecting again")),

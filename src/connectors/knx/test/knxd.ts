@@ -33,6 +33,8 @@ export interface Knxd {
   groupSmallWrite(address: string, value: number): void;
   /** Answer GroupValueRead of these addresses ("small:1" for a short value). Replaces nothing else. */
   answer(values: Record<string, string>): void;
+  /** Send `count` GroupValueWrite telegrams of `hex` to `address` as fast as knxd takes them. */
+  burst(count: number, address: string, hex: string): void;
   /** Group telegrams seen by the responder (it sees every one on the bus), in order. */
   telegrams(): BusTelegram[];
   until<T>(pick: (t: BusTelegram[]) => T | undefined, what: string, timeoutMs?: number): Promise<T>;
@@ -96,6 +98,7 @@ export async function startKnxd(values: Record<string, string> = {}): Promise<Kn
       answer: (v) => {
         for (const [address, value] of Object.entries(v)) r.stdin.write(`${address} ${value}\n`);
       },
+      burst: (count, address, hex) => void r.stdin.write(`burst ${count} ${address} ${hex}\n`),
       telegrams: () => [...seen],
       until: async (pick, what, timeoutMs = 20_000) => {
         let found: ReturnType<typeof pick>;

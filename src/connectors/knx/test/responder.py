@@ -4,7 +4,8 @@
 knxd's dummy bus has no devices, so nothing answers a read; this joins knxd through its local
 socket (the eibd client protocol: 2-byte length, 2-byte message type, then the message) as a group
 socket and answers each GroupValueRead of a known address with a GroupValueResponse. Values come
-from argv[2] (JSON: {"1/0/6": "0c1a", "1/0/8": "small:1"}) and from stdin lines "1/0/6 0c1a".
+from argv[2] (JSON: {"1/0/6": "0c1a", "1/0/8": "small:1"}) and from stdin lines "1/0/6 0c1a";
+a stdin line "burst <n> <address> <hex>" sends n GroupValueWrite telegrams (for the benchmark).
 Every group telegram seen is printed as "<kind> <address> <hex>" for the test's log.
 """
 import json
@@ -67,7 +68,13 @@ if kind != EIB_OPEN_GROUPCON:
 def stdin_values():
     for line in sys.stdin:
         parts = line.split()
-        if len(parts) == 2:
+        if len(parts) == 4 and parts[0] == "burst":
+            dst = struct.pack(">H", ga_raw(parts[2]))
+            apdu = bytes([0x00, 0x80]) + bytes.fromhex(parts[3])
+            for _ in range(int(parts[1])):
+                send(EIB_GROUP_PACKET, dst + apdu)
+            print("burst sent", flush=True)
+        elif len(parts) == 2:
             values[ga_raw(parts[0])] = parse_value(parts[1])
             print("set", parts[0], parts[1], flush=True)
 
