@@ -102,9 +102,11 @@ export class KnxBus {
     });
     client.on("disconnected", (reason) => this.lost(client, `tunnel closed: ${reason || "by the interface"}`));
     client.on("error", (e) => {
-      // After connecting, the library reports failed ACKs and socket errors here; a dead tunnel
-      // also ends in "disconnected", so only socket-level failures end the connection here.
-      if (/socket|ECONN|EHOSTUNREACH|ENETUNREACH/i.test(e?.message ?? "")) this.lost(client, e.message);
+      // After connecting, the library reports here a request the interface did not ACK three times
+      // (the interface restarted or forgot our channel; its heartbeat would notice only within 60 s)
+      // and socket failures: both end this tunnel, and the connector opens a new one.
+      const text = e?.message ?? String(e);
+      if (/acknowledge|socket|ECONN|EHOSTUNREACH|ENETUNREACH/i.test(text)) this.lost(client, text);
     });
   }
 

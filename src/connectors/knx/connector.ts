@@ -142,7 +142,8 @@ export class KnxConnector implements Connector {
   private report(d: DeviceState, key: string, problem: string | undefined): void {
     const last = d.problems.get(key);
     if (problem === last) return;
-    const where = `device ${d.name ?? `#${d.index}`} (${d.config.deviceInfo.deviceNameExpression})`;
+    const expr = d.config.deviceInfo.deviceNameExpression;
+    const where = d.name === undefined ? `device #${d.index} ("${expr}")` : d.name === expr ? `device ${d.name}` : `device ${d.name} ("${expr}")`;
     if (problem) {
       d.problems.set(key, problem);
       this.ctx.log.error(`${where}: ${problem}`);

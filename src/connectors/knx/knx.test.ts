@@ -5,8 +5,10 @@
 // other device.
 
 import { afterEach, describe, expect, test } from "bun:test";
+import { createSocket } from "node:dgram";
 import { recordingContext, type RecordingContext } from "../../../test/support/context.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
+import { freeUdpPort } from "../../../test/support/ports.ts";
 import { KnxConnector } from "./connector.ts";
 import { KnxConfigSchema } from "./schema.ts";
 import { startKnxd, type Knxd } from "./test/knxd.ts";
@@ -163,4 +165,27 @@ describe("KNX connector against knxd", () => {
     // not our device: left to others
     expect(await connector!.onRpc({ device: "Elsewhere", id: 9, method: "get_name", params: {} })).toBeUndefined();
   }, 60_000);
+});
+
+describe("KNX connection", () => {
+  test("started before the interface, connects when it appears; after the interface restarts, tunnels again", async () => {
+    const port = await freeUdpPort();
+    const device = { deviceInfo: { deviceNameExpression: "Lab" }, pollPeriod: 500, timeseries: [{ key: "t", type: "temperature", groupAddress: "5/0/1" }] };
+    // Nothing answers on the port at first: a silent socket there sees the gateway's CONNECT_REQUEST.
+    const silent = createSocket("udp4");
+    let connectRequests = 0;
+    silent.on("message", (m) => (connectRequests += m.readUInt16BE(2) === 0x0205 ? 1 : 0));
+    await new Promise<void>((r) => silent.bind(port, "127.0.0.1", r));
+    const ctx = await start(configFor(port, [device], {}, { autoReconnectWait: 1 }));
+    try {
+      await waitUntil(() => connectRequests > 0, 20_000, "a CONNECT_REQUEST nobody answers");
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+    knxd = await startKnxd({ "5/0/1": "0c33" }, port);
+    await ctx.waitFor(() => telemetryOf(ctx, "Lab").t === 21.5, 40_000, "value after the late start");
+    await knxd.stop();
+    knxd = await startKnxd({ "5/0/1": "0c1a" }, port);
+    await ctx.waitFor(() => telemetryOf(ctx, "Lab").t === 21, 60_000, "value from the restarted interface");
+  }, 120_000);
 });

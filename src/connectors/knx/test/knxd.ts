@@ -43,10 +43,11 @@ export interface Knxd {
   stop(): Promise<void>;
 }
 
-export async function startKnxd(values: Record<string, string> = {}): Promise<Knxd> {
+/** `port`: the tunnelling server's UDP port (default: a free one), e.g. to restart on the same one. */
+export async function startKnxd(values: Record<string, string> = {}, port?: number): Promise<Knxd> {
   const dir = mkdtempSync(join(tmpdir(), "tbgw-knxd-"));
   const sock = join(dir, "knxd.sock");
-  const port = await freeUdpPort();
+  port ??= await freeUdpPort();
   // -e: knxd's own address; -E: addresses for tunnel clients; -u: local socket; -T -S: tunnelling
   // server on <port> (the multicast group is only joined, routing stays off without -R).
   const proc = await startProcess("knxd", ["-e", "0.0.1", "-E", "0.0.2:8", "-u", sock, "-T", "-S", `224.0.23.12:${port}`, "-b", "dummy:"]);
