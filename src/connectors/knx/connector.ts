@@ -233,7 +233,8 @@ export class KnxConnector implements Connector {
 
   async onRpc(req: RpcRequest): Promise<RpcReply | undefined> {
     if (!req.device || !this.ownsDevice(req.device)) return undefined;
-    const timeoutMs = req.timeoutSeconds ? req.timeoutSeconds * 1000 : this.readTimeoutMs;
+    // A read waits readTimeout, or the RPC's own timeout when that is shorter (the core answers then).
+    const timeoutMs = Math.min(this.readTimeoutMs, req.timeoutSeconds ? req.timeoutSeconds * 1000 : Infinity);
     try {
       let ga: string;
       let dpt: Dpt;
