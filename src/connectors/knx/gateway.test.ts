@@ -13,6 +13,7 @@ import { startPlatformHarness, type PlatformHarness } from "../../../test/suppor
 import { SAMPLES } from "../../../test/support/paths.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { startKnxd } from "./test/knxd.ts";
+import { TYPES } from "./test/dpt-cases.ts";
 
 const SAMPLE = join(SAMPLES, "knx.json");
 const DEVICE = "Device KNX 1";
@@ -76,4 +77,31 @@ describe("KNX connector in the gateway", () => {
       }
     }, 120_000);
   }
+
+  test("from the compiled binary: every DPT rendered as upstream renders it, and a dead address delays no other device", async () => {
+    const knxd = await startKnxd(Object.fromEntries(TYPES.map((t) => [t.ga, t.payload])));
+    let gw: Started | undefined;
+    try {
+      const knxCfg = {
+        client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: knxd.port, readTimeout: 60 },
+        devices: [
+          // 2/2/9 has no device behind it: this device's poll waits 60 s for it
+          { deviceInfo: { deviceNameExpression: "Half dead" }, pollPeriod: 300, timeseries: [{ key: "x", type: "temperature", groupAddress: "2/2/9" }, { key: "t", type: "temperature", groupAddress: "2/1/8" }] },
+          { deviceInfo: { deviceNameExpression: "All types" }, pollPeriod: 300, attributes: TYPES.map((t) => ({ key: t.key, type: t.type, groupAddress: t.ga })) },
+        ],
+      };
+      const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "knx", name: "KNX types", configuration: "knx.json" }]), { "knx.json": knxCfg });
+      const received = harness.received.length;
+      gw = await startGatewayFrom("binary", files.configPath);
+      const attrs = () => harness.received.slice(received).filter((r) => r.topic === "v1/gateway/attributes" && r.body["All types"]?.switch !== undefined);
+      await harness.waitFor(() => attrs().length >= 3 || undefined, 30_000, "three polls of All types");
+      expect(attrs()[0]!.body["All types"]).toEqual(Object.fromEntries(TYPES.map((t) => [t.key, t.value])));
+      expect(harness.received.slice(received).some((r) => r.topic === "v1/gateway/telemetry" && r.body["Half dead"])).toBe(false);
+      expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "2/2/9")).toHaveLength(1);
+    } finally {
+      if (process.env.KNX_DEBUG) console.log(gw?.output());
+      await gw?.stop();
+      await knxd.stop();
+    }
+  }, 120_000);
 });
