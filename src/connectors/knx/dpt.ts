@@ -79,6 +79,11 @@ const NAMES: Record<string, [number, number?]> = {
  */
 const ALIASES: Record<string, string> = { precent_U8: "percentU8" };
 
+/** The intended name when `name` is one of upstream's known misspellings. */
+export function misspelledDpt(name: string): string | undefined {
+  return ALIASES[name];
+}
+
 /** The names `type`/`dataType` accept (for errors and editor hints). */
 export const DPT_NAMES: readonly string[] = Object.keys(NAMES);
 

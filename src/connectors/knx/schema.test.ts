@@ -34,6 +34,8 @@ describe("KNX config", () => {
     expect(found).toContainEqual(expect.stringMatching(/^devices\.0\.timeseries\.0\.type: unknown KNX datapoint type "temprature"/));
     expect(found).toContainEqual(expect.stringMatching(/^devices\.0\.timeseries\.0\.groupAddress: "1\/9\/6" is not a group address/));
     expect(found).toContainEqual(expect.stringMatching(/^attributeUpdates\.0\.groupAddress: .*broadcast address/));
+    const named = issues({ client: {}, devices: [{ deviceInfo: { deviceNameExpressionSource: "expression", deviceNameExpression: "Device ${name}" } }] });
+    expect(named).toEqual(['devices.0.deviceInfo.deviceNameExpression: in "Device ${name}": "name" is not a group address: write "main/middle/sub" (main 0-31, middle 0-7, sub 0-255, e.g. "1/0/6"), "main/sub" (sub 0-2047) or a number 0-65535 (a ${...} part names the group address whose value replaces it)']);
   });
 
   test("one poll: the name from its address, keys sharing an address both decoded, an unanswered name sends nothing", () => {

@@ -32,6 +32,15 @@ const KeySchema = z.object({
 
 const Source = z.enum(["expression", "constant"]);
 
+/** `${...}` parts of an expression-source name or profile must be group addresses. */
+function placeholderProblem(template: string | undefined): string | undefined {
+  for (const m of (template ?? "").matchAll(/\$\{([^}]*)\}/g)) {
+    const r = parseGroupAddress(m[1]!);
+    if (typeof r === "string") return `in "${template}": ${r} (a \${...} part names the group address whose value replaces it)`;
+  }
+  return undefined;
+}
+
 const DeviceInfoSchema = z.object({
   deviceNameExpressionSource: z._default(Source, "constant").check(z.describe("expression: ${<group address>} parts are read and replaced; constant: the text as is")),
   deviceNameExpression: z._default(z.string().check(z.minLength(1)), "KNX Device").check(z.describe('device name, e.g. "Device ${1/0/5}"')),
@@ -40,7 +49,17 @@ const DeviceInfoSchema = z.object({
   deviceProfileExpression: opt(z.string(), "device profile; ${<group address>} parts are read and replaced (expression source)"),
   deviceProfileNameExpression: opt(z.string(), "device profile name (constant source; upstream's sample uses this key)"),
   deviceProfileDataType: opt(OptionalType, "datapoint type of the group addresses in the profile expression"),
-});
+}).check(
+  z.superRefine((d, ctx) => {
+    const name = d.deviceNameExpressionSource === "expression" ? placeholderProblem(d.deviceNameExpression) : undefined;
+    if (name) ctx.addIssue({ code: "custom", path: ["deviceNameExpression"], message: name, input: d.deviceNameExpression });
+    if (d.deviceProfileExpressionSource === "expression") {
+      const field = d.deviceProfileExpression !== undefined ? "deviceProfileExpression" : "deviceProfileNameExpression";
+      const problem = placeholderProblem(d[field]);
+      if (problem) ctx.addIssue({ code: "custom", path: [field], message: problem, input: d[field] });
+    }
+  }),
+);
 
 const DeviceSchema = z.object({
   deviceInfo: DeviceInfoSchema,
