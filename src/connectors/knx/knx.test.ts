@@ -78,6 +78,14 @@ describe("KNX connector against knxd", () => {
     await ctx.waitFor(() => telemetryOf(ctx, "Hall").temperature === 21 && attributesOf(ctx, "Hall").light === true, 20_000, "written values reported");
   }, 60_000);
 
+  test("two devices reading one address at the same moment share one GroupValueRead", async () => {
+    knxd = await startKnxd({ "6/0/1": "0c33" });
+    const dev = (name: string) => ({ deviceInfo: { deviceNameExpression: name }, pollPeriod: 600_000, timeseries: [{ key: "t", type: "temperature", groupAddress: "6/0/1" }] });
+    const ctx = await start(configFor(knxd.port, [dev("East"), dev("West")]));
+    await ctx.waitFor(() => telemetryOf(ctx, "East").t === 21.5 && telemetryOf(ctx, "West").t === 21.5, 30_000, "both devices");
+    expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "6/0/1")).toHaveLength(1);
+  }, 60_000);
+
   test("a dead address delays no other device", async () => {
     knxd = await startKnxd({ "3/0/1": "0c33", "3/0/2": "0400" });
     const alive = { deviceInfo: { deviceNameExpression: "Alive" }, pollPeriod: 300, timeseries: [{ key: "t", type: "temperature", groupAddress: "3/0/1" }] };
