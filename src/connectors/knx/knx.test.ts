@@ -23,7 +23,8 @@ afterEach(async () => {
 });
 
 function configFor(port: number, devices: unknown[], extra: Record<string, unknown> = {}, client: Record<string, unknown> = {}) {
-  return KnxConfigSchema.parse({ client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: port, ...client }, devices, ...extra });
+  // readTimeout 10 s: an answer slowed by a loaded machine is still an answer (upstream waits 2 s)
+  return KnxConfigSchema.parse({ client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: port, readTimeout: 10, ...client }, devices, ...extra });
 }
 
 async function start(cfg: ReturnType<typeof configFor>): Promise<RecordingContext> {
@@ -151,7 +152,7 @@ describe("KNX connector against knxd", () => {
 
     // errors are replies, not crashes
     expect(await connector!.onRpc({ device: "Device KNX", id: 6, method: "set_temp", params: "warm" })).toEqual({ error: 'DPT 9.001 needs a number, got "warm"', success: false });
-    expect(await connector!.onRpc({ device: "Device KNX", id: 7, method: "get", params: "groupAddress=1/0/99;dataType=temperature;" })).toMatchObject({ success: false });
+    expect(await connector!.onRpc({ device: "Device KNX", id: 7, method: "get", params: "groupAddress=1/0/99;dataType=temperature;", timeoutSeconds: 1 })).toEqual({ error: "no answer to GroupValueRead of 1/0/99 within 1 s", success: false });
     expect(await connector!.onRpc({ device: "Device KNX", id: 8, method: "nope", params: {} })).toEqual({ error: 'no serverSideRpc rule for method "nope" matches device "Device KNX"', success: false });
     // not our device: left to others
     expect(await connector!.onRpc({ device: "Elsewhere", id: 9, method: "get_name", params: {} })).toBeUndefined();
