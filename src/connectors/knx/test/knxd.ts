@@ -3,7 +3,11 @@
 // socket to write group values and to watch the bus (vbusmonitor1), and responder.py answering
 // GroupValueRead for the addresses a test gives values (a dummy bus has no devices to answer).
 // knxd binds its UDP port on every address; all traffic of these tests goes to 127.0.0.1 (the
-// gateway's tunnel) or through the unix socket. Every process is stopped by its PID.
+// gateway's tunnel) or through the unix socket. knxd's server also joins the multicast group
+// 224.0.23.12 (always, even with routing off), and as lo has no MULTICAST flag the kernel joins it
+// on the default interface: that is one IGMP membership report there, no KNX packet (routing, which
+// would send to the group, stays off; checked with /proc/net/igmp; neither `-S group:port:lo` nor
+// an ini file's `interface = lo` keeps the join on lo). Every process is stopped by its PID.
 
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
