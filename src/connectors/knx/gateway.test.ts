@@ -12,6 +12,7 @@ import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts"
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import type { Started } from "../../../test/support/process.ts";
+import { freeUdpPort } from "../../../test/support/ports.ts";
 import { startKnxd } from "./test/knxd.ts";
 import { TYPES } from "./test/dpt-cases.ts";
 
@@ -104,4 +105,29 @@ describe("KNX connector in the gateway", () => {
       await knxd.stop();
     }
   }, 120_000);
+
+  test("from the compiled binary: the interface restarted, the gateway tunnels again and reports the new value", async () => {
+    const port = await freeUdpPort();
+    let knxd = await startKnxd({ "5/0/1": "0c33" }, port);
+    let gw: Started | undefined;
+    try {
+      const knxCfg = {
+        client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: port, autoReconnectWait: 1 },
+        devices: [{ deviceInfo: { deviceNameExpression: "Lab" }, pollPeriod: 500, timeseries: [{ key: "t", type: "temperature", groupAddress: "5/0/1" }] }],
+      };
+      const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "knx", name: "KNX restart", configuration: "knx.json" }]), { "knx.json": knxCfg });
+      const received = harness.received.length;
+      gw = await startGatewayFrom("binary", files.configPath);
+      const valueSeen = (v: number) => () => harness.received.slice(received).some((r) => r.topic === "v1/gateway/telemetry" && r.body.Lab?.some((e: { values: { t?: number } }) => e.values.t === v)) || undefined;
+      await harness.waitFor(valueSeen(21.5), 30_000, "value before the restart");
+      await knxd.stop();
+      knxd = await startKnxd({ "5/0/1": "0c1a" }, port);
+      await harness.waitFor(valueSeen(21), 60_000, "value after the restart");
+      expect(gw.output()).toContain("KNX connection lost");
+    } finally {
+      if (process.env.KNX_DEBUG) console.log(gw?.output());
+      await gw?.stop();
+      await knxd.stop();
+    }
+  }, 150_000);
 });
