@@ -116,8 +116,9 @@ export class KnxConnector implements Connector {
         if (this.stopped) return void (await this.bus.close());
         this.connectionProblem = undefined;
         this.ctx.log.info(`connected to the KNX/IP interface ${opts.host}:${opts.port}`);
-        // Poll at once rather than after a whole period.
-        for (const d of this.devices) this.pollSoon(d);
+        // Poll at once rather than after a whole period. Started in one go, so that devices reading
+        // one address send their reads in the same tick and share one telegram.
+        for (const d of this.devices) void this.pollLoop(d);
         return;
       } catch (e) {
         const problem = errorText(e);
@@ -153,10 +154,6 @@ export class KnxConnector implements Connector {
     }
   }
 
-  private pollSoon(d: DeviceState): void {
-    clearTimeout(d.timer);
-    d.timer = setTimeout(() => void this.pollLoop(d), 0);
-  }
 
   private polling = new Set<DeviceState>();
 
