@@ -6,7 +6,7 @@
 
 import { KNXClient } from "knxultimate";
 import type { KnxPayload } from "./dpt.ts";
-import { groupAddressText, type GroupAddress } from "./address.ts";
+import { parseGroupAddress, type GroupAddress } from "./address.ts";
 
 export interface BusOptions {
   /** tunnel (UDP), tunnelTcp, or routing (multicast). */
@@ -202,11 +202,9 @@ export class ReadTimeout extends Error {
 }
 
 function addressOf(text: string): number {
-  const [a = 0, b = 0, c = 0] = text.split("/").map(Number);
-  return (a << 11) | (b << 8) | c;
+  const ga = parseGroupAddress(text);
+  return typeof ga === "string" ? -1 : ga.raw;
 }
-
-export { groupAddressText };
 
 /**
  * knxultimate waits at least 20 ms after every frame it sends, TUNNELING_ACKs included, which
