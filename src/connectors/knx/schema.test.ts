@@ -21,6 +21,13 @@ describe("KNX config", () => {
     expect(busOptions(KnxConfigSchema.parse({ client: { individualAddress: "1.0.10" } }).client)).toMatchObject({ mode: "routing", host: "224.0.23.12", port: 3671, individualAddress: "1.0.10" });
     expect(busOptions(KnxConfigSchema.parse({ client: { gatewayIP: "127.0.0.1", localIp: "0.0.0.0" } }).client)).toMatchObject({ mode: "tunnel", localIp: "127.0.0.1", individualAddress: undefined });
     expect(() => busOptions(KnxConfigSchema.parse({ client: { type: "TUNNELING" } }).client)).toThrow("client.type TUNNELING needs client.gatewayIp");
+    expect(busOptions(KnxConfigSchema.parse({ client: { type: "TUNNELING_TCP", gatewayIp: "10.0.0.7" } }).client)).toMatchObject({ mode: "tunnelTcp", localIp: undefined });
+  });
+
+  test("rateLimit: frames/s become the pause between frames; 0 is no pause (upstream: unlimited)", () => {
+    expect(busOptions(KnxConfigSchema.parse({ client: { gatewayIp: "10.0.0.7" } }).client).sendIntervalMs).toBe(0);
+    expect(busOptions(KnxConfigSchema.parse({ client: { gatewayIp: "10.0.0.7", rateLimit: 20 } }).client).sendIntervalMs).toBe(50);
+    expect(busOptions(KnxConfigSchema.parse({ client: { gatewayIp: "10.0.0.7", rateLimit: 3 } }).client).sendIntervalMs).toBe(334);
   });
 
   test("bad group addresses, unknown types and KNX Secure are errors at their place", () => {
