@@ -10,7 +10,10 @@
 //  - ink imports react-devtools-core only when DEV is set; it is not a dependency, so stub it;
 //  - optional modules that libraries load only on paths we do not use are stubbed the same way:
 //    x11 (dbus-next's X11 session-bus discovery; BLE uses the system bus) and proper-lockfile
-//    (@ster5/global-mutex's cross-process lock fallback, not installed by node-opcua).
+//    (@ster5/global-mutex's cross-process lock fallback, not installed by node-opcua), and serialport
+//    (knxultimate requires it at load for its FT1.2 serial transport, which the KNX connector never
+//    uses; its native addon is not in the executable, so the real module fails at load; modbus-serial
+//    requires it only inside its serial paths, which the Modbus connector replaces, see framed-port.ts).
 //    A stub throws if it is ever really called, so a wrong assumption shows as a clear error.
 //
 // Memory at idle is mostly what start-up touched, so the executable is built to touch less:
@@ -41,7 +44,7 @@ import { basename, join } from "node:path";
 import type { BunPlugin } from "bun";
 import { elfMachineOf, hostTarget, isTargetName, outfileFor, runnerFor, TARGETS, type TargetName } from "./build/targets.ts";
 
-const STUBS = ["react-devtools-core", "x11", "proper-lockfile"];
+const STUBS = ["react-devtools-core", "x11", "proper-lockfile", "serialport"];
 
 const stubPlugin: BunPlugin = {
   name: "stub-optional-modules",
@@ -50,7 +53,8 @@ const stubPlugin: BunPlugin = {
     build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "stub" }));
     build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({ contents:
         "const missing = (n) => () => { throw new Error(`optional module not in the tb-gw binary (${n})`); };" +
-        "export default {}; export const connectToDevTools = () => {}; export const lock = missing('lock'); export const check = missing('check'); export const unlock = missing('unlock'); export const createClient = missing('x11');", loader: "js" }));
+        "export default {}; export const connectToDevTools = () => {}; export const lock = missing('lock'); export const check = missing('check'); export const unlock = missing('unlock'); export const createClient = missing('x11');" +
+        "export function SerialPort() { throw new Error('optional module not in the tb-gw binary (serialport)'); }", loader: "js" }));
   },
 };
 

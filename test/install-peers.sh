@@ -13,11 +13,13 @@
 # prosody (the XMPP server the XMPP tests start on free loopback ports with their own config) and
 # python3-slixmpp (the XMPP device, the library upstream's connector uses),
 # python3-pyftpdlib + python3-openssl (the FTP/FTPS server for the FTP connector; its TLS handler
-# needs pyOpenSSL, which Debian only recommends).
+# needs pyOpenSSL, which Debian only recommends),
+# knxd + knxd-tools (KNX: knxd with a dummy bus as the KNXnet/IP tunnelling server, knxtool to write
+# group values and watch the bus).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd knxd-tools; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -36,7 +38,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts system services on install; tests run their own instances on free ports.
-for svc in mosquitto snmpd prosody; do
+for svc in mosquitto snmpd prosody knxd.socket knxd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

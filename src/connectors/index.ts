@@ -19,6 +19,7 @@ export const connectorRegistry: Record<string, Loader> = {
   ocpp: () => import("./ocpp/index.ts"),
   xmpp: () => import("./xmpp/index.ts"),
   ftp: () => import("./ftp/index.ts"),
+  knx: () => import("./knx/index.ts"),
 };
 
 /**
