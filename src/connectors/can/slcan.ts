@@ -79,6 +79,10 @@ export function parseLine(text: string, bell = false): SlcanLine {
   if (remote) return { kind: "frame", frame: { id, extended, data: new Uint8Array(0), remote: true } };
   const dataText = text.slice(2 + idLen, 2 + idLen + length * 2);
   if (dataText.length < length * 2 || !/^[0-9a-fA-F]*$/.test(dataText)) return { kind: "bad", text, why: `${length} data bytes announced, fewer given` };
+  // after the data only the adapter's optional 4-digit timestamp: more means lines ran together
+  // (a lost CR), and the glued text must not pass as this frame
+  const tail = text.slice(2 + idLen + length * 2);
+  if (tail !== "" && !/^[0-9a-fA-F]{4}$/.test(tail)) return { kind: "bad", text, why: `${tail.length} characters after the data (a timestamp has 4)` };
   const frame: CanFrame = { id, extended, data: Uint8Array.from(Buffer.from(dataText, "hex")) };
   if (fd) {
     frame.fd = true;
