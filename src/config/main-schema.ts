@@ -177,6 +177,7 @@ export const GrpcSchema = z
     maxPingsWithoutData: ms("grpc.http2.max_pings_without_data (read; @grpc/grpc-js does not police pings)"),
     minTimeBetweenPingsMs: ms("grpc.http2.min_time_between_pings_ms (read; not policed)"),
     minPingIntervalWithoutDataMs: ms("grpc.http2.min_ping_interval_without_data_ms (read; not policed)"),
+    reconnectGraceMs: ms("tb-gw: ms a registered connector process may stay without a connection after keepalive closed it, before its devices are disconnected (default 30000; idle Python clients do not answer pings and reconnect at their next poll)"),
   })
   .check(z.describe("gRPC server for out-of-process connectors (connectors[] entries of type grpc)"));
 

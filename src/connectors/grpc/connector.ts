@@ -181,9 +181,9 @@ export class GrpcConnector implements Connector, ConnectorBinding {
     return reply;
   }
 
-  transportLost(peer: string): void {
+  transportLost(peer: string, why: string): void {
     const names = [...this.devices.keys()];
-    this.ctx.log.warn(`connection of the connector process (${peer}) lost (closed, or keepalive ping unanswered): disconnecting its ${names.length} device(s); it stays registered and resumes when it calls again`);
+    this.ctx.log.warn(`connection of the connector process (${peer}) lost (${why}) and no call since: disconnecting its ${names.length} device(s); it stays registered and resumes when it calls again`);
     this.devices.clear();
     for (const n of names) this.ctx.delDevice(n);
   }

@@ -8,8 +8,16 @@
 // injector: that way a port in use is a clear error at start, and the close of each TCP
 // connection is seen. grpc-js's HTTP/2 keepalive pings every connection (grpc.keepalive_time_ms)
 // and destroys one whose ping goes unanswered; a client killed outright closes its socket at once.
-// Either way the session's connector is told, and disconnects its devices.
+// Either way the session's connector is told, and disconnects its devices, unless the process
+// calls again in time. Two waits, because the two closes mean different things:
+// - the client closed its connection (its process ended, or was killed): RECONNECT_GRACE_MS;
+// - the gateway closed it (keepalive ping unanswered): `reconnectGraceMs` (default 30 s). An idle
+//   Python grpcio client does not answer pings between its calls (nothing reads its socket then),
+//   so keepalive also closes healthy idle connections; the reference client simply reconnects at
+//   its next poll (every checkIncomingDataIntervalMs, 10 s by default). Measured with Debian's
+//   python3-grpcio 1.51 against grpc-js 1.14, and the same with Node instead of Bun.
 
+import type { EventEmitter } from "node:events";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type { GatewayService } from "../../core/connector.ts";
@@ -27,8 +35,8 @@ export interface ConnectorBinding {
   readonly configuration: string;
   /** The data fields of a request from the bound session; resolves to the answers to queue, in order. */
   handle(req: FromConnectorMessage): Promise<FromServiceMessage[]>;
-  /** The bound session's connection went away (closed, or keepalive unanswered) and no call came back. */
-  transportLost(peer: string): void;
+  /** The bound session's connection went away (closed, or keepalive unanswered) and no call came back in time. */
+  transportLost(peer: string, why: string): void;
 }
 
 interface Session {
@@ -48,8 +56,10 @@ interface Session {
 
 /** Queued downlinks per session; a vanished connector must not grow the gateway's memory forever (upstream's queue is unbounded). */
 export const MAX_QUEUE = 10_000;
-/** A connection may drop and the client call again on a new one; only if it does not within this, its devices are disconnected. */
+/** After the client closed its connection: time to call again on a new one before its devices are disconnected. */
 const RECONNECT_GRACE_MS = 2_000;
+/** After keepalive closed it (see the header): the default of `grpc.reconnectGraceMs`. */
+export const KEEPALIVE_RECONNECT_GRACE_MS = 30_000;
 
 const DATA_FIELDS = [
   "gatewayTelemetryMsg",
@@ -80,6 +90,8 @@ export class GrpcServer implements GatewayService {
   private readonly sessionOf = new Map<ConnectorBinding, Session>();
   private readonly sockets = new Set<Socket>();
   private malformed = 0;
+  /** The socket being handed to grpc-js right now (see watchSessions). */
+  private injecting: { socket: Socket; state: { sawEnd: boolean; closedByGateway: boolean } } | undefined;
   private warnedNoIdentifier = false;
   private stopped = false;
 
@@ -87,6 +99,7 @@ export class GrpcServer implements GatewayService {
     private readonly grpcServer: grpc.Server,
     private readonly net: NetServer,
     private readonly log: Logger,
+    private readonly keepaliveGraceMs: number,
     /** host:port it listens on (the real port when serverPort is 0). */
     public address: string,
   ) {}
@@ -97,7 +110,7 @@ export class GrpcServer implements GatewayService {
     const net = createServer();
     const host = cfg.serverHost;
     const address = `${host.includes(":") ? `[${host}]` : host}:${cfg.serverPort}`;
-    const server = new GrpcServer(grpcServer, net, log, address);
+    const server = new GrpcServer(grpcServer, net, log, cfg.reconnectGraceMs ?? KEEPALIVE_RECONNECT_GRACE_MS, address);
     const method = def.stream!;
     const decode = method.requestDeserialize;
     // grpc-js answers a request it cannot decode with INTERNAL; say so in our log too, once per run of bad requests
@@ -113,6 +126,7 @@ export class GrpcServer implements GatewayService {
     };
     grpcServer.addService(def, { stream: (call: grpc.ServerUnaryCall<FromConnectorMessage, FromServiceMessage>, cb: grpc.sendUnaryData<FromServiceMessage>) => server.onCall(call, cb) });
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    server.watchSessions();
     net.on("connection", (socket) => server.accept(socket, injector));
     await new Promise<void>((resolve, reject) => {
       net.once("error", (e: NodeJS.ErrnoException) => {
@@ -138,11 +152,43 @@ export class GrpcServer implements GatewayService {
     }
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.sockets.add(socket);
+    const state = { sawEnd: false, closedByGateway: false };
+    socket.once("end", () => (state.sawEnd = true));
+    socket.on("error", () => (state.sawEnd = true));
     socket.once("close", () => {
       this.sockets.delete(socket);
-      this.connectionClosed(peer);
+      this.connectionClosed(peer, !state.closedByGateway);
     });
-    injector.injectConnection(socket);
+    this.injecting = { socket, state };
+    try {
+      injector.injectConnection(socket);
+    } finally {
+      this.injecting = undefined;
+    }
+  }
+
+  /**
+   * grpc-js ends a connection whose keepalive ping went unanswered with session.destroy(); under
+   * Bun that leaves the socket open (the close of a session over an injected socket does not reach
+   * it; the client's process keeps the TCP connection alive even while frozen). So the socket is
+   * destroyed here when its HTTP/2 session closes. The session is created synchronously inside
+   * injectConnection, which is how it is matched with its socket.
+   */
+  private watchSessions(): void {
+    const h2 = [...((this.grpcServer as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers?.keys() ?? [])].at(-1);
+    if (!h2) {
+      this.log.debug("grpc-js internals changed: cannot watch HTTP/2 sessions; dead connections are then noticed when their socket closes");
+      return;
+    }
+    h2.on("session", (session: EventEmitter) => {
+      const current = this.injecting;
+      if (!current) return;
+      session.once("close", () => {
+        if (current.socket.destroyed) return;
+        if (!current.state.sawEnd) current.state.closedByGateway = true;
+        current.socket.destroy();
+      });
+    });
   }
 
   /** Register a running connector's key; a key used by two connectors is refused. */
@@ -268,7 +314,7 @@ export class GrpcServer implements GatewayService {
     s.overflowing = true;
   }
 
-  private connectionClosed(peer: string): void {
+  private connectionClosed(peer: string, byClient: boolean): void {
     for (const s of this.sessions.values()) {
       if (s.peer !== peer) continue;
       s.peer = undefined;
@@ -280,8 +326,8 @@ export class GrpcServer implements GatewayService {
       if (s.lostTimer) clearTimeout(s.lostTimer);
       s.lostTimer = setTimeout(() => {
         s.lostTimer = undefined;
-        if (s.peer === undefined && s.binding) s.binding.transportLost(peer);
-      }, RECONNECT_GRACE_MS);
+        if (s.peer === undefined && s.binding) s.binding.transportLost(peer, byClient ? "closed by the connector process" : "closed by the gateway: keepalive ping unanswered");
+      }, byClient ? RECONNECT_GRACE_MS : this.keepaliveGraceMs);
       s.lostTimer.unref?.();
     }
   }
