@@ -63,6 +63,7 @@ for (const from of FROM_BOTH) {
   test(`upstream tb_gateway.json (${from}): a Python connector process registers, sends data, answers an RPC, gets an attribute update`, async () => {
     const port = await freePort();
     const device = `py-meter-${from}`;
+    const rpcId = from === "source" ? 77 : 78; // one platform harness for the file: ids must not repeat
     const files = writeGatewayConfig(upstreamMain(port, [{ type: "grpc", name: "Python connector", configuration: "py.json", key: "k3y-of-python" }]), { "py.json": CONNECTOR_FILE });
     let gw: Started | undefined;
     let peer: Peer | undefined;
@@ -96,12 +97,12 @@ for (const from of FROM_BOTH) {
       expect(harness.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[device]?.firmware)?.body[device]).toEqual({ firmware: "1.2.3", off: false });
 
       // RPC from the platform → polled by the connector → its answer back to the platform
-      await harness.sendDeviceRpc(device, 77, "setMode", { mode: "boost", level: 3 });
+      await harness.sendDeviceRpc(device, rpcId, "setMode", { mode: "boost", level: 3 });
       const rpc = await peer.pollUntil((r) => !!r.gatewayDeviceRpcRequestMsg, "the RPC");
-      expect(rpc.gatewayDeviceRpcRequestMsg).toEqual({ deviceName: device, rpcRequestMsg: { requestId: 77, methodName: "setMode", params: JSON.stringify({ mode: "boost", level: 3 }) } });
-      await peer.call({ gatewayRpcResponseMsg: { deviceName: device, id: 77, data: JSON.stringify({ success: true, mode: "boost" }) } });
-      const reply = await harness.waitFor((h) => deviceRpcReply(h, 77), 15_000, "RPC reply");
-      expect(reply.body).toEqual({ device, id: 77, data: { success: true, mode: "boost" } });
+      expect(rpc.gatewayDeviceRpcRequestMsg).toEqual({ deviceName: device, rpcRequestMsg: { requestId: rpcId, methodName: "setMode", params: JSON.stringify({ mode: "boost", level: 3 }) } });
+      await peer.call({ gatewayRpcResponseMsg: { deviceName: device, id: rpcId, data: JSON.stringify({ success: true, mode: "boost" }) } });
+      const reply = await harness.waitFor((h) => deviceRpcReply(h, rpcId), 15_000, "RPC reply");
+      expect(reply.body).toEqual({ device, id: rpcId, data: { success: true, mode: "boost" } });
 
       // shared attribute update → notification, one sharedUpdated per key
       await harness.sendAttributeUpdate(device, { target: 22.5, label: "hall", enabled: true });
