@@ -38,6 +38,8 @@ export class GrpcConnector implements Connector, ConnectorBinding {
   private readonly devices = new Map<string, string>();
   private readonly pendingRpc = new Map<string, { resolve: (v: RpcReply) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private stopped = false;
+  private droppingBadData = false;
+  private lastStoreProblem: string | undefined;
 
   constructor(
     private readonly server: GrpcServer,
@@ -103,11 +105,17 @@ export class GrpcConnector implements Connector, ConnectorBinding {
   private async store(req: FromConnectorMessage): Promise<void> {
     const dropped: string[] = [];
     const records = uplinkRecords(req.gatewayTelemetryMsg?.msg, req.gatewayAttributesMsg?.msg, dropped);
-    if (dropped.length) this.ctx.log.warn(`dropped from the connector process's data: ${dropped.slice(0, 5).join("; ")}${dropped.length > 5 ? ` and ${dropped.length - 5} more` : ""}`);
+    // logged once per change of state: a connector that keeps sending the same bad entry does not flood the log
+    const bad = dropped.length > 0;
+    if (bad && !this.droppingBadData) this.ctx.log.warn(`dropped from the connector process's data (logged once until its data is clean again): ${dropped.slice(0, 5).join("; ")}${dropped.length > 5 ? ` and ${dropped.length - 5} more` : ""}`);
+    else if (!bad && this.droppingBadData) this.ctx.log.info("the connector process's data is clean again");
+    this.droppingBadData = bad;
     if (!records.length) return;
     for (const r of records) if (!this.devices.has(r.deviceName)) this.devices.set(r.deviceName, "default");
     const status = await this.ctx.sendData(records);
-    if (status !== "SUCCESS") this.ctx.log.warn(`data of ${records.length} device(s) not stored: ${status}`);
+    if (status !== "SUCCESS" && status !== this.lastStoreProblem) this.ctx.log.warn(`data of ${records.length} device(s) not stored (${status}); the protocol has no way to ask the connector process to resend it`);
+    else if (status === "SUCCESS" && this.lastStoreProblem) this.ctx.log.info("data is stored again");
+    this.lastStoreProblem = status === "SUCCESS" ? undefined : status;
   }
 
   private async claim(list: NonNullable<FromConnectorMessage["gatewayClaimMsg"]>["msg"] & object): Promise<"SUCCESS" | "FAILURE"> {

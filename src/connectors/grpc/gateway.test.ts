@@ -121,14 +121,32 @@ for (const from of FROM_BOTH) {
       const ans = await peer.pollUntil((r) => !!r.gatewayAttributeResponseMsg, "the attribute response");
       expect(ans.gatewayAttributeResponseMsg).toEqual({ deviceName: device, responseMsg: { requestId: 5, sharedAttributeList: [{ key: "setpoint", type: "LONG_V", long_v: "19" }] } });
 
+      // deleted shared attributes → sharedDeleted
+      await harness.sendAttributeUpdate(device, { deleted: ["label"] });
+      const del = await peer.pollUntil((r) => !!r.gatewayAttributeUpdateNotificationMsg, "the attribute deletion");
+      expect(del.gatewayAttributeUpdateNotificationMsg).toEqual({ deviceName: device, notificationMsg: { sharedDeleted: ["label"] } });
+
+      // claiming: one v1/gateway/claim per device
+      const claim = await peer.call({ gatewayClaimMsg: { msg: [{ deviceName: device, claimRequest: { secretKey: "s3cret", durationMs: "60000" } }] } });
+      expect(claim.reply.response.status).toBe("SUCCESS");
+      const claimed = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/claim" && r.body[device]), 15_000, "claim");
+      expect(claimed.body[device]).toEqual({ secretKey: "s3cret", durationMs: 60000 });
+
       const devs = await peer.call({ connectorGetConnectedDevicesMsg: {} });
       expect(devs.reply.connectorGetConnectedDevicesResponseMsg).toEqual({ connectorDevices: [{ deviceName: device, deviceType: "meter" }] });
 
-      const disc = await peer.call({ disconnectMsg: { deviceName: device } });
-      expect(disc.reply.response.status).toBe("SUCCESS");
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device), 15_000, "device disconnect");
       const unreg = await peer.call({ unregisterConnectorMsg: { connectorKey: "k3y-of-python" } });
       expect(unreg.reply.response).toEqual({ status: "SUCCESS", connectorMessage: { unregisterConnectorMsg: {} } });
+      // with no process registered, an RPC for its device is answered at once with an error, not left to time out
+      await harness.sendDeviceRpc(device, rpcId + 100, "setMode", {});
+      const orphan = await harness.waitFor((h) => deviceRpcReply(h, rpcId + 100), 15_000, "RPC reply without a connector process");
+      expect(JSON.stringify(orphan.body.data)).toContain("no connector process is registered");
+
+      expect((await register(peer, "k3y-of-python")).response.status).toBe("SUCCESS");
+      const disc = await peer.call({ disconnectMsg: { deviceName: device } });
+      expect(disc.reply.response).toEqual({ status: "SUCCESS", connectorMessage: { disconnectMsg: { deviceName: device } } });
+      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device), 15_000, "device disconnect");
+      expect((await peer.call({ disconnectMsg: { deviceName: device } })).reply.response.status).toBe("FAILURE");
       expect(gw.output()).toMatch(/connector process registered/);
     } finally {
       await peer?.stop();
