@@ -5,7 +5,7 @@
 // (changed only to point at the test ports and keep the server on loopback).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } from "../../../test/support/gateway.ts";
@@ -263,4 +263,30 @@ describe("auto keys", () => {
       await gw?.stop();
     }
   }, 120_000);
+});
+
+describe("connector reload", () => {
+  test("a changed connector file restarts the connector: its process is told (unregisterConnectorMsg), registers again and gets the new configuration", async () => {
+    const port = await freePort();
+    const main = { ...mainConfig(platform.port, { type: "memory" }, [{ type: "grpc", name: "Reloaded", configuration: "r.json", key: "rk" }], { checkConnectorsConfigurationInSeconds: 1 }), grpc: { enabled: true, serverPort: port, serverHost: "127.0.0.1" } };
+    const files = writeGatewayConfig(main, { "r.json": { version: 1 } });
+    let gw: Started | undefined;
+    let peer: Peer | undefined;
+    try {
+      gw = await startGatewayFrom("source", files.configPath);
+      peer = await startPeer(port);
+      const first = await register(peer, "rk");
+      expect(JSON.parse(first.connectorConfigurationMsg.configuration).version).toBe(1);
+      const file = join(files.dir, "r.json");
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), version: 2 }));
+      const told = await peer.pollUntil((r) => !!r.unregisterConnectorMsg, "the unregister push", 30_000);
+      expect(told).toEqual({ unregisterConnectorMsg: {} });
+      const again = await register(peer, "rk");
+      expect(again.response.status).toBe("SUCCESS");
+      expect(JSON.parse(again.connectorConfigurationMsg.configuration).version).toBe(2);
+    } finally {
+      await peer?.stop();
+      await gw?.stop();
+    }
+  }, 90_000);
 });
