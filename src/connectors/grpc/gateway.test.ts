@@ -212,15 +212,16 @@ describe("gRPC connector server: refusals and errors", () => {
 });
 
 describe("gRPC connector process that vanishes", () => {
-  for (const how of ["killed (kill -9)", "frozen (SIGSTOP): only keepalive notices"] as const) {
-    test(`${how}: its devices are disconnected on the platform`, async () => {
+  // the frozen case runs from the binary: it depends on server.ts watching grpc-js's HTTP/2 sessions
+  for (const [how, from] of [["killed (kill -9)", "source"], ["frozen (SIGSTOP): only keepalive notices", "binary"]] as const) {
+    test(`${how}, ${from}: its devices are disconnected on the platform`, async () => {
       const port = await freePort();
       const device = `vanishing-${how.startsWith("killed") ? "killed" : "frozen"}`;
       const files = writeGatewayConfig(upstreamMain(port, [{ type: "grpc", name: "Vanishing", configuration: "v.json", key: "vk" }], { keepAliveTimeMs: 1000, keepAliveTimeoutMs: 1000, reconnectGraceMs: 3000 }), { "v.json": CONNECTOR_FILE });
       let gw: Started | undefined;
       let peer: Peer | undefined;
       try {
-        gw = await startGatewayFrom("source", files.configPath);
+        gw = await startGatewayFrom(from, files.configPath);
         peer = await startPeer(port);
         expect((await register(peer, "vk")).response.status).toBe("SUCCESS");
         await peer.call({ gatewayTelemetryMsg: { msg: [{ deviceName: device, msg: { tsKvList: [{ kv: [kv.long("v", 1)] }] } }] } });
