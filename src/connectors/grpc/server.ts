@@ -61,6 +61,9 @@ const RECONNECT_GRACE_MS = 2_000;
 /** After keepalive closed it (see the header): the default of `grpc.reconnectGraceMs`. */
 export const KEEPALIVE_RECONNECT_GRACE_MS = 30_000;
 
+/** Replies telling an unregistered session to register (kept apart so they can be deduplicated and withdrawn). */
+const NOT_REGISTERED = new WeakSet<FromServiceMessage>();
+
 const DATA_FIELDS = [
   "gatewayTelemetryMsg",
   "gatewayAttributesMsg",
@@ -248,14 +251,23 @@ export class GrpcServer implements GatewayService {
   private async process(s: Session, req: FromConnectorMessage): Promise<void> {
     if (req.registerConnectorMsg) this.register(s, req.registerConnectorMsg.connectorKey ?? "");
     if (req.unregisterConnectorMsg) this.unregister(s, req.unregisterConnectorMsg.connectorKey ?? "");
-    if (!DATA_FIELDS.some((f) => req[f] !== undefined)) return;
+    const hasData = DATA_FIELDS.some((f) => req[f] !== undefined);
     if (!s.binding) {
-      // §5 #15: telling the client it is unregistered makes the reference client register again
-      if (!s.warnedUnbound) this.log.warn(`gRPC session ${s.id} (${s.peer}) sends data without being registered: answered FAILURE + unregister so it registers again`);
+      // Anything but (un)registering from a session that is not registered, polls included (a
+      // gateway restart forgets sessions): FAILURE + unregister makes the reference client register
+      // again (§5 #15; upstream's FAILURE + echo is discarded by it, so it never would).
+      if (req.registerConnectorMsg || req.unregisterConnectorMsg || (!hasData && req.response === undefined)) return;
+      if (!s.warnedUnbound) this.log.warn(`gRPC session ${s.id} (${s.peer}) calls without being registered: answered FAILURE + unregisterConnectorMsg so that it registers again`);
       s.warnedUnbound = true;
-      this.enqueue(s, { response: { status: "FAILURE" }, unregisterConnectorMsg: {} });
+      // one such notice waiting is enough: a client polling fast would otherwise queue one per poll
+      if (!s.queue.some((m) => NOT_REGISTERED.has(m))) {
+        const notice: FromServiceMessage = { response: { status: "FAILURE" }, unregisterConnectorMsg: {} };
+        NOT_REGISTERED.add(notice);
+        this.enqueue(s, notice);
+      }
       return;
     }
+    if (!hasData) return;
     for (const answer of await s.binding.handle(req)) this.enqueue(s, answer);
   }
 
@@ -282,6 +294,8 @@ export class GrpcServer implements GatewayService {
       this.sessionOf.set(b, s);
       s.binding = b;
       s.warnedUnbound = false;
+      // "you are not registered" notices still queued are stale now: they would make the client drop this registration
+      s.queue = s.queue.filter((m) => !NOT_REGISTERED.has(m));
       this.log.info(`connector ${b.name}: connector process registered (session ${s.id} from ${s.peer})`);
     }
     answer("SUCCESS", { connectorConfigurationMsg: { connectorName: b.name, configuration: b.configuration, connectorId: b.id } });
