@@ -237,6 +237,36 @@ describe("gRPC connector process that vanishes", () => {
   }
 });
 
+describe("an idle, healthy connector process", () => {
+  test("keepalive closes its idle connection (grpcio does not answer pings between calls) but its devices stay connected", async () => {
+    const port = await freePort();
+    const device = "idle-but-alive";
+    // polls every 3.5 s: longer than the 2 s wait after a client close, shorter than reconnectGraceMs
+    const files = writeGatewayConfig(upstreamMain(port, [{ type: "grpc", name: "Idle", configuration: "i.json", key: "ik" }], { keepAliveTimeMs: 500, keepAliveTimeoutMs: 500, reconnectGraceMs: 6000 }), { "i.json": CONNECTOR_FILE });
+    let gw: Started | undefined;
+    let peer: Peer | undefined;
+    try {
+      gw = await startGatewayFrom("source", files.configPath, { args: ["--log-level", "DEBUG"] });
+      peer = await startPeer(port);
+      expect((await register(peer, "ik")).response.status).toBe("SUCCESS");
+      await peer.call({ gatewayTelemetryMsg: { msg: [{ deviceName: device, msg: { tsKvList: [{ kv: [kv.long("v", 1)] }] } }] } });
+      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connected");
+      for (let i = 0; i < 4; i++) {
+        await Bun.sleep(3500); // the idle gap is the point of the test
+        const r = await peer.call({ response: {} });
+        expect(r.error).toBeUndefined();
+        expect(r.raw).toBe("0a00");
+      }
+      expect(harness.received.filter((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device)).toEqual([]);
+      expect(gw.output()).toContain("closed by the gateway (keepalive ping unanswered)");
+      expect(gw.output()).not.toContain("lost (");
+    } finally {
+      await peer?.stop();
+      await gw?.stop();
+    }
+  }, 90_000);
+});
+
 describe("auto keys", () => {
   test("binary: an \"auto\" key is generated, kept in persistent_keys.json and accepted again after a restart", async () => {
     const port = await freePort();

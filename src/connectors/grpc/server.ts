@@ -329,6 +329,7 @@ export class GrpcServer implements GatewayService {
   }
 
   private connectionClosed(peer: string, byClient: boolean): void {
+    this.log.debug(`connection from ${peer} closed ${byClient ? "by the client" : "by the gateway (keepalive ping unanswered)"}`);
     for (const s of this.sessions.values()) {
       if (s.peer !== peer) continue;
       s.peer = undefined;
