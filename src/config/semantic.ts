@@ -217,6 +217,8 @@ function checkGrpcConnectors(doc: SourceDoc, c: Obj, out: Diagnostic[]): void {
   const serverOn = obj(c.grpc).enabled === true;
   list.forEach((e: unknown, i: number) => {
     const entry = obj(e);
+    if (entry.useGRPCForce === true || entry.useGRPC === true)
+      out.push(diagAt(doc, ["connectors", i, entry.useGRPCForce === true ? "useGRPCForce" : "useGRPC"], "warning", `connector "${String(entry.name)}": tb-gw runs its built-in connectors inside the gateway, not as a separate gRPC process; this setting is ignored`));
     if (typeof entry.type !== "string" || entry.type.toLowerCase() !== "grpc") return;
     if (typeof entry.key !== "string" || entry.key.trim() === "")
       out.push(diagAt(doc, ["connectors", i], "warning", `connector "${String(entry.name)}" of type grpc needs a "key": one of your choice, or "auto" to have one generated and kept in persistent_keys.json`));

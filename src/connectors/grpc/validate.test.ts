@@ -31,3 +31,9 @@ test("no key, server off: one warning each, naming the connector and the fix", a
   expect(msgs).toContainEqual(expect.stringContaining('connector "Ext" of type grpc needs the gRPC server: set "grpc": {"enabled": true'));
   expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
 });
+
+test("useGRPCForce on a built-in connector: a warning that it runs in process", async () => {
+  const files = withConnectors({ enabled: true }, [{ type: "grpc", name: "Ext", configuration: "ext.json", key: "k", useGRPCForce: true }]);
+  const r = await checkGatewayConfig(files.configPath, { env: {} });
+  expect(r.diagnostics.map((d) => d.message)).toContainEqual(expect.stringContaining("this setting is ignored"));
+});
