@@ -171,7 +171,7 @@ export async function checkGatewayConfig(path: string | undefined, opts: LoadOpt
 /** Ports the main config itself listens on, when enabled: the gRPC server and the status endpoints. */
 function mainListeners(doc: SourceDoc, raw: Record<string, unknown>): MainListener[] {
   const out: MainListener[] = [];
-  if (isObj(raw.grpc) && raw.grpc.enabled === true) out.push({ owner: "the gRPC server", doc, path: ["grpc", "serverPort"], port: raw.grpc.serverPort });
+  if (isObj(raw.grpc) && raw.grpc.enabled === true) out.push({ owner: "the gRPC server", doc, path: ["grpc", "serverPort"], port: raw.grpc.serverPort ?? 9595, host: raw.grpc.serverHost ?? "0.0.0.0" });
   const status = isObj(raw.status) ? raw.status : {};
   for (const [k, what] of [["http", "the status HTTP endpoint"], ["metrics", "the metrics endpoint"]] as const) {
     const s = status[k];

@@ -161,12 +161,32 @@ export const StatusSchema = z
   })
   .check(z.describe("tb-gw: local status endpoint"));
 
+const ms = (d: string) => z.optional(z.number().check(z.int(), z.minimum(0))).check(z.describe(d));
+
+/** `grpc`: the server out-of-process connectors (type "grpc") talk to (spec grpc.md §4.6 for the keepalive keys). */
+export const GrpcSchema = z
+  .looseObject({
+    enabled: z._default(z.boolean(), false).check(z.describe("start the gRPC connector server")),
+    serverPort: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(65535)), 9595).check(z.describe("port the gRPC connector server listens on")),
+    serverHost: z._default(z.string(), "0.0.0.0").check(z.describe("tb-gw: listen address (upstream listens on every interface; 127.0.0.1 keeps it local)")),
+    keepAliveTimeMs: ms("ms between keepalive pings on an idle connection (default 10000)"),
+    keepAliveTimeoutMs: ms("ms a ping may stay unanswered before the connection is closed (default 5000)"),
+    keepaliveTimeoutMs: ms("alias of keepAliveTimeoutMs"),
+    keepAlivePermitWithoutCalls: z.optional(z.boolean()).check(z.describe("ping connections that have no call in flight (default true)")),
+    keepalivePermitWithoutCalls: z.optional(z.boolean()).check(z.describe("alias of keepAlivePermitWithoutCalls")),
+    maxPingsWithoutData: ms("grpc.http2.max_pings_without_data (read; @grpc/grpc-js does not police pings)"),
+    minTimeBetweenPingsMs: ms("grpc.http2.min_time_between_pings_ms (read; not policed)"),
+    minPingIntervalWithoutDataMs: ms("grpc.http2.min_ping_interval_without_data_ms (read; not policed)"),
+    reconnectGraceMs: ms("tb-gw: ms a registered connector process may stay without a connection after keepalive closed it, before its devices are disconnected (default 30000; idle Python clients do not answer pings and reconnect at their next poll)"),
+  })
+  .check(z.describe("gRPC server for out-of-process connectors (connectors[] entries of type grpc)"));
+
 export const MainConfigSchema = z
   .object({
     $schema: z.optional(z.string()),
     thingsboard: ThingsboardSchema,
     storage: StorageSchema,
-    grpc: z.optional(z.record(z.string(), z.unknown())),
+    grpc: z.optional(GrpcSchema),
     connectors: z._default(z.array(ConnectorEntrySchema), []),
     status: z.optional(StatusSchema),
   })
@@ -175,5 +195,6 @@ export const MainConfigSchema = z
 export type MainConfig = z.infer<typeof MainConfigSchema>;
 export type ThingsboardConfig = z.infer<typeof ThingsboardSchema>;
 export type ConnectorEntry = z.infer<typeof ConnectorEntrySchema>;
+export type GrpcConfig = z.infer<typeof GrpcSchema>;
 export type StatusConfig = z.infer<typeof StatusSchema>;
 export type ReportStrategy = z.infer<typeof ReportStrategySchema>;

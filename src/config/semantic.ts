@@ -207,7 +207,23 @@ export function checkMainSemantics(doc: SourceDoc, config: unknown, configDir: s
     if (why) out.push(diagAt(doc, ["thingsboard", "statistics", "configuration"], "warning", `custom statistics commands: ${why}; custom statistics will be skipped`));
   }
   checkStorageFolder(doc, c, configDir, out);
+  checkGrpcConnectors(doc, c, out);
   return out;
+}
+
+/** Connectors of type grpc need a key and the gRPC server on: warned by `validate` (and `run`, which starts the other connectors). */
+function checkGrpcConnectors(doc: SourceDoc, c: Obj, out: Diagnostic[]): void {
+  const list = Array.isArray(c.connectors) ? c.connectors : [];
+  const serverOn = obj(c.grpc).enabled === true;
+  list.forEach((e: unknown, i: number) => {
+    const entry = obj(e);
+    if (entry.useGRPCForce === true || entry.useGRPC === true)
+      out.push(diagAt(doc, ["connectors", i, entry.useGRPCForce === true ? "useGRPCForce" : "useGRPC"], "warning", `connector "${String(entry.name)}": tb-gw runs its built-in connectors inside the gateway, not as a separate gRPC process; this setting is ignored`));
+    if (typeof entry.type !== "string" || entry.type.toLowerCase() !== "grpc") return;
+    if (typeof entry.key !== "string" || entry.key.trim() === "")
+      out.push(diagAt(doc, ["connectors", i], "warning", `connector "${String(entry.name)}" of type grpc needs a "key": one of your choice, or "auto" to have one generated and kept in persistent_keys.json`));
+    if (!serverOn) out.push(diagAt(doc, ["connectors", i, "type"], "warning", `connector "${String(entry.name)}" of type grpc needs the gRPC server: set "grpc": {"enabled": true, "serverPort": 9595}`));
+  });
 }
 
 /** Role hits of one connector, with the document they were found in. */

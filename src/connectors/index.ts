@@ -1,7 +1,7 @@
 // The connector registry: one line per connector. Each entry loads only the connector's
 // descriptor module (schema + a lazy `create`), so protocol libraries load only when used.
 
-import type { ConnectorDescriptor } from "../core/connector.ts";
+import type { ConnectorDescriptor, ServiceDescriptor } from "../core/connector.ts";
 
 type Loader = () => Promise<{ descriptor: ConnectorDescriptor<any> }>;
 
@@ -20,6 +20,12 @@ export const connectorRegistry: Record<string, Loader> = {
   xmpp: () => import("./xmpp/index.ts"),
   ftp: () => import("./ftp/index.ts"),
   knx: () => import("./knx/index.ts"),
+  grpc: () => import("./grpc/index.ts"),
+};
+
+/** Gateway services by the main-config section that enables them (started before the connectors). */
+export const serviceRegistry: Record<string, () => Promise<{ service: ServiceDescriptor<any> }>> = {
+  grpc: () => import("./grpc/service.ts"),
 };
 
 /**

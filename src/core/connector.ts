@@ -34,6 +34,10 @@ export interface ConnectorContext {
    */
   readonly instance?: string;
   readonly log: Logger;
+  /** The `connectors[]` entry as written in the main config (e.g. a grpc connector's `key`). */
+  readonly entry?: Readonly<Record<string, unknown>>;
+  /** A running gateway service by its main-config section (`grpc`); undefined when off or failed to start. */
+  service?<S extends GatewayService>(section: string): S | undefined;
 
   /**
    * Hand converted data to the gateway. Resolves once the data is in storage (for sqlite and file
@@ -64,6 +68,19 @@ export interface Connector {
   onRpc?(request: RpcRequest): Promise<RpcReply | undefined>;
   /** Shared-attribute keys to sync when a device (re)connects; "*" = all. */
   sharedAttributeKeys?(device: string): string[] | "*";
+}
+
+/** A gateway-wide service configured by a main-config section, started before the connectors and stopped after them. */
+export interface GatewayService {
+  stop(): Promise<void>;
+}
+
+/** Registered in src/connectors/index.ts by section name; the core starts those whose section enables them. */
+export interface ServiceDescriptor<S extends GatewayService = GatewayService> {
+  /** Whether the section (as parsed by the main schema) asks for the service. */
+  enabled(section: unknown): boolean;
+  /** Start it; a thrown error is logged by the gateway, which keeps running without the service. */
+  start(section: unknown, env: { configDir: string; log: Logger }): Promise<S>;
 }
 
 /** Advice on a connector file that the schema cannot give: where (JSON path in the file) and what. */

@@ -11,7 +11,8 @@ import { T } from "../platform/topics.ts";
 import { EventBus } from "../observe/events.ts";
 import { errorText, Logger } from "../observe/logger.ts";
 import { ConnectorManager, type LoadedConnector } from "./connectors.ts";
-import type { ConnectorContext } from "./connector.ts";
+import type { ConnectorContext, GatewayService } from "./connector.ts";
+import { serviceRegistry } from "../connectors/index.ts";
 import { DeviceFilter } from "./device-filter.ts";
 import { DeviceRegistry, type DeviceInfo } from "./devices.ts";
 import { Downlink } from "./downlink.ts";
@@ -57,6 +58,8 @@ export class Gateway {
   private readonly remote: RemoteConfiguration | undefined;
   private readonly shell: RemoteShell | undefined;
   private timers: Array<ReturnType<typeof setInterval>> = [];
+  /** Running services by main-config section (e.g. the gRPC connector server). */
+  private readonly services = new Map<string, GatewayService>();
   private fileStamps = new Map<string, number>();
   private stopping = false;
   readonly startedAt = Date.now();
@@ -141,6 +144,8 @@ export class Gateway {
       dataDir: join(this.stateDir, "state", name.replace(/[^\w.-]+/g, "_")),
       instance: this.opts.instance,
       log,
+      entry: loaded.entry as Readonly<Record<string, unknown>>,
+      service: <S extends GatewayService>(section: string) => this.services.get(section) as S | undefined,
       stopped: false,
       sendData(data: Parameters<ConnectorContext["sendData"]>[0]) {
         if (ctx.stopped) return Promise.resolve("NOT_STORED" as const);
@@ -231,10 +236,25 @@ export class Gateway {
     if (this.opts.config.thingsboard.security) await connecting;
     else connecting.catch((e) => this.log.error(`platform connection not started: ${errorText(e)}`));
     this.sender.start();
+    await this.startServices();
     await this.connectors.startAll(this.opts.connectors);
     this.statistics.start();
     this.startWatchers();
     this.log.info(`gateway started in ${Date.now() - t0} ms: ${this.connectors.all().length}/${this.opts.connectors.length} connectors running, storage ${this.storage.kind} (${this.storage.depth()} records waiting)`);
+  }
+
+  /** Services whose main-config section enables them; one that fails is logged and the gateway runs on without it. */
+  private async startServices(): Promise<void> {
+    const cfg = this.opts.config as Record<string, unknown>;
+    for (const [section, load] of Object.entries(serviceRegistry)) {
+      try {
+        const { service } = await load();
+        if (!service.enabled(cfg[section])) continue;
+        this.services.set(section, await service.start(cfg[section], { configDir: this.opts.configDir, log: this.log.child(section) }));
+      } catch (e) {
+        this.log.error(`${section} service not started (section "${section}" of ${this.opts.configPath}): ${errorText(e)}`);
+      }
+    }
   }
 
   private startWatchers(): void {
@@ -308,6 +328,8 @@ export class Gateway {
     this.statistics.stop();
     this.remote?.stop();
     await this.connectors.stopAll();
+    for (const [section, svc] of this.services) await svc.stop().catch((e) => this.log.warn(`${section} service did not stop cleanly: ${errorText(e)}`));
+    this.services.clear();
     this.strategies.stop();
     this.downlink.stop();
     this.shell?.stop();
