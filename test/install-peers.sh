@@ -15,11 +15,12 @@
 # python3-pyftpdlib + python3-openssl (the FTP/FTPS server for the FTP connector; its TLS handler
 # needs pyOpenSSL, which Debian only recommends),
 # knxd + knxd-tools (KNX: knxd with a dummy bus as the KNXnet/IP tunnelling server, knxtool to write
-# group values and watch the bus).
+# group values and watch the bus), iproute2 (`ip netns`/veth: the KNX tests run knxd in a network
+# namespace of their own, as its server always joins a multicast group; needs root).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd knxd-tools; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd knxd-tools iproute2; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
