@@ -74,6 +74,8 @@ describe("KNX connector in the gateway", () => {
         await knxd.until((t) => t.some((x) => x.kind === "read" && x.address === "1/0/6") ? true : undefined, "gateway reads");
         // knxd's multicast join stays in its namespace: no host device is in 224.0.23.12
         expect(knxd.groupMembers()).toEqual({ netns: [knxd.netns.nsDevice], host: [] });
+        // the tunnel's return end: the host's end of the veth pair, the route's source toward knxd
+        expect(knxd.netns.hostUdpSockets()).toHaveLength(1);
       } finally {
         if (process.env.KNX_DEBUG) console.log(gw?.output());
         await gw?.stop();

@@ -51,6 +51,9 @@ describe("KNX connector against knxd", () => {
     await ctx.waitFor((s) => s.some((d) => d.deviceName === "Room KNX 1"), 30_000, "first poll");
     // knxd's multicast join stays in its namespace: no host device is in 224.0.23.12
     expect(knxd.groupMembers()).toEqual({ netns: [knxd.netns.nsDevice], host: [] });
+    // the tunnel's return end is the host's end of the veth pair (the route's source toward knxd),
+    // not the address knxultimate would pick by itself (eth0's)
+    expect(knxd.netns.hostUdpSockets()).toHaveLength(1);
     const data = ctx.sent.find((d) => d.deviceName === "Room KNX 1")!;
     expect(data.deviceType).toBe("default");
     expect(data.telemetry![0]!.values).toEqual(Object.fromEntries(TYPES.map((t) => [t.key, t.value])));

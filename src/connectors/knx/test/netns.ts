@@ -26,6 +26,8 @@ export interface TestNetns {
   exec(cmd: string, args: string[]): [string, string[]];
   /** Devices that are members of the IPv4 multicast group `hexGroup` (/proc/net/igmp form), inside the namespace. */
   devicesInGroup(hexGroup: string): string[];
+  /** Local `address:port` of the host's UDP sockets bound to hostIp (e.g. a tunnel's return end). */
+  hostUdpSockets(): string[];
   destroy(): void;
 }
 
@@ -34,6 +36,12 @@ let counter = 0;
 function ip(args: string[]): string {
   const r = spawnSync("ip", args, { encoding: "utf8", timeout: 10_000 });
   if (r.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  return r.stdout;
+}
+
+function ss(args: string[]): string {
+  const r = spawnSync("ss", args, { encoding: "utf8", timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`ss ${args.join(" ")} failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   return r.stdout;
 }
 
@@ -105,6 +113,12 @@ export function createTestNetns(): TestNetns {
     ip: nsIp,
     exec: (cmd, args) => ["ip", ["netns", "exec", name, cmd, ...args]],
     devicesInGroup: (hexGroup) => igmpDevicesIn(ip(["netns", "exec", name, "cat", "/proc/net/igmp"]), hexGroup),
+    // ss -H -u: no header; columns state, recv-q, send-q, local, peer
+    hostUdpSockets: () =>
+      ss(["-Huan", "src", hostIp])
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[3] ?? "")
+        .filter((a) => a.startsWith(`${hostIp}:`)),
     destroy,
   };
 }
