@@ -8,7 +8,7 @@
 // failure half-way through creation.
 
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /** 224.0.23.12 as /proc/net/igmp prints it (the address's bytes in host order, little-endian here). */
 export const KNX_GROUP_IGMP = "0C1700E0";
@@ -32,6 +32,27 @@ export interface TestNetns {
 }
 
 let counter = 0;
+/** Namespaces of this process not destroyed yet: removed on exit too (a timed-out test skips its finally). */
+const live = new Set<() => void>();
+process.on("exit", () => {
+  for (const destroy of live) destroy();
+});
+
+/**
+ * Names (namespace and host veth end) left by test processes that are gone, e.g. killed with
+ * SIGKILL. Only names are removed: a process still running inside keeps its namespace alive.
+ */
+function sweepLeftovers(): void {
+  const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 10_000 }).stdout ?? "";
+  for (const m of list.matchAll(/^tbgw-knx-(\d+)-(\d+)\b/gm)) {
+    const pid = Number(m[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    spawnSync("ip", ["netns", "del", m[0]], { timeout: 10_000, stdio: "ignore" });
+    spawnSync("ip", ["link", "del", `tk${pid}h${m[2]}`], { timeout: 10_000, stdio: "ignore" });
+  }
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`);
 
 function ip(args: string[]): string {
   const r = spawnSync("ip", args, { encoding: "utf8", timeout: 10_000 });
@@ -78,6 +99,7 @@ function freeSubnet(n: number): [string, string] {
 }
 
 export function createTestNetns(): TestNetns {
+  sweepLeftovers();
   const n = counter++ % 1000;
   const name = `tbgw-knx-${process.pid}-${n}`;
   // interface names: at most 15 characters ("tk" + PID ≤ 7 digits + h|n + ≤ 3 digits)
@@ -85,10 +107,12 @@ export function createTestNetns(): TestNetns {
   const nsDevice = `tk${process.pid}n${n}`;
   const [hostIp, nsIp] = freeSubnet(n);
   const destroy = () => {
-    spawnSync("ip", ["netns", "del", name], { timeout: 10_000 });
+    live.delete(destroy);
+    spawnSync("ip", ["netns", "del", name], { timeout: 10_000, stdio: "ignore" });
     // the pair goes with the namespace, but only once the kernel has cleaned it up
     spawnSync("ip", ["link", "del", hostDevice], { timeout: 10_000, stdio: "ignore" });
   };
+  live.add(destroy);
   try {
     ip(["netns", "add", name]);
     ip(["link", "add", hostDevice, "type", "veth", "peer", "name", nsDevice]);
