@@ -1,4 +1,5 @@
-// KNX through knxd's tunnelling server on loopback: telegrams/s the connector takes in and sends.
+// KNX through knxd's tunnelling server (in a network namespace of its own, reached over a veth pair;
+// see src/connectors/knx/test/netns.ts): telegrams/s the connector takes in and sends.
 //  uplink: the responder (a client on knxd's unix socket) sends a burst of GroupValueWrite
 //          telegrams; knxd tunnels each to the connector, which decodes and hands it on;
 //  poll:   devices polling their group addresses as fast as they can, the responder answering:
@@ -32,7 +33,7 @@ const devices = addresses.map((a, i) => ({
   timeseries: [{ key: "t", type: "temperature", groupAddress: a }],
 }));
 const config = KnxConfigSchema.parse({
-  client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: knxd.port },
+  client: { type: "TUNNELING", gatewayIp: knxd.host, gatewayPort: knxd.port },
   devices,
   serverSideRpc: [{ method: "setT", deviceNameFilter: ".*", requestType: "write", dataType: "temperature", groupAddress: "4/1/1" }],
 });

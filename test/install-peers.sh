@@ -17,11 +17,13 @@
 # knxd + knxd-tools (KNX: knxd with a dummy bus as the KNXnet/IP tunnelling server, knxtool to write
 # group values and watch the bus),
 # python3-grpcio + python3-grpc-tools (the out-of-process gRPC connector: stubs generated from our
-# messages.proto by grpc_tools.protoc at test time, a Python process as the connector).
+# messages.proto by grpc_tools.protoc at test time, a Python process as the connector),
+# group values and watch the bus), iproute2 (`ip netns`/veth: the KNX tests run knxd in a network
+# namespace of their own, as its server always joins a multicast group; needs root).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd knxd-tools python3-grpcio python3-grpc-tools; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd knxd-tools python3-grpcio python3-grpc-tools iproute2; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

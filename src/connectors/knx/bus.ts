@@ -4,6 +4,7 @@
 // (reads of one address in flight at once share one telegram), and every group value seen on the
 // bus handed to one listener.
 
+import { createSocket } from "node:dgram";
 import { KNXClient } from "knxultimate";
 import type { KnxPayload } from "./dpt.ts";
 import { parseGroupAddress, type GroupAddress } from "./address.ts";
@@ -63,6 +64,7 @@ export class KnxBus {
   async connect(): Promise<void> {
     this.dropClient();
     const o = this.opts;
+    const localIp = o.mode === "routing" ? undefined : (o.localIp ?? (await sourceAddressToward(o.host, o.port)));
     const client = new KNXClient({
       hostProtocol: o.mode === "routing" ? "Multicast" : o.mode === "tunnelTcp" ? "TunnelTCP" : "TunnelUDP",
       ipAddr: o.host,
@@ -71,7 +73,15 @@ export class KnxBus {
       physAddr: o.individualAddress ?? "",
       KNXQueueSendIntervalMilliseconds: Math.max(20, o.sendIntervalMs),
       loglevel: "error",
-    } as ConstructorParameters<typeof KNXClient>[0]);
+    } as ConstructorParameters<typeof KNXClient>[0], (c) => {
+      // knxultimate's constructor replaces localIPAddress with its own pick of a network interface
+      // (the best-scored "physical" one, never a link-local 169.254 one), so a configured localIp was
+      // ignored and the tunnel could be bound to (and advertise) an address of another network. Put
+      // ours back before it creates and binds the socket (the hook replaces that call).
+      const own = c as unknown as { _options: { localIPAddress: string }; createSocket(): void };
+      if (localIp) own._options.localIPAddress = localIp;
+      own.createSocket();
+    });
     silence(client);
     unpace(client, o.sendIntervalMs);
     this.client = client;
@@ -224,4 +234,27 @@ function silence(client: KNXClient): void {
   if (!logger) return;
   logger.silent = true;
   for (const t of logger.transports ?? []) t.silent = true;
+}
+
+/**
+ * The local address the kernel sends from toward host:port (its route's source), for the tunnel's
+ * return address; undefined when there is no route (knxultimate then picks an interface itself).
+ */
+function sourceAddressToward(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = createSocket("udp4");
+    const done = (address?: string) => {
+      socket.close();
+      resolve(address);
+    };
+    socket.once("error", () => done());
+    // connect() on UDP sends nothing: it only fixes the peer, and with it the route and source
+    socket.connect(port, host, () => {
+      try {
+        done(socket.address().address);
+      } catch {
+        done();
+      }
+    });
+  });
 }

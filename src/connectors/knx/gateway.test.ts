@@ -1,7 +1,8 @@
 // The KNX connector through the whole gateway: `tb-gw run` as its own process (from source and
 // from the compiled binary), Mosquitto with the harness playing the platform, Debian's knxd with
-// a dummy bus as the KNX/IP interface. The upstream sample knx.json, changed only in gatewayIP and
-// gatewayPort, gives the Python gateway's device, keys and values; its attribute update and RPC
+// a dummy bus as the KNX/IP interface, in a network namespace of the test's own (test/netns.ts; the
+// gateway, also the compiled binary, stays in the host's and tunnels over a veth pair). The upstream
+// sample knx.json, changed only in gatewayIP and gatewayPort, gives the Python gateway's device, keys and values; its attribute update and RPC
 // reach the bus.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -12,8 +13,8 @@ import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts"
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import type { Started } from "../../../test/support/process.ts";
-import { freeUdpPort } from "../../../test/support/ports.ts";
 import { startKnxd } from "./test/knxd.ts";
+import { createTestNetns } from "./test/netns.ts";
 import { TYPES } from "./test/dpt-cases.ts";
 
 const SAMPLE = join(SAMPLES, "knx.json");
@@ -42,7 +43,7 @@ describe("KNX connector in the gateway", () => {
       let gw: Started | undefined;
       try {
         const knxCfg = JSON.parse(readFileSync(SAMPLE, "utf8"));
-        knxCfg.client.gatewayIP = "127.0.0.1";
+        knxCfg.client.gatewayIP = knxd.host;
         knxCfg.client.gatewayPort = knxd.port;
         const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "knx", name: "KNX sample", configuration: "knx.json" }]), { "knx.json": knxCfg });
         const received = harness.received.length;
@@ -71,6 +72,10 @@ describe("KNX connector in the gateway", () => {
         knxd.groupWrite("1/0/7", "0c1a");
         await harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]?.[0]?.values?.humidity === 21), 30_000, "written humidity");
         await knxd.until((t) => t.some((x) => x.kind === "read" && x.address === "1/0/6") ? true : undefined, "gateway reads");
+        // knxd's multicast join stays in its namespace: no host device is in 224.0.23.12
+        expect(knxd.groupMembers()).toEqual({ netns: [knxd.netns.nsDevice], host: [] });
+        // the tunnel's return end: the host's end of the veth pair, the route's source toward knxd
+        expect(knxd.netns.hostUdpSockets()).toHaveLength(1);
       } finally {
         if (process.env.KNX_DEBUG) console.log(gw?.output());
         await gw?.stop();
@@ -84,7 +89,7 @@ describe("KNX connector in the gateway", () => {
     let gw: Started | undefined;
     try {
       const knxCfg = {
-        client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: knxd.port, readTimeout: 60 },
+        client: { type: "TUNNELING", gatewayIp: knxd.host, gatewayPort: knxd.port, readTimeout: 60 },
         devices: [
           // 2/2/9 has no device behind it: this device's poll waits 60 s for it
           { deviceInfo: { deviceNameExpression: "Half dead" }, pollPeriod: 300, timeseries: [{ key: "x", type: "temperature", groupAddress: "2/2/9" }, { key: "t", type: "temperature", groupAddress: "2/1/8" }] },
@@ -107,12 +112,17 @@ describe("KNX connector in the gateway", () => {
   }, 120_000);
 
   test("from the compiled binary: the interface restarted, the gateway tunnels again and reports the new value", async () => {
-    const port = await freeUdpPort();
-    let knxd = await startKnxd({ "5/0/1": "0c33" }, port);
+    // one namespace for both knxd runs: the interface comes back at the same address and port
+    const netns = createTestNetns();
+    const port = 3671;
+    let knxd = await startKnxd({ "5/0/1": "0c33" }, { netns, port }).catch((e) => {
+      netns.destroy();
+      throw e;
+    });
     let gw: Started | undefined;
     try {
       const knxCfg = {
-        client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: port, autoReconnectWait: 1 },
+        client: { type: "TUNNELING", gatewayIp: netns.ip, gatewayPort: port, autoReconnectWait: 1 },
         devices: [{ deviceInfo: { deviceNameExpression: "Lab" }, pollPeriod: 500, timeseries: [{ key: "t", type: "temperature", groupAddress: "5/0/1" }] }],
       };
       const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "knx", name: "KNX restart", configuration: "knx.json" }]), { "knx.json": knxCfg });
@@ -121,13 +131,17 @@ describe("KNX connector in the gateway", () => {
       const valueSeen = (v: number) => () => harness.received.slice(received).some((r) => r.topic === "v1/gateway/telemetry" && r.body.Lab?.some((e: { values: { t?: number } }) => e.values.t === v)) || undefined;
       await harness.waitFor(valueSeen(21.5), 30_000, "value before the restart");
       await knxd.stop();
-      knxd = await startKnxd({ "5/0/1": "0c1a" }, port);
+      knxd = await startKnxd({ "5/0/1": "0c1a" }, { netns, port });
       await harness.waitFor(valueSeen(21), 60_000, "value after the restart");
       expect(gw.output()).toContain("KNX connection lost");
     } finally {
       if (process.env.KNX_DEBUG) console.log(gw?.output());
-      await gw?.stop();
-      await knxd.stop();
+      try {
+        await gw?.stop();
+        await knxd.stop();
+      } finally {
+        netns.destroy();
+      }
     }
   }, 150_000);
 });

@@ -1,17 +1,17 @@
-// The KNX connector against Debian's knxd (dummy bus, tunnelling server on 127.0.0.1): values read
+// The KNX connector against Debian's knxd (dummy bus, tunnelling server in a network namespace of
+// the test's own, reached over a veth pair; see test/netns.ts): values read
 // through the tunnel render as upstream (xknx) renders each DPT, values written by knxtool are
 // reported, attribute updates and RPC reach the bus (seen by knxtool vbusmonitor1 and by the
 // responder), an address shared by two keys is read once per poll, and a dead address delays no
 // other device.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { createSocket } from "node:dgram";
 import { recordingContext, type RecordingContext } from "../../../test/support/context.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
-import { freeUdpPort } from "../../../test/support/ports.ts";
 import { KnxConnector } from "./connector.ts";
 import { KnxConfigSchema } from "./schema.ts";
-import { startKnxd, type Knxd } from "./test/knxd.ts";
+import { listenSilently, startKnxd, type Knxd } from "./test/knxd.ts";
+import { createTestNetns } from "./test/netns.ts";
 import { TYPES } from "./test/dpt-cases.ts";
 
 let knxd: Knxd | undefined;
@@ -22,9 +22,9 @@ afterEach(async () => {
   connector = knxd = undefined;
 });
 
-function configFor(port: number, devices: unknown[], extra: Record<string, unknown> = {}, client: Record<string, unknown> = {}) {
+function configFor(at: { host: string; port: number }, devices: unknown[], extra: Record<string, unknown> = {}, client: Record<string, unknown> = {}) {
   // readTimeout 10 s: an answer slowed by a loaded machine is still an answer (upstream waits 2 s)
-  return KnxConfigSchema.parse({ client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: port, readTimeout: 10, ...client }, devices, ...extra });
+  return KnxConfigSchema.parse({ client: { type: "TUNNELING", gatewayIp: at.host, gatewayPort: at.port, readTimeout: 10, ...client }, devices, ...extra });
 }
 
 async function start(cfg: ReturnType<typeof configFor>): Promise<RecordingContext> {
@@ -47,8 +47,13 @@ describe("KNX connector against knxd", () => {
       attributes: [{ key: "temperatureAttr", type: "temperature", groupAddress: "2/1/8" }],
       timeseries: TYPES.map((t) => ({ key: t.key, type: t.type, groupAddress: t.ga })),
     };
-    const ctx = await start(configFor(knxd.port, [device]));
+    const ctx = await start(configFor(knxd, [device]));
     await ctx.waitFor((s) => s.some((d) => d.deviceName === "Room KNX 1"), 30_000, "first poll");
+    // knxd's multicast join stays in its namespace: no host device is in 224.0.23.12
+    expect(knxd.groupMembers()).toEqual({ netns: [knxd.netns.nsDevice], host: [] });
+    // the tunnel's return end is the host's end of the veth pair (the route's source toward knxd),
+    // not the address knxultimate would pick by itself (eth0's)
+    expect(knxd.netns.hostUdpSockets()).toHaveLength(1);
     const data = ctx.sent.find((d) => d.deviceName === "Room KNX 1")!;
     expect(data.deviceType).toBe("default");
     expect(data.telemetry![0]!.values).toEqual(Object.fromEntries(TYPES.map((t) => [t.key, t.value])));
@@ -70,7 +75,7 @@ describe("KNX connector against knxd", () => {
       attributes: [{ key: "light", type: "switch", groupAddress: "1/0/8" }],
       timeseries: [{ key: "temperature", type: "temperature", groupAddress: "1/0/6" }, { key: "humidity", type: "humidity", groupAddress: "1/0/7" }],
     };
-    const ctx = await start(configFor(knxd.port, [device]));
+    const ctx = await start(configFor(knxd, [device]));
     await ctx.waitFor((s) => s.some((d) => d.deviceName === "Hall"), 30_000, "first poll");
     expect(telemetryOf(ctx, "Hall")).toEqual({ temperature: 21.5, humidity: 40 }); // 0x0fd0: exponent 1, 2000·2/100
     expect(attributesOf(ctx, "Hall")).toEqual({ light: false });
@@ -82,7 +87,7 @@ describe("KNX connector against knxd", () => {
   test("three devices reading one address at the same moment share one GroupValueRead", async () => {
     knxd = await startKnxd({ "6/0/1": "0c33" });
     const dev = (name: string) => ({ deviceInfo: { deviceNameExpression: name }, pollPeriod: 600_000, timeseries: [{ key: "t", type: "temperature", groupAddress: "6/0/1" }] });
-    const ctx = await start(configFor(knxd.port, [dev("East"), dev("West"), dev("North")]));
+    const ctx = await start(configFor(knxd, [dev("East"), dev("West"), dev("North")]));
     await ctx.waitFor(() => ["East", "West", "North"].every((n) => telemetryOf(ctx, n).t === 21.5), 30_000, "all three devices");
     if (process.env.KNX_DEBUG) console.log(JSON.stringify(knxd.telegrams()), knxd.monitorLines());
     expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "6/0/1")).toHaveLength(1);
@@ -93,7 +98,7 @@ describe("KNX connector against knxd", () => {
     const alive = { deviceInfo: { deviceNameExpression: "Alive" }, pollPeriod: 300, timeseries: [{ key: "t", type: "temperature", groupAddress: "3/0/1" }] };
     // 3/0/9 has no device behind it: its read waits the whole (long) read timeout
     const dead = { deviceInfo: { deviceNameExpression: "Half dead" }, pollPeriod: 300, timeseries: [{ key: "b", type: "brightness", groupAddress: "3/0/2" }, { key: "x", type: "temperature", groupAddress: "3/0/9" }] };
-    const ctx = await start(configFor(knxd.port, [dead, alive], {}, { readTimeout: 60 }));
+    const ctx = await start(configFor(knxd, [dead, alive], {}, { readTimeout: 60 }));
     // Alive polls again and again while Half dead's first read of 3/0/9 is still unanswered.
     await ctx.waitFor((s) => s.filter((d) => d.deviceName === "Alive").length >= 4, 30_000, "four polls of Alive");
     expect(ctx.sent.some((d) => d.deviceName === "Half dead")).toBe(false);
@@ -119,7 +124,7 @@ describe("KNX connector against knxd", () => {
         { requestType: "write", deviceNameFilter: ".*", method: "set_temp", dataType: "temperature", groupAddress: "1/0/12" },
       ],
     };
-    const ctx = await start(configFor(knxd.port, [device], extra));
+    const ctx = await start(configFor(knxd, [device], extra));
     await ctx.waitFor((s) => s.some((d) => d.deviceName === "Device KNX"), 30_000, "first poll");
     const writes = () => knxd!.telegrams().filter((t) => t.kind === "write");
 
@@ -162,23 +167,29 @@ describe("KNX connector against knxd", () => {
 
 describe("KNX connection", () => {
   test("started before the interface, connects when it appears; after the interface restarts, tunnels again", async () => {
-    const port = await freeUdpPort();
-    const device = { deviceInfo: { deviceNameExpression: "Lab" }, pollPeriod: 500, timeseries: [{ key: "t", type: "temperature", groupAddress: "5/0/1" }] };
-    // Nothing answers on the port at first: a silent socket there sees the gateway's CONNECT_REQUEST.
-    const silent = createSocket("udp4");
-    let connectRequests = 0;
-    silent.on("message", (m) => (connectRequests += m.readUInt16BE(2) === 0x0205 ? 1 : 0));
-    await new Promise<void>((r) => silent.bind(port, "127.0.0.1", r));
-    const ctx = await start(configFor(port, [device], {}, { autoReconnectWait: 1 }));
+    // one namespace for all three: the interface comes and goes at the same address and port
+    const netns = createTestNetns();
+    const at = { host: netns.ip, port: 3671 };
     try {
-      await waitUntil(() => connectRequests > 0, 20_000, "a CONNECT_REQUEST nobody answers");
+      const device = { deviceInfo: { deviceNameExpression: "Lab" }, pollPeriod: 500, timeseries: [{ key: "t", type: "temperature", groupAddress: "5/0/1" }] };
+      // Nothing answers on the port at first: a silent socket there sees the gateway's CONNECT_REQUEST.
+      const silent = await listenSilently(netns, at.port);
+      const ctx = await start(configFor(at, [device], {}, { autoReconnectWait: 1 }));
+      try {
+        await waitUntil(() => silent.connectRequests() > 0, 20_000, "a CONNECT_REQUEST nobody answers");
+      } finally {
+        await silent.stop();
+      }
+      knxd = await startKnxd({ "5/0/1": "0c33" }, { netns, port: at.port });
+      await ctx.waitFor(() => telemetryOf(ctx, "Lab").t === 21.5, 40_000, "value after the late start");
+      await knxd.stop();
+      knxd = await startKnxd({ "5/0/1": "0c1a" }, { netns, port: at.port });
+      await ctx.waitFor(() => telemetryOf(ctx, "Lab").t === 21, 60_000, "value from the restarted interface");
     } finally {
-      await new Promise<void>((r) => silent.close(() => r()));
+      await connector?.stop();
+      await knxd?.stop();
+      connector = knxd = undefined;
+      netns.destroy();
     }
-    knxd = await startKnxd({ "5/0/1": "0c33" }, port);
-    await ctx.waitFor(() => telemetryOf(ctx, "Lab").t === 21.5, 40_000, "value after the late start");
-    await knxd.stop();
-    knxd = await startKnxd({ "5/0/1": "0c1a" }, port);
-    await ctx.waitFor(() => telemetryOf(ctx, "Lab").t === 21, 60_000, "value from the restarted interface");
   }, 120_000);
 });

@@ -1,21 +1,18 @@
-// The KNX side for tests: Debian's knxd with a dummy bus and a KNXnet/IP tunnelling server on a
-// free port (the gateway tunnels to 127.0.0.1:<port>), knxd-tools' knxtool through knxd's unix
-// socket to write group values and to watch the bus (vbusmonitor1), and responder.py answering
-// GroupValueRead for the addresses a test gives values (a dummy bus has no devices to answer).
-// knxd binds its UDP port on every address; all traffic of these tests goes to 127.0.0.1 (the
-// gateway's tunnel) or through the unix socket. knxd's server also joins the multicast group
-// 224.0.23.12 (always, even with routing off), and as lo has no MULTICAST flag the kernel joins it
-// on the default interface: that is one IGMP membership report there, no KNX packet (routing, which
-// would send to the group, stays off; checked with /proc/net/igmp; neither `-S group:port:lo` nor
-// an ini file's `interface = lo` keeps the join on lo). Every process is stopped by its PID.
+// The KNX side for tests: Debian's knxd with a dummy bus and a KNXnet/IP tunnelling server, run in
+// a network namespace of the test's own (see netns.ts: knxd always joins the multicast group
+// 224.0.23.12, which in the host's namespace would be joined on eth0); the gateway tunnels to the
+// namespace's address over a veth pair. knxd-tools' knxtool writes group values and watches the bus
+// (vbusmonitor1) and responder.py answers GroupValueRead for the addresses a test gives values (a
+// dummy bus has no devices to answer): both stay on the host and reach knxd through its unix socket
+// in a host folder, which works across network namespaces. Every process is stopped by its PID.
 
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeUdpPort } from "../../../../test/support/ports.ts";
 import { waitUntil } from "../../../../test/support/poll.ts";
-import { startProcess } from "../../../../test/support/process.ts";
+import { startProcess, type Started } from "../../../../test/support/process.ts";
+import { createTestNetns, hostDevicesInGroup, KNX_GROUP_IGMP, type TestNetns } from "./netns.ts";
 
 const RESPONDER = join(import.meta.dir, "responder.py");
 
@@ -27,8 +24,12 @@ export interface BusTelegram {
 }
 
 export interface Knxd {
-  /** The tunnelling server's UDP port on 127.0.0.1. */
+  /** The tunnelling server's address (in the test's namespace) and UDP port. */
+  host: string;
   port: number;
+  netns: TestNetns;
+  /** Devices in the KNX multicast group: inside knxd's namespace, and in the host's (must be none). */
+  groupMembers(): { netns: string[]; host: string[] };
   /** knxd's unix socket, as knxtool's URL (`local:/path`). */
   url: string;
   /** GroupValueWrite of bytes (hex) from a knxtool client. */
@@ -47,20 +48,32 @@ export interface Knxd {
   stop(): Promise<void>;
 }
 
-/** `port`: the tunnelling server's UDP port (default: a free one), e.g. to restart on the same one. */
-export async function startKnxd(values: Record<string, string> = {}, port?: number): Promise<Knxd> {
+export interface KnxdOptions {
+  /** A namespace to run in (kept on stop, e.g. to restart on the same address); default: one of its own. */
+  netns?: TestNetns;
+  /** Tunnelling server's UDP port (default 3671: the namespace has nothing else). */
+  port?: number;
+}
+
+export async function startKnxd(values: Record<string, string> = {}, opts: KnxdOptions = {}): Promise<Knxd> {
+  const port = opts.port ?? 3671;
+  const netns = opts.netns ?? createTestNetns();
+  const ownNetns = !opts.netns;
   const dir = mkdtempSync(join(tmpdir(), "tbgw-knxd-"));
   const sock = join(dir, "knxd.sock");
-  port ??= await freeUdpPort();
   // -e: knxd's own address; -E: addresses for tunnel clients; -u: local socket; -T -S: tunnelling
   // server on <port> (the multicast group is only joined, routing stays off without -R).
-  const proc = await startProcess("knxd", ["-e", "0.0.1", "-E", "0.0.2:8", "-u", sock, "-T", "-S", `224.0.23.12:${port}`, "-b", "dummy:"]);
+  let proc: Started | undefined;
   let responder: ChildProcessWithoutNullStreams | undefined;
   let monitor: ChildProcessWithoutNullStreams | undefined;
   try {
+    proc = await startProcess(...netns.exec("knxd", ["-e", "0.0.1", "-E", "0.0.2:8", "-u", sock, "-T", "-S", `224.0.23.12:${port}`, "-b", "dummy:"]));
+    const knxd = proc;
     // knxd says nothing when it is up: wait for its socket instead of a log line.
-    await waitUntil(() => existsSync(sock) || proc.proc.exitCode !== null, 10_000, "knxd's unix socket");
-    if (!existsSync(sock)) throw new Error(`knxd exited: ${proc.output()}`);
+    await waitUntil(() => existsSync(sock) || knxd.proc.exitCode !== null, 10_000, "knxd's unix socket");
+    if (!existsSync(sock)) throw new Error(`knxd exited: ${knxd.output()}`);
+    // its multicast join is on the namespace's veth end (the route there), not on a host device
+    await waitUntil(() => netns.devicesInGroup(KNX_GROUP_IGMP).includes(netns.nsDevice), 10_000, "knxd's multicast join inside its namespace");
     const url = `local:${sock}`;
     const seen: BusTelegram[] = [];
     const lines: string[] = [];
@@ -95,8 +108,15 @@ export async function startKnxd(values: Record<string, string> = {}, port?: numb
     };
     const r = responder;
     const m = monitor;
+    const cleanUp = () => {
+      rmSync(dir, { recursive: true, force: true });
+      if (ownNetns) netns.destroy();
+    };
     return {
+      host: netns.ip,
       port,
+      netns,
+      groupMembers: () => ({ netns: netns.devicesInGroup(KNX_GROUP_IGMP), host: hostDevicesInGroup(KNX_GROUP_IGMP) }),
       url,
       groupWrite: (address, hex) => tool(["groupwrite", url, address, ...hex.match(/../g)!]),
       groupSmallWrite: (address, value) => tool(["groupswrite", url, address, String(value)]),
@@ -113,15 +133,39 @@ export async function startKnxd(values: Record<string, string> = {}, port?: numb
       monitorLines: () => [...lines],
       stop: async () => {
         for (const p of [m, r]) if (p.exitCode === null) p.kill("SIGTERM");
-        await proc.stop();
-        rmSync(dir, { recursive: true, force: true });
+        try {
+          await knxd.stop();
+        } finally {
+          cleanUp();
+        }
       },
     };
   } catch (e) {
     monitor?.kill("SIGKILL");
     responder?.kill("SIGKILL");
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await proc?.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      if (ownNetns) netns.destroy();
+    }
     throw e;
   }
+}
+
+export interface SilentPort {
+  /** KNXnet/IP CONNECT_REQUESTs that arrived. */
+  connectRequests(): number;
+  stop(): Promise<void>;
+}
+
+/** A UDP socket on the namespace's address and `port` that takes datagrams and answers none: an interface not up yet. */
+export async function listenSilently(netns: TestNetns, port: number): Promise<SilentPort> {
+  // one line per datagram: its KNXnet/IP service type in hex (0205: CONNECT_REQUEST)
+  const script = "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],int(sys.argv[2])))\nprint('bound',flush=True)\nwhile True:\n  m=s.recv(2048)\n  print(m[2:4].hex(),flush=True)\n";
+  const p = await startProcess(...netns.exec("/usr/bin/python3", ["-u", "-c", script, netns.ip, String(port)]), { ready: /bound/ });
+  return {
+    connectRequests: () => p.output().split("\n").filter((l) => l.trim() === "0205").length,
+    stop: () => p.stop(),
+  };
 }
