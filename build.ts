@@ -12,6 +12,12 @@
 //    x11 (dbus-next's X11 session-bus discovery; BLE uses the system bus) and proper-lockfile
 //    (@ster5/global-mutex's cross-process lock fallback, not installed by node-opcua).
 //    A stub throws if it is ever really called, so a wrong assumption shows as a clear error.
+//  - the ODBC connector's native binding: src/connectors/odbc/native.ts (which, from source, builds
+//    and loads it by a computed path) is replaced by a `require` of dist/native/<target>/odbc.node
+//    by its literal path, so Bun embeds the .node file in the executable and loads it from there.
+//    The addon is built first (build/odbc-addon.ts; node-gyp, cached). A target without the addon
+//    (linux-arm64: not cross-compiled here) gets a module that throws, and TB_GW_ODBC_ADDON=false
+//    keeps the connector out of its registry, so `validate` and `run` say ODBC is not in that build.
 //
 // Memory at idle is mostly what start-up touched, so the executable is built to touch less:
 //  - bytecode: modules are loaded as precompiled bytecode, not parsed from source;
@@ -37,8 +43,9 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { BunPlugin } from "bun";
+import { ensureOdbcAddon } from "./build/odbc-addon.ts";
 import { elfMachineOf, hostTarget, isTargetName, outfileFor, runnerFor, TARGETS, type TargetName } from "./build/targets.ts";
 
 const STUBS = ["react-devtools-core", "x11", "proper-lockfile"];
@@ -54,11 +61,36 @@ const stubPlugin: BunPlugin = {
   },
 };
 
+const ODBC_NATIVE = resolve("src/connectors/odbc/native.ts");
+
+function odbcAddonPlugin(target: TargetName): BunPlugin {
+  const addon = TARGETS[target].nativeAddons.map((a) => resolve(a)).find((a) => basename(a) === "odbc.node");
+  return {
+    name: "odbc-addon",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]connectors[\\/]odbc[\\/]native\.ts$/ }, (args) => {
+        if (resolve(args.path) !== ODBC_NATIVE) return undefined;
+        const contents = addon
+          ? `export function requireNativeOdbc() { return require(${JSON.stringify(addon)}); }`
+          : `export function requireNativeOdbc() { throw new Error(${JSON.stringify(`ODBC is not available in the ${target} build of tb-gw`)}); }`;
+        return { contents, loader: "ts" };
+      });
+    },
+  };
+}
+
 /** Start-up tier-up thresholds ×1000: start-up code is interpreted (see the header). */
 const STARTUP_JIT_POLICY = 1000;
 
 async function build(outfile: string, target: TargetName, bytecodeOrder?: string): Promise<void> {
   for (const addon of TARGETS[target].nativeAddons) {
+    if (basename(addon) === "odbc.node") {
+      try {
+        ensureOdbcAddon(target, (line) => console.log(`build: ${line}`));
+      } catch (e) {
+        fail(e instanceof Error ? e.message : String(e));
+      }
+    }
     if (!existsSync(addon) || elfMachineOf(addon) !== TARGETS[target].elfMachine) fail(`native addon ${addon} is missing or not built for ${target}`);
   }
   const result = await Bun.build({
@@ -72,8 +104,8 @@ async function build(outfile: string, target: TargetName, bytecodeOrder?: string
     // executable, loaded only when used.
     splitting: true,
     sourcemap: "none",
-    plugins: [stubPlugin],
-    define: { "process.env.NODE_ENV": '"production"', TB_GW_BUILD_TARGET: JSON.stringify(target) },
+    plugins: [stubPlugin, odbcAddonPlugin(target)],
+    define: { "process.env.NODE_ENV": '"production"', TB_GW_BUILD_TARGET: JSON.stringify(target), TB_GW_ODBC_ADDON: String(TARGETS[target].nativeAddons.some((a) => basename(a) === "odbc.node")) },
   });
   if (!result.success) {
     for (const l of result.logs) console.error(l);

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { odbcAddonPath } from "./odbc-addon.ts";
 
 export type TargetName = "linux-x64" | "linux-arm64";
 
@@ -18,13 +19,16 @@ export interface Target {
   /**
    * Native addons (.node files) the binary embeds, built for this target; each is checked to be an
    * ELF of the target's machine before building, so an x64 addon never ends up in an arm64 binary.
-   * None today: the only connector that will need one (ODBC) does not exist yet.
+   * The ODBC connector's binding (build/odbc-addon.ts builds it, build.ts embeds it) exists only
+   * for linux-x64 so far: it is compiled on the build machine, and cross-compiling it for arm64
+   * would need an aarch64 C++ toolchain and arm64 unixODBC headers. The arm64 executable is built
+   * without the ODBC connector and says so (src/connectors/index.ts).
    */
   nativeAddons: string[];
 }
 
 export const TARGETS: Record<TargetName, Target> = {
-  "linux-x64": { name: "linux-x64", bun: "bun-linux-x64", elfMachine: 62, unameM: ["x86_64", "amd64"], nativeAddons: [] },
+  "linux-x64": { name: "linux-x64", bun: "bun-linux-x64", elfMachine: 62, unameM: ["x86_64", "amd64"], nativeAddons: [odbcAddonPath("linux-x64", ".")] },
   "linux-arm64": { name: "linux-arm64", bun: "bun-linux-arm64", elfMachine: 183, unameM: ["aarch64", "arm64"], nativeAddons: [] },
 };
 

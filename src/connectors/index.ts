@@ -1,6 +1,7 @@
 // The connector registry: one line per connector. Each entry loads only the connector's
 // descriptor module (schema + a lazy `create`), so protocol libraries load only when used.
 
+import { buildTarget, odbcInThisBuild } from "../build-info.ts";
 import type { ConnectorDescriptor } from "../core/connector.ts";
 
 type Loader = () => Promise<{ descriptor: ConnectorDescriptor<any> }>;
@@ -16,15 +17,16 @@ export const connectorRegistry: Record<string, Loader> = {
   rest: () => import("./rest/index.ts"),
   request: () => import("./request/index.ts"),
   can: () => import("./can/index.ts"),
+  ...(odbcInThisBuild ? { odbc: () => import("./odbc/index.ts") } : {}), // native binding: absent from the arm64 build
 };
 
 /**
  * Upstream connector types this build cannot run, and why: said instead of "unknown connector
  * type" so that a user moving a Python gateway config knows it is not a typo.
  */
-const NOT_IN_THIS_BUILD: Record<string, string> = {
-  odbc: "ODBC is not available in this build of tb-gw: the connector is not written yet (it will need a native ODBC library built for each target, linux-x64 and linux-arm64)",
-};
+const NOT_IN_THIS_BUILD: Record<string, string> = odbcInThisBuild
+  ? {}
+  : { odbc: `ODBC is not available in this build of tb-gw (${buildTarget}): its native ODBC binding is built only for linux-x64 so far (it is compiled on the build machine and not cross-compiled); use the linux-x64 build` };
 
 export function notInThisBuild(type: string): string | undefined {
   return NOT_IN_THIS_BUILD[type.toLowerCase()];
