@@ -8,11 +8,15 @@
 # qemu-user-static + libc6:arm64 (the linux-arm64 binary runs under qemu-user on an x64 machine;
 # libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it),
 # curl (the device calling the REST connector; python3's http.server is the device for Request),
-# python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it).
+# python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it),
+# unixodbc + odbcinst (the ODBC driver manager the ODBC connector loads), libsqliteodbc and
+# odbc-postgresql (ODBC drivers), postgresql (a server the ODBC tests start in a temporary folder),
+# unixodbc-dev, g++, make, python3 (build/odbc-addon.ts compiles the odbc package's binding).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can \
+  unixodbc odbcinst unixodbc-dev libsqliteodbc odbc-postgresql postgresql g++ make python3; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -31,7 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts system services on install; tests run their own instances on free ports.
-for svc in mosquitto snmpd; do
+for svc in mosquitto snmpd postgresql; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
