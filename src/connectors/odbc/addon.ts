@@ -21,7 +21,7 @@ export type OdbcResult = Array<Record<string, unknown>> & { columns?: OdbcColumn
 
 /** The part of the package's Connection class the connector uses. */
 export interface OdbcConnection {
-  query(sql: string, params?: unknown[], opts?: { timeout?: number }): Promise<OdbcResult>;
+  query(sql: string, params?: unknown[], opts?: { timeout?: number; initialBufferSize?: number }): Promise<OdbcResult>;
   commit(): Promise<void>;
   close(): Promise<void>;
   readonly connected: boolean;

@@ -35,9 +35,9 @@ export function odbcInstDir(): { ODBCSYSINI: string } {
 
 /** Runs SQL on a SQLite file with python3's sqlite3 module (an implementation independent of ours). */
 export function sqlite(file: string, sql: string, params: unknown[][] = []): string {
-  const script = `import sqlite3, json, sys\nc = sqlite3.connect(sys.argv[1])\nsql = sys.argv[2]\nrows = json.loads(sys.argv[3])\nif rows:\n    c.executemany(sql, rows)\nelse:\n    cur = c.executescript(sql) if ";" in sql.strip().rstrip(";") else c.execute(sql)\n    print(json.dumps(cur.fetchall()))\nc.commit()\n`;
-  const r = spawnSync("python3", ["-c", script, file, sql, JSON.stringify(params)], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`sqlite3 ${sql}: ${r.stderr}`);
+  const script = `import sqlite3, json, sys\nc = sqlite3.connect(sys.argv[1])\nsql = sys.argv[2]\nrows = json.loads(sys.stdin.read() or "[]")\nif rows:\n    c.executemany(sql, rows)\nelse:\n    cur = c.executescript(sql) if ";" in sql.strip().rstrip(";") else c.execute(sql)\n    print(json.dumps(cur.fetchall()))\nc.commit()\n`;
+  const r = spawnSync("python3", ["-c", script, file, sql], { encoding: "utf8", input: JSON.stringify(params), maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`sqlite3 ${sql}: ${r.stderr || r.error?.message}`);
   return r.stdout.trim();
 }
 
