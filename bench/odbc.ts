@@ -3,7 +3,7 @@
 // SQLite (libsqliteodbc) and in PostgreSQL (odbc-postgresql, a server started here), read in
 // pages of `limit` rows by the connector's polling query; reports rows/s delivered to the platform
 // (from the gateway's start to the last row's telemetry) and the gateway's CPU.
-// Usage: bun bench/odbc.ts [rows=200000] [limit=10000] [sqlite|postgres|both] [--binary]
+// Usage: bun bench/odbc.ts [rows=200000] [limit=10000] [sqlite|postgres|both] [--binary] [--memory]
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +20,7 @@ const rows = Number(args[0] ?? 200_000);
 const limit = Number(args[1] ?? 10_000);
 const which = args[2] ?? "both";
 const from = process.argv.includes("--binary") ? "binary" : "source";
+const storageKind = process.argv.includes("--memory") ? "memory" : "sqlite";
 
 buildAddonForTests();
 if (from === "binary") gatewayBinary();
@@ -47,7 +48,7 @@ function connectorConfig(str: string) {
 
 async function run(label: string, str: string): Promise<void> {
   delivered = 0;
-  const storage = { type: "sqlite", data_file_path: "./data/", max_read_records_count: 1000 };
+  const storage = storageKind === "memory" ? { type: "memory", read_records_count: 1000, max_records_count: 1_000_000 } : { type: "sqlite", data_file_path: "./data/", max_read_records_count: 1000 };
   const files = writeGatewayConfig(mainConfig(broker.port, storage, [{ name: "Bench", type: "odbc", configuration: "odbc.json" }], { maxPayloadSizeBytes: 65536 }), { "odbc.json": connectorConfig(str) });
   const gw = await startGatewayFrom(from, files.configPath, { env: { ...odbcEnv, TB_GW_LOG_LEVEL: process.env.BENCH_LOG ?? "WARNING" }, timeoutMs: 60_000 });
   const t0 = performance.now();
@@ -57,7 +58,7 @@ async function run(label: string, str: string): Promise<void> {
     const ms = lastAt - t0;
     const cpu = cpuSeconds(gw.proc.pid!) - cpu0;
     if (delivered === 0) console.log(gw.output());
-    console.log(`${label} (${from}): ${delivered}/${rows} rows delivered in ${ms.toFixed(0)} ms = ${Math.round((delivered / ms) * 1000)} rows/s; gateway CPU ${((cpu / ms) * 100000).toFixed(0)} % of a core`);
+    console.log(`${label} (${from}, ${storageKind} storage): ${delivered}/${rows} rows delivered in ${ms.toFixed(0)} ms = ${Math.round((delivered / ms) * 1000)} rows/s; gateway CPU ${((cpu / ms) * 100000).toFixed(0)} % of a core`);
   } finally {
     await gw.stop();
   }

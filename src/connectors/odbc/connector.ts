@@ -40,6 +40,8 @@ export class OdbcConnector implements Connector {
   private readonly problems = new Map<string, string>();
   private readonly deviceTypes = new Map<string, string>();
   private retryMs = FIRST_RETRY_MS;
+  /** the next page, asked for while the last one was being stored (see poll) */
+  private prefetched: { value: unknown; result: Promise<{ rows: OdbcResult } | { error: unknown }> } | undefined;
 
   constructor(
     private readonly config: OdbcConfig,
@@ -171,6 +173,9 @@ export class OdbcConnector implements Connector {
   private async disconnect(): Promise<void> {
     const conn = this.conn;
     this.conn = undefined;
+    this.prefetched = undefined;
+    // a statement still running (a prefetched page, an RPC) finishes before its connection closes
+    await this.chain;
     if (conn) await conn.close().catch(() => undefined);
   }
 
@@ -211,13 +216,25 @@ export class OdbcConnector implements Connector {
     }
   }
 
+  private prefetch(value: unknown): void {
+    const result = this.execute(this.config.polling.query, [value]).then(
+      (rows) => ({ rows }),
+      (error: unknown) => ({ error }),
+    );
+    this.prefetched = { value, result };
+  }
+
   /** One poll; true when the iterator advanced (so poll again at once). */
   private async poll(): Promise<boolean> {
     const { query, iterator } = this.config.polling;
     const it = this.iterator!;
     let result: OdbcResult;
     try {
-      result = await this.execute(query, [it.value]);
+      const ahead = this.prefetched;
+      this.prefetched = undefined;
+      const got = ahead && ahead.value === it.value ? await ahead.result : undefined;
+      if (got && "error" in got) throw got.error;
+      result = got ? got.rows : await this.execute(query, [it.value]);
       this.report("query", undefined);
     } catch (e) {
       this.report("query", `polling query ${JSON.stringify(query)} failed: ${odbcErrorText(e)}`);
@@ -245,9 +262,13 @@ export class OdbcConnector implements Connector {
       return false;
     }
     this.report("iterator column", undefined);
+    // the next page is fetched (on the binding's worker thread) while this one is stored; used
+    // only if this one is stored, i.e. the iterator really becomes `last`
+    if (last !== undefined && !this.stopped) this.prefetch(last);
     if (batch.length) {
       const status = await this.ctx.sendData(batch);
       if (status === "NOT_STORED") {
+        this.prefetched = undefined;
         this.report("storage", `the gateway did not store ${batch.length} rows (storage full or stopping): they are read again at the next poll`);
         return false;
       }
