@@ -9,8 +9,10 @@
 // only when the stamp differs or the file is missing. Users: build.ts (embeds the file in the
 // executable) and, from source, src/connectors/odbc/addon.ts (builds on first use, e.g. in tests).
 //
-// Only the host's target is built: cross-compiling for linux-arm64 would need an aarch64 C++
-// toolchain and arm64 unixODBC headers, so the arm64 executable is built without ODBC.
+// Another target (linux-arm64 on an x64 machine) is cross-compiled with Debian's cross toolchain
+// (g++-aarch64-linux-gnu) against that architecture's unixODBC (unixodbc-dev:arm64, multiarch).
+// Without them `ensureOdbcAddon` throws CrossToolchainMissing, and build.ts builds that target's
+// executable without the ODBC connector (saying so) instead of failing.
 
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -74,15 +76,47 @@ function patchGetInfo(src: string): void {
  * The addon for this machine's target, built when missing or stale. Returns its path; throws with
  * the compiler's output when the build fails (most often: unixodbc-dev or g++ not installed).
  */
+/** A foreign target whose cross toolchain or unixODBC libraries are not installed. */
+export class CrossToolchainMissing extends Error {}
+
+/** Debian names of each target's machine: gyp's arch, the GNU triplet and the dpkg architecture. */
+const CROSS: Record<string, { arch: string; triplet: string; deb: string }> = {
+  "linux-arm64": { arch: "arm64", triplet: "aarch64-linux-gnu", deb: "arm64" },
+  "linux-x64": { arch: "x64", triplet: "x86_64-linux-gnu", deb: "amd64" },
+};
+
+function onPath(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+}
+
+/** Compiler settings for `target`: none for this machine's; the cross toolchain for another. */
+function toolchainFor(target: string): { env: Record<string, string>; gypArgs: string[]; strip: string } {
+  const host = `${process.platform}-${process.arch}`;
+  if (target === host) {
+    if (!existsSync("/usr/include/sql.h")) throw new Error("cannot build the ODBC addon: unixODBC headers (/usr/include/sql.h) are missing; install Debian package unixodbc-dev (and g++, make, python3)");
+    return { env: {}, gypArgs: [], strip: "strip" };
+  }
+  const c = CROSS[target];
+  if (!c) throw new CrossToolchainMissing(`no cross-compiling settings for ${target}`);
+  const gxx = `${c.triplet}-g++`;
+  const lib = `/usr/lib/${c.triplet}/libodbc.so`;
+  if (!onPath(gxx) || !existsSync(lib)) {
+    throw new CrossToolchainMissing(`cross-compiling the ODBC addon for ${target} needs ${gxx} and ${lib}: apt-get install g++-${c.triplet} unixodbc-dev:${c.deb} (after dpkg --add-architecture ${c.deb})`);
+  }
+  return {
+    env: { CC: `${c.triplet}-gcc`, CXX: gxx, LINK: gxx, AR: `${c.triplet}-ar` },
+    gypArgs: [`--arch=${c.arch}`],
+    strip: `${c.triplet}-strip`,
+  };
+}
+
 export function ensureOdbcAddon(target: string, log: (line: string) => void = () => {}): string {
   const out = odbcAddonPath(target);
   const stampFile = `${out}.stamp`;
-  const host = `${process.platform}-${process.arch}`;
-  if (target !== host) throw new Error(`the ODBC addon is built only for this machine's target (${host}), not ${target}: cross-compiling needs an ${target} C++ toolchain and unixODBC headers`);
   const nodeDir = nodedir();
   const stamp = stampOf(nodeDir);
   if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return out;
-  if (!existsSync("/usr/include/sql.h")) throw new Error("cannot build the ODBC addon: unixODBC headers (/usr/include/sql.h) are missing; install Debian package unixodbc-dev (and g++, make, python3)");
+  const tools = toolchainFor(target);
   log(`building the ODBC addon (node-gyp, ${target}) into ${out}`);
   mkdirSync(dirname(out), { recursive: true });
   // a private copy of the sources: node-gyp writes build/ beside binding.gyp, and node_modules is
@@ -92,17 +126,17 @@ export function ensureOdbcAddon(target: string, log: (line: string) => void = ()
     copyFileSync(join(PACKAGE, "binding.gyp"), join(work, "binding.gyp"));
     spawnSync("cp", ["-r", join(PACKAGE, "src"), join(work, "src")]);
     patchGetInfo(join(work, "src"));
-    const r = spawnSync(process.env.NODE ?? "node", [nodeGyp(), "rebuild", `--nodedir=${nodeDir}`, "--", "-Dnapi_build_version=8", "-Dmodule_name=odbc", `-Dmodule_path=${join(work, "out")}`], {
+    const r = spawnSync(process.env.NODE ?? "node", [nodeGyp(), "rebuild", `--nodedir=${nodeDir}`, ...tools.gypArgs, "--", "-Dnapi_build_version=8", "-Dmodule_name=odbc", `-Dmodule_path=${join(work, "out")}`], {
       cwd: work,
       encoding: "utf8",
       // binding.gyp asks `node -p "require('node-addon-api').include"`: the odbc package's own copy
-      env: { ...process.env, NODE_PATH: join(PACKAGE, "node_modules") },
+      env: { ...process.env, ...tools.env, NODE_PATH: join(PACKAGE, "node_modules") },
       maxBuffer: 64 * 1024 * 1024,
     });
     const built = join(work, "build", "Release", "odbc.node");
     if (r.status !== 0 || !existsSync(built)) throw new Error(`node-gyp could not build the ODBC addon (exit ${r.status}${r.error ? `, ${r.error.message}` : ""}):\n${(r.stdout + r.stderr).split("\n").slice(-30).join("\n")}`);
     // the package compiles with -g: debug info is 90 % of the file and nothing here reads it
-    spawnSync("strip", ["--strip-debug", built]);
+    spawnSync(tools.strip, ["--strip-debug", built]);
     const tmp = `${out}.${process.pid}.tmp`;
     copyFileSync(built, tmp);
     renameSync(tmp, out);

@@ -19,17 +19,16 @@ export interface Target {
   /**
    * Native addons (.node files) the binary embeds, built for this target; each is checked to be an
    * ELF of the target's machine before building, so an x64 addon never ends up in an arm64 binary.
-   * The ODBC connector's binding (build/odbc-addon.ts builds it, build.ts embeds it) exists only
-   * for linux-x64 so far: it is compiled on the build machine, and cross-compiling it for arm64
-   * would need an aarch64 C++ toolchain and arm64 unixODBC headers. The arm64 executable is built
-   * without the ODBC connector and says so (src/connectors/index.ts).
+   * The ODBC connector's binding (build/odbc-addon.ts builds it, build.ts embeds it): compiled on
+   * the build machine, cross-compiled for the other target when Debian's cross toolchain and that
+   * architecture's unixodbc-dev are installed; without them that target is built without ODBC.
    */
   nativeAddons: string[];
 }
 
 export const TARGETS: Record<TargetName, Target> = {
   "linux-x64": { name: "linux-x64", bun: "bun-linux-x64", elfMachine: 62, unameM: ["x86_64", "amd64"], nativeAddons: [odbcAddonPath("linux-x64", ".")] },
-  "linux-arm64": { name: "linux-arm64", bun: "bun-linux-arm64", elfMachine: 183, unameM: ["aarch64", "arm64"], nativeAddons: [] },
+  "linux-arm64": { name: "linux-arm64", bun: "bun-linux-arm64", elfMachine: 183, unameM: ["aarch64", "arm64"], nativeAddons: [odbcAddonPath("linux-arm64", ".")] },
 };
 
 export const isTargetName = (s: string): s is TargetName => Object.hasOwn(TARGETS, s);
