@@ -9,8 +9,8 @@ declare const TB_GW_ODBC_ADDON: boolean | undefined;
 export const buildTarget: string | undefined = typeof TB_GW_BUILD_TARGET === "string" ? TB_GW_BUILD_TARGET : undefined;
 
 /**
- * False in an executable built without the ODBC binding (build.ts: linux-arm64, which is not
- * cross-compiled); from source the binding is built on first use, so true.
+ * False in an executable built without the ODBC binding (build.ts: a foreign target whose cross
+ * toolchain is not installed); from source the binding is built on first use, so true.
  */
 export const odbcInThisBuild: boolean = typeof TB_GW_ODBC_ADDON === "boolean" ? TB_GW_ODBC_ADDON : true;
 

@@ -11,7 +11,9 @@
 # python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it),
 # unixodbc + odbcinst (the ODBC driver manager the ODBC connector loads), libsqliteodbc and
 # odbc-postgresql (ODBC drivers), postgresql (a server the ODBC tests start in a temporary folder),
-# unixodbc-dev, g++, make, python3 (build/odbc-addon.ts compiles the odbc package's binding).
+# unixodbc-dev, g++, make, python3 (build/odbc-addon.ts compiles the odbc package's binding);
+# on x64 also g++-aarch64-linux-gnu, unixodbc-dev:arm64, libstdc++6:arm64, libsqliteodbc:arm64
+# (the binding cross-compiled for the arm64 executable, and run by its test under qemu).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -28,6 +30,11 @@ if [ "$(dpkg --print-architecture)" != arm64 ]; then
     fi
     need+=(libc6:arm64)
   fi
+  # the arm64 ODBC binding: cross-compiled (g++-aarch64-linux-gnu, unixodbc-dev:arm64) and run
+  # under qemu with the arm64 libodbc, libstdc++ and SQLite ODBC driver
+  for p in g++-aarch64-linux-gnu unixodbc-dev:arm64 libstdc++6:arm64 libsqliteodbc:arm64; do
+    have "$p" || need+=("$p")
+  done
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}"

@@ -17,7 +17,7 @@ export const connectorRegistry: Record<string, Loader> = {
   rest: () => import("./rest/index.ts"),
   request: () => import("./request/index.ts"),
   can: () => import("./can/index.ts"),
-  ...(odbcInThisBuild ? { odbc: () => import("./odbc/index.ts") } : {}), // native binding: absent from the arm64 build
+  ...(odbcInThisBuild ? { odbc: () => import("./odbc/index.ts") } : {}), // native binding: absent from a build that could not compile it
 };
 
 /**
@@ -26,7 +26,7 @@ export const connectorRegistry: Record<string, Loader> = {
  */
 const NOT_IN_THIS_BUILD: Record<string, string> = odbcInThisBuild
   ? {}
-  : { odbc: `ODBC is not available in this build of tb-gw (${buildTarget}): its native ODBC binding is built only for linux-x64 so far (it is compiled on the build machine and not cross-compiled); use the linux-x64 build` };
+  : { odbc: `ODBC is not available in this build of tb-gw (${buildTarget}): it was built where the ODBC binding could not be cross-compiled (build.ts needs g++-aarch64-linux-gnu and unixodbc-dev:arm64 for that)` };
 
 export function notInThisBuild(type: string): string | undefined {
   return NOT_IN_THIS_BUILD[type.toLowerCase()];

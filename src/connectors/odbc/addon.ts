@@ -57,6 +57,8 @@ export function explainLoadError(e: unknown): string {
   if (/libodbc\.so/.test(message)) {
     return `the system's ODBC library libodbc.so.2 (unixODBC) could not be loaded: install Debian package unixodbc (or just libodbc2) and the ODBC driver for your database, e.g. odbc-postgresql or libsqliteodbc (${message})`;
   }
+  const lib = /(lib[\w+.-]+\.so[\d.]*): cannot open shared object file/.exec(message)?.[1];
+  if (lib) return `a system library the ODBC binding needs, ${lib}, is not installed${lib.startsWith("libstdc++") ? " (Debian package libstdc++6)" : ""} (${message})`;
   return `the ODBC binding could not be loaded (${message})`;
 }
 

@@ -4,7 +4,7 @@
 // drivers (odbc-postgresql, libsqliteodbc) as upstream's sample does: `Driver={PostgreSQL}`.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureOdbcAddon } from "../../../../build/odbc-addon.ts";
@@ -16,15 +16,16 @@ export function buildAddonForTests(): void {
   ensureOdbcAddon(`${process.platform}-${process.arch}`);
 }
 
-const driverDir = () => ["/usr/lib/x86_64-linux-gnu/odbc", "/usr/lib/aarch64-linux-gnu/odbc"].find((d) => existsSync(d)) ?? "/usr/lib/odbc";
+const TRIPLETS: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" };
 
 /**
- * A folder with odbcinst.ini ([PostgreSQL] and [SQLite3], absolute driver paths); pass
- * `{ ODBCSYSINI: dir }` in the gateway's environment.
+ * A folder with odbcinst.ini ([PostgreSQL] and [SQLite3], absolute driver paths of `arch`, the
+ * gateway's machine: arm64 for the arm64 binary under qemu); pass `{ ODBCSYSINI: dir }` in the
+ * gateway's environment.
  */
-export function odbcInstDir(): { ODBCSYSINI: string } {
+export function odbcInstDir(arch: string = process.arch): { ODBCSYSINI: string } {
   const dir = mkdtempSync(join(tmpdir(), "tbgw-odbcinst-"));
-  const d = driverDir();
+  const d = `/usr/lib/${TRIPLETS[arch] ?? "x86_64-linux-gnu"}/odbc`;
   writeFileSync(
     join(dir, "odbcinst.ini"),
     `[PostgreSQL]\nDescription=PostgreSQL (Debian odbc-postgresql)\nDriver=${join(d, "psqlodbcw.so")}\n\n[SQLite3]\nDescription=SQLite3 (Debian libsqliteodbc)\nDriver=${join(d, "libsqlite3odbc.so")}\n`,
