@@ -2,8 +2,9 @@
 // on a loopback port) via Debian's odbc-postgresql driver: only the connection string's server and
 // port are changed; `Driver={PostgreSQL}` is the name our odbcinst.ini gives the driver, as a user's
 // would. A thingsboard-like ts_kv table gives the devices, keys and values the Python gateway
-// would send; rows inserted while it runs arrive once; killing the database and starting it again
-// loses nothing and resends nothing.
+// would send; the sample's RPC methods call stored procedures with bound arguments; rows inserted
+// while it runs arrive once; killing the database and starting it again loses nothing and resends
+// nothing.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -31,6 +32,13 @@ beforeAll(async () => {
     "CREATE TABLE ts_kv (entity_id varchar(36) NOT NULL, key int NOT NULL, ts bigint NOT NULL, bool_v boolean, str_v varchar(10000000), long_v bigint, dbl_v double precision, PRIMARY KEY (entity_id, key, ts))",
     "thingsboard",
   );
+  // the sample's RPC methods as PostgreSQL functions ({CALL f(?)} is SELECT * FROM f($1) in psqlodbc)
+  pg.psql(
+    "CREATE TABLE calls (name text, a text, b bigint, c double precision); " +
+      "CREATE FUNCTION procedureOne() RETURNS void LANGUAGE sql AS $$ INSERT INTO calls (name) VALUES ('one') $$; " +
+      "CREATE FUNCTION procedureTwo(a text, b bigint, c double precision) RETURNS void LANGUAGE sql AS $$ INSERT INTO calls VALUES ('two', a, b, c) $$;",
+    "thingsboard",
+  );
 }, 600_000);
 afterAll(async () => {
   await pg?.stop();
@@ -41,7 +49,7 @@ afterAll(async () => {
 const T0 = 1_765_000_000_000;
 const insert = (rows: string[]) => pg.psql(`INSERT INTO ts_kv (entity_id, key, ts, bool_v, str_v, long_v, dbl_v) VALUES ${rows.join(", ")}`, "thingsboard");
 
-test("upstream odbc.json (server and port changed) from the binary: the Python gateway's devices and keys, typed; rows once; a killed database recovers", async () => {
+test("upstream odbc.json (server and port changed) from the binary: the Python gateway's devices and keys, typed; RPC procedures with bound args; rows once; a killed database recovers", async () => {
   insert([`('e1', 1, ${T0 + 1}, NULL, 'on', NULL, NULL)`, `('e1', 2, ${T0 + 2}, NULL, NULL, 42, NULL)`, `('e2', 3, ${T0 + 3}, NULL, NULL, NULL, 2.5)`, `('e2', 4, ${T0 + 4}, true, NULL, NULL, NULL)`]);
   const cfg = JSON.parse(readFileSync(join(SAMPLES, "odbc.json"), "utf8"));
   cfg.connection.str = cfg.connection.str.replace("Server=localhost;Port=5432;", `Server=127.0.0.1;Port=${pg.port};`);
@@ -67,6 +75,17 @@ test("upstream odbc.json (server and port changed) from the binary: the Python g
     const attrs = harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body["ODBC e1"]?.entity_id).map((r) => r.body["ODBC e1"]);
     expect(attrs.flatMap((a) => Object.values(a)).includes(null)).toBe(false);
     expect(Object.assign({}, ...attrs)).toEqual({ entity_id: "e1", ts: T0 + 2, str_v: "on", long_v: 42 });
+
+    // the sample's RPC methods: stored procedures with the configured args BOUND; with
+    // overrideRpcConfig the RPC's own args replace them (a quote in a value stays a value)
+    await harness.sendDeviceRpc("ODBC e1", 501, "procedureOne", {});
+    await harness.sendDeviceRpc("ODBC e1", 502, "procedureTwo", {});
+    await harness.sendDeviceRpc("ODBC e1", 503, "procedureTwo", { args: ["It's", 7, 0.5] });
+    for (const id of [501, 502, 503]) {
+      const reply = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id), 30_000, `RPC ${id} reply`);
+      expect(reply.body.data).toEqual({ success: true });
+    }
+    expect(pg.psql("SELECT name, a, b, c FROM calls ORDER BY name, b", "thingsboard").split("\n")).toEqual(["one|||", "two|One|2|3", "two|It's|7|0.5"]);
 
     // inserted while running: arrives once (the sample polls every 10 s)
     insert([`('e1', 5, ${T0 + 5}, NULL, NULL, 43, NULL)`]);
