@@ -80,9 +80,9 @@ function patchGetInfo(src: string): void {
 export class CrossToolchainMissing extends Error {}
 
 /** Debian names of each target's machine: gyp's arch, the GNU triplet and the dpkg architecture. */
-const CROSS: Record<string, { arch: string; triplet: string; deb: string }> = {
-  "linux-arm64": { arch: "arm64", triplet: "aarch64-linux-gnu", deb: "arm64" },
-  "linux-x64": { arch: "x64", triplet: "x86_64-linux-gnu", deb: "amd64" },
+const CROSS: Record<string, { arch: string; triplet: string; deb: string; compiler: string }> = {
+  "linux-arm64": { arch: "arm64", triplet: "aarch64-linux-gnu", deb: "arm64", compiler: "g++-aarch64-linux-gnu" },
+  "linux-x64": { arch: "x64", triplet: "x86_64-linux-gnu", deb: "amd64", compiler: "g++-x86-64-linux-gnu" },
 };
 
 function onPath(cmd: string): boolean {
@@ -101,7 +101,7 @@ function toolchainFor(target: string): { env: Record<string, string>; gypArgs: s
   const gxx = `${c.triplet}-g++`;
   const lib = `/usr/lib/${c.triplet}/libodbc.so`;
   if (!onPath(gxx) || !existsSync(lib)) {
-    throw new CrossToolchainMissing(`cross-compiling the ODBC addon for ${target} needs ${gxx} and ${lib}: apt-get install g++-${c.triplet} unixodbc-dev:${c.deb} (after dpkg --add-architecture ${c.deb})`);
+    throw new CrossToolchainMissing(`cross-compiling the ODBC addon for ${target} needs ${gxx} and ${lib}: apt-get install ${c.compiler} unixodbc-dev:${c.deb} (after dpkg --add-architecture ${c.deb})`);
   }
   return {
     env: { CC: `${c.triplet}-gcc`, CXX: gxx, LINK: gxx, AR: `${c.triplet}-ar` },
