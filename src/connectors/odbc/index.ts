@@ -1,7 +1,7 @@
 // ODBC connector descriptor: the schema loads eagerly; the native binding (and the system's
 // libodbc) only when a config uses the connector.
 
-import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
+import type { ConnectorDescriptor, ConnectorWarning, PollTarget } from "../../core/connector.ts";
 import { isObj, text, type Obj } from "../../core/raw-config.ts";
 import { OdbcConfigSchema, type OdbcConfig } from "./schema.ts";
 
@@ -13,11 +13,26 @@ function pollTargets(raw: Obj): PollTarget[] {
   return [{ path: ["connection", "str"], target: `odbc ${withoutSecret}` }];
 }
 
+/** What the schema cannot see in the polling query: the iterator's `?` and a bound on the page. */
+function lint(raw: Obj): ConnectorWarning[] {
+  const query = isObj(raw.polling) ? text(raw.polling.query) : "";
+  if (!query) return [];
+  const warnings: ConnectorWarning[] = [];
+  const withoutStrings = query.replace(/'(?:[^']|'')*'/g, "''");
+  const marks = (withoutStrings.match(/\?/g) ?? []).length;
+  if (marks !== 1) warnings.push({ path: ["polling", "query"], message: `the polling query has ${marks} "?" placeholders; it needs exactly one, bound to the iterator's value (e.g. WHERE ts > ?)` });
+  if (!/\b(limit|top|fetch\s+first|fetch\s+next|rownum)\b/i.test(withoutStrings)) {
+    warnings.push({ path: ["polling", "query"], message: "the polling query has no LIMIT (or TOP / FETCH FIRST): a large backlog is read into memory in one result; add e.g. ORDER BY ts LIMIT 1000 (the connector polls again at once while rows keep coming)" });
+  }
+  return warnings;
+}
+
 export const descriptor: ConnectorDescriptor<OdbcConfig> = {
   type: "odbc",
   schema: OdbcConfigSchema,
   title: "ODBC databases (unixODBC): polls a query with an iterator column, rows to telemetry and attributes; RPC and attribute updates as SQL with bound parameters",
   pollTargets,
+  lint,
   async create(config, ctx) {
     const { OdbcConnector } = await import("./connector.ts");
     return new OdbcConnector(config, ctx);

@@ -26,3 +26,12 @@ test("validate accepts the upstream odbc.json; --sample shows what one row becom
   expect(r.stdout).toContain("value = 42");
   expect(r.stdout).not.toContain("bool_v"); // NULL columns are not attributes
 }, 60_000);
+
+test("validate warns about a polling query without its one ? or without a LIMIT", async () => {
+  const { descriptor } = await import("./index.ts");
+  const lint = (query: string) => descriptor.lint!({ polling: { query } }).map((w) => w.message);
+  expect(lint("SELECT * FROM t WHERE ts > ? ORDER BY ts LIMIT 10")).toEqual([]);
+  expect(lint("SELECT TOP 10 * FROM t WHERE ts > ? AND note <> '?' ORDER BY ts")).toEqual([]);
+  expect(lint("SELECT * FROM t ORDER BY ts LIMIT 10")).toEqual([expect.stringContaining('has 0 "?" placeholders')]);
+  expect(lint("SELECT * FROM t WHERE ts > ?")).toEqual([expect.stringContaining("no LIMIT")]);
+});
