@@ -24,6 +24,8 @@ const FIRST_RETRY_MS = 1000;
  * allocated and zeroed per long column of every row: 1,000 rows of a SQLite TEXT column took 2.8 s.
  */
 const LONG_DATA_BUFFER = 4096;
+/** Rows of one device per stored record (see groupByDevice). */
+const GROUP_ROWS = 50;
 
 export class OdbcConnector implements Connector {
   private readonly mapping: CompiledMapping;
@@ -266,7 +268,7 @@ export class OdbcConnector implements Connector {
     // only if this one is stored, i.e. the iterator really becomes `last`
     if (last !== undefined && !this.stopped) this.prefetch(last);
     if (batch.length) {
-      const status = await this.ctx.sendData(batch);
+      const status = await this.ctx.sendData(groupByDevice(batch));
       if (status === "NOT_STORED") {
         this.prefetched = undefined;
         this.report("storage", `the gateway did not store ${batch.length} rows (storage full or stopping): they are read again at the next poll`);
@@ -287,6 +289,32 @@ export class OdbcConnector implements Connector {
     }
     return !this.stopped;
   }
+}
+
+/**
+ * One ConvertedData per device for a poll's rows, in row order: telemetry entries one after the
+ * other (each with its row's time), attributes applied in order (a later row's value wins, as if
+ * sent one by one). Storage and delivery then handle a record per device and up to `maxRows`
+ * rows (kept small: one record stays well inside one platform message), not one per row.
+ */
+export function groupByDevice(rows: ConvertedData[], maxRows = GROUP_ROWS): ConvertedData[] {
+  const out: ConvertedData[] = [];
+  const open = new Map<string, { data: ConvertedData; rows: number }>();
+  for (const d of rows) {
+    const current = open.get(d.deviceName);
+    if (!current || current.rows >= maxRows) {
+      const data = { ...d, attributes: d.attributes && { ...d.attributes }, telemetry: d.telemetry && [...d.telemetry] };
+      open.set(d.deviceName, { data, rows: 1 });
+      out.push(data);
+      continue;
+    }
+    current.rows++;
+    const g = current.data;
+    if (d.deviceType) g.deviceType = d.deviceType;
+    if (d.attributes) g.attributes = Object.assign(g.attributes ?? {}, d.attributes);
+    if (d.telemetry) (g.telemetry ??= []).push(...d.telemetry);
+  }
+  return out;
 }
 
 /** The connection string with its password hidden, for log lines. */

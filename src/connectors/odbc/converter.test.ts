@@ -80,3 +80,16 @@ describe("typed values", () => {
     expect(rowTimestamp("soon")).toBeUndefined();
   });
 });
+
+describe("grouping a poll's rows per device", () => {
+  test("telemetry in row order, attributes applied in order, at most maxRows rows per record", async () => {
+    const { groupByDevice } = await import("./connector.ts");
+    const row = (d: string, ts: number, attrs?: Record<string, unknown>) => ({ deviceName: d, deviceType: "t", attributes: attrs, telemetry: [{ ts, values: { v: ts } }] });
+    const out = groupByDevice([row("a", 1, { x: 1 }), row("b", 2), row("a", 3, { x: 2, y: 3 }), row("a", 4)], 2);
+    expect(out).toEqual([
+      { deviceName: "a", deviceType: "t", attributes: { x: 2, y: 3 }, telemetry: [{ ts: 1, values: { v: 1 } }, { ts: 3, values: { v: 3 } }] },
+      { deviceName: "b", deviceType: "t", attributes: undefined, telemetry: [{ ts: 2, values: { v: 2 } }] },
+      { deviceName: "a", deviceType: "t", attributes: undefined, telemetry: [{ ts: 4, values: { v: 4 } }] },
+    ]);
+  });
+});
