@@ -18,6 +18,17 @@
 FROM --platform=$BUILDPLATFORM node:22-bookworm-slim AS build
 ARG TARGETARCH
 WORKDIR /src
+# The ODBC connector's native binding is compiled by build.ts (build/odbc-addon.ts): a C++ compiler
+# and unixODBC's headers for the target's architecture; for another architecture than the
+# builder's, Debian's cross compiler and that architecture's unixodbc-dev (multiarch).
+RUN build=$(dpkg --print-architecture) \
+ && apt-get update && apt-get install -y --no-install-recommends g++ make python3 unixodbc-dev \
+ && if [ "$TARGETARCH" != "$build" ]; then \
+      case "$TARGETARCH" in arm64) triplet=aarch64-linux-gnu ;; amd64) triplet=x86-64-linux-gnu ;; esac; \
+      dpkg --add-architecture "$TARGETARCH" && apt-get update \
+      && apt-get install -y --no-install-recommends "g++-$triplet" "unixodbc-dev:$TARGETARCH"; \
+    fi \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY . .
@@ -25,9 +36,10 @@ RUN case "$TARGETARCH" in amd64) t=linux-x64 ;; arm64) t=linux-arm64 ;; *) echo 
  && node_modules/.bin/bun build.ts --target "$t" \
  && cp "dist/tb-gw-$t" /tb-gw
 
-# glibc (the binary is linked against it) and socat for the health check, nothing else.
+# glibc (the binary is linked against it), socat for the health check, and unixODBC's libodbc for
+# the ODBC connector (add your database's ODBC driver, e.g. odbc-postgresql, in an image FROM this one).
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends socat && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends socat unixodbc && rm -rf /var/lib/apt/lists/*
 COPY --from=build /tb-gw /usr/local/bin/tb-gw
 COPY config-templates/ /etc/tb-gw/
 # The status socket goes to $XDG_RUNTIME_DIR/tb-gw.sock; the health check asks it for a status

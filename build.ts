@@ -15,6 +15,13 @@
 //    uses; its native addon is not in the executable, so the real module fails at load; modbus-serial
 //    requires it only inside its serial paths, which the Modbus connector replaces, see framed-port.ts).
 //    A stub throws if it is ever really called, so a wrong assumption shows as a clear error.
+//  - the ODBC connector's native binding: src/connectors/odbc/native.ts (which, from source, builds
+//    and loads it by a computed path) is replaced by a `require` of dist/native/<target>/odbc.node
+//    by its literal path, so Bun embeds the .node file in the executable and loads it from there.
+//    The addon is built first (build/odbc-addon.ts; node-gyp, cached; linux-arm64 cross-compiled with
+//    Debian's g++-aarch64-linux-gnu and unixodbc-dev:arm64). A target built without it (no cross
+//    toolchain here) gets a module that throws, and TB_GW_ODBC_ADDON=false keeps the connector out
+//    of its registry, so `validate` and `run` say ODBC is not in that build.
 //
 // Memory at idle is mostly what start-up touched, so the executable is built to touch less:
 //  - bytecode: modules are loaded as precompiled bytecode, not parsed from source;
@@ -40,8 +47,9 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { BunPlugin } from "bun";
+import { CrossToolchainMissing, ensureOdbcAddon } from "./build/odbc-addon.ts";
 import { elfMachineOf, hostTarget, isTargetName, outfileFor, runnerFor, TARGETS, type TargetName } from "./build/targets.ts";
 
 const STUBS = ["react-devtools-core", "x11", "proper-lockfile", "serialport"];
@@ -58,13 +66,53 @@ const stubPlugin: BunPlugin = {
   },
 };
 
+const ODBC_NATIVE = resolve("src/connectors/odbc/native.ts");
+
+function odbcAddonPlugin(target: TargetName, addon: string | undefined): BunPlugin {
+  return {
+    name: "odbc-addon",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]connectors[\\/]odbc[\\/]native\.ts$/ }, (args) => {
+        if (resolve(args.path) !== ODBC_NATIVE) return undefined;
+        const contents = addon
+          ? `export function requireNativeOdbc() { return require(${JSON.stringify(resolve(addon))}); }`
+          : `export function requireNativeOdbc() { throw new Error(${JSON.stringify(`ODBC is not available in the ${target} build of tb-gw`)}); }`;
+        return { contents, loader: "ts" };
+      });
+    },
+  };
+}
+
+/**
+ * The target's native addons, built where needed. The ODBC binding of a foreign target whose cross
+ * toolchain is not installed is left out (with a note): that executable has no ODBC connector.
+ * Any other failure fails the build.
+ */
+function nativeAddonsFor(target: TargetName): string[] {
+  const have: string[] = [];
+  for (const addon of TARGETS[target].nativeAddons) {
+    if (basename(addon) === "odbc.node") {
+      try {
+        ensureOdbcAddon(target, (line) => console.log(`build: ${line}`));
+      } catch (e) {
+        if (e instanceof CrossToolchainMissing) {
+          console.warn(`build: ${target} without the ODBC connector: ${e.message}`);
+          continue;
+        }
+        fail(e instanceof Error ? e.message : String(e));
+      }
+    }
+    if (!existsSync(addon) || elfMachineOf(addon) !== TARGETS[target].elfMachine) fail(`native addon ${addon} is missing or not built for ${target}`);
+    have.push(addon);
+  }
+  return have;
+}
+
 /** Start-up tier-up thresholds ×1000: start-up code is interpreted (see the header). */
 const STARTUP_JIT_POLICY = 1000;
 
 async function build(outfile: string, target: TargetName, bytecodeOrder?: string): Promise<void> {
-  for (const addon of TARGETS[target].nativeAddons) {
-    if (!existsSync(addon) || elfMachineOf(addon) !== TARGETS[target].elfMachine) fail(`native addon ${addon} is missing or not built for ${target}`);
-  }
+  const odbcAddon = nativeAddonsFor(target).find((a) => basename(a) === "odbc.node");
   const result = await Bun.build({
     entrypoints: ["cli/main.ts"],
     compile: { outfile, target: TARGETS[target].bun, jitPolicy: STARTUP_JIT_POLICY, ...(bytecodeOrder ? { bytecodeOrder } : {}) },
@@ -76,8 +124,8 @@ async function build(outfile: string, target: TargetName, bytecodeOrder?: string
     // executable, loaded only when used.
     splitting: true,
     sourcemap: "none",
-    plugins: [stubPlugin],
-    define: { "process.env.NODE_ENV": '"production"', TB_GW_BUILD_TARGET: JSON.stringify(target) },
+    plugins: [stubPlugin, odbcAddonPlugin(target, odbcAddon)],
+    define: { "process.env.NODE_ENV": '"production"', TB_GW_BUILD_TARGET: JSON.stringify(target), TB_GW_ODBC_ADDON: String(odbcAddon !== undefined) },
   });
   if (!result.success) {
     for (const l of result.logs) console.error(l);

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { odbcAddonPath } from "./odbc-addon.ts";
 
 export type TargetName = "linux-x64" | "linux-arm64";
 
@@ -18,14 +19,16 @@ export interface Target {
   /**
    * Native addons (.node files) the binary embeds, built for this target; each is checked to be an
    * ELF of the target's machine before building, so an x64 addon never ends up in an arm64 binary.
-   * None today: the only connector that will need one (ODBC) does not exist yet.
+   * The ODBC connector's binding (build/odbc-addon.ts builds it, build.ts embeds it): compiled on
+   * the build machine, cross-compiled for the other target when Debian's cross toolchain and that
+   * architecture's unixodbc-dev are installed; without them that target is built without ODBC.
    */
   nativeAddons: string[];
 }
 
 export const TARGETS: Record<TargetName, Target> = {
-  "linux-x64": { name: "linux-x64", bun: "bun-linux-x64", elfMachine: 62, unameM: ["x86_64", "amd64"], nativeAddons: [] },
-  "linux-arm64": { name: "linux-arm64", bun: "bun-linux-arm64", elfMachine: 183, unameM: ["aarch64", "arm64"], nativeAddons: [] },
+  "linux-x64": { name: "linux-x64", bun: "bun-linux-x64", elfMachine: 62, unameM: ["x86_64", "amd64"], nativeAddons: [odbcAddonPath("linux-x64", ".")] },
+  "linux-arm64": { name: "linux-arm64", bun: "bun-linux-arm64", elfMachine: 183, unameM: ["aarch64", "arm64"], nativeAddons: [odbcAddonPath("linux-arm64", ".")] },
 };
 
 export const isTargetName = (s: string): s is TargetName => Object.hasOwn(TARGETS, s);

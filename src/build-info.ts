@@ -3,9 +3,16 @@
 import pkg from "../package.json" with { type: "json" };
 
 declare const TB_GW_BUILD_TARGET: string | undefined;
+declare const TB_GW_ODBC_ADDON: boolean | undefined;
 
 /** "linux-arm64" in a binary built for that target, undefined when running from source. */
 export const buildTarget: string | undefined = typeof TB_GW_BUILD_TARGET === "string" ? TB_GW_BUILD_TARGET : undefined;
+
+/**
+ * False in an executable built without the ODBC binding (build.ts: a foreign target whose cross
+ * toolchain is not installed); from source the binding is built on first use, so true.
+ */
+export const odbcInThisBuild: boolean = typeof TB_GW_ODBC_ADDON === "boolean" ? TB_GW_ODBC_ADDON : true;
 
 /**
  * `tb-gw --version`: the version first (scripts read the first word), then where it runs:

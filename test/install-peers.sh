@@ -18,12 +18,23 @@
 # group values and watch the bus),
 # python3-grpcio + python3-grpc-tools (the out-of-process gRPC connector: stubs generated from our
 # messages.proto by grpc_tools.protoc at test time, a Python process as the connector),
-# group values and watch the bus), iproute2 (`ip netns`/veth: the KNX tests run knxd in a network
-# namespace of their own, as its server always joins a multicast group; needs root).
+# iproute2 (`ip netns`/veth: the KNX tests run knxd in a network namespace of their own, as its
+# server always joins a multicast group; needs root),
+# unixodbc + odbcinst (the ODBC driver manager the ODBC connector loads), libsqliteodbc and
+# odbc-postgresql (ODBC drivers), postgresql (a server the ODBC tests start in a temporary folder),
+# unixodbc-dev, g++, make, python3 (build/odbc-addon.ts compiles the odbc package's binding);
+# on x64 also g++-aarch64-linux-gnu, unixodbc-dev:arm64, libstdc++6:arm64, libsqliteodbc:arm64
+# (the binding cross-compiled for the arm64 executable, and run by its test under qemu).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd knxd-tools python3-grpcio python3-grpc-tools iproute2; do
+peers=(
+  mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl
+  python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd
+  knxd-tools python3-grpcio python3-grpc-tools iproute2 unixodbc odbcinst unixodbc-dev
+  libsqliteodbc odbc-postgresql postgresql g++ make python3
+)
+for p in "${peers[@]}"; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -35,6 +46,11 @@ if [ "$(dpkg --print-architecture)" != arm64 ]; then
     fi
     need+=(libc6:arm64)
   fi
+  # the arm64 ODBC binding: cross-compiled (g++-aarch64-linux-gnu, unixodbc-dev:arm64) and run
+  # under qemu with the arm64 libodbc, libstdc++ and SQLite ODBC driver
+  for p in g++-aarch64-linux-gnu unixodbc-dev:arm64 libstdc++6:arm64 libsqliteodbc:arm64; do
+    have "$p" || need+=("$p")
+  done
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
@@ -42,7 +58,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts system services on install; tests run their own instances on free ports.
-for svc in mosquitto snmpd prosody knxd.socket knxd; do
+for svc in mosquitto snmpd prosody knxd.socket knxd postgresql; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -1,6 +1,7 @@
 // The connector registry: one line per connector. Each entry loads only the connector's
 // descriptor module (schema + a lazy `create`), so protocol libraries load only when used.
 
+import { buildTarget, odbcInThisBuild } from "../build-info.ts";
 import type { ConnectorDescriptor, ServiceDescriptor } from "../core/connector.ts";
 
 type Loader = () => Promise<{ descriptor: ConnectorDescriptor<any> }>;
@@ -21,6 +22,7 @@ export const connectorRegistry: Record<string, Loader> = {
   ftp: () => import("./ftp/index.ts"),
   knx: () => import("./knx/index.ts"),
   grpc: () => import("./grpc/index.ts"),
+  ...(odbcInThisBuild ? { odbc: () => import("./odbc/index.ts") } : {}), // native binding: absent from a build that could not compile it
 };
 
 /** Gateway services by the main-config section that enables them (started before the connectors). */
@@ -32,9 +34,9 @@ export const serviceRegistry: Record<string, () => Promise<{ service: ServiceDes
  * Upstream connector types this build cannot run, and why: said instead of "unknown connector
  * type" so that a user moving a Python gateway config knows it is not a typo.
  */
-const NOT_IN_THIS_BUILD: Record<string, string> = {
-  odbc: "ODBC is not available in this build of tb-gw: the connector is not written yet (it will need a native ODBC library built for each target, linux-x64 and linux-arm64)",
-};
+const NOT_IN_THIS_BUILD: Record<string, string> = odbcInThisBuild
+  ? {}
+  : { odbc: `ODBC is not available in this build of tb-gw (${buildTarget}): it was built where the ODBC binding could not be cross-compiled (build.ts needs g++-aarch64-linux-gnu and unixodbc-dev:arm64 for that)` };
 
 export function notInThisBuild(type: string): string | undefined {
   return NOT_IN_THIS_BUILD[type.toLowerCase()];
