@@ -7,7 +7,9 @@
 // warm-up), gateway RSS (peak over the whole run, VmHWM) and the peer's CPU. The load average is
 // printed next to every figure (the machine is shared).
 // Usage: bun bench/modbus-gateway.ts [--steps 100x50x1000,300x50x100] [--storage memory|sqlite]
-//        [--seconds 20] [--warmup 10] [--binary dist/tb-gw] [--cpu-prof DIR] [--heap-prof DIR]
+//        [--seconds 20] [--warmup 10] [--binary dist/tb-gw] [--cpu-prof DIR] [--heap-ram-mb MB]
+// GW_PRELOAD=file.ts (from source): preloaded into the gateway; it is sent SIGUSR2 once after the
+// warm-up, e.g. to write heap statistics after a full GC (how the memory figures were found).
 
 import mqtt from "mqtt";
 import { commandFor } from "../build/targets.ts";
@@ -30,7 +32,6 @@ const SECONDS = Number(opt("seconds", "20"));
 const WARMUP = Number(opt("warmup", "10"));
 const BINARY = opt("binary", "");
 const CPU_PROF = opt("cpu-prof", "");
-const HEAP_PROF = opt("heap-prof", "");
 /** size the gateway's JS heap as on a machine with this much RAM (BUN_JSC_forceRAMSize); 0 = this machine's */
 const HEAP_RAM_MB = Number(opt("heap-ram-mb", "0"));
 
@@ -83,7 +84,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
     const files = writeGatewayConfig(mainConfig(platform.port, benchStorage(KIND), [{ name: "Modbus", type: "modbus", configuration: "modbus.json" }], { statistics: { enable: false } }), { "modbus.json": connector });
     const env: Record<string, string> = { TB_GW_LOG_LEVEL: "WARNING" };
     if (HEAP_RAM_MB > 0) env.BUN_JSC_forceRAMSize = String(HEAP_RAM_MB * 1048576);
-    const prof = [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : []), ...(HEAP_PROF ? ["--heap-prof-md", `--heap-prof-dir=${HEAP_PROF}`] : [])];
+    const prof = [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [])];
     gw = BINARY
       ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env })
       : await startProcess(BUN, [...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, timeoutMs: 60000, env });
