@@ -1,7 +1,7 @@
 // Unit tests of the pure codec: 64-bit integers beyond 2^53 stay exact; bits read from registers.
 import { describe, expect, test } from "bun:test";
 import { exactJson } from "../../core/records.ts";
-import { decodeRegisters, encodeRegisters, postProcess, registerBits } from "./codec.ts";
+import { decodeNumberAt, decodeRegisters, encodeRegisters, postProcess, registerBits, type CanonicalType, type Order } from "./codec.ts";
 
 describe("64-bit integers", () => {
   const cases: Array<["64int" | "64uint", bigint]> = [
@@ -76,5 +76,32 @@ describe("bits read from registers (FC 3/4)", () => {
 
   test("bitTargetType int gives a list of 0/1", () => {
     expect(read([REG, 0, 0, 0], { bitTargetType: "int" })).toEqual([0, 0, 1, 0]);
+  });
+});
+
+describe("decodeNumberAt (the poll hot path)", () => {
+  test("gives what decodeRegisters gives on the copied registers, for every numeric type and order", () => {
+    const types: CanonicalType[] = ["16int", "16uint", "16float", "32int", "32uint", "32float", "64int", "64uint", "64float"];
+    const orders: Order[] = ["BIG", "LITTLE"];
+    // fixed pseudo-random registers (deterministic), with the extremes mixed in
+    const regs = Array.from({ length: 40 }, (_, i) => (i % 7 === 0 ? 0xffff : i % 11 === 0 ? 0x8000 : (i * 40503 + 12345) & 0xffff));
+    let checked = 0;
+    for (const type of types)
+      for (const byteOrder of orders)
+        for (const wordOrder of orders)
+          for (let offset = 0; offset + 4 <= regs.length; offset++) {
+            const want = decodeRegisters(regs.slice(offset, offset + 4), type, byteOrder, wordOrder);
+            const got = decodeNumberAt(regs, offset, 4, type, byteOrder, wordOrder);
+            if (Number.isNaN(want)) expect(Number.isNaN(got)).toBe(true);
+            else expect(got).toBe(want as number);
+            checked++;
+          }
+    expect(checked).toBe(9 * 4 * 37);
+  });
+
+  test("too few registers, or a type it does not handle, leaves the key to decodeRegisters", () => {
+    expect(decodeNumberAt([1], 0, 1, "32uint", "BIG", "BIG")).toBeUndefined();
+    expect(decodeNumberAt([1, 2, 3], 0, 1, "32uint", "BIG", "BIG")).toBeUndefined();
+    expect(decodeNumberAt([0x4142], 0, 1, "string", "BIG", "BIG")).toBeUndefined();
   });
 });

@@ -100,6 +100,40 @@ function exactInteger(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** Scratch for decodeNumberAt: numbers are assembled here instead of in a fresh buffer per key. */
+const scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * The poll hot path: a 16/32/64-bit number straight from `regs` at `offset`, without copying the
+ * registers or allocating; the same result as decodeRegisters(regs.slice(offset, offset + count), …).
+ * Undefined for the other types (strings, bytes, bits, 8-bit), which take decodeRegisters.
+ */
+export function decodeNumberAt(regs: number[], offset: number, count: number, type: CanonicalType, byteOrder: Order, wordOrder: Order): number | bigint | undefined {
+  let n: number;
+  switch (type) {
+    case "16int": case "16uint": case "16float": n = 1; break;
+    case "32int": case "32uint": case "32float": n = 2; break;
+    case "64int": case "64uint": case "64float": n = 4; break;
+    default: return undefined;
+  }
+  if (n > count || offset + n > regs.length) return undefined; // too few registers: decodeRegisters says so
+  for (let i = 0; i < n; i++) {
+    const w = regs[offset + (wordOrder === "LITTLE" ? n - 1 - i : i)]!;
+    scratch.setUint16(i * 2, byteOrder === "BIG" ? w & 0xffff : ((w & 0xff) << 8) | ((w >> 8) & 0xff));
+  }
+  switch (type) {
+    case "16int": return scratch.getInt16(0);
+    case "16uint": return scratch.getUint16(0);
+    case "16float": return halfToFloat(scratch.getUint16(0));
+    case "32int": return scratch.getInt32(0);
+    case "32uint": return scratch.getUint32(0);
+    case "32float": return scratch.getFloat32(0);
+    case "64int": return exactInteger(scratch.getBigInt64(0));
+    case "64uint": return exactInteger(scratch.getBigUint64(0));
+    default: return scratch.getFloat64(0);
+  }
+}
+
 /** Decode one numeric/string value from registers (FC 3/4). */
 export function decodeRegisters(regs: number[], type: CanonicalType, byteOrder: Order, wordOrder: Order): unknown {
   const raw = registersToBytes(regs);
@@ -189,7 +223,10 @@ export function postProcess(value: unknown, type: CanonicalType, o: PostOptions)
     else if (o.multiplier !== undefined) v = multiply(v, o.multiplier);
   }
   if (typeof v === "number" && type.endsWith("float")) v = roundTo(v, o.round ?? 6);
-  if (o.variants && pyStr(v) in o.variants) v = o.variants[pyStr(v)];
+  if (o.variants) {
+    const name = pyStr(v);
+    if (name in o.variants) v = o.variants[name];
+  }
   return v;
 }
 

@@ -4,7 +4,7 @@
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
 import { errorText, type Logger } from "../../observe/logger.ts";
-import { decodeRegisters, orderBits, postProcess, type Order } from "./codec.ts";
+import { decodeNumberAt, decodeRegisters, orderBits, postProcess, type Order, type PostOptions } from "./codec.ts";
 import { isModbusException, type ModbusLink } from "./link.ts";
 import { expandKey, mergeReads, type ReadBlock, type ReadKey } from "./plan.ts";
 import type { SlaveConfig } from "./schema.ts";
@@ -27,12 +27,15 @@ export async function readRaw(link: ModbusLink, unitId: number, fc: number, addr
 }
 
 /** Decode the part of a block read that belongs to `key`. */
-export function decodeKey(raw: RawRead, offset: number, key: Pick<ReadKey, "count" | "type" | "functionCode" | "config">, byteOrder: Order, wordOrder: Order): unknown {
+export function decodeKey(raw: RawRead, offset: number, key: Pick<ReadKey, "count" | "type" | "functionCode" | "config"> & { post?: PostOptions }, byteOrder: Order, wordOrder: Order): unknown {
   const value =
     raw.kind === "bits"
       ? orderBits(raw.bits.slice(offset, offset + key.count), key.count)
-      : decodeRegisters(raw.regs.slice(offset, offset + key.count), key.type, byteOrder, wordOrder);
-  return postProcess(value, key.type, { functionCode: key.functionCode, ...key.config });
+      : (decodeNumberAt(raw.regs, offset, key.count, key.type, byteOrder, wordOrder) ??
+        decodeRegisters(raw.regs.slice(offset, offset + key.count), key.type, byteOrder, wordOrder));
+  // the key's post-processing options, gathered once rather than copied on every poll
+  key.post ??= { functionCode: key.functionCode, ...key.config };
+  return postProcess(value, key.type, key.post);
 }
 
 /**
@@ -127,6 +130,9 @@ export class PolledSlave {
     const values: Record<string, unknown> = {};
     const keyStrategies: Record<string, ReportStrategyConfig> = {};
     let anyOk = false;
+    let anyAttribute = false;
+    let anyValue = false;
+    let anyStrategy = false;
     let ioFailures = 0;
     for (const block of this.blocks) {
       if (this.stopped) return;
@@ -138,8 +144,17 @@ export class PolledSlave {
       }
       for (const [key, value] of results) {
         anyOk = true;
-        (key.section === "attributes" ? attributes : values)[key.tag] = value;
-        if (key.strategy) keyStrategies[key.tag] = key.strategy;
+        if (key.section === "attributes") {
+          attributes[key.tag] = value;
+          anyAttribute = true;
+        } else {
+          values[key.tag] = value;
+          anyValue = true;
+        }
+        if (key.strategy) {
+          keyStrategies[key.tag] = key.strategy;
+          anyStrategy = true;
+        }
       }
     }
     this.polls++;
@@ -148,9 +163,9 @@ export class PolledSlave {
       this.registered = true;
       this.ctx.addDevice(this.cfg.deviceName, this.cfg.deviceType);
     }
-    if (Object.keys(attributes).length) data.attributes = attributes;
-    if (Object.keys(values).length) data.telemetry = [{ values }];
-    if (Object.keys(keyStrategies).length) data.keyStrategies = keyStrategies;
+    if (anyAttribute) data.attributes = attributes;
+    if (anyValue) data.telemetry = [{ values }];
+    if (anyStrategy) data.keyStrategies = keyStrategies;
     const deviceStrategy = this.cfg.reportStrategy ?? (this.cfg.sendDataOnlyOnChange ? { type: "ON_CHANGE" as const } : undefined);
     if (deviceStrategy) data.deviceStrategy = deviceStrategy;
     if (!data.attributes && !data.telemetry) return;

@@ -139,6 +139,50 @@ describe("modbus reliability", () => {
   }, 20000);
 });
 
+describe("modbus reliability at scale", () => {
+  // Issue #19: one dead slave among 100 (each on its own connection) costs the others nothing: its
+  // reads time out while theirs keep their grid. The dead slave is a pymodbus peer stopped with
+  // SIGSTOP: the kernel still accepts the connection, but no answer ever comes.
+  test("one silent slave among 100: the other 99 keep their poll grid while it times out", async () => {
+    const [livePort, deadPort] = [await freePort(), await freePort()];
+    const hosts = Array.from({ length: 99 }, (_, i) => `127.0.0.${i + 1}`);
+    const live = await startPeer({ port: livePort, hosts, hr: { 0: 7 } });
+    const dead = await startPeer({ port: deadPort, hr: { 0: 9 } });
+    dead.proc.kill("SIGSTOP");
+    const ctx = recordingContext({ type: "modbus" });
+    const PERIOD = 500;
+    const slave = (name: string, host: string, port: number) => ({
+      deviceName: name, host, port, unitId: 1, method: "socket", pollPeriod: PERIOD, timeout: 1, retries: 0, byteOrder: "BIG",
+      timeseries: [{ tag: "v", type: "16int", functionCode: 3, address: 0 }],
+    });
+    const slaves = [...hosts.map((h, i) => slave(`live-${i}`, h, livePort)), slave("dead", "127.0.0.1", deadPort)];
+    const conn = new ModbusConnector(ModbusConfigSchema.parse({ master: { slaves } }), ctx);
+    try {
+      await conn.start();
+      await ctx.waitFor((s) => new Set(s.map((d) => d.deviceName)).size >= 99, 30000, "every live slave once");
+      const livePolled = () => conn.polled.filter((p) => p.name !== "dead");
+      const polls0 = livePolled().map((p) => p.polls);
+      const skipped0 = livePolled().reduce((n, p) => n + p.skipped, 0);
+      const t0 = Date.now();
+      await Bun.sleep(6 * PERIOD); // the dead slave times out (1 s) more than once in this window
+      const elapsed = Date.now() - t0;
+      const polls = livePolled().map((p, i) => p.polls - polls0[i]!);
+      const skipped = livePolled().reduce((n, p) => n + p.skipped, 0) - skipped0;
+      const expected = elapsed / PERIOD;
+      // generous for a loaded 2-core CI machine: each live slave at least half its slots, and
+      // across all 99 fewer than a quarter of the slots skipped
+      expect(Math.min(...polls)).toBeGreaterThanOrEqual(Math.floor(expected / 2));
+      expect(skipped).toBeLessThan((99 * expected) / 4);
+      expect(ctx.sent.some((d) => d.deviceName === "dead")).toBe(false);
+    } finally {
+      dead.proc.kill("SIGCONT");
+      await conn.stop();
+      await live.stop();
+      await dead.stop();
+    }
+  }, 90000);
+});
+
 test("polls keep to their grid: a late poll does not shift later ones; a slot overdue by more than half a period is skipped and counted", async () => {
   const { nextPoll } = await import("./device.ts");
   // on time, a little late, and late by under half a period: the next slot stays on the grid

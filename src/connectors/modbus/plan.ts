@@ -2,7 +2,7 @@
 // requests as the protocol allows (≤ 125 registers / 2000 bits), so one poll costs few round trips.
 
 import type { ReportStrategyConfig } from "../../core/model.ts";
-import { canonicalType, typeWidth, type CanonicalType } from "./codec.ts";
+import { canonicalType, typeWidth, type CanonicalType, type PostOptions } from "./codec.ts";
 import type { KeyConfig } from "./schema.ts";
 
 export interface ReadKey {
@@ -15,6 +15,8 @@ export interface ReadKey {
   type: CanonicalType;
   config: KeyConfig;
   strategy?: ReportStrategyConfig;
+  /** decodeKey's post-processing options, built on first use */
+  post?: PostOptions;
 }
 
 export interface ReadBlock {

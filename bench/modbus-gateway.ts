@@ -1,0 +1,147 @@
+// Whole-gateway Modbus polling benchmark (issue #19): pymodbus slaves (Debian python3-pymodbus, one
+// peer process serving every slave, one TCP connection per slave on 127.0.0.x aliases) → `tb-gw run`
+// with a modbus config (K slaves × M holding registers of 16uint, pollPeriod P) → storage → platform
+// (mosquitto) → a counting subscriber. Per step: datapoints/s delivered vs expected (K × M / P),
+// polls on time (intervals between a device's consecutive messages at the platform within 1.5 × P),
+// gateway CPU (from /proc: % of a core and core-s per million datapoints, over a fixed window after
+// warm-up), gateway RSS (peak over the whole run, VmHWM) and the peer's CPU. The load average is
+// printed next to every figure (the machine is shared).
+// Usage: bun bench/modbus-gateway.ts [--steps 100x50x1000,300x50x100] [--storage memory|sqlite]
+//        [--seconds 20] [--warmup 10] [--binary dist/tb-gw] [--cpu-prof DIR] [--heap-ram-mb MB]
+// GW_PRELOAD=file.ts (from source): preloaded into the gateway; it is sent SIGUSR2 once after the
+// warm-up, e.g. to write heap statistics after a full GC (how the memory figures were found).
+
+import mqtt from "mqtt";
+import { commandFor } from "../build/targets.ts";
+import { startMosquitto } from "../test/support/mosquitto.ts";
+import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { startProcess, type Started } from "../test/support/process.ts";
+import { freePort } from "../test/support/ports.ts";
+import { PEER_SCRIPT } from "../src/connectors/modbus/test/peer.ts";
+import { cpuSeconds, peakRssMb, rssMb } from "./proc.ts";
+import { benchStorage } from "./storage-config.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+const STEPS = opt("steps", "100x50x1000,100x50x100,300x50x100,300x50x50").split(",").map((s) => s.split("x").map(Number) as [number, number, number]);
+const KIND = opt("storage", "memory");
+const SECONDS = Number(opt("seconds", "20"));
+const WARMUP = Number(opt("warmup", "10"));
+const BINARY = opt("binary", "");
+const CPU_PROF = opt("cpu-prof", "");
+/** size the gateway's JS heap as on a machine with this much RAM (BUN_JSC_forceRAMSize); 0 = this machine's */
+const HEAP_RAM_MB = Number(opt("heap-ram-mb", "0"));
+
+const loadavg = async () => (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
+
+async function step(slaves: number, regs: number, periodMs: number) {
+  const platform = await startMosquitto();
+  const port = await freePort();
+  const hosts = Array.from({ length: slaves }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${(i % 250) + 1}`);
+  let peer: Started | undefined;
+  let gw: Started | undefined;
+  let counter: mqtt.MqttClient | undefined;
+  try {
+    // one peer serving every address (starting 300 listeners takes a while on a loaded machine)
+    peer = await startProcess("/usr/bin/python3", [PEER_SCRIPT, JSON.stringify({ port, hosts, units: [1] })], { ready: /READY/, timeoutMs: 60_000 });
+    counter = await mqtt.connectAsync(platform.url, { clientId: "bench-platform" });
+    let datapoints = 0;
+    let measuring = false;
+    let onTime = 0;
+    let late = 0;
+    const lastAt = new Map<string, number>();
+    counter.on("message", (topic, payload) => {
+      if (topic.startsWith("v1/devices/me/rpc/request/")) {
+        counter!.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
+        return;
+      }
+      if (topic !== "v1/gateway/telemetry") return;
+      const now = performance.now();
+      const body = JSON.parse(payload.toString()) as Record<string, Array<{ ts?: number; values: Record<string, number> }>>;
+      for (const [dev, entries] of Object.entries(body)) {
+        for (const e of entries) {
+          const prev = lastAt.get(dev);
+          lastAt.set(dev, now);
+          if (!measuring) continue;
+          for (const _ in e.values) datapoints++;
+          if (prev !== undefined) (now - prev <= 1.5 * periodMs ? onTime++ : late++);
+        }
+      }
+    });
+    await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
+    const connector = {
+      master: {
+        slaves: hosts.map((host, i) => ({
+          deviceName: `mb-${i + 1}`, deviceType: "bench", type: "tcp", method: "socket", host, port, unitId: 1,
+          pollPeriod: periodMs, timeout: 2000, retries: 0, byteOrder: "BIG", wordOrder: "BIG",
+          timeseries: Array.from({ length: regs }, (_, r) => ({ tag: `r${r}`, type: "16uint", functionCode: 3, objectsCount: 1, address: r })),
+        })),
+      },
+    };
+    const files = writeGatewayConfig(mainConfig(platform.port, benchStorage(KIND), [{ name: "Modbus", type: "modbus", configuration: "modbus.json" }], { statistics: { enable: false } }), { "modbus.json": connector });
+    const env: Record<string, string> = { TB_GW_LOG_LEVEL: "WARNING" };
+    if (HEAP_RAM_MB > 0) env.BUN_JSC_forceRAMSize = String(HEAP_RAM_MB * 1048576);
+    const prof = [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [])];
+    gw = BINARY
+      ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env })
+      : await startProcess(BUN, [...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, timeoutMs: 60000, env });
+    const pid = gw.proc.pid!;
+    const timeline: number[] = [];
+    for (let t = 0; t < WARMUP * 2; t++) {
+      await Bun.sleep(500);
+      if (t % 4 === 3) timeline.push(Math.round(rssMb(pid)));
+    }
+    if (process.env.GW_PRELOAD) { process.kill(pid, "SIGUSR2"); await Bun.sleep(2000); }
+    const cpu0 = cpuSeconds(pid);
+    const peer0 = cpuSeconds(peer.proc.pid!);
+    const load0 = await loadavg();
+    measuring = true;
+    const t0 = performance.now();
+    let maxRss = rssMb(pid);
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await Bun.sleep(250);
+      maxRss = Math.max(maxRss, rssMb(pid));
+      if (Math.round((performance.now() - t0) / 250) % 8 === 0) timeline.push(Math.round(rssMb(pid)));
+    }
+    measuring = false;
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds(pid) - cpu0;
+    const peerCpu = cpuSeconds(peer.proc.pid!) - peer0;
+    const expected = (slaves * regs * 1000) / periodMs;
+    return {
+      step: `${slaves}x${regs}x${periodMs}ms`,
+      from: BINARY ? "binary" : "source",
+      storage: KIND,
+      heapRamMb: HEAP_RAM_MB || "machine",
+      expectedDpPerS: expected,
+      deliveredDpPerS: Math.round(datapoints / wall),
+      deliveredPct: Math.round((datapoints / wall / expected) * 1000) / 10,
+      pollsOnTimePct: Math.round((onTime / Math.max(1, onTime + late)) * 1000) / 10,
+      gwCpuPct: Math.round((cpu / wall) * 1000) / 10,
+      coreSPerMillionDp: datapoints ? Math.round((cpu / (datapoints / 1e6)) * 10) / 10 : NaN,
+      gwPeakRssMb: Math.round(Math.max(maxRss, peakRssMb(pid))),
+      peerCpuPct: Math.round((peerCpu / wall) * 1000) / 10,
+      rssEvery2sMb: timeline.join(" "),
+      loadavg: `${load0} → ${await loadavg()}`,
+    };
+  } finally {
+    await gw?.stop();
+    await peer?.stop();
+    await counter?.endAsync(true);
+    await platform.dispose();
+  }
+}
+
+const results = [];
+for (const [k, m, p] of STEPS) {
+  const r = await step(k, m, p);
+  console.log(JSON.stringify(r));
+  results.push(r);
+}
+console.log("| step | expected dp/s | delivered | polls on time | gateway CPU | core-s / 1 M dp | gateway peak RSS | peer CPU | load avg |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+for (const r of results)
+  console.log(`| ${r.step} | ${r.expectedDpPerS.toLocaleString("en")} | ${r.deliveredPct} % | ${r.pollsOnTimePct} % | ${r.gwCpuPct} % | ${r.coreSPerMillionDp} | ${r.gwPeakRssMb} MB | ${r.peerCpuPct} % | ${r.loadavg} |`);
