@@ -34,9 +34,10 @@ export interface SeqCounter {
 /**
  * Subscribes to the gateway's telemetry on the platform broker with a lasting session (so what the
  * gateway sends while this client reconnects after a broker restart is kept for it) and answers
- * getSessionLimits. Devices are named `${prefix}${d}`, d in 0..devices-1; others are ignored.
+ * getSessionLimits (with `sessionLimits` over the defaults). Devices are named `${prefix}${d}`, d in
+ * 0..devices-1; others are ignored.
  */
-export async function startSeqCounter(url: string, devices: number, prefix = "dev-"): Promise<SeqCounter> {
+export async function startSeqCounter(url: string, devices: number, prefix = "dev-", sessionLimits: Record<string, unknown> = {}): Promise<SeqCounter> {
   const client = await mqtt.connectAsync(url, { clientId: `seq-counter-${Math.random().toString(16).slice(2)}`, clean: false, reconnectPeriod: 200 });
   const seen: Uint8Array[] = Array.from({ length: devices }, () => new Uint8Array(1024));
   const maxSeq = new Array<number>(devices).fill(0);
@@ -67,7 +68,7 @@ export async function startSeqCounter(url: string, devices: number, prefix = "de
     if (topic.startsWith("v1/devices/me/rpc/request/")) {
       const body = JSON.parse(payload.toString()) as { method?: string };
       if (body.method === "getSessionLimits") {
-        client.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100, rateLimits: {}, gatewayRateLimits: {} }), { qos: 1 });
+        client.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100, rateLimits: {}, gatewayRateLimits: {}, ...sessionLimits }), { qos: 1 });
       }
       return;
     }
