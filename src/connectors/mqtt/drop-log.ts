@@ -29,7 +29,8 @@ export class DropLog {
     private readonly log: Logger,
     private readonly count: (reason: string) => void = () => {},
     private readonly quietMs = 60_000,
-    private readonly now: () => number = Date.now,
+    // monotonic: a step of the system clock neither prolongs nor ends an episode
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   report(topic: string, reason: string): void {
