@@ -8,11 +8,12 @@
 # qemu-user-static + libc6:arm64 (the linux-arm64 binary runs under qemu-user on an x64 machine;
 # libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it),
 # curl (the device calling the REST connector; python3's http.server is the device for Request),
-# python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it).
+# python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it),
+# libfaketime (a faked system clock for the gateway in the clock-jump test: stepped at run time).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can; do
+for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl python3-can libfaketime; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
