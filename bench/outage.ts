@@ -26,8 +26,8 @@ for (const storage of kinds) {
     [
       `${storage} storage, ${from}, outage ${minutes} min at ${rate} messages/s (${rate * DATAPOINTS_PER_MESSAGE} datapoints/s):`,
       `  sent ${f.sent} messages (${f.sent * DATAPOINTS_PER_MESSAGE} datapoints), lost ${f.lost}, duplicates ${f.duplicates}, out of order ${f.outOfOrder}`,
-      `  platform back → first telemetry: ${(f.resumeMs / 1000).toFixed(1)} s; reconnect delays during the outage: max ${Math.max(...f.retryDelays).toFixed(1)} s over ${f.retryDelays.length} tries`,
-      `  backlog ${f.backlog} messages drained at ${f.drainRate.toFixed(0)} messages/s = ${(f.drainRate / f.liveRate).toFixed(1)}× the live rate`,
+      `  platform back → first telemetry: ${(f.resumeMs / 1000).toFixed(1)} s; reconnect delays logged during the outage: max ${Math.max(...f.retryDelays).toFixed(1)} s (${f.retryDelays.length} lines; one a minute once at the cap)`,
+      `  backlog ${f.backlog} messages drained at ${f.drainRate.toFixed(0)} messages/s = ${(f.drainRate / f.liveRate).toFixed(1)}× the live rate; all caught up ${(f.caughtUpMs / 1000).toFixed(1)} s after the platform returned`,
       `  gateway RSS: ${f.rssAtOutageStartMb.toFixed(0)} MB at the outage's start, ${f.rssAtOutageEndMb.toFixed(0)} MB at its end, peak ${f.peakRssMb.toFixed(0)} MB`,
       f.lost ? f.missing : "",
     ]

@@ -40,6 +40,8 @@ export interface OutageFigures {
   backlog: number;
   /** Backlog delivered per second from the first telemetry after the return (messages/s). */
   drainRate: number;
+  /** Platform back → the whole backlog delivered (ms). */
+  caughtUpMs: number;
   /** The offered (live) rate (messages/s). */
   liveRate: number;
   /** RSS (MB): peak over the run, at the start and at the end of the outage. */
@@ -122,6 +124,7 @@ export async function runOutage(opts: OutageOptions): Promise<OutageFigures> {
       resumeMs: resumedAt - back,
       backlog,
       drainRate,
+      caughtUpMs: drained - back,
       liveRate: rate,
       peakRssMb: rss.peak(),
       rssAtOutageStartMb,
