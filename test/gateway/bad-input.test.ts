@@ -3,13 +3,14 @@
 // topics 1 MB payloads, values of the wrong type, JSON nested 10,000 deep and 50,000 deep, arrays
 // of 100,000 numbers and of 5,000 objects. The gateway does not crash, its memory stays bounded,
 // every good datapoint arrives in order, the dropped ones are counted in the connector statistics
-// (status snapshot and the periodic statistics telemetry) and logged once per topic.
+// (status snapshot and the periodic statistics telemetry) and logged once per topic. Runs the
+// compiled executable.
 
-import { expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import mqtt from "mqtt";
 import { dirname } from "node:path";
 import { fetchStatus, findSocket } from "../../src/observe/tail/client.ts";
-import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
+import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../support/gateway.ts";
 import { startMosquitto } from "../support/mosquitto.ts";
 import type { Started } from "../support/process.ts";
 import { seededRandom } from "../support/seeded-random.ts";
@@ -17,6 +18,11 @@ import { sampleRss, startSeqCounter, startSeqLoad } from "../support/seq-load.ts
 import { sensorConnector } from "./fixtures.ts";
 
 const DEVICES = 10;
+
+// the compiled executable users run (built once per test process)
+beforeAll(() => {
+  gatewayBinary();
+}, 180_000);
 
 interface Bad {
   topic: string;
@@ -79,7 +85,7 @@ test("garbage flood mixed with good device data: no crash, bounded memory, every
     const files = writeGatewayConfig(mainConfig(platform.port, { type: "sqlite", data_file_path: "./data/" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }], { statistics }), {
       "sensors.json": sensorConnector(device.port),
     });
-    gw = await startGateway(files.configPath);
+    gw = await startGatewayFrom("binary", files.configPath);
     const rss = sampleRss(gw.proc.pid!, 250);
     for (let i = 0; counter.lastAt === 0; i++) {
       if (i === 100) throw new Error("no warm-up telemetry reached the platform");

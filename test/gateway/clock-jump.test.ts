@@ -5,13 +5,13 @@
 // timestamps follow the system clock (data stamped at reception carries the stepped time);
 // report periods keep their length (ON_REPORT_PERIOD resends go on every period, not silenced for
 // the hour, not expired by the day); stored records are neither lost nor purged by a step shorter
-// than messages_ttl_in_days; every datapoint arrives in order.
+// than messages_ttl_in_days; every datapoint arrives in order. Runs the compiled executable.
 
-import { expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
+import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../support/gateway.ts";
 import type { Started } from "../support/process.ts";
 import { fakeClock, faketimeUnavailable } from "../support/faketime.ts";
 import { startSeqLoad } from "../support/seq-load.ts";
@@ -21,6 +21,11 @@ const skip = faketimeUnavailable();
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const DEVICES = 10;
+
+// the compiled executable users run (built once per test process)
+beforeAll(() => {
+  if (!skip) gatewayBinary();
+}, 180_000);
 
 test.skipIf(skip !== undefined)(`clock stepped back 1 h and forward 1 day under load: periods kept, timestamps follow the clock, nothing lost${skip ? ` — skipped: ${skip}` : ""}`, async () => {
   const world = await startWorld({ persistent: true });
@@ -43,7 +48,7 @@ test.skipIf(skip !== undefined)(`clock stepped back 1 h and forward 1 day under 
     const storage = { type: "sqlite", data_file_path: "./data/", messages_ttl_check_in_hours: 0.0005, messages_ttl_in_days: 7 };
     const dir = mkdtempSync(join(tmpdir(), "tbgw-clock-"));
     const files = writeGatewayConfig(mainConfig(world.platform.port, storage, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), { "sensors.json": connector }, dir);
-    gw = await startGateway(files.configPath, [], clock.env);
+    gw = await startGatewayFrom("binary", files.configPath, { env: clock.env });
     await warmUp(world);
     const load = startSeqLoad(world.deviceClient, DEVICES, 200);
     await world.deviceClient.publishAsync("periodic/p1", JSON.stringify({ temperature: 21.5 }), { qos: 1 });
