@@ -12,7 +12,7 @@ import { mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } fr
 import { startMosquitto } from "./mosquitto.ts";
 import type { Started } from "./process.ts";
 import { seededRandom } from "./seeded-random.ts";
-import { startSeqCounter, startSeqLoad } from "./seq-load.ts";
+import { startSeqCounter, startSeqLoad, warmUpThrough } from "./seq-load.ts";
 
 export interface KillLoopOptions {
   kills: number;
@@ -62,11 +62,7 @@ export async function runKillLoop(opts: KillLoopOptions): Promise<KillLoopFigure
   const files = writeGatewayConfig(mainConfig(platform.port, { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10 }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), { "sensors.json": connector }, dir);
   try {
     gw = await start();
-    for (let i = 0; counter.lastAt === 0; i++) {
-      if (i === 100) throw new Error("no warm-up telemetry reached the platform");
-      await deviceClient.publishAsync("sensors/warm-up", '{"seq":0}', { qos: 1 });
-      await counter.until(() => counter.lastAt > 0, 300, "warm-up").catch(() => {});
-    }
+    await warmUpThrough(deviceClient, counter);
     const load = startSeqLoad(deviceClient, devices, opts.rate ?? 500);
     const runMs: number[] = [];
     for (let k = 0; k < opts.kills; k++) {

@@ -11,7 +11,7 @@ import { sensorConnector } from "../gateway/fixtures.ts";
 import { mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } from "./gateway.ts";
 import { startMosquitto } from "./mosquitto.ts";
 import type { Started } from "./process.ts";
-import { DATAPOINTS_PER_MESSAGE, rssMb, sampleRss, startSeqCounter, startSeqLoad } from "./seq-load.ts";
+import { DATAPOINTS_PER_MESSAGE, rssMb, sampleRss, startSeqCounter, startSeqLoad, warmUpThrough } from "./seq-load.ts";
 
 export interface OutageOptions {
   storage: "sqlite" | "file";
@@ -79,11 +79,7 @@ export async function runOutage(opts: OutageOptions): Promise<OutageFigures> {
     gw = await startGatewayFrom(opts.from ?? "source", files.configPath);
     const rss = sampleRss(gw.proc.pid!);
     // the connector is subscribed once a warm-up message comes through
-    for (let i = 0; counter.lastAt === 0; i++) {
-      if (i === 100) throw new Error("no warm-up telemetry reached the platform");
-      await deviceClient.publishAsync("sensors/warm-up", '{"seq":0}', { qos: 1 });
-      await counter.until(() => counter.lastAt > 0, 300, "warm-up").catch(() => {});
-    }
+    await warmUpThrough(deviceClient, counter);
     const load = startSeqLoad(deviceClient, devices, rate);
     await sleep((opts.liveSecs ?? 5) * 1000);
     await platform.stop();

@@ -149,6 +149,18 @@ export async function startSeqCounter(url: string, devices: number, prefix = "de
   return counter;
 }
 
+/**
+ * Publish `{"seq":0}` on sensors/warm-up until the counter sees telemetry: the gateway's connector
+ * is then subscribed and its platform session up.
+ */
+export async function warmUpThrough(client: MqttClient, counter: SeqCounter): Promise<void> {
+  for (let i = 0; counter.lastAt === 0; i++) {
+    if (i === 100) throw new Error("no warm-up telemetry reached the platform");
+    await client.publishAsync("sensors/warm-up", '{"seq":0}', { qos: 1 });
+    await counter.until(() => counter.lastAt > 0, 300, "warm-up").catch(() => {});
+  }
+}
+
 export interface SeqLoad {
   /** Messages published so far. */
   readonly sent: number;

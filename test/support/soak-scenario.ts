@@ -11,7 +11,7 @@ import { mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } fr
 import { startMosquitto } from "./mosquitto.ts";
 import { storageSection } from "./outage-scenario.ts";
 import type { Started } from "./process.ts";
-import { rssMb, startSeqCounter, startSeqLoad } from "./seq-load.ts";
+import { rssMb, startSeqCounter, startSeqLoad, warmUpThrough } from "./seq-load.ts";
 
 export interface SoakOptions {
   minutes: number;
@@ -73,11 +73,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakFigures> {
     const files = writeGatewayConfig(mainConfig(platform.port, storageSection(opts.storage ?? "sqlite"), [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), { "sensors.json": sensorConnector(device.port) }, dir);
     gw = await startGatewayFrom(opts.from ?? "source", files.configPath);
     const pid = gw.proc.pid!;
-    for (let i = 0; counter.lastAt === 0; i++) {
-      if (i === 100) throw new Error("no warm-up telemetry reached the platform");
-      await deviceClient.publishAsync("sensors/warm-up", '{"seq":0}', { qos: 1 });
-      await counter.until(() => counter.lastAt > 0, 300, "warm-up").catch(() => {});
-    }
+    await warmUpThrough(deviceClient, counter);
     const load = startSeqLoad(deviceClient, devices, opts.rate);
     const t0 = Date.now();
     const samples: SoakSample[] = [];
