@@ -1,5 +1,5 @@
 // The gateway killed with SIGKILL at seeded random moments, again and again, under device load,
-// and started again each time (sqlite storage, a lasting device-broker session): what was stored
+// and started again each time (sqlite or file storage, a lasting device-broker session): what was stored
 // survives each kill, what was not acknowledged to the device broker is delivered again by it.
 // Shared by test/gateway/kill-loop.test.ts and bench/kill-loop.ts.
 
@@ -11,12 +11,14 @@ import { sensorConnector } from "../gateway/fixtures.ts";
 import { mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } from "./gateway.ts";
 import { startMosquitto } from "./mosquitto.ts";
 import type { Started } from "./process.ts";
+import { storageSection } from "./outage-scenario.ts";
 import { seededRandom } from "./seeded-random.ts";
 import { startSeqCounter, startSeqLoad, warmUpThrough } from "./seq-load.ts";
 
 export interface KillLoopOptions {
   kills: number;
   seed: number;
+  storage?: "sqlite" | "file";
   /** Device messages/s (5 datapoints each). */
   rate?: number;
   devices?: number;
@@ -59,7 +61,7 @@ export async function runKillLoop(opts: KillLoopOptions): Promise<KillLoopFigure
   const start = async () => startGatewayFrom(opts.from ?? "binary", files.configPath, { timeoutMs: 30000 });
   // a fixed client id and a lasting session: the device broker keeps what the gateway did not acknowledge
   const connector = sensorConnector(device.port, { broker: { clientId: `tbgw-kill-loop-${opts.seed}`, cleanSession: false } });
-  const files = writeGatewayConfig(mainConfig(platform.port, { type: "sqlite", data_file_path: "./data/", max_read_records_count: 10 }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), { "sensors.json": connector }, dir);
+  const files = writeGatewayConfig(mainConfig(platform.port, storageSection(opts.storage ?? "sqlite"), [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), { "sensors.json": connector }, dir);
   try {
     gw = await start();
     await warmUpThrough(deviceClient, counter);
