@@ -24,7 +24,8 @@
 # odbc-postgresql (ODBC drivers), postgresql (a server the ODBC tests start in a temporary folder),
 # unixodbc-dev, g++, make, python3 (build/odbc-addon.ts compiles the odbc package's binding);
 # on x64 also g++-aarch64-linux-gnu, unixodbc-dev:arm64, libstdc++6:arm64, libsqliteodbc:arm64
-# (the binding cross-compiled for the arm64 executable, and run by its test under qemu).
+# (the binding cross-compiled for the arm64 executable, and run by its test under qemu),
+# libfaketime (a faked system clock for the gateway in the clock-jump test: stepped at run time).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -32,7 +33,7 @@ peers=(
   mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl
   python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd
   knxd-tools python3-grpcio python3-grpc-tools iproute2 unixodbc odbcinst unixodbc-dev
-  libsqliteodbc odbc-postgresql postgresql g++ make python3
+  libsqliteodbc odbc-postgresql postgresql g++ make python3 libfaketime
 )
 for p in "${peers[@]}"; do
   have "$p" || need+=("$p")

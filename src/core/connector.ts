@@ -52,6 +52,12 @@ export interface ConnectorContext {
   requestAttributes(device: string, keys: string[], scope: "shared" | "client"): Promise<Record<string, unknown>>;
   /** Send a device RPC reply outside the onRpc promise (rarely needed). */
   sendRpcReply(device: string, id: number | string, reply: RpcReply): void;
+  /**
+   * Count `count` device messages the connector dropped as unusable (bad payload, no device name)
+   * in the connector's statistics (`dropped`) and the status events. The connector logs them
+   * itself, once per episode; this does not log.
+   */
+  countDropped?(reason: string, count?: number, device?: string): void;
   /** Device claiming (v1/gateway/claim): lets a customer claim the device with this secret. */
   claimDevice?(device: string, secretKey: string, durationMs: number): Promise<void>;
 }

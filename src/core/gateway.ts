@@ -151,6 +151,9 @@ export class Gateway {
         if (ctx.stopped) return Promise.resolve("NOT_STORED" as const);
         return gw.pipeline.send(name, id, type, data);
       },
+      countDropped(reason: string, count = 1, device?: string) {
+        gw.pipeline.countDropped(name, device, reason, count);
+      },
       addDevice(device: string, deviceType?: string) {
         if (ctx.stopped) return;
         const { info, changed } = gw.devices.touch(device, name, id, deviceType, Date.now());

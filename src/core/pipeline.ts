@@ -120,6 +120,12 @@ export class Pipeline {
     return "SUCCESS";
   }
 
+  /** Messages a connector dropped itself (and logged): counted and announced, not logged again. */
+  countDropped(connector: string, device: string | undefined, reason: string, count: number): void {
+    this.statsFor(connector).dropped += count;
+    this.d.events.emit({ kind: "dropped", connector, device, reason, count });
+  }
+
   private drop(connector: string, device: string | undefined, reason: string, count: number): void {
     this.statsFor(connector).dropped += count;
     this.d.events.emit({ kind: "dropped", connector, device, reason, count });

@@ -1,8 +1,10 @@
 // Report strategies (spec main-config.md §2.4): per data point, keyed by connector, device and key.
 // ON_RECEIVED passes everything; ON_CHANGE passes values that differ from the last one sent
 // (floats equal within 0.001); the periodic kinds also resend the latest value every period,
-// stamped with the current time.
+// stamped with the current time. Periods and TTL are measured on the monotonic clock, timestamps
+// come from the wall clock (see clock.ts): a step of the system clock moves neither.
 
+import { systemClock, type Clock } from "./clock.ts";
 import type { ConvertedData, ReportStrategyConfig, TelemetryEntry } from "./model.ts";
 
 interface CacheEntry {
@@ -13,7 +15,9 @@ interface CacheEntry {
   device: string;
   deviceType: string | undefined;
   key: string;
+  /** Monotonic ms. */
   lastSent: number;
+  /** Monotonic ms. */
   lastSeen: number;
 }
 
@@ -43,7 +47,7 @@ export class ReportStrategyService {
   constructor(
     private readonly gatewayDefault: ReportStrategyConfig,
     private readonly emitPeriodic: PeriodicEmit,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** DISABLED at gateway level switches the whole service off (upstream behaviour). */
@@ -71,7 +75,7 @@ export class ReportStrategyService {
       const s = this.connectorStrategies.get(connector) ?? this.gatewayDefault;
       if (s.type === "ON_RECEIVED" || s.type === "DISABLED") return data;
     }
-    const now = this.now();
+    const now = this.clock.monotonic();
     let attributes: Record<string, unknown> | undefined;
     if (data.attributes) {
       for (const [k, v] of Object.entries(data.attributes)) {
@@ -127,7 +131,8 @@ export class ReportStrategyService {
 
   /** Resend due periodic values; expire entries past their TTL. Public for tests. */
   tick(): void {
-    const now = this.now();
+    const now = this.clock.monotonic();
+    let ts: number | undefined;
     const due = new Map<string, ConvertedData>();
     for (const [id, e] of this.cache) {
       const ttl = (e.strategy.ttl ?? DEFAULT_TTL_S) * 1000;
@@ -147,7 +152,7 @@ export class ReportStrategyService {
       }
       if (e.isAttribute) (d.attributes ??= {})[e.key] = e.value;
       else {
-        d.telemetry ??= [{ ts: now, values: {} }];
+        d.telemetry ??= [{ ts: (ts ??= this.clock.wall()), values: {} }];
         d.telemetry[0]!.values[e.key] = e.value;
       }
     }

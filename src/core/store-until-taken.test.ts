@@ -63,3 +63,26 @@ test("stop() ends a store that storage keeps refusing: it returns false, and say
     "2 messages not stored at stop (storage did not take them); left unacknowledged",
   ]);
 });
+
+test("batches given while one is refused wait behind it: storage gets them in the order they were given", async () => {
+  const { ctx, free } = boundedContext(5);
+  const storing = new StoreUntilTaken(ctx, "holding", "dropped");
+  // twenty batches of four, one every 10 ms (the MQTT connector flushes one per event-loop turn
+  // and does not wait for the last), while the platform frees 3 places every 20 ms
+  const batches = Array.from({ length: 20 }, (_, b) => Array.from({ length: 4 }, (_, i) => item(b * 4 + i + 1)));
+  const freeing = setInterval(() => free(3), 20);
+  try {
+    const stores: Promise<boolean>[] = [];
+    for (const [i, b] of batches.entries()) {
+      stores.push(storing.store(b, `batch ${i}`));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect((await Promise.all(stores)).every(Boolean)).toBe(true);
+  } finally {
+    clearInterval(freeing);
+  }
+  // first occurrences (a refused whole-batch attempt may have stored its head once before) in order
+  const seen = new Set<number>();
+  const first = ctx.sent.map((d) => d.telemetry![0]!.values.seq as number).filter((s) => !seen.has(s) && seen.add(s));
+  expect(first).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+});

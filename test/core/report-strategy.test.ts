@@ -8,7 +8,7 @@ import { ReportStrategyService } from "../../src/core/report-strategy.ts";
 function service(type: string, reportPeriod?: number) {
   let now = 1000;
   const emitted: Array<{ connector: string; data: ConvertedData }> = [];
-  const s = new ReportStrategyService({ type: type as any, reportPeriod }, (connector, data) => emitted.push({ connector, data }), () => now);
+  const s = new ReportStrategyService({ type: type as any, reportPeriod }, (connector, data) => emitted.push({ connector, data }), { wall: () => now, monotonic: () => now });
   return { s, emitted, advance: (ms: number) => (now += ms), now: () => now };
 }
 
@@ -60,5 +60,52 @@ test("ON_CHANGE_OR_REPORT_PERIOD sends changes at once and resends when quiet", 
   advance(1001);
   s.tick();
   expect(emitted.map((e) => e.data.telemetry?.[0]?.values)).toEqual([{ temp: 2 }]);
+  s.stop();
+});
+
+/** A wall clock that can be stepped (NTP, an operator) while the monotonic clock runs on. */
+function steppingClock() {
+  let mono = 5000;
+  let offset = 1_700_000_000_000;
+  return {
+    clock: { wall: () => mono + offset, monotonic: () => mono },
+    advance: (ms: number) => (mono += ms),
+    step: (ms: number) => (offset += ms),
+    wall: () => mono + offset,
+  };
+}
+
+test("clock stepped back an hour: ON_REPORT_PERIOD keeps its period, resends carry the stepped wall time", () => {
+  const c = steppingClock();
+  const emitted: ConvertedData[] = [];
+  const s = new ReportStrategyService({ type: "ON_REPORT_PERIOD", reportPeriod: 1000 }, (_c, d) => emitted.push(d), c.clock);
+  expect(s.filter("C", t(1))).toBeDefined();
+  c.advance(1100);
+  s.tick();
+  expect(emitted).toHaveLength(1);
+  c.step(-3_600_000);
+  c.advance(1100);
+  s.tick();
+  // with wall-clock periods this stayed silent for the hour the clock went back
+  expect(emitted).toHaveLength(2);
+  expect(emitted[1]!.telemetry![0]!.ts).toBe(c.wall());
+  s.stop();
+});
+
+test("clock stepped forward a day: cached values do not expire (TTL 1 day) and periodic reports go on at their period", () => {
+  const c = steppingClock();
+  const emitted: ConvertedData[] = [];
+  const s = new ReportStrategyService({ type: "ON_CHANGE_OR_REPORT_PERIOD", reportPeriod: 1000 }, (_c, d) => emitted.push(d), c.clock);
+  expect(s.filter("C", t(7))).toBeDefined();
+  c.step(86_400_000 + 60_000);
+  c.advance(500);
+  s.tick();
+  // not a burst of resends, not a forgotten value: nothing due yet
+  expect(emitted).toHaveLength(0);
+  expect(s.filter("C", t(7))).toBeUndefined(); // still remembered: unchanged is not sent again
+  c.advance(600);
+  s.tick();
+  expect(emitted.map((d) => d.telemetry![0]!.values)).toEqual([{ temp: 7 }]);
+  expect(emitted[0]!.telemetry![0]!.ts).toBe(c.wall());
   s.stop();
 });

@@ -1,8 +1,13 @@
 // Storage full is refused to the source, never acknowledged and dropped: with a tiny memory
 // storage and the platform away, the MQTT connector holds its PUBACKs (the broker's deliveries stay
 // unacknowledged, the broker stops sending), and once the platform returns every message arrives.
+// Overload: the platform takes less than the devices offer (its rate limit), memory storage stays at
+// its bound and the connector holds acknowledgements instead of dropping (issue #17 item 7).
 
 import { expect, test } from "bun:test";
+import mqtt from "mqtt";
+import { startMosquitto } from "../support/mosquitto.ts";
+import { sampleRss, startSeqCounter, startSeqLoad, warmUpThrough } from "../support/seq-load.ts";
 import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
 import type { Started } from "../support/process.ts";
 import { seqByDevice, sensorConnector, startWorld, warmUp } from "./fixtures.ts";
@@ -39,3 +44,44 @@ test("storage full: device messages are not acknowledged until stored, and every
     await world.dispose();
   }
 }, 60000);
+
+test("overload with memory storage: 2,500 datapoints/s offered, the platform takes 1,600/s: storage stays at its bound, acknowledgements are held, nothing is dropped", async () => {
+  const device = await startMosquitto();
+  const platform = await startMosquitto();
+  // the platform's rate limit for this gateway: 2,000 datapoints/s, of which the gateway uses 80 %
+  const counter = await startSeqCounter(platform.url, 10, "dev-", { gatewayRateLimits: { telemetryDataPoints: "2000:1" } });
+  const devices = await mqtt.connectAsync(device.url, { clientId: "overload-devices" });
+  let gw: Started | undefined;
+  try {
+    const maxRecords = 500;
+    const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory", max_records_count: maxRecords }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), {
+      "sensors.json": sensorConnector(device.port),
+    });
+    gw = await startGateway(files.configPath);
+    const rss = sampleRss(gw.proc.pid!, 250);
+    await warmUpThrough(devices, counter);
+    const load = startSeqLoad(devices, 10, 500);
+    // offered faster than taken: storage reaches its bound and the connector holds its PUBACKs
+    const full = new RegExp(`storage full: ${maxRecords} records stored`);
+    while (!full.test(gw.output())) await new Promise<void>((r) => gw!.proc.stderr!.once("data", () => r()));
+    await new Promise((r) => setTimeout(r, 8000)); // keep offering more than is taken for a while
+    await load.stop();
+    const final = load.lastSeq();
+    await counter.until(() => counter.complete(final), 60_000, "every message after the overload").catch((e) => {
+      throw new Error(`${counter.missing(final)}\n${gw!.output().slice(-3000)}\n${e.message}`);
+    });
+    rss.stop();
+    expect(counter.outOfOrder).toBe(0);
+    const out = gw.output();
+    expect(out).toMatch(/storage takes data again after [\d.]+ s; held device data stored/);
+    expect(out).not.toMatch(/dropped/);
+    console.log(`overload: ${final.reduce((a, b) => a + b, 0)} messages, all delivered, ${counter.duplicates} duplicates, gateway RSS peak ${rss.peak().toFixed(0)} MB`);
+    expect(rss.peak()).toBeLessThan(300);
+  } finally {
+    await gw?.stop();
+    await devices.endAsync(true).catch(() => {});
+    await counter.close();
+    await device.dispose();
+    await platform.dispose();
+  }
+}, 120_000);

@@ -1,5 +1,5 @@
-// A full disk under the gateway: file storage on a 1 MiB tmpfs while the platform is down. The
-// MQTT connector acknowledges a device message only once its record is on disk, so every message
+// A full disk under the gateway: file or sqlite storage on a 1 MiB tmpfs while the platform is down.
+// The MQTT connector acknowledges a device message only once its record is on disk, so every message
 // the devices published must reach the platform once space returns, also across a restart.
 
 import { expect, test } from "bun:test";
@@ -45,8 +45,8 @@ function takeAllSpace(path: string): void {
   }
 }
 
-test.skipIf(skip !== undefined)(
-  `file storage on a full disk during a platform outage: every device message arrives once space returns${skip ? ` — skipped: ${skip}` : ""}`,
+for (const kind of ["file", "sqlite"] as const) test.skipIf(skip !== undefined)(
+  `${kind} storage on a full disk during a platform outage: every device message arrives once space returns${skip ? ` — skipped: ${skip}` : ""}`,
   async () => {
     await withTmpfs(1024, async (storeDir) => {
       const world = await startWorld({ persistent: true });
@@ -54,7 +54,8 @@ test.skipIf(skip !== undefined)(
       try {
         // A lasting session, so messages not acknowledged before the restart are delivered again.
         const connector = sensorConnector(world.device.port, { broker: { clientId: `tbgw-diskfull-${Math.random().toString(16).slice(2, 10)}`, cleanSession: false } });
-        const storage = { type: "file", data_folder_path: storeDir, max_file_count: 1000, max_records_per_file: 50 };
+        const storage =
+          kind === "file" ? { type: "file", data_folder_path: storeDir, max_file_count: 1000, max_records_per_file: 50 } : { type: "sqlite", data_file_path: `${storeDir}/data.db` };
         const files = writeGatewayConfig(mainConfig(world.platform.port, storage, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), {
           "sensors.json": connector,
         });
@@ -67,7 +68,7 @@ test.skipIf(skip !== undefined)(
         const filler = join(storeDir, "filler");
         takeAllSpace(filler);
         await within(publish(world, 41, perDevice), 20_000, "device messages while the disk is full");
-        await within(outputMatches(gw, /file storage: (disk full writing|writing to .* failed)/), 20_000, "the gateway noticing the full disk");
+        await within(outputMatches(gw, new RegExp(`${kind} storage: (disk full writing|writing to .* failed)`)), 20_000, "the gateway noticing the full disk");
         rmSync(filler);
         await within(outputMatches(gw, /writing works again/), 20_000, "the gateway writing again");
         const episode = gw.output();

@@ -16,6 +16,8 @@ export interface RecordingContext extends ConnectorContext {
   /** Shared attributes the fake platform answers `requestAttributes` with, per device. */
   attributes: Record<string, Record<string, unknown>>;
   attributeRequests: Array<{ device: string; keys: string[]; scope: string }>;
+  /** Messages the connector reported through countDropped. */
+  dropped: number;
   /** Resolves when `pred` holds over `sent` (checked on every send); rejects after timeoutMs. */
   waitFor(pred: (sent: ConvertedData[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
 }
@@ -38,6 +40,10 @@ export function recordingContext(opts: Partial<Pick<ConnectorContext, "name" | "
     replies: [],
     attributes: {},
     attributeRequests: [],
+    dropped: 0,
+    countDropped(_reason, count = 1) {
+      ctx.dropped += count;
+    },
     async sendData(data): Promise<SendStatus> {
       for (const d of Array.isArray(data) ? data : [data]) ctx.sent.push(d);
       notify();

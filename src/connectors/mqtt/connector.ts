@@ -36,7 +36,7 @@ export class MqttConnector implements Connector {
     private readonly config: MqttConfig,
     private readonly ctx: ConnectorContext,
   ) {
-    this.drops = new DropLog(ctx.log);
+    this.drops = new DropLog(ctx.log, (reason) => ctx.countDropped?.(reason));
     this.requests = new RequestHandlers(config.requestsMapping, ctx, (t, p, o) => this.publish(t, p, o), this.drops);
     this.rpc = new RpcDispatcher(
       config.requestsMapping.serverSideRpc,
@@ -188,6 +188,7 @@ export class MqttConnector implements Connector {
     this.stopping ??= (async () => {
       this.stopped = true;
       this.rpc.cancelAll();
+      this.drops.stop();
       // data converted before stop is still offered once (a batch storage refuses stays
       // unacknowledged), then nothing more
       this.gate?.stop();
