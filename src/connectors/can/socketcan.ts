@@ -52,6 +52,7 @@ function hint(errno: number, channel: string): string {
 }
 
 type Libc = ReturnType<typeof loadLibc>;
+let readerUrl: string | undefined;
 let libcCache: Libc | undefined;
 
 function loadLibc() {
@@ -158,9 +159,9 @@ export class SocketCanBus implements CanBus {
   private startReader(fd: number): void {
     const stop = new SharedArrayBuffer(4);
     this.stopFlag = new Int32Array(stop);
-    const url = URL.createObjectURL(new Blob([READER_SOURCE], { type: "application/javascript" }));
-    const worker = new Worker(url);
-    URL.revokeObjectURL(url);
+    // one Blob URL per process, kept: the worker loads it asynchronously, so revoking it at once would fail the load
+    readerUrl ??= URL.createObjectURL(new Blob([READER_SOURCE], { type: "application/javascript" }));
+    const worker = new Worker(readerUrl);
     this.reader = worker;
     let exited!: () => void;
     this.readerExited = new Promise<void>((resolve) => (exited = resolve));
