@@ -9,7 +9,10 @@
 # libc6:arm64 needs the arm64 architecture added to dpkg, and a package list that includes it),
 # curl (the device calling the REST connector; python3's http.server is the device for Request),
 # python3-can (the CAN device side: its slcan interface over a socat pty pair; pyserial comes with it),
-# python3-websockets (the hand-written OCPP-J 1.6 charge point of the OCPP tests).
+# python3-websockets (the hand-written OCPP-J 1.6 charge point of the OCPP tests),
+# linux-image-amd64 + qemu-system-x86 + busybox-static + can-utils (x86-64 only: the SocketCAN test
+# boots Debian's kernel, which has vcan, under qemu with an initramfs of busybox and its modules;
+# cansend/candump are the bus peer inside the VM; see src/connectors/can/test/vm.ts).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -17,6 +20,11 @@ for p in mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  for p in linux-image-amd64 qemu-system-x86 busybox-static can-utils; do
+    have "$p" || need+=("$p")
+  done
+fi
 if [ "$(dpkg --print-architecture)" != arm64 ]; then
   have qemu-user-static || need+=(qemu-user-static)
   if ! have libc6:arm64; then

@@ -1,7 +1,7 @@
 // SocketCAN without a CAN bus: the can_frame / canfd_frame codec against byte layouts written out by
 // hand from <linux/can.h>, and the connector on a kernel without CAN (this machine: EAFNOSUPPORT) or
 // without the interface (ENODEV): one error line naming the reason, retried, stopped cleanly.
-// With a real kernel and vcan: test/socketcan/vm.test.ts.
+// With a real kernel and vcan: socketcan.gateway.test.ts (a VM, test/vm.ts).
 
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";

@@ -101,6 +101,8 @@ export interface SocketCanOptions {
   fd?: boolean;
 }
 
+const NOTE_EVERY_MS = 60_000;
+
 /** Waiting this long for the reader thread to leave its loop (it checks every 200 ms) before ending it. */
 const READER_EXIT_WAIT_MS = 3000;
 
@@ -110,6 +112,8 @@ export class SocketCanBus implements CanBus {
   private reader?: Worker;
   private readerExited?: Promise<void>;
   private stopFlag?: Int32Array;
+  private lastNote = 0;
+  private notesHeld = 0;
 
   constructor(
     private readonly opts: SocketCanOptions,
@@ -184,9 +188,21 @@ export class SocketCanBus implements CanBus {
       if (this.sock === undefined) return; // closed meanwhile: nothing more is handed on
       const d = decodeFrame(frames.subarray(i * CANFD_MTU, i * CANFD_MTU + sizes[i]!));
       if (d.kind === "frame") this.events.frame(d.frame, ts);
-      else if (d.kind === "error") this.events.note(d.text);
-      else this.events.note(d.why);
+      else this.note(d.kind === "error" ? d.text : d.why);
     }
+  }
+
+  /** Error frames and unreadable reads: logged at most once a minute, the others counted. */
+  private note(text: string): void {
+    const now = Date.now();
+    if (now - this.lastNote < NOTE_EVERY_MS) {
+      this.notesHeld++;
+      return;
+    }
+    const held = this.notesHeld;
+    this.notesHeld = 0;
+    this.lastNote = now;
+    this.events.note(held > 0 ? `${text} (and ${held} more since the last report)` : text);
   }
 
   async send(frame: CanFrame): Promise<void> {
