@@ -148,6 +148,15 @@ export class SocketCanBus implements CanBus {
       lc.s.close(fd);
       throw e;
     }
+    this.attach(fd);
+  }
+
+  /**
+   * Reads and writes `fd`, an open non-blocking datagram socket, from now on (closed by `close`).
+   * `open` ends here; a benchmark hands in one end of a Unix datagram socketpair to measure the
+   * reader on a machine without CAN (bench/can.ts).
+   */
+  attach(fd: number): void {
     this.sock = fd;
     this.startReader(fd);
   }
