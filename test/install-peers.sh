@@ -25,7 +25,10 @@
 # unixodbc-dev, g++, make, python3 (build/odbc-addon.ts compiles the odbc package's binding);
 # on x64 also g++-aarch64-linux-gnu, unixodbc-dev:arm64, libstdc++6:arm64, libsqliteodbc:arm64
 # (the binding cross-compiled for the arm64 executable, and run by its test under qemu),
-# libfaketime (a faked system clock for the gateway in the clock-jump test: stepped at run time).
+# libfaketime (a faked system clock for the gateway in the clock-jump test: stepped at run time),
+# linux-image-amd64 + qemu-system-x86 + busybox-static + can-utils (x86-64 only: the SocketCAN test
+# boots Debian's kernel, which has vcan, under qemu with an initramfs of busybox and its modules;
+# cansend/candump are the bus peer inside the VM; see src/connectors/can/test/vm.ts).
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -39,6 +42,11 @@ for p in "${peers[@]}"; do
   have "$p" || need+=("$p")
 done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  for p in linux-image-amd64 qemu-system-x86 busybox-static can-utils; do
+    have "$p" || need+=("$p")
+  done
+fi
 if [ "$(dpkg --print-architecture)" != arm64 ]; then
   have qemu-user-static || need+=(qemu-user-static)
   if ! have libc6:arm64; then

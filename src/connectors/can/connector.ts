@@ -8,6 +8,7 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { SlcanBus, type BusEvents, type CanBus } from "./bus.ts";
+import { SocketCanBus } from "./socketcan.ts";
 import { buildPayload, buildRoutes, convertFrame, mergeRpcRule, parseSetParams, type Routes } from "./converter.ts";
 import { parseHex } from "./layout.ts";
 import type { CanConfig, CanDevice, CanKey, DownlinkRule } from "./schema.ts";
@@ -97,7 +98,7 @@ export class CanConnector implements Connector {
     };
     const c = this.config;
     if (c.interface === "slcan") return new SlcanBus({ channel: c.channel, ttyBaudrate: c.backend.ttyBaudrate, bitrate: c.backend.bitrate }, events);
-    return new UnavailableBus(c.interface, c.channel);
+    return new SocketCanBus({ channel: c.channel, fd: c.backend.fd }, events);
   }
 
   private async connect(): Promise<void> {
@@ -317,22 +318,4 @@ export class CanConnector implements Connector {
       return { success: false, error: errorText(e) };
     }
   }
-}
-
-/** SocketCAN in a build or kernel without it: opening fails with the reason, and the connector retries. */
-class UnavailableBus implements CanBus {
-  readonly label: string;
-  constructor(
-    private readonly iface: string,
-    channel: string,
-  ) {
-    this.label = `${iface} ${channel}`;
-  }
-  async open(): Promise<void> {
-    throw new Error(`interface "${this.iface}" is not available in this build; use "slcan" with a serial-line CAN adapter`);
-  }
-  async send(): Promise<void> {
-    throw new Error(`${this.label} is not open`);
-  }
-  async close(): Promise<void> {}
 }
