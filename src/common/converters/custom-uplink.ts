@@ -29,11 +29,17 @@ export class CustomUplink {
     return this.instance;
   }
 
-  /** The converted data; [] when the converter gave none or threw (logged once per change). Never rejects. */
-  async convert(config: unknown, data: unknown): Promise<ConvertedData[]> {
+  /**
+   * The converted data; [] when the converter gave none or threw (logged once per change). Never
+   * rejects. `device`: where upstream's connector names the device itself (CAN), results without
+   * a deviceName get it.
+   */
+  async convert(config: unknown, data: unknown, device?: { deviceName: string; deviceType: string }): Promise<ConvertedData[]> {
     let out: ConvertedData[] | string;
     try {
-      out = normalizeConverted(await this.instance.convert(config, data));
+      let r = await this.instance.convert(config, data);
+      if (device) r = Array.isArray(r) ? r.map((x) => withDevice(x, device)) : withDevice(r, device);
+      out = normalizeConverted(r);
     } catch (e) {
       const text = errorText(e);
       if (text !== this.lastError) {
@@ -52,6 +58,11 @@ export class CustomUplink {
     }
     return out;
   }
+}
+
+function withDevice(r: unknown, device: { deviceName: string; deviceType: string }): unknown {
+  if (!r || typeof r !== "object" || typeof (r as { deviceName?: unknown }).deviceName === "string") return r;
+  return { ...device, ...(r as object), deviceName: device.deviceName };
 }
 
 /**
