@@ -13,7 +13,8 @@ import { ConverterConfigError, extensionsDir, findConverterClass, normalizeConve
 type ConverterClass = new (config: unknown, log: Logger) => { convert(config: unknown, data: unknown): unknown };
 
 export class CustomUplink {
-  private lastError: string | undefined;
+  /** The last error text per place (see convert), so a repeating error is logged once. */
+  private readonly lastErrors = new Map<string, string>();
 
   constructor(
     /** The class name (or module file) the config gave. */
@@ -31,10 +32,13 @@ export class CustomUplink {
 
   /**
    * The converted data; [] when the converter gave none or threw (logged once per change). Never
-   * rejects. `device`: where upstream's connector names the device itself (CAN), results without
-   * a deviceName get it.
+   * rejects. `device`: where upstream's connector names the device itself (CAN, SNMP), results
+   * without a deviceName get it. `place`: where one instance converts several things each poll
+   * (SNMP keys), errors are tracked per place, so one failing key does not flap with the others.
    */
-  async convert(config: unknown, data: unknown, device?: { deviceName: string; deviceType: string }): Promise<ConvertedData[]> {
+  async convert(config: unknown, data: unknown, opts: { device?: { deviceName: string; deviceType: string }; place?: string } = {}): Promise<ConvertedData[]> {
+    const { device, place = "" } = opts;
+    const where = place ? `${this.where} ${place}` : this.where;
     let out: ConvertedData[] | string;
     try {
       let r = await this.instance.convert(config, data);
@@ -42,18 +46,15 @@ export class CustomUplink {
       out = normalizeConverted(r);
     } catch (e) {
       const text = errorText(e);
-      if (text !== this.lastError) {
-        this.lastError = text;
-        this.log.error(`${this.where}: custom converter ${this.name} failed: ${text}; this message is dropped, the connector goes on (logged again only when the error changes)`);
+      if (text !== this.lastErrors.get(place)) {
+        this.lastErrors.set(place, text);
+        this.log.error(`${where}: custom converter ${this.name} failed: ${text}; this message is dropped, the connector goes on (logged again only when the error changes)`);
       }
       return [];
     }
-    if (this.lastError !== undefined) {
-      this.lastError = undefined;
-      this.log.info(`${this.where}: custom converter ${this.name} works again`);
-    }
+    if (this.lastErrors.delete(place)) this.log.info(`${where}: custom converter ${this.name} works again`);
     if (typeof out === "string") {
-      this.log.debug(`${this.where}: ${out}`);
+      this.log.debug(`${where}: ${out}`);
       return [];
     }
     return out;

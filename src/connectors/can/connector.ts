@@ -279,7 +279,7 @@ export class CanConnector implements Connector {
       const configs = matched.map((r) => ({ ...r.config, ...r.value, is_ts: r.telemetry }));
       const data = Buffer.from(frame.data);
       entry.chain = entry.chain.then(async () => {
-        const out = await entry.custom.convert(configs, data, { deviceName: device, deviceType: matched[0]!.deviceType });
+        const out = await entry.custom.convert(configs, data, { device: { deviceName: device, deviceType: matched[0]!.deviceType } });
         if (this.stopped) return;
         if (out.length === 0) this.counters.dropped++;
         else this.queue(out);
