@@ -6,10 +6,14 @@
 
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { SlcanBus, type BusEvents, type CanBus } from "./bus.ts";
 import { SocketCanBus } from "./socketcan.ts";
-import { buildPayload, buildRoutes, convertFrame, mergeRpcRule, parseSetParams, type Routes } from "./converter.ts";
+import { buildPayload, buildRoutes, commandMatches, convertFrame, mergeRpcRule, parseSetParams, type KeyRule, type Routes } from "./converter.ts";
+
+/** The class name of the built-in uplink converter: any other `converters.uplink` is a user's class. */
+const BUILT_IN_UPLINK = "BytesCanUplinkConverter";
 import { parseHex } from "./layout.ts";
 import type { CanConfig, CanDevice, CanKey, DownlinkRule } from "./schema.ts";
 import type { CanFrame } from "./slcan.ts";
@@ -55,6 +59,8 @@ export class CanConnector implements Connector {
   private inFlight = 0;
   /** Last logged problem per key or area, so a repeating problem logs once, not per frame. */
   private readonly problems = new Map<string, string>();
+  /** Devices with a custom uplink class (`converters.uplink`), loaded at start; null: it could not be loaded. */
+  private readonly customs = new Map<string, { custom: CustomUplink; chain: Promise<void> } | null>();
 
   constructor(
     private readonly config: CanConfig,
@@ -81,6 +87,19 @@ export class CanConnector implements Connector {
   }
 
   async start(): Promise<void> {
+    for (const d of this.config.devices) {
+      const name = d.converters?.uplink;
+      if (d.converters?.downlink && d.converters.downlink !== "BytesCanDownlinkConverter") this.ctx.log.warn(`device "${d.name}": custom downlink converter ${d.converters.downlink} is not used yet; the built-in encoding is`);
+      if (!name || name === BUILT_IN_UPLINK) continue;
+      try {
+        const custom = await loadCustomUplink({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log, where: `device "${d.name}"` });
+        this.customs.set(d.name, { custom, chain: Promise.resolve() });
+      } catch (e) {
+        // one device's converter missing must not stop the others
+        this.customs.set(d.name, null);
+        this.ctx.log.error(`device "${d.name}": uplink converter ${name} cannot be used (${errorText(e)}); its frames are dropped`);
+      }
+    }
     for (const d of this.config.devices) {
       if (d.attributes.length + d.timeseries.length + d.attributeUpdates.length + d.serverSideRpc.length > 0) this.ctx.addDevice(d.name, d.type ?? "can");
       else this.ctx.log.warn(`device "${d.name}" has no attributes, timeseries, attributeUpdates or serverSideRpc; ignored`);
@@ -215,7 +234,10 @@ export class CanConnector implements Connector {
       this.counters.ignored++;
       return;
     }
-    const r = convertFrame(rules, frame.data, receivedTs);
+    const builtIn = this.customs.size === 0 ? rules : rules.filter((rule) => !this.customs.has(rule.device));
+    if (builtIn.length < rules.length) this.convertCustom(rules, frame);
+    if (builtIn.length === 0) return;
+    const r = convertFrame(builtIn, frame.data, receivedTs);
     for (const { rule, error } of r.errors) this.report(`key ${rule.device}/${rule.key}`, `${rule.device}: "${rule.key}" from frame ${frame.id} (${Buffer.from(frame.data).toString("hex")}): ${error}`);
     if (r.data.length === 0) {
       if (r.matched > 0) this.counters.dropped++;
@@ -223,15 +245,47 @@ export class CanConnector implements Connector {
       return;
     }
     if (this.problems.size > 0) for (const d of r.data) for (const k of [...Object.keys(d.attributes ?? {}), ...Object.keys(d.telemetry?.[0]?.values ?? {})]) this.report(`key ${d.deviceName}/${k}`, undefined);
+    this.queue(r.data);
+  }
+
+  private queue(data: ConvertedData[]): void {
     if (this.inFlight >= MAX_BATCHES_IN_FLIGHT) {
       this.counters.dropped++;
       this.report("storage", "storage is not keeping up with the CAN bus: frames are dropped (counted) until it does");
       return;
     }
     this.counters.converted++;
-    this.batch.push(...r.data);
+    this.batch.push(...data);
     this.batchFrames++;
     this.immediate ??= setImmediate(this.flush);
+  }
+
+  /**
+   * The frame for devices with a custom uplink class, as upstream calls it: the configs of the
+   * device's keys on this id whose command matches, and the frame's bytes; the device named by the
+   * connector when the result names none. One device's frames stay in order.
+   */
+  private convertCustom(rules: readonly KeyRule[], frame: CanFrame): void {
+    const byDevice = new Map<string, KeyRule[]>();
+    for (const rule of rules) {
+      if (!this.customs.has(rule.device) || (rule.command && !commandMatches(rule.command, frame.data))) continue;
+      byDevice.set(rule.device, [...(byDevice.get(rule.device) ?? []), rule]);
+    }
+    for (const [device, matched] of byDevice) {
+      const entry = this.customs.get(device);
+      if (!entry) {
+        this.counters.dropped++;
+        continue;
+      }
+      const configs = matched.map((r) => ({ ...r.config, ...r.value, is_ts: r.telemetry }));
+      const data = Buffer.from(frame.data);
+      entry.chain = entry.chain.then(async () => {
+        const out = await entry.custom.convert(configs, data, { device: { deviceName: device, deviceType: matched[0]!.deviceType } });
+        if (this.stopped) return;
+        if (out.length === 0) this.counters.dropped++;
+        else this.queue(out);
+      });
+    }
   }
 
   private readonly flush = (): void => {

@@ -23,6 +23,8 @@ export interface KeyRule {
   expression?: Expression;
   reportStrategy?: ReportStrategyConfig;
   deviceStrategy?: ReportStrategyConfig;
+  /** The key's entry as configured (what a custom converter is handed). */
+  config: CanKey;
 }
 
 /** Key rules by arbitration id: what the connector looks up for each frame. */
@@ -83,6 +85,7 @@ export function buildRoutes(config: Pick<CanConfig, "devices">): Routes {
         expression: k.expression ? keyExpression(d.name, k) : undefined,
         reportStrategy: k.reportStrategy,
         deviceStrategy: d.reportStrategy,
+        config: k,
       };
       const list = routes.get(k.nodeId);
       if (list) list.push(rule);

@@ -150,10 +150,11 @@ const DeviceSchema = z
     enableUnknownRpc: flag("accept RPC methods without a rule: the params are the frame definition (implies overrideRpcConfig)"),
     overrideRpcConfig: flag("RPC params may replace a rule's fields"),
     converters: opt(
-      z.object({ uplink: z.optional(z.string()), downlink: z.optional(z.string()) }).check(
-        z.refine((c) => !c.uplink && !c.downlink, { message: "custom CAN converters are not supported yet; leave out `converters` (the built-in bytes converters are used)" }),
-      ),
-      "custom converter classes (not supported)",
+      z.object({
+        uplink: opt(z.string().check(z.minLength(1)), "a JS/TS class (or module file) in <config folder>/extensions/can/ (BytesCanUplinkConverter = the built-in one), built with the device entry, convert(keyConfigs, frameBytes) per frame"),
+        downlink: opt(z.string(), "custom downlink converter class: accepted, not used yet (the built-in encoding is used)"),
+      }),
+      "custom converter classes",
     ),
     reportStrategy: z.optional(ReportStrategySchema),
     attributes: z._default(z.array(KeySchema), []),

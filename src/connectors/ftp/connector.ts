@@ -6,7 +6,9 @@
 import type { Client } from "basic-ftp";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
+import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { errorText } from "../../observe/logger.ts";
+import { loadFtpConverter } from "./custom-converter.ts";
 import { fileRpc, writeAttributeUpdate } from "./downlink.ts";
 import { NotStoredError, readFile } from "./read-file.ts";
 import { openSession, resolvePattern, sortNewestFirst, type RemoteFile } from "./remote.ts";
@@ -21,6 +23,10 @@ interface PathState {
   due: number;
   /** Fingerprints seen at the previous listing: a file unchanged since then has settled. */
   seen: Map<string, string>;
+  /** The path's custom converter, loaded at start. */
+  custom?: CustomUplink;
+  /** Its custom converter could not be loaded (logged at start): the path is not read. */
+  unusable?: boolean;
 }
 
 export class FtpConnector implements Connector {
@@ -53,6 +59,16 @@ export class FtpConnector implements Connector {
       this.state.load();
     } catch (e) {
       this.ctx.log.error(`cannot read the saved read positions ${this.state.file} (${errorText(e)}); files are read from the start. Remove or fix the file`);
+    }
+    for (const path of this.paths) {
+      if (!path.config.converter) continue;
+      try {
+        path.custom = await loadFtpConverter(path.config, this.ctx.configDir, this.ctx.log);
+      } catch (e) {
+        // one path's converter missing must not stop the other paths
+        path.unusable = true;
+        this.ctx.log.error(`path ${path.config.path}: converter ${path.config.converter.extension} cannot be used (${errorText(e)}); this path is not read`);
+      }
     }
     this.loop = this.run();
   }
@@ -91,7 +107,7 @@ export class FtpConnector implements Connector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const now = Date.now();
-      const due = this.paths.filter((p) => p.due <= now);
+      const due = this.paths.filter((p) => p.due <= now && !p.unusable);
       if (due.length > 0) {
         try {
           const client = await this.connect();
@@ -110,7 +126,7 @@ export class FtpConnector implements Connector {
         }
         this.saveState();
       }
-      const next = Math.min(...this.paths.map((p) => p.due), Date.now() + 60_000);
+      const next = Math.min(...this.paths.filter((p) => !p.unusable).map((p) => p.due), Date.now() + 60_000);
       await this.sleep(Math.max(50, next - Date.now()));
     }
   }
@@ -190,6 +206,7 @@ export class FtpConnector implements Connector {
           (data) => this.ctx.sendData(data),
           // A file of bad lines must not flood the log: the first ones, then a count.
           (problem) => shown++ < MAX_PROBLEMS_SHOWN && this.ctx.log.warn(`${f.path} line ${problem.line}: ${problem.message}`),
+          p.custom,
         );
         if (out.problemCount > MAX_PROBLEMS_SHOWN) this.ctx.log.warn(`${f.path}: ${out.problemCount - MAX_PROBLEMS_SHOWN} more lines with problems not shown (${out.problemCount} in all)`);
         this.state.set(pattern, f.path, out.state);

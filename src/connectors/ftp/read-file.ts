@@ -6,6 +6,8 @@ import type { Client } from "basic-ftp";
 import type { ConvertedData } from "../../core/model.ts";
 import type { SendStatus } from "../../core/connector.ts";
 import { createFileConverter, isProblem, type LineProblem, type LineResult } from "./converter.ts";
+import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { customFileConverter } from "./custom-converter.ts";
 import { streamLines, type RemoteFile } from "./remote.ts";
 import type { FileState } from "./state.ts";
 import type { FtpPath } from "./schema.ts";
@@ -35,12 +37,13 @@ export async function readFile(
   settled: boolean,
   send: (data: ConvertedData[]) => Promise<SendStatus>,
   onProblem: (p: LineProblem) => void,
+  custom?: CustomUplink,
 ): Promise<ReadOutcome> {
   const partial = path.readMode === "PARTIAL";
   // A PARTIAL file that shrank was replaced or truncated: read it from the start.
   const startAt = partial && prev.offset !== undefined && prev.offset <= file.size ? prev.offset : 0;
   const resumed = startAt > 0;
-  const conv = createFileConverter(path, file.path, { header: resumed ? prev.header : undefined, resumedJsonLines: resumed, maxJsonBytes: path.maxFileSize * 1024 * 1024 });
+  const conv = custom ? customFileConverter(custom, path, file.path, resumed ? prev.header : undefined) : createFileConverter(path, file.path, { header: resumed ? prev.header : undefined, resumedJsonLines: resumed, maxJsonBytes: path.maxFileSize * 1024 * 1024 });
   if (!conv) throw new Error(`${file.path}: only .json, .txt and .csv files are read`);
 
   let line = resumed ? (prev.lines ?? 0) : 0;
@@ -63,8 +66,8 @@ export async function readFile(
     stored = batchEnd;
     storedLine = batchLine;
   };
-  const take = async (results: LineResult[], end: number) => {
-    for (const r of results) {
+  const take = async (pending: LineResult[] | Promise<LineResult[]>, end: number) => {
+    for (const r of await pending) {
       if (r === undefined) continue;
       if (isProblem(r)) {
         problemCount++;

@@ -11,6 +11,8 @@ const globMatch = (pattern: string, name: string) =>
 export function convertSample(config: FtpConfig, sample: Uint8Array, fileName?: string): ConvertedData[] {
   const path = fileName ? (config.paths.find((p) => globMatch(p.path, fileName) || globMatch(p.path.split("/").pop()!, fileName)) ?? config.paths[0]) : config.paths[0];
   if (!path) throw new Error("the connector has no paths to convert with");
+  // user code is not run by validate
+  if (path.converter) throw new Error(`path ${path.path} uses the custom converter ${path.converter.extension}: validate --sample does not run user code; run the gateway to see its output`);
   const file = fileName ?? path.path.replaceAll("*", "sample");
   const conv = createFileConverter(path, file, { maxJsonBytes: path.maxFileSize * 1024 * 1024 });
   if (!conv) throw new Error(`${file}: only .json, .txt and .csv files are read`);

@@ -46,7 +46,7 @@ const KeySchema = z.object({
 const PathSchema = z
   .object({
     path: z.string().check(z.minLength(1), z.describe('file on the server; * matches any text in a name and any folder in a folder part, e.g. "fol/*_hello*.txt", "data/*/x.csv"')),
-    devicePatternName: z.string().check(z.minLength(1), z.describe("device name: literal, ${Header} (table), ${path} (JSON), [from:to] (sliced text), ${fileName}/${filePath}")),
+    devicePatternName: opt(z.string().check(z.minLength(1)), "device name: literal, ${Header} (table), ${path} (JSON), [from:to] (sliced text), ${fileName}/${filePath}; not needed with a custom converter"),
     devicePatternType: z._default(z.string(), "Device").check(z.describe("device type, same syntax as devicePatternName")),
     readMode: upperEnum(["FULL", "PARTIAL"] as const).check(z.describe("FULL: the whole file, again whenever it changes; PARTIAL: only what was appended since the last read (offsets kept across restarts)")),
     txtFileDataView: z._default(upperEnum(["TABLE", "SLICED"] as const), "TABLE").check(z.describe(".txt files: TABLE (first line is the header) or SLICED ([from:to] over the first field); .csv is always TABLE")),
@@ -59,12 +59,17 @@ const PathSchema = z
     timeseries: z._default(z.array(KeySchema), []),
     reportStrategy: z.optional(ReportStrategySchema),
     converter: opt(
-      z.unknown().check(z.refine(() => false, { message: "custom FTP converters are not supported; leave out `converter` and map the keys in attributes/timeseries" })),
-      "custom converter: not supported",
+      z.looseObject({
+        type: opt(z.string(), 'upstream writes "custom"'),
+        extension: z.string().check(z.minLength(1), z.describe("class name (or module file) in <config folder>/extensions/ftp/")),
+        "extension-config": opt(z.unknown(), "free-form settings the class reads"),
+      }),
+      'custom uplink converter: {"type": "custom", "extension": "MyClass", "extension-config": {...}}, built with the path entry, called per line (txt/csv) or per file (json)',
     ),
   })
   .check(
     z.superRefine((p, ctx) => {
+      if (p.devicePatternName === undefined && !p.converter) ctx.addIssue({ code: "custom", path: ["devicePatternName"], message: "devicePatternName is needed (or a custom converter)" });
       const ext = p.path.slice(p.path.lastIndexOf("/") + 1).split(".").pop()?.toLowerCase();
       if (!p.path.includes(".") || !["json", "txt", "csv", "*"].includes(ext ?? ""))
         ctx.addIssue({ code: "custom", path: ["path"], message: `only .json, .txt and .csv files are read (or .* for all three); got "${p.path}"` });
@@ -120,7 +125,8 @@ const InputSchema = z
 type Input = z.output<typeof InputSchema>;
 export type FtpParameters = z.output<typeof ParametersSchema>;
 export type FtpKey = z.output<typeof KeySchema>;
-export type FtpPath = Omit<z.output<typeof PathSchema>, "with_sorting_files" | "withSortingFiles" | "converter"> & { sortFiles: boolean };
+export type FtpConverterSection = NonNullable<z.output<typeof PathSchema>["converter"]>;
+export type FtpPath = Omit<z.output<typeof PathSchema>, "with_sorting_files" | "withSortingFiles" | "devicePatternName"> & { sortFiles: boolean; devicePatternName: string };
 export type FtpAttributeUpdate = z.output<typeof AttributeUpdateSchema>;
 export type FtpRpc = z.output<typeof RpcSchema>;
 export interface FtpConfig {
@@ -144,7 +150,7 @@ function toCurrent(input: Input): FtpConfig {
     SSLVerify: true,
     security: input.security ?? { type: "anonymous" },
   };
-  const paths = input.paths.map(({ with_sorting_files, withSortingFiles, converter: _, ...p }) => ({ ...p, sortFiles: with_sorting_files ?? withSortingFiles ?? true }));
+  const paths = input.paths.map(({ with_sorting_files, withSortingFiles, ...p }) => ({ ...p, devicePatternName: p.devicePatternName ?? "", sortFiles: with_sorting_files ?? withSortingFiles ?? true }));
   return {
     name: input.name,
     id: input.id,

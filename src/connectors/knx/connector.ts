@@ -10,7 +10,8 @@ import type { AttributeUpdate, ReportStrategyConfig, RpcReply, RpcRequest } from
 import { errorText } from "../../observe/logger.ts";
 import { groupAddress } from "./address.ts";
 import { KnxBus, type BusOptions, type GroupValue } from "./bus.ts";
-import { convertPoll, convertValues, planDevice, type DevicePlan, type PollAnswers } from "./converter.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { convertPoll, convertValues, customPollData, planDevice, type DevicePlan, type PollAnswers } from "./converter.ts";
 import { decodeDpt, encodeDpt, parseDpt, type Dpt } from "./dpt.ts";
 import type { KnxClientConfig, KnxConfig, KnxDevice } from "./schema.ts";
 
@@ -24,7 +25,14 @@ interface DeviceState {
   /** Last logged problem per key, so a failing address logs once, not every poll. */
   problems: Map<string, string>;
   index: number;
+  /** The user's converter class (`uplinkConverter`), loaded at start. */
+  custom?: CustomUplink;
+  /** Its class could not be loaded (logged at start): the device is not polled. */
+  unusable?: boolean;
 }
+
+/** The class name of the built-in converter: any other `uplinkConverter` is a user's class. */
+const BUILT_IN_CONVERTER = "KNXUplinkConverter";
 
 /** Connection settings from the client section: type, addresses, pace. */
 export function busOptions(c: KnxClientConfig): BusOptions {
@@ -94,6 +102,19 @@ export class KnxConnector implements Connector {
   async start(): Promise<void> {
     const opts = busOptions(this.config.client);
     this.config.devices.forEach((config, index) => this.devices.push({ config, plan: planDevice(config), problems: new Map(), index }));
+    for (const d of this.devices) {
+      const name = d.config.uplinkConverter;
+      if (!name || name === BUILT_IN_CONVERTER) continue;
+      const where = `device #${d.index} ("${d.config.deviceInfo.deviceNameExpression}")`;
+      try {
+        d.custom = await loadCustomUplink({ extension: name, connectorType: "knx", configDir: this.ctx.configDir, ctorConfig: d.config, log: this.ctx.log, where });
+      } catch (e) {
+        // one device's converter missing must not stop the others
+        d.unusable = true;
+        this.ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); this device is not polled`);
+      }
+    }
+    this.devices = this.devices.filter((d) => !d.unusable);
     this.bus = new KnxBus(opts, (v) => this.unsolicited(v), (reason) => this.disconnected(reason));
     if (this.config.client.gatewaysScanner.enabled) this.ctx.log.info("gatewaysScanner: interface discovery is not done by tb-gw; connecting to the configured interface");
     void this.connectLoop(opts);
@@ -180,6 +201,7 @@ export class KnxConnector implements Connector {
     const results = await Promise.allSettled(d.plan.addresses.map(async (ga) => answers.set(ga.raw, await bus.read(ga, this.readTimeoutMs))));
     if (this.stopped) return;
     results.forEach((r, i) => this.report(d, `address ${d.plan.addresses[i]!.text}`, r.status === "rejected" ? errorText(r.reason) : undefined));
+    if (d.custom) return this.convertCustom(d, d.custom, answers);
     const { data, problems } = convertPoll(d.plan, answers, Date.now(), d.config.reportStrategy as ReportStrategyConfig | undefined);
     for (const key of ["deviceName", "deviceProfile", ...[...d.plan.keys.values()].flat().map((k) => k.key)]) this.report(d, key, problems.get(key));
     if (!data) return;
@@ -188,11 +210,21 @@ export class KnxConnector implements Connector {
     if (data.attributes || data.telemetry) await this.ctx.sendData(data);
   }
 
+  /** A poll through the user's class (upstream's shape: address → {type, response, keys}); the device it names takes downlink. */
+  private async convertCustom(d: DeviceState, custom: CustomUplink, answers: PollAnswers): Promise<void> {
+    const out = await custom.convert(d.config, customPollData(d.config, d.plan, answers));
+    if (this.stopped || out.length === 0) return;
+    d.name = out[0]!.deviceName;
+    d.profile = out[0]!.deviceType;
+    await this.ctx.sendData(out);
+  }
+
   /** A GroupValueWrite by someone else: reported for every named device that reads the address. */
   private unsolicited(v: GroupValue): void {
     if (this.stopped || v.kind !== "write") return;
     for (const d of this.devices) {
-      if (!d.name || !d.plan.keys.has(v.address)) continue;
+      // a custom converter converts whole polls only (as upstream's converter is called)
+      if (!d.name || d.custom || !d.plan.keys.has(v.address)) continue;
       const problems = new Map<string, string>();
       const data = convertValues(d.plan, new Map([[v.address, v.data]]), Date.now(), problems, d.name, d.profile ?? "default", d.config.reportStrategy as ReportStrategyConfig | undefined);
       for (const [key, problem] of problems) this.report(d, key, problem);

@@ -136,3 +136,40 @@ export function convertValues(plan: DevicePlan, answers: PollAnswers, ts: number
   if (deviceStrategy) data.deviceStrategy = deviceStrategy;
   return data;
 }
+
+/** What a poll read, in upstream's shape for a custom converter: address → {type, response, keys}. */
+export interface CustomPollEntry {
+  /** The configured type name (DPT) the response was decoded with. */
+  type: string;
+  /** The decoded value; null when the address did not answer or its bytes do not decode. */
+  response: unknown;
+  /** The keys read from this address; "deviceName" / "deviceType" where the name or profile expression uses it. */
+  keys: string[];
+}
+
+/**
+ * A poll's answers for a custom converter (upstream hands its KNX converter the decoded value per
+ * group address with its type and keys). An address read with several types is decoded with the
+ * first key's type.
+ */
+export function customPollData(d: KnxDevice, plan: DevicePlan, answers: PollAnswers): Record<string, CustomPollEntry> {
+  const out: Record<string, CustomPollEntry> = {};
+  const add = (gaText: string, typeName: string, dpt: Dpt, key: string) => {
+    const ga = groupAddress(gaText);
+    const entry = (out[ga.text] ??= { type: typeName, response: decodeOrNull(dpt, answers.get(ga.raw)), keys: [] });
+    entry.keys.push(key);
+  };
+  for (const k of [...d.attributes, ...d.timeseries]) add(k.groupAddress, k.type, dptOf(k.type, k.type), k.key);
+  for (const [tag, part, typeName] of [["deviceName", plan.name, d.deviceInfo.deviceNameDataType], ["deviceType", plan.profile, d.deviceInfo.deviceProfileDataType]] as const)
+    for (const [gaText, r] of part.reads) add(gaText, typeName ?? "string", r.dpt, tag);
+  return out;
+}
+
+function decodeOrNull(dpt: Dpt, bytes: Buffer | undefined): unknown {
+  if (!bytes) return null;
+  try {
+    return decodeDpt(dpt, bytes);
+  } catch {
+    return null;
+  }
+}

@@ -65,8 +65,8 @@ const DeviceSchema = z.object({
   deviceInfo: DeviceInfoSchema,
   pollPeriod: z._default(z.number().check(z.int(), z.positive(), z.meta({ tbgw: "pollPeriod" })), 10000).check(z.describe("ms between polls of this device")),
   uplinkConverter: opt(
-    z.string().check(z.refine(() => false, { message: "custom KNX uplink converters are not supported; leave out uplinkConverter (the built-in converter is used)" })),
-    "custom converter class (not supported)",
+    z.string().check(z.minLength(1)),
+    "custom uplink converter: a JS/TS class (or module file) in <config folder>/extensions/knx/ (KNXUplinkConverter = the built-in one), built with this device entry, convert(deviceEntry, {<group address>: {type, response, keys}}) per poll",
   ),
   reportStrategy: z.optional(ReportStrategySchema),
   attributes: z._default(z.array(KeySchema), []),

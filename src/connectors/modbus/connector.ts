@@ -2,6 +2,7 @@
 
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcRequest } from "../../core/model.ts";
+import { loadCustomUplink } from "../../common/converters/custom-uplink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { PolledSlave } from "./device.ts";
 import { executeKey, parseReserved, reservedSchemaText, withTimeout, type Target } from "./downlink.ts";
@@ -45,6 +46,9 @@ function rpcEntries(s: SlaveConfig): KeyConfig[] {
   return Object.entries(s.rpc).map(([method, k]) => ({ ...k, tag: k.tag ?? method }) as KeyConfig);
 }
 
+/** The class name of the built-in uplink converter: any other `uplinkConverter` is a user's class. */
+const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
+
 export class ModbusConnector implements Connector {
   private readonly links = new Map<string, ModbusLink>();
   private readonly slaves: PolledSlave[] = [];
@@ -82,6 +86,17 @@ export class ModbusConnector implements Connector {
       slaves.push(polling);
     }
     for (const s of slaves) this.slaves.push(new PolledSlave(s, this.linkFor(s), this.ctx, this.ctx.log));
+    for (const s of [...this.slaves]) {
+      const name = s.cfg.uplinkConverter;
+      if (!name || name === BUILT_IN_UPLINK) continue;
+      try {
+        s.custom = await loadCustomUplink({ extension: name, connectorType: "modbus", configDir: this.ctx.configDir, ctorConfig: s.cfg, log: this.ctx.log, where: s.cfg.deviceName });
+      } catch (e) {
+        // one slave's converter missing must not stop the others
+        this.slaves.splice(this.slaves.indexOf(s), 1);
+        this.ctx.log.error(`${s.cfg.deviceName}: uplink converter ${name} cannot be used (${errorText(e)}); this slave is not polled`);
+      }
+    }
     for (const s of this.slaves) s.start();
     this.ctx.log.info(`modbus: ${this.slaves.length} slave(s) on ${this.links.size} link(s)`);
   }

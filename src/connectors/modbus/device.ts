@@ -4,6 +4,7 @@
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData, ReportStrategyConfig } from "../../core/model.ts";
 import { errorText, type Logger } from "../../observe/logger.ts";
+import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { decodeNumberAt, decodeRegisters, orderBits, postProcess, type Order, type PostOptions } from "./codec.ts";
 import { isModbusException, type ModbusLink } from "./link.ts";
 import { expandKey, mergeReads, type ReadBlock, type ReadKey } from "./plan.ts";
@@ -123,8 +124,12 @@ export class PolledSlave {
     }, Math.max(0, this.due - Date.now()));
   }
 
+  /** The user's uplink converter class (`uplinkConverter`), set by the connector at start. */
+  custom?: CustomUplink;
+
   /** Read every block once and hand what decoded to the gateway. */
   async pollOnce(): Promise<ConvertedData | undefined> {
+    if (this.custom) return this.pollCustom(this.custom);
     const data: ConvertedData = { deviceName: this.cfg.deviceName, deviceType: this.cfg.deviceType };
     const attributes: Record<string, unknown> = {};
     const values: Record<string, unknown> = {};
@@ -173,6 +178,41 @@ export class PolledSlave {
     return data;
   }
 
+  /**
+   * A poll through the user's class, in upstream's shape: per section and tag the key's config
+   * (`data_sent`) and what was read (`input_data`: `{registers}` or `{bits}`, as pymodbus's
+   * response carries them). Keys whose read failed are left out (logged as for the built-in).
+   */
+  private async pollCustom(custom: CustomUplink): Promise<ConvertedData | undefined> {
+    const responses: Record<"attributes" | "timeseries", Record<string, { data_sent: unknown; input_data: { registers?: number[]; bits?: boolean[] } }>> = { attributes: {}, timeseries: {} };
+    let anyOk = false;
+    let ioFailures = 0;
+    for (const block of this.blocks) {
+      if (this.stopped) return;
+      const results = await this.readBlock(block, true);
+      if (results === "io") {
+        ioFailures++;
+        if (this.failures > 0) break;
+        continue;
+      }
+      for (const [key, raw] of results) {
+        anyOk = true;
+        responses[key.section][key.tag] = { data_sent: key.config, input_data: raw as { registers?: number[]; bits?: boolean[] } };
+      }
+    }
+    this.polls++;
+    this.failures = ioFailures > 0 && !anyOk ? this.failures + 1 : 0;
+    if (!anyOk || this.stopped) return;
+    if (!this.registered) {
+      this.registered = true;
+      this.ctx.addDevice(this.cfg.deviceName, this.cfg.deviceType);
+    }
+    const out = await custom.convert(this.cfg, responses);
+    if (out.length === 0 || this.stopped) return;
+    await this.ctx.sendData(out);
+    return out[0];
+  }
+
   /** Device went away with its link: tell the platform once. */
   markDisconnected(): void {
     if (!this.registered) return;
@@ -180,24 +220,30 @@ export class PolledSlave {
     this.ctx.delDevice(this.cfg.deviceName);
   }
 
-  private async readBlock(block: ReadBlock): Promise<Array<[ReadKey, unknown]> | "io"> {
+  /** `raw`: each key's registers or bits undecoded (for a custom converter). */
+  private async readBlock(block: ReadBlock, raw = false): Promise<Array<[ReadKey, unknown]> | "io"> {
     const where = `fc ${block.functionCode} address ${block.address} count ${block.count}`;
-    let raw: RawRead;
+    let read: RawRead;
     try {
-      raw = await readRaw(this.link, this.cfg.unitId, block.functionCode, block.address, block.count);
+      read = await readRaw(this.link, this.cfg.unitId, block.functionCode, block.address, block.count);
       this.clearError(where);
     } catch (e) {
       // a read cut short by stop() is not a device error (one per slave in flight on SIGTERM)
       if (this.stopped) return "io";
-      if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block);
+      if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block, raw);
       const keys = block.keys.map((k) => k.tag).join(", ");
       this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${errorText(e)}`);
       return isModbusException(e) ? [] : "io";
     }
     const out: Array<[ReadKey, unknown]> = [];
     for (const key of block.keys) {
+      const offset = key.address - block.address;
+      if (raw) {
+        out.push([key, read.kind === "bits" ? { bits: read.bits.slice(offset, offset + key.count) } : { registers: read.regs.slice(offset, offset + key.count) }]);
+        continue;
+      }
       try {
-        out.push([key, decodeKey(raw, key.address - block.address, key, this.cfg.byteOrder, this.cfg.wordOrder)]);
+        out.push([key, decodeKey(read, offset, key, this.cfg.byteOrder, this.cfg.wordOrder)]);
       } catch (e) {
         this.noteError(`decode ${key.tag}`, `${this.cfg.deviceName} key ${key.tag} at ${key.address}: cannot decode: ${errorText(e)}`);
       }
@@ -209,7 +255,7 @@ export class PolledSlave {
    * A merged read hit an exception (e.g. a gap the device does not map): from now on read its keys
    * one by one, which also tells which key is at fault.
    */
-  private async readKeysSeparately(block: ReadBlock): Promise<Array<[ReadKey, unknown]> | "io"> {
+  private async readKeysSeparately(block: ReadBlock, raw: boolean): Promise<Array<[ReadKey, unknown]> | "io"> {
     const i = this.blocks.indexOf(block);
     if (i >= 0) {
       this.blocks.splice(i, 1, ...block.keys.map((k) => ({ functionCode: k.functionCode, address: k.address, count: k.count, keys: [k] })));
@@ -217,7 +263,7 @@ export class PolledSlave {
     }
     const out: Array<[ReadKey, unknown]> = [];
     for (const key of block.keys) {
-      const r = await this.readBlock({ functionCode: key.functionCode, address: key.address, count: key.count, keys: [key] });
+      const r = await this.readBlock({ functionCode: key.functionCode, address: key.address, count: key.count, keys: [key] }, raw);
       if (r === "io") return "io";
       out.push(...r);
     }

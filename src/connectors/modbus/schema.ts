@@ -106,8 +106,10 @@ export const SlaveSchema = z.object({
   delayBetweenRequestsMs: z._default(intIn(0), 0),
   reportStrategy: z.optional(ReportStrategySchema),
   sendDataOnlyOnChange: z.optional(z.boolean()).check(z.describe("legacy; ON_CHANGE report strategy when true and no reportStrategy is set")),
-  uplinkConverter: z.optional(z.string()),
-  downlinkConverter: z.optional(z.string()),
+  uplinkConverter: z.optional(z.string()).check(
+    z.describe("custom uplink converter: a JS/TS class (or module file) in <config folder>/extensions/modbus/ (BytesModbusUplinkConverter = the built-in one); convert(slaveConfig, {attributes|timeseries: {tag: {data_sent: keyConfig, input_data: {registers} or {bits}}}}) per poll"),
+  ),
+  downlinkConverter: z.optional(z.string()).check(z.describe("custom downlink converter class: accepted, not used yet (the built-in encoding is used)")),
   attributes: z._default(z.array(KeySchema), []),
   timeseries: z._default(z.array(KeySchema), []),
   attributeUpdates: z._default(z.array(KeySchema), []),

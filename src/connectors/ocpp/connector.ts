@@ -17,6 +17,10 @@ import { BootedDevices } from "./booted-devices.ts";
 import { answerFor, checkCall, TransactionIds } from "./actions.ts";
 import { Admitter } from "./admission.ts";
 import { ChargePointConverter, messageBody } from "./converter.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+
+/** The class name of the built-in converter: any other `extension` is a user's class. */
+const BUILT_IN_CONVERTER = "OcppUplinkConverter";
 import { attributeCalls, planRpc, replyFor } from "./downlink.ts";
 import { isFrameError, MSG_CALL, MSG_CALLRESULT, parseFrame, type Frame } from "./frames.ts";
 import type { OcppConfig } from "./schema.ts";
@@ -42,6 +46,8 @@ export interface OcppCounters {
 export class OcppConnector implements Connector {
   readonly counters: OcppCounters = { connections: 0, refused: 0, callsReceived: 0, badFrames: 0, converted: 0, callsSent: 0 };
   private readonly converters: ChargePointConverter[];
+  /** The user's converter class of a chargePoints entry (`extension`), loaded at start; null: it could not be loaded. */
+  private readonly customs = new Map<ChargePointConverter, CustomUplink | null>();
   private readonly server: OcppServer;
   private readonly sessions = new Set<ChargePointSession>();
   private readonly byDevice = new Map<string, ChargePointSession>();
@@ -93,6 +99,18 @@ export class OcppConnector implements Connector {
   }
 
   async start(): Promise<void> {
+    for (const conv of this.converters) {
+      const name = conv.config.extension;
+      if (!name || name === BUILT_IN_CONVERTER) continue;
+      const where = `charge points ${conv.config.idRegexpPattern}`;
+      try {
+        this.customs.set(conv, await loadCustomUplink({ extension: name, connectorType: "ocpp", configDir: this.ctx.configDir, ctorConfig: conv.config, log: this.ctx.log, where }));
+      } catch (e) {
+        // one entry's converter missing must not stop the others; its charge points are still answered
+        this.customs.set(conv, null);
+        this.ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); their messages are answered but their data is dropped`);
+      }
+    }
     this.listen();
   }
 
@@ -249,11 +267,26 @@ export class OcppConnector implements Connector {
 
   /** Convert and store; false only when the connector stopped before storage took the data. */
   private async convert(session: ChargePointSession, action: string, body: Record<string, unknown>, receivedTs: number): Promise<boolean> {
+    const custom = this.customs.get(session.converter);
+    if (custom !== undefined) return this.convertCustom(session, custom, action, body);
     const { data, missing } = session.converter.convert(action, body, session.device!, receivedTs);
     if (missing.length > 0) this.ctx.log.debug(`charge point "${session.id}": ${action} has no value for key(s) ${missing.join(", ")}; left out`);
     if (!data) return true;
     this.counters.converted++;
     return this.storing.store([data], `${action} of charge point "${session.id}"`);
+  }
+
+  /**
+   * Through the user's class, as upstream's charge point calls its converter: the device, the
+   * message type and the entry (`profile`) as config, the message (snake_case names) as data.
+   */
+  private async convertCustom(session: ChargePointSession, custom: CustomUplink | null, action: string, body: Record<string, unknown>): Promise<boolean> {
+    if (!custom) return true;
+    const device = session.device!;
+    const data = await custom.convert({ deviceName: device.name, deviceType: device.type, messageType: action, profile: session.converter.config }, body);
+    if (data.length === 0) return true;
+    this.counters.converted++;
+    return this.storing.store(data, `${action} of charge point "${session.id}"`);
   }
 
   // ---- downlink ----

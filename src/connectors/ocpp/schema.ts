@@ -64,8 +64,8 @@ const ChargePointSchema = z.object({
   deviceNameExpression: z.string().check(z.minLength(1), z.describe("device name from the boot profile: ${Vendor}, ${Model}, ${charge_point_serial_number}, ${id} (the charge point id)")),
   deviceTypeExpression: z._default(z.string(), "default").check(z.describe("device type, same placeholders")),
   extension: opt(
-    z.string().check(z.refine((c) => c === "OcppUplinkConverter", { message: "custom OCPP converters are not supported; leave out `extension` (OcppUplinkConverter)" })),
-    "uplink converter class; only OcppUplinkConverter",
+    z.string().check(z.minLength(1)),
+    "uplink converter class: OcppUplinkConverter (built in), or a JS/TS class (or module file) in <config folder>/extensions/ocpp/, built with this entry, convert({deviceName, deviceType, messageType, profile}, message)",
   ),
   reportStrategy: z.optional(ReportStrategySchema),
   attributes: z._default(z.array(KeySchema), []),

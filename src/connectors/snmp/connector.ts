@@ -7,6 +7,7 @@ import { SnmpClient, SnmpTimeoutError, type SnmpResult } from "./client.ts";
 import { toConvertedData, type PollResponses } from "./converter.ts";
 import { SnmpMethods, type SnmpConfig, type SnmpDevice, type SnmpMethod, type SnmpOperation } from "./schema.ts";
 import { errorText } from "../../observe/logger.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 
 interface DeviceState {
   config: SnmpDevice;
@@ -14,7 +15,12 @@ interface DeviceState {
   timer?: ReturnType<typeof setTimeout>;
   /** Last logged problem per key ("" = poll level), so a failing agent logs once, not every poll. */
   problems: Map<string, string>;
+  /** The user's converter class (`converter`), loaded at start. */
+  custom?: CustomUplink;
 }
+
+/** The class name of the built-in converter: any other `converter` is a user's class. */
+const BUILT_IN_CONVERTER = "SNMPUplinkConverter";
 
 /** Reserved RPC params `method=get;oid=1.3.6.1.2.1.1.1.0;value=x;` → an operation and its value. */
 export function parseReservedParams(params: unknown): { op: SnmpOperation; value?: unknown } {
@@ -46,6 +52,16 @@ export class SnmpConnector implements Connector {
   async start(): Promise<void> {
     for (const config of this.config.devices) {
       const state: DeviceState = { config, client: new SnmpClient(config), problems: new Map() };
+      const name = config.converter;
+      if (name && name !== BUILT_IN_CONVERTER) {
+        try {
+          state.custom = await loadCustomUplink({ extension: name, connectorType: "snmp", configDir: this.ctx.configDir, ctorConfig: config, log: this.ctx.log, where: config.deviceName });
+        } catch (e) {
+          // one device's converter missing must not stop the others
+          this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device is not polled`);
+          continue;
+        }
+      }
       this.devices.push(state);
       if (config.attributes.length + config.telemetry.length > 0) void this.pollLoop(state);
     }
@@ -107,9 +123,31 @@ export class SnmpConnector implements Connector {
       }
     }
     this.report(d, "", undefined);
+    if (d.custom) return this.convertCustom(d, d.custom, responses);
     const data = toConvertedData(d.config, responses);
     if (this.stopped || (!data.attributes && !data.telemetry)) return;
     await this.ctx.sendData(data);
+  }
+
+  /**
+   * A poll through the user's class, called as upstream calls its SNMP converter: once per key
+   * answered, with `[section, keyConfig]` and the response; results without a device name get the
+   * device's. Everything the poll gave goes to storage at once.
+   */
+  private async convertCustom(d: DeviceState, custom: CustomUplink, responses: PollResponses): Promise<void> {
+    const out = [];
+    const device = { deviceName: d.config.deviceName, deviceType: d.config.deviceType };
+    for (const [section, items] of [
+      ["attributes", d.config.attributes],
+      ["telemetry", d.config.telemetry],
+    ] as const) {
+      for (const item of items) {
+        if (!(item.key in responses[section])) continue;
+        out.push(...(await custom.convert([section, item], responses[section][item.key], { device, place: `key ${item.key}` })));
+      }
+    }
+    if (this.stopped || out.length === 0) return;
+    await this.ctx.sendData(out);
   }
 
   async onAttributeUpdate(update: AttributeUpdate): Promise<void> {

@@ -7,6 +7,7 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { StoreUntilTaken } from "../../core/store-until-taken.ts";
 import { resolveConfigPath } from "../../common/tls/index.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { XmppUplinkConverter } from "./converter.ts";
 import { attributeMessages, planRpc } from "./downlink.ts";
@@ -16,9 +17,18 @@ import { XmppSession } from "./session.ts";
 /** Converted messages held in memory while storage refuses data; beyond it new ones are dropped. */
 const MAX_HELD = 100_000;
 
+/** The class name of the built-in converter: any other `converter` is a user's class. */
+const BUILT_IN_CONVERTER = "XmppUplinkConverter";
+
 interface DeviceEntry {
   config: XmppDeviceConfig;
   converter: XmppUplinkConverter;
+  /** The user's converter class (`converter` other than the built-in), loaded at start. */
+  custom?: CustomUplink;
+  /** Its class could not be loaded (logged at start): the device's messages are dropped. */
+  unusable?: boolean;
+  /** Messages through a custom converter, one after the other so their order is kept. */
+  chain: Promise<void>;
 }
 
 export class XmppConnector implements Connector {
@@ -38,11 +48,22 @@ export class XmppConnector implements Connector {
     private readonly config: XmppConfig,
     private readonly ctx: ConnectorContext,
   ) {
-    for (const d of config.devices) this.byJid.set(d.jid, { config: d, converter: new XmppUplinkConverter(d) });
+    for (const d of config.devices) this.byJid.set(d.jid, { config: d, converter: new XmppUplinkConverter(d), chain: Promise.resolve() });
     this.storing = new StoreUntilTaken(ctx, `holding up to ${MAX_HELD} converted messages in memory`, "dropped");
   }
 
   async start(): Promise<void> {
+    for (const [jid, entry] of this.byJid) {
+      const name = entry.config.converter;
+      if (!name || name === BUILT_IN_CONVERTER) continue;
+      try {
+        entry.custom = await loadCustomUplink({ extension: name, connectorType: "xmpp", configDir: this.ctx.configDir, ctorConfig: entry.config, log: this.ctx.log, where: `messages from ${jid}` });
+      } catch (e) {
+        // one device's converter missing must not stop the others
+        entry.unusable = true;
+        this.ctx.log.error(`device ${jid}: converter ${name} cannot be used (${errorText(e)}); this device's messages are dropped`);
+      }
+    }
     const s = this.config.server;
     let ca: Buffer | undefined;
     if (s.ca_cert) {
@@ -95,12 +116,27 @@ export class XmppConnector implements Connector {
       this.ctx.log.debug(`message from ${from} ignored: no device entry has this JID`);
       return;
     }
+    if (entry.unusable) return;
+    if (entry.custom) {
+      // upstream hands its converter the device entry and the message body (text)
+      const custom = entry.custom;
+      entry.chain = entry.chain.then(async () => {
+        const out = await custom.convert(entry.config, body);
+        if (out.length > 0 && !this.stopped) this.take(from, entry, out);
+      });
+      return;
+    }
     const out = entry.converter.convert(body);
     if (typeof out === "string") {
       this.report(`uplink ${from}`, `message from ${from} gives no data: ${out}`);
       return;
     }
     this.report(`uplink ${from}`, undefined, `messages from ${from} convert again`);
+    this.take(from, entry, out);
+  }
+
+  /** Converted data of a message from `from`: its devices become known for downlink; queued for storage. */
+  private take(from: string, entry: DeviceEntry, out: ConvertedData[]): void {
     for (const d of out) this.known.set(d.deviceName, { jid: from, entry });
     if (this.pending.length + out.length > MAX_HELD) {
       this.report("held", `storage does not take data and ${this.pending.length} converted messages are held: message from ${from} dropped (until storage takes data again)`);

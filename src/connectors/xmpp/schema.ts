@@ -56,7 +56,7 @@ export const DeviceSchema = z
     jid: JidText.check(z.describe("full JID (with resource) the device's messages come from; exact match, e.g. device@example.org/TMP_1101")),
     deviceNameExpression: z.string().check(z.describe("${field} template over a JSON body, [from:to] slice of a text body, or a literal")),
     deviceTypeExpression: z.string().check(z.describe("device type (profile), same forms")),
-    converter: opt(z.string(), "uplink converter class; only the built-in XmppUplinkConverter is supported"),
+    converter: opt(z.string(), "uplink converter class: XmppUplinkConverter (built in), or a JS/TS class (or module file) in <config folder>/extensions/xmpp/, built with the device entry, convert(deviceConfig, body)"),
     attributes: z._default(z.array(KeySchema), []),
     timeseries: z._default(z.array(KeySchema), []),
     reportStrategy: z.optional(ReportStrategySchema),
@@ -79,8 +79,6 @@ export const XmppConfigSchema = z
     z.superRefine((c, ctx) => {
       const seen = new Map<string, number>();
       c.devices.forEach((d, i) => {
-        if (d.converter !== undefined && d.converter !== "XmppUplinkConverter")
-          ctx.addIssue({ code: "custom", path: ["devices", i, "converter"], message: `custom XMPP converters are not supported; remove "converter" or set it to "XmppUplinkConverter"` });
         const prev = seen.get(d.jid);
         if (prev !== undefined) ctx.addIssue({ code: "custom", path: ["devices", i, "jid"], message: `the JID ${d.jid} is already devices[${prev}]: a message can only go to one device entry` });
         seen.set(d.jid, i);

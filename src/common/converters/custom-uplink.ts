@@ -1,0 +1,91 @@
+// A user's uplink converter class for a connector that did not take one before (FTP, XMPP, OCPP,
+// KNX, ...): loaded through the one extensions loader from `<config folder>/extensions/<type>/`,
+// built as upstream builds it (`new Cls(config, logger)`), called as upstream calls it
+// (`convert(config, data)`), its result read by normalizeConverted() (ConvertedData, a list, or
+// upstream's legacy dict). A converter that throws (or returns a rejected promise) never stops
+// the connector: the message is dropped, and the error is logged once per change of its text, with
+// a line when the converter works again.
+
+import type { ConvertedData } from "../../core/model.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
+import { ConverterConfigError, extensionsDir, findConverterClass, normalizeConverted } from "./custom.ts";
+
+type ConverterClass = new (config: unknown, log: Logger) => { convert(config: unknown, data: unknown): unknown };
+
+export class CustomUplink {
+  /** The last error text per place (see convert), so a repeating error is logged once. */
+  private readonly lastErrors = new Map<string, string>();
+
+  constructor(
+    /** The class name (or module file) the config gave. */
+    readonly name: string,
+    private readonly instance: { convert(config: unknown, data: unknown): unknown },
+    private readonly log: Logger,
+    /** Where it is used, for messages (e.g. the device or path). */
+    private readonly where: string,
+  ) {}
+
+  /** The instance itself (a connector may offer more of upstream's contract, e.g. SUPPORTS_BYTES_PAYLOAD). */
+  get converter(): object {
+    return this.instance;
+  }
+
+  /**
+   * The converted data; [] when the converter gave none or threw (logged once per change). Never
+   * rejects. `device`: where upstream's connector names the device itself (CAN, SNMP), results
+   * without a deviceName get it. `place`: where one instance converts several things each poll
+   * (SNMP keys), errors are tracked per place, so one failing key does not flap with the others.
+   */
+  async convert(config: unknown, data: unknown, opts: { device?: { deviceName: string; deviceType: string }; place?: string } = {}): Promise<ConvertedData[]> {
+    const { device, place = "" } = opts;
+    const where = place ? `${this.where} ${place}` : this.where;
+    let out: ConvertedData[] | string;
+    try {
+      let r = await this.instance.convert(config, data);
+      if (device) r = Array.isArray(r) ? r.map((x) => withDevice(x, device)) : withDevice(r, device);
+      out = normalizeConverted(r);
+    } catch (e) {
+      const text = errorText(e);
+      if (text !== this.lastErrors.get(place)) {
+        this.lastErrors.set(place, text);
+        this.log.error(`${where}: custom converter ${this.name} failed: ${text}; this message is dropped, the connector goes on (logged again only when the error changes)`);
+      }
+      return [];
+    }
+    if (this.lastErrors.delete(place)) this.log.info(`${where}: custom converter ${this.name} works again`);
+    if (typeof out === "string") {
+      this.log.debug(`${where}: ${out}`);
+      return [];
+    }
+    return out;
+  }
+}
+
+function withDevice(r: unknown, device: { deviceName: string; deviceType: string }): unknown {
+  if (!r || typeof r !== "object" || typeof (r as { deviceName?: unknown }).deviceName === "string") return r;
+  return { ...device, ...(r as object), deviceName: device.deviceName };
+}
+
+/**
+ * Loads `extension` (a class name, or a module file) from `<configDir>/extensions/<connectorType>/`
+ * and builds it with `ctorConfig`. Throws ConverterConfigError naming the folder, the class and
+ * what the folder does export.
+ */
+export async function loadCustomUplink(opts: {
+  extension: string;
+  connectorType: string;
+  configDir: string;
+  ctorConfig: unknown;
+  log: Logger;
+  where: string;
+}): Promise<CustomUplink> {
+  const Cls = await findConverterClass<ConverterClass>(opts.extension, extensionsDir(opts.configDir, opts.connectorType));
+  let instance: { convert?: unknown };
+  try {
+    instance = new Cls(opts.ctorConfig, opts.log.child(opts.extension));
+  } catch (e) {
+    throw new ConverterConfigError(`custom converter ${opts.extension}: its constructor failed: ${errorText(e)}`);
+  }
+  if (typeof instance.convert !== "function") throw new ConverterConfigError(`custom converter ${opts.extension} has no convert(config, data) method`);
+  return new CustomUplink(opts.extension, instance as { convert(config: unknown, data: unknown): unknown }, opts.log, opts.where);
+}
