@@ -57,9 +57,9 @@ export class SnmpConnector implements Connector {
         try {
           state.custom = await loadCustomUplink({ extension: name, connectorType: "snmp", configDir: this.ctx.configDir, ctorConfig: config, log: this.ctx.log, where: config.deviceName });
         } catch (e) {
-          // one device's converter missing must not stop the others
-          this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device is not polled`);
-          continue;
+          // A migrated config may name upstream's Python class (the upstream sample does): keep
+          // the device's data flowing with the built-in conversion rather than losing it.
+          this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
         }
       }
       this.devices.push(state);
