@@ -10,7 +10,7 @@
 // Usage: bun bench/low-rate.ts [--rate DATAPOINTS_PER_S] [--storage sqlite|memory|file] [--seconds 60]
 //        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR]
 
-import { cpuSeconds, rssMb } from "./proc.ts";
+import { cpuSeconds, rssMb, systemCpuSeconds } from "./proc.ts";
 import { commandFor } from "../build/targets.ts";
 import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
@@ -114,6 +114,7 @@ async function run(n: number) {
     }
     const endAt = performance.now();
     const endCpu = cpuSeconds(pid);
+    const endSysCpu = systemCpuSeconds(pid);
     const genOut = JSON.parse((await gen).output().trim().split("\n").pop()!);
     const window = (endAt - readyAt) / 1000;
     const loadCpu = endCpu - startupCpu;
@@ -133,6 +134,8 @@ async function run(n: number) {
       cpuPctFromStart: Math.round(((endCpu / ((endAt - t0) / 1000)) * 100) * 10) / 10,
       cpuPctLoad: Math.round((loadCpu / window) * 1000) / 10,
       cpuPctPer10s: slices.join(" "),
+      // share of the gateway's CPU spent in the kernel (socket and file writes, wake-ups)
+      kernelSharePct: Math.round((endSysCpu / endCpu) * 100),
       coreSecPerMillionDp: Math.round((loadCpu / (datapoints / 1e6)) * 10) / 10,
       latencyMs: `p50 ${pct(latencies, 50)} p99 ${pct(latencies, 99)} max ${latencies.at(-1)}`,
       peakRssMb: Math.round(peakRss),
