@@ -100,7 +100,8 @@ export class Gateway {
     this.sender = new Sender(
       this.storage,
       this.platform,
-      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName },
+      // gathering after storage ran dry: at most 20 ms of latency, and never more than minPackSendDelayMS
+      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, gatherMs: Math.min(20, tb.minPackSendDelayMS), platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName },
       this.events,
       this.log.child("sender"),
     );
