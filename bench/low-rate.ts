@@ -8,7 +8,9 @@
 // arrival at the platform-side subscriber (the platform broker forwards a publish as it PUBACKs it),
 // loss and per-device order.
 // Usage: bun bench/low-rate.ts [--rate DATAPOINTS_PER_S] [--storage sqlite|memory|file] [--seconds 60]
-//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR]
+//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR] [--device-inflight N]
+// --device-inflight N: the device broker sends the gateway at most N unacknowledged QoS 1 messages
+// (mosquitto max_inflight_messages; default unlimited), as a strict broker would.
 
 import { cpuSeconds, rssMb, systemCpuSeconds } from "./proc.ts";
 import { commandFor } from "../build/targets.ts";
@@ -29,6 +31,7 @@ const SECONDS = Number(opt("seconds", "60"));
 const RUNS = Number(opt("runs", "1"));
 const BINARY = opt("binary", "");
 const CPU_PROF = opt("cpu-prof", "");
+const DEVICE_INFLIGHT = Number(opt("device-inflight", "0"));
 const DEVICES = 10;
 const DP_PER_MSG = 5; // seq, t and 3 keys
 const MSG_RATE = DP_RATE / DP_PER_MSG;
@@ -37,7 +40,7 @@ const MESSAGES = Math.round(MSG_RATE * SECONDS);
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
 async function run(n: number) {
-  const device = await startMosquitto();
+  const device = await startMosquitto(DEVICE_INFLIGHT > 0 ? { extraConfig: `max_inflight_messages ${DEVICE_INFLIGHT}` } : {});
   const platform = await startMosquitto();
   let gw: Started | undefined;
   let counter: mqtt.MqttClient | undefined;
@@ -123,6 +126,7 @@ async function run(n: number) {
       run: n,
       storage: KIND,
       dpPerSec: DP_RATE,
+      deviceInflight: DEVICE_INFLIGHT || "unlimited",
       binary: BINARY !== "",
       generatorMsgsPerSec: Math.round(genOut.rate),
       received: messages,
