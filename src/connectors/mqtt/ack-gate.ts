@@ -52,6 +52,8 @@ const PROMPT_MS = 3;
 const EVIDENCE_NEEDED = 2;
 /** A learned limit is forgotten after this long and learned again (it may have been chance). */
 const RELEARN_MS = 10_000;
+/** After a window, this long for the messages the socket held back to be read into the batch. */
+const READ_HELD_MS = 1;
 
 export class AckGate {
   private current = newBatch();
@@ -64,6 +66,8 @@ export class AckGate {
   private timedAckAt = 0;
   private evidence = 0;
   private learnedAt = 0;
+  /** Reading paused for a gathering window (not for maxHeld). */
+  private readsHeld = false;
   private readonly inflight = new Set<Promise<void>>();
   private heldCount = 0;
   private paused = false;
@@ -117,15 +121,32 @@ export class AckGate {
       this.immediate = setImmediate(this.flush);
     } else if (this.windowTimer === undefined) {
       this.windowTimer = setTimeout(this.windowOver, this.windowMs);
+      // Messages arriving meanwhile wait in the socket buffer and are read in one go at the end of
+      // the window: one wake-up for the batch instead of one per message.
+      if (!this.paused) {
+        this.readsHeld = true;
+        this.reading.pauseReading();
+      }
     }
   }
 
   private readonly windowOver = (): void => {
     this.windowTimer = undefined;
     if (this.immediate !== undefined) return;
+    if (this.readsHeld) {
+      // read what the window held back (it comes with the next poll), then send the batch
+      this.releaseReads();
+      this.windowTimer = setTimeout(this.windowOver, READ_HELD_MS);
+      return;
+    }
     this.heldAtTimeout = this.heldCount;
     this.flush(true);
   };
+
+  private releaseReads(): void {
+    this.readsHeld = false;
+    if (!this.paused) this.reading.resumeReading();
+  }
 
   /** First message after a timed batch's acknowledgements: did the broker wait for them? */
   private watchPrompt(): void {
@@ -149,6 +170,7 @@ export class AckGate {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;
     }
+    if (this.readsHeld) this.releaseReads();
     const b = this.current;
     this.current = newBatch();
     const p = this.send(b, timed === true);
