@@ -8,9 +8,11 @@
 // arrival at the platform-side subscriber (the platform broker forwards a publish as it PUBACKs it),
 // loss and per-device order.
 // Usage: bun bench/low-rate.ts [--rate DATAPOINTS_PER_S] [--storage sqlite|memory|file] [--seconds 60]
-//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR]
+//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR] [--device-inflight N]
+// --device-inflight N: the device broker sends the gateway at most N unacknowledged QoS 1 messages
+// (mosquitto max_inflight_messages; default unlimited), as a strict broker would.
 
-import { cpuSeconds, rssMb } from "./proc.ts";
+import { cpuSeconds, rssMb, systemCpuSeconds } from "./proc.ts";
 import { commandFor } from "../build/targets.ts";
 import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
@@ -29,6 +31,7 @@ const SECONDS = Number(opt("seconds", "60"));
 const RUNS = Number(opt("runs", "1"));
 const BINARY = opt("binary", "");
 const CPU_PROF = opt("cpu-prof", "");
+const DEVICE_INFLIGHT = Number(opt("device-inflight", "0"));
 const DEVICES = 10;
 const DP_PER_MSG = 5; // seq, t and 3 keys
 const MSG_RATE = DP_RATE / DP_PER_MSG;
@@ -37,7 +40,7 @@ const MESSAGES = Math.round(MSG_RATE * SECONDS);
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
 async function run(n: number) {
-  const device = await startMosquitto();
+  const device = await startMosquitto(DEVICE_INFLIGHT > 0 ? { extraConfig: `max_inflight_messages ${DEVICE_INFLIGHT}` } : {});
   const platform = await startMosquitto();
   let gw: Started | undefined;
   let counter: mqtt.MqttClient | undefined;
@@ -114,6 +117,7 @@ async function run(n: number) {
     }
     const endAt = performance.now();
     const endCpu = cpuSeconds(pid);
+    const endSysCpu = systemCpuSeconds(pid);
     const genOut = JSON.parse((await gen).output().trim().split("\n").pop()!);
     const window = (endAt - readyAt) / 1000;
     const loadCpu = endCpu - startupCpu;
@@ -122,6 +126,7 @@ async function run(n: number) {
       run: n,
       storage: KIND,
       dpPerSec: DP_RATE,
+      deviceInflight: DEVICE_INFLIGHT || "unlimited",
       binary: BINARY !== "",
       generatorMsgsPerSec: Math.round(genOut.rate),
       received: messages,
@@ -133,6 +138,8 @@ async function run(n: number) {
       cpuPctFromStart: Math.round(((endCpu / ((endAt - t0) / 1000)) * 100) * 10) / 10,
       cpuPctLoad: Math.round((loadCpu / window) * 1000) / 10,
       cpuPctPer10s: slices.join(" "),
+      // share of the gateway's CPU spent in the kernel (socket and file writes, wake-ups)
+      kernelSharePct: Math.round((endSysCpu / endCpu) * 100),
       coreSecPerMillionDp: Math.round((loadCpu / (datapoints / 1e6)) * 10) / 10,
       latencyMs: `p50 ${pct(latencies, 50)} p99 ${pct(latencies, 99)} max ${latencies.at(-1)}`,
       peakRssMb: Math.round(peakRss),

@@ -13,6 +13,12 @@ import { RateLimiter } from "./rate-limit.ts";
 export interface SenderOptions {
   /** Records asked of storage per batch. */
   batchRecords: number;
+  /**
+   * After a read that emptied storage (traffic slower than the sender), wait this long before
+   * reading again, so the records of several device messages go in one read, one publish and one
+   * platform acknowledgement instead of one each. A full batch is followed by the next read at once.
+   */
+  gatherMs?: number;
   /** Sleep when storage is empty and no notification arrives (minPackSendDelayMS). */
   idleDelayMs: number;
   /** Name on the platform for a connector-side device name (renaming). */
@@ -43,6 +49,8 @@ export class Sender {
   private session = 0;
   private running = false;
   private wake: (() => void) | undefined;
+  /** Ends a gather() pause early at stop. */
+  private stopWake: (() => void) | undefined;
   private failed = false;
   private readonly telemetryLimiter = new RateLimiter([]);
   private readonly dpLimiter = new RateLimiter([]);
@@ -126,7 +134,22 @@ export class Sender {
         this.log.error(`sending a batch failed: ${errorText(e)}`);
         this.failed = true;
       }
+      if (batch.records.length < this.opts.batchRecords && this.opts.gatherMs) await this.gather(this.opts.gatherMs);
     }
+  }
+
+  /** A pause that new data does not cut short (stop does). */
+  private gather(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.stopWake = undefined;
+        resolve();
+      }, ms);
+      this.stopWake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
   }
 
   private async sendBatch(batch: Batch): Promise<void> {
@@ -229,6 +252,7 @@ export class Sender {
   async stop(): Promise<void> {
     this.running = false;
     this.poke();
+    this.stopWake?.();
     await this.loopDone;
   }
 

@@ -1,9 +1,18 @@
-// Batching and late acknowledgement. Converted data of one event-loop turn goes to ctx.sendData
-// as one array; the PUBACK/PUBREC of each QoS 1/2 message in it is sent only once that sendData
-// resolved (the data is in storage). The client keeps reading meanwhile (one storage commit per
-// turn, not per message); above `maxHeld` unacknowledged messages it stops reading until
-// storage catches up. An ack for a connection that has since dropped is not sent: the broker
-// redelivers the message to the next session.
+// Batching and late acknowledgement. Converted data goes to ctx.sendData as one array per batch;
+// the PUBACK/PUBREC of each QoS 1/2 message in it is sent only once that sendData resolved (the
+// data is in storage). The client keeps reading meanwhile; above `maxHeld` unacknowledged
+// messages it stops reading until storage catches up. An ack for a connection that has since
+// dropped is not sent: the broker redelivers the message to the next session.
+//
+// How long a batch gathers: under heavy traffic one event-loop turn brings many messages and the
+// batch goes at the end of that turn. Under light traffic (fewer than GATHER_MIN messages in a
+// turn) it gathers for up to `windowMs` (one storage commit, one write of acknowledgements and,
+// downstream, one publish for several messages instead of one each). A broker that allows only k
+// unacknowledged messages in flight would stall for the whole window once k are held, capping
+// intake at k per window; the gate learns k: when a window ended holding h messages and the next
+// message arrived right after their acknowledgements (the broker had been waiting for them), twice
+// in a row, batches go as soon as h are held. Holding more than h, or 10 s passing, forgets it (a
+// wrong guess only makes batches smaller).
 //
 // When storage does not take a batch (full, or closing), its acknowledgements are held and the
 // batch is offered again until it is stored (src/core/store-until-taken.ts): the device broker
@@ -35,9 +44,30 @@ interface Batch {
 
 const newBatch = (): Batch => ({ data: [], waits: [], acks: [] });
 
+/** Messages in one batch from which it goes at the end of the turn, without gathering longer. */
+const GATHER_MIN = 16;
+/** A message this soon after a timed batch's acknowledgements went shows a broker that waited for them. */
+const PROMPT_MS = 3;
+/** Such evidence needed in a row before batches go at the held count it was seen at. */
+const EVIDENCE_NEEDED = 2;
+/** A learned limit is forgotten after this long and learned again (it may have been chance). */
+const RELEARN_MS = 10_000;
+/** After a window, this long for the messages the socket held back to be read into the batch. */
+const READ_HELD_MS = 1;
+
 export class AckGate {
   private current = newBatch();
   private immediate: ReturnType<typeof setImmediate> | undefined;
+  private windowTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Learned in-flight limit of the broker (see the header); Infinity while none is known. */
+  private brokerLimit = Infinity;
+  /** Held count when the last window ran out, and when its acknowledgements went (0: not watching). */
+  private heldAtTimeout = 0;
+  private timedAckAt = 0;
+  private evidence = 0;
+  private learnedAt = 0;
+  /** Reading paused for a gathering window (not for maxHeld). */
+  private readsHeld = false;
   private readonly inflight = new Set<Promise<void>>();
   private heldCount = 0;
   private paused = false;
@@ -47,6 +77,8 @@ export class AckGate {
     private readonly ctx: ConnectorContext,
     private readonly maxHeld: number,
     private readonly reading: ReadControl,
+    /** Longest a batch gathers under light traffic; 0: every batch goes at the end of its turn. */
+    private readonly windowMs = 0,
   ) {
     this.storing = new StoreUntilTaken(ctx, "holding the broker's acknowledgements (it pauses meanwhile)", "left unacknowledged: the broker redelivers them to a persistent session");
   }
@@ -64,26 +96,89 @@ export class AckGate {
     }
     if (wait) b.waits.push(wait);
     const hasData = b.data.length > before || wait !== undefined;
-    if (hasData && this.immediate === undefined) this.immediate = setImmediate(this.flush);
-    if (msg.qos === 0) return;
-    if (!hasData) return msg.ack(); // nothing to store (RPC reply, request, dropped message)
-    b.acks.push(msg.ack);
-    if (++this.heldCount > this.maxHeld && !this.paused) {
-      this.paused = true;
-      this.reading.pauseReading();
+    if (this.timedAckAt !== 0) this.watchPrompt();
+    if (hasData && msg.qos !== 0) {
+      b.acks.push(msg.ack);
+      if (++this.heldCount > this.maxHeld && !this.paused) {
+        this.paused = true;
+        this.reading.pauseReading();
+      }
+      if (this.heldCount > this.brokerLimit) this.brokerLimit = Infinity; // it allows more than learned
+    }
+    if (hasData) this.schedule(b);
+    else if (msg.qos !== 0) msg.ack(); // nothing to store (RPC reply, request, dropped message)
+  }
+
+  /** At the end of this turn when the batch is big enough or the broker would wait; else gather. */
+  private schedule(b: Batch): void {
+    if (this.immediate !== undefined) return;
+    if (this.brokerLimit !== Infinity && performance.now() - this.learnedAt > RELEARN_MS) this.brokerLimit = Infinity;
+    if (this.windowMs <= 0 || b.data.length + b.waits.length >= GATHER_MIN || this.heldCount >= this.brokerLimit || this.paused) {
+      if (this.windowTimer !== undefined) {
+        clearTimeout(this.windowTimer);
+        this.windowTimer = undefined;
+      }
+      this.immediate = setImmediate(this.flush);
+    } else if (this.windowTimer === undefined) {
+      this.windowTimer = setTimeout(this.windowOver, this.windowMs);
+      // Messages arriving meanwhile wait in the socket buffer and are read in one go at the end of
+      // the window: one wake-up for the batch instead of one per message.
+      if (!this.paused) {
+        this.readsHeld = true;
+        this.reading.pauseReading();
+      }
     }
   }
 
-  private readonly flush = (): void => {
+  private readonly windowOver = (): void => {
+    this.windowTimer = undefined;
+    if (this.immediate !== undefined) return;
+    if (this.readsHeld) {
+      // read what the window held back (it comes with the next poll), then send the batch
+      this.releaseReads();
+      this.windowTimer = setTimeout(this.windowOver, READ_HELD_MS);
+      return;
+    }
+    this.heldAtTimeout = this.heldCount;
+    this.flush(true);
+  };
+
+  private releaseReads(): void {
+    this.readsHeld = false;
+    if (!this.paused) this.reading.resumeReading();
+  }
+
+  /** First message after a timed batch's acknowledgements: did the broker wait for them? */
+  private watchPrompt(): void {
+    const prompt = performance.now() - this.timedAckAt <= PROMPT_MS;
+    this.timedAckAt = 0;
+    if (!prompt) {
+      this.evidence = 0;
+      return;
+    }
+    if (++this.evidence >= EVIDENCE_NEEDED && this.heldAtTimeout > 0) {
+      this.brokerLimit = this.heldAtTimeout;
+      this.learnedAt = performance.now();
+      this.ctx.log.debug(`device broker waits for acknowledgements after ${this.brokerLimit} message(s): batches go without gathering at that count`);
+      this.evidence = 0;
+    }
+  }
+
+  private readonly flush = (timed?: unknown): void => {
     this.immediate = undefined;
+    if (this.windowTimer !== undefined) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+    }
+    if (this.readsHeld) this.releaseReads();
     const b = this.current;
     this.current = newBatch();
-    const p = this.send(b);
+    const p = this.send(b, timed === true);
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   };
 
-  private async send(b: Batch): Promise<void> {
+  private async send(b: Batch, timed: boolean): Promise<void> {
     let acked = false;
     try {
       if (b.waits.length > 0) await Promise.all(b.waits);
@@ -95,6 +190,7 @@ export class AckGate {
     } finally {
       if (acked) for (const ack of b.acks) ack();
       this.heldCount -= b.acks.length;
+      if (timed && acked && b.acks.length > 0) this.timedAckAt = performance.now();
       if (this.paused && this.heldCount <= this.maxHeld) {
         this.paused = false;
         this.reading.resumeReading();
@@ -109,8 +205,8 @@ export class AckGate {
 
   /** Send what is batched now and wait for every batch in flight. */
   async drain(): Promise<void> {
-    if (this.immediate !== undefined) {
-      clearImmediate(this.immediate);
+    if (this.immediate !== undefined || this.windowTimer !== undefined) {
+      if (this.immediate !== undefined) clearImmediate(this.immediate);
       this.flush();
     }
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);

@@ -18,6 +18,8 @@ import type { MqttConfig } from "./schema.ts";
 
 /** Held (unacknowledged) messages above which reading from the broker pauses. */
 const MAX_HELD = 20_000;
+/** Longest a batch of device messages gathers under light traffic before it is stored and acknowledged. */
+const GATHER_WINDOW_MS = 15;
 
 export class MqttConnector implements Connector {
   private conn: ManagedConnection | undefined;
@@ -81,7 +83,7 @@ export class MqttConnector implements Connector {
       RECONNECT_BACKOFF,
     );
     this.conn = conn;
-    const gate = new AckGate(this.ctx, MAX_HELD, conn.client);
+    const gate = new AckGate(this.ctx, MAX_HELD, conn.client, GATHER_WINDOW_MS);
     this.gate = gate;
     conn.client.on("message", (msg) => {
       // after stop nothing is acknowledged: the broker redelivers to the next session

@@ -148,6 +148,23 @@ describe("mqtt connector reliability", () => {
     }
   }, 30000);
 
+  test("a device broker allowing one unacknowledged message in flight: every message stored, in order (batching waits for no ack it holds back)", async () => {
+    const strict = await startMosquitto({ extraConfig: "max_inflight_messages 1" });
+    const pub = await mqtt.connectAsync(strict.url);
+    const { ctx, conn } = await start(config(strict.port));
+    try {
+      const n = 300;
+      // one message at a time: light traffic, so the connector gathers batches (see ack-gate.ts)
+      for (let i = 1; i <= n; i++) await pub.publishAsync("rel/strict/data", JSON.stringify({ v: i }), { qos: 1 });
+      await ctx.waitFor((s) => valuesOf(s).length >= n, 30000, `${n} messages`);
+      expect(valuesOf(ctx.sent)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    } finally {
+      await conn.stop();
+      await pub.endAsync(true);
+      await strict.dispose();
+    }
+  }, 60000);
+
   test("shared subscription ($share/<group>/<filter>): converters see the published topic, so topic regexes name the device", async () => {
     const shared = config(broker.port, {
       mapping: [
