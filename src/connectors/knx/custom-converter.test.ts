@@ -48,7 +48,7 @@ test("devices[].uplinkConverter names a class in extensions/knx: polls through i
   writeFileSync(join(dir, "extensions", "knx", "room.js"), CONVERTER);
   knxd = await startKnxd({ "1/0/6": "0c33", "1/0/7": "0fd0", "2/0/1": "4b4e5820310000000000000000" });
   const config = KnxConfigSchema.parse({
-    client: { type: "TUNNELING", gatewayIp: "127.0.0.1", gatewayPort: knxd.port, readTimeout: 10 },
+    client: { type: "TUNNELING", gatewayIp: knxd.host, gatewayPort: knxd.port, readTimeout: 10 },
     devices: [
       {
         deviceInfo: { deviceNameExpressionSource: "expression", deviceNameExpression: "${2/0/1}", deviceNameDataType: "string", deviceProfileExpressionSource: "constant", deviceProfileNameExpression: "room" },
