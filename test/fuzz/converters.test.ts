@@ -96,9 +96,10 @@ function checkData(data: ConvertedData[]): string | undefined {
 
 const types = knownConnectorTypes();
 
-for (const type of types) {
+// every connector type with an upstream sample (grpc has none: its converters take protobuf messages)
+for (const type of types.filter((t) => existsSync(join(SAMPLES, `${t}.json`)))) {
   const samplePath = join(SAMPLES, `${type}.json`);
-  test.if(existsSync(samplePath))(`${type}: ${CASES} fuzzed payloads through the sample config's converters: no program error, only well-formed data`, async () => {
+  test(`${type}: ${CASES} fuzzed payloads through the sample config's converters: no program error, only well-formed data`, async () => {
     const descriptor = (await loadDescriptor(type))!;
     if (!descriptor.convertSample) return;
     const text = readFileSync(samplePath, "utf8");
