@@ -26,6 +26,7 @@
 # on x64 also g++-aarch64-linux-gnu, unixodbc-dev:arm64, libstdc++6:arm64, libsqliteodbc:arm64
 # (the binding cross-compiled for the arm64 executable, and run by its test under qemu),
 # libfaketime (a faked system clock for the gateway in the clock-jump test: stepped at run time),
+# vsftpd (a second, independent FTP server for the FTP connector; its own service is stopped),
 # linux-image-amd64 + qemu-system-x86 + busybox-static + can-utils (x86-64 only: the SocketCAN test
 # boots Debian's kernel, which has vcan, under qemu with an initramfs of busybox and its modules;
 # cansend/candump are the bus peer inside the VM; see src/connectors/can/test/vm.ts).
@@ -36,7 +37,7 @@ peers=(
   mosquitto socat python3-pymodbus python3-serial-asyncio snmpd snmp dbus-daemon openssl tmux curl
   python3-can python3-websockets prosody python3-slixmpp python3-pyftpdlib python3-openssl knxd
   knxd-tools python3-grpcio python3-grpc-tools iproute2 unixodbc odbcinst unixodbc-dev
-  libsqliteodbc odbc-postgresql postgresql g++ make python3 libfaketime
+  libsqliteodbc odbc-postgresql postgresql g++ make python3 libfaketime vsftpd
 )
 for p in "${peers[@]}"; do
   have "$p" || need+=("$p")
@@ -67,7 +68,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts system services on install; tests run their own instances on free ports.
-for svc in mosquitto snmpd prosody knxd.socket knxd postgresql; do
+for svc in mosquitto snmpd prosody knxd.socket knxd postgresql vsftpd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
