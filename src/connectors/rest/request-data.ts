@@ -55,7 +55,13 @@ const parseErrorWords: Record<string, string> = {
 /** `malformed JSON at line 1, column 9 (byte 8): InvalidSymbol` for a body that does not parse. */
 export function jsonError(text: string): string {
   const errors: ParseError[] = [];
-  parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  try {
+    parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  } catch (e) {
+    // the locating parser recurses per level: a body nested deeper than the stack allows is its own answer
+    if (e instanceof RangeError) return "malformed JSON: nested too deeply";
+    throw e;
+  }
   const e = errors[0];
   if (!e) return "malformed JSON";
   const before = text.slice(0, e.offset);
