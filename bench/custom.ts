@@ -5,25 +5,20 @@
 // delivered to the platform, with CPU and peak RSS.
 // Usage: bun bench/custom.ts [--messages N] [--keys K] [--window W] [--storage memory|sqlite|file] [--binary dist/tb-gw]
 
-import mqtt from "mqtt";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
-import { startProcess, type Started } from "../test/support/process.ts";
+import { mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import type { Started } from "../test/support/process.ts";
 import { cpuSeconds, rssMb } from "./proc.ts";
 import { benchStorage } from "./storage-config.ts";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const MESSAGES = Number(opt("messages", "200000"));
-const KEYS = Number(opt("keys", "10"));
-const WINDOW = Number(opt("window", "256"));
-const STORAGE = opt("storage", "memory");
-const BINARY = opt("binary", "") && resolve(opt("binary", ""));
+const MESSAGES = Number(option("messages", "200000"));
+const KEYS = Number(option("keys", "10"));
+const WINDOW = Number(option("window", "256"));
+const STORAGE = option("storage", "memory");
+const BINARY = option("binary", "") && resolve(option("binary", ""));
 
 /** The connector under test: sends MESSAGES messages of KEYS keys, logs its own rate when done. */
 const CONNECTOR = `
@@ -64,22 +59,12 @@ export class BenchConnector {
 
 const platform = await startMosquitto();
 let gw: Started | undefined;
-let counter: mqtt.MqttClient | undefined;
+let counter: PlatformCounter | undefined;
 try {
-  counter = await mqtt.connectAsync(platform.url, { clientId: "bench-custom-platform" });
   let datapoints = 0;
-  let lastAt = 0;
-  counter.on("message", (topic, payload) => {
-    if (topic.startsWith("v1/devices/me/rpc/request/")) {
-      counter!.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-      return;
-    }
-    if (topic !== "v1/gateway/telemetry") return;
-    const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, unknown> }>>;
+  counter = await countPlatform(platform.url, "bench-custom-platform", (body) => {
     for (const entries of Object.values(body)) for (const e of entries) datapoints += Object.keys(e.values).length;
-    lastAt = performance.now();
   });
-  await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
   const files = writeGatewayConfig(
     mainConfig(platform.port, benchStorage(STORAGE), [{ name: "Bench", type: "bench", class: "BenchConnector", configuration: "bench.json" }], { statistics: { enable: false } }),
@@ -89,9 +74,7 @@ try {
   writeFileSync(join(files.dir, "extensions", "bench", "bench.js"), CONNECTOR);
   const env = { TB_GW_LOG_LEVEL: "WARNING" };
   const t0 = performance.now();
-  gw = BINARY
-    ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env, cwd: files.dir })
-    : await startProcess(BUN, [CLI, "run", "--config", files.configPath], { ready: /gateway started/, env });
+  gw = await startBenchGateway(files.configPath, { binary: BINARY, env });
   const cpu0 = { gw: cpuSeconds(gw.proc.pid!), broker: cpuSeconds(platform.pid!) };
   const total = MESSAGES * KEYS;
   let peakRss = rssMb(gw.proc.pid!);
@@ -100,9 +83,9 @@ try {
     await new Promise((r) => setTimeout(r, 100));
     if (!firstAt && datapoints > 0) firstAt = performance.now();
     peakRss = Math.max(peakRss, rssMb(gw.proc.pid!));
-    if (lastAt && performance.now() - lastAt > 15_000) break;
+    if (counter.lastAt() && performance.now() - counter.lastAt() > 15_000) break;
   }
-  const secs = ((lastAt || performance.now()) - (firstAt || t0)) / 1000;
+  const secs = ((counter.lastAt() || performance.now()) - (firstAt || t0)) / 1000;
   const connectorLine = /BENCH (\{.*\})/.exec(gw.output())?.[1];
   const row = {
     storage: STORAGE,
@@ -121,6 +104,6 @@ try {
   console.log(JSON.stringify(row));
 } finally {
   await gw?.stop();
-  await counter?.endAsync(true);
+  await counter?.close();
   await platform.dispose();
 }

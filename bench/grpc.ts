@@ -5,27 +5,22 @@
 // rate, CPU of each process and the gateway's peak RSS.
 // Usage: bun bench/grpc.ts [--requests N] [--devices D per request] [--keys K per device] [--processes P] [--binary dist/tb-gw]
 
-import mqtt from "mqtt";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { freePort } from "../test/support/ports.ts";
-import { startProcess, type Started } from "../test/support/process.ts";
+import type { Started } from "../test/support/process.ts";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, rssMb } from "./proc.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const REQUESTS = Number(opt("requests", "5000"));
-const DEVICES = Number(opt("devices", "10"));
-const KEYS = Number(opt("keys", "10"));
-const PROCESSES = Number(opt("processes", "1"));
-const BINARY = opt("binary", "");
+const REQUESTS = Number(option("requests", "5000"));
+const DEVICES = Number(option("devices", "10"));
+const KEYS = Number(option("keys", "10"));
+const PROCESSES = Number(option("processes", "1"));
+const BINARY = option("binary", "");
 const PYTHON = "/usr/bin/python3";
 const LOAD = new URL("./grpc-load.py", import.meta.url).pathname;
 const PROTO_DIR = new URL("../src/connectors/grpc/", import.meta.url).pathname;
@@ -46,20 +41,12 @@ function load(port: number, key: string) {
 
 const platform = await startMosquitto();
 let gw: Started | undefined;
-let counter: mqtt.MqttClient | undefined;
+let counter: PlatformCounter | undefined;
 try {
-  counter = await mqtt.connectAsync(platform.url, { clientId: "bench-grpc-platform" });
   let datapoints = 0;
   let outOfOrder = 0;
-  let lastAt = 0;
   const lastSeq = new Map<string, number>();
-  counter.on("message", (topic, payload) => {
-    if (topic.startsWith("v1/devices/me/rpc/request/")) {
-      counter!.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-      return;
-    }
-    if (topic !== "v1/gateway/telemetry") return;
-    const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, number> }>>;
+  counter = await countPlatform<Record<string, number>>(platform.url, "bench-grpc-platform", (body) => {
     for (const [device, entries] of Object.entries(body)) {
       for (const e of entries) {
         const seq = e.values.seq!;
@@ -68,9 +55,7 @@ try {
         datapoints += Object.keys(e.values).length;
       }
     }
-    lastAt = performance.now();
   });
-  await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
   const port = await freePort();
   const connectors = Array.from({ length: PROCESSES }, (_, i) => ({ name: `Bench ${i}`, type: "grpc", configuration: "grpc.json", key: `bench-key-${i}` }));
@@ -78,9 +63,7 @@ try {
   const main = { ...mainConfig(platform.port, storage, connectors, { statistics: { enable: false } }), grpc: { enabled: true, serverPort: port, serverHost: "127.0.0.1" } };
   const files = writeGatewayConfig(main, { "grpc.json": { comment: "bench" } });
   const env = { TB_GW_LOG_LEVEL: "WARNING" };
-  gw = BINARY
-    ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env: { ...env, TB_GW_LOG_LEVEL: "INFO" } })
-    : await startProcess(BUN, [CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { ...env, TB_GW_LOG_LEVEL: "INFO" } });
+  gw = await startBenchGateway(files.configPath, { binary: BINARY, env: { ...env, TB_GW_LOG_LEVEL: "INFO" } });
   await new Promise((r) => setTimeout(r, 1000));
 
   const total = REQUESTS * DEVICES * KEYS * PROCESSES;
@@ -97,9 +80,9 @@ try {
     await new Promise((r) => setTimeout(r, 100));
     peakRss = Math.max(peakRss, rssMb(gw.proc.pid!));
     if (!gens) cpuLoad = Math.max(cpuLoad, loadCpu());
-    if (lastAt && performance.now() - lastAt > 10_000) break;
+    if (counter.lastAt() && performance.now() - counter.lastAt() > 10_000) break;
   }
-  const secs = ((lastAt || performance.now()) - t0) / 1000;
+  const secs = ((counter.lastAt() || performance.now()) - t0) / 1000;
   gens ??= await finished;
   const callSecs = Math.max(...gens.map((g) => g.seconds));
   const row = {
@@ -120,6 +103,6 @@ try {
   console.log(JSON.stringify(row));
 } finally {
   await gw?.stop();
-  await counter?.endAsync(true);
+  await counter?.close();
   await platform.dispose();
 }

@@ -12,26 +12,20 @@
 // --device-inflight N: the device broker sends the gateway at most N unacknowledged QoS 1 messages
 // (mosquitto max_inflight_messages; default unlimited), as a strict broker would.
 
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, rssMb, systemCpuSeconds } from "./proc.ts";
-import { commandFor } from "../build/targets.ts";
-import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { BUN, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
 import { benchStorage } from "./storage-config.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const DP_RATE = Number(opt("rate", "1000"));
-const KIND = opt("storage", "sqlite");
-const SECONDS = Number(opt("seconds", "60"));
-const RUNS = Number(opt("runs", "1"));
-const BINARY = opt("binary", "");
-const CPU_PROF = opt("cpu-prof", "");
-const DEVICE_INFLIGHT = Number(opt("device-inflight", "0"));
+const DP_RATE = Number(option("rate", "1000"));
+const KIND = option("storage", "sqlite");
+const SECONDS = Number(option("seconds", "60"));
+const RUNS = Number(option("runs", "1"));
+const BINARY = option("binary", "");
+const CPU_PROF = option("cpu-prof", "");
+const DEVICE_INFLIGHT = Number(option("device-inflight", "0"));
 const DEVICES = 10;
 const DP_PER_MSG = 5; // seq, t and 3 keys
 const MSG_RATE = DP_RATE / DP_PER_MSG;
@@ -43,23 +37,15 @@ async function run(n: number) {
   const device = await startMosquitto(DEVICE_INFLIGHT > 0 ? { extraConfig: `max_inflight_messages ${DEVICE_INFLIGHT}` } : {});
   const platform = await startMosquitto();
   let gw: Started | undefined;
-  let counter: mqtt.MqttClient | undefined;
+  let counter: PlatformCounter | undefined;
   try {
-    counter = await mqtt.connectAsync(platform.url, { clientId: "bench-platform" });
     let datapoints = 0;
     let messages = 0;
     let outOfOrder = 0;
     const lastSeq = new Map<string, number>();
     const latencies: number[] = [];
-    counter.on("message", (topic, payload) => {
-      if (topic.startsWith("v1/devices/me/rpc/request/")) {
-        const id = topic.split("/").pop();
-        counter!.publish(`v1/devices/me/rpc/response/${id}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-        return;
-      }
-      if (topic !== "v1/gateway/telemetry") return;
+    counter = await countPlatform<Record<string, number>>(platform.url, "bench-platform", (body) => {
       const now = Date.now();
-      const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, number> }>>;
       for (const [dev, entries] of Object.entries(body)) {
         for (const e of entries) {
           let k = 0;
@@ -72,7 +58,6 @@ async function run(n: number) {
         }
       }
     });
-    await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
     const storage = benchStorage(KIND);
     const keys = ["seq", "t", "k0", "k1", "k2"];
@@ -94,9 +79,7 @@ async function run(n: number) {
     const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
     const t0 = performance.now();
     const env = { TB_GW_LOG_LEVEL: "WARNING" };
-    gw = BINARY
-      ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env })
-      : await startProcess(BUN, [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, env });
+    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
     const pid = gw.proc.pid!;
     const startupCpu = cpuSeconds(pid);
     const readyAt = performance.now();
@@ -147,7 +130,7 @@ async function run(n: number) {
     };
   } finally {
     await gw?.stop();
-    await counter?.endAsync(true);
+    await counter?.close();
     await device.dispose();
     await platform.dispose();
   }

@@ -11,29 +11,23 @@
 // GW_PRELOAD=file.ts (from source): preloaded into the gateway; it is sent SIGUSR2 once after the
 // warm-up, e.g. to write heap statistics after a full GC (how the memory figures were found).
 
-import mqtt from "mqtt";
-import { commandFor } from "../build/targets.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
 import { freePort } from "../test/support/ports.ts";
 import { PEER_SCRIPT } from "../src/connectors/modbus/test/peer.ts";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, peakRssMb, rssMb } from "./proc.ts";
 import { benchStorage } from "./storage-config.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const STEPS = opt("steps", "100x50x1000,100x50x100,300x50x100,300x50x50").split(",").map((s) => s.split("x").map(Number) as [number, number, number]);
-const KIND = opt("storage", "memory");
-const SECONDS = Number(opt("seconds", "20"));
-const WARMUP = Number(opt("warmup", "10"));
-const BINARY = opt("binary", "");
-const CPU_PROF = opt("cpu-prof", "");
+const STEPS = option("steps", "100x50x1000,100x50x100,300x50x100,300x50x50").split(",").map((s) => s.split("x").map(Number) as [number, number, number]);
+const KIND = option("storage", "memory");
+const SECONDS = Number(option("seconds", "20"));
+const WARMUP = Number(option("warmup", "10"));
+const BINARY = option("binary", "");
+const CPU_PROF = option("cpu-prof", "");
 /** size the gateway's JS heap as on a machine with this much RAM (BUN_JSC_forceRAMSize); 0 = this machine's */
-const HEAP_RAM_MB = Number(opt("heap-ram-mb", "0"));
+const HEAP_RAM_MB = Number(option("heap-ram-mb", "0"));
 
 const loadavg = async () => (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
 
@@ -43,24 +37,17 @@ async function step(slaves: number, regs: number, periodMs: number) {
   const hosts = Array.from({ length: slaves }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${(i % 250) + 1}`);
   let peer: Started | undefined;
   let gw: Started | undefined;
-  let counter: mqtt.MqttClient | undefined;
+  let counter: PlatformCounter | undefined;
   try {
     // one peer serving every address (starting 300 listeners takes a while on a loaded machine)
     peer = await startProcess("/usr/bin/python3", [PEER_SCRIPT, JSON.stringify({ port, hosts, units: [1] })], { ready: /READY/, timeoutMs: 60_000 });
-    counter = await mqtt.connectAsync(platform.url, { clientId: "bench-platform" });
     let datapoints = 0;
     let measuring = false;
     let onTime = 0;
     let late = 0;
     const lastAt = new Map<string, number>();
-    counter.on("message", (topic, payload) => {
-      if (topic.startsWith("v1/devices/me/rpc/request/")) {
-        counter!.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-        return;
-      }
-      if (topic !== "v1/gateway/telemetry") return;
+    counter = await countPlatform<Record<string, number>>(platform.url, "bench-platform", (body) => {
       const now = performance.now();
-      const body = JSON.parse(payload.toString()) as Record<string, Array<{ ts?: number; values: Record<string, number> }>>;
       for (const [dev, entries] of Object.entries(body)) {
         for (const e of entries) {
           const prev = lastAt.get(dev);
@@ -71,7 +58,6 @@ async function step(slaves: number, regs: number, periodMs: number) {
         }
       }
     });
-    await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
     const connector = {
       master: {
         slaves: hosts.map((host, i) => ({
@@ -85,9 +71,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
     const env: Record<string, string> = { TB_GW_LOG_LEVEL: "WARNING" };
     if (HEAP_RAM_MB > 0) env.BUN_JSC_forceRAMSize = String(HEAP_RAM_MB * 1048576);
     const prof = [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [])];
-    gw = BINARY
-      ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env })
-      : await startProcess(BUN, [...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, timeoutMs: 60000, env });
+    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: [...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : [])] });
     const pid = gw.proc.pid!;
     const timeline: number[] = [];
     for (let t = 0; t < WARMUP * 2; t++) {
@@ -130,7 +114,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
   } finally {
     await gw?.stop();
     await peer?.stop();
-    await counter?.endAsync(true);
+    await counter?.close();
     await platform.dispose();
   }
 }

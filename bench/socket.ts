@@ -5,23 +5,18 @@
 // the gateway's memory per idle connection.
 // Usage: bun bench/socket.ts [--frames N per connection] [--connections C] [--idle I] [--binary dist/tb-gw]
 
-import mqtt from "mqtt";
 import { spawn } from "node:child_process";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { BUN, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { freePort } from "../test/support/ports.ts";
-import { startProcess, type Started } from "../test/support/process.ts";
+import type { Started } from "../test/support/process.ts";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, rssMb } from "./proc.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const FRAMES = Number(opt("frames", "100000"));
-const CONNECTIONS = Number(opt("connections", "10"));
-const IDLE = Number(opt("idle", "10000"));
-const BINARY = opt("binary", "");
+const FRAMES = Number(option("frames", "100000"));
+const CONNECTIONS = Number(option("connections", "10"));
+const IDLE = Number(option("idle", "10000"));
+const BINARY = option("binary", "");
 const LOAD = new URL("./socket-load.ts", import.meta.url).pathname;
 
 /** Run the load generator; resolves with its first JSON line and a way to end it. */
@@ -47,20 +42,12 @@ function load(port: number, connections: number, frames: number, idle: boolean) 
 
 const platform = await startMosquitto();
 let gw: Started | undefined;
-let counter: mqtt.MqttClient | undefined;
+let counter: PlatformCounter | undefined;
 try {
-  counter = await mqtt.connectAsync(platform.url, { clientId: "bench-socket-platform" });
   let frames = 0;
   let outOfOrder = 0;
-  let lastAt = 0;
   const lastSeq = new Map<string, number>();
-  counter.on("message", (topic, payload) => {
-    if (topic.startsWith("v1/devices/me/rpc/request/")) {
-      counter!.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-      return;
-    }
-    if (topic !== "v1/gateway/telemetry") return;
-    const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: { frame: string } }>>;
+  counter = await countPlatform<{ frame: string }>(platform.url, "bench-socket-platform", (body) => {
     for (const entries of Object.values(body)) {
       for (const e of entries) {
         const [conn, seq] = e.values.frame.split("-");
@@ -69,9 +56,7 @@ try {
         frames++;
       }
     }
-    lastAt = performance.now();
   });
-  await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
   const port = await freePort();
   const socketCfg = {
@@ -81,9 +66,7 @@ try {
   const storage = { type: "memory", max_records_count: 20_000_000, read_records_count: 1000 };
   const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "socket", configuration: "socket.json" }], { statistics: { enable: false } }), { "socket.json": socketCfg });
   const env = { TB_GW_LOG_LEVEL: "WARNING" };
-  gw = BINARY
-    ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env })
-    : await startProcess(BUN, [CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { ...env, TB_GW_LOG_LEVEL: "INFO" } });
+  gw = await startBenchGateway(files.configPath, { binary: BINARY, env: { ...env, TB_GW_LOG_LEVEL: "INFO" } });
   await new Promise((r) => setTimeout(r, 1000));
 
   // memory per idle connection
@@ -105,9 +88,9 @@ try {
   while (frames < total && performance.now() - t0 < 300_000) {
     await new Promise((r) => setTimeout(r, 100));
     peakRss = Math.max(peakRss, rssMb(gw.proc.pid!));
-    if (lastAt && performance.now() - lastAt > 10_000) break;
+    if (counter.lastAt() && performance.now() - counter.lastAt() > 10_000) break;
   }
-  const secs = ((lastAt || performance.now()) - t0) / 1000;
+  const secs = ((counter.lastAt() || performance.now()) - t0) / 1000;
   await run.end();
   const row = {
     connections: CONNECTIONS,
@@ -128,6 +111,6 @@ try {
   console.log(JSON.stringify(row));
 } finally {
   await gw?.stop();
-  await counter?.endAsync(true);
+  await counter?.close();
   await platform.dispose();
 }

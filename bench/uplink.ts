@@ -10,25 +10,21 @@
 // generator sends as fast as the device broker acknowledges.
 // --cpu-prof DIR (from source only): the gateway writes a Markdown CPU profile into DIR on exit.
 
+import mqtt from "mqtt";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, emulatorRssMb, rssMb } from "./proc.ts";
 import { commandFor } from "../build/targets.ts";
-import mqtt from "mqtt";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { BUN, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
 import { benchStorage } from "./storage-config.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const MESSAGES = Number(opt("messages", "200000"));
-const KINDS = opt("storage", "memory,sqlite,file").split(",");
-const BINARY = opt("binary", "");
-const RATE = Number(opt("rate", "0"));
+const MESSAGES = Number(option("messages", "200000"));
+const KINDS = option("storage", "memory,sqlite,file").split(",");
+const BINARY = option("binary", "");
+const RATE = Number(option("rate", "0"));
 const EMULATED = BINARY !== "" && commandFor(BINARY, [])[0] !== BINARY;
-const CPU_PROF = opt("cpu-prof", "");
+const CPU_PROF = option("cpu-prof", "");
 const DEVICES = 10;
 const KEYS = 5;
 
@@ -36,23 +32,15 @@ async function run(kind: string) {
   const device = await startMosquitto();
   const platform = await startMosquitto();
   let gw: Started | undefined;
-  let counter: mqtt.MqttClient | undefined;
+  let counter: PlatformCounter | undefined;
   try {
-    counter = await mqtt.connectAsync(platform.url, { clientId: "bench-platform" });
     let datapoints = 0;
     let messages = 0;
     let firstAt = 0;
     const lastSeq = new Map<string, number>();
     let outOfOrder = 0;
-    counter.on("message", (topic, payload) => {
-      if (topic.startsWith("v1/devices/me/rpc/request/")) {
-        const id = topic.split("/").pop();
-        counter!.publish(`v1/devices/me/rpc/response/${id}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-        return;
-      }
-      if (topic !== "v1/gateway/telemetry") return;
+    counter = await countPlatform<Record<string, number>>(platform.url, "bench-platform", (body) => {
       if (!firstAt) firstAt = performance.now();
-      const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: Record<string, number> }>>;
       for (const [dev, entries] of Object.entries(body)) {
         for (const e of entries) {
           if (firstAt && e.values.seq === 0) continue; // start-up probe messages
@@ -66,7 +54,6 @@ async function run(kind: string) {
         }
       }
     });
-    await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
     const storage = benchStorage(kind);
     const connector = {
@@ -86,9 +73,7 @@ async function run(kind: string) {
     };
     const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
     const t0 = performance.now();
-    gw = BINARY
-      ? await startProcess(...commandFor(BINARY, ["run", "--config", files.configPath]), { ready: /gateway started/, timeoutMs: 60000, env: { TB_GW_LOG_LEVEL: "WARNING" } })
-      : await startProcess(BUN, [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : []), CLI, "run", "--config", files.configPath], { ready: /gateway started/, env: { TB_GW_LOG_LEVEL: "WARNING" } });
+    gw = await startBenchGateway(files.configPath, { binary: BINARY, env: { TB_GW_LOG_LEVEL: "WARNING" }, bunArgs: CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
     // time to first telemetry: one message published right after start
     const probe = await mqtt.connectAsync(device.url, { clientId: "bench-probe" });
     while (!firstAt) {
@@ -141,7 +126,7 @@ async function run(kind: string) {
     };
   } finally {
     await gw?.stop();
-    await counter?.endAsync(true);
+    await counter?.close();
     await device.dispose();
     await platform.dispose();
   }

@@ -5,47 +5,34 @@
 // counted, order checked per device), and the CPU of the gateway, Prosody and the devices.
 // Usage: bun bench/xmpp.ts [--messages N per device] [--devices D] [--storage memory|sqlite|file] [--binary dist/tb-gw]
 
-import mqtt from "mqtt";
 import { readFileSync } from "node:fs";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
-import { startProcess, type Started } from "../test/support/process.ts";
+import { mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import type { Started } from "../test/support/process.ts";
 import { waitUntil } from "../test/support/poll.ts";
 import { startDevice, type XmppDevice } from "../src/connectors/xmpp/test/device.ts";
 import { startProsody, type Prosody } from "../src/connectors/xmpp/test/prosody.ts";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, rssMb } from "./proc.ts";
 import { benchStorage } from "./storage-config.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const MESSAGES = Number(opt("messages", "20000"));
-const BINARY = opt("binary", "");
-const DEVICES = Number(opt("devices", "1"));
-const STORAGE = opt("storage", "memory");
+const MESSAGES = Number(option("messages", "20000"));
+const BINARY = option("binary", "");
+const DEVICES = Number(option("devices", "1"));
+const STORAGE = option("storage", "memory");
 
 const platform = await startMosquitto();
 let prosody: Prosody | undefined;
 let gw: Started | undefined;
 const devices: XmppDevice[] = [];
-let counter: mqtt.MqttClient | undefined;
+let counter: PlatformCounter | undefined;
 try {
   prosody = await startProsody({ accounts: { gateway: "gw-secret", device: "dev-secret" } });
   const jids = Array.from({ length: DEVICES }, (_, k) => `device@localhost/bench-${k}`);
-  counter = await mqtt.connectAsync(platform.url, { clientId: "bench-xmpp-platform" });
   let received = 0;
   let outOfOrder = 0;
   const last = new Map<string, number>();
-  let lastAt = 0;
-  counter.on("message", (topic, payload) => {
-    if (topic.startsWith("v1/devices/me/rpc/request/")) {
-      counter!.publish(`v1/devices/me/rpc/response/${topic.split("/").pop()}`, JSON.stringify({ maxPayloadSize: 65536, maxInflightMessages: 100 }));
-      return;
-    }
-    if (topic !== "v1/gateway/telemetry") return;
-    const body = JSON.parse(payload.toString()) as Record<string, Array<{ values: { seq: number } }>>;
+  counter = await countPlatform<{ seq: number }>(platform.url, "bench-xmpp-platform", (body) => {
     for (const [name, entries] of Object.entries(body)) {
       for (const e of entries) {
         if (e.values.seq <= (last.get(name) ?? -1)) outOfOrder++;
@@ -53,9 +40,7 @@ try {
         received++;
       }
     }
-    lastAt = performance.now();
   });
-  await counter.subscribeAsync({ "v1/gateway/telemetry": { qos: 1 }, "v1/devices/me/rpc/request/+": { qos: 1 } });
 
   const xmppCfg = {
     server: { jid: "gateway@localhost", password: "gw-secret", host: "127.0.0.1", port: prosody.port, ca_cert: prosody.certPath },
@@ -64,9 +49,7 @@ try {
   const storage = benchStorage(STORAGE);
   const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "XMPP", type: "xmpp", configuration: "xmpp.json" }], { statistics: { enable: false } }), { "xmpp.json": xmppCfg });
   const env = { TB_GW_LOG_LEVEL: "INFO" };
-  gw = BINARY
-    ? await startProcess(BINARY, ["run", "--config", files.configPath], { ready: /gateway started/, env, timeoutMs: 60_000 })
-    : await startProcess(BUN, [CLI, "run", "--config", files.configPath], { ready: /gateway started/, env, timeoutMs: 60_000 });
+  gw = await startBenchGateway(files.configPath, { binary: BINARY, env });
   await waitUntil(() => /\[XMPP\] logged in/.test(gw!.output()), 30_000, "the gateway's XMPP session", 50);
   for (const jid of jids) devices.push(startDevice(jid, "dev-secret", prosody.port, "gateway@localhost"));
   for (const d of devices) await d.ready();
@@ -81,9 +64,9 @@ try {
   while (received < total && performance.now() - t0 < 600_000) {
     await new Promise((r) => setTimeout(r, 100));
     peakRss = Math.max(peakRss, rssMb(pids.gw));
-    if (lastAt && performance.now() - lastAt > 15_000) break;
+    if (counter.lastAt() && performance.now() - counter.lastAt() > 15_000) break;
   }
-  const secs = ((lastAt || performance.now()) - t0) / 1000;
+  const secs = ((counter.lastAt() || performance.now()) - t0) / 1000;
   console.log(
     JSON.stringify({
       devices: DEVICES,
@@ -108,7 +91,7 @@ try {
 } finally {
   for (const d of devices) await d.stop();
   await gw?.stop();
-  await counter?.endAsync(true);
+  await counter?.close();
   await prosody?.stop();
   await platform.dispose();
 }
