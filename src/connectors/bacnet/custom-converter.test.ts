@@ -130,3 +130,66 @@ describe("bacnet custom uplink converter", () => {
     }
   }, 45_000);
 });
+
+describe("bacnet custom uplink converter in the compiled binary", () => {
+  let comfortPeer: Peer;
+  let plainPeer: Peer;
+  beforeAll(async () => {
+    gatewayBinary();
+    [comfortPeer, plainPeer] = await Promise.all([startPeer(4733), startPeer(4734)]);
+  }, 240_000);
+  afterAll(async () => {
+    await comfortPeer?.stop();
+    await plainPeer?.stop();
+  });
+
+  test("upstream bacnet.json with uplinkConverter set: the class's keys reach the platform; a device with a missing class still delivers", async () => {
+    const platform = await startMosquitto();
+    const harness = await startPlatformHarness(platform.url);
+    let gw: Started | undefined;
+    try {
+      const bacnet = bacnetSample(await freeUdpPort("127.0.0.1"), PEER_HOST, comfortPeer.port, 300);
+      const sampleDevice = bacnet.devices[0];
+      sampleDevice.uplinkConverter = "SampleBacnetConverter";
+      bacnet.devices.push({ ...structuredClone(sampleDevice), port: String(plainPeer.port), uplinkConverter: "NoSuchBacnetConverter", deviceInfo: { ...sampleDevice.deviceInfo, deviceNameExpression: "Fallback ${objectId}" } });
+      const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "bacnet", name: "BACnet Connector", configuration: "bacnet.json" }]), { "bacnet.json": bacnet });
+      mkdirSync(join(files.dir, "extensions", "bacnet"), { recursive: true });
+      writeFileSync(
+        join(files.dir, "extensions", "bacnet", "sample_converter.js"),
+        `
+export class SampleBacnetConverter {
+  constructor(config) { this.config = config; }
+  convert(objects, results) {
+    const attributes = [];
+    const telemetry = [];
+    for (const [[type, instance], property, , value] of results) {
+      const item = objects.find((o) => o.objectType === type && o.objectId === instance);
+      if (item.key === "temperature") attributes.push({ temperatureF: value * 9 / 5 + 32, at: this.config.deviceDetails.address });
+      if (item.key === "state") telemetry.push({ stateText: value === 1 ? "on" : "off", property });
+    }
+    return { deviceName: this.config.deviceName, deviceType: "via-class", attributes, telemetry };
+  }
+}`,
+      );
+      gw = await startGatewayFrom("binary", files.configPath);
+      const DEVICE = "BACnet Device TestDevice";
+      const tel = (device: string, key: string) => harness.telemetry().filter((r) => r.device === device && r.key === key);
+      await harness.waitFor(() => tel(DEVICE, "stateText").length > 0, 20_000, "telemetry through the class");
+      expect(tel(DEVICE, "stateText")[0]!.value).toBe("on");
+      expect(tel(DEVICE, "property")[0]!.value).toBe("presentValue");
+      expect(tel(DEVICE, "state")).toEqual([]);
+      const attrs = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temperatureF !== undefined), 15_000, "attributes through the class");
+      expect(attrs.body).toEqual({ [DEVICE]: { temperatureF: 70.7, at: comfortPeer.address } });
+      await harness.waitFor(() => tel("Fallback 4734", "state").length > 0, 15_000, "the built-in conversion of the device whose class is missing");
+      expect(tel("Fallback 4734", "state")[0]!.value).toBe("1");
+      const out = gw.output();
+      expect(out).toMatch(/Fallback 4734: uplinkConverter NoSuchBacnetConverter cannot be used \(custom converter class NoSuchBacnetConverter not found in .*extensions\/bacnet; the folder exports: SampleBacnetConverter \(sample_converter\.js\)\); this device's values are sent as the built-in converter gives them/);
+      expect(out.match(/cannot be used/g)).toHaveLength(1);
+      expect(gw.proc.exitCode).toBeNull();
+    } finally {
+      await gw?.stop();
+      await harness.close().catch(() => undefined);
+      await platform.dispose();
+    }
+  }, 60_000);
+});
