@@ -7,13 +7,15 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcRequest } from "../../core/model.ts";
 import { isEmptyData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { converterConfig, customConverterName, objectsToRead, readResults, withDeviceStrategy } from "./custom.ts";
 import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
 import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, subnetBroadcast, DEFAULT_PORT } from "./names.ts";
 import { ForeignDeviceRegistration } from "./foreign-device.ts";
 import { localDeviceOf, serveLocalDevice } from "./local-device.ts";
 import { planConfigured, planConnectorRpc, planReserved, type RpcPlan } from "./rpc.ts";
 import type { BacnetConfig, BacnetDevice } from "./schema.ts";
-import { BacnetSession, type CovValue, type IAm } from "./session.ts";
+import { BacnetSession, type CovValue, type IAm, type PropertyResult } from "./session.ts";
 import { encodeForWrite, pyRepr, toTbValue } from "./values.ts";
 
 const COV_LIFETIME_S = 300;
@@ -35,6 +37,8 @@ interface LiveDevice {
   rescanAt: number;
   /** false once the device rejected ReadPropertyMultiple: single reads from then on. */
   useRpm: boolean;
+  /** The user's converter class (`uplinkConverter`), when it names one that could be loaded. */
+  custom?: CustomUplink;
 }
 
 /** "host/mask:port" or host+mask+port → bind host, port and subnet broadcast. */
@@ -62,6 +66,8 @@ export class BacnetConnector implements Connector {
   private nextCovId = 1;
   private foreign?: ForeignDeviceRegistration;
   private stopLocalDevice?: () => void;
+  /** Device configs whose converter class failed to load, with the error text: logged once per config. */
+  private converterFailures = new Map<BacnetDevice, string>();
 
   constructor(
     private readonly config: BacnetConfig,
@@ -157,6 +163,8 @@ export class BacnetConnector implements Connector {
       if (this.stopped) return;
       const d: LiveDevice = { cfg, iAm: i, name, type, items: [], cov: new Map(), rescanAt: 0, useRpm: !this.opts.singleReads };
       await this.refreshItems(d);
+      d.custom = await this.loadConverter(d, { objectId: i.deviceId, address: i.address, vendorId: i.vendorId, maxApdu: i.maxApdu, segmentation: i.segmentation, ...(details.objectName !== undefined ? { objectName: String(details.objectName) } : {}) });
+      if (this.stopped) return;
       this.devices.set(name, d);
       this.ctx.log.info(`device ${i.deviceId} at ${i.address} is "${name}" (${d.items.length} object item(s))`);
       this.ctx.addDevice(name, type);
@@ -167,6 +175,33 @@ export class BacnetConnector implements Connector {
     } finally {
       this.pending.delete(i.address);
     }
+  }
+
+  /**
+   * The user's class for this device (built per device, as upstream does: its config carries the
+   * device's name). A class that cannot be loaded is one error per device config, and the device's
+   * data goes through the built-in conversion instead (its config carries the built-in mapping, so
+   * nothing is lost; a migrated config may still name upstream's Python class).
+   */
+  private async loadConverter(d: LiveDevice, details: Parameters<typeof converterConfig>[2]): Promise<CustomUplink | undefined> {
+    const extension = customConverterName(d.cfg);
+    if (!extension) return undefined;
+    try {
+      const custom = await loadCustomUplink({ extension, connectorType: "bacnet", configDir: this.ctx.configDir, ctorConfig: converterConfig(d.cfg, d, details), log: this.ctx.log, where: d.name });
+      this.converterFailures.delete(d.cfg);
+      return custom;
+    } catch (e) {
+      const text = errorText(e);
+      if (this.converterFailures.get(d.cfg) !== text) this.ctx.log.error(`${d.name}: uplinkConverter ${extension} cannot be used (${text}); this device's values are sent as the built-in converter gives them`);
+      this.converterFailures.set(d.cfg, text);
+      return undefined;
+    }
+  }
+
+  /** Poll or COV results → what goes to storage: through the user's class when there is one. */
+  private async convert(d: LiveDevice, items: ResolvedItem[], results: PropertyResult[], onError: (what: string, e: Error) => void): Promise<ConvertedData[]> {
+    if (!d.custom) return [convertResults(items, results, d, onError)];
+    return d.custom.convert(objectsToRead(items), readResults(results), { device: { deviceName: d.name, deviceType: d.type } });
   }
 
   /** Resolves items; reads the object list only when a "*" asks for it (re-read every rescan period). */
@@ -225,10 +260,9 @@ export class BacnetConnector implements Connector {
         const { results, rpm } = await this.session!.readMany(d.iAm.address, refs, d.iAm.maxApdu, d.useRpm);
         if (d.useRpm && !rpm) this.ctx.log.info(`${d.name}: device rejects ReadPropertyMultiple; using ReadProperty`);
         d.useRpm = rpm;
-        const data = convertResults(d.items, results, d, (what, e) => this.ctx.log.debug(`${d.name}: ${what}: ${errorText(e)}`));
         if (d.lastError) this.ctx.log.info(`${d.name}: polling works again`);
         d.lastError = undefined;
-        await this.send(data, d);
+        await this.send(await this.convert(d, d.items, results, (what, e) => this.ctx.log.debug(`${d.name}: ${what}: ${errorText(e)}`)), d);
       }
     } catch (e) {
       const msg = errorText(e);
@@ -239,10 +273,10 @@ export class BacnetConnector implements Connector {
     if (!this.stopped) d.timer = setTimeout(() => void this.poll(d), d.cfg.pollPeriod);
   }
 
-  private async send(data: ConvertedData, d: LiveDevice): Promise<void> {
-    if (this.stopped || isEmptyData(data)) return;
-    if (d.cfg.reportStrategy) data.deviceStrategy = d.cfg.reportStrategy;
-    await this.ctx.sendData(data);
+  private async send(data: ConvertedData[], d: LiveDevice): Promise<void> {
+    const out = withDeviceStrategy(data.filter((x) => !isEmptyData(x)), d.cfg);
+    if (this.stopped || out.length === 0) return;
+    await this.ctx.sendData(out.length === 1 ? out[0]! : out);
   }
 
   private async subscribeCov(d: LiveDevice): Promise<void> {
@@ -272,7 +306,8 @@ export class BacnetConnector implements Connector {
     const results = c.values.map((v) => ({ objectType: c.objectType, instance: c.instance, propertyId: v.propertyId, values: v.values }));
     // Only items whose properties all arrived; the next poll covers the rest.
     const complete = items.filter((it) => it.properties !== "*" && it.properties.every((p) => results.some((r) => r.propertyId === p)));
-    await this.send(convertResults(complete, results, d, () => {}), d);
+    if (complete.length === 0) return;
+    await this.send(await this.convert(d, complete, results, () => {}), d);
   }
 
   async onAttributeUpdate(u: AttributeUpdate): Promise<void> {

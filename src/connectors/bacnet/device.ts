@@ -16,6 +16,8 @@ export interface ResolvedItem {
   objectType: number;
   instance: number;
   properties: number[] | "*";
+  /** The config item it came from (none for `"*"` sections); a custom converter gets its fields. */
+  source?: BacnetItem;
 }
 
 const ALL = P.ALL;
@@ -72,7 +74,7 @@ export function resolveItems(cfg: BacnetDevice, deviceId: number, objectList: Ar
         log.error(`item "${item.key}": unreadable objectId ${JSON.stringify(item.objectId)} (a number, "*", "a-b" or a list); item skipped`);
         continue;
       }
-      for (const instance of instances) out.push({ key: item.key, kind, objectType: type, instance, properties });
+      for (const instance of instances) out.push({ key: item.key, kind, objectType: type, instance, properties, source: item });
     }
   };
   add(cfg.attributes, "attributes");

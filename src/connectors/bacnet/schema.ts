@@ -53,7 +53,7 @@ export const DeviceSchema = z.object({
   altResponsesAddresses: z._default(z.array(z.string()), []).check(z.describe("other source addresses accepted for I-Am")),
   pollPeriod: z._default(z.number().check(z.int(), z.positive(), z.meta({ tbgw: "pollPeriod" })), 10000).check(z.describe("ms between polls")),
   reportStrategy: z.optional(ReportStrategySchema),
-  uplinkConverter: z.optional(z.string()).check(z.describe("custom converter class (upstream only; ignored with a warning)")),
+  uplinkConverter: z.optional(z.string()).check(z.describe("custom uplink converter: a class exported by a .ts/.js module in <config folder>/extensions/bacnet/ (AsyncBACnetUplinkConverter / BACnetUplinkConverter = the built-in conversion)")),
   attributes: z._default(z.union([z.array(ItemSchema), z.literal("*")]), []),
   timeseries: z._default(z.union([z.array(ItemSchema), z.literal("*")]), []),
   attributeUpdates: z._default(z.array(ItemSchema), []),

@@ -91,6 +91,38 @@ export function toTbValue(values: DecodedValue[], objectType: number, propertyId
   });
 }
 
+/**
+ * The decoded values of one property as a custom converter gets them (upstream hands its converter
+ * the stack's decoded value, before its own rounding and stringification): numbers unrounded,
+ * enumerations as numbers, booleans as booleans, Null as null, several values as a list; the other
+ * types as the built-in conversion renders them (object ids "analogInput:1", bit strings as 0/1
+ * lists, dates as ISO text). A BACnet error result is a PropertyError (upstream: the error object).
+ */
+export function plainValue(values: DecodedValue[], objectType: number, propertyId: number): unknown {
+  const err = values.find((v) => v.type === T.ERROR);
+  if (err) {
+    const e = err.value as { errorClass: number; errorCode: number };
+    return new PropertyError(`BACnet error class ${e.errorClass} code ${e.errorCode}`);
+  }
+  const one = (v: DecodedValue): unknown => {
+    switch (v.type) {
+      case T.NULL:
+        return null;
+      case T.BOOLEAN:
+        return Boolean(v.value);
+      case T.REAL:
+      case T.DOUBLE:
+      case T.UNSIGNED_INTEGER:
+      case T.SIGNED_INTEGER:
+      case T.ENUMERATED:
+        return typeof v.value === "number" || typeof v.value === "bigint" ? v.value : Number(v.value);
+      default:
+        return scalar(v, objectType, propertyId);
+    }
+  };
+  return values.length === 1 ? one(values[0]!) : values.map(one);
+}
+
 /** Python-style repr of an RPC reply dict: upstream replies `str({'value': v})`. */
 export function pyRepr(v: unknown): string {
   if (v === null || v === undefined) return "None";

@@ -12,7 +12,7 @@ import {
   type DataValue,
 } from "node-opcua-client";
 import type { ConvertedData } from "../../core/model.ts";
-import type { Logger } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import type { Device, DeviceKey } from "./devices.ts";
 import type { OpcuaServer } from "./schema.ts";
 import { dataValueToJson } from "./values.ts";
@@ -34,6 +34,11 @@ function tsOf(key: DeviceKey, dv: DataValue | undefined, now: number): number | 
   const d = key.tsLocation === "sourcetimestamp" ? dv.sourceTimestamp : dv.serverTimestamp;
   return d ? d.getTime() : now;
 }
+
+/** Samples → what goes to storage; the connector routes devices with a custom converter through it. */
+export type SampleConverter = (samples: Array<{ device: Device; key: DeviceKey; dv?: DataValue }>) => Promise<ConvertedData[]>;
+
+export const builtInConversion: SampleConverter = async (samples) => convertSamples(samples);
 
 /** Convert samples into one ConvertedData per device (telemetry grouped by timestamp). */
 export function convertSamples(samples: Array<{ device: Device; key: DeviceKey; dv?: DataValue }>, now = Date.now()): ConvertedData[] {
@@ -60,7 +65,7 @@ export function convertSamples(samples: Array<{ device: Device; key: DeviceKey; 
 }
 
 /** Read every resolved key of every device, in chunks of `maxPerRead`. */
-export async function pollOnce(session: ClientSession, devices: Device[], maxPerRead: number, log: Logger): Promise<ConvertedData[]> {
+export async function pollOnce(session: ClientSession, devices: Device[], maxPerRead: number, log: Logger, convert: SampleConverter = builtInConversion): Promise<ConvertedData[]> {
   const targets: Array<{ device: Device; key: DeviceKey }> = [];
   const samples: Array<{ device: Device; key: DeviceKey; dv?: DataValue }> = [];
   for (const device of devices) {
@@ -78,7 +83,7 @@ export async function pollOnce(session: ClientSession, devices: Device[], maxPer
       samples.push({ ...t, dv });
     });
   }
-  return convertSamples(samples);
+  return convert(samples);
 }
 
 export function markGone(device: Device, key: DeviceKey, dv: DataValue, log: Logger): void {
@@ -100,6 +105,7 @@ export class SubscriptionSet {
     private readonly server: OpcuaServer,
     private readonly emit: (data: ConvertedData[]) => void,
     private readonly log: Logger,
+    private readonly convert: SampleConverter = builtInConversion,
   ) {}
 
   /** Monitor the given keys of a device (creating its subscription on first use). */
@@ -147,7 +153,11 @@ export class SubscriptionSet {
     this.timer = undefined;
     const batch = this.queue;
     this.queue = [];
-    if (batch.length > 0 && !this.closed) this.emit(convertSamples(batch));
+    if (batch.length === 0 || this.closed) return;
+    this.convert(batch).then(
+      (data) => this.closed || this.emit(data),
+      (e) => this.log.error(`converting ${batch.length} notification(s) failed: ${errorText(e)}`),
+    );
   }
 
   async close(): Promise<void> {

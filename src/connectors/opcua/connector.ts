@@ -6,12 +6,14 @@
 import { AttributeIds, type ClientSession, type OPCUAClient } from "node-opcua-client";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
-import { isGone, pollOnce, SubscriptionSet } from "./acquisition.ts";
+import { convertSamples, isGone, pollOnce, SubscriptionSet, type SampleConverter } from "./acquisition.ts";
+import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { converterConfig, customConverterName, nodeConfig, plainDataValue, withDeviceStrategy, type NodeConfig, type PlainDataValue } from "./custom.ts";
 import { Browser } from "./browse.ts";
 import { createClient, openSession, trustRefusal, verifyServerTrust } from "./client.ts";
 import { discoverDevices, resolveKeys, type Device } from "./devices.ts";
 import * as downlink from "./downlink.ts";
-import type { OpcuaConfig } from "./schema.ts";
+import type { OpcuaConfig, OpcuaMapping } from "./schema.ts";
 import { exactReply } from "./values.ts";
 import { errorText } from "../../observe/logger.ts";
 
@@ -24,13 +26,16 @@ export class OpcuaConnector implements Connector {
   private wakeUp: (() => void) | undefined;
   private lastError = "";
   private readonly log;
+  /** Loaded converter instances by mapping index and device name: kept across reconnects (their error state too). */
+  private readonly converters = new Map<string, CustomUplink>();
+  /** Mappings whose converter class failed to load, with the error text: logged once per mapping and text. */
+  private readonly converterFailures = new Map<OpcuaMapping, string>();
 
   constructor(
     private readonly config: OpcuaConfig,
     private readonly ctx: ConnectorContext,
   ) {
     this.log = ctx.log;
-    for (const m of config.mapping) if (m.converter) this.log.warn(`mapping "${m.deviceNodePattern}": custom converter "${m.converter}" is not supported; the built-in converter is used`);
   }
 
   async start(): Promise<void> {
@@ -66,6 +71,53 @@ export class OpcuaConnector implements Connector {
       this.log.error(`sending data failed: ${errorText(e)}`);
     }
   }
+
+  /**
+   * The user's class for each device whose mapping names one (built per device, as upstream: its
+   * config carries the device's name). A class that cannot be loaded is one error per mapping, and
+   * those devices' data goes through the built-in conversion (the mapping carries the built-in
+   * keys, so nothing is lost; a migrated config may still name upstream's Python class).
+   */
+  private async attachConverters(devices: Device[]): Promise<void> {
+    for (const d of devices) {
+      const extension = customConverterName(d.mapping);
+      if (!extension || d.custom) continue;
+      const id = `${this.config.mapping.indexOf(d.mapping)}\0${d.name}`;
+      const known = this.converters.get(id);
+      if (known) {
+        d.custom = known;
+        continue;
+      }
+      try {
+        d.custom = await loadCustomUplink({ extension, connectorType: "opcua", configDir: this.ctx.configDir, ctorConfig: converterConfig(d), log: this.log, where: `device "${d.name}"` });
+        this.converters.set(id, d.custom);
+        this.converterFailures.delete(d.mapping);
+      } catch (e) {
+        const text = errorText(e);
+        if (this.converterFailures.get(d.mapping) !== text) this.log.error(`device "${d.name}" (mapping "${d.mapping.deviceNodePattern}"): converter ${extension} cannot be used (${text}); its values are sent as the built-in converter gives them`);
+        this.converterFailures.set(d.mapping, text);
+      }
+    }
+  }
+
+  /** Samples → storage: devices with a class through it (one call per device and batch), the others built in. */
+  private readonly convert: SampleConverter = async (samples) => {
+    const out = convertSamples(samples.filter((s) => !s.device.custom));
+    const custom = new Map<Device, { configs: NodeConfig[]; values: PlainDataValue[] }>();
+    for (const s of samples) {
+      // Constant keys have no node: upstream never hands them to its converter either.
+      if (!s.device.custom || !s.dv) continue;
+      let batch = custom.get(s.device);
+      if (!batch) custom.set(s.device, (batch = { configs: [], values: [] }));
+      batch.configs.push(nodeConfig(s.key));
+      batch.values.push(plainDataValue(s.dv));
+    }
+    for (const [d, { configs, values }] of custom) {
+      const data = await d.custom!.convert(configs, values, { device: { deviceName: d.name, deviceType: d.type } });
+      out.push(...withDeviceStrategy(data, d.mapping));
+    }
+    return out;
+  };
 
   private reportError(what: string, e: unknown): void {
     const text = `${what}: ${errorText(e)}`;
@@ -128,14 +180,15 @@ export class OpcuaConnector implements Connector {
       const maxPerRead = await readMaxPerRead(session);
       const browser = new Browser(session);
       devices = await discoverDevices(browser, session, this.config.mapping, this.log);
+      await this.attachConverters(devices);
       this.link = { session, browser, devices, log: this.log };
       for (const d of devices) this.ctx.addDevice(d.name, d.type);
       const pollDevices = new Set<Device>(s.enableSubscriptions ? [] : devices);
       if (s.enableSubscriptions) {
-        subs = new SubscriptionSet(session, s, (data) => void this.emit(data), this.log);
+        subs = new SubscriptionSet(session, s, (data) => void this.emit(data), this.log, this.convert);
         for (const d of devices) await this.subscribeOrPoll(subs, d, d.keys, pollDevices);
         // Constant keys never change: send them once.
-        await this.emit(await pollOnce(session, devices.map((d) => ({ ...d, keys: d.keys.filter((k) => k.constant !== undefined) })), maxPerRead, this.log));
+        await this.emit(await pollOnce(session, devices.map((d) => ({ ...d, keys: d.keys.filter((k) => k.constant !== undefined) })), maxPerRead, this.log, this.convert));
       }
       let nextPoll = 0;
       let nextScan = Date.now() + s.scanPeriodInMillis;
@@ -145,7 +198,7 @@ export class OpcuaConnector implements Connector {
         const now = Date.now();
         if (now >= nextPoll) {
           nextPoll = now + s.pollPeriodInMillis;
-          if (pollDevices.size > 0) await this.emit(await pollOnce(session, [...pollDevices], maxPerRead, this.log));
+          if (pollDevices.size > 0) await this.emit(await pollOnce(session, [...pollDevices], maxPerRead, this.log, this.convert));
           await this.repair(browser, session, devices, subs, pollDevices);
         }
         if (now >= nextScan) {
@@ -204,6 +257,7 @@ export class OpcuaConnector implements Connector {
     browser.clear();
     try {
       const found = await discoverDevices(browser, session, this.config.mapping, this.log);
+      await this.attachConverters(found.filter((d) => !devices.some((x) => x.name === d.name)));
       for (const d of found) {
         if (devices.some((x) => x.name === d.name)) continue;
         devices.push(d);

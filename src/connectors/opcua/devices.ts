@@ -2,6 +2,7 @@
 // their names/profiles are evaluated, and every configured key is resolved to a node.
 
 import { AttributeIds, coerceNodeId, type ClientSession, type NodeId } from "node-opcua-client";
+import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
 import type { ReportStrategyConfig } from "../../core/model.ts";
 import { errorText, type Logger } from "../../observe/logger.ts";
 import { ROOT, type Browser } from "./browse.ts";
@@ -31,6 +32,8 @@ export interface Device {
   nodeId: NodeId;
   mapping: OpcuaMapping;
   keys: DeviceKey[];
+  /** The user's converter class (`converter`), set by the connector when it could be loaded. */
+  custom?: CustomUplink;
 }
 
 /** Device nodes for one mapping entry. */

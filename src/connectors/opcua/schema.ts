@@ -55,7 +55,7 @@ export const OpcuaMappingSchema = z.object({
   deviceNodePattern: z.string().check(z.minLength(1), z.describe("browse path with escaped dots (Root\\.Objects\\.MyObject) or a node id (ns=2;i=5)")),
   deviceInfo: DeviceInfoSchema,
   reportStrategy: z.optional(ReportStrategySchema),
-  converter: z.optional(z.string()).check(z.describe("custom converter class (upstream Python only; ignored with a warning)")),
+  converter: z.optional(z.string()).check(z.describe("custom uplink converter: a class exported by a .ts/.js module in <config folder>/extensions/opcua/ (OpcUaUplinkConverter = the built-in conversion)")),
   attributes: z._default(z.array(KeySchema), []),
   timeseries: z._default(z.array(KeySchema), []),
   attributes_updates: z._default(z.array(AttributeUpdateSchema), []),
