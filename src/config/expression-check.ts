@@ -91,6 +91,7 @@ export function checkExpressionRole(doc: SourceDoc, hit: RoleHit, owner: string,
   if (typeof hit.value !== "string") return;
   const o = (hit.options ?? {}) as ExpressionRoleOptions;
   if (!applies(doc, hit, o)) return;
+  if (o.function && hit.value.trim() === "") return; // an empty function is no function (the answer is merged as it is)
   const text = o.template ? hit.value.replace(PLACEHOLDER, (m) => "1".repeat(m.length)) : hit.value;
   const problem = o.function ? checkFunction(text, { ...o.function, returns: "dict" }) : checkExpression(text, { variables: o.variables });
   if (!problem) return;

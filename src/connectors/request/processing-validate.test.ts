@@ -32,6 +32,12 @@ test("the upstream sample's processingFunction validates clean", async () => {
   expect(await errors(readFileSync(join(SAMPLES, "request.json"), "utf8"))).toEqual([]);
 });
 
+test("an empty processingFunction is no function (the answer is merged as it is), as upstream", async () => {
+  const raw = sample();
+  raw.mapping[2].subRequests.cumPwr.processingFunction = "";
+  expect(await errors(JSON.stringify(raw, null, 2))).toEqual([]);
+});
+
 test("errors point inside the string, on the line of the function where they are", async () => {
   const cases: Array<[string, string, string]> = [
     ['def process_data(data, key):\n    v = data["values"][0]["avg"]\n    return {key: float(vv) / 1000.0}', "vv", 'unknown name "vv"; the variables here are data, key, v'],
