@@ -47,6 +47,11 @@ describe("functions users write", () => {
     expect(call("def process_data(d, k):\n    x = 1 + \\\n        2\n    return {k: x}", {})).toEqual({ k: 3 });
   });
 
+  test("brackets and colons inside strings, a docstring over several lines, item keys with brackets", () => {
+    const src = 'def process_data(d, k):\n    """Doc: [ over\n    two lines ]"""\n    r = {"a:b": d["x]"]}\n    r["]["] = (1, 2)[d["i"]]\n    r[k] = [r["a:b"]][0]\n    return r';
+    expect(call(src, { "x]": "v", i: 1 })).toEqual({ "a:b": "v", "][": 2, k: "v" });
+  });
+
   test("floats stay floats inside, ints from JSON are ints, nested dicts and lists come back as JSON", () => {
     expect(call("def process_data(d, k): return {k: d['a'] / 2, 'i': d['a'] // 2, 's': str(d['f'])}", { a: 5, f: 2.5 })).toEqual({ k: 2.5, i: 2, s: "2.5" });
     expect(call("def process_data(d, k): return {'x': {'y': [d, None, True]}}", { q: 1 })).toEqual({ x: { y: [{ q: 1 }, null, true] } });

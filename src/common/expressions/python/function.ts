@@ -93,6 +93,7 @@ function scan(src: string): { text: string; top: Uint8Array; lines: Line[] } {
       continue;
     }
     if (c === "(" || c === "[" || c === "{") {
+      if (depth === 0) top[i] = 1; // brackets opening and closing at depth 0 count as top level
       openers.push(i);
       depth++;
     } else if (c === ")" || c === "]" || c === "}") {
@@ -100,6 +101,7 @@ function scan(src: string): { text: string; top: Uint8Array; lines: Line[] } {
       if (o === undefined) syntax(`unmatched "${c}"`, i);
       if ("([{"[")]}".indexOf(c)] !== src[o!]) syntax(`"${c}" does not match "${src[o!]}"`, i);
       depth--;
+      if (depth === 0) top[i] = 1;
     } else if (depth === 0) {
       if (c === "\n" || c === "\r") {
         flush(i);
@@ -311,16 +313,11 @@ class StatementParser {
       if (raw.startsWith("__")) syntax(`"${raw}": names starting with "__" are not accessible`, span.start, raw.length);
       return { k: "name", id: raw, at: span.start };
     }
-    // x[...] = ...: the last bracket pair at the end of the target
-    if (raw.endsWith("]")) {
-      let depth = 0;
-      for (let k = span.end - 1; k >= span.start; k--) {
-        const c = this.text[k]!;
-        if (c === "]" || c === ")" || c === "}") depth++;
-        else if (c === "[" || c === "(" || c === "{") depth--;
-        if (depth === 0 && c === "[" && k > span.start) return { k: "item", obj: this.trim(span.start, k), key: this.trim(k + 1, span.end - 1), at: span.start };
-        if (depth === 0) break;
-      }
+    // x[...] = ...: the last top-level "[" opens the final subscript (strings and inner brackets are not top level)
+    if (raw.endsWith("]") && this.top[span.end - 1]) {
+      let open = span.end - 2;
+      while (open > span.start && !(this.top[open] && this.text[open] === "[")) open--;
+      if (open > span.start && this.text[open] === "[") return { k: "item", obj: this.trim(span.start, open), key: this.trim(open + 1, span.end - 1), at: span.start };
     }
     if (!augmented && raw.includes(",")) {
       const ids: Array<{ id: string; at: number }> = [];
