@@ -3,7 +3,7 @@
 // construct at its place inside the string (file:line:col of the offending character), so the
 // error shows up before the gateway runs rather than on the first message.
 
-import { checkExpression } from "../common/expressions/python/index.ts";
+import { checkExpression, checkFunction } from "../common/expressions/python/index.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import type { RoleHit } from "./schema-check.ts";
 import { diagAt, diagAtOffset, type Path, pathKey, type SourceDoc } from "./source.ts";
@@ -20,6 +20,8 @@ export interface ExpressionRoleOptions {
   enablerNotTypes?: string[];
   /** It is not an expression when its sibling `type` is absent or one of these (lower case). */
   notForTypes?: string[];
+  /** The string is a whole Python function `def <name>(<params>): ...` (statement layer; it must return a dict). */
+  function?: { name: string; params: string[] };
 }
 
 const PLACEHOLDER = /\$\{[^}]*\}/g;
@@ -89,10 +91,11 @@ export function checkExpressionRole(doc: SourceDoc, hit: RoleHit, owner: string,
   if (typeof hit.value !== "string") return;
   const o = (hit.options ?? {}) as ExpressionRoleOptions;
   if (!applies(doc, hit, o)) return;
+  if (o.function && hit.value.trim() === "") return; // an empty function is no function (the answer is merged as it is)
   const text = o.template ? hit.value.replace(PLACEHOLDER, (m) => "1".repeat(m.length)) : hit.value;
-  const problem = checkExpression(text, { variables: o.variables });
+  const problem = o.function ? checkFunction(text, { ...o.function, returns: "dict" }) : checkExpression(text, { variables: o.variables });
   if (!problem) return;
-  const what = o.template ? `with ${o.enabledBy ?? "eval"} the value is evaluated as a Python expression` : "Python expression";
+  const what = o.template ? `with ${o.enabledBy ?? "eval"} the value is evaluated as a Python expression` : o.function ? `Python function ${o.function.name}` : "Python expression";
   const at = offsetInString(doc, hit.path, hit.value, problem.offset);
   if (at === undefined) {
     out.push(diagAt(doc, hit.path, "error", `${owner}: ${what}: ${problem.message} (at offset ${problem.offset} of the text)`));

@@ -7,10 +7,10 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { RpcReply, RpcRequest, AttributeUpdate } from "../../core/model.ts";
 import { absoluteUrl, formBody } from "../../common/http/downlink.ts";
 import { Outgoing, type OutgoingSettings } from "../../common/http/outgoing.ts";
-import { compileTemplate, renderTemplate, KEEP_EXPRESSION } from "../../common/expressions/index.ts";
 import { errorText } from "../../observe/logger.ts";
 import { createRequestConverter, type RequestUplinkConverter } from "./converter.ts";
 import { RequestDownlink } from "./downlink.ts";
+import { compileSubRequests, enrichItems, type SubRequest } from "./sub-requests.ts";
 import type { PollMapping, RequestConfig } from "./schema.ts";
 
 interface Poll {
@@ -19,6 +19,7 @@ interface Poll {
   url: string;
   out: Outgoing;
   converter?: RequestUplinkConverter;
+  subs: SubRequest[];
   timer?: ReturnType<typeof setTimeout>;
   /** Consecutive failed polls (backoff grows with them). */
   failures: number;
@@ -104,7 +105,9 @@ export class RequestConnector implements Connector {
         url: absoluteUrl(mapping.url, this.host),
         out: this.outgoing({ timeoutS: mapping.timeout, allowRedirects: mapping.allowRedirects, headers: mapping.httpHeaders }),
         failures: 0,
+        subs: [],
       };
+      p.subs = compileSubRequests(mapping, `mapping[${index}] (${p.url})`, this.ctx.log);
       try {
         p.converter = await createRequestConverter(mapping, this.ctx.configDir, this.ctx.log);
       } catch (e) {
@@ -171,7 +174,7 @@ export class RequestConnector implements Connector {
       return false;
     }
     if (this.stopped) return true;
-    if (m.subRequests && body !== null && typeof body === "object" && !(body instanceof Uint8Array)) await this.subRequests(p, body);
+    if (p.subs.length && body !== null && typeof body === "object" && !(body instanceof Uint8Array)) await this.subRequests(p, body);
     let converted;
     try {
       converted = await p.converter!.convert(body, receivedTs);
@@ -193,23 +196,11 @@ export class RequestConnector implements Connector {
     return true;
   }
 
-  /** Each sub-request's JSON object answer is merged into the item(s) of the answer. */
+  /** Each sub-request's answer (its JSON object, or what its processingFunction returns) is merged into the item(s) of the answer. */
   private async subRequests(p: Poll, body: object): Promise<void> {
     const items = (Array.isArray(body) ? body : [body]).filter((x): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x));
-    for (const item of items) {
-      for (const [key, sub] of Object.entries(p.mapping.subRequests!)) {
-        const path = String(renderTemplate(compileTemplate(sub.url), item, KEEP_EXPRESSION));
-        const url = /^https?:\/\//i.test(path) ? path : p.url.replace(/\/+$/, "") + "/" + path.replace(/^\/+/, "");
-        try {
-          const res = await p.out.send(url, p.mapping.httpMethod, undefined);
-          const json = res.ok ? res.json() : undefined;
-          if (json !== null && typeof json === "object" && !Array.isArray(json)) Object.assign(item, json);
-          else this.ctx.log.debug(`sub-request ${key} ${url}: ${res.status}, no JSON object`);
-        } catch (e) {
-          this.ctx.log.debug(`sub-request ${key} ${url}: ${errorText(e)}`);
-        }
-      }
-    }
+    const where = `mapping[${p.index}] ${p.mapping.httpMethod} ${p.url}`;
+    await enrichItems(items, p.subs, p.url, (url) => p.out.send(url, p.mapping.httpMethod, undefined), where, this.ctx.log, () => this.stopped);
   }
 
   onAttributeUpdate(update: AttributeUpdate): Promise<void> {

@@ -24,7 +24,10 @@ const ConverterSchema = z
 
 const SubRequestSchema = z.object({
   url: z.string().check(z.describe("URL template over the response item; relative URLs extend the parent URL")),
-  processingFunction: opt(z.string(), "Python code: not supported (a JSON object answer is merged as it is)"),
+  processingFunction: opt(
+    z.string().check(z.meta({ tbgw: "expression", tbgwExpression: { function: { name: "process_data", params: ["data", "key"] } } })),
+    "Python `def process_data(data, key): ... return {...}`: data = the sub-request's answer, key = this key; the dict returned is merged into the item. Safe subset (assignments, if/elif/else, return; expressions of src/common/expressions/README.md), no exec",
+  ),
 });
 
 export const PollSchema = z.object({
@@ -37,7 +40,7 @@ export const PollSchema = z.object({
   timeout: z._default(z.number().check(z.positive()), 1).check(z.describe("seconds")),
   scanPeriod: z._default(z.number().check(z.positive()), 10).check(z.describe("seconds between polls")),
   dataUnpackExpression: z._default(z.string(), "").check(z.describe("${path}: the part of the response to convert")),
-  subRequests: opt(z.record(z.string(), SubRequestSchema), "key → a request whose JSON object answer is merged into the item"),
+  subRequests: opt(z.record(z.string(), SubRequestSchema), "key → a request per item whose JSON object answer (or its processingFunction's dict) is merged into the item"),
   reportStrategy: z.optional(ReportStrategySchema),
   converter: ConverterSchema,
 });

@@ -29,6 +29,8 @@ export interface CompileOptions {
    * and ints within ±2^53 come back as numbers.
    */
   exactNumbers?: boolean;
+  /** Accept dict displays `{k: v}` (processing functions return dicts). Default: refused, as before. */
+  dicts?: boolean;
 }
 
 function identical(a: Value, b: Value): boolean {
@@ -187,6 +189,21 @@ export function compile(tree: Node, opts: CompileOptions = {}): Compiled {
       }
       case "comp":
         return comprehension(n);
+      case "dict": {
+        const keys = n.keys.map(c);
+        const values = n.values.map(c);
+        return (ctx) => {
+          charge(ctx, keys.length);
+          const out = new Map<string, Value>();
+          for (let i = 0; i < keys.length; i++) {
+            const k = keys[i]!(ctx);
+            // the dicts end as JSON objects, whose keys are text: other keys would change meaning silently
+            if (typeof k !== "string") fail("TypeError", `dict keys must be str here, not ${typeName(k)} (the result becomes a JSON object)`);
+            out.set(k as string, values[i]!(ctx));
+          }
+          return out;
+        };
+      }
     }
   };
 

@@ -10,6 +10,7 @@ import { type Ctx, toJs } from "./values.ts";
 export { ExpressionError, ExpressionRuntimeError, ExpressionSyntaxError, type CompileOptions };
 export { LIMITS } from "./values.ts";
 export { MAX_DEPTH, MAX_SOURCE } from "./parser.ts";
+export { checkFunction, compileFunction, MAX_FUNCTION_SOURCE, type FunctionOptions, type PythonFunction } from "./function.ts";
 
 export type Scope = Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>;
 
@@ -29,7 +30,7 @@ export interface Expression {
 
 /** Parse and compile; throws ExpressionSyntaxError (with offset) for bad syntax or an unsupported construct. */
 export function compileExpression(source: string, opts: CompileOptions = {}): Expression {
-  const { root, slots, names } = compile(parse(source), opts);
+  const { root, slots, names } = compile(parse(source, { dicts: opts.dicts }), opts);
   const exact = opts.exactNumbers === true;
   return {
     source,

@@ -31,7 +31,13 @@ export type Node = { at: number; len: number; depth: number } & (
   | { t: "call"; fn: Node; args: Node[]; kwargs: Array<[string, Node]> }
   | { t: "method"; obj: Node; name: string; args: Node[]; kwargs: Array<[string, Node]> }
   | { t: "comp"; elt: Node; gens: Generator[] }
+  | { t: "dict"; keys: Node[]; values: Node[] }
 );
+
+export interface ParseOptions {
+  /** Accept dict displays `{k: v, ...}` (the statement layer of function.ts; expressions refuse them). */
+  dicts?: boolean;
+}
 
 type Body<N> = N extends unknown ? Omit<N, "at" | "len" | "depth"> : never;
 
@@ -43,15 +49,18 @@ export const MAX_DEPTH = 100;
 const COMPARE = new Set(["<", ">", "==", ">=", "<=", "!="]);
 const ASSIGN = new Set(["=", ":=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", "&=", "|=", "^=", ">>=", "<<=", "@="]);
 
-export function parse(src: string): Node {
+export function parse(src: string, opts: ParseOptions = {}): Node {
   if (src.length > MAX_SOURCE) throw new ExpressionSyntaxError(`expression is longer than ${MAX_SOURCE} characters`, MAX_SOURCE, 1);
-  return new Parser(tokenize(src)).top();
+  return new Parser(tokenize(src), opts.dicts === true).top();
 }
 
 class Parser {
   private i = 0;
   private nesting = 0;
-  constructor(private readonly toks: Token[]) {}
+  constructor(
+    private readonly toks: Token[],
+    private readonly dicts: boolean,
+  ) {}
 
   private get tok(): Token {
     return this.toks[this.i]!;
@@ -350,6 +359,7 @@ class Parser {
       case "op":
         if (t.text === "(") return this.parens();
         if (t.text === "[") return this.listDisplay();
+        if (t.text === "{" && this.dicts) return this.dictDisplay();
         if (t.text === "...") this.error("Ellipsis is not supported");
         return this.unexpected();
       default:
@@ -396,6 +406,29 @@ class Parser {
     this.expect("]");
     this.nesting--;
     return out ?? this.node({ t: "list", items }, start, items);
+  }
+
+  /** `{k: v, ...}`: string keys in practice (the result becomes JSON); sets and comprehensions are refused. */
+  private dictDisplay(): Node {
+    const open = this.tok;
+    const start = open.offset;
+    this.enter();
+    this.i++;
+    const keys: Node[] = [];
+    const values: Node[] = [];
+    while (!this.is("}")) {
+      if (this.is("**")) this.error("dict unpacking (**) is not supported");
+      keys.push(this.test());
+      if (this.is("for")) this.error("set comprehensions are not supported");
+      if (this.is(",") || this.is("}")) this.error("set literals are not supported", open);
+      this.expect(":");
+      values.push(this.test());
+      if (this.is("for")) this.error("dict comprehensions are not supported");
+      if (!this.eat(",")) break;
+    }
+    this.expect("}");
+    this.nesting--;
+    return this.node({ t: "dict", keys, values }, start, [...keys, ...values]);
   }
 
   /** `elt for a in xs if c for b in ys ...` (the caller consumes the closing bracket). */

@@ -21,6 +21,11 @@ export function withRequestExtension(folder: string): string {
 
 const HIST = "/hist/values/ActiveEnergy/SUM13/3600";
 
+/** A GridVis `hist/values` answer with one aggregated value (`avg` in Wh, as the sample's function expects). */
+export function gridVisHistory(avgWh: number | string): Record<string, unknown> {
+  return { values: [{ avg: avgWh, min: avgWh, max: avgWh, startTime: 1700000000000000000, endTime: 1700003600000000000 }], valueType: { value: "ActiveEnergy", type: "SUM13" } };
+}
+
 /** Totaliser 1000 (float from 4 bytes), Flow 2.5 (250 × 0.01), Temperature 21.5, Pressure -1, status byte 0b0101_0011. */
 export const INFO_BYTES = "000003e800fa000008660000ff9c0053";
 
@@ -34,8 +39,9 @@ export const sampleRoutes: DeviceRoutes = {
     ],
     auth: "user:password",
   },
-  [`/devices/1${HIST}`]: { body: { cumPwr: 12.5 }, auth: "user:password" },
-  [`/devices/2${HIST}`]: { body: { cumPwr: 7.25 }, auth: "user:password" },
+  // GridVis history answers (Wh); the sample's processingFunction turns values[0].avg into kWh
+  [`/devices/1${HIST}`]: { body: gridVisHistory(12500), auth: "user:password" },
+  [`/devices/2${HIST}`]: { body: gridVisHistory(7250), auth: "user:password" },
   "/sensor/SD8500/request/echo/7": { body: { temp: 21.5 } },
   "/sensor/SD8500/request/no-reply/8": { body: { accepted: true } },
 };
