@@ -79,10 +79,18 @@ export function describe(v: unknown): string {
 
 /**
  * Loads `extension` (a class name, or a module file) from `<configDir>/extensions/<connectorType>/`
- * and builds it with `ctorConfig`. Throws ConverterConfigError naming the folder, the class and
- * what the folder does export.
+ * and builds it with `ctorConfig`. The downlink method is `convertDownlink` when the class has one,
+ * else `convert`; `method` demands one of them. Throws ConverterConfigError naming the folder, the
+ * class and what the folder does export.
  */
-export async function loadCustomDownlink(opts: { extension: string; connectorType: string; configDir: string; ctorConfig: unknown; log: Logger }): Promise<CustomDownlink> {
+export async function loadCustomDownlink(opts: {
+  extension: string;
+  connectorType: string;
+  configDir: string;
+  ctorConfig: unknown;
+  log: Logger;
+  method?: "convert" | "convertDownlink";
+}): Promise<CustomDownlink> {
   const Cls = await findConverterClass<ConverterClass>(opts.extension, extensionsDir(opts.configDir, opts.connectorType));
   let instance: DownlinkInstance;
   try {
@@ -90,21 +98,14 @@ export async function loadCustomDownlink(opts: { extension: string; connectorTyp
   } catch (e) {
     throw new ConverterConfigError(`custom downlink converter ${opts.extension}: its constructor failed: ${errorText(e)}`);
   }
-  const fn = downlinkMethod(instance);
-  if (!fn) throw new ConverterConfigError(`custom downlink converter ${opts.extension} has no convert(config, data) method`);
-  return new CustomDownlink(opts.extension, fn);
+  const name = opts.method ?? (typeof instance.convertDownlink === "function" ? "convertDownlink" : "convert");
+  const m = instance[name];
+  if (typeof m !== "function") throw new ConverterConfigError(`custom downlink converter ${opts.extension} has no ${name}(config, data) method`);
+  return new CustomDownlink(opts.extension, m.bind(instance) as ConvertFn);
 }
 
-/**
- * The downlink side of an instance that converts both ways (SNMP's one `converter` class):
- * `convertDownlink(config, data)` when the class has it; undefined otherwise.
- */
-export function downlinkOf(name: string, instance: object): CustomDownlink | undefined {
-  const m = (instance as DownlinkInstance).convertDownlink;
-  return typeof m === "function" ? new CustomDownlink(name, m.bind(instance) as ConvertFn) : undefined;
-}
-
-function downlinkMethod(instance: DownlinkInstance): ConvertFn | undefined {
-  const m = typeof instance.convertDownlink === "function" ? instance.convertDownlink : instance.convert;
-  return typeof m === "function" ? (m.bind(instance) as ConvertFn) : undefined;
+/** Whether a converter class (as found, not built) has `method` on its prototype. */
+export function classHas(cls: unknown, method: string): boolean {
+  const proto = (cls as { prototype?: Record<string, unknown> } | undefined)?.prototype;
+  return !!proto && typeof proto[method] === "function";
 }
