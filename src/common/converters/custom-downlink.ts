@@ -70,7 +70,7 @@ export function describe(v: unknown): string {
   if (typeof v === "bigint") return `${v}n`;
   let text: string;
   try {
-    text = JSON.stringify(v) ?? String(v);
+    text = JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : typeof x === "function" ? "<function>" : x)) ?? String(v);
   } catch {
     text = String(v);
   }
