@@ -3,13 +3,23 @@
 // device entry, called as upstream calls it (`convert(rule, {value})` for an attribute update,
 // `convert(rule, params)` for an RPC), its bytes become the frame's data; a converter that throws
 // or returns something unusable fails that update / RPC with the reason and no frame is written; a
-// device whose class is missing is one error at start and its writes fail with it.
+// device whose class is missing is one error at start and its writes fail with it. Then the
+// upstream sample can.json with a TypeScript class through the compiled binary.
 
-import { expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+beforeAll(() => {
+  gatewayBinary();
+}, 240_000);
+
+import { beforeAll, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
+import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { startMosquitto } from "../../../test/support/mosquitto.ts";
+import { deviceRpcReply, startPlatformHarness } from "../../../test/support/platform.ts";
+import { SAMPLES } from "../../../test/support/paths.ts";
+import type { Started } from "../../../test/support/process.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { addLogSink, type LogRecord } from "../../observe/logger.ts";
 import { CanConnector } from "./connector.ts";
@@ -103,3 +113,55 @@ test("converters.downlink names a class in extensions/can: its bytes are the fra
     await peer.stop();
   }
 }, 40_000);
+
+// The sample's Car with `converters.downlink`: a version frame and a speed capped at 30, in TypeScript.
+const CAR_CONVERTER = `
+type Rule = { nodeId: number; dataExpression?: string };
+export class CarCanDownlink {
+  convert(rule: Rule, data: Record<string, number | string>): number[] {
+    if ("value" in data) return [0x56, Number(data.value)];
+    if (data.userSpeed === "refuse") throw new Error("speed " + data.userSpeed + " refused for node " + rule.nodeId);
+    return [Math.min(Number(data.userSpeed), Number(data.maxAllowedSpeed), 30), 0xff];
+  }
+}
+`;
+
+test("upstream can.json with a TypeScript converters.downlink through the compiled binary: its frames reach the bus, a refusal is the RPC reply", async () => {
+  const peer = await startCanPeer();
+  const platform = await startMosquitto();
+  const harness = await startPlatformHarness(platform.url);
+  let gw: Started | undefined;
+  try {
+    const canCfg = JSON.parse(readFileSync(join(SAMPLES, "can.json"), "utf8"));
+    canCfg.interface = "slcan";
+    canCfg.channel = peer.gatewayPath;
+    canCfg.devices[0].converters = { downlink: "CarCanDownlink" };
+    const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "can", name: "CAN sample", configuration: "can.json" }]), { "can.json": canCfg });
+    mkdirSync(join(files.dir, "extensions", "can"), { recursive: true });
+    writeFileSync(join(files.dir, "extensions", "can", "car.ts"), CAR_CONVERTER);
+    gw = await startGatewayFrom("binary", files.configPath);
+    await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === "Car"), 15_000, "device connect");
+
+    // the built-in would write (10 + 5) as 0f000000
+    await harness.sendAttributeUpdate("Car", { softwareVersion: 10 });
+    expect(await peer.until((f) => f.find((x) => x.id === 64), "the version frame")).toEqual({ id: 64, extended: true, data: "560a" });
+    // the built-in would write 280102 (40, then dataAfter)
+    await harness.sendDeviceRpc("Car", 31, "setSpeed", { userSpeed: 50, maxAllowedSpeed: 40 });
+    expect(await peer.until((f) => f.find((x) => x.id === 16), "the speed frame")).toEqual({ id: 16, extended: false, data: "1eff" });
+    expect((await harness.waitFor((h) => deviceRpcReply(h, 31), 10_000, "setSpeed reply")).body.data).toEqual({ success: true });
+
+    const frames = peer.received().length;
+    await harness.sendDeviceRpc("Car", 32, "setSpeed", { userSpeed: "refuse", maxAllowedSpeed: 40 });
+    expect((await harness.waitFor((h) => deviceRpcReply(h, 32), 10_000, "the refused reply")).body.data).toEqual({
+      success: false,
+      error: "custom downlink converter CarCanDownlink failed: speed refuse refused for node 16",
+    });
+    expect(peer.received().slice(frames).filter((f) => f.id === 16)).toEqual([]);
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    await gw?.stop();
+    await harness.close().catch(() => undefined);
+    await platform.dispose();
+    await peer.stop();
+  }
+}, 120_000);
