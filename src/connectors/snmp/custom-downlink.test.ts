@@ -6,6 +6,11 @@
 // leaves the polls to the built-in conversion; an uplink-only class leaves SETs as they are.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { startMosquitto } from "../../../test/support/mosquitto.ts";
+import { deviceRpcReply, startPlatformHarness } from "../../../test/support/platform.ts";
+import type { Started } from "../../../test/support/process.ts";
+import { snmpSample, upstreamMain } from "../../../test/support/upstream.ts";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +27,9 @@ const SYS_NAME = "1.3.6.1.2.1.1.5.0";
 
 let agent: Snmpd;
 beforeAll(async () => {
+  gatewayBinary();
   agent = await startSnmpd();
-});
+}, 240_000);
 afterAll(async () => {
   await agent?.stop();
 });
@@ -112,3 +118,63 @@ test("devices[].converter with convertDownlink: the value of every SET comes fro
     await c.stop();
   }
 }, 40_000);
+
+// Both directions in one TypeScript class, as upstream configures it (`converter` on the device).
+const ROUTER_CONVERTER = `
+type Key = { key: string };
+type Content = { device: string; data: Record<string, unknown> };
+export class RouterSnmpConverter {
+  convert([section, key]: [string, Key], response: unknown) {
+    return section === "attributes" ? { attributes: [{ [key.key]: response }] } : { telemetry: [{ [key.key]: response }] };
+  }
+  convertDownlink(rule: { method: string }, content: Content): string {
+    const v = "params" in content.data ? content.data.params : Object.values(content.data)[0];
+    if (v === "refuse") throw new Error(content.device + " refuses " + rule.method);
+    return String(v).toUpperCase() + " (via " + content.device + ")";
+  }
+}
+`;
+
+test("upstream snmp.json with a TypeScript converter's convertDownlink through the compiled binary: the attribute update and setData write its values, a refusal is the RPC reply", async () => {
+  const platform = await startMosquitto();
+  const harness = await startPlatformHarness(platform.url);
+  let gw: Started | undefined;
+  try {
+    const config = snmpSample(agent.port);
+    const router = config.devices[0];
+    router.converter = "RouterSnmpConverter";
+    // snmpd's sysDescr (the sample's SET target) is read-only, and "public" may not write: point
+    // the SETs at the writable sysLocation / sysContact with the read-write community
+    router.community = "private";
+    router.attributeUpdateRequests.find((r: { attributeFilter: string }) => r.attributeFilter === "dataToSet").oid = SYS_LOCATION;
+    router.serverSideRpcRequests.find((r: { requestFilter: string }) => r.requestFilter === "setData").oid = SYS_CONTACT;
+    const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "snmp", name: "SNMP Connector", configuration: "snmp.json" }]), { "snmp.json": config });
+    mkdirSync(join(files.dir, "extensions", "snmp"), { recursive: true });
+    writeFileSync(join(files.dir, "extensions", "snmp", "router.ts"), ROUTER_CONVERTER);
+    gw = await startGatewayFrom("binary", files.configPath);
+    const descr = get("1.3.6.1.2.1.1.1.0");
+    // the uplink side of the same class
+    await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body["SNMP router"]?.ReceivedFromGet === descr), 20_000, "a polled attribute");
+
+    const suffix = Math.random().toString(36).slice(2, 8);
+    await harness.sendAttributeUpdate("SNMP router", { dataToSet: `hall-${suffix}` });
+    await waitUntil(() => get(SYS_LOCATION) === `HALL-${suffix.toUpperCase()} (via SNMP router)`, 15_000, "the converted location on the agent");
+
+    await harness.sendDeviceRpc("SNMP router", 41, "setData", `noc-${suffix}`);
+    const expected = `NOC-${suffix.toUpperCase()} (via SNMP router)`;
+    expect((await harness.waitFor((h) => deviceRpcReply(h, 41), 15_000, "setData reply")).body.data).toBe(expected);
+    expect(get(SYS_CONTACT)).toBe(expected);
+
+    await harness.sendDeviceRpc("SNMP router", 42, "setData", "refuse");
+    expect((await harness.waitFor((h) => deviceRpcReply(h, 42), 15_000, "the refused reply")).body.data).toEqual({
+      success: false,
+      error: "custom downlink converter RouterSnmpConverter failed: SNMP router refuses set",
+    });
+    expect(get(SYS_CONTACT)).toBe(expected);
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    await gw?.stop();
+    await harness.close().catch(() => undefined);
+    await platform.dispose();
+  }
+}, 120_000);
