@@ -24,6 +24,7 @@ export class CustomDownlink {
     /** The class name (or module file) the config gave. */
     readonly name: string,
     private readonly fn: ConvertFn,
+    private readonly timeoutMs = CONVERT_TIMEOUT_MS,
   ) {}
 
   /**
@@ -46,7 +47,7 @@ export class CustomDownlink {
     try {
       result = await Promise.race([
         Promise.resolve().then(() => this.fn(config, data)),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no result within ${CONVERT_TIMEOUT_MS / 1000} s`)), CONVERT_TIMEOUT_MS))),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no result within ${this.timeoutMs / 1000} s`)), this.timeoutMs))),
       ]);
     } catch (e) {
       return { ok: false, error: `custom downlink converter ${this.name} failed: ${errorText(e)}` };
