@@ -166,7 +166,8 @@ export class ModbusConnector implements Connector {
       const parsed = parseReserved(method, req.params);
       if (!parsed)
         return { result: { error: `The requested RPC either does not match with the schema ${reservedSchemaText(method)} or incorrect value/values provided` } };
-      return this.reply(slave, parsed.key, parsed.value, timeout, req);
+      // a downlink class gets the value parsed from the text, as the built-in encoding does
+      return this.reply(slave, parsed.key, parsed.value, timeout, { ...req, params: parsed.value });
     }
     const key = rpcEntries(slave.cfg).find((k) => k.tag === method);
     if (!key) return { result: { error: `Method not found for ${method}` } };

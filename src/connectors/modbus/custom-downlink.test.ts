@@ -93,6 +93,11 @@ test("slaves[].downlinkConverter: its registers, bytes and coils reach the devic
       { unit: 1, table: "co", address: 40, values: [1, 0, 0] },
     ]);
     expect(await rpc("custom", 4, "getLevel", null)).toEqual({ result: { value: 1008 } });
+    // the reserved set: the class gets the value parsed from the text
+    mark = peer.output().length;
+    expect(await rpc("custom", 10, "set", "type=16uint;functionCode=6;objectsCount=1;address=31;value=4;")).toEqual({ result: { value: 4 } });
+    await waitForOutput(peer, (o) => peerWrites(o.slice(mark)).length >= 1, 10_000, "the reserved set's write");
+    expect(writesSince(mark)).toEqual([{ unit: 1, table: "hr", address: 31, values: [1005] }]);
 
     // refusals: the reply carries the reason and the device sees nothing (the next good write is the first it sees)
     mark = peer.output().length;
