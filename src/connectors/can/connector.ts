@@ -7,6 +7,7 @@
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { CustomDownlink, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { SlcanBus, type BusEvents, type CanBus } from "./bus.ts";
 import { SocketCanBus } from "./socketcan.ts";
@@ -14,6 +15,8 @@ import { buildPayload, buildRoutes, commandMatches, convertFrame, mergeRpcRule, 
 
 /** The class name of the built-in uplink converter: any other `converters.uplink` is a user's class. */
 const BUILT_IN_UPLINK = "BytesCanUplinkConverter";
+/** The class name of the built-in downlink converter: any other `converters.downlink` is a user's class. */
+const BUILT_IN_DOWNLINK = "BytesCanDownlinkConverter";
 import { parseHex } from "./layout.ts";
 import type { CanConfig, CanDevice, CanKey, DownlinkRule } from "./schema.ts";
 import type { CanFrame } from "./slcan.ts";
@@ -61,6 +64,8 @@ export class CanConnector implements Connector {
   private readonly problems = new Map<string, string>();
   /** Devices with a custom uplink class (`converters.uplink`), loaded at start; null: it could not be loaded. */
   private readonly customs = new Map<string, { custom: CustomUplink; chain: Promise<void> } | null>();
+  /** Devices with a custom downlink class (`converters.downlink`), loaded at start. */
+  private readonly downlinks = new Map<string, CustomDownlink>();
 
   constructor(
     private readonly config: CanConfig,
@@ -88,8 +93,8 @@ export class CanConnector implements Connector {
 
   async start(): Promise<void> {
     for (const d of this.config.devices) {
+      await this.loadDownlink(d);
       const name = d.converters?.uplink;
-      if (d.converters?.downlink && d.converters.downlink !== "BytesCanDownlinkConverter") this.ctx.log.warn(`device "${d.name}": custom downlink converter ${d.converters.downlink} is not used yet; the built-in encoding is`);
       if (!name || name === BUILT_IN_UPLINK) continue;
       try {
         const custom = await loadCustomUplink({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log, where: `device "${d.name}"` });
@@ -107,6 +112,18 @@ export class CanConnector implements Connector {
     this.bus = this.createBus();
     // the first opening is awaited (a failure schedules the next attempt), so downlink right after start finds the bus open
     await this.connect();
+  }
+
+  private async loadDownlink(d: CanDevice): Promise<void> {
+    const name = d.converters?.downlink;
+    if (!name || name === BUILT_IN_DOWNLINK) return;
+    try {
+      this.downlinks.set(d.name, await loadCustomDownlink({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log }));
+    } catch (e) {
+      // its frames are still read; writes fail with this reason rather than carry the built-in encoding
+      this.downlinks.set(d.name, CustomDownlink.unusable(name, errorText(e)));
+      this.ctx.log.error(`device "${d.name}": downlink converter ${name} cannot be used (${errorText(e)}); its attribute updates and RPC fail until it is fixed`);
+    }
   }
 
   private createBus(): CanBus {
@@ -326,7 +343,7 @@ export class CanConnector implements Connector {
         continue;
       }
       try {
-        await this.writeRule(rule, { value });
+        await this.writeRule(d.name, rule, { value });
         this.ctx.log.debug(`${d.name}: attribute "${name}" written to ${rule.nodeId}`);
       } catch (e) {
         this.ctx.log.error(`${d.name}: writing attribute "${name}" failed: ${errorText(e)}`);
@@ -334,9 +351,20 @@ export class CanConnector implements Connector {
     }
   }
 
-  private async writeRule(rule: DownlinkRule, data: unknown): Promise<void> {
+  /**
+   * One frame for `rule`: its data from the device's custom downlink class when it has one (as
+   * upstream calls it: `convert(rule, data)`, data being {value} for an attribute update or the RPC
+   * params), else the built-in encoding.
+   */
+  private async writeRule(device: string, rule: DownlinkRule, data: unknown): Promise<void> {
     if (rule.nodeId === undefined || !Number.isInteger(rule.nodeId)) throw new Error(`no nodeId (arbitration id) to write to, got ${JSON.stringify(rule.nodeId ?? null)}`);
-    const payload = buildPayload(rule, data);
+    const custom = this.downlinks.get(device);
+    let payload: Uint8Array;
+    if (custom) {
+      const r = await custom.convert(rule, data, (x) => frameBytes(x, rule.isFd === true));
+      if (!r.ok) throw new Error(r.error);
+      payload = r.value;
+    } else payload = buildPayload(rule, data);
     await this.write({ id: rule.nodeId, extended: rule.isExtendedId === true || rule.nodeId > 0x7ff, fd: rule.isFd === true, brs: rule.bitrateSwitch === true, data: payload });
   }
 
@@ -344,7 +372,7 @@ export class CanConnector implements Connector {
     if (!req.device) return undefined;
     const d = this.devices.get(req.device);
     if (!d) return undefined;
-    if (req.method === "set" && !d.serverSideRpc.some((r) => r.method === "set")) return this.reservedSet(req.params);
+    if (req.method === "set" && !d.serverSideRpc.some((r) => r.method === "set")) return this.reservedSet(d.name, req.params);
     const configured = d.serverSideRpc.find((r) => r.method === req.method);
     if (!configured && !d.enableUnknownRpc) {
       this.ctx.log.warn(`${d.name}: no serverSideRpc rule for RPC "${req.method}" and enableUnknownRpc is off; ignored`);
@@ -353,7 +381,7 @@ export class CanConnector implements Connector {
     const override = d.enableUnknownRpc || d.overrideRpcConfig;
     const rule: DownlinkRule = override ? mergeRpcRule(configured, req.params) : configured!;
     try {
-      await this.writeRule(rule, req.params);
+      await this.writeRule(d.name, rule, req.params);
       return { success: true };
     } catch (e) {
       this.ctx.log.error(`${d.name}: RPC "${req.method}" (id ${req.id}) failed: ${errorText(e)}`);
@@ -362,14 +390,36 @@ export class CanConnector implements Connector {
   }
 
   /** Reserved `set`: params "nodeId=41;dataInHex=AABB;[isExtendedId=true;…]" define the frame. */
-  private async reservedSet(params: unknown): Promise<RpcReply> {
+  private async reservedSet(device: string, params: unknown): Promise<RpcReply> {
     const fields = typeof params === "string" ? parseSetParams(params) : params;
     const rule = mergeRpcRule(undefined, fields);
     try {
-      await this.writeRule(rule, fields);
+      await this.writeRule(device, rule, fields);
       return { result: { success: true } };
     } catch (e) {
       return { success: false, error: errorText(e) };
     }
   }
+}
+
+/**
+ * Frame data from a custom downlink converter's result: a byte array, or a list of integers
+ * 0..255 (what upstream hands python-can), at most 8 bytes (64 for CAN FD), never empty.
+ */
+export function frameBytes(r: unknown, fd: boolean): Uint8Array {
+  let bytes: Uint8Array;
+  if (r instanceof Uint8Array) bytes = Uint8Array.from(r);
+  else if (r instanceof ArrayBuffer) bytes = new Uint8Array(r.slice(0));
+  else if (Array.isArray(r)) {
+    bytes = Uint8Array.from(
+      r.map((b, i) => {
+        if (typeof b === "number" && Number.isInteger(b) && b >= 0 && b <= 255) return b;
+        throw new Error(`byte ${i} is ${JSON.stringify(b) ?? String(b)}; give integers 0..255`);
+      }),
+    );
+  } else throw new Error("give the frame data as a list of integers 0..255 or a byte array");
+  if (bytes.length === 0) throw new Error("Converted data is empty.");
+  const max = fd ? 64 : 8;
+  if (bytes.length > max) throw new Error(`${bytes.length} bytes do not fit in a ${fd ? "CAN FD" : "classic CAN"} frame (at most ${max}${fd ? "" : "; set isFd for CAN FD"})`);
+  return bytes;
 }

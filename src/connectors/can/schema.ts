@@ -152,7 +152,7 @@ const DeviceSchema = z
     converters: opt(
       z.object({
         uplink: opt(z.string().check(z.minLength(1)), "a JS/TS class (or module file) in <config folder>/extensions/can/ (BytesCanUplinkConverter = the built-in one), built with the device entry, convert(keyConfigs, frameBytes) per frame"),
-        downlink: opt(z.string(), "custom downlink converter class: accepted, not used yet (the built-in encoding is used)"),
+        downlink: opt(z.string(), "custom downlink converter: a JS/TS class (or module file) in <config folder>/extensions/can/ (BytesCanDownlinkConverter = the built-in one), built with the device entry; convert(rule, {value} or the RPC params) returns the frame data (a list of integers 0..255 or a byte array)"),
       }),
       "custom converter classes",
     ),

@@ -147,3 +147,17 @@ export interface ConverterClass {
   new (config: KeyValues & { converter?: KeyValues; extensionConfig?: KeyValues }, log: ExtensionLogger): UplinkConverter;
   SUPPORTS_BYTES_PAYLOAD?: boolean;
 }
+
+/**
+ * A custom downlink converter: built like an uplink one (Modbus: the slave entry; CAN: the device
+ * entry; Request and REST: the rule) with a logger. `convert(config, content)` returns what the
+ * connector writes: Modbus `downlinkConverter`: coil value(s) for FC 5/15, register values 0..65535
+ * (or bytes, big-endian pairs) for FC 6/16; CAN `converters.downlink`: the frame data (integers
+ * 0..255 or bytes); Request/REST: `{url, data}`. SNMP's `converter` is one class for both
+ * directions: its `convertDownlink(rule, {device, data})`, when present, gives the value a SET
+ * writes. Throwing (or an unusable result) fails that attribute update or RPC with the reason.
+ */
+export interface DownlinkConverter {
+  convert?(config: KeyValues, content: any): unknown;
+  convertDownlink?(config: KeyValues, content: any): unknown;
+}

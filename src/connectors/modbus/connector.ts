@@ -3,6 +3,7 @@
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcRequest } from "../../core/model.ts";
 import { loadCustomUplink } from "../../common/converters/custom-uplink.ts";
+import { CustomDownlink, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { PolledSlave } from "./device.ts";
 import { executeKey, parseReserved, reservedSchemaText, withTimeout, type Target } from "./downlink.ts";
@@ -48,12 +49,16 @@ function rpcEntries(s: SlaveConfig): KeyConfig[] {
 
 /** The class name of the built-in uplink converter: any other `uplinkConverter` is a user's class. */
 const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
+/** The class name of the built-in downlink converter: any other `downlinkConverter` is a user's class. */
+const BUILT_IN_DOWNLINK = "BytesModbusDownlinkConverter";
 
 export class ModbusConnector implements Connector {
   private readonly links = new Map<string, ModbusLink>();
   private readonly slaves: PolledSlave[] = [];
   private server?: SlaveServer;
   private stopped = false;
+  /** Slaves with a custom downlink class (`downlinkConverter`), loaded at start. */
+  private readonly downlinks = new Map<PolledSlave, CustomDownlink>();
 
   constructor(
     private readonly config: ModbusConfig,
@@ -97,6 +102,17 @@ export class ModbusConnector implements Connector {
         this.ctx.log.error(`${s.cfg.deviceName}: uplink converter ${name} cannot be used (${errorText(e)}); this slave is not polled`);
       }
     }
+    for (const s of this.slaves) {
+      const name = s.cfg.downlinkConverter;
+      if (!name || name === BUILT_IN_DOWNLINK) continue;
+      try {
+        this.downlinks.set(s, await loadCustomDownlink({ extension: name, connectorType: "modbus", configDir: this.ctx.configDir, ctorConfig: s.cfg, log: this.ctx.log }));
+      } catch (e) {
+        // polling goes on; its writes fail with this reason rather than write the built-in encoding
+        this.downlinks.set(s, CustomDownlink.unusable(name, errorText(e)));
+        this.ctx.log.error(`${s.cfg.deviceName}: downlink converter ${name} cannot be used (${errorText(e)}); attribute updates and RPC writes to this slave fail until it is fixed`);
+      }
+    }
     for (const s of this.slaves) s.start();
     this.ctx.log.info(`modbus: ${this.slaves.length} slave(s) on ${this.links.size} link(s)`);
   }
@@ -123,7 +139,7 @@ export class ModbusConnector implements Connector {
   }
 
   private target(s: PolledSlave): Target {
-    return { link: s.link, unitId: s.cfg.unitId, byteOrder: s.cfg.byteOrder, wordOrder: s.cfg.wordOrder };
+    return { link: s.link, unitId: s.cfg.unitId, byteOrder: s.cfg.byteOrder, wordOrder: s.cfg.wordOrder, downlink: this.downlinks.get(s), device: s.name };
   }
 
   async onAttributeUpdate(update: AttributeUpdate): Promise<void> {
@@ -150,16 +166,18 @@ export class ModbusConnector implements Connector {
       const parsed = parseReserved(method, req.params);
       if (!parsed)
         return { result: { error: `The requested RPC either does not match with the schema ${reservedSchemaText(method)} or incorrect value/values provided` } };
-      return this.reply(slave, parsed.key, parsed.value, timeout);
+      // a downlink class gets the value parsed from the text, as the built-in encoding does
+      return this.reply(slave, parsed.key, parsed.value, timeout, { ...req, params: parsed.value });
     }
     const key = rpcEntries(slave.cfg).find((k) => k.tag === method);
     if (!key) return { result: { error: `Method not found for ${method}` } };
-    return this.reply(slave, key, req.params, timeout);
+    return this.reply(slave, key, req.params, timeout, req);
   }
 
-  private async reply(slave: PolledSlave, key: KeyConfig, value: unknown, timeout: number): Promise<unknown> {
+  private async reply(slave: PolledSlave, key: KeyConfig, value: unknown, timeout: number, req: RpcRequest): Promise<unknown> {
+    const content = { device: req.device, data: { id: req.id, method: req.method, params: req.params } };
     try {
-      return { result: { value: await withTimeout(executeKey(this.target(slave), key, value), timeout, slave.name) } };
+      return { result: { value: await withTimeout(executeKey(this.target(slave), key, value, content), timeout, slave.name) } };
     } catch (e) {
       return { result: { error: errorText(e) } };
     }

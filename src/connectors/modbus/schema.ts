@@ -109,7 +109,9 @@ export const SlaveSchema = z.object({
   uplinkConverter: z.optional(z.string()).check(
     z.describe("custom uplink converter: a JS/TS class (or module file) in <config folder>/extensions/modbus/ (BytesModbusUplinkConverter = the built-in one); convert(slaveConfig, {attributes|timeseries: {tag: {data_sent: keyConfig, input_data: {registers} or {bits}}}}) per poll"),
   ),
-  downlinkConverter: z.optional(z.string()).check(z.describe("custom downlink converter class: accepted, not used yet (the built-in encoding is used)")),
+  downlinkConverter: z.optional(z.string()).check(
+    z.describe("custom downlink converter: a JS/TS class (or module file) in <config folder>/extensions/modbus/ (BytesModbusDownlinkConverter = the built-in one), built with the slave entry; convert({...keyConfig, byteOrder, wordOrder, unitId}, {device, data: {method, params}}) returns the coil value(s) (FC 5/15) or register values 0..65535 / bytes (FC 6/16) to write"),
+  ),
   attributes: z._default(z.array(KeySchema), []),
   timeseries: z._default(z.array(KeySchema), []),
   attributeUpdates: z._default(z.array(KeySchema), []),

@@ -1,7 +1,8 @@
 // Custom downlink converters of the Request connector (upstream's attributeUpdates[].converter and
 // serverSideRpc[].converter) with Python's http.server as the device: the class from
 // extensions/request/ is built with its rule, gets upstream's content and returns {url, data}; a
-// rule whose class is missing is one error at start and its RPC answers with it.
+// rule whose class is missing is one error at start and its RPC answers with it; one that throws or
+// returns an unusable body fails that RPC with a text naming the class and sends nothing.
 
 import { expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -18,6 +19,8 @@ export class CustomRequestDownlinkConverter {
   constructor(config) { this.prefix = config.requestUrlExpression; }
   convert(config, content) {
     const d = content.data;
+    if (d.params === "boom") throw new Error("spin refused");
+    if (d.params === "bigint") return { url: "x", data: 10n };
     if (d.method !== undefined) return { url: this.prefix + "/" + content.device + "/rpc/" + d.method, data: { id: d.id, args: d.params } };
     const [key, value] = Object.entries(d)[0];
     return { url: this.prefix + "/" + content.device + "/set/" + key, data: String(value) };
@@ -52,6 +55,13 @@ test("attribute update and RPC rendered by a custom downlink converter; a missin
     expect(reply).toEqual({ result: { spinning: true } });
     const rpc = device.requests().find((x) => x.path === "/dev/Fan/rpc/spin")!;
     expect(JSON.parse(rpc.body)).toEqual({ id: 7, args: { rpm: 900 } });
+    // a converter that throws or returns an unusable body: the reply names the class, nothing is sent
+    const sent = device.requests().length;
+    expect(await c.onRpc({ device: "Fan", id: 9, method: "spin", params: "boom" })).toEqual({ result: { error: "custom downlink converter CustomRequestDownlinkConverter failed: spin refused" } });
+    expect(await c.onRpc({ device: "Fan", id: 10, method: "spin", params: "bigint" })).toEqual({
+      result: { error: 'custom downlink converter CustomRequestDownlinkConverter returned {"url":"x","data":"10n"}, which cannot be written: data is 10n; give text or a JSON value' },
+    });
+    expect(device.requests().length).toBe(sent);
     const errors = logs.filter((l) => l.level === "ERROR").map((l) => l.message);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^serverSideRpc\[1\]: converter NoSuchDownlinkConverter not loaded: custom converter class NoSuchDownlinkConverter not found in .*extensions\/request; the folder exports: CustomRequestDownlinkConverter \(downlink\.ts\)$/);

@@ -8,6 +8,8 @@ import { toConvertedData, type PollResponses } from "./converter.ts";
 import { SnmpMethods, type SnmpConfig, type SnmpDevice, type SnmpMethod, type SnmpOperation } from "./schema.ts";
 import { errorText } from "../../observe/logger.ts";
 import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { CustomDownlink, classHas, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
+import { extensionsDir, findConverterClass } from "../../common/converters/custom.ts";
 
 interface DeviceState {
   config: SnmpDevice;
@@ -17,10 +19,13 @@ interface DeviceState {
   problems: Map<string, string>;
   /** The user's converter class (`converter`), loaded at start. */
   custom?: CustomUplink;
+  /** Its downlink side, when the class has `convertDownlink(config, data)`: the value each SET writes. */
+  downlink?: CustomDownlink;
 }
 
 /** The class name of the built-in converter: any other `converter` is a user's class. */
 const BUILT_IN_CONVERTER = "SNMPUplinkConverter";
+const BUILT_IN_DOWNLINK = "SNMPDownlinkConverter";
 
 /** Reserved RPC params `method=get;oid=1.3.6.1.2.1.1.1.0;value=x;` → an operation and its value. */
 export function parseReservedParams(params: unknown): { op: SnmpOperation; value?: unknown } {
@@ -53,19 +58,57 @@ export class SnmpConnector implements Connector {
     for (const config of this.config.devices) {
       const state: DeviceState = { config, client: new SnmpClient(config), problems: new Map() };
       const name = config.converter;
-      if (name && name !== BUILT_IN_CONVERTER) {
-        try {
-          state.custom = await loadCustomUplink({ extension: name, connectorType: "snmp", configDir: this.ctx.configDir, ctorConfig: config, log: this.ctx.log, where: config.deviceName });
-        } catch (e) {
-          // A migrated config may name upstream's Python class (the upstream sample does): keep
-          // the device's data flowing with the built-in conversion rather than losing it.
-          this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
-        }
-      }
+      if (name && name !== BUILT_IN_CONVERTER && name !== BUILT_IN_DOWNLINK) await this.loadConverter(state, name);
       this.devices.push(state);
       if (config.attributes.length + config.telemetry.length > 0) void this.pollLoop(state);
     }
     this.ctx.log.info(`polling ${this.devices.length} SNMP agent(s)`);
+  }
+
+  /**
+   * The device's `converter` class, which upstream builds for both directions: `convert` for the
+   * polls; `convertDownlink`, when the class has it, for the value of every SET (upstream builds
+   * the downlink side but never calls it, so a class without that method leaves SETs as they are).
+   */
+  private async loadConverter(state: DeviceState, name: string): Promise<void> {
+    const config = state.config;
+    const common = { extension: name, connectorType: "snmp", configDir: this.ctx.configDir, ctorConfig: config, log: this.ctx.log };
+    let cls: unknown;
+    try {
+      cls = await findConverterClass(name, extensionsDir(this.ctx.configDir, "snmp"));
+    } catch (e) {
+      // A migrated config may name upstream's Python class (the upstream sample does): keep the
+      // device's data flowing with the built-in conversion rather than losing it.
+      this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
+      return;
+    }
+    const downlinkOnly = classHas(cls, "convertDownlink") && !classHas(cls, "convert");
+    if (!downlinkOnly) {
+      try {
+        state.custom = await loadCustomUplink({ ...common, where: config.deviceName });
+      } catch (e) {
+        this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
+      }
+    }
+    if (!classHas(cls, "convertDownlink")) return;
+    try {
+      state.downlink = await loadCustomDownlink({ ...common, method: "convertDownlink" });
+    } catch (e) {
+      // SETs fail with this reason rather than write what the class was meant to change
+      state.downlink = CustomDownlink.unusable(name, errorText(e));
+      this.ctx.log.error(`${config.deviceName}: the downlink side of converter ${name} cannot be used (${errorText(e)}); its SETs fail until it is fixed`);
+    }
+  }
+
+  /**
+   * The value a SET writes: the update's or RPC's own, or what the class's convertDownlink(rule,
+   * content) gives; throws with the reason when the class fails or gives nothing usable.
+   */
+  private async valueToSet(d: DeviceState, op: SnmpOperation, value: unknown, content: unknown): Promise<unknown> {
+    if (!d.downlink || (op.method !== "set" && op.method !== "multiset")) return value;
+    const r = await d.downlink.convert(op, content, settable);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
   }
 
   async stop(): Promise<void> {
@@ -156,7 +199,7 @@ export class SnmpConnector implements Connector {
         for (const rule of d.config.attributeUpdateRequests) {
           if (!safeRegex(rule.attributeFilter).test(key)) continue;
           try {
-            await d.client.execute(rule, value);
+            await d.client.execute(rule, await this.valueToSet(d, rule, value, { device: update.device, data: { [key]: value } }));
             this.ctx.log.debug(`${d.config.deviceName}: ${rule.method} for attribute "${key}" done`);
           } catch (e) {
             this.ctx.log.error(`${d.config.deviceName}: ${rule.method} for attribute "${key}" failed: ${errorText(e)}`);
@@ -191,8 +234,9 @@ export class SnmpConnector implements Connector {
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
+      const content = { device: req.device, data: { id: req.id, method: req.method, params: req.params } };
       const result = await Promise.race([
-        d.client.execute(op, value),
+        this.valueToSet(d, op, value, content).then((v) => d.client.execute(op, v)),
         new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`no result within ${waitS} s`)), waitS * 1000))),
       ]);
       return { result: replyText(result) };
@@ -202,6 +246,23 @@ export class SnmpConnector implements Connector {
       clearTimeout(timer);
     }
   }
+}
+
+/** A converter's value for a SET: text, a number, a bool, or an object ({type, value}, multiset mappings). */
+function settable(v: unknown): unknown {
+  if (v === undefined || v === null) throw new Error("no value to set");
+  if (typeof v === "number" && !Number.isFinite(v)) throw new Error("not a finite number");
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+  if (typeof v === "object" && !(v instanceof Uint8Array)) {
+    try {
+      JSON.stringify(v);
+    } catch (e) {
+      throw new Error(`it cannot be written as text: ${errorText(e)}`);
+    }
+    return v;
+  }
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("utf8");
+  throw new Error(`a ${typeof v} is not a value SNMP can set`);
 }
 
 function safeRegex(pattern: string): RegExp {

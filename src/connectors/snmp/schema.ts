@@ -108,7 +108,10 @@ export const SnmpDeviceSchema = z
     version: z._default(Version, "2c").check(z.describe('"1", "2c" or "3" (tb-gw addition; upstream always sends v1)')),
     v3: z.optional(V3Schema),
     pollPeriod: z._default(z.number().check(z.int(), z.positive(), z.meta({ tbgw: "pollPeriod" })), 10000).check(z.describe("ms between polls")),
-    converter: opt(z.string(), "custom uplink converter: a JS/TS class (or module file) in <config folder>/extensions/snmp/ (SNMPUplinkConverter = the built-in one), built with the device entry, convert([section, keyConfig], response) per key and poll"),
+    converter: opt(
+      z.string(),
+      "custom converter for both directions: a JS/TS class (or module file) in <config folder>/extensions/snmp/ (SNMPUplinkConverter / SNMPDownlinkConverter = the built-in ones), built with the device entry; convert([section, keyConfig], response) per key and poll; convertDownlink(rule, {device, data}) when present gives the value every SET writes",
+    ),
     reportStrategy: z.optional(ReportStrategySchema),
     attributes: z._default(z.array(SnmpItemSchema), []),
     telemetry: z._default(z.array(SnmpItemSchema), []),
