@@ -149,23 +149,30 @@ function deviceTypeOf(m: CompiledMapping, row: Row): string {
   return text || "default";
 }
 
+/** The row's device from `mapping.device`, or the reason it has none. */
+export function rowDevice(m: CompiledMapping, row: Row): { deviceName: string; deviceType: string } | string {
+  try {
+    const v = m.deviceName.evaluate(row);
+    if (v === null || v === undefined || v === "") throw new Error("it gave no name");
+    return { deviceName: String(v), deviceType: deviceTypeOf(m, row) };
+  } catch (e) {
+    return `the device name ${JSON.stringify(m.deviceName.source)} failed on a row: ${errText(e)}`;
+  }
+}
+
 /**
  * One row to one device's data, or undefined when nothing came out of it (no device name, or no
  * key). `onError` gets each problem once per call (the connector logs it once per change).
  */
 export function convertRow(m: CompiledMapping, row: Row, now: number, onError: (message: string) => void): ConvertedData | undefined {
-  let deviceName: string;
-  try {
-    const v = m.deviceName.evaluate(row);
-    if (v === null || v === undefined || v === "") throw new Error("it gave no name");
-    deviceName = String(v);
-  } catch (e) {
-    onError(`the device name ${JSON.stringify(m.deviceName.source)} failed on a row: ${errText(e)}`);
+  const device = rowDevice(m, row);
+  if (typeof device === "string") {
+    onError(device);
     return undefined;
   }
   const attributes = applyMapping(m.attributes, row, true, onError);
   const values = applyMapping(m.timeseries, row, false, onError);
-  const data: ConvertedData = { deviceName, deviceType: deviceTypeOf(m, row) };
+  const data: ConvertedData = { ...device };
   if (Object.keys(attributes).length) data.attributes = attributes;
   if (Object.keys(values).length) data.telemetry = [{ ts: rowTimestamp(row.ts) ?? now, values }];
   return data.attributes || data.telemetry ? data : undefined;
