@@ -8,14 +8,16 @@
 //   built-in mapping;
 // - through the compiled binary (a .js class) with the upstream sample odbc.json pointed at a SQLite
 //   ts_kv table: rows before and while running arrive converted once, and across a restart the
-//   persisted iterator keeps them from being sent again.
+//   persisted iterator keeps them from being sent again;
+// - `validate --sample` shows what the class makes of a row, and names a missing class.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
-import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { BUN, CLI, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
@@ -185,3 +187,25 @@ test("compiled binary, upstream odbc.json with converter: rows converted once, a
     await gw.stop();
   }
 }, 240_000);
+
+test("validate --sample runs the row through the custom class; a missing class is the error, listing the folder's classes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-odbc-validate-ext-"));
+  const odbc = sample("odbc.json");
+  odbc.converter = "KvOdbcConverter";
+  const files = writeGatewayConfig(upstreamMain(1883, [{ type: "odbc", name: "Database", configuration: "odbc.json" }]), { "odbc.json": odbc, "row.json": { bool_v: null, str_v: null, long_v: 42, dbl_v: null, entity_id: "e1", ts: T0 } }, dir);
+  mkdirSync(join(dir, "extensions", "odbc"), { recursive: true });
+  writeFileSync(join(dir, "extensions", "odbc", "kv.js"), JS_CONVERTER);
+  const validate = () => spawnSync(BUN, [CLI, "validate", files.configPath, "--sample", join(dir, "row.json"), "--connector", "Database"], { encoding: "utf8", timeout: 60_000 });
+  const ok = validate();
+  expect(ok.status).toBe(0);
+  expect(ok.stdout).toContain('device "ODBC e1" (type postgres-custom)');
+  expect(ok.stdout).toContain("reading = 42");
+  expect(ok.stdout).toContain('kind = "number"');
+
+  odbc.converter = "NoSuchOdbcConverter";
+  writeFileSync(join(dir, "odbc.json"), JSON.stringify(odbc));
+  const bad = validate();
+  expect(bad.status).not.toBe(0);
+  expect(bad.stdout + bad.stderr).toContain("custom converter class NoSuchOdbcConverter not found in");
+  expect(bad.stdout + bad.stderr).toContain("the folder exports: KvOdbcConverter (kv.js)");
+}, 60_000);

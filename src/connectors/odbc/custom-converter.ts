@@ -12,7 +12,7 @@
 import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
-import { errorText } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { rowDevice, rowTimestamp, type CompiledMapping } from "./converter.ts";
 import type { OdbcConfig } from "./schema.ts";
 
@@ -26,22 +26,28 @@ export const BUILT_IN_CONVERTER = "OdbcUplinkConverter";
  */
 export async function loadRowConverter(config: OdbcConfig, ctx: ConnectorContext): Promise<CustomUplink | undefined> {
   const name = config.converter?.trim();
-  if (!name || name === BUILT_IN_CONVERTER) return undefined;
   try {
-    const custom = await loadCustomUplink({
-      extension: name,
-      connectorType: "odbc",
-      configDir: ctx.configDir,
-      ctorConfig: { ...config, name: ctx.name, id: ctx.id },
-      log: ctx.log,
-      where: "row",
-    });
-    ctx.log.info(`rows are converted by the custom converter ${name}`);
+    const custom = await loadRowConverterOrThrow(config, ctx);
+    if (custom) ctx.log.info(`rows are converted by the custom converter ${name}`);
     return custom;
   } catch (e) {
     ctx.log.error(`converter ${name} cannot be used (${errorText(e)}); the rows are converted by the built-in mapping instead`);
     return undefined;
   }
+}
+
+/** The class `config.converter` names (undefined: the built-in); throws ConverterConfigError when it cannot be used. */
+export async function loadRowConverterOrThrow(config: OdbcConfig, env: { configDir: string; name: string; id?: string; log: Logger }): Promise<CustomUplink | undefined> {
+  const name = config.converter?.trim();
+  if (!name || name === BUILT_IN_CONVERTER) return undefined;
+  return loadCustomUplink({
+    extension: name,
+    connectorType: "odbc",
+    configDir: env.configDir,
+    ctorConfig: { ...config, name: env.name, id: env.id },
+    log: env.log,
+    where: "row",
+  });
 }
 
 /** One row through the custom converter: its devices' data, [] when it gave none or threw. */
