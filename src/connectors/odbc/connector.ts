@@ -17,7 +17,7 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcRequest } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { checkOdbcAvailable, connectOdbc, getInfoText, isConnectionError, odbcErrorText, SQL_DATABASE_NAME, SQL_DRIVER_NAME, SQL_SERVER_NAME, type OdbcConnection, type OdbcResult } from "./addon.ts";
-import { compileMapping, convertRow, typedRow, typedValue, type CompiledMapping } from "./converter.ts";
+import { compileMapping, convertRow, typedRow, typedValue, type RowMapping } from "./converter.ts";
 import { convertRowCustom, loadRowConverter } from "./custom-converter.ts";
 import { OdbcAttributeWriter, OdbcRpc } from "./downlink.ts";
 import { iteratorFilePath, readIterator, writeIterator, type IteratorState } from "./iterator-file.ts";
@@ -33,7 +33,7 @@ const LONG_DATA_BUFFER = 4096;
 const GROUP_ROWS = 50;
 
 export class OdbcConnector implements Connector {
-  private readonly mapping: CompiledMapping;
+  private readonly mapping: RowMapping;
   /** the user's row converter (`converter`), loaded at start; undefined: the built-in mapping */
   private custom: CustomUplink | undefined;
   private readonly rpc: OdbcRpc;

@@ -209,3 +209,66 @@ test("validate --sample runs the row through the custom class; a missing class i
   expect(bad.stdout + bad.stderr).toContain("custom converter class NoSuchOdbcConverter not found in");
   expect(bad.stdout + bad.stderr).toContain("the folder exports: KvOdbcConverter (kv.js)");
 }, 60_000);
+
+const STAR_CONVERTER = `
+export class StarOdbcConverter {
+  convert(config, row) {
+    if (config !== "*") throw new Error("expected the mapping \\"*\\", got " + JSON.stringify(config));
+    const t = JSON.parse(row.telemetry);
+    const value = Array.isArray(t) ? t.at(-1).value : t.value;
+    return { deviceName: "Star " + row.deviceName, deviceType: row.deviceType, telemetry: [{ ts: row.ts, values: { doubled: value * 2 } }] };
+  }
+}
+`;
+
+test('mapping "*": gateway-formatted rows as they are, or handed to the custom class as convert("*", row)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-odbc-star-"));
+  mkdirSync(join(dir, "extensions", "odbc"), { recursive: true });
+  writeFileSync(join(dir, "extensions", "odbc", "star.js"), STAR_CONVERTER);
+  const db = join(dir, "gw.db");
+  sqlite(db, "CREATE TABLE gw (id BIGINT PRIMARY KEY, ts BIGINT, deviceName TEXT, deviceType TEXT, attributes TEXT, telemetry TEXT)");
+  sqlite(db, "INSERT INTO gw VALUES (?, ?, ?, ?, ?, ?)", [
+    [1, T0 + 1, "Boiler", "heater", '{"model": "B1"}', '{"value": 60}'],
+    [2, T0 + 2, "Boiler", "heater", "{}", '[{"ts": 1765000000099, "values": {"value": 61}}, {"value": 62}]'],
+  ]);
+  const config = (converter?: string) =>
+    OdbcConfigSchema.parse({
+      connection: { str: `Driver={SQLite3};Database=${db};` },
+      ...(converter ? { converter } : {}),
+      polling: { query: "SELECT id, ts, deviceName, deviceType, attributes, telemetry FROM gw WHERE id > ? ORDER BY id LIMIT 10", period: 0.3, iterator: { column: "id", value: 0 } },
+      mapping: "*",
+    });
+  const builtIn = recordingContext({ type: "odbc", name: "ODBC star", configDir: dir });
+  const custom = recordingContext({ type: "odbc", name: "ODBC star custom", configDir: dir });
+  const savedIni = process.env.ODBCSYSINI;
+  process.env.ODBCSYSINI = odbcEnv.ODBCSYSINI;
+  const connectors = [new OdbcConnector(config(), builtIn), new OdbcConnector(config("StarOdbcConverter"), custom)];
+  try {
+    for (const c of connectors) await c.start();
+    await builtIn.waitFor((s) => s.length >= 1, 30_000, "the formatted rows");
+    expect(builtIn.sent[0]).toEqual({
+      deviceName: "Boiler",
+      deviceType: "heater",
+      attributes: { model: "B1" },
+      telemetry: [
+        { ts: T0 + 1, values: { value: 60 } },
+        { ts: 1765000000099, values: { value: 61 } },
+        { ts: T0 + 2, values: { value: 62 } },
+      ],
+    });
+    await custom.waitFor((s) => s.length >= 1, 30_000, "the rows through the class");
+    // the class got "*" (else it would have thrown and sent nothing)
+    expect(custom.sent[0]).toEqual({
+      deviceName: "Star Boiler",
+      deviceType: "heater",
+      telemetry: [
+        { ts: T0 + 1, values: { doubled: 120 } },
+        { ts: T0 + 2, values: { doubled: 124 } },
+      ],
+    });
+  } finally {
+    for (const c of connectors) await c.stop();
+    if (savedIni === undefined) delete process.env.ODBCSYSINI;
+    else process.env.ODBCSYSINI = savedIni;
+  }
+}, 60_000);

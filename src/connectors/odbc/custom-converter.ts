@@ -13,7 +13,7 @@ import { loadCustomUplink, type CustomUplink } from "../../common/converters/cus
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { errorText, type Logger } from "../../observe/logger.ts";
-import { rowDevice, rowTimestamp, type CompiledMapping } from "./converter.ts";
+import { rowDevice, rowTimestamp, type RowMapping } from "./converter.ts";
 import type { OdbcConfig } from "./schema.ts";
 
 /** Upstream's own converter's name: naming it means the built-in conversion. */
@@ -54,7 +54,7 @@ export async function loadRowConverterOrThrow(config: OdbcConfig, env: { configD
 export async function convertRowCustom(
   custom: CustomUplink,
   mappingConfig: OdbcConfig["mapping"],
-  mapping: CompiledMapping,
+  mapping: RowMapping,
   row: Record<string, unknown>,
   now: number,
   onError: (message: string) => void,

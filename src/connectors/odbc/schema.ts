@@ -108,12 +108,15 @@ export const OdbcConfigSchema = z.object({
     period: z._default(z.number().check(z.positive()), 60).check(z.describe("seconds between polls")),
     iterator: IteratorSchema,
   }),
-  mapping: MappingSchema,
+  mapping: z.union([
+    z.literal("*").check(z.describe('"*": each row is gateway data already, in the columns deviceName, deviceType, attributes and telemetry (or timeseries); JSON as text or values')),
+    MappingSchema,
+  ]),
   serverSideRpc: z._default(ServerSideRpcSchema, { enableUnknownRpc: false, overrideRpcConfig: false, methods: [] }),
   attributeUpdates: z._default(z.array(AttributeUpdateSchema), []).check(z.describe("tb-gw extension: shared attribute updates written with bound parameters")),
 });
 
 export type OdbcConfig = z.infer<typeof OdbcConfigSchema>;
-export type OdbcMappingItem = Exclude<OdbcConfig["mapping"]["timeseries"], "*" | undefined>[number];
+export type OdbcMappingItem = Exclude<Exclude<OdbcConfig["mapping"], "*">["timeseries"], "*" | undefined>[number];
 export type OdbcRpcMethod = OdbcConfig["serverSideRpc"]["methods"][number];
 export type OdbcAttributeUpdate = OdbcConfig["attributeUpdates"][number];
