@@ -9,7 +9,9 @@
 // - through the compiled binary (a .js class) with the upstream sample odbc.json pointed at a SQLite
 //   ts_kv table: rows before and while running arrive converted once, and across a restart the
 //   persisted iterator keeps them from being sent again;
-// - `validate --sample` shows what the class makes of a row, and names a missing class.
+// - `validate --sample` shows what the class makes of a row, and names a missing class;
+// - rows the storage refuses are read and converted again, and sent once (the iterator waits);
+// - `mapping: "*"`: formatted rows as they are, and the class called with "*".
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -268,6 +270,50 @@ test('mapping "*": gateway-formatted rows as they are, or handed to the custom c
     });
   } finally {
     for (const c of connectors) await c.stop();
+    if (savedIni === undefined) delete process.env.ODBCSYSINI;
+    else process.env.ODBCSYSINI = savedIni;
+  }
+}, 60_000);
+
+test("rows through the class are acknowledged only once stored: refused by storage, they are read and converted again, then sent once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-odbc-refused-"));
+  mkdirSync(join(dir, "extensions", "odbc"), { recursive: true });
+  writeFileSync(
+    join(dir, "extensions", "odbc", "seen.js"),
+    `export class SeenOdbcConverter { convert(m, row) { (globalThis.odbcSeen ??= []).push(row.id); return { telemetry: [{ v: row.id }] }; } }`,
+  );
+  const db = join(dir, "t.db");
+  sqlite(db, "CREATE TABLE t (id BIGINT PRIMARY KEY, ts BIGINT)");
+  sqlite(db, "INSERT INTO t VALUES (?, ?)", [
+    [1, T0 + 1],
+    [2, T0 + 2],
+  ]);
+  const ctx = recordingContext({ type: "odbc", name: "ODBC refused", configDir: dir });
+  const store = ctx.sendData.bind(ctx);
+  let refusals = 1;
+  ctx.sendData = async (d) => (refusals-- > 0 ? "NOT_STORED" : store(d));
+  const savedIni = process.env.ODBCSYSINI;
+  process.env.ODBCSYSINI = odbcEnv.ODBCSYSINI;
+  const c = new OdbcConnector(
+    OdbcConfigSchema.parse({
+      connection: { str: `Driver={SQLite3};Database=${db};` },
+      converter: "SeenOdbcConverter",
+      polling: { query: "SELECT id, ts FROM t WHERE id > ? ORDER BY id LIMIT 10", period: 0.3, iterator: { column: "id", value: 0, persistent: true } },
+      mapping: { device: { name: "'T'" } },
+    }),
+    ctx,
+  );
+  (globalThis as { odbcSeen?: number[] }).odbcSeen = [];
+  try {
+    await c.start();
+    await ctx.waitFor((s) => s.length >= 1, 30_000, "the rows once storage takes them");
+    sqlite(db, "INSERT INTO t VALUES (?, ?)", [[3, T0 + 3]]);
+    await ctx.waitFor((s) => s.length >= 2, 30_000, "row 3");
+    expect(ctx.sent.flatMap((d) => d.telemetry!.map((e) => e.values.v))).toEqual([1, 2, 3]);
+    // the refused poll's rows were converted twice (read again), row 3 once
+    expect((globalThis as { odbcSeen?: number[] }).odbcSeen).toEqual([1, 2, 1, 2, 3]);
+  } finally {
+    await c.stop();
     if (savedIni === undefined) delete process.env.ODBCSYSINI;
     else process.env.ODBCSYSINI = savedIni;
   }
