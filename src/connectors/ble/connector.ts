@@ -4,22 +4,18 @@
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { fullUuid, openBluez, type BleSession, type Device, type GattCharacteristic } from "./bluez.ts";
-import { convertKeys, type KeyValue } from "./converter.ts";
+import { BleDeviceConversion, keysOf, type Reading } from "./conversion.ts";
+import type { KeyValue } from "./converter.ts";
 import type { BleConfig, BleDevice } from "./schema.ts";
 import { errorText } from "../../observe/logger.ts";
 
 interface DeviceState {
   config: BleDevice;
+  /** built-in converters or the device's `extension` class */
+  conversion: BleDeviceConversion;
   device?: Device;
   chars: Map<string, GattCharacteristic>;
   problems: Map<string, string>;
-}
-
-function keysOf(d: BleDevice): KeyValue[] {
-  return [
-    ...d.telemetry.map((key) => ({ section: "telemetry" as const, key })),
-    ...d.attributes.map((key) => ({ section: "attributes" as const, key })),
-  ];
 }
 
 function entryBytes(v: unknown): Uint8Array | undefined {
@@ -48,14 +44,6 @@ export function manufacturerBytes(md: Record<string, unknown> | undefined): Uint
   return (sensor ?? entries[0])?.[1];
 }
 
-/** The advertisement path: advertisement keys of `device` converted from BlueZ's manufacturer data. */
-export function convertAdvertisement(device: BleDevice, md: Record<string, unknown> | undefined, onError: (key: string, e: Error) => void): ConvertedData | undefined {
-  const keys = keysOf(device).filter((k) => k.key.dataSourceType === "advertisement");
-  const bytes = manufacturerBytes(md);
-  if (!bytes || keys.length === 0) return undefined;
-  return convertKeys({ ...device, type: device.type ?? "hex" }, keys, bytes, onError);
-}
-
 /** Reserved RPC params `characteristicUUID=<uuid>;value=<v>;`. */
 export function parseReservedParams(params: unknown): { uuid: string; value?: string } {
   const fields: Record<string, string> = {};
@@ -81,6 +69,13 @@ export class BleConnector implements Connector {
   ) {}
 
   async start(): Promise<void> {
+    // converters first: a device's missing class is reported even where BLE itself is missing
+    const states: DeviceState[] = [];
+    for (const config of this.config.devices) {
+      const onKeyError = (k: string, e: Error) => this.report(state, k, errorText(e)); // called only once state exists
+      const state: DeviceState = { config, chars: new Map(), problems: new Map(), conversion: await BleDeviceConversion.load(config, this.ctx, onKeyError) };
+      states.push(state);
+    }
     // Rejects with a BleUnavailableError that says what is missing (no D-Bus, no bluetoothd, no adapter).
     this.session = await openBluez();
     try {
@@ -88,10 +83,9 @@ export class BleConnector implements Connector {
     } catch (e) {
       this.ctx.log.warn(`cannot start BLE discovery on ${this.session.adapterName}: ${errorText(e)}`);
     }
-    for (const config of this.config.devices) {
-      const state: DeviceState = { config, chars: new Map(), problems: new Map() };
+    for (const state of states) {
       this.devices.push(state);
-      const keys = keysOf(config);
+      const keys = keysOf(state.config);
       if (keys.some((k) => k.key.dataSourceType === "characteristic")) void this.gattLoop(state);
       if (keys.some((k) => k.key.dataSourceType === "advertisement")) void this.advertisementLoop(state);
     }
@@ -128,8 +122,8 @@ export class BleConnector implements Connector {
     }
   }
 
-  private async send(data: ConvertedData | undefined): Promise<void> {
-    if (data && !this.stopped) await this.ctx.sendData(data);
+  private async send(data: ConvertedData[]): Promise<void> {
+    if (data.length && !this.stopped) await this.ctx.sendData(data);
   }
 
   private async connect(d: DeviceState): Promise<void> {
@@ -171,11 +165,13 @@ export class BleConnector implements Connector {
           this.report(d, uuid, `characteristic ${uuid} not found`);
           continue;
         }
-        ch.on("valuechanged", (buf: Buffer) => void this.send(convertKeys(d.config, group, buf, (k, e) => this.report(d, k, errorText(e)))));
+        ch.on("valuechanged", (buf: Buffer) => void d.conversion.characteristic([{ keys: group, data: buf }]).then((out) => this.send(out)));
         await ch.startNotifications().catch((e: Error) => this.report(d, uuid, `notify: ${errorText(e)}`));
       }
       const reads = groupByUuid(keys.filter((k) => k.key.method !== "notify"));
       while (!this.stopped && !lost) {
+        // one poll's values convert together (a custom class gets them in one call, as upstream)
+        const readings: Reading[] = [];
         for (const [uuid, group] of reads) {
           const ch = d.chars.get(uuid);
           if (!ch) {
@@ -183,13 +179,13 @@ export class BleConnector implements Connector {
             continue;
           }
           try {
-            const buf = await ch.readValue();
-            await this.send(convertKeys(d.config, group, buf, (k, e) => this.report(d, k, errorText(e))));
+            readings.push({ keys: group, data: await ch.readValue() });
           } catch (e) {
             this.report(d, uuid, `read: ${errorText(e)}`);
             if (!/NotSupported|NotPermitted/.test(errorText(e))) lost = true;
           }
         }
+        await this.send(await d.conversion.characteristic(readings));
         await this.wait(d.config.pollPeriod);
       }
       await d.device?.disconnect().catch(() => {});
@@ -200,8 +196,7 @@ export class BleConnector implements Connector {
     while (!this.stopped) {
       try {
         const device = await this.session!.adapter.getDevice(d.config.MACAddress);
-        const data = convertAdvertisement(d.config, await device.getManufacturerData(), (k, e) => this.report(d, k, errorText(e)));
-        if (data) await this.send(data);
+        await this.send(await d.conversion.advertisement(manufacturerBytes(await device.getManufacturerData())));
         this.report(d, "advertisement", undefined);
       } catch (e) {
         this.report(d, "advertisement", `no advertisement yet: ${errorText(e)}`);

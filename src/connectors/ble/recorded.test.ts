@@ -4,9 +4,11 @@
 
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { convertAdvertisement, manufacturerBytes } from "./connector.ts";
+import { recordingContext } from "../../../test/support/context.ts";
+import { manufacturerBytes } from "./connector.ts";
+import { BleDeviceConversion } from "./conversion.ts";
 import { convertKeys, type KeyValue } from "./converter.ts";
-import { BleConfigSchema } from "./schema.ts";
+import { BleConfigSchema, type BleDevice } from "./schema.ts";
 
 const rec = JSON.parse(readFileSync(new URL("./testdata/recorded.json", import.meta.url), "utf8"));
 /** BlueZ ManufacturerData as node-ble returns it: {companyId: Buffer}. */
@@ -15,6 +17,14 @@ const adv = (name: string, keys: Array<{ key: string; valueExpression: string; c
   BleConfigSchema.parse({
     devices: [{ name, MACAddress: "A4:C1:38:00:00:01", telemetry: keys.map((k) => ({ ...k, dataSourceType: "advertisement" })) }],
   }).devices[0]!;
+
+/** The connector's advertisement path: the device's conversion on BlueZ's manufacturer data. */
+async function convertAdvertisement(device: BleDevice, md: Record<string, unknown>, onError: (key: string, e: Error) => void) {
+  const conversion = await BleDeviceConversion.load(device, recordingContext({ type: "ble" }), onError);
+  const out = await conversion.advertisement(manufacturerBytes(md));
+  expect(out.length).toBeLessThanOrEqual(1);
+  return out[0];
+}
 
 function values(out: ReturnType<typeof convertKeys>): Record<string, unknown> {
   expect(out?.telemetry?.length).toBe(1);
@@ -31,9 +41,9 @@ describe("Govee H5072/H5075 advertisements (theengs/decoder test vectors)", () =
     { key: "battery", valueExpression: "[4:5]" },
   ]);
   for (const frame of rec.goveeH5075.frames) {
-    test(`${JSON.stringify(frame.manufacturerData)} → ${JSON.stringify(frame.stated)}`, () => {
+    test(`${JSON.stringify(frame.manufacturerData)} → ${JSON.stringify(frame.stated)}`, async () => {
       const errors: string[] = [];
-      const out = convertAdvertisement(device, md(frame.manufacturerData), (k, e) => errors.push(`${k}: ${e.message}`));
+      const out = await convertAdvertisement(device, md(frame.manufacturerData), (k, e) => errors.push(`${k}: ${e.message}`));
       expect(errors).toEqual([]);
       expect(out?.deviceName).toBe("Govee");
       const v = values(out);
@@ -69,18 +79,18 @@ describe("RuuviTag data format 5 (RAWv2) advertisement (Ruuvi's test vector)", (
     { key: "measurementSequence", valueExpression: "[16:18]" },
   ]);
 
-  test("every stated field", () => {
+  test("every stated field", async () => {
     const errors: string[] = [];
-    const v = values(convertAdvertisement(device, md(rec.ruuviRawV2.manufacturerData), (k, e) => errors.push(`${k}: ${e.message}`)));
+    const v = values(await convertAdvertisement(device, md(rec.ruuviRawV2.manufacturerData), (k, e) => errors.push(`${k}: ${e.message}`)));
     expect(errors).toEqual([]);
     expect(Object.keys(v).sort()).toEqual(Object.keys(rec.ruuviRawV2.stated).sort());
     for (const [k, stated] of Object.entries(rec.ruuviRawV2.stated as Record<string, number>)) expect(v[k] as number).toBeCloseTo(stated, 6);
   });
 
-  test("a truncated frame drops the keys that do not fit and reports them", () => {
+  test("a truncated frame drops the keys that do not fit and reports them", async () => {
     const errors: string[] = [];
     const short = { "1177": rec.ruuviRawV2.manufacturerData["1177"].slice(0, 2 * 6) }; // 6 bytes
-    const v = values(convertAdvertisement(device, md(short), (k) => errors.push(k)));
+    const v = values(await convertAdvertisement(device, md(short), (k) => errors.push(k)));
     expect(Object.keys(v).sort()).toEqual(["humidity", "temperature"]);
     expect(errors.length).toBeGreaterThan(0);
   });

@@ -43,7 +43,10 @@ export const BleDeviceSchema = z
     waitAfterConnectRetries: z._default(z.number().check(z.minimum(0)), 0).check(z.describe("s to wait after connectRetry failures")),
     showMap: z._default(z.boolean(), false).check(z.describe("log the GATT services after connecting")),
     type: opt(z.enum(["bytes", "hex"]), "default converter: characteristics bytes, advertisements hex"),
-    extension: opt(z.string(), "custom converter class: not supported, the default converters are used"),
+    extension: opt(
+      z.string(),
+      "custom converter class (or module file) in <config folder>/extensions/ble/, used for both sources; BytesBLEUplinkConverter / HexBytesBLEUplinkConverter select a built-in one",
+    ),
     reportStrategy: z.optional(ReportStrategySchema),
     telemetry: z._default(z.array(BleKeySchema), []),
     attributes: z._default(z.array(BleKeySchema), []),

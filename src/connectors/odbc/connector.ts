@@ -7,13 +7,18 @@
 // SUCCESS), so a full storage means the same rows are read again later, never skipped.
 // A lost connection (SQLSTATE 08xxx, or the driver saying so) is closed and reopened with backoff:
 // 1 s, doubling up to `reconnectPeriod`. Errors are logged once per change of state.
+// A custom converter (`converter`, custom-converter.ts) converts each row instead of the built-in
+// mapping; its rows are acknowledged the same way. A row it throws on is dropped (logged) and
+// counts as read: the iterator moves past it, so one bad row never stops the rows after it.
 
+import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { compileExpression } from "../../common/expressions/python/index.ts";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcRequest } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { checkOdbcAvailable, connectOdbc, getInfoText, isConnectionError, odbcErrorText, SQL_DATABASE_NAME, SQL_DRIVER_NAME, SQL_SERVER_NAME, type OdbcConnection, type OdbcResult } from "./addon.ts";
-import { compileMapping, convertRow, typedRow, typedValue, type CompiledMapping } from "./converter.ts";
+import { compileMapping, convertRow, typedRow, typedValue, type RowMapping } from "./converter.ts";
+import { convertRowCustom, loadRowConverter } from "./custom-converter.ts";
 import { OdbcAttributeWriter, OdbcRpc } from "./downlink.ts";
 import { iteratorFilePath, readIterator, writeIterator, type IteratorState } from "./iterator-file.ts";
 import type { OdbcConfig } from "./schema.ts";
@@ -28,7 +33,9 @@ const LONG_DATA_BUFFER = 4096;
 const GROUP_ROWS = 50;
 
 export class OdbcConnector implements Connector {
-  private readonly mapping: CompiledMapping;
+  private readonly mapping: RowMapping;
+  /** the user's row converter (`converter`), loaded at start; undefined: the built-in mapping */
+  private custom: CustomUplink | undefined;
   private readonly rpc: OdbcRpc;
   private readonly attributes: OdbcAttributeWriter;
   private conn: OdbcConnection | undefined;
@@ -58,6 +65,7 @@ export class OdbcConnector implements Connector {
 
   async start(): Promise<void> {
     checkOdbcAvailable(); // a missing libodbc fails this connector here, with what to install
+    this.custom = await loadRowConverter(this.config, this.ctx);
     this.loop = this.run();
   }
 
@@ -252,8 +260,11 @@ export class OdbcConnector implements Connector {
       const row = typedRow(raw, result.columns);
       if (!Object.hasOwn(row, iterator.column)) missingColumn = true;
       else if (row[iterator.column] !== null) last = row[iterator.column];
-      const data = convertRow(this.mapping, row, now, (m) => rowProblems.add(m));
-      if (data) {
+      const converted = this.custom
+        ? await convertRowCustom(this.custom, this.config.mapping, this.mapping, row, now, (m) => rowProblems.add(m))
+        : [convertRow(this.mapping, row, now, (m) => rowProblems.add(m))];
+      for (const data of converted) {
+        if (!data) continue;
         batch.push(data);
         if (data.deviceType) this.deviceTypes.set(data.deviceName, data.deviceType);
       }

@@ -93,3 +93,45 @@ describe("grouping a poll's rows per device", () => {
     ]);
   });
 });
+
+describe('mapping "*": rows that are gateway data already (upstream test_glob_matching)', () => {
+  const star = (row: Record<string, unknown>) => {
+    const errors: string[] = [];
+    const m = compileMapping(OdbcConfigSchema.parse({ connection: { str: "DSN=x" }, polling: { query: "q ?", iterator: { column: "id", value: 0 } }, mapping: "*" }).mapping);
+    return { data: convertRow(m, row, 1000, (e) => errors.push(e)), errors };
+  };
+
+  test("JSON text columns: attributes object, telemetry list of {ts, values} and {key: value}", () => {
+    const { data, errors } = star({
+      deviceName: "testDevice",
+      deviceType: "testType",
+      attributes: '{"key": "value"}',
+      telemetry: '[{"ts": 1700000000000, "values": {"value": 42}}, {"other": true}]',
+      ts: 5000,
+    });
+    expect(errors).toEqual([]);
+    expect(data).toEqual({
+      deviceName: "testDevice",
+      deviceType: "testType",
+      attributes: { key: "value" },
+      telemetry: [
+        { ts: 1700000000000, values: { value: 42 } },
+        { ts: 5000, values: { other: true } },
+      ],
+    });
+  });
+
+  test("values already parsed, timeseries instead of telemetry, attributes as upstream's list, no deviceType", () => {
+    const { data } = star({ deviceName: "d", attributes: [{ a: 1 }, { b: 2 }], timeseries: { t: 3 } });
+    expect(data).toEqual({ deviceName: "d", deviceType: "default", attributes: { a: 1, b: 2 }, telemetry: [{ ts: 1000, values: { t: 3 } }] });
+  });
+
+  test("a row without the columns, or with text that is not JSON, is dropped with the reason", () => {
+    const missing = star({ deviceName: "d", telemetry: "[]" });
+    expect(missing.data).toBeUndefined();
+    expect(missing.errors).toEqual(['mapping "*" takes rows that are gateway data already: columns deviceName, attributes and telemetry (or timeseries); this row\'s columns: deviceName, telemetry']);
+    const bad = star({ deviceName: "d", attributes: "{oops", telemetry: "[]" });
+    expect(bad.data).toBeUndefined();
+    expect(bad.errors[0]).toStartWith('row of device "d" dropped: column attributes is not JSON (');
+  });
+});

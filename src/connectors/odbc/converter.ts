@@ -3,9 +3,12 @@
 //   NUMERIC as numbers, BIT as booleans, binary as hex; NULL is JSON null;
 // - `"*"` as attributes sends every non-NULL column (upstream stops at the first NULL);
 // - an item that fails (unknown column, expression error) is dropped alone, with the reason;
-// - telemetry ts = the row's `ts` column when it is a time, else the time of the poll.
+// - telemetry ts = the row's `ts` column when it is a time, else the time of the poll;
+// - `mapping: "*"` (upstream's special case): each row is already gateway data, in the columns
+//   deviceName, deviceType, attributes and telemetry (or timeseries), JSON as text or as values.
 
 import { compileExpression, type Expression } from "../../common/expressions/python/index.ts";
+import { normalizeConverted } from "../../common/converters/custom.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import type { OdbcColumn } from "./addon.ts";
 import type { OdbcConfig, OdbcMappingItem } from "./schema.ts";
@@ -41,7 +44,7 @@ function compileItem(item: OdbcMappingItem): Item | "*" {
   };
 }
 
-function compileList(list: OdbcConfig["mapping"]["timeseries"]): Mapping {
+function compileList(list: Exclude<OdbcConfig["mapping"], "*">["timeseries"]): Mapping {
   if (list === undefined || list === "*") return list;
   const items: Item[] = [];
   let all = false;
@@ -53,8 +56,12 @@ function compileList(list: OdbcConfig["mapping"]["timeseries"]): Mapping {
   return { all, items };
 }
 
+/** The built-in conversion of a config: its compiled mapping, or "*" for rows that are gateway data already. */
+export type RowMapping = CompiledMapping | "*";
+
 /** Throws ExpressionSyntaxError for a bad expression (validate reports those first, at their place). */
-export function compileMapping(mapping: OdbcConfig["mapping"]): CompiledMapping {
+export function compileMapping(mapping: OdbcConfig["mapping"]): RowMapping {
+  if (mapping === "*") return "*";
   const typeText = mapping.device.type ?? "default";
   let typeExpr: Expression | undefined;
   try {
@@ -149,24 +156,82 @@ function deviceTypeOf(m: CompiledMapping, row: Row): string {
   return text || "default";
 }
 
+/** The row's device from `mapping.device` (with "*": its deviceName and deviceType columns), or the reason it has none. */
+export function rowDevice(m: RowMapping, row: Row): { deviceName: string; deviceType: string } | string {
+  if (m === "*") {
+    const { deviceName, deviceType } = row;
+    if (typeof deviceName !== "string" || deviceName === "") return `mapping "*" needs a deviceName column (text) in each row; this row's columns: ${Object.keys(row).join(", ")}`;
+    return { deviceName, deviceType: typeof deviceType === "string" && deviceType !== "" ? deviceType : "default" };
+  }
+  try {
+    const v = m.deviceName.evaluate(row);
+    if (v === null || v === undefined || v === "") throw new Error("it gave no name");
+    return { deviceName: String(v), deviceType: deviceTypeOf(m, row) };
+  } catch (e) {
+    return `the device name ${JSON.stringify(m.deviceName.source)} failed on a row: ${errText(e)}`;
+  }
+}
+
 /**
  * One row to one device's data, or undefined when nothing came out of it (no device name, or no
  * key). `onError` gets each problem once per call (the connector logs it once per change).
  */
-export function convertRow(m: CompiledMapping, row: Row, now: number, onError: (message: string) => void): ConvertedData | undefined {
-  let deviceName: string;
-  try {
-    const v = m.deviceName.evaluate(row);
-    if (v === null || v === undefined || v === "") throw new Error("it gave no name");
-    deviceName = String(v);
-  } catch (e) {
-    onError(`the device name ${JSON.stringify(m.deviceName.source)} failed on a row: ${errText(e)}`);
+export function convertRow(m: RowMapping, row: Row, now: number, onError: (message: string) => void): ConvertedData | undefined {
+  if (m === "*") return convertFormattedRow(row, now, onError);
+  const device = rowDevice(m, row);
+  if (typeof device === "string") {
+    onError(device);
     return undefined;
   }
   const attributes = applyMapping(m.attributes, row, true, onError);
   const values = applyMapping(m.timeseries, row, false, onError);
-  const data: ConvertedData = { deviceName, deviceType: deviceTypeOf(m, row) };
+  const data: ConvertedData = { ...device };
   if (Object.keys(attributes).length) data.attributes = attributes;
   if (Object.keys(values).length) data.telemetry = [{ ts: rowTimestamp(row.ts) ?? now, values }];
+  return data.attributes || data.telemetry ? data : undefined;
+}
+
+/** A column holding JSON (text from most drivers, a value from a JSON-aware one). */
+function jsonColumn(row: Row, column: string): unknown {
+  const v = row[column];
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch (e) {
+    throw new Error(`column ${column} is not JSON (${errText(e)}): ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v)}`);
+  }
+}
+
+const asList = (v: unknown): unknown[] => (v === null || v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * Upstream's `"*"` case: a row that is gateway data already, taken when it has the columns
+ * deviceName, attributes and telemetry or timeseries (upstream's condition). Attributes: a JSON
+ * object or a list of {key: value}; telemetry: a list of {ts, values} or {key: value}, or one
+ * object. Entries without a time get the row's `ts` column, else the poll's time.
+ */
+export function convertFormattedRow(row: Row, now: number, onError: (message: string) => void): ConvertedData | undefined {
+  const device = rowDevice("*", row);
+  if (typeof device === "string" || !Object.hasOwn(row, "attributes") || !(Object.hasOwn(row, "telemetry") || Object.hasOwn(row, "timeseries"))) {
+    onError(`mapping "*" takes rows that are gateway data already: columns deviceName, attributes and telemetry (or timeseries); this row's columns: ${Object.keys(row).join(", ")}`);
+    return undefined;
+  }
+  let normalized: ReturnType<typeof normalizeConverted>;
+  try {
+    const attributes = jsonColumn(row, "attributes");
+    const telemetry = [...asList(jsonColumn(row, "telemetry")), ...asList(jsonColumn(row, "timeseries"))];
+    normalized = normalizeConverted({ ...device, attributes: attributes ?? undefined, telemetry });
+  } catch (e) {
+    onError(`row of device ${JSON.stringify(device.deviceName)} dropped: ${errText(e)}`);
+    return undefined;
+  }
+  const data = typeof normalized === "string" ? undefined : normalized[0];
+  if (!data) return undefined;
+  const ts = rowTimestamp(row.ts) ?? now;
+  if (data.telemetry) {
+    data.telemetry = data.telemetry.filter((e) => e.values && typeof e.values === "object" && Object.keys(e.values).length).map((e) => (e.ts === undefined ? { ...e, ts } : e));
+    if (!data.telemetry.length) delete data.telemetry;
+  }
+  if (data.attributes && !Object.keys(data.attributes).length) delete data.attributes;
   return data.attributes || data.telemetry ? data : undefined;
 }

@@ -37,9 +37,15 @@ export const descriptor: ConnectorDescriptor<OdbcConfig> = {
     const { OdbcConnector } = await import("./connector.ts");
     return new OdbcConnector(config, ctx);
   },
-  /** The sample is one row as a JSON object (column → value); no database is touched. */
-  async convertSample(config, sample) {
+  /**
+   * The sample is one row as a JSON object (column → value); no database is touched. With a
+   * custom `converter`, the rows go through that class (a class that cannot be loaded is the error).
+   */
+  async convertSample(config, sample, opts) {
     const { compileMapping, convertRow } = await import("./converter.ts");
+    const { convertRowCustom, loadRowConverterOrThrow } = await import("./custom-converter.ts");
+    const { Logger } = await import("../../observe/logger.ts");
+    const custom = await loadRowConverterOrThrow(config, { configDir: opts.configDir, name: config.name ?? "ODBC", id: config.id, log: new Logger("validate") });
     let row: unknown;
     try {
       row = JSON.parse(new TextDecoder().decode(sample));
@@ -48,11 +54,17 @@ export const descriptor: ConnectorDescriptor<OdbcConfig> = {
     }
     const rows = Array.isArray(row) ? row : [row];
     const problems: string[] = [];
-    const out = rows.flatMap((r) => {
+    const mapping = compileMapping(config.mapping);
+    const out = [];
+    for (const r of rows) {
       if (!r || typeof r !== "object") throw new Error("each ODBC sample row must be a JSON object (column → value)");
-      const d = convertRow(compileMapping(config.mapping), r as Record<string, unknown>, Date.now(), (m) => problems.push(m));
-      return d ? [d] : [];
-    });
+      const row = r as Record<string, unknown>;
+      if (custom) out.push(...(await convertRowCustom(custom, config.mapping, mapping, row, Date.now(), (m) => problems.push(m))));
+      else {
+        const d = convertRow(mapping, row, Date.now(), (m) => problems.push(m));
+        if (d) out.push(d);
+      }
+    }
     if (problems.length && !out.length) throw new Error(problems.join("; "));
     return out;
   },

@@ -1,6 +1,7 @@
 // Schema of the upstream ODBC connector file (spec/connectors/odbc.md): upstream's names and
-// defaults. Python-only settings (`pyodbc`, `connection.encoding`/`decoding`, `converter`) are
-// accepted so that an upstream file loads unchanged; what they do here is said in README.md.
+// defaults. Python-only settings (`pyodbc`, `connection.encoding`/`decoding`) are accepted so that
+// an upstream file loads unchanged; what they do here is said in README.md. `converter` names a
+// custom row converter class (custom-converter.ts).
 // Expressions are checked by validate's `expression` role, at the offending character.
 // `attributeUpdates` is ours (upstream logs attribute updates as unsupported).
 
@@ -98,18 +99,24 @@ export const OdbcConfigSchema = z.object({
   enableRemoteLogging: z.optional(z.boolean()),
   connection: ConnectionSchema,
   pyodbc: opt(z.record(z.string(), z.unknown()), "upstream pyodbc module settings (e.g. pooling); ignored here: one connection, no pool"),
-  converter: opt(z.string(), "upstream custom converter class; not supported here (the built-in converter is used)"),
+  converter: opt(
+    z.string(),
+    "custom row converter: a class (or module file) in <config folder>/extensions/odbc/, built with this config, called per row as convert(mapping, row); OdbcUplinkConverter or nothing = the built-in mapping",
+  ),
   polling: z.object({
     query: z.string().check(z.minLength(1), z.describe("SELECT with one ? for the iterator, ordered by the iterator column")),
     period: z._default(z.number().check(z.positive()), 60).check(z.describe("seconds between polls")),
     iterator: IteratorSchema,
   }),
-  mapping: MappingSchema,
+  mapping: z.union([
+    z.literal("*").check(z.describe('"*": each row is gateway data already, in the columns deviceName, deviceType, attributes and telemetry (or timeseries); JSON as text or values')),
+    MappingSchema,
+  ]),
   serverSideRpc: z._default(ServerSideRpcSchema, { enableUnknownRpc: false, overrideRpcConfig: false, methods: [] }),
   attributeUpdates: z._default(z.array(AttributeUpdateSchema), []).check(z.describe("tb-gw extension: shared attribute updates written with bound parameters")),
 });
 
 export type OdbcConfig = z.infer<typeof OdbcConfigSchema>;
-export type OdbcMappingItem = Exclude<OdbcConfig["mapping"]["timeseries"], "*" | undefined>[number];
+export type OdbcMappingItem = Exclude<Exclude<OdbcConfig["mapping"], "*">["timeseries"], "*" | undefined>[number];
 export type OdbcRpcMethod = OdbcConfig["serverSideRpc"]["methods"][number];
 export type OdbcAttributeUpdate = OdbcConfig["attributeUpdates"][number];
