@@ -89,3 +89,42 @@ export async function loadCustomUplink(opts: {
   if (typeof instance.convert !== "function") throw new ConverterConfigError(`custom converter ${opts.extension} has no convert(config, data) method`);
   return new CustomUplink(opts.extension, instance as { convert(config: unknown, data: unknown): unknown }, opts.log, opts.where);
 }
+
+/**
+ * What every connector does with a user's uplink class that cannot be used (missing, failing
+ * constructor, no convert): one rule, so a migrated config (often naming upstream's Python class)
+ * behaves the same on every connector. When the entry also carries the built-in mapping
+ * (`hasBuiltInMapping`: keys the built-in converter would read), its data goes through the built-in
+ * converter instead of being lost; otherwise nothing is made of the entry's data (`otherwise` says
+ * what that means for this connector: not polled, not read, dropped). Logged once, naming the place,
+ * the class, why, and what happens.
+ * Returns the loaded converter, "built-in" or "none".
+ */
+export function loadCustomUplinkOrFallBack(
+  opts: Parameters<typeof loadCustomUplink>[0] & FallBack,
+): Promise<CustomUplink | "built-in" | "none"> {
+  return withFallBack(() => loadCustomUplink(opts), opts);
+}
+
+export interface FallBack {
+  extension: string;
+  log: Logger;
+  where: string;
+  /** The entry also names keys for the built-in converter. */
+  hasBuiltInMapping: boolean;
+  /** What happens to the entry's data when it has no built-in mapping ("this slave is not polled"). */
+  otherwise: string;
+}
+
+/** The rule above around a connector's own loader (Socket, FTP wrap the class in their own shapes). */
+export async function withFallBack<T>(load: () => Promise<T>, o: FallBack): Promise<T | "built-in" | "none"> {
+  try {
+    return await load();
+  } catch (e) {
+    o.log.error(`${o.where}: converter ${o.extension} cannot be used (${errorText(e)}); ${o.hasBuiltInMapping ? BUILT_IN_INSTEAD : o.otherwise}`);
+    return o.hasBuiltInMapping ? "built-in" : "none";
+  }
+}
+
+/** The consequence every connector names when a user's class cannot be used and the built-in mapping takes over. */
+export const BUILT_IN_INSTEAD = "its data goes through the built-in converter and the keys configured for it instead (fix the class and restart to use it)";

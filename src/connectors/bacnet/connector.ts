@@ -7,7 +7,7 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcRequest } from "../../core/model.ts";
 import { isEmptyData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { BUILT_IN_INSTEAD, loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { converterConfig, customConverterName, objectsToRead, readResults, withDeviceStrategy } from "./custom.ts";
 import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
 import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, subnetBroadcast, DEFAULT_PORT } from "./names.ts";
@@ -192,7 +192,7 @@ export class BacnetConnector implements Connector {
       return custom;
     } catch (e) {
       const text = errorText(e);
-      if (this.converterFailures.get(d.cfg) !== text) this.ctx.log.error(`${d.name}: uplinkConverter ${extension} cannot be used (${text}); this device's values are sent as the built-in converter gives them`);
+      if (this.converterFailures.get(d.cfg) !== text) this.ctx.log.error(`${d.name}: uplinkConverter ${extension} cannot be used (${text}); ${BUILT_IN_INSTEAD}`);
       this.converterFailures.set(d.cfg, text);
       return undefined;
     }

@@ -122,7 +122,7 @@ describe("bacnet custom uplink converter", () => {
       expect(errors).toHaveLength(2);
       expect(errors).toContain("Comfort 4731: custom converter ComfortBacnetConverter failed: poll rejected for a test; this message is dropped, the connector goes on (logged again only when the error changes)");
       expect(errors.find((e) => e.startsWith("Plain 4732"))).toMatch(
-        /^Plain 4732: uplinkConverter NoSuchBacnetConverter cannot be used \(custom converter class NoSuchBacnetConverter not found in .*extensions\/bacnet; the folder exports: ComfortBacnetConverter \(comfort\.ts\)\); this device's values are sent as the built-in converter gives them$/,
+        /^Plain 4732: uplinkConverter NoSuchBacnetConverter cannot be used \(custom converter class NoSuchBacnetConverter not found in .*extensions\/bacnet; the folder exports: ComfortBacnetConverter \(comfort\.ts\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)$/,
       );
       expect(logs.some((l) => l.message === "built for Comfort 4731")).toBe(true);
     } finally {
@@ -184,7 +184,7 @@ export class SampleBacnetConverter {
       await harness.waitFor(() => tel("Fallback 4734", "state").length > 0, 15_000, "the built-in conversion of the device whose class is missing");
       expect(tel("Fallback 4734", "state")[0]!.value).toBe("1");
       const out = gw.output();
-      expect(out).toMatch(/Fallback 4734: uplinkConverter NoSuchBacnetConverter cannot be used \(custom converter class NoSuchBacnetConverter not found in .*extensions\/bacnet; the folder exports: SampleBacnetConverter \(sample_converter\.js\)\); this device's values are sent as the built-in converter gives them/);
+      expect(out).toMatch(/Fallback 4734: uplinkConverter NoSuchBacnetConverter cannot be used \(custom converter class NoSuchBacnetConverter not found in .*extensions\/bacnet; the folder exports: SampleBacnetConverter \(sample_converter\.js\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)/);
       expect(out.match(/cannot be used/g)).toHaveLength(1);
       expect(gw.proc.exitCode).toBeNull();
     } finally {

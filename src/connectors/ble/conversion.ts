@@ -18,7 +18,7 @@
 // sources. A class that cannot be loaded is one error, and the built-in converters convert the
 // keys instead (every key carries their `valueExpression`), so data keeps flowing.
 
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { BUILT_IN_INSTEAD, loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
@@ -67,7 +67,7 @@ export class BleDeviceConversion {
       ctx.log.info(`${where}: data converted by the custom converter ${name}`);
       return new BleDeviceConversion(device, custom, onKeyError);
     } catch (e) {
-      ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); its keys are converted by the built-in converters (valueExpression) instead`);
+      ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
       return new BleDeviceConversion(device, undefined, onKeyError);
     }
   }

@@ -146,7 +146,7 @@ test("a missing class is one error listing the folder's classes; the built-in co
     const errors = logs.filter((l) => l.level === "ERROR").map((l) => l.message);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(
-      /^Ghost \(A4:C1:38:00:00:03\): converter NoSuchBleConverter cannot be used \(custom converter class NoSuchBleConverter not found in .*extensions\/ble; the folder exports: SensorBleConverter \(sensor\.ts\)\); its keys are converted by the built-in converters \(valueExpression\) instead$/,
+      /^Ghost \(A4:C1:38:00:00:03\): converter NoSuchBleConverter cannot be used \(custom converter class NoSuchBleConverter not found in .*extensions\/ble; the folder exports: SensorBleConverter \(sensor\.ts\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)$/,
     );
     // built-in: the advertisement through the hex converter, the notification through the bytes one
     const [adv] = await conv.advertisement(manufacturerBytes(md(rec.goveeH5075.frames[0].manufacturerData)));

@@ -6,7 +6,7 @@
 
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { CustomDownlink, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { SlcanBus, type BusEvents, type CanBus } from "./bus.ts";
@@ -96,14 +96,10 @@ export class CanConnector implements Connector {
       await this.loadDownlink(d);
       const name = d.converters?.uplink;
       if (!name || name === BUILT_IN_UPLINK) continue;
-      try {
-        const custom = await loadCustomUplink({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log, where: `device "${d.name}"` });
-        this.customs.set(d.name, { custom, chain: Promise.resolve() });
-      } catch (e) {
-        // one device's converter missing must not stop the others
-        this.customs.set(d.name, null);
-        this.ctx.log.error(`device "${d.name}": uplink converter ${name} cannot be used (${errorText(e)}); its frames are dropped`);
-      }
+      const hasBuiltInMapping = d.attributes.length + d.timeseries.length > 0;
+      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log, where: `device "${d.name}"`, hasBuiltInMapping, otherwise: "its frames are dropped" });
+      if (loaded === "none") this.customs.set(d.name, null);
+      else if (loaded !== "built-in") this.customs.set(d.name, { custom: loaded, chain: Promise.resolve() });
     }
     for (const d of this.config.devices) {
       if (d.attributes.length + d.timeseries.length + d.attributeUpdates.length + d.serverSideRpc.length > 0) this.ctx.addDevice(d.name, d.type ?? "can");

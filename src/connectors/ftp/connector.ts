@@ -6,7 +6,7 @@
 import type { Client } from "basic-ftp";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
-import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { withFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { loadFtpConverter } from "./custom-converter.ts";
 import { fileRpc, writeAttributeUpdate } from "./downlink.ts";
@@ -25,7 +25,7 @@ interface PathState {
   seen: Map<string, string>;
   /** The path's custom converter, loaded at start. */
   custom?: CustomUplink;
-  /** Its custom converter could not be loaded (logged at start): the path is not read. */
+  /** Its custom converter could not be loaded and it names no keys for the built-in one (logged at start): the path is not read. */
   unusable?: boolean;
 }
 
@@ -62,13 +62,11 @@ export class FtpConnector implements Connector {
     }
     for (const path of this.paths) {
       if (!path.config.converter) continue;
-      try {
-        path.custom = await loadFtpConverter(path.config, this.ctx.configDir, this.ctx.log);
-      } catch (e) {
-        // one path's converter missing must not stop the other paths
-        path.unusable = true;
-        this.ctx.log.error(`path ${path.config.path}: converter ${path.config.converter.extension} cannot be used (${errorText(e)}); this path is not read`);
-      }
+      const hasBuiltInMapping = path.config.attributes.length + path.config.timeseries.length > 0;
+      // without keys for the built-in converter the files stay unread on the server rather than being read into nothing
+      const loaded = await withFallBack(() => loadFtpConverter(path.config, this.ctx.configDir, this.ctx.log), { extension: path.config.converter.extension, log: this.ctx.log, where: `path ${path.config.path}`, hasBuiltInMapping, otherwise: "this path is not read" });
+      if (loaded === "none") path.unusable = true;
+      else if (loaded !== "built-in") path.custom = loaded;
     }
     this.loop = this.run();
   }

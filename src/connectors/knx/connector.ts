@@ -10,7 +10,7 @@ import type { AttributeUpdate, ReportStrategyConfig, RpcReply, RpcRequest } from
 import { errorText } from "../../observe/logger.ts";
 import { groupAddress } from "./address.ts";
 import { KnxBus, type BusOptions, type GroupValue } from "./bus.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { convertPoll, convertValues, customPollData, planDevice, type DevicePlan, type PollAnswers } from "./converter.ts";
 import { decodeDpt, encodeDpt, parseDpt, type Dpt } from "./dpt.ts";
 import type { KnxClientConfig, KnxConfig, KnxDevice } from "./schema.ts";
@@ -27,7 +27,7 @@ interface DeviceState {
   index: number;
   /** The user's converter class (`uplinkConverter`), loaded at start. */
   custom?: CustomUplink;
-  /** Its class could not be loaded (logged at start): the device is not polled. */
+  /** Its class could not be loaded and it names no keys for the built-in converter (logged at start): the device is not polled. */
   unusable?: boolean;
 }
 
@@ -106,13 +106,10 @@ export class KnxConnector implements Connector {
       const name = d.config.uplinkConverter;
       if (!name || name === BUILT_IN_CONVERTER) continue;
       const where = `device #${d.index} ("${d.config.deviceInfo.deviceNameExpression}")`;
-      try {
-        d.custom = await loadCustomUplink({ extension: name, connectorType: "knx", configDir: this.ctx.configDir, ctorConfig: d.config, log: this.ctx.log, where });
-      } catch (e) {
-        // one device's converter missing must not stop the others
-        d.unusable = true;
-        this.ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); this device is not polled`);
-      }
+      const hasBuiltInMapping = d.config.attributes.length + d.config.timeseries.length > 0;
+      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "knx", configDir: this.ctx.configDir, ctorConfig: d.config, log: this.ctx.log, where, hasBuiltInMapping, otherwise: "this device is not polled" });
+      if (loaded === "none") d.unusable = true;
+      else if (loaded !== "built-in") d.custom = loaded;
     }
     this.devices = this.devices.filter((d) => !d.unusable);
     this.bus = new KnxBus(opts, (v) => this.unsolicited(v), (reason) => this.disconnected(reason));

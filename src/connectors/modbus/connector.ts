@@ -2,7 +2,7 @@
 
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcRequest } from "../../core/model.ts";
-import { loadCustomUplink } from "../../common/converters/custom-uplink.ts";
+import { loadCustomUplinkOrFallBack } from "../../common/converters/custom-uplink.ts";
 import { CustomDownlink, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { PolledSlave } from "./device.ts";
@@ -94,13 +94,10 @@ export class ModbusConnector implements Connector {
     for (const s of [...this.slaves]) {
       const name = s.cfg.uplinkConverter;
       if (!name || name === BUILT_IN_UPLINK) continue;
-      try {
-        s.custom = await loadCustomUplink({ extension: name, connectorType: "modbus", configDir: this.ctx.configDir, ctorConfig: s.cfg, log: this.ctx.log, where: s.cfg.deviceName });
-      } catch (e) {
-        // one slave's converter missing must not stop the others
-        this.slaves.splice(this.slaves.indexOf(s), 1);
-        this.ctx.log.error(`${s.cfg.deviceName}: uplink converter ${name} cannot be used (${errorText(e)}); this slave is not polled`);
-      }
+      const hasBuiltInMapping = s.cfg.timeseries.length + s.cfg.attributes.length > 0;
+      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "modbus", configDir: this.ctx.configDir, ctorConfig: s.cfg, log: this.ctx.log, where: s.cfg.deviceName, hasBuiltInMapping, otherwise: "this slave is not polled" });
+      if (loaded === "none") this.slaves.splice(this.slaves.indexOf(s), 1);
+      else if (loaded !== "built-in") s.custom = loaded;
     }
     for (const s of this.slaves) {
       const name = s.cfg.downlinkConverter;

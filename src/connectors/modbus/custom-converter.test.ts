@@ -46,7 +46,7 @@ export class ScaledModbusConverter {
 }
 `;
 
-test("slaves[].uplinkConverter names a class in extensions/modbus: raw registers and bits through it; errors once; a missing class is one error", async () => {
+test("slaves[].uplinkConverter names a class in extensions/modbus: raw registers and bits through it; errors once; a missing class is one error and the built-in converter takes its keys", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tbgw-modbus-ext-"));
   mkdirSync(join(dir, "extensions", "modbus"), { recursive: true });
   writeFileSync(join(dir, "extensions", "modbus", "scaled.js"), CONVERTER);
@@ -71,11 +71,15 @@ test("slaves[].uplinkConverter names a class in extensions/modbus: raw registers
     // legacy telemetry entries [{k: v}] each become one entry (blocks are read in their own order)
     expect(Object.assign({}, ...sent[0]!.telemetry!.map((t) => t.values))).toEqual({ level: 770, pair: (77 * 65536 + 0x0102) * 10, flags: "101", poll: 1 });
     expect(sent[1]!.telemetry!.at(-1)!.values.poll).toBe(4);
-    expect(ctx.sent.some((d) => d.deviceName === "ghost")).toBe(false);
+    // its class is missing, its keys are configured: the built-in converter reads them (one rule for every connector)
+    await ctx.waitFor((s) => s.some((d) => d.deviceName === "ghost" && d.telemetry?.some((t) => "level" in t.values)), 10_000, "ghost polled with the built-in converter");
+    const ghost = ctx.sent.find((d) => d.deviceName === "ghost" && d.telemetry?.some((t) => "level" in t.values))!;
+    // register 5 holds 77; the slave names no byteOrder, so the built-in reads it in upstream's default, LITTLE
+    expect(Object.assign({}, ...ghost.telemetry!.map((t) => t.values)).level).toBe(0x4d00);
     await waitUntil(() => logs.some((l) => l.message.includes("ScaledModbusConverter works again")), 10_000, "the recovery line");
     const errors = logs.filter((l) => l.level === "ERROR").map((l) => l.message);
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/^ghost: uplink converter NoSuchModbusConverter cannot be used \(custom converter class NoSuchModbusConverter not found in .*extensions\/modbus; the folder exports: ScaledModbusConverter \(scaled\.js\)\); this slave is not polled$/);
+    expect(errors[0]).toMatch(/^ghost: converter NoSuchModbusConverter cannot be used \(custom converter class NoSuchModbusConverter not found in .*extensions\/modbus; the folder exports: ScaledModbusConverter \(scaled\.js\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)$/);
     expect(errors[1]).toBe("custom: custom converter ScaledModbusConverter failed: poll rejected for a test; this message is dropped, the connector goes on (logged again only when the error changes)");
   } finally {
     off();

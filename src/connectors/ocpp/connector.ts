@@ -17,7 +17,7 @@ import { BootedDevices } from "./booted-devices.ts";
 import { answerFor, checkCall, TransactionIds } from "./actions.ts";
 import { Admitter } from "./admission.ts";
 import { ChargePointConverter, messageBody } from "./converter.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 
 /** The class name of the built-in converter: any other `extension` is a user's class. */
 const BUILT_IN_CONVERTER = "OcppUplinkConverter";
@@ -103,13 +103,11 @@ export class OcppConnector implements Connector {
       const name = conv.config.extension;
       if (!name || name === BUILT_IN_CONVERTER) continue;
       const where = `charge points ${conv.config.idRegexpPattern}`;
-      try {
-        this.customs.set(conv, await loadCustomUplink({ extension: name, connectorType: "ocpp", configDir: this.ctx.configDir, ctorConfig: conv.config, log: this.ctx.log, where }));
-      } catch (e) {
-        // one entry's converter missing must not stop the others; its charge points are still answered
-        this.customs.set(conv, null);
-        this.ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); their messages are answered but their data is dropped`);
-      }
+      const hasBuiltInMapping = conv.config.attributes.length + conv.config.timeseries.length > 0;
+      // its charge points are answered either way
+      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "ocpp", configDir: this.ctx.configDir, ctorConfig: conv.config, log: this.ctx.log, where, hasBuiltInMapping, otherwise: "their messages are answered but their data is dropped" });
+      if (loaded === "none") this.customs.set(conv, null);
+      else if (loaded !== "built-in") this.customs.set(conv, loaded);
     }
     this.listen();
   }

@@ -64,6 +64,6 @@ test("chargePoints[].extension names a class in extensions/ocpp: MeterValues thr
   expect(ctx.sent.map((d) => d.telemetry?.[0]?.values.energy_2)).toEqual([1500, 2500]);
   const errors = logs.filter((l) => l.level === "ERROR").map((l) => l.message);
   expect(errors).toHaveLength(2);
-  expect(errors[0]).toMatch(/^charge points ghost\/\.\*: converter NoSuchOcppConverter cannot be used \(custom converter class NoSuchOcppConverter not found in .*extensions\/ocpp; the folder exports: EnergyOcppConverter \(energy\.ts\)\); their messages are answered but their data is dropped$/);
+  expect(errors[0]).toMatch(/^charge points ghost\/\.\*: converter NoSuchOcppConverter cannot be used \(custom converter class NoSuchOcppConverter not found in .*extensions\/ocpp; the folder exports: EnergyOcppConverter \(energy\.ts\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)$/);
   expect(errors[1]).toContain("custom converter EnergyOcppConverter failed: unit bad on connector 2; this message is dropped");
 }, 60_000);

@@ -122,7 +122,7 @@ test("converter names a .ts class in extensions/odbc: rows through it, a bad row
     expect(errors).toContain("row: custom converter CelsiusOdbcConverter failed: cannot convert row 2; this message is dropped, the connector goes on (logged again only when the error changes)");
     const missing = errors.find((e) => e.startsWith("converter NoSuchOdbcConverter"));
     expect(missing).toMatch(
-      /^converter NoSuchOdbcConverter cannot be used \(custom converter class NoSuchOdbcConverter not found in .*extensions\/odbc; the folder exports: CelsiusOdbcConverter \(celsius\.ts\)\); the rows are converted by the built-in mapping instead$/,
+      /^converter NoSuchOdbcConverter cannot be used \(custom converter class NoSuchOdbcConverter not found in .*extensions\/odbc; the folder exports: CelsiusOdbcConverter \(celsius\.ts\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)$/,
     );
   } finally {
     off();

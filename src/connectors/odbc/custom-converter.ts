@@ -9,7 +9,7 @@
 // so rows grouped into one record keep apart. A converter that throws drops that row's data (logged
 // once per change of the error, CustomUplink); the row still counts as read (see connector.ts).
 
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { BUILT_IN_INSTEAD, loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import type { ConnectorContext } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { errorText, type Logger } from "../../observe/logger.ts";
@@ -31,7 +31,7 @@ export async function loadRowConverter(config: OdbcConfig, ctx: ConnectorContext
     if (custom) ctx.log.info(`rows are converted by the custom converter ${name}`);
     return custom;
   } catch (e) {
-    ctx.log.error(`converter ${name} cannot be used (${errorText(e)}); the rows are converted by the built-in mapping instead`);
+    ctx.log.error(`converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
     return undefined;
   }
 }

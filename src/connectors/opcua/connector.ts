@@ -7,7 +7,7 @@ import { AttributeIds, type ClientSession, type OPCUAClient } from "node-opcua-c
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { convertSamples, isGone, pollOnce, SubscriptionSet, type SampleConverter } from "./acquisition.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { BUILT_IN_INSTEAD, loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { converterConfig, customConverterName, nodeConfig, plainDataValue, withDeviceStrategy, type NodeConfig, type PlainDataValue } from "./custom.ts";
 import { Browser } from "./browse.ts";
 import { createClient, openSession, trustRefusal, verifyServerTrust } from "./client.ts";
@@ -94,7 +94,7 @@ export class OpcuaConnector implements Connector {
         this.converterFailures.delete(d.mapping);
       } catch (e) {
         const text = errorText(e);
-        if (this.converterFailures.get(d.mapping) !== text) this.log.error(`device "${d.name}" (mapping "${d.mapping.deviceNodePattern}"): converter ${extension} cannot be used (${text}); its values are sent as the built-in converter gives them`);
+        if (this.converterFailures.get(d.mapping) !== text) this.log.error(`device "${d.name}" (mapping "${d.mapping.deviceNodePattern}"): converter ${extension} cannot be used (${text}); ${BUILT_IN_INSTEAD}`);
         this.converterFailures.set(d.mapping, text);
       }
     }

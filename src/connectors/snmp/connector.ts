@@ -7,7 +7,7 @@ import { SnmpClient, SnmpTimeoutError, type SnmpResult } from "./client.ts";
 import { toConvertedData, type PollResponses } from "./converter.ts";
 import { SnmpMethods, type SnmpConfig, type SnmpDevice, type SnmpMethod, type SnmpOperation } from "./schema.ts";
 import { errorText } from "../../observe/logger.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { BUILT_IN_INSTEAD, loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { CustomDownlink, classHas, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
 import { extensionsDir, findConverterClass } from "../../common/converters/custom.ts";
 
@@ -79,7 +79,7 @@ export class SnmpConnector implements Connector {
     } catch (e) {
       // A migrated config may name upstream's Python class (the upstream sample does): keep the
       // device's data flowing with the built-in conversion rather than losing it.
-      this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
+      this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
       return;
     }
     const downlinkOnly = classHas(cls, "convertDownlink") && !classHas(cls, "convert");
@@ -87,7 +87,7 @@ export class SnmpConnector implements Connector {
       try {
         state.custom = await loadCustomUplink({ ...common, where: config.deviceName });
       } catch (e) {
-        this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
+        this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
       }
     }
     if (!classHas(cls, "convertDownlink")) return;

@@ -76,7 +76,7 @@ test("devices[].converter names a class in extensions/snmp: each answered key th
     await ctx.waitFor((s) => s.some((d) => d.deviceName === "ghost"), 20_000, "the ghost device's built-in conversion");
     const errors = logs.filter((l) => l.level === "ERROR").map((l) => l.message);
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/^ghost: converter NoSuchSnmpConverter cannot be used \(custom converter class NoSuchSnmpConverter not found in .*extensions\/snmp; the folder exports: LengthSnmpConverter \(length\.js\)\); this device's values are sent as the built-in converter gives them$/);
+    expect(errors[0]).toMatch(/^ghost: converter NoSuchSnmpConverter cannot be used \(custom converter class NoSuchSnmpConverter not found in .*extensions\/snmp; the folder exports: LengthSnmpConverter \(length\.js\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)$/);
     expect(errors[1]).toBe("custom key broken: custom converter LengthSnmpConverter failed: no use for 1.3.6.1.2.1.1.5.0; this message is dropped, the connector goes on (logged again only when the error changes)");
     expect(logs.some((l) => l.message.includes("works again"))).toBe(false);
   } finally {

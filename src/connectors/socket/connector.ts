@@ -10,6 +10,7 @@ import { textOf } from "../../common/expressions/index.ts";
 import { errorText } from "../../observe/logger.ts";
 import { encodeText, pyJsonDumps } from "./codec.ts";
 import { compileDevice, convertFrame, hasWildcard, requestedNames, type DeviceRule } from "./converter.ts";
+import { withFallBack } from "../../common/converters/custom-uplink.ts";
 import { loadSocketConverter, type CustomSocketConverter } from "./custom-converter.ts";
 import type { FramingConfig } from "./framing.ts";
 import type { SocketConfig } from "./schema.ts";
@@ -29,7 +30,7 @@ interface DeviceState {
   address?: string;
   /** A custom converter class (`converter` other than the built-in), loaded at start. */
   custom?: CustomSocketConverter;
-  /** The custom converter could not be loaded (logged at start): the device's frames are dropped. */
+  /** The custom converter could not be loaded and it names no keys for the built-in one (logged at start): the device's frames are dropped. */
   unusable?: boolean;
 }
 
@@ -102,13 +103,11 @@ export class SocketConnector implements Connector {
     for (const d of this.states) {
       const name = d.rule.config.converter;
       if (!name || name === BUILT_IN_CONVERTER) continue;
-      try {
-        d.custom = await loadSocketConverter(name, d.rule.config, this.ctx.configDir, this.ctx.log);
-      } catch (e) {
-        // one device's converter missing must not stop the others
-        d.unusable = true;
-        this.ctx.log.error(`${d.rule.config.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's data is dropped`);
-      }
+      const cfg = d.rule.config;
+      const hasBuiltInMapping = cfg.telemetry.length + cfg.attributes.length > 0;
+      const loaded = await withFallBack(() => loadSocketConverter(name, cfg, this.ctx.configDir, this.ctx.log), { extension: name, log: this.ctx.log, where: cfg.deviceName, hasBuiltInMapping, otherwise: "this device's data is dropped" });
+      if (loaded === "none") d.unusable = true;
+      else if (loaded !== "built-in") d.custom = loaded;
     }
     this.transport.start();
   }

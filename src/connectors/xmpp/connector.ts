@@ -7,7 +7,7 @@ import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, ConvertedData, RpcReply, RpcRequest } from "../../core/model.ts";
 import { StoreUntilTaken } from "../../core/store-until-taken.ts";
 import { resolveConfigPath } from "../../common/tls/index.ts";
-import { loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
+import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { XmppUplinkConverter } from "./converter.ts";
 import { attributeMessages, planRpc } from "./downlink.ts";
@@ -25,7 +25,7 @@ interface DeviceEntry {
   converter: XmppUplinkConverter;
   /** The user's converter class (`converter` other than the built-in), loaded at start. */
   custom?: CustomUplink;
-  /** Its class could not be loaded (logged at start): the device's messages are dropped. */
+  /** Its class could not be loaded and it names no keys for the built-in converter (logged at start): the device's messages are dropped. */
   unusable?: boolean;
   /** Messages through a custom converter, one after the other so their order is kept. */
   chain: Promise<void>;
@@ -56,13 +56,10 @@ export class XmppConnector implements Connector {
     for (const [jid, entry] of this.byJid) {
       const name = entry.config.converter;
       if (!name || name === BUILT_IN_CONVERTER) continue;
-      try {
-        entry.custom = await loadCustomUplink({ extension: name, connectorType: "xmpp", configDir: this.ctx.configDir, ctorConfig: entry.config, log: this.ctx.log, where: `messages from ${jid}` });
-      } catch (e) {
-        // one device's converter missing must not stop the others
-        entry.unusable = true;
-        this.ctx.log.error(`device ${jid}: converter ${name} cannot be used (${errorText(e)}); this device's messages are dropped`);
-      }
+      const hasBuiltInMapping = entry.config.attributes.length + entry.config.timeseries.length > 0;
+      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "xmpp", configDir: this.ctx.configDir, ctorConfig: entry.config, log: this.ctx.log, where: `device ${jid}`, hasBuiltInMapping, otherwise: "this device's messages are dropped" });
+      if (loaded === "none") entry.unusable = true;
+      else if (loaded !== "built-in") entry.custom = loaded;
     }
     const s = this.config.server;
     let ca: Buffer | undefined;

@@ -74,7 +74,7 @@ test("devices[].converter names a class in extensions/xmpp: it converts message 
     const errors = logs.filter((l) => l.level === "ERROR").map((l) => l.message);
     expect(errors).toHaveLength(2);
     expect(errors[0]).toMatch(/^device ghost@localhost\/g: converter NoSuchXmppConverter cannot be used \(custom converter class NoSuchXmppConverter not found in .*extensions\/xmpp; the folder exports: KeyValueXmppConverter \(kv\.js\)\); this device's messages are dropped$/);
-    expect(errors[1]).toBe("messages from meter@localhost/m1: custom converter KeyValueXmppConverter failed: cannot read meter@localhost/m1; this message is dropped, the connector goes on (logged again only when the error changes)");
+    expect(errors[1]).toBe("device meter@localhost/m1: custom converter KeyValueXmppConverter failed: cannot read meter@localhost/m1; this message is dropped, the connector goes on (logged again only when the error changes)");
     expect(logs.some((l) => l.message.includes("KeyValueXmppConverter works again"))).toBe(true);
     // the device the converter named is known for downlink
     await c.onAttributeUpdate({ device: "M1", data: { mode: "eco" } });
