@@ -96,7 +96,10 @@ export class KnxBus {
     this.client = client;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`no answer from the KNX/IP interface ${o.host}:${o.port} within ${o.connectTimeoutMs / 1000} s`)), o.connectTimeoutMs);
+      let settled = false;
       const done = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         client.off("connected", onConnected);
         client.off("error", onError);
@@ -105,8 +108,19 @@ export class KnxBus {
           reject(err);
         } else resolve();
       };
-      const onConnected = () => done();
-      const onError = (e: Error) => done(new Error(`connecting to ${o.host}:${o.port}: ${e?.message || String(e)}`));
+      // Routing: knxultimate says "connected" as soon as its socket listens, and only then, in the
+      // same turn, joins the multicast group, reporting a failed join (no interface with localIp)
+      // as an error. Wait a turn so such a failure fails this connection instead of leaving a
+      // socket that hears nothing.
+      const onConnected = () => (o.mode === "routing" ? setImmediate(() => done()) : done());
+      const onError = (e: Error) =>
+        done(
+          new Error(
+            o.mode === "routing"
+              ? `joining the KNX multicast group ${o.host}:${o.port} on ${localIp ?? "the interface knxultimate picked"}: ${e?.message || String(e)} (client.localIp must be an address of this machine's interface toward the KNX/IP routers)`
+              : `connecting to ${o.host}:${o.port}: ${e?.message || String(e)}`,
+          ),
+        );
       client.on("connected", onConnected);
       client.on("error", onError);
       try {

@@ -13,6 +13,7 @@ import { BUN, CLI, FROM_BOTH, gatewayBinary, mainConfig, writeGatewayConfig, typ
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
+import { waitUntil } from "../../../test/support/poll.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { bridgeToHost, type PlatformBridge } from "./test/bridge.ts";
 import { startKnxd, type Knxd } from "./test/knxd.ts";
@@ -121,4 +122,32 @@ describe("KNX routing (multicast) in the gateway", () => {
       });
     }, 120_000);
   }
+
+  test("a localIp no interface of the machine has: the group join fails with a message that says so, logged once, nothing polled", async () => {
+    await withRouter({ "1/0/5": "4b4e582031" }, async (knxd, netns, bridge) => {
+      let gw: Started | undefined;
+      try {
+        const knxCfg = {
+          client: { type: "ROUTING", localIp: "10.255.255.1", autoReconnectWait: 1 },
+          devices: [{ deviceInfo: { deviceNameExpression: "Nowhere" }, pollPeriod: 500, timeseries: [{ key: "t", type: "temperature", groupAddress: "1/0/6" }] }],
+        };
+        const files = writeGatewayConfig(mainConfig(bridge.port, { type: "memory" }, [{ type: "knx", name: "KNX bad interface", configuration: "knx.json" }]), { "knx.json": knxCfg });
+        gw = await startGatewayIn(netns, "source", files.configPath);
+        const g = gw;
+        await waitUntil(() => g.output().includes("KNX connection failed"), 20_000, "the failed join logged");
+        expect(g.output()).toContain("joining the KNX multicast group 224.0.23.12:3671 on 10.255.255.1: ");
+        expect(g.output()).toContain("client.localIp must be an address of this machine's interface");
+        // attempts go on every second; the problem stays the same, so it is not logged again
+        const tries = Date.now();
+        await waitUntil(() => Date.now() - tries > 3000, 10_000, "three more attempts");
+        expect(g.output().match(/KNX connection failed/g)).toHaveLength(1);
+        expect(g.output()).not.toContain("routing: joined");
+        expect(knxd.groupMembers().peer).toEqual([]);
+        expect(knxd.telegrams().filter((t) => t.kind === "read")).toEqual([]);
+      } finally {
+        if (process.env.KNX_DEBUG) console.log(gw?.output());
+        await gw?.stop();
+      }
+    });
+  }, 60_000);
 });
