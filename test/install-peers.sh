@@ -14,8 +14,9 @@
 # python3-slixmpp (the XMPP device, the library upstream's connector uses),
 # python3-pyftpdlib + python3-openssl (the FTP/FTPS server for the FTP connector; its TLS handler
 # needs pyOpenSSL, which Debian only recommends),
-# knxd + knxd-tools (KNX: knxd with a dummy bus as the KNXnet/IP tunnelling server, knxtool to write
-# group values and watch the bus),
+# knxd + knxd-tools (KNX: knxd with a dummy bus as the KNXnet/IP tunnelling or routing server,
+# knxtool to write group values and watch the bus; the routing test also uses socat to bridge the
+# platform broker into its namespace),
 # python3-grpcio + python3-grpc-tools (the out-of-process gRPC connector: stubs generated from our
 # messages.proto by grpc_tools.protoc at test time, a Python process as the connector),
 # iproute2 (`ip netns`/veth: the KNX tests run knxd in a network namespace of their own, as its

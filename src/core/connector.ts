@@ -74,6 +74,13 @@ export interface Connector {
   onRpc?(request: RpcRequest): Promise<RpcReply | undefined>;
   /** Shared-attribute keys to sync when a device (re)connects; "*" = all. */
   sharedAttributeKeys?(device: string): string[] | "*";
+  /**
+   * The connector's own running totals since it started, by name (e.g. CAN's `framesReceived`,
+   * `framesConverted`, `framesDropped`): counts of what happens on its wire, which the gateway's
+   * message counters cannot see. Shown cumulative in the status endpoint (`tb-gw status`, /status,
+   * /metrics) and, per period, in the platform statistics' `connectorsStats`. Must be cheap.
+   */
+  ownCounters?(): Readonly<Record<string, number>>;
 }
 
 /** A gateway-wide service configured by a main-config section, started before the connectors and stopped after them. */

@@ -29,6 +29,8 @@ export class Statistics {
   private lastAt = Date.now();
   private lastSent = { messages: 0, datapoints: 0 };
   private lastConnector = new Map<string, { recordsStored: number; messagesReceived: number; dropped: number }>();
+  /** Each running connector's own counters (Connector.ownCounters) at the last send. */
+  private lastOwn = new Map<string, Readonly<Record<string, number>>>();
   private sentAttributes = false;
 
   constructor(
@@ -87,6 +89,7 @@ export class Statistics {
       };
       this.lastConnector.set(name, { recordsStored: st.recordsStored, messagesReceived: st.messagesReceived, dropped: st.dropped });
     }
+    this.addOwnCounters(connectorsStats);
     const mem = process.memoryUsage();
     this.put({
       telemetry: [
@@ -113,6 +116,31 @@ export class Statistics {
       ],
     });
     this.lastSent = { messages: s.messagesSent, datapoints: s.datapointsSent };
+  }
+
+  /**
+   * Connectors' own counters (e.g. CAN frames received, converted, dropped), per period like the
+   * others. A connector restarted meanwhile (config change) counts from 0 again: its period is
+   * then its whole count.
+   */
+  private addOwnCounters(connectorsStats: Record<string, Record<string, number>>): void {
+    const seen = new Set<string>();
+    for (const running of this.gw.connectors?.all() ?? []) {
+      let now: Readonly<Record<string, number>> | undefined;
+      try {
+        now = running.connector.ownCounters?.();
+      } catch (e) {
+        this.log.warn(`connector ${running.name}: its counters cannot be read: ${errorText(e)}`);
+      }
+      if (!now) continue;
+      seen.add(running.name);
+      const prev = this.lastOwn.get(running.name) ?? {};
+      const restarted = Object.entries(now).some(([k, v]) => v < (prev[k] ?? 0));
+      const out = (connectorsStats[running.name] ??= {});
+      for (const [k, v] of Object.entries(now)) out[k] = v - (restarted ? 0 : (prev[k] ?? 0));
+      this.lastOwn.set(running.name, { ...now });
+    }
+    for (const name of this.lastOwn.keys()) if (!seen.has(name)) this.lastOwn.delete(name);
   }
 
   private loadCommands(file: string): CustomCommand[] {

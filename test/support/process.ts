@@ -73,6 +73,10 @@ export function startProcess(
     };
     proc.stdout!.on("data", onData);
     proc.stderr!.on("data", onData);
+    // Bun's child stdio are socket pairs: a child killed with output unread may reset them
+    // (ECONNRESET on recv), an 'error' event that without a listener fails whichever test runs.
+    // The exit is what matters; note the error in the output.
+    for (const stream of [proc.stdout!, proc.stderr!]) stream.on("error", (e: Error) => (out += `\n[${cmd} stdio: ${e.message}]\n`));
     proc.on("error", (e) => {
       if (settled) return;
       settled = true;

@@ -139,7 +139,7 @@ describe("CAN connector: bad frames, bursts, a vanishing adapter (python-can pee
         await ctx.waitFor((s) => s.some((d) => d.telemetry?.[0]?.values.kwh === 10), 10_000, "kwh from a full frame");
         expect(ctx.sent.slice(0, 3).map((d) => d.telemetry![0]!.values)).toEqual([{ flag: true }, { flag: true }, { flag: true }]);
         const errors = logs.filter((l) => l.level === "ERROR" && l.message.includes("kwh"));
-        expect(errors.map((l) => l.message)).toEqual(['Meter: "kwh" from frame 200 (010203): the frame has 3 byte(s); the value needs bytes 2..5']);
+        expect(errors.map((l) => l.message)).toEqual(['Meter: "kwh" from frame 200: the frame has 3 byte(s); the value needs bytes 2..5 (data 010203)']);
         expect(c.counters).toMatchObject({ received: 4, converted: 4, dropped: 0 });
       });
     } finally {
@@ -155,6 +155,32 @@ describe("CAN connector: bad frames, bursts, a vanishing adapter (python-can pee
       expect(ctx.sent.map((d) => d.telemetry![0]!.values.seq)).toEqual(Array.from({ length: n }, (_, i) => i));
       expect(c.counters).toMatchObject({ received: n, converted: n, dropped: 0, ignored: 0 });
     });
+  }, 60_000);
+
+  test("counters for statistics and status: a mixed burst counted as received, converted, dropped and ignored", async () => {
+    const logs: LogRecord[] = [];
+    const off = addLogSink((r) => logs.push(r));
+    try {
+      const devices = [
+        { name: "Fast", timeseries: [{ key: "seq", nodeId: 0x123, value: "4:4:big:int" }] },
+        // needs bytes 4..7: the 4-byte frames sent to 0x124 are too short, so no key can be read
+        { name: "Short", timeseries: [{ key: "wide", nodeId: 0x124, value: "4:4:big:int" }] },
+      ];
+      await withConnector(devices, async (c, ctx, peer) => {
+        // every key's frames, frames too short for their key, frames on an id nobody configured
+        await peer.burst(2000, 0x123, false, "deadbeef00000000", 30_000);
+        await peer.burst(500, 0x124, false, "00000000", 30_000);
+        await peer.burst(300, 0x125, true, "0102030405060708", 30_000);
+        await waitUntil(() => (c.ownCounters().framesReceived ?? 0) >= 2800, 20_000, "2,800 frames received");
+        await ctx.waitFor((s) => s.length >= 2000, 20_000, "2,000 frames converted");
+        expect(c.ownCounters()).toEqual({ framesReceived: 2800, framesConverted: 2000, framesDropped: 500, framesIgnored: 300, framesSent: 0 });
+        // the short ones also reach the gateway's own `dropped` (statistics, status), logged once
+        expect(ctx.dropped).toBe(500);
+        expect(logs.filter((l) => l.level === "ERROR" && l.message.includes('"wide"'))).toHaveLength(1);
+      });
+    } finally {
+      off();
+    }
   }, 60_000);
 
   test("the adapter vanishes and comes back: logged once, data again after reconnect", async () => {

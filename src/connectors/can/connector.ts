@@ -251,9 +251,11 @@ export class CanConnector implements Connector {
     if (builtIn.length < rules.length) this.convertCustom(rules, frame);
     if (builtIn.length === 0) return;
     const r = convertFrame(builtIn, frame.data, receivedTs);
-    for (const { rule, error } of r.errors) this.report(`key ${rule.device}/${rule.key}`, `${rule.device}: "${rule.key}" from frame ${frame.id} (${Buffer.from(frame.data).toString("hex")}): ${error}`);
+    // The frame's bytes are not part of the problem's state (a burst of bad frames that differ in a
+    // counter byte is one problem, logged once), only shown with its first report.
+    for (const { rule, error } of r.errors) this.report(`key ${rule.device}/${rule.key}`, `${rule.device}: "${rule.key}" from frame ${frame.id}: ${error}`, ` (data ${Buffer.from(frame.data).toString("hex")})`);
     if (r.data.length === 0) {
-      if (r.matched > 0) this.counters.dropped++;
+      if (r.matched > 0) this.dropFrames(1, "no key could be read from the frame (too short, or a value out of range)");
       else this.counters.ignored++; // on a known id but carrying none of its commands
       return;
     }
@@ -263,7 +265,7 @@ export class CanConnector implements Connector {
 
   private queue(data: ConvertedData[]): void {
     if (this.inFlight >= MAX_BATCHES_IN_FLIGHT) {
-      this.counters.dropped++;
+      this.dropFrames(1, "storage is not keeping up with the CAN bus");
       this.report("storage", "storage is not keeping up with the CAN bus: frames are dropped (counted) until it does");
       return;
     }
@@ -287,7 +289,7 @@ export class CanConnector implements Connector {
     for (const [device, matched] of byDevice) {
       const entry = this.customs.get(device);
       if (!entry) {
-        this.counters.dropped++;
+        this.dropFrames(1, "the device's uplink converter cannot be used", device);
         continue;
       }
       const configs = matched.map((r) => ({ ...r.config, ...r.value, is_ts: r.telemetry }));
@@ -295,10 +297,29 @@ export class CanConnector implements Connector {
       entry.chain = entry.chain.then(async () => {
         const out = await entry.custom.convert(configs, data, { device: { deviceName: device, deviceType: matched[0]!.deviceType } });
         if (this.stopped) return;
-        if (out.length === 0) this.counters.dropped++;
+        if (out.length === 0) this.dropFrames(1, "the uplink converter gave no data", device);
         else this.queue(out);
       });
     }
+  }
+
+  /**
+   * Frames lost here, before storage: counted in our own counters and in the gateway's `dropped`
+   * (statistics, status). Frames storage refused are not passed on: the gateway counted those itself.
+   */
+  private dropFrames(count: number, reason: string, device?: string): void {
+    this.counters.dropped += count;
+    this.ctx.countDropped?.(reason, count, device);
+  }
+
+  /**
+   * The frame counters for statistics and status (Connector.ownCounters): received, converted,
+   * dropped (data lost: no key readable, converter gave nothing, storage behind or refusing),
+   * ignored (ids no key is configured for, remote frames), sent.
+   */
+  ownCounters(): Record<string, number> {
+    const c = this.counters;
+    return { framesReceived: c.received, framesConverted: c.converted, framesDropped: c.dropped, framesIgnored: c.ignored, framesSent: c.sent };
   }
 
   private readonly flush = (): void => {
@@ -321,7 +342,7 @@ export class CanConnector implements Connector {
         this.report("storage", `storage did not take ${frames} frame(s) of data (${status}); they are dropped (counted) while this lasts`);
       })
       .catch((e) => {
-        this.counters.dropped += frames;
+        this.dropFrames(frames, "handing data to storage failed");
         this.ctx.log.error(`handing ${batch.length} message(s) to storage failed: ${errorText(e)}`);
       })
       .finally(() => this.inFlight--);

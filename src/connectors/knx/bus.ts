@@ -17,7 +17,7 @@ export interface BusOptions {
   port: number;
   /** Local address for the tunnel's return path; absent: the library picks an interface. */
   localIp?: string;
-  /** Our individual address (routing). */
+  /** Our individual address (routing: the source of what we send; telegrams from it are our own, looped back). */
   individualAddress?: string;
   /** Least ms between two KNXnet/IP frames we send (0: as fast as the interface ACKs them). */
   sendIntervalMs: number;
@@ -39,6 +39,7 @@ interface PendingRead {
 /** Loose view of the library's indication packet (its d.ts types the cEMI as the base class). */
 interface Indication {
   cEMIMessage?: {
+    srcAddress?: { toString(): string };
     dstAddress?: { get?(): number; toString(): string };
     npdu?: { isGroupWrite?: boolean; isGroupResponse?: boolean; dataValue?: Buffer | null };
   };
@@ -56,6 +57,9 @@ export class KnxBus {
     private readonly onDisconnect: (reason: string) => void,
   ) {}
 
+  /** The local address the connection uses (tunnel's return end, or the routing interface's); undefined before connecting or when knxultimate picked it. */
+  localAddress?: string;
+
   get isConnected(): boolean {
     return this.connected;
   }
@@ -64,7 +68,11 @@ export class KnxBus {
   async connect(): Promise<void> {
     this.dropClient();
     const o = this.opts;
-    const localIp = o.mode === "routing" ? undefined : (o.localIp ?? (await sourceAddressToward(o.host, o.port)));
+    // Tunnel: the address the interface sends the tunnel back to. Routing: the interface whose
+    // address joins the multicast group and sends to it. Either way, unless configured, the one the
+    // kernel routes from toward the interface or group, not knxultimate's own pick (see below).
+    const localIp = o.localIp ?? (await sourceAddressToward(o.host, o.port));
+    this.localAddress = localIp;
     const client = new KNXClient({
       hostProtocol: o.mode === "routing" ? "Multicast" : o.mode === "tunnelTcp" ? "TunnelTCP" : "TunnelUDP",
       ipAddr: o.host,
@@ -76,8 +84,9 @@ export class KnxBus {
     } as ConstructorParameters<typeof KNXClient>[0], (c) => {
       // knxultimate's constructor replaces localIPAddress with its own pick of a network interface
       // (the best-scored "physical" one, never a link-local 169.254 one), so a configured localIp was
-      // ignored and the tunnel could be bound to (and advertise) an address of another network. Put
-      // ours back before it creates and binds the socket (the hook replaces that call).
+      // ignored and the tunnel could be bound to (and advertise) an address of another network, and
+      // routing could join and send multicast on another interface than the one toward the KNX/IP
+      // routers. Put ours back before it creates and binds the socket (the hook replaces that call).
       const own = c as unknown as { _options: { localIPAddress: string }; createSocket(): void };
       if (localIp) own._options.localIPAddress = localIp;
       own.createSocket();
@@ -87,7 +96,10 @@ export class KnxBus {
     this.client = client;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error(`no answer from the KNX/IP interface ${o.host}:${o.port} within ${o.connectTimeoutMs / 1000} s`)), o.connectTimeoutMs);
+      let settled = false;
       const done = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         client.off("connected", onConnected);
         client.off("error", onError);
@@ -96,8 +108,19 @@ export class KnxBus {
           reject(err);
         } else resolve();
       };
-      const onConnected = () => done();
-      const onError = (e: Error) => done(new Error(`connecting to ${o.host}:${o.port}: ${e?.message || String(e)}`));
+      // Routing: knxultimate says "connected" as soon as its socket listens, and only then, in the
+      // same turn, joins the multicast group, reporting a failed join (no interface with localIp)
+      // as an error. Wait a turn so such a failure fails this connection instead of leaving a
+      // socket that hears nothing.
+      const onConnected = () => (o.mode === "routing" ? setImmediate(() => done()) : done());
+      const onError = (e: Error) =>
+        done(
+          new Error(
+            o.mode === "routing"
+              ? `joining the KNX multicast group ${o.host}:${o.port} on ${localIp ?? "the interface knxultimate picked"}: ${e?.message || String(e)} (client.localIp must be an address of this machine's interface toward the KNX/IP routers)`
+              : `connecting to ${o.host}:${o.port}: ${e?.message || String(e)}`,
+          ),
+        );
       client.on("connected", onConnected);
       client.on("error", onError);
       try {
@@ -108,7 +131,11 @@ export class KnxBus {
     });
     this.connected = true;
     client.on("indication", (packet, echoed) => {
-      if (!echoed) this.indication(packet as unknown as Indication);
+      if (echoed) return;
+      // Routing: knxultimate turns on multicast loopback (so a knxd on this machine hears us), which
+      // brings our own ROUTING_INDICATIONs back as if from the bus: those carry our address as source.
+      if (o.mode === "routing" && sourceOf(packet as unknown as Indication) === o.individualAddress) return;
+      this.indication(packet as unknown as Indication);
     });
     client.on("disconnected", (reason) => this.lost(client, `tunnel closed: ${reason || "by the interface"}`));
     client.on("error", (e) => {
@@ -116,7 +143,8 @@ export class KnxBus {
       // (the interface restarted or forgot our channel; its heartbeat would notice only within 60 s)
       // and socket failures: both end this tunnel, and the connector opens a new one.
       const text = e?.message ?? String(e);
-      if (/acknowledge|socket|ECONN|EHOSTUNREACH|ENETUNREACH/i.test(text)) this.lost(client, text);
+      // Routing: a multicast join that failed (no such interface address) ends it the same way.
+      if (/acknowledge|socket|membership|ECONN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ENODEV/i.test(text)) this.lost(client, text);
     });
   }
 
@@ -209,6 +237,11 @@ export class ReadTimeout extends Error {
   constructor(ga: GroupAddress, ms: number) {
     super(`no answer to GroupValueRead of ${ga.text} within ${ms / 1000} s`);
   }
+}
+
+/** The telegram's individual source address as "area.line.device". */
+function sourceOf(packet: Indication): string | undefined {
+  return packet.cEMIMessage?.srcAddress?.toString();
 }
 
 function addressOf(text: string): number {

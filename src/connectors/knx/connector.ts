@@ -34,6 +34,9 @@ interface DeviceState {
 /** The class name of the built-in converter: any other `uplinkConverter` is a user's class. */
 const BUILT_IN_CONVERTER = "KNXUplinkConverter";
 
+/** Our individual address when routing without `individualAddress` (xknx's default). */
+export const DEFAULT_ROUTING_ADDRESS = "15.15.250";
+
 /** Connection settings from the client section: type, addresses, pace. */
 export function busOptions(c: KnxClientConfig): BusOptions {
   const gatewayIp = c.gatewayIp ?? c.gatewayIP;
@@ -50,8 +53,9 @@ export function busOptions(c: KnxClientConfig): BusOptions {
     host,
     port: routing ? c.multicastPort : c.gatewayPort,
     localIp,
-    // A tunnel gets its individual address from the interface; ours is only for routing.
-    individualAddress: routing ? c.individualAddress : undefined,
+    // A tunnel gets its individual address from the interface; ours is only for routing, where
+    // xknx (upstream) sends as 15.15.250 unless told otherwise.
+    individualAddress: routing ? (c.individualAddress ?? DEFAULT_ROUTING_ADDRESS) : undefined,
     sendIntervalMs: c.rateLimit > 0 ? Math.ceil(1000 / c.rateLimit) : 0,
     connectTimeoutMs: 10_000,
   };
@@ -133,7 +137,11 @@ export class KnxConnector implements Connector {
         await this.bus.connect();
         if (this.stopped) return void (await this.bus.close());
         this.connectionProblem = undefined;
-        this.ctx.log.info(`connected to the KNX/IP interface ${opts.host}:${opts.port}`);
+        this.ctx.log.info(
+          opts.mode === "routing"
+            ? `routing: joined ${opts.host}:${opts.port} on ${this.bus.localAddress ?? "the interface knxultimate picked"}, sending as ${opts.individualAddress}`
+            : `connected to the KNX/IP interface ${opts.host}:${opts.port}`,
+        );
         // Poll at once rather than after a whole period. Started in one go, so that devices reading
         // one address send their reads in the same tick and share one telegram.
         for (const d of this.devices) void this.pollLoop(d);

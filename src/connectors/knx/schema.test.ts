@@ -24,6 +24,12 @@ describe("KNX config", () => {
     expect(busOptions(KnxConfigSchema.parse({ client: { type: "TUNNELING_TCP", gatewayIp: "10.0.0.7" } }).client)).toMatchObject({ mode: "tunnelTcp", localIp: undefined });
   });
 
+  test("routing: our address defaults to xknx's 15.15.250, a given localIp is the interface, 0.0.0.0 leaves it to the route", () => {
+    expect(busOptions(KnxConfigSchema.parse({ client: { type: "ROUTING" } }).client)).toMatchObject({ mode: "routing", individualAddress: "15.15.250", localIp: undefined });
+    expect(busOptions(KnxConfigSchema.parse({ client: { type: "ROUTING", localIp: "0.0.0.0", gatewayIP: "192.168.1.160" } }).client)).toMatchObject({ mode: "routing", host: "224.0.23.12", localIp: undefined });
+    expect(busOptions(KnxConfigSchema.parse({ client: { type: "ROUTING", localIp: "192.168.1.20", multicastGroup: "239.0.0.1", multicastPort: 3700 } }).client)).toMatchObject({ host: "239.0.0.1", port: 3700, localIp: "192.168.1.20" });
+  });
+
   test("rateLimit: frames/s become the pause between frames; 0 is no pause (upstream: unlimited)", () => {
     expect(busOptions(KnxConfigSchema.parse({ client: { gatewayIp: "10.0.0.7" } }).client).sendIntervalMs).toBe(0);
     expect(busOptions(KnxConfigSchema.parse({ client: { gatewayIp: "10.0.0.7", rateLimit: 20 } }).client).sendIntervalMs).toBe(50);

@@ -36,6 +36,9 @@ export function renderMetrics(s: StatusSnapshot): string {
   family("tbgw_sent_datapoints_total", "counter", "Datapoints published to the platform.", perWithRest((c) => c.sent, s.totals.sent));
   family("tbgw_acked_datapoints_total", "counter", "Datapoints the platform acknowledged.", perWithRest((c) => c.acked, s.totals.acked));
   family("tbgw_sent_messages_total", "counter", "Publishes to the platform (one may carry several connectors' data).", [[{}, s.totals.sentMessages]]);
+  // Connectors' own counters (e.g. CAN frames received/converted/dropped), one series per name.
+  const own = s.connectors.flatMap((c) => Object.entries(c.counters ?? {}).map(([counter, v]) => [{ connector: c.name, counter }, v] as [Record<string, string>, number]));
+  if (own.length) family("tbgw_connector_counter_total", "counter", "A connector's own counters since it started (what happens on its wire).", own);
   family("tbgw_connector_up", "gauge", "1 when the connector runs.", s.connectors.map((c) => [{ connector: c.name, type: c.type }, c.state === "running" ? 1 : 0]));
   family("tbgw_devices", "gauge", "Devices known to the gateway.", [[{}, s.deviceCount]]);
   family("tbgw_storage_depth_records", "gauge", "Records waiting in storage for the platform.", [[{ storage: s.storage.kind }, s.storage.depth]]);

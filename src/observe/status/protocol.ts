@@ -24,6 +24,8 @@ export interface ConnectorStatus {
   /** Datapoints of this connector's devices published to the platform, and acknowledged by it. */
   sent: number;
   acked: number;
+  /** The connector's own counters since it started (Connector.ownCounters), when it keeps any. */
+  counters?: Record<string, number>;
 }
 
 export interface DeviceStatus {

@@ -5,6 +5,7 @@
 import pkg from "../../../package.json" with { type: "json" };
 import { buildTarget } from "../../build-info.ts";
 import type { Gateway } from "../../core/gateway.ts";
+import type { Connector } from "../../core/connector.ts";
 import type { GatewayEvent } from "../events.ts";
 import { addLogSink } from "../logger.ts";
 import type { ConnectorStatus, StatusSnapshot } from "./protocol.ts";
@@ -122,6 +123,7 @@ export class StatusTracker {
         dropped: st?.dropped ?? 0,
         sent: sent.get(name)?.datapointsSent ?? 0,
         acked: sent.get(name)?.datapointsAcked ?? 0,
+        ...countersOf(running.get(name)?.connector),
       });
     }
     return out;
@@ -148,5 +150,15 @@ export class StatusTracker {
       rates: this.rates(),
       errors: [...this.errors],
     };
+  }
+}
+
+/** A connector's own counters for its status row; none when it keeps none or they cannot be read. */
+function countersOf(connector: Connector | undefined): { counters?: Record<string, number> } {
+  try {
+    const c = connector?.ownCounters?.();
+    return c ? { counters: { ...c } } : {};
+  } catch {
+    return {};
   }
 }

@@ -55,6 +55,10 @@ function watch(proc: ChildProcessWithoutNullStreams, gatewayPath: string, socat:
     for (const w of [...waiters]) w();
   };
   const exited = new Promise<void>((r) => proc.once("exit", () => (notify(), r())));
+  // Bun's child stdio are socket pairs: a peer killed with data unread resets them (ECONNRESET on
+  // recv), an 'error' event that, without a listener, failed whichever test ran at that moment.
+  // The exit is what matters here, and `until` reports it.
+  for (const stream of [proc.stdin, proc.stdout, proc.stderr]) stream.on("error", (e: Error) => (err += `\n[peer stdio: ${e.message}]`));
   let pending = "";
   proc.stdout.on("data", (b: Buffer) => {
     pending += b.toString();

@@ -28,8 +28,8 @@ export interface Knxd {
   host: string;
   port: number;
   netns: TestNetns;
-  /** Devices in the KNX multicast group: inside knxd's namespace, and in the host's (must be none). */
-  groupMembers(): { netns: string[]; host: string[] };
+  /** Devices in the KNX multicast group: inside knxd's namespace, in the host's (must be none), and in the peer namespace when there is one. */
+  groupMembers(): { netns: string[]; host: string[]; peer?: string[] };
   /** knxd's unix socket, as knxtool's URL (`local:/path`). */
   url: string;
   /** GroupValueWrite of bytes (hex) from a knxtool client. */
@@ -53,21 +53,30 @@ export interface KnxdOptions {
   netns?: TestNetns;
   /** Tunnelling server's UDP port (default 3671: the namespace has nothing else). */
   port?: number;
+  /**
+   * KNXnet/IP routing (-R) instead of tunnelling: knxd sends and takes the bus's telegrams as
+   * ROUTING_INDICATIONs to and from 224.0.23.12:<port>. Only in a namespace whose pair ends in a
+   * peer namespace (netns.ts `peerNamespace`), never one joined to the host's.
+   */
+  routing?: boolean;
 }
 
 export async function startKnxd(values: Record<string, string> = {}, opts: KnxdOptions = {}): Promise<Knxd> {
   const port = opts.port ?? 3671;
   const netns = opts.netns ?? createTestNetns();
   const ownNetns = !opts.netns;
+  if (opts.routing && !netns.peer) throw new Error("knxd routes only in a namespace paired with a peer namespace (createTestNetns({ peerNamespace: true })): its multicast must not reach the host's");
   const dir = mkdtempSync(join(tmpdir(), "tbgw-knxd-"));
   const sock = join(dir, "knxd.sock");
   // -e: knxd's own address; -E: addresses for tunnel clients; -u: local socket; -T -S: tunnelling
-  // server on <port> (the multicast group is only joined, routing stays off without -R).
+  // server on <port> (the multicast group is only joined, routing stays off without -R); -R -S:
+  // routing server on the group and port instead (no tunnelling, so a gateway cannot tunnel by mistake).
+  const service = opts.routing ? "-R" : "-T";
   let proc: Started | undefined;
   let responder: ChildProcessWithoutNullStreams | undefined;
   let monitor: ChildProcessWithoutNullStreams | undefined;
   try {
-    proc = await startProcess(...netns.exec("knxd", ["-e", "0.0.1", "-E", "0.0.2:8", "-u", sock, "-T", "-S", `224.0.23.12:${port}`, "-b", "dummy:"]));
+    proc = await startProcess(...netns.exec("knxd", ["-e", "0.0.1", "-E", "0.0.2:8", "-u", sock, service, "-S", `224.0.23.12:${port}`, "-b", "dummy:"]));
     const knxd = proc;
     // knxd says nothing when it is up: wait for its socket instead of a log line.
     await waitUntil(() => existsSync(sock) || knxd.proc.exitCode !== null, 10_000, "knxd's unix socket");
@@ -116,7 +125,11 @@ export async function startKnxd(values: Record<string, string> = {}, opts: KnxdO
       host: netns.ip,
       port,
       netns,
-      groupMembers: () => ({ netns: netns.devicesInGroup(KNX_GROUP_IGMP), host: hostDevicesInGroup(KNX_GROUP_IGMP) }),
+      groupMembers: () => ({
+        netns: netns.devicesInGroup(KNX_GROUP_IGMP),
+        host: hostDevicesInGroup(KNX_GROUP_IGMP),
+        ...(netns.peer ? { peer: netns.peer.devicesInGroup(KNX_GROUP_IGMP) } : {}),
+      }),
       url,
       groupWrite: (address, hex) => tool(["groupwrite", url, address, ...hex.match(/../g)!]),
       groupSmallWrite: (address, value) => tool(["groupswrite", url, address, String(value)]),

@@ -6,6 +6,12 @@
 // Addresses are link-local (169.254.0.0/16), a /30 per namespace; names carry the test process's
 // PID and a counter so parallel runs do not collide. destroy() removes everything, also after a
 // failure half-way through creation.
+//
+// For KNXnet/IP routing (multicast to 224.0.23.12 both ways) the other end of the pair goes into a
+// second namespace of its own (`createTestNetns({ peerNamespace: true })`), where the gateway runs:
+// the two namespaces are joined only by the pair, nothing connects them to the host's network, so
+// multicast sent and joined there cannot reach a host interface whatever TTL or interface a program
+// picks (and no namespace has a multicast router to forward it).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -16,7 +22,12 @@ export const KNX_GROUP_IGMP = "0C1700E0";
 export interface TestNetns {
   /** Namespace name for `ip netns exec`. */
   name: string;
-  /** The host's end of the veth pair and its address. */
+  /**
+   * The other end of the pair's own namespace (`peerNamespace`), where hostDevice and hostIp are;
+   * absent: they are in the host's namespace.
+   */
+  peer?: { name: string; exec(cmd: string, args: string[]): [string, string[]]; devicesInGroup(hexGroup: string): string[] };
+  /** The other end of the veth pair (in the host's namespace, or in `peer`'s) and its address. */
   hostDevice: string;
   hostIp: string;
   /** The namespace's end and its address (where servers inside listen). */
@@ -26,7 +37,7 @@ export interface TestNetns {
   exec(cmd: string, args: string[]): [string, string[]];
   /** Devices that are members of the IPv4 multicast group `hexGroup` (/proc/net/igmp form), inside the namespace. */
   devicesInGroup(hexGroup: string): string[];
-  /** Local `address:port` of the host's UDP sockets bound to hostIp (e.g. a tunnel's return end). */
+  /** Local `address:port` of the UDP sockets bound to hostIp (e.g. a tunnel's return end), where hostDevice is. */
   hostUdpSockets(): string[];
   destroy(): void;
 }
@@ -44,11 +55,11 @@ process.on("exit", () => {
  */
 function sweepLeftovers(): void {
   const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 10_000 }).stdout ?? "";
-  for (const m of list.matchAll(/^tbgw-knx-(\d+)-(\d+)\b/gm)) {
+  for (const m of list.matchAll(/^tbgw-knx-(\d+)-(\d+)(-gw)?(?=\s|$)/gm)) {
     const pid = Number(m[1]);
     if (pid === process.pid || alive(pid)) continue;
     spawnSync("ip", ["netns", "del", m[0]], { timeout: 10_000, stdio: "ignore" });
-    spawnSync("ip", ["link", "del", `tk${pid}h${m[2]}`], { timeout: 10_000, stdio: "ignore" });
+    if (!m[3]) spawnSync("ip", ["link", "del", `tk${pid}h${m[2]}`], { timeout: 10_000, stdio: "ignore" });
   }
 }
 
@@ -60,8 +71,10 @@ function ip(args: string[]): string {
   return r.stdout;
 }
 
-function ss(args: string[]): string {
-  const r = spawnSync("ss", args, { encoding: "utf8", timeout: 10_000 });
+/** `ss` in the host's namespace, or in `ns`. */
+function ss(args: string[], ns?: string): string {
+  const [cmd, argv] = ns ? ["ip", ["netns", "exec", ns, "ss", ...args]] : ["ss", args];
+  const r = spawnSync(cmd, argv, { encoding: "utf8", timeout: 10_000 });
   if (r.status !== 0) throw new Error(`ss ${args.join(" ")} failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   return r.stdout;
 }
@@ -98,10 +111,18 @@ function freeSubnet(n: number): [string, string] {
   throw new Error("no free /30 in 169.254.0.0/16 for a test namespace");
 }
 
-export function createTestNetns(): TestNetns {
+export interface NetnsOptions {
+  /** Put the other end of the pair into a second namespace of its own (`peer`) instead of the host's. */
+  peerNamespace?: boolean;
+}
+
+export function createTestNetns(opts: NetnsOptions = {}): TestNetns {
   sweepLeftovers();
   const n = counter++ % 1000;
   const name = `tbgw-knx-${process.pid}-${n}`;
+  const peerName = opts.peerNamespace ? `${name}-gw` : undefined;
+  // `ip` arguments for the other end: in the peer namespace, or the host's
+  const at = (args: string[]) => (peerName ? ["-n", peerName, ...args] : args);
   // interface names: at most 15 characters ("tk" + PID ≤ 7 digits + h|n + ≤ 3 digits)
   const hostDevice = `tk${process.pid}h${n}`;
   const nsDevice = `tk${process.pid}n${n}`;
@@ -109,37 +130,47 @@ export function createTestNetns(): TestNetns {
   const destroy = () => {
     live.delete(destroy);
     spawnSync("ip", ["netns", "del", name], { timeout: 10_000, stdio: "ignore" });
+    if (peerName) spawnSync("ip", ["netns", "del", peerName], { timeout: 10_000, stdio: "ignore" });
     // the pair goes with the namespace, but only once the kernel has cleaned it up
-    spawnSync("ip", ["link", "del", hostDevice], { timeout: 10_000, stdio: "ignore" });
+    else spawnSync("ip", ["link", "del", hostDevice], { timeout: 10_000, stdio: "ignore" });
   };
   live.add(destroy);
   try {
     ip(["netns", "add", name]);
+    if (peerName) ip(["netns", "add", peerName]);
     ip(["link", "add", hostDevice, "type", "veth", "peer", "name", nsDevice]);
     ip(["link", "set", nsDevice, "netns", name]);
-    ip(["addr", "add", `${hostIp}/30`, "dev", hostDevice]);
-    ip(["link", "set", hostDevice, "up"]);
+    if (peerName) {
+      ip(["link", "set", hostDevice, "netns", peerName]);
+      ip(["-n", peerName, "link", "set", "lo", "up"]);
+    }
+    ip(at(["addr", "add", `${hostIp}/30`, "dev", hostDevice]));
+    ip(at(["link", "set", hostDevice, "up"]));
     ip(["-n", name, "link", "set", "lo", "up"]);
     ip(["-n", name, "addr", "add", `${nsIp}/30`, "dev", nsDevice]);
     ip(["-n", name, "link", "set", nsDevice, "up"]);
     // The route back to whatever host address the client sends from, and the interface for
     // multicast joins (without a route knxd's join fails).
     ip(["-n", name, "route", "add", "default", "via", hostIp]);
+    // the peer's way to everything, multicast included, is the pair too
+    if (peerName) ip(["-n", peerName, "route", "add", "default", "via", nsIp]);
   } catch (e) {
     destroy();
     throw e;
   }
+  const inNs = (ns: string) => (cmd: string, args: string[]): [string, string[]] => ["ip", ["netns", "exec", ns, cmd, ...args]];
   return {
     name,
+    peer: peerName ? { name: peerName, exec: inNs(peerName), devicesInGroup: (hexGroup) => igmpDevicesIn(ip(["netns", "exec", peerName, "cat", "/proc/net/igmp"]), hexGroup) } : undefined,
     hostDevice,
     hostIp,
     nsDevice,
     ip: nsIp,
-    exec: (cmd, args) => ["ip", ["netns", "exec", name, cmd, ...args]],
+    exec: inNs(name),
     devicesInGroup: (hexGroup) => igmpDevicesIn(ip(["netns", "exec", name, "cat", "/proc/net/igmp"]), hexGroup),
     // ss -H -u: no header; columns state, recv-q, send-q, local, peer
     hostUdpSockets: () =>
-      ss(["-Huan", "src", hostIp])
+      ss(["-Huan", "src", hostIp], peerName)
         .split("\n")
         .map((l) => l.trim().split(/\s+/)[3] ?? "")
         .filter((a) => a.startsWith(`${hostIp}:`)),
