@@ -59,7 +59,16 @@ export class ForcedGrpcConnector extends GrpcConnector {
 
   constructor(server: GrpcServer, key: string, configuration: string, ctx: ConnectorContext, supervised: SupervisorOptions) {
     super(server, key, configuration, ctx);
-    this.process = new ProcessSupervisor(supervised);
+    this.process = new ProcessSupervisor({ ...supervised, onExit: (why) => this.processEnded(why) });
+  }
+
+  /** Its process is gone for sure: free the key for the next one and disconnect the devices it had (it announces them again). */
+  private processEnded(why: string): void {
+    this.server.release(this);
+    const names = [...this.devices.keys()];
+    this.devices.clear();
+    if (names.length) this.ctx.log.info(`the connector process ${why}: disconnecting its ${names.length} device(s) until the next process sends their data`);
+    for (const n of names) this.ctx.delDevice(n);
   }
 
   /** PID of the running Python process (tests, status). */

@@ -217,6 +217,19 @@ export class GrpcServer implements GatewayService {
     if (this.bindings.get(binding.key) === binding) this.bindings.delete(binding.key);
   }
 
+  /**
+   * The connector's process is known to be gone (the gateway launched it and saw it end): drop its
+   * session, so the next process registers at once instead of going through the takeover path.
+   */
+  release(binding: ConnectorBinding): boolean {
+    const s = this.sessionOf.get(binding);
+    if (!s) return false;
+    if (s.lostTimer) clearTimeout(s.lostTimer);
+    this.unbind(s);
+    this.sessions.delete(s.id);
+    return true;
+  }
+
   /** Queue a downlink for the connector's session; false when no connector process is registered. */
   push(binding: ConnectorBinding, msg: FromServiceMessage): boolean {
     const s = this.sessionOf.get(binding);

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { errorText, type Logger } from "../../observe/logger.ts";
-import { outputLine } from "./launch.ts";
+import { OutputLines } from "./output-lines.ts";
 
 /** Waits before each restart (ms); the last repeats. */
 export const RESTART_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000];
@@ -26,6 +26,8 @@ export interface SupervisorOptions {
   backoffMs?: number[];
   stableAfterMs?: number;
   termGraceMs?: number;
+  /** Called when the process ended (not at stop), before a restart is scheduled. */
+  onExit?(why: string): void;
 }
 
 export class ProcessSupervisor {
@@ -75,13 +77,10 @@ export class ProcessSupervisor {
     child.once("error", (e) => finish(`could not be started: ${errorText(e)}`));
     child.once("exit", (code, signal) => finish(signal ? `was ended by signal ${signal}` : `exited with code ${code}`));
     for (const stream of ["stdout", "stderr"] as const) {
+      const out = new OutputLines(stream, (level, text) => log[level](text));
       const lines = createInterface({ input: child[stream]! });
-      lines.on("line", (raw) => {
-        const line = raw.trimEnd();
-        if (line === "") return;
-        const { level, text } = outputLine(line, stream);
-        if (text !== "") log[level](text);
-      });
+      lines.on("line", (raw) => out.push(raw));
+      lines.on("close", () => out.end());
     }
     if (child.pid !== undefined) log.info(`${this.o.what} started (pid ${child.pid})`);
   }
@@ -90,6 +89,11 @@ export class ProcessSupervisor {
     if (this.stopping) {
       this.o.log.info(`${this.o.what} ${why} (gateway stopping)`);
       return;
+    }
+    try {
+      this.o.onExit?.(why);
+    } catch (e) {
+      this.o.log.error(`handling the end of ${this.o.what} failed: ${errorText(e)}`);
     }
     const backoff = this.o.backoffMs ?? RESTART_BACKOFF_MS;
     if (this.startedAt && Date.now() - this.startedAt >= (this.o.stableAfterMs ?? STABLE_AFTER_MS)) this.failures = 0;
