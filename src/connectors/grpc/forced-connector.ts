@@ -2,6 +2,7 @@
 // persisted one from persistent_keys.json, plus the Python process tb-gw launches and supervises
 // (supervisor.ts): `python3 <folder>/<type>/<type>_connector.py '<json>' '<config dir>/'` (launch.ts).
 
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ConnectorContext } from "../../core/connector.ts";
 import { GrpcConnector } from "./connector.ts";
@@ -41,13 +42,18 @@ export function createForcedConnector(type: string, config: ForcedConnectorConfi
     configVersion: typeof ctx.entry?.configVersion === "string" ? ctx.entry.configVersion : undefined,
     logLevel,
   });
-  const configDirArg = pythonConfigDir(ctx.configDir, ctx.dataDir, logLevel);
+  const stateDir = join(ctx.dataDir, "python");
+  mkdirSync(stateDir, { recursive: true });
+  const configDirArg = pythonConfigDir(ctx.configDir, stateDir, logLevel);
   const supervised: SupervisorOptions = {
     command: python,
     args: [script, JSON.stringify(json), configDirArg],
     env: pythonEnv(script),
     cwd: ctx.configDir,
     log: ctx.log.child("python"),
+    pidFile: join(stateDir, "process.pid"),
+    // a process of an earlier gateway run: the same script with the same key (its JSON may differ if the file changed since)
+    isLeftover: (argv) => argv[1] === script && launchKey(argv[2]) === key,
     what: `Python connector process ${join(type, `${type}_connector.py`)}`,
   };
   ctx.log.info(`runs as a Python gRPC process: ${python} ${script} (useGRPCForce)`);
@@ -85,5 +91,14 @@ export class ForcedGrpcConnector extends GrpcConnector {
     // the process first: told to unregister, it would only try to register again
     await this.process.stop();
     await super.stop();
+  }
+}
+
+function launchKey(json: string | undefined): string | undefined {
+  try {
+    const k = (JSON.parse(json ?? "") as { grpc_key?: unknown }).grpc_key;
+    return typeof k === "string" ? k : undefined;
+  } catch {
+    return undefined;
   }
 }

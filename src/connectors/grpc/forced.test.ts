@@ -3,7 +3,8 @@
 // <config>/grpc_connectors/mqtt/mqtt_connector.py (a test script, test/forced_connector.py, on
 // Debian's grpcio with stubs generated from our messages.proto), which registers with the key
 // tb-gw gave it and sends data the platform (Mosquitto + harness) sees. The script killed from
-// outside is started again; the gateway's stop ends it; the key survives a gateway restart. A
+// outside is started again; the gateway's stop ends it; the key survives a gateway restart; one
+// left running by a gateway killed outright is ended by the next gateway run. A
 // second forced entry whose script is missing fails alone, with the path and the fix.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -32,10 +33,15 @@ afterAll(async () => {
   await platform?.dispose();
 });
 
+/** Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not). */
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return false;
   }
@@ -119,17 +125,25 @@ for (const from of FROM_BOTH) {
       gw = undefined;
       await waitUntil(() => !alive(second), 10_000, `the Python process ${second} to be gone after the gateway stopped`);
 
-      if (from === "binary") {
-        // across a restart: the same persisted key, a new process
-        gw = await startGatewayFrom(from, files.configPath, { env });
-        const third = await newPid(device, pids, "telemetry after the gateway restart");
-        pids.push(third);
-        const again = JSON.parse(JSON.parse(readFileSync(join(out, `launch-${third}.json`), "utf8")).argv[0]);
-        expect(again.grpc_key).toBe(key);
-        await gw.stop();
-        gw = undefined;
-        await waitUntil(() => !alive(third), 10_000, `the Python process ${third} to be gone after the gateway stopped`);
-      }
+      // across a restart: the same persisted key, a new process
+      gw = await startGatewayFrom(from, files.configPath, { env });
+      const third = await newPid(device, pids, "telemetry after the gateway restart");
+      pids.push(third);
+      const again = JSON.parse(JSON.parse(readFileSync(join(out, `launch-${third}.json`), "utf8")).argv[0]);
+      expect(again.grpc_key).toBe(key);
+
+      // the gateway killed outright leaves its process running; the next gateway run ends it and starts its own
+      await gw.stop("SIGKILL");
+      gw = undefined;
+      expect(alive(third)).toBe(true);
+      gw = await startGatewayFrom(from, files.configPath, { env });
+      const fourth = await newPid(device, pids, "telemetry after a restart that found a leftover process");
+      pids.push(fourth);
+      await waitUntil(() => !alive(third), 10_000, `the leftover process ${third} to be ended`);
+      expect(gw.output()).toContain(`ended Python connector process mqtt/mqtt_connector.py pid ${third} left running by an earlier gateway run`);
+      await gw.stop();
+      gw = undefined;
+      await waitUntil(() => !alive(fourth), 10_000, `the Python process ${fourth} to be gone after the gateway stopped`);
     } finally {
       await gw?.stop();
       for (const p of pids) if (alive(p)) process.kill(p, "SIGKILL"); // only if the test failed before the gateway ended them

@@ -34,10 +34,10 @@ test("interpreter: a path must exist, a name is looked up on PATH; missing: the 
 
 test("config dir argument: ends with /; tb-gw's INI logs.json in the state folder unless the config folder's logs.json is INI already", () => {
   const config = tmp();
-  const state = join(config, "state", "x");
+  const state = join(config, "state", "x", "python");
   writeFileSync(join(config, "logs.json"), JSON.stringify({ version: 1, loggers: {} }));
   const dir = pythonConfigDir(config, state, "debug");
-  expect(dir).toBe(`${join(state, "python")}/`);
+  expect(dir).toBe(`${state}/`);
   const ini = readFileSync(join(dir, "logs.json"), "utf8");
   expect(isIniLogging(ini)).toBe(true);
   expect(ini).toContain("[logger_connector]\nlevel=DEBUG\nhandlers=stderr\nqualname=connector");

@@ -161,13 +161,13 @@ export function iniLogging(logLevel?: string): string {
  * The `<config dir>/` argument. The reference client reads `<config dir>/logs.json` with Python's
  * INI `fileConfig`, which tb-gw's own (JSON) logs.json would make fail at start. So: the config
  * folder itself when its logs.json already is INI (a setup made for upstream's gRPC connectors),
- * else `stateDir/python/` with a logs.json written by tb-gw. Either way it ends with `/` (the
+ * else `stateDir/` with a logs.json written by tb-gw. Either way it ends with `/` (the
  * client appends the file name without a separator).
  */
 export function pythonConfigDir(configDir: string, stateDir: string, logLevel?: string): string {
   const own = join(configDir, "logs.json");
   if (existsSync(own) && isIniLogging(readFileSync(own, "utf8"))) return configDir.endsWith("/") ? configDir : `${configDir}/`;
-  const dir = join(stateDir, "python");
+  const dir = stateDir;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "logs.json");
   const text = iniLogging(logLevel);
