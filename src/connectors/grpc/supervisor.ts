@@ -51,9 +51,9 @@ export class ProcessSupervisor {
   private failures = 0;
   private lastEnd: string | undefined;
   private startedAt = 0;
-  /** Warning/error lines of earlier runs in this failure streak, and of the current run. */
-  private earlierRuns = new Set<string>();
-  private thisRun = new Set<string>();
+  /** Warning/error lines printed in this failure streak → the run that printed them first. */
+  private seen = new Map<string, number>();
+  private runs = 0;
 
   constructor(private readonly o: SupervisorOptions) {}
 
@@ -81,7 +81,7 @@ export class ProcessSupervisor {
     }
     this.child = child;
     this.startedAt = Date.now();
-    this.thisRun = new Set();
+    const run = ++this.runs;
     let done = false;
     let resolveExit!: () => void;
     this.exited = new Promise<void>((r) => (resolveExit = r));
@@ -96,7 +96,7 @@ export class ProcessSupervisor {
     child.once("error", (e) => finish(`could not be started: ${errorText(e)}`));
     child.once("exit", (code, signal) => finish(signal ? `was ended by signal ${signal}` : `exited with code ${code}`));
     for (const stream of ["stdout", "stderr"] as const) {
-      const out = new OutputLines(stream, (level, text) => this.line(level, text));
+      const out = new OutputLines(stream, (level, text) => this.line(run, level, text));
       const lines = createInterface({ input: child[stream]! });
       lines.on("line", (raw) => out.push(raw));
       lines.on("close", () => out.end());
@@ -108,10 +108,11 @@ export class ProcessSupervisor {
   }
 
   /** A crash loop prints the same error each run: logged at its level the first time, at debug after. */
-  private line(level: LineLevel, text: string): void {
+  private line(run: number, level: LineLevel, text: string): void {
     if (level === "warn" || level === "error") {
-      if (this.earlierRuns.has(text)) level = "debug";
-      else if (this.thisRun.size < REMEMBERED_LINES) this.thisRun.add(text);
+      const first = this.seen.get(text);
+      if (first !== undefined && first !== run) level = "debug";
+      else if (first === undefined && this.seen.size < REMEMBERED_LINES) this.seen.set(text, run);
     }
     this.o.log[level](text);
   }
@@ -130,8 +131,8 @@ export class ProcessSupervisor {
     const stable = this.startedAt !== 0 && Date.now() - this.startedAt >= (this.o.stableAfterMs ?? STABLE_AFTER_MS);
     if (stable) {
       this.failures = 0;
-      this.earlierRuns = new Set();
-    } else for (const l of this.thisRun) if (this.earlierRuns.size < REMEMBERED_LINES) this.earlierRuns.add(l);
+      this.seen.clear();
+    }
     const waitMs = backoff[Math.min(this.failures, backoff.length - 1)]!;
     this.failures++;
     // once per change: a process that keeps failing the same way does not flood the log
