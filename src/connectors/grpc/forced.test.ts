@@ -8,10 +8,10 @@
 // second forced entry whose script is missing fails alone, with the path and the fix.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FROM_BOTH, gatewayBinary, startGatewayFrom, writeGatewayConfig, type GatewayFrom } from "../../../test/support/gateway.ts";
+import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
 import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
@@ -151,3 +151,36 @@ for (const from of FROM_BOTH) {
     expect(existsSync(out)).toBe(true);
   }, 120_000);
 }
+
+test("useGRPCForce (source): a changed connector file restarts the process with the new file", async () => {
+  const port = await freePort();
+  const name = "Forced reload";
+  const device = `${name} device`;
+  const main = {
+    ...mainConfig(platform.port, { type: "memory" }, [{ type: "mqtt", name, configuration: "m.json", useGRPCForce: true }], { checkConnectorsConfigurationInSeconds: 1 }),
+    grpc: { enabled: true, serverPort: port, serverHost: "127.0.0.1", python: PYTHON },
+  };
+  const files = writeGatewayConfig(main, { "m.json": { broker: { host: "first.example" }, mapping: [] } });
+  mkdirSync(join(files.dir, "grpc_connectors", "mqtt"), { recursive: true });
+  copyFileSync(join(import.meta.dir, "test", "forced_connector.py"), join(files.dir, "grpc_connectors", "mqtt", "mqtt_connector.py"));
+  const out = mkdtempSync(join(tmpdir(), "tbgw-forced-"));
+  let gw: Started | undefined;
+  const pids: number[] = [];
+  try {
+    gw = await startGatewayFrom("source", files.configPath, { env: { PYTHONPATH: pythonStubs(), FORCED_TEST_OUT: out } });
+    const first = await newPid(device, [], "telemetry from the first process");
+    pids.push(first);
+    const file = join(files.dir, "m.json");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), broker: { host: "second.example" } }));
+    const second = await newPid(device, pids, "telemetry from the process started for the new file");
+    pids.push(second);
+    expect(alive(first)).toBe(false);
+    const sent = harness.telemetry().filter((t) => t.device === device && t.key === "brokerHost").map((t) => t.value);
+    expect(sent).toEqual(["first.example", "second.example"]);
+    const json = JSON.parse(JSON.parse(readFileSync(join(out, `launch-${second}.json`), "utf8")).argv[0]);
+    expect(json.config["m.json"].broker).toEqual({ host: "second.example" });
+  } finally {
+    await gw?.stop();
+    for (const p of pids) if (alive(p)) process.kill(p, "SIGKILL");
+  }
+}, 90_000);
