@@ -74,7 +74,9 @@ export class ProcessSupervisor {
     const { log } = this.o;
     let child: ChildProcess;
     try {
-      child = spawn(this.o.command, this.o.args, { cwd: this.o.cwd, env: this.o.env, stdio: ["ignore", "pipe", "pipe"] });
+      // its own process group: a Ctrl-C at the terminal reaches only the gateway, which then stops
+      // it in order (else Python dies of KeyboardInterrupt first and would be restarted mid-stop)
+      child = spawn(this.o.command, this.o.args, { cwd: this.o.cwd, env: this.o.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     } catch (e) {
       this.ended(`could not be started: ${errorText(e)}`);
       return;
