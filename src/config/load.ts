@@ -203,7 +203,7 @@ async function loadConnector(
   const type = entry.type.toLowerCase();
   let descriptor: ConnectorDescriptor<any> | undefined;
   try {
-    descriptor = opts.descriptors?.[type] ?? (await descriptorForEntry({ type: entry.type, class: entry.class }, configDir));
+    descriptor = opts.descriptors?.[type] ?? (await descriptorForEntry({ type: entry.type, class: entry.class, useGRPCForce: entry.useGRPCForce }, configDir));
   } catch (e) {
     diagnostics.push(diagAt(main, [...at, "type"], "error", `connector type "${type}" failed to load: ${errorText(e)}`));
     return undefined;

@@ -178,6 +178,8 @@ export const GrpcSchema = z
     minTimeBetweenPingsMs: ms("grpc.http2.min_time_between_pings_ms (read; not policed)"),
     minPingIntervalWithoutDataMs: ms("grpc.http2.min_ping_interval_without_data_ms (read; not policed)"),
     reconnectGraceMs: ms("tb-gw: ms a registered connector process may stay without a connection after keepalive closed it, before its devices are disconnected (default 30000; idle Python clients do not answer pings and reconnect at their next poll)"),
+    connectorsDir: z.optional(z.string()).check(z.describe("tb-gw: folder holding <type>/<type>_connector.py for connectors[] entries with useGRPCForce (e.g. upstream's thingsboard_gateway/grpc_connectors), relative to the config folder; default: <config folder>/grpc_connectors, then <config folder>/../grpc_connectors")),
+    python: z.optional(z.string()).check(z.describe("tb-gw: Python interpreter that runs useGRPCForce connectors: a name looked up on PATH or a path (default python3)")),
   })
   .check(z.describe("gRPC server for out-of-process connectors (connectors[] entries of type grpc)"));
 

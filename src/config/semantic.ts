@@ -11,6 +11,8 @@ import type { RoleHit } from "./schema-check.ts";
 import { checkExpressionRole } from "./expression-check.ts";
 import { diagAt, type Path, type SourceDoc } from "./source.ts";
 import { errorText } from "../observe/logger.ts";
+import { isBuiltInType } from "../connectors/index.ts";
+import { findPython, findScript, scriptSearchDirs } from "../connectors/grpc/launch.ts";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -207,22 +209,45 @@ export function checkMainSemantics(doc: SourceDoc, config: unknown, configDir: s
     if (why) out.push(diagAt(doc, ["thingsboard", "statistics", "configuration"], "warning", `custom statistics commands: ${why}; custom statistics will be skipped`));
   }
   checkStorageFolder(doc, c, configDir, out);
-  checkGrpcConnectors(doc, c, out);
+  checkGrpcConnectors(doc, c, configDir, out);
   return out;
 }
 
-/** Connectors of type grpc need a key and the gRPC server on: warned by `validate` (and `run`, which starts the other connectors). */
-function checkGrpcConnectors(doc: SourceDoc, c: Obj, out: Diagnostic[]): void {
+/**
+ * Connectors of type grpc need a key and the gRPC server on; a built-in type with `useGRPCForce`
+ * needs the server, a Python interpreter and its script. Warned by `validate` (and `run`, which
+ * starts the other connectors and says at the connector why it did not start).
+ */
+function checkGrpcConnectors(doc: SourceDoc, c: Obj, configDir: string, out: Diagnostic[]): void {
   const list = Array.isArray(c.connectors) ? c.connectors : [];
-  const serverOn = obj(c.grpc).enabled === true;
+  const grpc = obj(c.grpc);
+  const serverOn = grpc.enabled === true;
   list.forEach((e: unknown, i: number) => {
     const entry = obj(e);
-    if (entry.useGRPCForce === true || entry.useGRPC === true)
-      out.push(diagAt(doc, ["connectors", i, entry.useGRPCForce === true ? "useGRPCForce" : "useGRPC"], "warning", `connector "${String(entry.name)}": tb-gw runs its built-in connectors inside the gateway, not as a separate gRPC process; this setting is ignored`));
-    if (typeof entry.type !== "string" || entry.type.toLowerCase() !== "grpc") return;
+    const name = String(entry.name);
+    const type = typeof entry.type === "string" ? entry.type.toLowerCase() : "";
+    if (entry.useGRPC === true && entry.useGRPCForce !== true)
+      out.push(diagAt(doc, ["connectors", i, "useGRPC"], "warning", `connector "${name}": "useGRPC" is not read (upstream reads "useGRPCForce"); write "useGRPCForce": true to run the connector as a separate Python gRPC process`));
+    if (entry.useGRPCForce === true) {
+      const at: Path = ["connectors", i, "useGRPCForce"];
+      if (!isBuiltInType(type)) {
+        out.push(diagAt(doc, at, "warning", `connector "${name}": "useGRPCForce" applies to built-in connector types only; ignored for type "${String(entry.type)}"`));
+      } else if (!serverOn) {
+        out.push(diagAt(doc, at, "warning", `connector "${name}" has "useGRPCForce": true, so it runs as a separate Python gRPC process and needs the gRPC server: set "grpc": {"enabled": true, "serverPort": 9595}, or remove "useGRPCForce" to run the built-in ${type} connector inside tb-gw`));
+      } else {
+        for (const check of [() => findPython(typeof grpc.python === "string" ? grpc.python : undefined, configDir), () => findScript(type, scriptSearchDirs(configDir, typeof grpc.connectorsDir === "string" ? grpc.connectorsDir : undefined))]) {
+          try {
+            check();
+          } catch (err) {
+            out.push(diagAt(doc, at, "warning", `connector "${name}": ${errorText(err)}`));
+          }
+        }
+      }
+    }
+    if (type !== "grpc") return;
     if (typeof entry.key !== "string" || entry.key.trim() === "")
-      out.push(diagAt(doc, ["connectors", i], "warning", `connector "${String(entry.name)}" of type grpc needs a "key": one of your choice, or "auto" to have one generated and kept in persistent_keys.json`));
-    if (!serverOn) out.push(diagAt(doc, ["connectors", i, "type"], "warning", `connector "${String(entry.name)}" of type grpc needs the gRPC server: set "grpc": {"enabled": true, "serverPort": 9595}`));
+      out.push(diagAt(doc, ["connectors", i], "warning", `connector "${name}" of type grpc needs a "key": one of your choice, or "auto" to have one generated and kept in persistent_keys.json`));
+    if (!serverOn) out.push(diagAt(doc, ["connectors", i, "type"], "warning", `connector "${name}" of type grpc needs the gRPC server: set "grpc": {"enabled": true, "serverPort": 9595}`));
   });
 }
 

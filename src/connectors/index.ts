@@ -51,11 +51,19 @@ export async function loadDescriptor(type: string): Promise<ConnectorDescriptor<
   return load ? (await load()).descriptor : undefined;
 }
 
+/** Whether `type` is one of upstream's built-in connector types (in this build or not), i.e. one `useGRPCForce` applies to. */
+export function isBuiltInType(type: string): boolean {
+  const t = type.toLowerCase();
+  return t !== "grpc" && (t in connectorRegistry || notInThisBuild(t) !== undefined);
+}
+
 /**
- * The descriptor for a `connectors[]` entry: the built-in type's, else (as upstream: any other type
- * with a `class`) a custom connector from `<configDir>/extensions/<type>/` (src/connectors/custom/).
+ * The descriptor for a `connectors[]` entry: the built-in type's (or, with `"useGRPCForce": true`,
+ * its Python gRPC twin run as a process: src/connectors/grpc/forced.ts), else (as upstream: any
+ * other type with a `class`) a custom connector from `<configDir>/extensions/<type>/` (src/connectors/custom/).
  */
-export async function descriptorForEntry(entry: { type: string; class?: unknown }, configDir: string): Promise<ConnectorDescriptor<any> | undefined> {
+export async function descriptorForEntry(entry: { type: string; class?: unknown; useGRPCForce?: unknown }, configDir: string): Promise<ConnectorDescriptor<any> | undefined> {
+  if (entry.useGRPCForce === true && isBuiltInType(entry.type)) return (await import("./grpc/forced.ts")).forcedGrpcDescriptor(entry.type.toLowerCase());
   const builtIn = await loadDescriptor(entry.type);
   if (builtIn || typeof entry.class !== "string" || entry.class === "") return builtIn;
   const { customDescriptor } = await import("./custom/index.ts");

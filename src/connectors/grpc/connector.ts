@@ -35,17 +35,17 @@ export class GrpcConnector implements Connector, ConnectorBinding {
   readonly name: string;
   readonly id: string;
   /** Devices this connector's process connected or sent data for: name → type. */
-  private readonly devices = new Map<string, string>();
+  protected readonly devices = new Map<string, string>();
   private readonly pendingRpc = new Map<string, { resolve: (v: RpcReply) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private stopped = false;
   private droppingBadData = false;
   private lastStoreProblem: string | undefined;
 
   constructor(
-    private readonly server: GrpcServer,
+    protected readonly server: GrpcServer,
     readonly key: string,
     readonly configuration: string,
-    private readonly ctx: ConnectorContext,
+    protected readonly ctx: ConnectorContext,
   ) {
     this.name = ctx.name;
     this.id = ctx.id;

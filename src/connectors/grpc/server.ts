@@ -105,7 +105,12 @@ export class GrpcServer implements GatewayService {
     private readonly keepaliveGraceMs: number,
     /** host:port it listens on (the real port when serverPort is 0). */
     public address: string,
+    /** The `grpc` section it was started with (useGRPCForce connectors read the interpreter and script folder from it). */
+    readonly config: GrpcConfig,
   ) {}
+
+  /** The port it listens on (the real one when serverPort is 0). */
+  port = 0;
 
   static async start(cfg: GrpcConfig, log: Logger): Promise<GrpcServer> {
     const def = loadServiceDefinition();
@@ -113,7 +118,7 @@ export class GrpcServer implements GatewayService {
     const net = createServer();
     const host = cfg.serverHost;
     const address = `${host.includes(":") ? `[${host}]` : host}:${cfg.serverPort}`;
-    const server = new GrpcServer(grpcServer, net, log, cfg.reconnectGraceMs ?? KEEPALIVE_RECONNECT_GRACE_MS, address);
+    const server = new GrpcServer(grpcServer, net, log, cfg.reconnectGraceMs ?? KEEPALIVE_RECONNECT_GRACE_MS, address, cfg);
     const method = def.stream!;
     const decode = method.requestDeserialize;
     // grpc-js answers a request it cannot decode with INTERNAL; say so in our log too, once per run of bad requests
@@ -144,6 +149,7 @@ export class GrpcServer implements GatewayService {
     const port = real && typeof real === "object" ? real.port : cfg.serverPort;
     const shown = `${host.includes(":") ? `[${host}]` : host}:${port}`;
     server.address = shown;
+    server.port = port;
     log.info(`gRPC connector server listening on ${shown} (keepalive every ${channelOptions(cfg)["grpc.keepalive_time_ms"]} ms)`);
     return server;
   }
@@ -209,6 +215,19 @@ export class GrpcServer implements GatewayService {
       this.unbind(s);
     }
     if (this.bindings.get(binding.key) === binding) this.bindings.delete(binding.key);
+  }
+
+  /**
+   * The connector's process is known to be gone (the gateway launched it and saw it end): drop its
+   * session, so the next process registers at once instead of going through the takeover path.
+   */
+  release(binding: ConnectorBinding): boolean {
+    const s = this.sessionOf.get(binding);
+    if (!s) return false;
+    if (s.lostTimer) clearTimeout(s.lostTimer);
+    this.unbind(s);
+    this.sessions.delete(s.id);
+    return true;
   }
 
   /** Queue a downlink for the connector's session; false when no connector process is registered. */

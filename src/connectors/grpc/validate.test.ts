@@ -32,8 +32,28 @@ test("no key, server off: one warning each, naming the connector and the fix", a
   expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
 });
 
-test("useGRPCForce on a built-in connector: a warning that it runs in process", async () => {
-  const files = withConnectors({ enabled: true }, [{ type: "grpc", name: "Ext", configuration: "ext.json", key: "k", useGRPCForce: true }]);
+test("useGRPCForce on a grpc entry is ignored; useGRPC (not upstream's name) is not read", async () => {
+  const files = withConnectors({ enabled: true }, [
+    { type: "grpc", name: "Ext", configuration: "ext.json", key: "k", useGRPCForce: true },
+    { type: "mqtt", name: "Alias", configuration: "ext.json", useGRPC: true },
+  ]);
   const r = await checkGatewayConfig(files.configPath, { env: {} });
-  expect(r.diagnostics.map((d) => d.message)).toContainEqual(expect.stringContaining("this setting is ignored"));
+  const msgs = r.diagnostics.map((d) => d.message);
+  expect(msgs).toContainEqual(expect.stringContaining('connector "Ext": "useGRPCForce" applies to built-in connector types only; ignored for type "grpc"'));
+  expect(msgs).toContainEqual(expect.stringContaining('connector "Alias": "useGRPC" is not read (upstream reads "useGRPCForce")'));
+});
+
+test("useGRPCForce on a built-in type: the server off, then no script, then a missing interpreter, each a warning at the entry naming the fix", async () => {
+  const entry = { type: "mqtt", name: "Forced", configuration: "ext.json", useGRPCForce: true };
+  const off = await checkGatewayConfig(withConnectors({ enabled: false }, [entry]).configPath, { env: {} });
+  const offMsgs = off.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message);
+  expect(offMsgs).toContainEqual(expect.stringContaining('connector "Forced" has "useGRPCForce": true, so it runs as a separate Python gRPC process and needs the gRPC server: set "grpc": {"enabled": true'));
+  expect(off.connectors.map((c) => c.descriptor?.title)).toEqual(["mqtt connector run as a separate Python gRPC process (useGRPCForce)"]);
+
+  const files = withConnectors({ enabled: true, python: "/nonexistent/python3" }, [entry]);
+  const r = await checkGatewayConfig(files.configPath, { env: {} });
+  const msgs = r.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message);
+  expect(msgs).toContainEqual(expect.stringContaining(`no mqtt/mqtt_connector.py found (looked at ${join(files.dir, "grpc_connectors", "mqtt", "mqtt_connector.py")}, `));
+  expect(msgs).toContainEqual(expect.stringContaining('Python interpreter /nonexistent/python3 not found; install it (Debian: apt-get install python3 python3-grpcio) or set "grpc": {"python"'));
+  expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
 });
