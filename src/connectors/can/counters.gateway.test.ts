@@ -70,7 +70,8 @@ describe("CAN frame counters in status and statistics", () => {
         main.status = { socket };
         writeGatewayConfig(main, {}, files.dir);
         const received = harness.received.length;
-        gw = await startGatewayFrom(from, files.configPath);
+        // the status socket opens after "gateway started": wait for its own line
+        gw = await startGatewayFrom(from, files.configPath, { ready: /status socket on / });
         // the bus is open once the sample's three start-up polls arrive
         await peer.until((f) => (f.length >= 3 ? true : undefined), "three polling frames");
 

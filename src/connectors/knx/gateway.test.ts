@@ -103,6 +103,7 @@ describe("KNX connector in the gateway", () => {
       await harness.waitFor(() => attrs().length >= 3 || undefined, 30_000, "three polls of All types");
       expect(attrs()[0]!.body["All types"]).toEqual(Object.fromEntries(TYPES.map((t) => [t.key, t.value])));
       expect(harness.received.slice(received).some((r) => r.topic === "v1/gateway/telemetry" && r.body["Half dead"])).toBe(false);
+      await knxd.settled();
       expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "2/2/9")).toHaveLength(1);
     } finally {
       if (process.env.KNX_DEBUG) console.log(gw?.output());

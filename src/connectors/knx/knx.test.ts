@@ -59,6 +59,7 @@ describe("KNX connector against knxd", () => {
     expect(data.telemetry![0]!.values).toEqual(Object.fromEntries(TYPES.map((t) => [t.key, t.value])));
     expect(data.attributes).toEqual({ temperatureAttr: 21.5 });
     // one poll: each address read once, 2/1/8 too although two keys use it
+    await knxd.settled();
     const reads = knxd.telegrams().filter((t) => t.kind === "read");
     expect(reads.filter((t) => t.address === "2/1/8")).toHaveLength(1);
     expect(reads.filter((t) => t.address === "2/0/1")).toHaveLength(1);
@@ -90,6 +91,7 @@ describe("KNX connector against knxd", () => {
     const ctx = await start(configFor(knxd, [dev("East"), dev("West"), dev("North")]));
     await ctx.waitFor(() => ["East", "West", "North"].every((n) => telemetryOf(ctx, n).t === 21.5), 30_000, "all three devices");
     if (process.env.KNX_DEBUG) console.log(JSON.stringify(knxd.telegrams()), knxd.monitorLines());
+    await knxd.settled();
     expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "6/0/1")).toHaveLength(1);
   }, 60_000);
 
@@ -102,6 +104,7 @@ describe("KNX connector against knxd", () => {
     // Alive polls again and again while Half dead's first read of 3/0/9 is still unanswered.
     await ctx.waitFor((s) => s.filter((d) => d.deviceName === "Alive").length >= 4, 30_000, "four polls of Alive");
     expect(ctx.sent.some((d) => d.deviceName === "Half dead")).toBe(false);
+    await knxd.settled();
     expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "3/0/9")).toHaveLength(1);
   }, 60_000);
 
@@ -145,8 +148,10 @@ describe("KNX connector against knxd", () => {
     ]);
 
     // a read rule with params {}: a GroupValueRead and the answer, no write (upstream writes "{}")
+    await knxd.settled();
     const readsBefore = knxd.telegrams().filter((t) => t.kind === "read" && t.address === "1/0/5").length;
     expect(await connector!.onRpc({ device: "Device KNX", id: 3, method: "get_name", params: {} })).toEqual({ result: { value: "KNX" } });
+    await knxd.settled();
     expect(knxd.telegrams().filter((t) => t.kind === "read" && t.address === "1/0/5").length).toBe(readsBefore + 1);
     expect(writes()).toHaveLength(4);
 

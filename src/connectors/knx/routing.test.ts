@@ -91,6 +91,7 @@ describe("KNX routing (multicast) in the gateway", () => {
           expect(attrs.body[DEVICE]).toEqual({ temperature: 21.5 });
           const tele = await harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]), 30_000, "humidity telemetry");
           expect(tele.body[DEVICE]).toEqual([{ ts: expect.any(Number), values: { humidity: 40 } }]);
+          await knxd.settled();
           expect(knxd.telegrams().some((t) => t.kind === "read" && t.address === "1/0/6")).toBe(true);
 
           // the brightness attribute update: one byte 0x4d on 1/0/9, sent as 1.0.10

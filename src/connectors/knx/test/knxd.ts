@@ -16,6 +16,9 @@ import { createTestNetns, hostDevicesInGroup, KNX_GROUP_IGMP, type TestNetns } f
 
 const RESPONDER = join(import.meta.dir, "responder.py");
 
+/** Group address of settled()'s marker writes: no test or sample uses it. */
+const MARKER = "31/7/255";
+
 export interface BusTelegram {
   kind: "read" | "response" | "write" | "other";
   address: string;
@@ -42,6 +45,13 @@ export interface Knxd {
   burst(count: number, address: string, hex: string): void;
   /** Group telegrams seen by the responder (it sees every one on the bus), in order. */
   telegrams(): BusTelegram[];
+  /**
+   * Resolves once telegrams() holds everything put on the bus before the call. A value that
+   * reached the gateway can arrive before the responder's line about the read that fetched it (two
+   * processes, two pipes); a write to a marker address nobody uses goes over the bus after them,
+   * and the responder reports the bus in order. Marker telegrams are not in telegrams().
+   */
+  settled(): Promise<void>;
   until<T>(pick: (t: BusTelegram[]) => T | undefined, what: string, timeoutMs?: number): Promise<T>;
   /** knxtool vbusmonitor1's lines: an independent view of the bus. */
   monitorLines(): string[];
@@ -85,6 +95,8 @@ export async function startKnxd(values: Record<string, string> = {}, opts: KnxdO
     await waitUntil(() => netns.devicesInGroup(KNX_GROUP_IGMP).includes(netns.nsDevice), 10_000, "knxd's multicast join inside its namespace");
     const url = `local:${sock}`;
     const seen: BusTelegram[] = [];
+    let markersSeen = 0;
+    let markersSent = 0;
     const lines: string[] = [];
     responder = spawn("/usr/bin/python3", ["-u", RESPONDER, sock, JSON.stringify(values)], { stdio: ["pipe", "pipe", "pipe"] });
     let ready = false;
@@ -98,6 +110,7 @@ export async function startKnxd(values: Record<string, string> = {}, opts: KnxdO
       for (const line of parts) {
         const [kind, address, hex] = line.trim().split(" ");
         if (kind === "ready") ready = true;
+        else if (address === MARKER) markersSeen++;
         else if (kind === "read" || kind === "response" || kind === "write" || kind === "other") seen.push({ kind, address: address!, hex: hex ?? "" });
       }
     });
@@ -138,6 +151,11 @@ export async function startKnxd(values: Record<string, string> = {}, opts: KnxdO
       },
       burst: (count, address, hex) => void r.stdin.write(`burst ${count} ${address} ${hex}\n`),
       telegrams: () => [...seen],
+      settled: async () => {
+        const n = ++markersSent;
+        tool(["groupwrite", url, MARKER, "01"]);
+        await waitUntil(() => markersSeen >= n, 20_000, "the bus marker back from the responder");
+      },
       until: async (pick, what, timeoutMs = 20_000) => {
         let found: ReturnType<typeof pick>;
         await waitUntil(() => (found = pick(seen)) !== undefined, timeoutMs, what);
