@@ -192,6 +192,8 @@ function issueMessage(iss: z.core.$ZodIssue & { input?: unknown }, path: Path): 
 /** Flatten union failures: follow the branch that got furthest (longest issue paths). */
 function flatten(iss: z.core.$ZodIssue): z.core.$ZodIssue[] {
   if (iss.code !== "invalid_union" || !(iss as any).errors?.length) return [iss];
+  // a field that is not there fails every form alike: say it is missing, as for any other field
+  if ((iss as any).input === undefined && iss.path.length > 0) return [{ code: "invalid_type", expected: "object", input: undefined, path: iss.path, message: "missing" } as unknown as z.core.$ZodIssue];
   const branches = (iss as any).errors as z.core.$ZodIssue[][];
   // A union of literals (e.g. qos 0 | 1) fails every branch the same way: one "use one of" message.
   if (branches.every((b) => b.length === 1 && b[0]!.code === "invalid_value" && b[0]!.path.length === 0)) {
