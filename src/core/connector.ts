@@ -120,6 +120,14 @@ export interface ConnectorDescriptor<C = unknown> {
    */
   create(config: C, ctx: ConnectorContext): Promise<Connector>;
   /**
+   * `tb-gw run --check`: after `create`, build what the connector's start() builds from the config
+   * before its first I/O (mapping plans, compiled expressions, converter lookups), with the same
+   * builders start() uses, and without opening any device, network connection, server or storage.
+   * Throw what would make start() fail; log (through ctx.log) what start() would log and run on
+   * with. Not needed where `create` already builds everything from the config.
+   */
+  prepare?(config: C, ctx: ConnectorContext): Promise<void>;
+  /**
    * Offline checks beyond the schema on the file as written (called only when the schema check
    * passed): warnings that `validate` prints and `run` logs with file:line:col. No I/O.
    */
