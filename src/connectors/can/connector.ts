@@ -13,7 +13,7 @@ import { SocketCanBus } from "./socketcan.ts";
 import { buildPayload, buildRoutes, commandMatches, convertFrame, mergeRpcRule, parseSetParams, type KeyRule, type Routes } from "./converter.ts";
 
 /** The class name of the built-in uplink converter: any other `converters.uplink` is a user's class. */
-const BUILT_IN_UPLINK = "BytesCanUplinkConverter";
+export const BUILT_IN_UPLINK = "BytesCanUplinkConverter";
 import { parseHex } from "./layout.ts";
 import type { CanConfig, CanDevice, CanKey, DownlinkRule } from "./schema.ts";
 import type { CanFrame } from "./slcan.ts";

@@ -32,7 +32,7 @@ interface DeviceState {
 }
 
 /** The class name of the built-in converter: any other `uplinkConverter` is a user's class. */
-const BUILT_IN_CONVERTER = "KNXUplinkConverter";
+export const BUILT_IN_CONVERTER = "KNXUplinkConverter";
 
 /** Connection settings from the client section: type, addresses, pace. */
 export function busOptions(c: KnxClientConfig): BusOptions {

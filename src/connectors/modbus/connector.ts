@@ -47,7 +47,7 @@ function rpcEntries(s: SlaveConfig): KeyConfig[] {
 }
 
 /** The class name of the built-in uplink converter: any other `uplinkConverter` is a user's class. */
-const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
+export const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
 
 export class ModbusConnector implements Connector {
   private readonly links = new Map<string, ModbusLink>();
