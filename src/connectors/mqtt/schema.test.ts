@@ -119,3 +119,10 @@ describe("convertSample (tb-gw validate --sample)", () => {
     await expect(descriptor.convertSample!(c, new Uint8Array(), { topic: "no/such", configDir: "/x" })).rejects.toThrow(/no mapping matches topic no\/such/);
   });
 });
+
+test("a request rule's filter that is not a regular expression is refused by the schema, not skipped at run time (found by the config fuzz)", () => {
+  const rule = { deviceNameFilter: "[", attributeFilter: ".*", topicExpression: "t", valueExpression: "v" };
+  const r = MqttConfigSchema.safeParse({ broker: { host: "127.0.0.1" }, mapping: [], requestsMapping: { attributeUpdates: [rule] } });
+  expect(r.success).toBe(false);
+  expect(JSON.stringify(r.error?.issues)).toContain("not a regular expression");
+});

@@ -6,6 +6,7 @@
 import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
 import { toCurrentFormat } from "./compat.ts";
+import { pythonRegex } from "./topic.ts";
 
 const Qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 const Source = z.enum(["message", "topic", "constant"]);
@@ -13,6 +14,18 @@ const Source = z.enum(["message", "topic", "constant"]);
 /** An optional field with a description: the most common field shape in this file. */
 const opt = <T extends z.core.SomeType>(t: T, description: string) => z.optional(t).check(z.describe(description));
 const optString = (description: string) => opt(z.string(), description);
+/** A Python regular expression the connector compiles (pythonRegex): refused here, with its place, when it does not compile. */
+const PyRegex = (description: string) =>
+  z.string().check(
+    z.superRefine((s, ctx) => {
+      try {
+        pythonRegex(s);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `not a regular expression: ${(e as Error).message}`, input: s });
+      }
+    }),
+    z.describe(description),
+  );
 const optFile = (description: string) => opt(z.string().check(z.meta({ tbgw: "file" })), description);
 
 const SecuritySchema = z
@@ -143,8 +156,8 @@ const AttributeRequestSchema = z.object({
 });
 
 const AttributeUpdateSchema = z.object({
-  deviceNameFilter: z.string().check(z.describe("regex matched at the start of the device name")),
-  attributeFilter: z.string().check(z.describe("regex matched at the start of the attribute key")),
+  deviceNameFilter: PyRegex("regex matched at the start of the device name"),
+  attributeFilter: PyRegex("regex matched at the start of the attribute key"),
   topicExpression: z.string().check(z.describe("${deviceName}, ${attributeKey}, ${attributeValue}")),
   valueExpression: z.string().check(z.describe("${deviceName}, ${attributeKey}, ${attributeValue}")),
   retain: z._default(z.boolean(), false),
@@ -153,8 +166,8 @@ const AttributeUpdateSchema = z.object({
 
 export const RpcHandlerSchema = z.object({
   type: opt(z.enum(["oneWay", "twoWay"]), "informative; a response topic and timeout make it two-way"),
-  deviceNameFilter: z.string().check(z.describe("regex searched in the device name")),
-  methodFilter: z.string().check(z.describe("regex searched in the method name")),
+  deviceNameFilter: PyRegex("regex searched in the device name"),
+  methodFilter: PyRegex("regex searched in the method name"),
   requestTopicExpression: z.string().check(z.describe("${deviceName}, ${methodName}, ${requestId}, ${params.x}")),
   valueExpression: z.string().check(z.describe("payload; ${params} / ${params.x} as JSON")),
   responseTopicExpression: optString("two-way: topic the device answers on"),
