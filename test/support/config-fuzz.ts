@@ -14,6 +14,7 @@ import { hasErrors } from "../../src/config/diagnostics.ts";
 import { knownConnectorTypes } from "../../src/connectors/index.ts";
 import { buildConnectors } from "../../src/run/check-gateway.ts";
 import { SAMPLES } from "./paths.ts";
+import { writeSampleExtensions } from "./sample-extensions.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 /** Connector types with an upstream sample, and the sample files of each. */
@@ -32,6 +33,8 @@ export interface FuzzCounts {
   built: number;
   /** Of those, the ones whose build failed or logged an error: a clear config error, found by the build. */
   buildErrors: number;
+  /** A few distinct build errors (the config errors only the build finds), for a reader to judge. */
+  buildErrorSamples: string[];
   /** Exceptions out of the checker, diagnostics without a place, program errors out of a build. */
   crashes: number;
   /** The first few crashes, with the case to replay. */
@@ -100,13 +103,14 @@ export function isProgramError(e: unknown): boolean {
 /** `cases` mutations of one connector type's sample through the checker and the build. */
 export async function fuzzConnectorType(type: string, files: string[], cases: number, seed: number): Promise<FuzzCounts> {
   const work = mkdtempSync(join(tmpdir(), `tbgw-cfgfuzz-${type}-`));
-  const counts: FuzzCounts = { type, cases, refused: 0, built: 0, buildErrors: 0, crashes: 0, crashReports: [] };
+  const counts: FuzzCounts = { type, cases, refused: 0, built: 0, buildErrors: 0, crashes: 0, crashReports: [], buildErrorSamples: [] };
   const crash = (i: number, file: string, text: string, what: string) => {
     counts.crashes++;
     if (counts.crashReports.length < 5) counts.crashReports.push(`${type} case ${i} (seed ${seed}) on ${file}: ${what}\n--- ${file}:\n${text.slice(0, 1500)}`);
   };
   try {
     const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+    writeSampleExtensions(work); // the samples' custom converter classes: an unmutated sample builds cleanly
     const mutators = new Map<string, () => string>();
     files.forEach((f, k) => {
       copyFileSync(join(SAMPLES, f), join(work, f));
@@ -143,7 +147,11 @@ export async function fuzzConnectorType(type: string, files: string[], cases: nu
       for (const b of built) {
         if (b.failure !== undefined && isProgramError(b.thrown)) crash(i, file, text, `building threw ${b.thrown instanceof Error ? b.thrown.stack : String(b.thrown)}`);
         else if (b.errors.some((m) => ERROR_TEXT_OF_A_BUG.test(m))) crash(i, file, text, `building logged a program error: ${b.errors.join(" | ")}`);
-        else if (b.failure !== undefined || b.errors.length > 0) counts.buildErrors++;
+        else if (b.failure !== undefined || b.errors.length > 0) {
+          counts.buildErrors++;
+          const sample = (b.failure ?? b.errors[0]!).replaceAll(work, "<configDir>").replace(/\d+/g, "N").slice(0, 160);
+          if (counts.buildErrorSamples.length < 6 && !counts.buildErrorSamples.includes(sample)) counts.buildErrorSamples.push(sample);
+        }
       }
     }
   } finally {
