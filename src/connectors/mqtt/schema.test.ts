@@ -126,3 +126,15 @@ test("a request rule's filter that is not a regular expression is refused by the
   expect(r.success).toBe(false);
   expect(JSON.stringify(r.error?.issues)).toContain("not a regular expression");
 });
+
+test("a device name or key taken from the topic by a regex that does not compile is refused by the schema at that field (found by the config fuzz)", () => {
+  const mapping = (deviceInfo: object, key: object) => ({ topicFilter: "s/+", converter: { type: "json", deviceInfo, timeseries: [{ type: "string", value: "${v}", ...key }] } });
+  const parse = (m: object) => MqttConfigSchema.safeParse({ broker: { host: "127.0.0.1" }, mapping: [m] });
+  const bad = parse(mapping({ deviceNameExpressionSource: "topic", deviceNameExpression: "(" }, { key: "k" }));
+  expect(bad.success).toBe(false);
+  expect(bad.error?.issues[0]?.path.join(".")).toBe("mapping.0.converter.deviceInfo.deviceNameExpression");
+  expect(bad.error?.issues[0]?.message).toContain("does not compile");
+  expect(parse(mapping({ deviceNameExpressionSource: "topic", deviceNameExpression: "s/(.*)" }, { key: "[", keySource: "topic" })).success).toBe(false);
+  // the same text from a message template or a constant is no regex
+  expect(parse(mapping({ deviceNameExpressionSource: "constant", deviceNameExpression: "(" }, { key: "[" })).success).toBe(true);
+});

@@ -14,6 +14,19 @@ const Source = z.enum(["message", "topic", "constant"]);
 /** An optional field with a description: the most common field shape in this file. */
 const opt = <T extends z.core.SomeType>(t: T, description: string) => z.optional(t).check(z.describe(description));
 const optString = (description: string) => opt(z.string(), description);
+/** `source: "topic"` makes `field` a regex on the topic: refused here, at the field, when it does not compile. */
+const topicRegexes = (pairs: Array<[source: string, field: string]>) =>
+  z.superRefine((o: Record<string, unknown>, ctx) => {
+    for (const [source, field] of pairs) {
+      const expr = o[field];
+      if (o[source] !== "topic" || typeof expr !== "string" || expr === "") continue;
+      try {
+        pythonRegex(expr);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `${source} is "topic", so this is a regular expression on the topic, and it does not compile: ${(e as Error).message}`, input: expr, path: [field] });
+      }
+    }
+  });
 /** A Python regular expression the connector compiles (pythonRegex): refused here, with its place, when it does not compile. */
 const PyRegex = (description: string) =>
   z.string().check(
@@ -68,7 +81,13 @@ const DeviceInfoSchema = z
     deviceProfileExpressionSource: z.optional(Source),
     deviceProfileExpression: optString("device profile (type) expression; default `default`"),
   })
-  .check(z.describe("Where the device name and profile come from"));
+  .check(
+    topicRegexes([
+      ["deviceNameExpressionSource", "deviceNameExpression"],
+      ["deviceProfileExpressionSource", "deviceProfileExpression"],
+    ]),
+    z.describe("Where the device name and profile come from"),
+  );
 
 const KeySchema = z
   .object({
@@ -87,7 +106,7 @@ const KeySchema = z
     dayfirst: z.optional(z.boolean()),
     yearfirst: z.optional(z.boolean()),
   })
-  .check(z.describe("One attribute or time series"));
+  .check(topicRegexes([["keySource", "key"]]), z.describe("One attribute or time series"));
 
 const KeysOrAll = z.union([z.literal("*"), z.array(z.union([z.literal("*"), KeySchema]))]).check(z.describe('key list, or "*" for the whole JSON object'));
 
