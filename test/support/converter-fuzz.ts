@@ -11,6 +11,9 @@ export function isProgramError(e: unknown): boolean {
   return !e.message;
 }
 
+/** Error texts of program errors (TypeError, RangeError, ...), for errors a connector caught and logged. */
+export const PROGRAM_ERROR_TEXT = /is not a function|Cannot read propert|undefined is not|null is not|is not defined|is not iterable|Maximum call stack|Invalid array length|Conversion from 'BigInt'|BigInt does not|Cannot convert|without a message/;
+
 /** Undefined when `data` is what the platform can take: named devices, values that serialise. */
 export function checkData(data: ConvertedData[]): string | undefined {
   if (!Array.isArray(data)) return "the converter did not return a list";
