@@ -74,14 +74,17 @@ function payloads(rand: () => number, keys: string[]): () => Uint8Array {
     ])();
 }
 
-const types = knownConnectorTypes();
-
 // every connector type with an upstream sample (grpc has none: its converters take protobuf messages)
-for (const type of types.filter((t) => existsSync(join(SAMPLES, `${t}.json`)))) {
+// whose descriptor has convertSample; the others have their own converter fuzz beside this file
+// (modbus-, bacnet-, opcua-, snmp-, ble-, knx-converter.test.ts)
+const types: string[] = [];
+for (const t of knownConnectorTypes()) if (existsSync(join(SAMPLES, `${t}.json`)) && (await loadDescriptor(t))?.convertSample) types.push(t);
+
+for (const type of types) {
   const samplePath = join(SAMPLES, `${type}.json`);
   test(`${type}: ${CASES} fuzzed payloads through the sample config's converters: no program error, only well-formed data`, async () => {
     const descriptor = (await loadDescriptor(type))!;
-    if (!descriptor.convertSample) return;
+    if (!descriptor.convertSample) throw new Error(`${type} has no convertSample`);
     const text = readFileSync(samplePath, "utf8");
     const parsed = descriptor.schema.safeParse(JSON.parse(text));
     expect(parsed.success).toBe(true);
