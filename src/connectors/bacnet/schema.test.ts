@@ -186,3 +186,14 @@ test("a value whose shape is not what its tag decodes to skips that property wit
   // a bit string claiming more bits than it carries gives the bits it carries
   expect(toTbValue([{ type: T.BIT_STRING, value: { bitsUsed: 2 ** 31, value: [5] } }], 2, 111)).toEqual([1, 0, 1, 0, 0, 0, 0, 0]);
 });
+
+test("validate warns at the place of an objectType, propertyId or objectId the connector would skip (found by the config fuzz through run --check)", async () => {
+  const { descriptor } = await import("./index.ts");
+  const device = (item: object) => ({ devices: [{ deviceInfo: { deviceNameExpression: "d" }, timeseries: [{ key: "k", objectType: "analogInput", objectId: 1, propertyId: "presentValue", ...item }] }] });
+  expect(descriptor.lint!(device({}))).toEqual([]);
+  expect(descriptor.lint!(device({ objectType: "analog-input", propertyId: ["presentValue", "*", "statusFlags"] }))).toEqual([]);
+  expect(descriptor.lint!(device({ objectType: "analogInpt" })).map((w) => [w.path.join("."), w.message])).toEqual([["devices.0.timeseries.0.objectType", 'unknown objectType "analogInpt" (camelCase names such as analogInput, binaryValue, device): this item is skipped']]);
+  expect(descriptor.lint!(device({ propertyId: ["presentValue", "presntValue"] })).map((w) => w.path.join("."))).toEqual(["devices.0.timeseries.0.propertyId"]);
+  expect(descriptor.lint!(device({ objectId: "5-1" })).map((w) => w.path.join("."))).toEqual(["devices.0.timeseries.0.objectId"]);
+  expect(descriptor.lint!(device({ objectType: "device", objectId: "any" }))).toEqual([]);
+});
