@@ -34,6 +34,8 @@ export interface ConnectorContext {
    */
   readonly instance?: string;
   readonly log: Logger;
+  /** True when the connector is built for `tb-gw run --check`: it is never started; write nothing. */
+  readonly checkOnly?: boolean;
   /** The `connectors[]` entry as written in the main config (e.g. a grpc connector's `key`). */
   readonly entry?: Readonly<Record<string, unknown>>;
   /** A running gateway service by its main-config section (`grpc`); undefined when off or failed to start. */

@@ -131,6 +131,7 @@ function checkContext(loaded: GatewayConfig, c: LoadedConnector, type: string, s
     dataDir: join(stateDir, "state", name.replace(/[^\w.-]+/g, "_")),
     instance,
     log: new Logger(name),
+    checkOnly: true,
     entry: c.entry as Readonly<Record<string, unknown>>,
     service: <S extends GatewayService>(section: string) => (services.has(section) ? (standIn as S) : undefined),
     sendData: () => Promise.resolve("NOT_STORED"),

@@ -121,6 +121,25 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  test('a gRPC connector with key "auto": built against a stand-in for the gRPC server (not started), its key not written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-grpc-"));
+    try {
+      const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+      main.grpc = { enabled: true, serverPort: port };
+      main.connectors = [{ name: "python side", type: "grpc", key: "auto", configuration: "grpc.json" }];
+      writeFileSync(join(dir, "grpc.json"), JSON.stringify({ name: "python side" }));
+      writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+      const before = snapshot(dir);
+      const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
+      expect(r.out).toContain("  ok     python side (grpc)");
+      expect(r.code).toBe(0);
+      expect(snapshot(dir)).toEqual(before); // no persistent_keys.json
+      expect(connections).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 test("run --help teaches --check", async () => {
