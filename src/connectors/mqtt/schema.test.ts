@@ -138,3 +138,18 @@ test("a device name or key taken from the topic by a regex that does not compile
   // the same text from a message template or a constant is no regex
   expect(parse(mapping({ deviceNameExpressionSource: "constant", deviceNameExpression: "(" }, { key: "[" })).success).toBe(true);
 });
+
+test("a converter or request without a device name is refused by validate at its deviceInfo; run skipped it with an error (found by the config fuzz through run --check)", () => {
+  const parse = (c: object) => MqttConfigSchema.safeParse({ broker: { host: "127.0.0.1" }, ...c });
+  const json = (deviceInfo?: object) => ({ mapping: [{ topicFilter: "s/+", converter: { type: "json", ...(deviceInfo ? { deviceInfo } : {}), timeseries: [] } }] });
+  const noName = parse(json({ deviceProfileExpression: "t" }));
+  expect(noName.success).toBe(false);
+  expect(noName.error?.issues.map((i) => i.path.join("."))).toEqual(["mapping.0.converter.deviceInfo.deviceNameExpression"]);
+  expect(parse(json({ deviceNameExpressionSource: "constant", deviceNameExpression: "" })).success).toBe(false);
+  expect(parse(json()).success).toBe(false);
+  // the old format's keys and custom converters name devices their own way
+  expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "json", deviceNameJsonExpression: "${sn}", timeseries: [] } }] }).success).toBe(true);
+  expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "custom", extension: "Mine" } }] }).success).toBe(true);
+  const connect = parse({ mapping: [], requestsMapping: { connectRequests: [{ topicFilter: "c" }] } });
+  expect(connect.error?.issues.map((i) => i.path.join("."))).toEqual(["requestsMapping.connectRequests.0.deviceInfo"]);
+});

@@ -5,7 +5,7 @@
 
 import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
-import { toCurrentFormat } from "./compat.ts";
+import { deviceInfoFromOld, toCurrentFormat } from "./compat.ts";
 import { pythonRegex } from "./topic.ts";
 
 const Qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
@@ -27,6 +27,22 @@ const topicRegexes = (pairs: Array<[source: string, field: string]>) =>
       }
     }
   });
+/**
+ * A converter or request handler needs a device name (deviceInfo, or the old keys compat.ts reads
+ * as one); without it `run` skips the entry with an error. Custom converters name their devices.
+ */
+const needsDeviceName = z.superRefine((o: Record<string, unknown>, ctx) => {
+  if (o.extension || o.type === "custom") return;
+  const info = (o.deviceInfo ?? deviceInfoFromOld(o)) as { deviceNameExpression?: unknown } | undefined;
+  if (typeof info?.deviceNameExpression === "string" && info.deviceNameExpression !== "") return;
+  ctx.addIssue({
+    code: "custom",
+    message: 'a device name is required: "deviceInfo": {"deviceNameExpressionSource": "message", "deviceNameExpression": "${serialNumber}"} (or source "topic" with a regex on the topic, or "constant" with the name)',
+    input: o.deviceInfo,
+    path: o.deviceInfo ? ["deviceInfo", "deviceNameExpression"] : ["deviceInfo"],
+  });
+});
+
 /** A Python regular expression the connector compiles (pythonRegex): refused here, with its place, when it does not compile. */
 const PyRegex = (description: string) =>
   z.string().check(
@@ -136,7 +152,7 @@ const ConverterSchema = z
     deviceNameExpression: optString("old format (bytes)"),
     deviceTypeExpression: optString("old format (bytes)"),
   })
-  .check(z.describe("How messages of this topic are converted"));
+  .check(needsDeviceName, z.describe("How messages of this topic are converted"));
 
 export const MappingSchema = z.object({
   topicFilter: z.string().check(z.minLength(1), z.describe("MQTT topic filter; wildcards and shared subscriptions ($share/<group>/<filter>, $queue/<filter>, $share:<group>:<filter>) allowed; converters see the published topic")),
@@ -151,12 +167,14 @@ const OldDeviceKeys = {
   deviceTypeTopicExpression: optString("old format"),
 };
 
-const ConnectSchema = z.object({
-  topicFilter: z.string().check(z.minLength(1)),
-  subscriptionQos: z._default(Qos, 1),
-  deviceInfo: z.optional(DeviceInfoSchema),
-  ...OldDeviceKeys,
-});
+const ConnectSchema = z
+  .object({
+    topicFilter: z.string().check(z.minLength(1)),
+    subscriptionQos: z._default(Qos, 1),
+    deviceInfo: z.optional(DeviceInfoSchema),
+    ...OldDeviceKeys,
+  })
+  .check(needsDeviceName);
 
 const AttributeRequestSchema = z.object({
   topicFilter: z.string().check(z.minLength(1), z.describe("topic on which devices ask for attributes")),
@@ -172,7 +190,7 @@ const AttributeRequestSchema = z.object({
   ...OldDeviceKeys,
   attributeNameJsonExpression: optString("old format"),
   attributeNameTopicExpression: optString("old format"),
-});
+}).check(needsDeviceName);
 
 const AttributeUpdateSchema = z.object({
   deviceNameFilter: PyRegex("regex matched at the start of the device name"),
