@@ -150,6 +150,7 @@ test("a converter or request without a device name is refused by validate at its
   // the old format's keys and custom converters name devices their own way
   expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "json", deviceNameJsonExpression: "${sn}", timeseries: [] } }] }).success).toBe(true);
   expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "custom", extension: "Mine" } }] }).success).toBe(true);
+  expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "custom" } }] }).error?.issues.map((i) => i.path.join("."))).toEqual(["mapping.0.converter.type"]);
   const connect = parse({ mapping: [], requestsMapping: { connectRequests: [{ topicFilter: "c" }] } });
   expect(connect.error?.issues.map((i) => i.path.join("."))).toEqual(["requestsMapping.connectRequests.0.deviceInfo"]);
 });

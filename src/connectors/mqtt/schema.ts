@@ -29,9 +29,11 @@ const topicRegexes = (pairs: Array<[source: string, field: string]>) =>
   });
 /**
  * A converter or request handler needs a device name (deviceInfo, or the old keys compat.ts reads
- * as one); without it `run` skips the entry with an error. Custom converters name their devices.
+ * as one), a custom converter its class; without them `run` skips the entry with an error. Custom
+ * converters name their devices.
  */
 const needsDeviceName = z.superRefine((o: Record<string, unknown>, ctx) => {
+  if (o.type === "custom" && !o.extension) ctx.addIssue({ code: "custom", message: 'converter type custom needs "extension" (a class name or module file in <config>/extensions/mqtt/)', input: o.type, path: ["type"] });
   if (o.extension || o.type === "custom") return;
   const info = (o.deviceInfo ?? deviceInfoFromOld(o)) as { deviceNameExpression?: unknown } | undefined;
   if (typeof info?.deviceNameExpression === "string" && info.deviceNameExpression !== "") return;
