@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { ConfigError, type Diagnostic, formatDiagnostics } from "../config/diagnostics.ts";
 import { resolveInstance } from "../config/instance.ts";
 import { type GatewayConfig, loadGatewayConfig, type LoadedConnector } from "../config/load.ts";
-import { diagAt, parseSource, type Path } from "../config/source.ts";
+import { diagAt, parseSource, pathKey, type Path, type SourceDoc } from "../config/source.ts";
 import { loadDescriptor, notInThisBuild, serviceRegistry } from "../connectors/index.ts";
 import type { ConnectorContext, GatewayService } from "../core/connector.ts";
 import { addLogSink, errorText, Logger, setLogLevel } from "../observe/logger.ts";
@@ -150,13 +150,25 @@ async function enabledServices(loaded: GatewayConfig): Promise<Set<string>> {
   return out;
 }
 
-/** A problem found building a connector, placed at its file (or its entry in the main config). */
+/**
+ * A problem found building a connector, placed where its message points: connectors name the entry
+ * they skip as a JSON path ("mapping[3] (...) skipped", "requestsMapping.attributeRequests[0]: ...");
+ * the longest such path that exists in the connector's file gives the place, else the file's start
+ * (or, for inline settings, the entry in the main config).
+ */
 function placeOf(loaded: GatewayConfig, c: LoadedConnector, message: string): Diagnostic {
   const file = c.file ?? loaded.path;
-  const path: Path = c.file ? [] : ["connectors", c.index, "type"];
+  const base: Path = c.file ? [] : ["connectors", c.index, "configurationJson"];
+  let doc: SourceDoc;
   try {
-    return diagAt(parseSource(file, new Uint8Array(readFileSync(file))), path, "error", message);
+    doc = parseSource(file, new Uint8Array(readFileSync(file)));
   } catch {
     return { file, line: 1, col: 1, severity: "error", message };
   }
+  const named = [...message.matchAll(/[A-Za-z_$][\w$]*(?:\[\d+\]|\.[A-Za-z_$][\w$]*)*/g)]
+    .map((m) => [...m[0].matchAll(/([A-Za-z_$][\w$]*)|\[(\d+)\]/g)].map((p) => (p[2] !== undefined ? Number(p[2]) : p[1]!)))
+    .map((p) => [...base, ...p])
+    .filter((p) => p.length > base.length + 1 && doc.places.has(pathKey(p)))
+    .sort((a, b) => b.length - a.length);
+  return diagAt(doc, named[0] ?? (c.file ? [] : ["connectors", c.index, "type"]), "error", message);
 }

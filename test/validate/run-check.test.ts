@@ -89,7 +89,11 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       const types = knownConnectorTypes().filter((t) => existsSync(join(SAMPLES, `${t}.json`)));
       for (const t of types) expect(bad.out).toMatch(new RegExp(`^  (ok    |ERRORS) sample ${t} \\(${t}\\)`, "m"));
       for (const t of ["mqtt", "request", "rest", "snmp"]) expect(bad.out).toMatch(new RegExp(`^  ERRORS sample ${t} \\(${t}\\): built, with 1 error`, "m"));
-      expect(bad.err).toMatch(new RegExp(`^${join(dir, "mqtt.json")}:1:1: error: connector "sample mqtt" \\(mqtt\\): mapping\\[3\\] \\(custom/sensors/\\+\\) skipped: custom converter CustomMqttUplinkConverter: folder .*extensions/mqtt does not exist`, "m"));
+      // placed at the mapping entry the message names (mapping[3] of the sample), not at the file's start
+      const mqttLine = readFileSync(join(dir, "mqtt.json"), "utf8").split("\n").findIndex((l) => l.includes('"topicFilter": "custom/sensors/+"'));
+      const at = new RegExp(`^${join(dir, "mqtt.json")}:(\\d+):\\d+: error: connector "sample mqtt" \\(mqtt\\): mapping\\[3\\] \\(custom/sensors/\\+\\) skipped: custom converter CustomMqttUplinkConverter: folder .*extensions/mqtt does not exist`, "m").exec(bad.err);
+      expect(at).not.toBeNull();
+      expect(Number(at![1])).toBe(mqttLine); // the entry's "{" is the line before its topicFilter (1-based = index)
       expect(bad.err).toContain("tb-gw: 4 problems building the connectors");
       // nothing written: no connector ids, no state folders
       expect(snapshot(dir)).toEqual(before);
