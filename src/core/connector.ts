@@ -34,6 +34,8 @@ export interface ConnectorContext {
    */
   readonly instance?: string;
   readonly log: Logger;
+  /** True when the connector is built for `tb-gw run --check`: it is never started; write nothing. */
+  readonly checkOnly?: boolean;
   /** The `connectors[]` entry as written in the main config (e.g. a grpc connector's `key`). */
   readonly entry?: Readonly<Record<string, unknown>>;
   /** A running gateway service by its main-config section (`grpc`); undefined when off or failed to start. */
@@ -126,6 +128,14 @@ export interface ConnectorDescriptor<C = unknown> {
    * registry stays cheap.
    */
   create(config: C, ctx: ConnectorContext): Promise<Connector>;
+  /**
+   * `tb-gw run --check`: after `create`, build what the connector's start() builds from the config
+   * before its first I/O (mapping plans, compiled expressions, converter lookups), with the same
+   * builders start() uses, and without opening any device, network connection, server or storage.
+   * Throw what would make start() fail; log (through ctx.log) what start() would log and run on
+   * with. Not needed where `create` already builds everything from the config.
+   */
+  prepare?(config: C, ctx: ConnectorContext): Promise<void>;
   /**
    * Offline checks beyond the schema on the file as written (called only when the schema check
    * passed): warnings that `validate` prints and `run` logs with file:line:col. No I/O.

@@ -7,50 +7,13 @@ import { expect, test } from "bun:test";
 import { parseLine } from "../../src/connectors/can/slcan.ts";
 import { crc16, FramedPort, lrc, type ByteStream } from "../../src/connectors/modbus/framed-port.ts";
 import { parseFrame } from "../../src/connectors/ocpp/frames.ts";
-import { seededRandom } from "../support/seeded-random.ts";
+import { fuzzTools } from "../support/fuzz-tools.ts";
 
 const CASES = Number(process.env.TB_GW_FUZZ_CASES ?? 10_000);
 const SEED = Number(process.env.TB_GW_FUZZ_SEED ?? 20261207);
 
-function tools(seed: number) {
-  const rand = seededRandom(seed);
-  const int = (n: number) => Math.floor(rand() * n);
-  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
-  /** Flip, drop, insert or cut bytes of a valid message. */
-  const mutate = (b: Buffer): Buffer => {
-    const out = Buffer.from(b);
-    switch (int(4)) {
-      case 0:
-        for (let i = 0; i < 1 + int(3); i++) if (out.length) out[int(out.length)] = int(256);
-        return out;
-      case 1:
-        return out.subarray(0, int(out.length + 1));
-      case 2: {
-        const at = int(out.length + 1);
-        return Buffer.concat([out.subarray(0, at), bytes(1 + int(4)), out.subarray(at)]);
-      }
-      default: {
-        const at = int(out.length + 1);
-        return Buffer.concat([out.subarray(0, at), out.subarray(Math.min(out.length, at + 1 + int(3)))]);
-      }
-    }
-  };
-  /** `b` in 1..4 random chunks. */
-  const chunks = (b: Buffer): Buffer[] => {
-    const cuts = Array.from({ length: int(4) }, () => int(b.length + 1)).sort((x, y) => x - y);
-    const out: Buffer[] = [];
-    let from = 0;
-    for (const c of [...cuts, b.length]) {
-      out.push(b.subarray(from, c));
-      from = c;
-    }
-    return out;
-  };
-  return { rand, int, bytes, mutate, chunks };
-}
-
 test(`Modbus serial framing (RTU and ASCII): ${CASES} random and mutated answers never throw; ASCII frames handed on carry a valid CRC`, async () => {
-  const { rand, int, bytes, mutate, chunks } = tools(SEED + 4);
+  const { random: rand, int, bytes, mutate, chunks } = fuzzTools(SEED + 4);
   const rtu = (body: number[]) => {
     const b = Buffer.from(body);
     const c = crc16(b);
@@ -79,7 +42,7 @@ test(`Modbus serial framing (RTU and ASCII): ${CASES} random and mutated answers
 });
 
 test(`OCPP-J frames: ${CASES} random and mutated messages parse to a frame or a CALLERROR, never throw`, () => {
-  const { rand, int, bytes, mutate } = tools(SEED + 5);
+  const { random: rand, int, bytes, mutate } = fuzzTools(SEED + 5);
   const good = [
     '[2,"19223201","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]',
     '[2,"1","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"2026-12-07T00:00:00Z","sampledValue":[{"value":"21.5"}]}]}]',

@@ -12,47 +12,13 @@ import { answerPdu } from "../../src/connectors/modbus/slave-pdu.ts";
 import { RtuRequestReader, rtuFrame } from "../../src/connectors/modbus/slave-serial.ts";
 import { RegisterStore } from "../../src/connectors/modbus/slave-store.ts";
 import { createFramer, type FramingConfig } from "../../src/connectors/socket/framing.ts";
-import { seededRandom } from "../support/seeded-random.ts";
+import { fuzzTools as tools, type FuzzTools } from "../support/fuzz-tools.ts";
 
 const CASES = Number(process.env.TB_GW_FUZZ_CASES ?? 10_000);
 const SEED = Number(process.env.TB_GW_FUZZ_SEED ?? 17);
 
-function tools(seed: number) {
-  const random = seededRandom(seed);
-  const int = (n: number) => Math.floor(random() * n);
-  const bytes = (n: number) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = int(256);
-    return b;
-  };
-  /** `b` cut into 1..5 chunks at random points. */
-  const chunks = (b: Buffer): Buffer[] => {
-    const cuts = Array.from({ length: int(5) }, () => int(b.length + 1)).sort((x, y) => x - y);
-    const out: Buffer[] = [];
-    let from = 0;
-    for (const c of [...cuts, b.length]) {
-      out.push(b.subarray(from, c));
-      from = c;
-    }
-    return out;
-  };
-  /** Flip, drop or insert a few bytes. */
-  const mutate = (b: Buffer): Buffer => {
-    let out = Buffer.from(b);
-    for (let n = 1 + int(3); n > 0; n--) {
-      const at = int(out.length + 1);
-      const kind = int(3);
-      if (kind === 0 && out.length > 0) out[Math.min(at, out.length - 1)] = int(256);
-      else if (kind === 1) out = Buffer.concat([out.subarray(0, at), out.subarray(at + 1 + int(4))]);
-      else out = Buffer.concat([out.subarray(0, at), bytes(1 + int(4)), out.subarray(at)]);
-    }
-    return out;
-  };
-  return { random, int, bytes, chunks, mutate };
-}
-
 /** What a broker might send: PUBLISH (QoS 0-2), PUBACK, PINGRESP, CONNACK, SUBACK. */
-function validPackets(version: ProtocolVersion, t: ReturnType<typeof tools>): Buffer[] {
+function validPackets(version: ProtocolVersion, t: FuzzTools): Buffer[] {
   const out: Buffer[] = [];
   for (let n = 1 + t.int(4); n > 0; n--) {
     const kind = t.int(5);

@@ -2,9 +2,10 @@
 // when a config (or `tb-gw scan bacnet`) uses it.
 
 import type { Command } from "commander";
-import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
+import type { ConnectorDescriptor, ConnectorWarning, PollTarget } from "../../core/connector.ts";
 import { BacnetConfigSchema, type BacnetConfig } from "./schema.ts";
 import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
+import { expandObjectIds, objectTypeNumber, propertyNumber } from "./names.ts";
 
 /** BACnet: one target per device address (or host:port) and device id. */
 function pollTargets(raw: Obj): PollTarget[] {
@@ -15,14 +16,53 @@ function pollTargets(raw: Obj): PollTarget[] {
   });
 }
 
+/**
+ * Item names the BACnet stack does not know: the schema takes any text, the connector skips the
+ * item (or property) with an error at run time; said here at its place. (Found by the config fuzz
+ * through `run --check`.)
+ */
+function lint(raw: Obj): ConnectorWarning[] {
+  const out: ConnectorWarning[] = [];
+  list(raw.devices).forEach((d, i) => {
+    if (!isObj(d)) return;
+    for (const section of ["attributes", "timeseries", "attributeUpdates", "serverSideRpc"]) {
+      const items = d[section];
+      if (!Array.isArray(items)) continue; // "*" = every object
+      items.forEach((item, j) => {
+        if (!isObj(item)) return;
+        const at = ["devices", i, section, j];
+        if (typeof item.objectType === "string" && objectTypeNumber(item.objectType) === undefined) out.push({ path: [...at, "objectType"], message: `unknown objectType "${item.objectType}" (camelCase names such as analogInput, binaryValue, device): this item is skipped` });
+        const props = Array.isArray(item.propertyId) ? item.propertyId : item.propertyId === undefined ? [] : [item.propertyId];
+        for (const p of props) if (typeof p === "string" && p !== "*" && propertyNumber(p) === undefined) out.push({ path: [...at, "propertyId"], message: `unknown propertyId "${p}" (camelCase names such as presentValue, statusFlags): this property is skipped` });
+        if (item.objectId !== undefined && objectTypeNumber(String(item.objectType)) !== objectTypeNumber("device") && expandObjectIds(item.objectId) === undefined) out.push({ path: [...at, "objectId"], message: `objectId ${JSON.stringify(item.objectId)} is not a number, "*", "a-b" range (at most 100,000) or a list of them: this item is skipped` });
+      });
+    }
+  });
+  return out;
+}
+
 export const descriptor: ConnectorDescriptor<BacnetConfig> = {
   type: "bacnet",
   schema: BacnetConfigSchema as never,
   title: "BACnet/IP: Who-Is discovery, ReadPropertyMultiple polling, COV, WriteProperty with priority",
   pollTargets,
+  lint,
   async create(config, ctx) {
     const { BacnetConnector } = await import("./connector.ts");
     return new BacnetConnector(config, ctx);
+  },
+  /** run --check: the local endpoint and device, each device's name and object items, as start() and the first I-Am build them. */
+  async prepare(config, ctx) {
+    const { localEndpoint } = await import("./connector.ts");
+    const { localDeviceOf } = await import("./local-device.ts");
+    const { renderName, resolveItems } = await import("./device.ts");
+    localEndpoint(config.application);
+    localDeviceOf(config.application, ctx.log);
+    for (const d of config.devices) {
+      const id = typeof d.deviceId === "number" ? d.deviceId : 0;
+      renderName(d.deviceInfo.deviceNameExpression, { objectId: id, address: d.address ?? "", vendorId: 0 });
+      resolveItems(d, id, [], ctx.log);
+    }
   },
   registerScan(scan: Command) {
     scan

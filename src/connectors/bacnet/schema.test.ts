@@ -9,7 +9,7 @@ import { matchesIAm } from "./device.ts";
 import { addressPattern, expandObjectIds, maskToPrefix, objectTypeNumber, propertyNumber } from "./names.ts";
 import { planConfigured, planReserved } from "./rpc.ts";
 import { BacnetConfigSchema } from "./schema.ts";
-import { encodeForWrite, pyRepr, toTbValue } from "./values.ts";
+import { encodeForWrite, PropertyError, pyRepr, toTbValue } from "./values.ts";
 
 const root = join(import.meta.dir, "../../..");
 const sample = JSON.parse(readFileSync(join(root, "../shared/reference/python-gateway-configs/bacnet.json"), "utf8"));
@@ -177,4 +177,23 @@ describe("bacnet values", () => {
     expect(pyRepr({ value: 21.5 })).toBe("{'value': 21.5}");
     expect(pyRepr({ error: "it's bad" })).toBe("{'error': 'it\\'s bad'}");
   });
+});
+
+test("a value whose shape is not what its tag decodes to skips that property with a reason, not the device's poll (found by the converter fuzz)", () => {
+  for (const v of [{ type: T.OBJECTIDENTIFIER, value: null }, { type: T.BIT_STRING, value: undefined }, { type: T.DEVICE_OBJECT_PROPERTY_REFERENCE, value: 7 }, { type: T.OCTET_STRING, value: [1n] }, { type: T.DATE, value: new Date(Number.NaN) }]) {
+    expect(() => toTbValue([v], 2, 85)).toThrow(PropertyError);
+  }
+  // a bit string claiming more bits than it carries gives the bits it carries
+  expect(toTbValue([{ type: T.BIT_STRING, value: { bitsUsed: 2 ** 31, value: [5] } }], 2, 111)).toEqual([1, 0, 1, 0, 0, 0, 0, 0]);
+});
+
+test("validate warns at the place of an objectType, propertyId or objectId the connector would skip (found by the config fuzz through run --check)", async () => {
+  const { descriptor } = await import("./index.ts");
+  const device = (item: object) => ({ devices: [{ deviceInfo: { deviceNameExpression: "d" }, timeseries: [{ key: "k", objectType: "analogInput", objectId: 1, propertyId: "presentValue", ...item }] }] });
+  expect(descriptor.lint!(device({}))).toEqual([]);
+  expect(descriptor.lint!(device({ objectType: "analog-input", propertyId: ["presentValue", "*", "statusFlags"] }))).toEqual([]);
+  expect(descriptor.lint!(device({ objectType: "analogInpt" })).map((w) => [w.path.join("."), w.message])).toEqual([["devices.0.timeseries.0.objectType", 'unknown objectType "analogInpt" (camelCase names such as analogInput, binaryValue, device): this item is skipped']]);
+  expect(descriptor.lint!(device({ propertyId: ["presentValue", "presntValue"] })).map((w) => w.path.join("."))).toEqual(["devices.0.timeseries.0.propertyId"]);
+  expect(descriptor.lint!(device({ objectId: "5-1" })).map((w) => w.path.join("."))).toEqual(["devices.0.timeseries.0.objectId"]);
+  expect(descriptor.lint!(device({ objectType: "device", objectId: "any" }))).toEqual([]);
 });

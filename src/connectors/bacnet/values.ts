@@ -15,6 +15,18 @@ export class PropertyError extends Error {}
 
 const BINARY_TYPES = new Set<number>([O.BINARY_INPUT, O.BINARY_OUTPUT, O.BINARY_VALUE, O.BINARY_LIGHTING_OUTPUT]);
 
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
+
+/**
+ * A decoded value whose shape is not what its application tag decodes to (a malformed or
+ * truncated packet): that property is skipped and logged, the device's other values still go.
+ */
+function malformed(v: DecodedValue): PropertyError {
+  const x = v.value;
+  const shape = x === null ? "null" : Array.isArray(x) ? "an array" : x instanceof Date ? "an invalid date" : typeof x;
+  return new PropertyError(`application tag ${v.type} came with ${shape} instead of its value (a malformed answer)`);
+}
+
 function pad(n: number, w = 2): string {
   return String(n).padStart(w, "0");
 }
@@ -36,25 +48,32 @@ function scalar(v: DecodedValue, objectType: number, propertyId: number): unknow
     case T.CHARACTER_STRING:
       return String(x);
     case T.OBJECTIDENTIFIER: {
-      const o = x as { type: number; instance: number };
-      return `${objectTypeName(o.type)}:${o.instance}`;
+      if (!isObj(x) || typeof x.type !== "number" || typeof x.instance !== "number") throw malformed(v);
+      return `${objectTypeName(x.type)}:${x.instance}`;
     }
     case T.BIT_STRING: {
-      const b = x as { bitsUsed: number; value: number[] };
-      return Array.from({ length: b.bitsUsed }, (_, i) => ((b.value[i >> 3] ?? 0) >> (i & 7)) & 1);
+      if (!isObj(x) || typeof x.bitsUsed !== "number" || !Array.isArray(x.value)) throw malformed(v);
+      const bytes = x.value as unknown[];
+      // a bit string carries at most its bytes' bits, whatever bitsUsed claims
+      const used = Math.max(0, Math.min(Math.floor(x.bitsUsed) || 0, bytes.length * 8));
+      return Array.from({ length: used }, (_, i) => (Number(bytes[i >> 3] ?? 0) >> (i & 7)) & 1);
     }
     case T.DATE:
     case T.DATETIME:
+      if (x instanceof Date && Number.isNaN(x.getTime())) throw malformed(v);
       return x instanceof Date ? localIso(x, v.type === T.DATE) : String(JSON.stringify(x));
     case T.TIME:
+      if (x instanceof Date && Number.isNaN(x.getTime())) throw malformed(v);
       return x instanceof Date ? `${pad(x.getHours())}:${pad(x.getMinutes())}:${pad(x.getSeconds())}` : String(x);
     case T.OCTET_STRING:
+      if (Array.isArray(x) && !x.every((b) => typeof b === "number")) throw malformed(v);
       return Array.isArray(x) ? Buffer.from(x as number[]).toString("hex") : String(x);
     case T.OBJECT_PROPERTY_REFERENCE:
     case T.DEVICE_OBJECT_PROPERTY_REFERENCE: {
+      if (!isObj(x)) throw malformed(v);
       const r = x as { objectId?: { type: number; instance: number }; id?: number; arrayIndex?: number };
       return {
-        objectId: r.objectId ? `${objectTypeName(r.objectId.type)}:${r.objectId.instance}` : undefined,
+        objectId: isObj(r.objectId) ? `${objectTypeName(r.objectId.type)}:${r.objectId.instance}` : undefined,
         propertyId: r.id !== undefined ? propertyName(r.id) : undefined,
         propertyArrayIndex: r.arrayIndex === 0xffffffff ? null : (r.arrayIndex ?? null),
       };
@@ -77,7 +96,7 @@ function localIso(d: Date, dateOnly: boolean): string {
 export function toTbValue(values: DecodedValue[], objectType: number, propertyId: number): unknown {
   const err = values.find((v) => v.type === T.ERROR);
   if (err) {
-    const e = err.value as { errorClass: number; errorCode: number };
+    const e = (isObj(err.value) ? err.value : {}) as { errorClass?: number; errorCode?: number };
     throw new PropertyError(`BACnet error class ${e.errorClass} code ${e.errorCode}`);
   }
   if (values.length === 1) {

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import { BleConfigSchema, type BleConfig } from "./schema.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<BleConfig> = {
   type: "ble",
@@ -11,6 +12,19 @@ export const descriptor: ConnectorDescriptor<BleConfig> = {
   async create(config, ctx) {
     const { BleConnector } = await import("./connector.ts");
     return new BleConnector(config, ctx);
+  },
+  /** run --check: every `compute` expression compiled, as the converter compiles it at the first value. */
+  async prepare(config, ctx) {
+    const { compileCompute } = await import("./compute.ts");
+    for (const d of config.devices)
+      for (const key of [...d.telemetry, ...d.attributes]) {
+        if (!key.compute) continue;
+        try {
+          compileCompute(key.compute);
+        } catch (e) {
+          ctx.log.error(`${d.name}: key "${key.key}": ${errorText(e)}; its values are not sent`);
+        }
+      }
   },
   registerScan(scan: Command) {
     scan

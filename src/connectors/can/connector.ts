@@ -14,7 +14,7 @@ import { SocketCanBus } from "./socketcan.ts";
 import { buildPayload, buildRoutes, commandMatches, convertFrame, mergeRpcRule, parseSetParams, type KeyRule, type Routes } from "./converter.ts";
 
 /** The class name of the built-in uplink converter: any other `converters.uplink` is a user's class. */
-const BUILT_IN_UPLINK = "BytesCanUplinkConverter";
+export const BUILT_IN_UPLINK = "BytesCanUplinkConverter";
 /** The class name of the built-in downlink converter: any other `converters.downlink` is a user's class. */
 const BUILT_IN_DOWNLINK = "BytesCanDownlinkConverter";
 import { parseHex } from "./layout.ts";

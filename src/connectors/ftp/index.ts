@@ -2,6 +2,7 @@
 
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import { FtpConfigSchema, type FtpConfig } from "./schema.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<FtpConfig> = {
   type: "ftp",
@@ -10,6 +11,18 @@ export const descriptor: ConnectorDescriptor<FtpConfig> = {
   async create(config, ctx) {
     const { FtpConnector } = await import("./connector.ts");
     return new FtpConnector(config, ctx);
+  },
+  /** run --check: each path's custom converter, as start() loads it. */
+  async prepare(config, ctx) {
+    const { loadFtpConverter } = await import("./custom-converter.ts");
+    for (const path of config.paths) {
+      if (!path.converter) continue;
+      try {
+        await loadFtpConverter(path, ctx.configDir, ctx.log);
+      } catch (e) {
+        ctx.log.error(`path ${path.path}: converter ${path.converter.extension} cannot be used (${errorText(e)}); this path is not read`);
+      }
+    }
   },
   pollTargets(raw) {
     const p = (raw.parameters ?? raw) as { host?: unknown; port?: unknown };

@@ -22,9 +22,9 @@ export function createGrpcConnector(config: GrpcConnectorConfig, ctx: ConnectorC
   if (typeof raw !== "string" || raw.trim() === "") throw new Error(`connector type grpc needs a "key" in its connectors[] entry of tb_gateway.json (a key of your choice, or "auto" to have one generated and kept in persistent_keys.json)`);
   let key = raw;
   if (raw === "auto") {
-    const k = autoKey(ctx.configDir, ctx.name);
+    const k = autoKey(ctx.configDir, ctx.name, !ctx.checkOnly);
     key = k.key;
-    ctx.log.info(`${k.generated ? "generated" : "persisted"} connector key ${key} (persistent_keys.json): give it to the connector process`);
+    if (!ctx.checkOnly) ctx.log.info(`${k.generated ? "generated" : "persisted"} connector key ${key} (persistent_keys.json): give it to the connector process`);
   }
   // upstream sends the connector file with its id (§4.1)
   const configuration = JSON.stringify({ ...config, id: ctx.id });

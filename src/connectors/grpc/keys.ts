@@ -30,14 +30,15 @@ function readKeys(file: string): Record<string, string> {
 
 /**
  * The persisted key of connector `name`, generated and written when it has none.
- * Returns the key and whether it was generated now.
+ * Returns the key and whether it was generated now. `persist` false (run --check): never written.
  */
-export function autoKey(configDir: string, name: string): { key: string; generated: boolean } {
+export function autoKey(configDir: string, name: string, persist = true): { key: string; generated: boolean } {
   const file = join(configDir, KEYS_FILE);
   const keys = readKeys(file);
   const known = keys[name];
   if (known) return { key: known, generated: false };
   keys[name] = newKey();
+  if (!persist) return { key: keys[name], generated: true }; // run --check writes nothing
   const sorted = Object.fromEntries(Object.keys(keys).sort().map((k) => [k, keys[k]]));
   replaceFile(file, JSON.stringify(sorted, null, 2) + "\n");
   return { key: keys[name]!, generated: true };

@@ -32,7 +32,7 @@ interface DeviceState {
 }
 
 /** The class name of the built-in converter: any other `uplinkConverter` is a user's class. */
-const BUILT_IN_CONVERTER = "KNXUplinkConverter";
+export const BUILT_IN_CONVERTER = "KNXUplinkConverter";
 
 /** Our individual address when routing without `individualAddress` (xknx's default). */
 export const DEFAULT_ROUTING_ADDRESS = "15.15.250";

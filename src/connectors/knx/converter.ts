@@ -105,6 +105,11 @@ export function convertPoll(plan: DevicePlan, answers: PollAnswers, ts: number, 
     problems.set("deviceName", `device name "${plan.name.template}" not known: no value from ${name.missing}`);
     return { problems };
   }
+  if (name.trim() === "") {
+    // e.g. a text address answering only NUL bytes: data without a device name would be refused later, unexplained
+    problems.set("deviceName", `device name "${plan.name.template}" is empty with the values read; this poll's data is not sent`);
+    return { problems };
+  }
   const profile = render(plan.profile, answers);
   if (typeof profile !== "string") problems.set("deviceProfile", `device profile "${plan.profile.template}": no value from ${profile.missing}; using "default"`);
   const data = convertValues(plan, answers, ts, problems, name, typeof profile === "string" ? profile : "default", deviceStrategy);

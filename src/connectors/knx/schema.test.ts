@@ -68,4 +68,14 @@ describe("KNX config", () => {
     expect(unnamed.data).toBeUndefined();
     expect(unnamed.problems.get("deviceName")).toBe('device name "Device ${1/0/5}" not known: no value from 1/0/5');
   });
+
+  test("a device name that reads as empty text (a text address answering NUL bytes) sends nothing and says why (found by the converter fuzz)", () => {
+    const cfg = KnxConfigSchema.parse({
+      client: { gatewayIp: "127.0.0.1" },
+      devices: [{ deviceInfo: { deviceNameExpressionSource: "expression", deviceNameExpression: "${1/0/5}", deviceNameDataType: "string" }, timeseries: [{ key: "t", type: "temperature", groupAddress: "1/0/6" }] }],
+    });
+    const r = convertPoll(planDevice(cfg.devices[0]!), new Map([[(1 << 11) | 6, Buffer.from("0c33", "hex")], [(1 << 11) | 5, Buffer.alloc(14)]]), 5);
+    expect(r.data).toBeUndefined();
+    expect(r.problems.get("deviceName")).toBe('device name "${1/0/5}" is empty with the values read; this poll\'s data is not sent');
+  });
 });

@@ -48,7 +48,7 @@ function rpcEntries(s: SlaveConfig): KeyConfig[] {
 }
 
 /** The class name of the built-in uplink converter: any other `uplinkConverter` is a user's class. */
-const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
+export const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
 /** The class name of the built-in downlink converter: any other `downlinkConverter` is a user's class. */
 const BUILT_IN_DOWNLINK = "BytesModbusDownlinkConverter";
 

@@ -6,7 +6,7 @@ import type { MqttConfig, MqttInput } from "./schema.ts";
 type Obj = Record<string, unknown>;
 
 /** Old device keys (`deviceName*Expression`) of a converter or request → `deviceInfo`. */
-function deviceInfoFromOld(o: Obj): Obj | undefined {
+export function deviceInfoFromOld(o: Obj): Obj | undefined {
   const info: Obj = {};
   const pick = (jsonKey: string, topicKey: string, bytesKey: string | undefined, field: "deviceName" | "deviceProfile") => {
     if (typeof o[jsonKey] === "string") {

@@ -3,6 +3,7 @@ import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { lintMqtt } from "./lint.ts";
 import { MqttConfigSchema, type MqttConfig } from "./schema.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<MqttConfig> = {
   type: "mqtt",
@@ -12,6 +13,19 @@ export const descriptor: ConnectorDescriptor<MqttConfig> = {
   async create(config, ctx) {
     const { MqttConnector } = await import("./connector.ts");
     return new MqttConnector(config, ctx);
+  },
+  /** run --check: each mapping's uplink converter and the broker's client options, as start() builds them. */
+  async prepare(config, ctx) {
+    const { createConverter } = await import("./converters/index.ts");
+    const { clientOptions } = await import("./client-options.ts");
+    for (const [i, m] of config.mapping.entries()) {
+      try {
+        await createConverter(m, `mapping[${i}]`, ctx.configDir, ctx.log);
+      } catch (e) {
+        ctx.log.error(`mapping[${i}] (${m.topicFilter}) skipped: ${errorText(e)}`);
+      }
+    }
+    clientOptions(config.broker, ctx.configDir, ctx.log, ctx.instance);
   },
   async convertSample(config, sample, opts) {
     const { convertSample } = await import("./sample.ts");

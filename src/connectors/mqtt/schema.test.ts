@@ -119,3 +119,38 @@ describe("convertSample (tb-gw validate --sample)", () => {
     await expect(descriptor.convertSample!(c, new Uint8Array(), { topic: "no/such", configDir: "/x" })).rejects.toThrow(/no mapping matches topic no\/such/);
   });
 });
+
+test("a request rule's filter that is not a regular expression is refused by the schema, not skipped at run time (found by the config fuzz)", () => {
+  const rule = { deviceNameFilter: "[", attributeFilter: ".*", topicExpression: "t", valueExpression: "v" };
+  const r = MqttConfigSchema.safeParse({ broker: { host: "127.0.0.1" }, mapping: [], requestsMapping: { attributeUpdates: [rule] } });
+  expect(r.success).toBe(false);
+  expect(JSON.stringify(r.error?.issues)).toContain("not a regular expression");
+});
+
+test("a device name or key taken from the topic by a regex that does not compile is refused by the schema at that field (found by the config fuzz)", () => {
+  const mapping = (deviceInfo: object, key: object) => ({ topicFilter: "s/+", converter: { type: "json", deviceInfo, timeseries: [{ type: "string", value: "${v}", ...key }] } });
+  const parse = (m: object) => MqttConfigSchema.safeParse({ broker: { host: "127.0.0.1" }, mapping: [m] });
+  const bad = parse(mapping({ deviceNameExpressionSource: "topic", deviceNameExpression: "(" }, { key: "k" }));
+  expect(bad.success).toBe(false);
+  expect(bad.error?.issues[0]?.path.join(".")).toBe("mapping.0.converter.deviceInfo.deviceNameExpression");
+  expect(bad.error?.issues[0]?.message).toContain("does not compile");
+  expect(parse(mapping({ deviceNameExpressionSource: "topic", deviceNameExpression: "s/(.*)" }, { key: "[", keySource: "topic" })).success).toBe(false);
+  // the same text from a message template or a constant is no regex
+  expect(parse(mapping({ deviceNameExpressionSource: "constant", deviceNameExpression: "(" }, { key: "[" })).success).toBe(true);
+});
+
+test("a converter or request without a device name is refused by validate at its deviceInfo; run skipped it with an error (found by the config fuzz through run --check)", () => {
+  const parse = (c: object) => MqttConfigSchema.safeParse({ broker: { host: "127.0.0.1" }, ...c });
+  const json = (deviceInfo?: object) => ({ mapping: [{ topicFilter: "s/+", converter: { type: "json", ...(deviceInfo ? { deviceInfo } : {}), timeseries: [] } }] });
+  const noName = parse(json({ deviceProfileExpression: "t" }));
+  expect(noName.success).toBe(false);
+  expect(noName.error?.issues.map((i) => i.path.join("."))).toEqual(["mapping.0.converter.deviceInfo.deviceNameExpression"]);
+  expect(parse(json({ deviceNameExpressionSource: "constant", deviceNameExpression: "" })).success).toBe(false);
+  expect(parse(json()).success).toBe(false);
+  // the old format's keys and custom converters name devices their own way
+  expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "json", deviceNameJsonExpression: "${sn}", timeseries: [] } }] }).success).toBe(true);
+  expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "custom", extension: "Mine" } }] }).success).toBe(true);
+  expect(parse({ mapping: [{ topicFilter: "s/+", converter: { type: "custom" } }] }).error?.issues.map((i) => i.path.join("."))).toEqual(["mapping.0.converter.type"]);
+  const connect = parse({ mapping: [], requestsMapping: { connectRequests: [{ topicFilter: "c" }] } });
+  expect(connect.error?.issues.map((i) => i.path.join("."))).toEqual(["requestsMapping.connectRequests.0.deviceInfo"]);
+});

@@ -5,7 +5,8 @@
 
 import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
-import { toCurrentFormat } from "./compat.ts";
+import { deviceInfoFromOld, toCurrentFormat } from "./compat.ts";
+import { pythonRegex } from "./topic.ts";
 
 const Qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 const Source = z.enum(["message", "topic", "constant"]);
@@ -13,6 +14,49 @@ const Source = z.enum(["message", "topic", "constant"]);
 /** An optional field with a description: the most common field shape in this file. */
 const opt = <T extends z.core.SomeType>(t: T, description: string) => z.optional(t).check(z.describe(description));
 const optString = (description: string) => opt(z.string(), description);
+/** `source: "topic"` makes `field` a regex on the topic: refused here, at the field, when it does not compile. */
+const topicRegexes = (pairs: Array<[source: string, field: string]>) =>
+  z.superRefine((o: Record<string, unknown>, ctx) => {
+    for (const [source, field] of pairs) {
+      const expr = o[field];
+      if (o[source] !== "topic" || typeof expr !== "string" || expr === "") continue;
+      try {
+        pythonRegex(expr);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `${source} is "topic", so this is a regular expression on the topic, and it does not compile: ${(e as Error).message}`, input: expr, path: [field] });
+      }
+    }
+  });
+/**
+ * A converter or request handler needs a device name (deviceInfo, or the old keys compat.ts reads
+ * as one), a custom converter its class; without them `run` skips the entry with an error. Custom
+ * converters name their devices.
+ */
+const needsDeviceName = z.superRefine((o: Record<string, unknown>, ctx) => {
+  if (o.type === "custom" && !o.extension) ctx.addIssue({ code: "custom", message: 'converter type custom needs "extension" (a class name or module file in <config>/extensions/mqtt/)', input: o.type, path: ["type"] });
+  if (o.extension || o.type === "custom") return;
+  const info = (o.deviceInfo ?? deviceInfoFromOld(o)) as { deviceNameExpression?: unknown } | undefined;
+  if (typeof info?.deviceNameExpression === "string" && info.deviceNameExpression !== "") return;
+  ctx.addIssue({
+    code: "custom",
+    message: 'a device name is required: "deviceInfo": {"deviceNameExpressionSource": "message", "deviceNameExpression": "${serialNumber}"} (or source "topic" with a regex on the topic, or "constant" with the name)',
+    input: o.deviceInfo,
+    path: o.deviceInfo ? ["deviceInfo", "deviceNameExpression"] : ["deviceInfo"],
+  });
+});
+
+/** A Python regular expression the connector compiles (pythonRegex): refused here, with its place, when it does not compile. */
+const PyRegex = (description: string) =>
+  z.string().check(
+    z.superRefine((s, ctx) => {
+      try {
+        pythonRegex(s);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `not a regular expression: ${(e as Error).message}`, input: s });
+      }
+    }),
+    z.describe(description),
+  );
 const optFile = (description: string) => opt(z.string().check(z.meta({ tbgw: "file" })), description);
 
 const SecuritySchema = z
@@ -55,7 +99,13 @@ const DeviceInfoSchema = z
     deviceProfileExpressionSource: z.optional(Source),
     deviceProfileExpression: optString("device profile (type) expression; default `default`"),
   })
-  .check(z.describe("Where the device name and profile come from"));
+  .check(
+    topicRegexes([
+      ["deviceNameExpressionSource", "deviceNameExpression"],
+      ["deviceProfileExpressionSource", "deviceProfileExpression"],
+    ]),
+    z.describe("Where the device name and profile come from"),
+  );
 
 const KeySchema = z
   .object({
@@ -74,7 +124,7 @@ const KeySchema = z
     dayfirst: z.optional(z.boolean()),
     yearfirst: z.optional(z.boolean()),
   })
-  .check(z.describe("One attribute or time series"));
+  .check(topicRegexes([["keySource", "key"]]), z.describe("One attribute or time series"));
 
 const KeysOrAll = z.union([z.literal("*"), z.array(z.union([z.literal("*"), KeySchema]))]).check(z.describe('key list, or "*" for the whole JSON object'));
 
@@ -104,7 +154,7 @@ const ConverterSchema = z
     deviceNameExpression: optString("old format (bytes)"),
     deviceTypeExpression: optString("old format (bytes)"),
   })
-  .check(z.describe("How messages of this topic are converted"));
+  .check(needsDeviceName, z.describe("How messages of this topic are converted"));
 
 export const MappingSchema = z.object({
   topicFilter: z.string().check(z.minLength(1), z.describe("MQTT topic filter; wildcards and shared subscriptions ($share/<group>/<filter>, $queue/<filter>, $share:<group>:<filter>) allowed; converters see the published topic")),
@@ -119,12 +169,14 @@ const OldDeviceKeys = {
   deviceTypeTopicExpression: optString("old format"),
 };
 
-const ConnectSchema = z.object({
-  topicFilter: z.string().check(z.minLength(1)),
-  subscriptionQos: z._default(Qos, 1),
-  deviceInfo: z.optional(DeviceInfoSchema),
-  ...OldDeviceKeys,
-});
+const ConnectSchema = z
+  .object({
+    topicFilter: z.string().check(z.minLength(1)),
+    subscriptionQos: z._default(Qos, 1),
+    deviceInfo: z.optional(DeviceInfoSchema),
+    ...OldDeviceKeys,
+  })
+  .check(needsDeviceName);
 
 const AttributeRequestSchema = z.object({
   topicFilter: z.string().check(z.minLength(1), z.describe("topic on which devices ask for attributes")),
@@ -140,11 +192,11 @@ const AttributeRequestSchema = z.object({
   ...OldDeviceKeys,
   attributeNameJsonExpression: optString("old format"),
   attributeNameTopicExpression: optString("old format"),
-});
+}).check(needsDeviceName);
 
 const AttributeUpdateSchema = z.object({
-  deviceNameFilter: z.string().check(z.describe("regex matched at the start of the device name")),
-  attributeFilter: z.string().check(z.describe("regex matched at the start of the attribute key")),
+  deviceNameFilter: PyRegex("regex matched at the start of the device name"),
+  attributeFilter: PyRegex("regex matched at the start of the attribute key"),
   topicExpression: z.string().check(z.describe("${deviceName}, ${attributeKey}, ${attributeValue}")),
   valueExpression: z.string().check(z.describe("${deviceName}, ${attributeKey}, ${attributeValue}")),
   retain: z._default(z.boolean(), false),
@@ -153,8 +205,8 @@ const AttributeUpdateSchema = z.object({
 
 export const RpcHandlerSchema = z.object({
   type: opt(z.enum(["oneWay", "twoWay"]), "informative; a response topic and timeout make it two-way"),
-  deviceNameFilter: z.string().check(z.describe("regex searched in the device name")),
-  methodFilter: z.string().check(z.describe("regex searched in the method name")),
+  deviceNameFilter: PyRegex("regex searched in the device name"),
+  methodFilter: PyRegex("regex searched in the method name"),
   requestTopicExpression: z.string().check(z.describe("${deviceName}, ${methodName}, ${requestId}, ${params.x}")),
   valueExpression: z.string().check(z.describe("payload; ${params} / ${params.x} as JSON")),
   responseTopicExpression: optString("two-way: topic the device answers on"),

@@ -20,7 +20,7 @@ import { ChargePointConverter, messageBody } from "./converter.ts";
 import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 
 /** The class name of the built-in converter: any other `extension` is a user's class. */
-const BUILT_IN_CONVERTER = "OcppUplinkConverter";
+export const BUILT_IN_CONVERTER = "OcppUplinkConverter";
 import { attributeCalls, planRpc, replyFor } from "./downlink.ts";
 import { isFrameError, MSG_CALL, MSG_CALLRESULT, parseFrame, type Frame } from "./frames.ts";
 import type { OcppConfig } from "./schema.ts";

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { OpcuaConfigSchema, type OpcuaConfig } from "./schema.ts";
 import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
+import { errorText } from "../../observe/logger.ts";
 
 /** OPC-UA: one target per device node pattern on the server's endpoint. */
 function pollTargets(raw: Obj): PollTarget[] {
@@ -25,6 +26,25 @@ export const descriptor: ConnectorDescriptor<OpcuaConfig> = {
   async create(config, ctx) {
     const { OpcuaConnector } = await import("./connector.ts");
     return new OpcuaConnector(config, ctx);
+  },
+  /**
+   * run --check: each mapping's device node pattern and key node references parsed as discovery
+   * parses them after connecting (devices.ts findDeviceNodes, makeKeys); a pattern that does not
+   * parse is logged as discovery logs it, that mapping skipped.
+   */
+  async prepare(config, ctx) {
+    const { coerceNodeId } = await import("node-opcua-client");
+    const { isNodeId, parseRef, parseSegment, splitPath } = await import("./paths.ts");
+    for (const m of config.mapping) {
+      try {
+        const pattern = m.deviceNodePattern.replace(/^\$\{|\}$/g, "");
+        if ((m.deviceNodeSource ?? (isNodeId(m.deviceNodePattern) ? "identifier" : "path")) === "identifier" || isNodeId(pattern)) coerceNodeId(pattern.trim());
+        else splitPath(pattern).map(parseSegment);
+        for (const k of [...m.attributes, ...m.timeseries]) if (k.type !== "constant") parseRef(String(k.value));
+      } catch (e) {
+        ctx.log.error(`mapping "${m.deviceNodePattern}": ${errorText(e)}`);
+      }
+    }
   },
   registerScan(scan: Command) {
     scan

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DataType, Variant, VariantArrayType } from "node-opcua-client";
 import { parseRef, splitPath, fillTemplate } from "./paths.ts";
 import { OpcuaConfigSchema } from "./schema.ts";
-import { guessFromString, jsonToVariant, variantToJson } from "./values.ts";
+import { guessFromString, jsonToVariant, scalarToJson, variantToJson } from "./values.ts";
 
 const TEMPLATES = join(import.meta.dir, "../../../config-templates");
 
@@ -97,4 +97,11 @@ describe("opcua values", () => {
     expect(guessFromString("False")).toBe(false);
     expect(guessFromString("abc")).toBe("abc");
   });
+});
+
+test("an Int64 value that is not node-opcua's [high, low] pair passes as it is instead of a TypeError that lost the batch (found by the converter fuzz)", () => {
+  expect(scalarToJson(DataType.Int64, [1n, 2n])).toEqual([1n, 2n]);
+  expect(scalarToJson(DataType.UInt64, 2n ** 64n - 1n)).toBe(2n ** 64n - 1n);
+  expect(scalarToJson(DataType.Int64, 7n)).toBe(7);
+  expect(scalarToJson(DataType.Int64, [0, 5])).toBe(5);
 });

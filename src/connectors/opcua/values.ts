@@ -21,7 +21,9 @@ export function scalarToJson(dataType: DataType, v: unknown): unknown {
   switch (dataType) {
     case DataType.Int64:
     case DataType.UInt64:
-      return Array.isArray(v) ? exactInteger(int64ToBigInt(v as Int64Pair, dataType === DataType.Int64)) : v;
+      // node-opcua gives [high, low] words; anything else (a malformed value) passes as it is
+      if (Array.isArray(v) && v.length === 2 && typeof v[0] === "number" && typeof v[1] === "number") return exactInteger(int64ToBigInt(v as Int64Pair, dataType === DataType.Int64));
+      return typeof v === "bigint" ? exactInteger(v) : v;
     case DataType.DateTime:
       return v instanceof Date ? (Number.isNaN(v.getTime()) ? null : v.toISOString()) : String(v);
     case DataType.ByteString:

@@ -3,6 +3,7 @@
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { RequestConfigSchema, type RequestConfig } from "./schema.ts";
+import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<RequestConfig> = {
   type: "request",
@@ -11,6 +12,21 @@ export const descriptor: ConnectorDescriptor<RequestConfig> = {
   async create(config, ctx) {
     const { RequestConnector } = await import("./connector.ts");
     return new RequestConnector(config, ctx);
+  },
+  /** run --check: each mapping's URL and uplink converter, as start() builds them (downlink rules: in create). */
+  async prepare(config, ctx) {
+    const { hostUrl } = await import("./connector.ts");
+    const { absoluteUrl } = await import("../../common/http/downlink.ts");
+    const { createRequestConverter } = await import("./converter.ts");
+    const host = hostUrl(config.host);
+    for (const [index, mapping] of config.mapping.entries()) {
+      const url = absoluteUrl(mapping.url, host);
+      try {
+        await createRequestConverter(mapping, ctx.configDir, ctx.log);
+      } catch (e) {
+        ctx.log.error(`mapping[${index}] (${url}) not polled: converter not loaded: ${errorText(e)}`);
+      }
+    }
   },
   async convertSample(config, sample, opts) {
     const { convertSample } = await import("./sample.ts");

@@ -20,7 +20,13 @@ const ConverterSchema = z
     "extension-config": opt(z.unknown(), "passed to the custom converter"),
     extensionConfig: opt(z.unknown(), "same as extension-config"),
   })
-  .check(z.describe("How a response becomes device data"));
+  .check(
+    // the connector cannot build this converter at start: say so here, at its place
+    z.superRefine((c, ctx) => {
+      if (c.type === "custom" && !c.extension) ctx.addIssue({ code: "custom", message: 'converter type custom needs "extension" (a class name or module file in <config>/extensions/request/)', input: c, path: ["type"] });
+    }),
+    z.describe("How a response becomes device data"),
+  );
 
 const SubRequestSchema = z.object({
   url: z.string().check(z.describe("URL template over the response item; relative URLs extend the parent URL")),

@@ -51,7 +51,13 @@ const ConverterSchema = z
     attributes: z._default(z.array(KeySchema), []),
     timeseries: z._default(z.array(KeySchema), []),
   })
-  .check(z.describe("How a request's data becomes device data"));
+  .check(
+    // the connector cannot build this converter at start: say so here, at its place
+    z.superRefine((c, ctx) => {
+      if (c.type === "custom" && !c.extension) ctx.addIssue({ code: "custom", message: 'converter type custom needs "extension" (a class name or module file in <config>/extensions/rest/)', input: c, path: ["type"] });
+    }),
+    z.describe("How a request's data becomes device data"),
+  );
 
 const ResponseSchema = z
   .object({

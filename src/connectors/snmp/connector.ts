@@ -24,7 +24,7 @@ interface DeviceState {
 }
 
 /** The class name of the built-in converter: any other `converter` is a user's class. */
-const BUILT_IN_CONVERTER = "SNMPUplinkConverter";
+export const BUILT_IN_CONVERTER = "SNMPUplinkConverter";
 const BUILT_IN_DOWNLINK = "SNMPDownlinkConverter";
 
 /** Reserved RPC params `method=get;oid=1.3.6.1.2.1.1.1.0;value=x;` → an operation and its value. */

@@ -3,6 +3,7 @@
 import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { SnmpConfigSchema, type SnmpConfig } from "./schema.ts";
 import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
+import { errorText } from "../../observe/logger.ts";
 
 /** SNMP: one target per agent (ip:port). */
 function pollTargets(raw: Obj): PollTarget[] {
@@ -17,5 +18,19 @@ export const descriptor: ConnectorDescriptor<SnmpConfig> = {
   async create(config, ctx) {
     const { SnmpConnector } = await import("./connector.ts");
     return new SnmpConnector(config, ctx);
+  },
+  /** run --check: each device's custom uplink converter, as start() loads it (the SNMP sessions are not opened). */
+  async prepare(config, ctx) {
+    const { BUILT_IN_CONVERTER } = await import("./connector.ts");
+    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
+    for (const d of config.devices) {
+      const name = d.converter;
+      if (!name || name === BUILT_IN_CONVERTER) continue;
+      try {
+        await loadCustomUplink({ extension: name, connectorType: "snmp", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: d.deviceName });
+      } catch (e) {
+        ctx.log.error(`${d.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
+      }
+    }
   },
 };

@@ -34,7 +34,7 @@ interface DeviceState {
   unusable?: boolean;
 }
 
-const BUILT_IN_CONVERTER = "BytesSocketUplinkConverter";
+export const BUILT_IN_CONVERTER = "BytesSocketUplinkConverter";
 
 /** Batches handed to the gateway and not yet in storage, above which TCP reading pauses. */
 const MAX_BATCHES_IN_FLIGHT = 4;

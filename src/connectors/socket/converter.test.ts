@@ -182,3 +182,12 @@ describe("downlink text", () => {
     expect(parseSetParams("address=127.0.0.1;port=x;value=x")).toEqual({ error: 'Param "port" have to be int type' });
   });
 });
+
+test("validate refuses a requestExpression the connector cannot read, at its place (found by the config fuzz through run --check)", () => {
+  const cfg = (requestExpression: string) => ({ socket: { type: "TCP", address: "127.0.0.1", port: 50000 }, devices: [{ address: "*:*", deviceName: "d", attributeRequests: [{ type: "shared", requestExpression, attributeNameExpression: "[3:]" }] }] });
+  const bad = SocketConfigSchema.safeParse(cfg("${[0:3=atr}"));
+  expect(bad.success).toBe(false);
+  expect(bad.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([["devices.0.attributeRequests.0.requestExpression", 'requestExpression "${[0:3=atr}": expected ${[from:to]==text}, e.g. ${[0:3]==atr}']]);
+  expect(SocketConfigSchema.safeParse(cfg("${[0:3]==atr}")).success).toBe(true);
+  expect(SocketConfigSchema.safeParse(cfg("plain text")).success).toBe(true);
+});

@@ -6,7 +6,7 @@
 import { z } from "../../config/zod.ts";
 import { ReportStrategySchema } from "../../config/main-schema.ts";
 import { ENCODINGS, normalizeEncoding, type Encoding } from "./codec.ts";
-import { hasWildcard } from "./converter.ts";
+import { compileRequest, hasWildcard } from "./converter.ts";
 
 const opt = <T extends z.core.SomeType>(t: T, description: string) => z.optional(t).check(z.describe(description));
 const posInt = () => z.number().check(z.int(), z.positive());
@@ -81,7 +81,13 @@ const AttributeRequestSchema = z.object({
   attributeNameExpression: z.string().check(z.describe('attribute names from the frame, one per slice: "[3:]"; a text without slices is the name itself')),
   requestExpressionSource: opt(z.string(), "written by upstream's adapter; unused"),
   attributeNameExpressionSource: opt(z.string(), "written by upstream's adapter; unused"),
-});
+}).check(
+  // the connector compiles it at start and ignores a request it cannot read: say so here, at its place
+  z.superRefine((r, ctx) => {
+    const compiled = compileRequest(r as AttributeRequest);
+    if (typeof compiled === "string") ctx.addIssue({ code: "custom", message: compiled, input: r.requestExpression, path: ["requestExpression"] });
+  }),
+);
 
 const DeviceSchema = z
   .object({

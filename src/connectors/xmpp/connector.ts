@@ -18,7 +18,7 @@ import { XmppSession } from "./session.ts";
 const MAX_HELD = 100_000;
 
 /** The class name of the built-in converter: any other `converter` is a user's class. */
-const BUILT_IN_CONVERTER = "XmppUplinkConverter";
+export const BUILT_IN_CONVERTER = "XmppUplinkConverter";
 
 interface DeviceEntry {
   config: XmppDeviceConfig;

@@ -1,0 +1,155 @@
+// `tb-gw run --check` as a user runs it, from source and from the compiled binary, on a copy of the
+// upstream samples (one connector of each type): the config is checked as `run` checks it, every
+// connector is built without being started (nothing connects: the samples' brokers and servers
+// point at a listener here that must see no connection), nothing is written, one line per
+// connector, exit 0 when all is well and 1 with file:line:col when not.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { knownConnectorTypes } from "../../src/connectors/index.ts";
+import { BUN, CLI, FROM_BOTH, gatewayBinary, type GatewayFrom } from "../support/gateway.ts";
+import { SAMPLES } from "../support/paths.ts";
+import { freePort } from "../support/ports.ts";
+import { writeSampleExtensions } from "../support/sample-extensions.ts";
+
+let listener: Server;
+let port = 0;
+let connections = 0;
+
+beforeAll(async () => {
+  port = await freePort();
+  listener = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => listener.listen(port, "127.0.0.1", r));
+});
+afterAll(() => listener?.close());
+
+/** A folder with the samples of every registered type (modbus twice: TCP and serial), pointed at the listener. */
+function samplesCopy(): { dir: string; main: string } {
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-"));
+  const names = knownConnectorTypes().flatMap((t) => (t === "modbus" ? [t, "modbus_serial"] : [t])).filter((n) => existsSync(join(SAMPLES, `${n}.json`)));
+  for (const n of names) copyFileSync(join(SAMPLES, `${n}.json`), join(dir, `${n}.json`));
+  const edit = (file: string, change: (c: any) => void) => {
+    const c = JSON.parse(readFileSync(join(dir, file), "utf8"));
+    change(c);
+    writeFileSync(join(dir, file), JSON.stringify(c, null, 2));
+  };
+  edit("mqtt.json", (c) => (c.broker.port = port));
+  edit("request.json", (c) => (c.host = `http://127.0.0.1:${port}`));
+  edit("opcua.json", (c) => (c.server.url = `opc.tcp://127.0.0.1:${port}`));
+  edit("xmpp.json", (c) => Object.assign(c.server, { host: "127.0.0.1", port }));
+  edit("modbus.json", (c) => Object.assign(c.master.slaves[0], { host: "127.0.0.1", port }));
+  const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+  main.thingsboard.host = "127.0.0.1";
+  main.thingsboard.port = port;
+  main.connectors = names.map((n) => ({ name: `sample ${n}`, type: n.replace("_serial", ""), configuration: `${n}.json` }));
+  writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+  return { dir, main: join(dir, "tb_gateway.json") };
+}
+
+async function runCheck(from: GatewayFrom, main: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const args = ["run", "--check", "--config", main];
+  const [cmd, argv] = from === "binary" ? gatewayBinary().command(args) : [BUN, [CLI, ...args]];
+  const p = Bun.spawn([cmd, ...argv], { cwd, env: { ...process.env, NO_COLOR: "1", TB_GW_LOG_LEVEL: "INFO" }, stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill(), 60_000);
+  try {
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { code, out, err };
+  } finally {
+    clearTimeout(timer);
+    p.kill();
+  }
+}
+
+/** Every file and folder under `dir` with its content, to show that the check wrote nothing. */
+const snapshot = (dir: string) =>
+  Object.fromEntries(
+    readdirSync(dir, { recursive: true })
+      .map(String)
+      .sort()
+      .map((f) => [f, statSync(join(dir, f)).isDirectory() ? "<folder>" : readFileSync(join(dir, f), "utf8")]),
+  );
+
+describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
+  beforeAll(() => {
+    if (from === "binary") gatewayBinary(); // the build takes long: not on a test's clock
+  }, 300_000);
+
+  test("upstream samples: every connector built, none started; the custom converter classes the samples name are missing → exit 1 naming them with file:line:col; then present → exit 0", async () => {
+    const { dir, main } = samplesCopy();
+    try {
+      const before = snapshot(dir);
+      const bad = await runCheck(from, main, dir);
+      expect(bad.code).toBe(1);
+      const types = knownConnectorTypes().filter((t) => existsSync(join(SAMPLES, `${t}.json`)));
+      for (const t of types) expect(bad.out).toMatch(new RegExp(`^  (ok    |ERRORS) sample ${t} \\(${t}\\)`, "m"));
+      for (const t of ["mqtt", "request", "rest", "snmp"]) expect(bad.out).toMatch(new RegExp(`^  ERRORS sample ${t} \\(${t}\\): built, with 1 error`, "m"));
+      // placed at the mapping entry the message names (mapping[3] of the sample), not at the file's start
+      const mqttLine = readFileSync(join(dir, "mqtt.json"), "utf8").split("\n").findIndex((l) => l.includes('"topicFilter": "custom/sensors/+"'));
+      const at = new RegExp(`^${join(dir, "mqtt.json")}:(\\d+):\\d+: error: connector "sample mqtt" \\(mqtt\\): mapping\\[3\\] \\(custom/sensors/\\+\\) skipped: custom converter CustomMqttUplinkConverter: folder .*extensions/mqtt does not exist`, "m").exec(bad.err);
+      expect(at).not.toBeNull();
+      expect(Number(at![1])).toBe(mqttLine); // the entry's "{" is the line before its topicFilter (1-based = index)
+      expect(bad.err).toContain("tb-gw: 4 problems building the connectors");
+      // nothing written: no connector ids, no state folders
+      expect(snapshot(dir)).toEqual(before);
+
+      writeSampleExtensions(dir);
+      const good = await runCheck(from, main, dir);
+      expect(good.err).not.toContain("error:");
+      expect(good.code).toBe(0);
+      expect(good.out.match(/^  ok     /gm)?.length).toBe(types.length + 1); // modbus twice
+      expect(good.out).toContain("tb-gw: all is well");
+      // built, never started: no connector connected to the brokers and servers the samples name
+      expect(connections).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test("a config error is refused before any connector is built: exit 1 with file:line:col", async () => {
+    const { dir, main } = samplesCopy();
+    try {
+      const text = readFileSync(join(dir, "modbus.json"), "utf8").replace('"unitId": 1', '"unitId": "one"');
+      writeFileSync(join(dir, "modbus.json"), text);
+      const r = await runCheck(from, main, dir);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`^${join(dir, "modbus.json")}:\\d+:\\d+: error: `, "m"));
+      expect(r.err).toContain("tb-gw: the config has errors; `run` would start nothing");
+      expect(r.out).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test('a gRPC connector with key "auto": built against a stand-in for the gRPC server (not started), its key not written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-grpc-"));
+    try {
+      const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+      main.grpc = { enabled: true, serverPort: port };
+      main.connectors = [{ name: "python side", type: "grpc", key: "auto", configuration: "grpc.json" }];
+      writeFileSync(join(dir, "grpc.json"), JSON.stringify({ name: "python side" }));
+      writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+      const before = snapshot(dir);
+      const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
+      expect(r.out).toContain("  ok     python side (grpc)");
+      expect(r.code).toBe(0);
+      expect(snapshot(dir)).toEqual(before); // no persistent_keys.json
+      expect(connections).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+test("run --help teaches --check", async () => {
+  const p = Bun.spawn([BUN, CLI, "run", "--help"], { stdout: "pipe" });
+  const out = await new Response(p.stdout).text();
+  expect(out).toContain("--check");
+  expect(out).toContain("tb-gw run --check --config tb_gateway.json");
+  expect(out).toMatch(/exit code 0\s+when run would start every connector cleanly, 1 otherwise/);
+});
