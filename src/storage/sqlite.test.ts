@@ -191,3 +191,18 @@ test("a database that cannot be opened for a reason other than damage is a start
   expect(() => open(dir)).toThrow(/^sqlite storage: cannot open \S+data\.db \(.*\): it is left as it is$/);
   expect(readdirSync(dir)).toEqual(["data.db"]);
 });
+
+test("commits of every size up to 100 records (multi-row inserts) keep each record once, in order, across a restart", async () => {
+  const dir = folder();
+  let s = open(dir, { max_read_records_count: 100_000 });
+  let at = 0;
+  for (let n = 1; n <= 100; n++) {
+    expect(s.put(records(at, n))).toBe("stored");
+    at += n;
+    await s.whenDurable();
+  }
+  expect(drain(s, 100_000, false)).toEqual(records(0, at));
+  await s.close();
+  s = open(dir, { max_read_records_count: 100_000 });
+  expect(drain(s, 100_000, true)).toEqual(records(0, at));
+});
