@@ -2,50 +2,65 @@
 // connector's Bun.serve handler is called with `server.fetch(request)`, and the data goes through
 // the real pipeline into real sqlite storage (group commit), drained as the sender does (next,
 // pack into gateway-API payloads, ack) without MQTT. Rounds of `concurrency` requests in flight,
-// like wrk's connections; the figure is CPU time per request (process.cpuUsage, minus the time the
-// bench spends building the requests), which on a shared machine is much steadier than the
-// end-to-end bench (bench/rest.ts), whose batching changes with how much CPU the gateway gets.
-// Usage: bun bench/rest-path.ts [requests=200000] [concurrency=64] [repeats=3]
+// like wrk's connections; the figure is CPU time per request (process.cpuUsage), which on a shared
+// machine is much steadier than the end-to-end bench (bench/rest.ts), whose batching changes with
+// how much CPU the gateway gets.
+//
+// A/B: `--compare DIR...` loads the same modules from other checkouts of tb-gw (e.g. a
+// `git archive <commit> | tar -x -C DIR` with node_modules linked) into this process and runs
+// the variants in alternating blocks, so load from other processes falls on all of them alike.
+// Usage: bun bench/rest-path.ts [requests=200000] [concurrency=64] [--compare DIR...]
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { ConnectorContext } from "../src/core/connector.ts";
-import { DeviceFilter } from "../src/core/device-filter.ts";
-import { DeviceRegistry } from "../src/core/devices.ts";
-import { Pipeline } from "../src/core/pipeline.ts";
-import { ReportStrategyService } from "../src/core/report-strategy.ts";
-import { RestConnector } from "../src/connectors/rest/connector.ts";
-import { RestConfigSchema } from "../src/connectors/rest/schema.ts";
-import { EventBus } from "../src/observe/events.ts";
-import { Logger, setLogLevel } from "../src/observe/logger.ts";
-import { buildPublishes } from "../src/platform/packing.ts";
-import { SqliteStorage } from "../src/storage/sqlite.ts";
+import { basename, join, resolve } from "node:path";
 
+const at = process.argv.indexOf("--compare");
+const others = at > 0 ? process.argv.splice(at).slice(1) : [];
 const total = Number(process.argv[2] ?? 200_000);
 const concurrency = Number(process.argv[3] ?? 64);
-const repeats = Number(process.argv[4] ?? 3);
+/** Requests per block before switching to the next variant. */
+const BLOCK = concurrency * 50;
 
 const cpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
 
-async function once(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "tbgw-bench-rest-path-"));
+interface Variant {
+  name: string;
+  /** Send `count` requests starting at number `from`, `concurrency` at a time; returns non-200 answers. */
+  run(from: number, count: number): Promise<number>;
+  delivered(): number;
+  close(): Promise<void>;
+}
+
+async function variant(root: string, name: string): Promise<Variant> {
+  const m = async (p: string) => import(join(root, p));
+  const { DeviceFilter } = await m("src/core/device-filter.ts");
+  const { DeviceRegistry } = await m("src/core/devices.ts");
+  const { Pipeline } = await m("src/core/pipeline.ts");
+  const { ReportStrategyService } = await m("src/core/report-strategy.ts");
+  const { RestConnector } = await m("src/connectors/rest/connector.ts");
+  const { RestConfigSchema } = await m("src/connectors/rest/schema.ts");
+  const { EventBus } = await m("src/observe/events.ts");
+  const { Logger, setLogLevel } = await m("src/observe/logger.ts");
+  const { buildPublishes } = await m("src/platform/packing.ts");
+  const { SqliteStorage } = await m("src/storage/sqlite.ts");
+
   setLogLevel("WARNING");
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-bench-rest-path-"));
   const log = new Logger("bench");
   const storage = new SqliteStorage({ dir, sizeLimitBytes: 1024 * 1024 * 1024, maxDbAmount: 10, writingBatchSize: 1000, ttlMs: 7 * 86_400_000, ttlCheckMs: 3_600_000, log });
-  const events = new EventBus();
   const pipeline = new Pipeline({
     storage,
     devices: new DeviceRegistry(dir, log),
-    strategies: new ReportStrategyService({ type: "ON_RECEIVED" } as never, () => {}),
+    strategies: new ReportStrategyService({ type: "ON_RECEIVED" }, () => {}),
     filter: DeviceFilter.none(),
-    events,
+    events: new EventBus(),
     log,
     maxRecordBytes: () => 65536,
-    announce: (d) => (d.announced = true),
+    announce: (d: { announced: boolean }) => (d.announced = true),
   });
   const ctx = {
     name: "REST",
@@ -54,13 +69,13 @@ async function once(): Promise<number> {
     configDir: dir,
     dataDir: dir,
     log,
-    sendData: (data: Parameters<ConnectorContext["sendData"]>[0]) => pipeline.send("REST", "rest-id", "rest", data),
+    sendData: (data: unknown) => pipeline.send("REST", "rest-id", "rest", data),
     countDropped: () => {},
     addDevice: () => {},
     delDevice: () => {},
     requestAttributes: async () => ({}),
     sendRpcReply: () => {},
-  } as unknown as ConnectorContext;
+  };
   const config = RestConfigSchema.parse({
     server: { host: "127.0.0.1", port: 0 },
     mapping: [
@@ -79,41 +94,52 @@ async function once(): Promise<number> {
   let delivered = 0;
   const drain = setInterval(() => {
     for (let b = storage.next(512); b; b = storage.next(512)) {
-      for (const p of buildPublishes(b.records, 65536, (n) => n)) delivered += p.datapoints;
+      for (const p of buildPublishes(b.records, 65536, (n: string) => n)) delivered += p.datapoints;
       storage.ack(b);
     }
   }, 15);
-  const request = (n: number) => {
-    const body = `{"t": ${n}.5}`;
-    return new Request(`http://127.0.0.1:5000/data/dev-${n % 100}`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body });
+  return {
+    name,
+    async run(from, count) {
+      let failed = 0;
+      for (let n = from; n < from + count; ) {
+        const answers: Array<Promise<Response>> = [];
+        for (let i = 0; i < concurrency && n < from + count; i++, n++) {
+          const body = `{"t": ${n}.5}`;
+          answers.push(server.fetch(new Request(`http://127.0.0.1:5000/data/dev-${n % 100}`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body })));
+        }
+        for (const a of await Promise.all(answers)) if (a.status !== 200) failed++;
+      }
+      return failed;
+    },
+    delivered: () => delivered,
+    async close() {
+      clearInterval(drain);
+      await connector.stop();
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
-  // what building the requests costs the bench itself (subtracted below)
-  const b0 = cpuUs();
-  for (let n = 0; n < total; n++) request(n);
-  const building = cpuUs() - b0;
-  let failed = 0;
-  const cpu0 = cpuUs();
-  for (let n = 0; n < total; ) {
-    const reqs: Request[] = [];
-    for (let i = 0; i < concurrency && n < total; i++, n++) reqs.push(request(n));
-    const answers = await Promise.all(reqs.map((r) => server.fetch(r)));
-    for (const a of answers) if (a.status !== 200) failed++;
-  }
-  const perRequest = (cpuUs() - cpu0 - building) / total;
-  while (delivered < total - failed) await Bun.sleep(20);
-  clearInterval(drain);
-  await connector.stop();
-  await storage.close();
-  rmSync(dir, { recursive: true, force: true });
-  if (failed > 0) console.log(`  ${failed} requests not answered 200`);
-  return perRequest;
 }
 
-const runs: number[] = [];
-for (let i = 0; i < repeats; i++) {
-  const us = await once();
-  runs.push(us);
-  console.log(`run ${i + 1}: ${us.toFixed(2)} µs CPU per request (${total} requests, ${concurrency} in flight)`);
+const roots = [resolve(import.meta.dir, ".."), ...others.map((d) => resolve(d))];
+const variants: Variant[] = [];
+for (const r of roots) variants.push(await variant(r, r === roots[0] ? "this checkout" : basename(r)));
+const cpu = variants.map(() => 0);
+const failed = variants.map(() => 0);
+// warm-up (JIT), not counted
+for (const v of variants) await v.run(0, BLOCK);
+for (let from = BLOCK; from < BLOCK + total; from += BLOCK) {
+  for (let i = 0; i < variants.length; i++) {
+    const c0 = cpuUs();
+    failed[i]! += await variants[i]!.run(from, Math.min(BLOCK, BLOCK + total - from));
+    cpu[i]! += cpuUs() - c0;
+  }
 }
-runs.sort((a, b) => a - b);
-console.log(`median ${runs[Math.floor(runs.length / 2)]!.toFixed(2)} µs per request`);
+for (let i = 0; i < variants.length; i++) {
+  const v = variants[i]!;
+  const t0 = Date.now();
+  while (v.delivered() < BLOCK + total - failed[i]! && Date.now() - t0 < 30_000) await Bun.sleep(20);
+  console.log(`${v.name}: ${(cpu[i]! / total).toFixed(2)} µs CPU per request (${total} requests, ${concurrency} in flight), ${failed[i]} not 200, ${v.delivered()} of ${BLOCK + total} delivered`);
+  await v.close();
+}

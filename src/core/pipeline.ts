@@ -87,12 +87,16 @@ export class Pipeline {
     const data = periodic ? raw : this.d.strategies.filter(connectorName, raw);
     if (!data) return "SUCCESS";
     const now = this.d.now?.() ?? Date.now();
-    const known = this.d.devices.get(data.deviceName);
-    const deviceType = data.deviceType ?? known?.deviceType ?? "default";
-    if (!periodic) {
+    let known: DeviceInfo | undefined;
+    if (periodic) known = this.d.devices.get(data.deviceName);
+    else {
+      // touch keeps the registered type unless the data names one, so its entry gives the same
+      // type as a lookup before it would, without a second lookup per message
       const { info, changed } = this.d.devices.touch(data.deviceName, connectorName, connectorId, data.deviceType, now);
       if (changed || !info.announced) this.d.announce(info, connectorType);
+      known = info;
     }
+    const deviceType = data.deviceType ?? known?.deviceType ?? "default";
     const records = toRecords(data, deviceType, now, this.d.maxRecordBytes());
     if (records.length === 0) return "SUCCESS";
     const result = this.d.storage.put(records);

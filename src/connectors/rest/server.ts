@@ -127,7 +127,9 @@ export class RestServer {
     if (typeof ep.converter === "string") return failure(ep, 500, `converter not available: ${ep.converter}`);
     let converted: ConvertedData[] | string;
     try {
-      converted = await ep.converter.convert(data);
+      // the JSON converter answers at once: awaiting only a custom converter's promise saves a tick
+      const c = ep.converter.convert(data);
+      converted = c instanceof Promise ? await c : c;
     } catch (e) {
       this.hooks.report(path, `converter failed: ${errorText(e)}`);
       return failure(ep, 500, `converter failed: ${errorText(e)}`);
