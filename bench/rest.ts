@@ -8,7 +8,7 @@
 // "CPU per request" is the gateway's CPU time (user + system, all its threads) during the wrk run
 // divided by the requests answered: on a shared machine a steadier figure than requests/s.
 
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, CLI, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
@@ -17,6 +17,12 @@ import { startMosquitto } from "../test/support/mosquitto.ts";
 import { startPlatformHarness } from "../test/support/platform.ts";
 import { freePort } from "../test/support/ports.ts";
 import { cpuSeconds, systemCpuSeconds } from "./proc.ts";
+
+/** CPU seconds of the process's main thread (the JS thread: HTTP, converters, sqlite), without JIT and GC threads. */
+function mainThreadCpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
 const profAt = process.argv.indexOf("--cpu-prof");
 const cpuProfDir = profAt > 0 ? process.argv.splice(profAt, 2)[1] : undefined;
@@ -64,10 +70,12 @@ try {
   writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, "/data/dev-" .. (n % 100), nil, '{"t": ' .. n .. '.5}')\nend\n`);
   const cpu0 = cpuSeconds(gwPid);
   const sys0 = systemCpuSeconds(gwPid);
+  const main0 = mainThreadCpuSeconds(gwPid);
   const p = Bun.spawn(["wrk", "-t2", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${restPort}/`], { stdout: "pipe" });
   const out = await new Response(p.stdout).text();
   const cpuUsed = cpuSeconds(gwPid) - cpu0;
   const sysUsed = systemCpuSeconds(gwPid) - sys0;
+  const mainUsed = mainThreadCpuSeconds(gwPid) - main0;
   const cpu = (cpuUsed / seconds) * 100;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -77,7 +85,7 @@ try {
   const drainS = (Date.now() - t0) / 1000;
   console.log(`wrk ${connections} connections, ${seconds} s, ${storageType} storage:`);
   console.log(`  accepted (200 = stored): ${accepted} = ${(accepted / seconds).toFixed(0)} req/s, non-2xx ${non2xx}; gateway CPU ${cpu.toFixed(0)} % of one core`);
-  console.log(`  CPU per request: ${requests > 0 ? ((cpuUsed / requests) * 1e6).toFixed(1) : "-"} µs (of which system ${requests > 0 ? ((sysUsed / requests) * 1e6).toFixed(1) : "-"} µs)`);
+  console.log(`  CPU per request: ${requests > 0 ? ((cpuUsed / requests) * 1e6).toFixed(1) : "-"} µs (of which system ${requests > 0 ? ((sysUsed / requests) * 1e6).toFixed(1) : "-"} µs; JS thread ${requests > 0 ? ((mainUsed / requests) * 1e6).toFixed(1) : "-"} µs, other threads (JIT compiler, GC) ${requests > 0 ? (((cpuUsed - mainUsed) / requests) * 1e6).toFixed(1) : "-"} µs)`);
   console.log(`  delivered to the platform: ${delivered} of ${accepted} (${drainS.toFixed(1)} s after the load ended)`);
   for (const m of out.matchAll(/^\s+(50|90|99)%\s+(\S+)/gm)) console.log(`  latency p${m[1]}: ${m[2]}`);
 
