@@ -32,6 +32,9 @@ export interface ConnectorStats {
   dropped: number;
 }
 
+/** The answer once storage holds the data (one function for every message, not a closure each). */
+const stored = (): SendStatus => "SUCCESS";
+
 export class Pipeline {
   readonly stats = new Map<string, ConnectorStats>();
   private fullSince = 0;
@@ -55,7 +58,7 @@ export class Pipeline {
   send(connectorName: string, connectorId: string, connectorType: string, data: ConvertedData | ConvertedData[]): Promise<SendStatus> {
     const status = Array.isArray(data) ? this.putMany(connectorName, connectorId, connectorType, data) : this.putOne(connectorName, connectorId, connectorType, data);
     if (status !== "SUCCESS") return Promise.resolve(status);
-    return this.d.storage.whenDurable().then(() => "SUCCESS" as const);
+    return this.d.storage.whenDurable().then(stored);
   }
 
   /** Data produced by the core itself (periodic report-strategy resends). */
@@ -87,12 +90,16 @@ export class Pipeline {
     const data = periodic ? raw : this.d.strategies.filter(connectorName, raw);
     if (!data) return "SUCCESS";
     const now = this.d.now?.() ?? Date.now();
-    const known = this.d.devices.get(data.deviceName);
-    const deviceType = data.deviceType ?? known?.deviceType ?? "default";
-    if (!periodic) {
+    let known: DeviceInfo | undefined;
+    if (periodic) known = this.d.devices.get(data.deviceName);
+    else {
+      // touch keeps the registered type unless the data names one, so its entry gives the same
+      // type as a lookup before it would, without a second lookup per message
       const { info, changed } = this.d.devices.touch(data.deviceName, connectorName, connectorId, data.deviceType, now);
       if (changed || !info.announced) this.d.announce(info, connectorType);
+      known = info;
     }
+    const deviceType = data.deviceType ?? known?.deviceType ?? "default";
     const records = toRecords(data, deviceType, now, this.d.maxRecordBytes());
     if (records.length === 0) return "SUCCESS";
     const result = this.d.storage.put(records);

@@ -25,6 +25,13 @@ export function rotatedDbName(existing: readonly string[], nowMs: number): strin
   return `data_${ms}.db`;
 }
 
+/**
+ * Rows per multi-row INSERT statement, largest first: a commit of n rows runs about n/32 + 5
+ * statements instead of n (each run costs a call into SQLite and a result object; ~1 µs per row
+ * less under the REST load). 32 rows bind 96 values, far under SQLite's variable limit.
+ */
+const INSERT_SIZES = [32, 16, 8, 4, 2, 1] as const;
+
 export interface PendingRow {
   id: number;
   ts: number;
@@ -37,7 +44,8 @@ export class SqliteDataFile {
   rows = 0;
   /** Id for the next insert (AUTOINCREMENT ids are never reused, even after deletes). */
   nextId = 1;
-  private readonly insertStmt: Statement;
+  /** Multi-row INSERT statements by row count, prepared on first use. */
+  private readonly inserts = new Map<number, Statement>();
   private readonly readStmt: Statement;
   private readonly deleteStmt: Statement;
   private readonly purgeStmt: Statement;
@@ -62,7 +70,6 @@ export class SqliteDataFile {
       this.db.close();
       throw e;
     }
-    this.insertStmt = this.db.prepare("INSERT INTO messages (id, timestamp, message) VALUES (?, ?, ?)");
     this.readStmt = this.db.prepare("SELECT id, message FROM messages WHERE id > ? ORDER BY id LIMIT ?");
     this.deleteStmt = this.db.prepare("DELETE FROM messages WHERE id BETWEEN ? AND ?");
     this.purgeStmt = this.db.prepare("DELETE FROM messages WHERE timestamp < ?");
@@ -78,11 +85,35 @@ export class SqliteDataFile {
     this.rows = counts.n;
     this.nextId = Math.max(counts.maxId, seq?.seq ?? 0) + 1;
     this.write = this.db.transaction((rows: readonly PendingRow[], deletes: ReadonlyArray<readonly [number, number]>) => {
-      for (const r of rows) this.insertStmt.run(r.id, r.ts, r.message);
+      this.insert(rows);
       let deleted = 0;
       for (const [from, to] of deletes) deleted += this.deleteStmt.run(from, to).changes;
       return deleted;
     });
+  }
+
+  /** Insert the rows with as few statement runs as the INSERT_SIZES allow (inside write's transaction). */
+  private insert(rows: readonly PendingRow[]): void {
+    let i = 0;
+    for (const size of INSERT_SIZES) {
+      if (rows.length - i < size) continue;
+      let stmt = this.inserts.get(size);
+      if (!stmt) {
+        stmt = this.db.prepare(`INSERT INTO messages (id, timestamp, message) VALUES ${new Array(size).fill("(?, ?, ?)").join(", ")}`);
+        this.inserts.set(size, stmt);
+      }
+      const args: Array<number | string> = new Array(size * 3);
+      while (rows.length - i >= size) {
+        for (let j = 0; j < size; j++) {
+          const r = rows[i + j]!;
+          args[3 * j] = r.id;
+          args[3 * j + 1] = r.ts;
+          args[3 * j + 2] = r.message;
+        }
+        stmt.run(...args);
+        i += size;
+      }
+    }
   }
 
   /** Up to `limit` rows with id > afterId, oldest first, as [id, message] pairs. */

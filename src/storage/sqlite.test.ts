@@ -191,3 +191,54 @@ test("a database that cannot be opened for a reason other than damage is a start
   expect(() => open(dir)).toThrow(/^sqlite storage: cannot open \S+data\.db \(.*\): it is left as it is$/);
   expect(readdirSync(dir)).toEqual(["data.db"]);
 });
+
+test("commits of every size up to 100 records (multi-row inserts) keep each record once, in order, across a restart", async () => {
+  const dir = folder();
+  let s = open(dir, { max_read_records_count: 100_000 });
+  let at = 0;
+  for (let n = 1; n <= 100; n++) {
+    expect(s.put(records(at, n))).toBe("stored");
+    at += n;
+    await s.whenDurable();
+  }
+  expect(drain(s, 100_000, false)).toEqual(records(0, at));
+  await s.close();
+  s = open(dir, { max_read_records_count: 100_000 });
+  expect(drain(s, 100_000, true)).toEqual(records(0, at));
+});
+
+test("rows just committed are handed out from memory (the tail) with the same order, rewind, cap and TTL behaviour as from the file", async () => {
+  const dir = folder();
+  let now = 1_000_000_000_000;
+  const s = open(dir, { max_read_records_count: 100_000, messages_ttl_in_days: 1 }, capturingLogger().log, { now: () => now });
+  // the reader right behind the writer, then catching up across commits
+  s.put(records(0, 5));
+  await s.whenDurable();
+  const first = s.next(2)!;
+  expect(first.records).toEqual(records(0, 2));
+  s.put(records(5, 3));
+  await s.whenDurable();
+  const rest = s.next(100)!;
+  expect(rest.records).toEqual(records(2, 6));
+  s.ack(first);
+  // rewind: what was handed out and not acked comes again, from the file
+  s.rewind();
+  expect(drain(s, 100_000, false)).toEqual(records(2, 6));
+  s.ack(rest);
+  expect(s.next(100)).toBeUndefined();
+  // more than the tail keeps (10,000) committed while nobody reads: all of it, once, in order
+  for (let i = 0; i < 12_000; i += 1_000) {
+    s.put(records(100 + i, 1_000));
+    await s.whenDurable();
+  }
+  expect(drain(s, 4_000)).toEqual(records(100, 12_000));
+  // rows purged by TTL while in the tail are not handed out
+  s.put(records(20_000, 3));
+  await s.whenDurable();
+  now += 2 * 86_400_000;
+  s.put(records(20_003, 2));
+  await s.whenDurable();
+  expect((s as unknown as { purgeExpired(): number }).purgeExpired()).toBe(3);
+  expect(drain(s, 100)).toEqual(records(20_003, 2));
+  expect(s.depth()).toBe(0);
+});

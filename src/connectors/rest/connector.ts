@@ -93,6 +93,8 @@ export class RestConnector implements Connector {
   }
 
   private report(endpoint: string, problem: string | undefined): void {
+    // called with undefined after every accepted request: nothing to clear in the usual case
+    if (problem === undefined && this.problems.size === 0) return;
     const last = this.problems.get(endpoint);
     if (problem === last) return;
     if (problem) {

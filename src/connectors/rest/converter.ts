@@ -51,11 +51,19 @@ export class RestJsonConverter implements RestUplinkConverter {
 
   convert(data: RestRequestData): ConvertedData[] | string {
     const now = Date.now();
-    return convertItems(data.items, (item) => {
-      const deviceName = this.name(item);
-      if (!deviceName) return `device name not found (${this.nameExpression})`;
-      return this.mapping.fill({ deviceName, deviceType: this.profile?.(item) || "default" }, item, "", now);
-    });
+    const items = data.items;
+    // one element (the usual request): no per-request closure for convertItems
+    if (items.length === 1) {
+      const d = this.one(items[0]!, now);
+      return typeof d === "string" ? d : [d];
+    }
+    return convertItems(items, (item) => this.one(item, now));
+  }
+
+  private one(item: unknown, now: number): ConvertedData | string {
+    const deviceName = this.name(item);
+    if (!deviceName) return `device name not found (${this.nameExpression})`;
+    return this.mapping.fill({ deviceName, deviceType: this.profile?.(item) || "default" }, item, "", now);
   }
 }
 

@@ -97,6 +97,31 @@ describe("rest connector (curl as the device)", () => {
     );
   });
 
+  test("a custom converter sees the request's headers, path and method (copied only when read), also when it serialises or spreads the request", async () => {
+    const dir = configDir();
+    writeFileSync(
+      join(dir, "extensions/rest/header_converter.ts"),
+      `export class HeaderConverter {
+  convert(_config, data, request) {
+    const copy = { ...request };
+    const text = JSON.parse(JSON.stringify(request));
+    request.headers = { replaced: "yes" };
+    return { deviceName: copy.headers["x-device"], telemetry: [{ v: data.v, path: request.path, method: request.method, agent: text.headers["user-agent"], replaced: request.headers.replaced }] };
+  }
+}
+`,
+    );
+    await withRest(
+      { server: server(), mapping: [{ endpoint: "/h/{x}", HTTPMethods: ["PUT"], converter: { type: "custom", extension: "HeaderConverter" } }] },
+      async (base, ctx) => {
+        const r = await curl(["-X", "PUT", "-H", "X-Device: hdr-dev", "-H", "User-Agent: probe/1", "-H", "Content-Type: application/json", "-d", '{"v": 7}', `${base}/h/a?q=1`]);
+        expect(r.status).toBe(200);
+        expect(ctx.sent[0]).toMatchObject({ deviceName: "hdr-dev", telemetry: [{ values: { v: 7, path: "/h/a", method: "PUT", agent: "probe/1", replaced: "yes" } }] });
+      },
+      recordingContext({ type: "rest", configDir: dir }),
+    );
+  });
+
   test("status codes: 404, 405 with Allow, 401, 413 before the body is read, 400 with the error's place, 415; successResponse is the 200 body", async () => {
     await withRest(
       {

@@ -43,14 +43,44 @@ export function matchRoute<T>(routes: Route<T>[], method: string, pathname: stri
       continue;
     }
     const params: Record<string, string> = {};
-    r.names.forEach((n, i) => {
-      try {
-        params[n] = decodeURIComponent(m[i + 1]!);
-      } catch {
-        params[n] = m[i + 1]!;
-      }
-    });
+    for (let i = 0; i < r.names.length; i++) params[r.names[i]!] = decodeParam(m[i + 1]!);
     return { route: r, params };
   }
   return allowed ? { allowed } : undefined;
+}
+
+/** A path parameter percent-decoded; left as it came when it is not valid percent-encoding. */
+function decodeParam(raw: string): string {
+  if (!raw.includes("%")) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** The path and the query text (without `?`) of a request URL. */
+export interface RequestTarget {
+  pathname: string;
+  search: string;
+}
+
+/** Characters a WHATWG URL path keeps as they are (no percent-encoding, no `\\` rewrite). */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+
+/**
+ * `new URL(href)`'s pathname and query for a request URL, without building a URL object per request
+ * (~0.5 µs each under load): a path of plain characters with no dot segments (`/.`, `%2e`) is
+ * already in its parsed form, so it is sliced out of the text; anything else goes through URL.
+ */
+export function requestTarget(href: string): RequestTarget {
+  const scheme = href.indexOf("://");
+  const start = scheme < 0 ? -1 : href.indexOf("/", scheme + 3);
+  if (start >= 0 && !href.includes("#", start)) {
+    const q = href.indexOf("?", start);
+    const pathname = q < 0 ? href.slice(start) : href.slice(start, q);
+    if (PLAIN_PATH.test(pathname) && !pathname.includes("/.") && !/%2e/i.test(pathname)) return { pathname, search: q < 0 ? "" : href.slice(q + 1) };
+  }
+  const url = new URL(href);
+  return { pathname: url.pathname, search: url.search.slice(1) };
 }

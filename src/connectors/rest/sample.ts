@@ -19,7 +19,7 @@ export async function convertSample(config: RestConfig, body: Buffer, endpoint: 
   for (const { m, i, route } of matching) {
     const found = matchRoute([route], "POST", url.pathname);
     const params = found && "params" in found ? found.params : {};
-    const read = await readRequestData(new Request(url.href, { method: "POST", body }), url, params, config.server.maxBodySize);
+    const read = await readRequestData(new Request(url.href, { method: "POST", body }), { pathname: url.pathname, search: url.search.slice(1) }, params, config.server.maxBodySize);
     if (!read.ok) throw new Error(`${read.status}: ${read.message}`);
     const r = await (await createRestConverter(m, configDir, log)).convert(read.data);
     if (typeof r === "string") reasons.push(`mapping[${i}] (${m.endpoint}): ${r}`);
