@@ -13,8 +13,16 @@ BUN=node_modules/.bin/bun
 for target in linux-x64 linux-arm64; do
   "$BUN" build/odbc-addon.ts "$target" >/dev/null 2>&1 || echo "note: the ODBC binding for $target was not built (its tests will say why)"
 done
+# The executables the tests run (x64, and arm64 under qemu), built once here: the test files run in
+# parallel processes (bun test --parallel), which reuse them (TB_GW_TEST_PREBUILT) instead of each
+# building its own. A failed build leaves no stale file behind: the tests that need it say why.
+"$BUN" build.ts >/dev/null 2>&1 || { rm -f dist/tb-gw; echo "note: building dist/tb-gw failed (the binary tests will say why)"; }
+"$BUN" build.ts --target linux-arm64 >/dev/null 2>&1 || { rm -f dist/tb-gw-linux-arm64; echo "note: building dist/tb-gw-linux-arm64 failed (its tests will say why)"; }
+export TB_GW_TEST_PREBUILT=1
+# Two processes on CI's two cores: most long tests wait on the clock (outages, polls, restarts).
+# test/timings.json (per-file durations of a full run) starts the longest files first.
 report=$(mktemp -d)/junit.xml
-"$BUN" test --timeout 60000 --reporter=junit --reporter-outfile="$report" "$@"
+"$BUN" test --parallel="${TB_GW_TEST_PARALLEL:-2}" --timings=test/timings.json --timeout 60000 --reporter=junit --reporter-outfile="$report" "$@"
 rc=$?
 if [ -s "$report" ]; then
   read -r tests failures skipped < <(python3 - "$report" <<'PY'

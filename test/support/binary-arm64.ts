@@ -5,7 +5,7 @@
 // no binfmt_misc registration is needed (containers often have none).
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { outfileFor, runnerFor } from "../../build/targets.ts";
@@ -19,6 +19,8 @@ let built: string | undefined;
 /** Path of dist/tb-gw-linux-arm64 after one build in this process (later callers reuse it). */
 export function buildArm64Once(): string {
   if (built) return built;
+  // built by test/run-all.sh before parallel test processes start (see binary.ts)
+  if (process.env.TB_GW_TEST_PREBUILT === "1" && existsSync(join(ROOT, outfileFor("linux-arm64")))) return (built = join(ROOT, outfileFor("linux-arm64")));
   const r = spawnSync(BUN, ["build.ts", "--target", "linux-arm64"], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`arm64 build failed:\n${r.stdout}\n${r.stderr}`);
   built = join(ROOT, outfileFor("linux-arm64"));

@@ -3,7 +3,7 @@
 // when we are root) so that a library reading files from the build folder at run time shows up.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeWhenTestsEnd } from "./cleanup.ts";
@@ -16,6 +16,9 @@ let built: string | undefined;
 /** Path of dist/tb-gw after one build in this process (later callers reuse it). */
 function buildOnce(): string {
   if (built) return built;
+  // test/run-all.sh builds once before the test files start (they may run in parallel processes,
+  // which must neither build again nor overwrite the file another one is copying)
+  if (process.env.TB_GW_TEST_PREBUILT === "1" && existsSync(join(ROOT, "dist/tb-gw"))) return (built = join(ROOT, "dist/tb-gw"));
   const r = spawnSync(BUN, ["build.ts"], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
   built = join(ROOT, "dist/tb-gw");
