@@ -51,6 +51,8 @@ const MEASURE_EVERY_MS = 1000;
 /** Generous on-disk bytes per inserted byte of message (pages, index, row headers) for that guess. */
 const GROWTH_FACTOR = 3;
 const ROW_OVERHEAD_BYTES = 64;
+/** At most this many committed rows are kept in memory for the reader (see `tail`). */
+const TAIL_MAX_ROWS = 4096;
 /** Errors that mean the file is not a usable database (rather than, say, a full disk). */
 const DAMAGED = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
 
@@ -67,6 +69,13 @@ export class SqliteStorage implements EventStorage {
   private readId = 0;
   private writeOversize = false;
   private readonly batches = new BatchBook<IdRange[]>();
+  /**
+   * Rows committed to `tailFile` that directly follow what the reader has handed out, oldest
+   * first: next() hands them out without a query (under steady traffic every read would otherwise
+   * query back the rows just committed). Empty when the reader is behind, after a rewind or purge.
+   */
+  private tail: PendingRow[] = [];
+  private tailFile: SqliteDataFile | undefined;
   private closed = false;
   private flushScheduled = false;
   /** When the last commit of new rows happened (performance.now()) and how many it carried. */
@@ -175,6 +184,8 @@ export class SqliteStorage implements EventStorage {
     if ((this.pending.length > 0 && this.commitWait() <= 0) || this.deletesMatterToReader()) this.flush();
     // Everything committed was handed out already: no query (the sender asks after every batch).
     if (this.readFile === this.writeFile && this.pending.length === 0 && this.readId >= this.writeFile.nextId - 1) return undefined;
+    const fromTail = this.takeTail(maxRecords);
+    if (fromTail) return fromTail;
     const records: string[] = [];
     const ranges: IdRange[] = [];
     let idx = this.files.indexOf(this.readFile);
@@ -194,6 +205,38 @@ export class SqliteStorage implements EventStorage {
     }
     if (records.length === 0) return undefined;
     return this.batches.issue(records, ranges);
+  }
+
+  /** The next rows from memory when the tail directly follows the read position; else it is dropped. */
+  private takeTail(maxRecords: number): Batch | undefined {
+    const tail = this.tail;
+    if (tail.length === 0) return undefined;
+    if (this.tailFile !== this.readFile || tail[0]!.id !== this.readId + 1) {
+      this.tail = [];
+      return undefined;
+    }
+    const rows = tail.length <= maxRecords ? tail : tail.slice(0, maxRecords);
+    this.tail = rows === tail ? [] : tail.slice(maxRecords);
+    const records = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) records[i] = rows[i]!.message;
+    const last = rows[rows.length - 1]!.id;
+    this.readId = last;
+    return this.batches.issue(records, [{ file: this.readFile, from: rows[0]!.id, to: last }]);
+  }
+
+  /** Rows just committed to `file` join the tail when they follow what the reader handed out. */
+  private extendTail(file: SqliteDataFile, rows: PendingRow[]): void {
+    const follows =
+      this.tail.length > 0
+        ? this.tailFile === file && this.tail[this.tail.length - 1]!.id + 1 === rows[0]!.id
+        : this.readFile === file && this.readId + 1 === rows[0]!.id;
+    if (!follows || this.tail.length + rows.length > TAIL_MAX_ROWS) {
+      this.tail = [];
+      return;
+    }
+    this.tailFile = file;
+    if (this.tail.length === 0) this.tail = rows;
+    else for (const r of rows) this.tail.push(r);
   }
 
   ack(batch: Batch): void {
@@ -220,6 +263,7 @@ export class SqliteStorage implements EventStorage {
   rewind(): void {
     if (this.closed) return;
     this.flush(); // acknowledged rows whose delete waits are not handed out again
+    this.tail = [];
     this.readFile = this.files[0]!;
     this.readId = 0;
     if (this.depth() > 0) this.available.fire();
@@ -270,6 +314,7 @@ export class SqliteStorage implements EventStorage {
       this.log.error(`sqlite storage: purging expired records failed: ${errorText(e)}`);
     }
     if (purged > 0) {
+      this.tail = [];
       this.log.warn(`sqlite storage: purged ${purged} records older than ${this.opts.ttlMs / 86_400_000} days`);
       this.removeDrainedFiles();
       this.measureWriteFile();
@@ -340,12 +385,14 @@ export class SqliteStorage implements EventStorage {
         done += chunk.length;
         if (last) this.deletes.delete(file);
       } while (done < this.pending.length);
+      if (held > 0) this.extendTail(file, this.pending);
       this.pending = [];
       this.ackedUncommitted = 0;
     } catch (e) {
       // A failed transaction is rolled back: its rows stay pending (their whenDurable() waits) and
       // are retried later; committed chunks before it count. Never crash the gateway on a disk problem.
       this.pending = this.pending.slice(done);
+      this.tail = [];
       this.durable.settle(this.durable.accepted - this.pending.length);
       this.trouble.failed(file.name, e, this.pending.length, this.depth());
       this.retryLater();
