@@ -14,9 +14,10 @@ export interface SenderOptions {
   /** Records asked of storage per batch. */
   batchRecords: number;
   /**
-   * After a read that emptied storage (traffic slower than the sender), wait this long before
-   * reading again, so the records of several device messages go in one read, one publish and one
-   * platform acknowledgement instead of one each. A full batch is followed by the next read at once.
+   * After a read that emptied storage (traffic slower than the sender), the next read waits for
+   * storage to announce new data and comes at least this long after that read, so the records of
+   * several device messages go in one read, one publish and one platform acknowledgement instead
+   * of one each. A full batch is followed by the next read at once.
    */
   gatherMs?: number;
   /** Sleep when storage is empty and no notification arrives (minPackSendDelayMS). */
