@@ -79,7 +79,7 @@ async function run(n: number) {
     const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
     const t0 = performance.now();
     const env = { TB_GW_LOG_LEVEL: "WARNING" };
-    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
+    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: CPU_PROF ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
     const pid = gw.proc.pid!;
     const startupCpu = cpuSeconds(pid);
     const readyAt = performance.now();

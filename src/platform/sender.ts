@@ -14,9 +14,10 @@ export interface SenderOptions {
   /** Records asked of storage per batch. */
   batchRecords: number;
   /**
-   * After a read that emptied storage (traffic slower than the sender), wait this long before
-   * reading again, so the records of several device messages go in one read, one publish and one
-   * platform acknowledgement instead of one each. A full batch is followed by the next read at once.
+   * After a read that emptied storage (traffic slower than the sender), the next read waits for
+   * storage to announce new data and comes at least this long after that read, so the records of
+   * several device messages go in one read, one publish and one platform acknowledgement instead
+   * of one each. A full batch is followed by the next read at once.
    */
   gatherMs?: number;
   /** Sleep when storage is empty and no notification arrives (minPackSendDelayMS). */
@@ -51,6 +52,12 @@ export class Sender {
   private wake: (() => void) | undefined;
   /** Ends a gather() pause early at stop. */
   private stopWake: (() => void) | undefined;
+  /** Storage announced new data since the last read. */
+  private dataSignalled = false;
+  /** The last read emptied storage: the next one waits for new data, and not before this time. */
+  private gatherUntil = 0;
+  /** The loop waits for a publish slot: a PUBACK wakes it (otherwise PUBACKs do not). */
+  private waitingForSlot = false;
   private failed = false;
   private readonly telemetryLimiter = new RateLimiter([]);
   private readonly dpLimiter = new RateLimiter([]);
@@ -65,7 +72,10 @@ export class Sender {
     private readonly events: EventBus,
     private readonly log: Logger,
   ) {
-    storage.onAvailable(() => this.poke());
+    storage.onAvailable(() => {
+      this.dataSignalled = true;
+      this.poke();
+    });
   }
 
   start(): void {
@@ -120,9 +130,20 @@ export class Sender {
   private async loop(): Promise<void> {
     while (this.running) {
       if (!this.client.ready || this.inflight >= this.client.limits.maxInflight || this.failed) {
-        await this.sleep(1000);
+        await this.slotSleep();
         continue;
       }
+      if (this.gatherUntil !== 0) {
+        // The last read emptied storage: sleep until storage announces new data (no timer firing
+        // per batch under steady traffic), then let it gather until gatherMs after that read, so
+        // several device messages go in one read and one publish. The idle timeout is a safety net.
+        if (!this.dataSignalled) await this.sleep(this.opts.idleDelayMs || 50);
+        const wait = this.gatherUntil - performance.now();
+        this.gatherUntil = 0;
+        if (wait > 0 && this.running) await this.gather(wait);
+        continue;
+      }
+      this.dataSignalled = false;
       const batch = this.storage.next(this.opts.batchRecords);
       if (!batch) {
         await this.sleep(this.opts.idleDelayMs || 50);
@@ -134,7 +155,17 @@ export class Sender {
         this.log.error(`sending a batch failed: ${errorText(e)}`);
         this.failed = true;
       }
-      if (batch.records.length < this.opts.batchRecords && this.opts.gatherMs) await this.gather(this.opts.gatherMs);
+      if (batch.records.length < this.opts.batchRecords && this.opts.gatherMs) this.gatherUntil = performance.now() + this.opts.gatherMs;
+    }
+  }
+
+  /** Wait for a publish slot (a PUBACK), the session, or recovery; at most 1 s. */
+  private async slotSleep(): Promise<void> {
+    this.waitingForSlot = true;
+    try {
+      await this.sleep(1000);
+    } finally {
+      this.waitingForSlot = false;
     }
   }
 
@@ -178,7 +209,8 @@ export class Sender {
           if (this.events.wants("acked")) this.events.emit({ kind: "acked", records: batch.records.length, datapoints: dps, batch: batch.records });
         }
       }
-      this.poke();
+      // a freed slot matters only to a loop waiting for one (waking it per PUBACK cost a timer each)
+      if (this.waitingForSlot) this.poke();
     };
     if (publishes.length === 0) {
       this.storage.ack(batch);
@@ -188,7 +220,7 @@ export class Sender {
       await this.respectLimits(p);
       // Stopping: what is not published yet stays in storage (the batch is never acked).
       if (!this.running) break;
-      while (this.inflight >= this.client.limits.maxInflight && this.running) await this.sleep(1000);
+      while (this.inflight >= this.client.limits.maxInflight && this.running) await this.slotSleep();
       this.inflight++;
       this.stats.messagesSent++;
       this.stats.datapointsSent += p.datapoints;

@@ -338,6 +338,7 @@ export class SqliteStorage implements EventStorage {
       this.log.error(`sqlite storage: purging expired records failed: ${errorText(e)}`);
     }
     if (purged > 0) {
+      this.dropTail();
       this.log.warn(`sqlite storage: purged ${purged} records older than ${this.opts.ttlMs / 86_400_000} days`);
       this.removeDrainedFiles();
       this.measureWriteFile();
