@@ -4,7 +4,7 @@
 
 import { beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
@@ -41,6 +41,18 @@ test("validate accepts the upstream main config from the binary", () => {
   const [cmd, args] = hidden(["validate", join(SAMPLES, "tb_gateway.json")]);
   const r = spawnSync(cmd, args, { cwd: work, encoding: "utf8" });
   expect(r.stderr + r.stdout).toContain("valid");
+  expect(r.status).toBe(0);
+});
+
+// yaml and fast-levenshtein are require()d on first use (src/config/source.ts, suggest.ts), not
+// imported at start: the bundle must still carry them and load them from inside the executable.
+test("validate reads a YAML config and suggests a fix from the binary (libraries loaded on first use)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tbgw-yaml-"));
+  const file = join(dir, "tb_gateway.yaml");
+  writeFileSync(file, "thingsboard:\n  host: 127.0.0.1\n  prot: 1883\n  security:\n    accessToken: a\nstorage:\n  type: memory\n");
+  const [cmd, args] = hidden(["validate", file]);
+  const r = spawnSync(cmd, args, { cwd: work, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  expect(r.stdout + r.stderr).toContain(`${file}:3:3: warning: unknown field "prot" in thingsboard (did you mean "port"?); it is ignored`);
   expect(r.status).toBe(0);
 });
 
