@@ -11,10 +11,16 @@ export const SHRINK_DELAY_MS = 3000;
 
 type Shrinkable = { shrink?: () => void };
 
-/** Schedules the one shrink; returns a cancel function (a gateway stopping early skips it). */
-export function shrinkAfterStart(delayMs = SHRINK_DELAY_MS, shrink = (Bun as unknown as Shrinkable).shrink): () => void {
-  if (!shrink) return () => {};
-  const timer = setTimeout(() => shrink.call(Bun), delayMs);
+/**
+ * Schedules the one shrink, and `then` right after it (run-gateway: releaseCodePages); returns a
+ * cancel function (a gateway stopping early skips both).
+ */
+export function shrinkAfterStart(delayMs = SHRINK_DELAY_MS, shrink = (Bun as unknown as Shrinkable).shrink, then?: () => void): () => void {
+  if (!shrink && !then) return () => {};
+  const timer = setTimeout(() => {
+    shrink?.call(Bun);
+    then?.();
+  }, delayMs);
   timer.unref?.();
   return () => clearTimeout(timer);
 }

@@ -12,6 +12,7 @@ import { hostTarget } from "../../build/targets.ts";
 import { canHideNodeModules, testBinary, type TestBinary } from "../support/binary.ts";
 import { ROOT } from "../support/gateway.ts";
 import { startProcess } from "../support/process.ts";
+import { waitUntil } from "../support/poll.ts";
 
 const SAMPLES = join(ROOT, "../shared/reference/python-gateway-configs");
 const canHide = canHideNodeModules;
@@ -63,3 +64,18 @@ test(`run --demo delivers telemetry from the binary${canHide ? " with node_modul
   await gw.stop("SIGTERM");
   expect(await exited).toBe(0);
 }, 40000);
+
+// src/run/release-code-pages.ts unmaps the executable's start-up code pages 3 s after start: the
+// binary must go on working on pages mapped back as needed (the demo's data keeps arriving).
+test("the binary keeps delivering after its start-up code pages are released", async () => {
+  const [cmd, args] = hidden(["run", "--demo", "--demo-port", "0", "--log-level", "DEBUG"]);
+  const gw = await startProcess(cmd, args, { cwd: work, ready: /code pages unmapped/, timeoutMs: 30000, env: { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), "tbgw-state-")), XDG_RUNTIME_DIR: work } });
+  try {
+    const received = () => [...gw.output().matchAll(/demo platform received (\d+) datapoints/g)].map((m) => Number(m[1]));
+    const atRelease = Math.max(0, ...received());
+    expect(gw.output()).toMatch(/start-up over: \d+\.\d MB of code pages unmapped/);
+    await waitUntil(() => Math.max(0, ...received()) > atRelease, 30000, "more demo datapoints after the release");
+  } finally {
+    await gw.stop("SIGTERM");
+  }
+}, 60000);
