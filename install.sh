@@ -96,6 +96,12 @@ fi
 
 install -d "$PREFIX/bin"
 install -m 0755 "$BIN" "$PREFIX/bin/tb-gw"
+# The copy just written sits whole in the page cache, in large folios, and a process mapping a
+# cached file maps whole folios around each page it touches: the first start after an install
+# idled ~6 MB higher (46 MB) than after a reboot (40 MB) for the same work. Write the copy out and
+# drop it from the cache (GNU dd: fdatasync, then posix_fadvise DONTNEED), so the first start reads
+# only the pages it uses, as after a boot. Best effort: without GNU dd it is only that extra memory.
+dd of="$PREFIX/bin/tb-gw" oflag=nocache conv=notrunc,fdatasync count=0 status=none 2>/dev/null || true
 if [ "$TARGET" = "$HERE" ]; then
   # the binary must start here: a wrong or damaged file is said now, not by systemd later
   if ! version=$("$PREFIX/bin/tb-gw" --version 2>&1); then

@@ -4,7 +4,7 @@
 // jsonc-parser and yaml, both error-tolerant so one file yields all its syntax errors at once.
 
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode, visit } from "jsonc-parser";
-import { isMap, isScalar, isSeq, type Node as YamlNode, parseDocument } from "yaml";
+import type { Node as YamlNode } from "yaml";
 import type { Diagnostic, Severity } from "./diagnostics.ts";
 import { errorText } from "../observe/logger.ts";
 
@@ -290,8 +290,17 @@ const yamlMessages: Record<string, string> = {
   BLOCK_AS_IMPLICIT_KEY: "a mapping key cannot span lines; is a ':' or indentation missing?",
 };
 
+type Yaml = typeof import("yaml");
+let yamlModule: Yaml | undefined;
+/**
+ * The YAML parser, loaded on first use: most configs are JSON, and a library loaded at start stays
+ * in memory for the gateway's whole life (its top-level code, classes and bytecode pages; the
+ * compiled binary bundles it so that it initialises only when required).
+ */
+const yaml = (): Yaml => (yamlModule ??= require("yaml") as Yaml);
+
 function parseYaml(doc: SourceDoc): void {
-  const y = parseDocument(doc.text, { uniqueKeys: true, prettyErrors: false, strict: true });
+  const y = yaml().parseDocument(doc.text, { uniqueKeys: true, prettyErrors: false, strict: true });
   let lastLine = -1;
   for (const e of [...y.errors, ...y.warnings]) {
     const [start, end] = e.pos;
@@ -313,6 +322,7 @@ function parseYaml(doc: SourceDoc): void {
 }
 
 function walkYaml(doc: SourceDoc, node: YamlNode, path: Path, key?: { offset: number; length: number }): void {
+  const { isMap, isScalar, isSeq } = yaml();
   const [start, end] = node.range ?? [0, 0];
   doc.places.set(pathKey(path), { offset: start, length: Math.max(1, end - start), keyOffset: key?.offset, keyLength: key?.length });
   if (isMap(node)) {

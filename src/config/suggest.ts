@@ -1,7 +1,10 @@
 // "did you mean" for unknown keys and enum values: the nearest known name by edit distance,
 // case differences counting as cheap (`accesstoken` → `accessToken`).
 
-import levenshtein from "fast-levenshtein";
+type Levenshtein = typeof import("fast-levenshtein").default; // CommonJS: require() gives module.exports, the default import
+let levenshteinModule: Levenshtein | undefined;
+/** Loaded on the first suggestion: only a config with a mistake needs it, a running gateway never. */
+const levenshtein = (): Levenshtein => (levenshteinModule ??= require("fast-levenshtein") as Levenshtein);
 
 export function nearest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
@@ -9,7 +12,7 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
   const lower = word.toLowerCase();
   for (const c of candidates) {
     if (c === word) continue;
-    const score = c.toLowerCase() === lower ? 0.5 : levenshtein.get(lower, c.toLowerCase());
+    const score = c.toLowerCase() === lower ? 0.5 : levenshtein().get(lower, c.toLowerCase());
     if (score < bestScore) {
       bestScore = score;
       best = c;

@@ -10,6 +10,8 @@ import { resolveInstance } from "../config/instance.ts";
 import { loadGatewayConfig } from "../config/load.ts";
 import { Gateway } from "../core/gateway.ts";
 import { restoreJitPolicyWhenBusy } from "./jit-policy.ts";
+import { releaseCodePages } from "./release-code-pages.ts";
+import { shrinkAfterStart } from "./shrink-after-start.ts";
 import { errorText, logger, setLogLevel } from "../observe/logger.ts";
 
 export interface RunOptions {
@@ -106,6 +108,7 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     return 1;
   }
   status = await startStatusServer(gw);
+  shrinkAfterStart(undefined, undefined, () => releaseCodePages(log));
   return done;
 }
 

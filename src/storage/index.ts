@@ -4,11 +4,9 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
-import { FileStorage } from "./file.ts";
 import { MemoryStorage } from "./memory.ts";
 import { storageLocation, type StorageLocation } from "./location.ts";
 import type { StorageConfig } from "./schema.ts";
-import { SqliteStorage } from "./sqlite.ts";
 import type { EventStorage } from "./types.ts";
 
 export type { EventStorage } from "./types.ts";
@@ -22,12 +20,17 @@ export interface StorageExtras {
 
 const MB = 1024 * 1024;
 
+// The file and sqlite storages are loaded only when configured (bun:sqlite and their modules
+// otherwise stay in memory, unused, for the life of a gateway on memory storage).
+const fileStorage = () => (require("./file.ts") as typeof import("./file.ts")).FileStorage;
+const sqliteStorage = () => (require("./sqlite.ts") as typeof import("./sqlite.ts")).SqliteStorage;
+
 export function createStorage(cfg: StorageConfig, configDir: string, log: Logger, extras: StorageExtras = {}): EventStorage {
   switch (cfg.type) {
     case "memory":
       return new MemoryStorage({ maxRecords: cfg.max_records_count, log, events: extras.events });
     case "file":
-      return new FileStorage({
+      return new (fileStorage())({
         dir: prepareFolder(storageLocation(cfg, configDir)!),
         maxFileCount: cfg.max_file_count,
         maxRecordsPerFile: cfg.max_records_per_file,
@@ -36,7 +39,7 @@ export function createStorage(cfg: StorageConfig, configDir: string, log: Logger
         events: extras.events,
       });
     case "sqlite":
-      return new SqliteStorage({
+      return new (sqliteStorage())({
         dir: prepareFolder(sqliteLocation(cfg, configDir, log)),
         sizeLimitBytes: cfg.size_limit * MB,
         maxDbAmount: cfg.max_db_amount,

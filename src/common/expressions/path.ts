@@ -2,7 +2,10 @@
 // key, else the tag as a JSONPath whose first match wins. Simple paths (`a.b[0].c`) are walked
 // directly because they are the common case on the hot path; anything else goes to jsonpath-plus.
 
-import { JSONPath } from "jsonpath-plus";
+type JsonPathPlus = typeof import("jsonpath-plus");
+let jsonPathModule: JsonPathPlus | undefined;
+/** Loaded on the first tag that is not a simple path: most configs have none, and then it never loads. */
+const jsonPathPlus = (): JsonPathPlus => (jsonPathModule ??= require("jsonpath-plus") as JsonPathPlus);
 
 /** A tag compiled once per config entry. */
 export interface CompiledTag {
@@ -54,7 +57,7 @@ export function lookupTag(tag: CompiledTag, body: unknown): unknown {
   }
   if (tag.segments) return walk(body, tag.segments);
   try {
-    const found = JSONPath({ path: tag.jsonPath, json: body as object, wrap: true, eval: false }) as unknown[];
+    const found = jsonPathPlus().JSONPath({ path: tag.jsonPath, json: body as object, wrap: true, eval: false }) as unknown[];
     return found.length > 0 ? found[0] : undefined;
   } catch {
     // an unparsable path simply finds nothing, like upstream
