@@ -7,7 +7,7 @@
 // warm-up), gateway RSS (peak over the whole run, VmHWM) and the peer's CPU. The load average is
 // printed next to every figure (the machine is shared).
 // Usage: bun bench/modbus-gateway.ts [--steps 100x50x1000,300x50x100] [--storage memory|sqlite]
-//        [--seconds 20] [--warmup 10] [--binary dist/tb-gw] [--cpu-prof DIR] [--heap-ram-mb MB]
+//        [--seconds 20] [--warmup 10] [--binary dist/tb-gw] [--cpu-prof DIR] [--heap-ram-mb MB] [--smol yes]
 // GW_PRELOAD=file.ts (from source): preloaded into the gateway; it is sent SIGUSR2 once after the
 // warm-up, e.g. to write heap statistics after a full GC (how the memory figures were found).
 
@@ -28,6 +28,8 @@ const BINARY = option("binary", "");
 const CPU_PROF = option("cpu-prof", "");
 /** size the gateway's JS heap as on a machine with this much RAM (BUN_JSC_forceRAMSize); 0 = this machine's */
 const HEAP_RAM_MB = Number(option("heap-ram-mb", "0"));
+/** `--smol yes`: bun's small-heap mode (collects more often), from source only */
+const SMOL = option("smol", "") === "yes";
 
 const loadavg = async () => (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
 
@@ -71,7 +73,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
     const env: Record<string, string> = { TB_GW_LOG_LEVEL: "WARNING" };
     if (HEAP_RAM_MB > 0) env.BUN_JSC_forceRAMSize = String(HEAP_RAM_MB * 1048576);
     const prof = [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [])];
-    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: [...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : [])] });
+    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: [...(SMOL ? ["--smol"] : []), ...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : [])] });
     const pid = gw.proc.pid!;
     const timeline: number[] = [];
     for (let t = 0; t < WARMUP * 2; t++) {
@@ -100,6 +102,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
       from: BINARY ? "binary" : "source",
       storage: KIND,
       heapRamMb: HEAP_RAM_MB || "machine",
+      smol: SMOL,
       expectedDpPerS: expected,
       deliveredDpPerS: Math.round(datapoints / wall),
       deliveredPct: Math.round((datapoints / wall / expected) * 1000) / 10,

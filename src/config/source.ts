@@ -3,7 +3,7 @@
 // duplicate keys, BOM, bad UTF-8, tabs in YAML) become diagnostics here; the parsers are
 // jsonc-parser and yaml, both error-tolerant so one file yields all its syntax errors at once.
 
-import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode, visit } from "jsonc-parser";
+import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 import type { Node as YamlNode } from "yaml";
 import type { Diagnostic, Severity } from "./diagnostics.ts";
 import { errorText } from "../observe/logger.ts";
@@ -212,7 +212,7 @@ function parseValidJson(doc: SourceDoc): boolean {
   } catch {
     return false;
   }
-  if (hasDuplicateKeys(doc.text)) return false;
+  if (hasDuplicateKeys(doc.text, value)) return false;
   doc.value = value;
   Object.defineProperty(doc, "places", {
     configurable: true,
@@ -228,20 +228,53 @@ function parseValidJson(doc: SourceDoc): boolean {
   return true;
 }
 
-/** Whether any object in the (valid) JSON text names a key twice; a scan without building a tree. */
-function hasDuplicateKeys(text: string): boolean {
-  const open: Array<Set<string>> = [];
-  let dup = false;
-  visit(text, {
-    onObjectBegin: () => void open.push(new Set()),
-    onObjectEnd: () => void open.pop(),
-    onObjectProperty: (name) => {
-      const keys = open[open.length - 1]!;
-      if (keys.has(name)) dup = true;
-      keys.add(name);
-    },
-  });
-  return dup;
+/**
+ * Whether any object in the (valid) JSON text names a key twice, without building anything: in
+ * valid JSON every string followed by ":" is a key, and JSON.parse keeps one property per distinct
+ * key of an object, so the text has more keys than the parsed value exactly when some object
+ * repeats one. (jsonc-parser's visit, used before, made a string per token and a Set per object:
+ * ~0.5 s and +30 MB of peak RSS for a 2.6 MB config of 300 Modbus slaves.)
+ */
+function hasDuplicateKeys(text: string, value: unknown): boolean {
+  return keysInText(text) !== keysInValue(value);
+}
+
+/** Strings followed (after blanks) by ":" in valid JSON text: its object keys. */
+function keysInText(text: string): number {
+  let keys = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    if (text.charCodeAt(i) !== 34) continue; // "
+    i++;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 92) i += 2; // \ escapes the next character
+      else if (c === 34) break;
+      else i++;
+    }
+    let j = i + 1;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+      j++;
+    }
+    if (text.charCodeAt(j) === 58) keys++; // :
+    i = j - 1;
+  }
+  return keys;
+}
+
+/** Own keys of every object in a JSON.parse result. */
+function keysInValue(v: unknown): number {
+  if (typeof v !== "object" || v === null) return 0;
+  let keys = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) keys += keysInValue(v[i]);
+    return keys;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) keys += 1 + keysInValue(o[k]);
+  return keys;
 }
 
 function walkJson(doc: SourceDoc, places: Map<string, Place>, node: JsonNode, path: Path, checkDuplicates: boolean): unknown {

@@ -117,8 +117,12 @@ export class ModbusConnector implements Connector {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Slaves first (each marks itself stopped at once, then waits for its poll in flight): closing
+    // a link fails every read in flight on it, and a slave not yet told would log each of those as
+    // a device error (one ERROR "connector stopped" per slave on SIGTERM).
+    const slavesStopped = Promise.all(this.slaves.map((s) => s.stop()));
     await Promise.all([...this.links.values()].map((l) => l.close()));
-    await Promise.all(this.slaves.map((s) => s.stop()));
+    await slavesStopped;
     await this.server?.close();
   }
 

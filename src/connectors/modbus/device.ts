@@ -99,6 +99,11 @@ export class PolledSlave {
     this.arm();
   }
 
+  /** A poll is running (e.g. a read waiting for its answer). */
+  get pollInFlight(): boolean {
+    return this.polling !== undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);

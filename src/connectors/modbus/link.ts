@@ -134,7 +134,7 @@ export class ModbusLink {
         if (gap > 0) await new Promise((r) => setTimeout(r, gap));
         client.setID(unitId);
         try {
-          return await fn(client);
+          return await this.unlessClosed(fn(client));
         } catch (e) {
           lastErr = e;
           if (isModbusException(e) || this.closed) throw e;
@@ -150,6 +150,21 @@ export class ModbusLink {
     return p;
   }
 
+  /** Fails the request on the wire when the link is closed (see close()). */
+  private failInFlight?: (e: Error) => void;
+
+  /**
+   * `request`, or a failure as soon as the link is closed: modbus-serial settles a request whose
+   * connection is closed only when its timeout fires (`timeout`, 30 s by default), which held a
+   * stop (SIGTERM) that long while a device was silent.
+   */
+  private unlessClosed<T>(request: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.failInFlight = reject;
+      request.then(resolve, reject).finally(() => (this.failInFlight = undefined));
+    });
+  }
+
   /** Drop the connection (e.g. after repeated timeouts); the next request reconnects. */
   drop(): void {
     const c = this.client;
@@ -159,9 +174,17 @@ export class ModbusLink {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.failInFlight?.(new Error("connector stopped"));
     const c = this.client;
     this.client = undefined;
-    if (c) await new Promise<void>((r) => c.close(() => r()));
+    if (!c) return;
+    // TCP: destroyed, not ended: an end waits for the device's side of the close, which a silent
+    // device sends only when the socket times out (`timeout`); destroy also drops the timer of
+    // the read just failed. Other ports (UDP, RTU/ASCII framing) close at once.
+    const port = (c as unknown as { _port?: { destroy?: unknown } })._port;
+    const tcp = this.opts.type === "TCP" && !this.opts.localStream && this.opts.method === "socket";
+    if (tcp && typeof port?.destroy === "function") await new Promise<void>((r) => c.destroy(() => r()));
+    else await new Promise<void>((r) => c.close(() => r()));
   }
 }
 

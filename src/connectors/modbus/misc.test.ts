@@ -4,8 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { recordingContext } from "../../../test/support/context.ts";
 import { freePort, freeUdpPort } from "../../../test/support/ports.ts";
+import { waitUntil } from "../../../test/support/poll.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
-import { setStderrLogging } from "../../observe/logger.ts";
+import { addLogSink, setStderrLogging, type LogRecord } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
 import { ModbusConfigSchema } from "./schema.ts";
 import { startPeer } from "./test/peer.ts";
@@ -181,6 +182,43 @@ describe("modbus reliability at scale", () => {
       await dead.stop();
     }
   }, 90000);
+});
+
+describe("modbus stop", () => {
+  // Issue #19: a stop is not a device error. Every slave has a read in flight (the peer is stopped
+  // with SIGSTOP: connected, never answering) when the connector stops; none of them may be logged
+  // as a failed read (before: one ERROR "... connector stopped" per slave, 100-300 on SIGTERM), and
+  // the stop does not wait for their timeouts.
+  test("stopping with a read in flight on every slave logs no read errors", async () => {
+    const port = await freePort();
+    const hosts = Array.from({ length: 20 }, (_, i) => `127.0.0.${i + 1}`);
+    const peer = await startPeer({ port, hosts, hr: { 0: 1 } });
+    peer.proc.kill("SIGSTOP");
+    const records: LogRecord[] = [];
+    const removeSink = addLogSink((r) => records.push(r));
+    const ctx = recordingContext({ type: "modbus" });
+    const slaves = hosts.map((host, i) => ({
+      deviceName: `s-${i}`, host, port, unitId: 1, method: "socket", pollPeriod: 200, timeout: 30, retries: 0,
+      timeseries: [{ tag: "v", type: "16int", functionCode: 3, address: 0 }],
+    }));
+    const conn = new ModbusConnector(ModbusConfigSchema.parse({ master: { slaves } }), ctx);
+    try {
+      await conn.start();
+      await waitUntil(() => conn.polled.every((p) => p.link.connected && p.pollInFlight), 20000, "every slave connected with a read in flight");
+      const t0 = Date.now();
+      await conn.stop();
+      // at once, not after the reads' 30 s timeout (modbus-serial settles them only then)
+      expect(Date.now() - t0).toBeLessThan(10000);
+      const errors = records.filter((r) => r.level === "ERROR" || r.level === "CRITICAL").map((r) => r.message);
+      expect(errors).toEqual([]);
+      expect(conn.polled.some((p) => p.pollInFlight)).toBe(false);
+    } finally {
+      removeSink();
+      peer.proc.kill("SIGCONT");
+      await conn.stop();
+      await peer.stop();
+    }
+  }, 60000);
 });
 
 test("polls keep to their grid: a late poll does not shift later ones; a slot overdue by more than half a period is skipped and counted", async () => {
