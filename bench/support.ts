@@ -2,6 +2,7 @@
 // stand-in for the platform on the platform broker, and starting tb-gw from source or a binary.
 
 import mqtt from "mqtt";
+import { dirname, resolve } from "node:path";
 import { commandFor } from "../build/targets.ts";
 import { BUN, CLI } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
@@ -57,6 +58,7 @@ export interface BenchGatewayOptions {
 export function startBenchGateway(configPath: string, opts: BenchGatewayOptions = {}): Promise<Started> {
   const run = ["run", "--config", configPath];
   const common = { ready: /gateway started/, timeoutMs: opts.timeoutMs ?? 60_000, env: opts.env ?? {} };
-  if (opts.binary) return startProcess(...commandFor(opts.binary, run), { ...common, cwd: configPath.slice(0, configPath.lastIndexOf("/")) });
+  // absolute: the binary runs in the config's folder, where a relative path would not resolve
+  if (opts.binary) return startProcess(...commandFor(resolve(opts.binary), run), { ...common, cwd: dirname(configPath) });
   return startProcess(BUN, [...(opts.bunArgs ?? []), CLI, ...run], common);
 }
