@@ -44,6 +44,18 @@ interface Poll {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * The uplink class `devices[].converters.uplink` names, loaded under the one rule for a class that cannot be used
+ * (custom-uplink.ts); undefined when it names the built-in converter. start() and `run --check`
+ * (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export function loadDeviceUplink(d: CanDevice, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomUplink | "built-in" | "none"> | undefined {
+  const name = d.converters?.uplink;
+  if (!name || name === BUILT_IN_UPLINK) return undefined;
+  const hasBuiltInMapping = d.attributes.length + d.timeseries.length > 0;
+  return loadCustomUplinkOrFallBack({ extension: name, connectorType: "can", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: `device "${d.name}"`, hasBuiltInMapping, otherwise: "its frames are dropped" });
+}
+
 export class CanConnector implements Connector {
   readonly counters: CanCounters = { received: 0, ignored: 0, converted: 0, dropped: 0, sent: 0 };
   private readonly routes: Routes;
@@ -94,10 +106,8 @@ export class CanConnector implements Connector {
   async start(): Promise<void> {
     for (const d of this.config.devices) {
       await this.loadDownlink(d);
-      const name = d.converters?.uplink;
-      if (!name || name === BUILT_IN_UPLINK) continue;
-      const hasBuiltInMapping = d.attributes.length + d.timeseries.length > 0;
-      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log, where: `device "${d.name}"`, hasBuiltInMapping, otherwise: "its frames are dropped" });
+      const loaded = await loadDeviceUplink(d, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") this.customs.set(d.name, null);
       else if (loaded !== "built-in") this.customs.set(d.name, { custom: loaded, chain: Promise.resolve() });
     }

@@ -2,7 +2,6 @@
 
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import { CanConfigSchema, type CanConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<CanConfig> = {
   type: "can",
@@ -14,17 +13,8 @@ export const descriptor: ConnectorDescriptor<CanConfig> = {
   },
   /** run --check: each device's custom uplink converter, as start() loads it (routes and polls: in create). */
   async prepare(config, ctx) {
-    const { BUILT_IN_UPLINK } = await import("./connector.ts");
-    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
-    for (const d of config.devices) {
-      const name = d.converters?.uplink;
-      if (!name || name === BUILT_IN_UPLINK) continue;
-      try {
-        await loadCustomUplink({ extension: name, connectorType: "can", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: `device "${d.name}"` });
-      } catch (e) {
-        ctx.log.error(`device "${d.name}": uplink converter ${name} cannot be used (${errorText(e)}); its frames are dropped`);
-      }
-    }
+    const { loadDeviceUplink } = await import("./connector.ts");
+    for (const d of config.devices) await loadDeviceUplink(d, ctx);
   },
   /** The sample is one frame's data bytes; `--topic` is its arbitration id (without it: every configured id). */
   async convertSample(config, sample, opts) {

@@ -29,6 +29,19 @@ interface PathState {
   unusable?: boolean;
 }
 
+/**
+ * The uplink class `paths[].converter` names, loaded under the one rule for a class that cannot be used
+ * (custom-uplink.ts); undefined when it names the built-in converter. start() and `run --check`
+ * (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export function loadPathConverter(path: FtpPath, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomUplink | "built-in" | "none"> | undefined {
+  const converter = path.converter;
+  if (!converter) return undefined;
+  const hasBuiltInMapping = path.attributes.length + path.timeseries.length > 0;
+  // without keys for the built-in converter the files stay unread on the server rather than being read into nothing
+  return withFallBack(() => loadFtpConverter(path, ctx.configDir, ctx.log), { extension: converter.extension, log: ctx.log, where: `path ${path.path}`, hasBuiltInMapping, otherwise: "this path is not read" });
+}
+
 export class FtpConnector implements Connector {
   private readonly state: FtpState;
   private readonly paths: PathState[];
@@ -61,10 +74,8 @@ export class FtpConnector implements Connector {
       this.ctx.log.error(`cannot read the saved read positions ${this.state.file} (${errorText(e)}); files are read from the start. Remove or fix the file`);
     }
     for (const path of this.paths) {
-      if (!path.config.converter) continue;
-      const hasBuiltInMapping = path.config.attributes.length + path.config.timeseries.length > 0;
-      // without keys for the built-in converter the files stay unread on the server rather than being read into nothing
-      const loaded = await withFallBack(() => loadFtpConverter(path.config, this.ctx.configDir, this.ctx.log), { extension: path.config.converter.extension, log: this.ctx.log, where: `path ${path.config.path}`, hasBuiltInMapping, otherwise: "this path is not read" });
+      const loaded = await loadPathConverter(path.config, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") path.unusable = true;
       else if (loaded !== "built-in") path.custom = loaded;
     }

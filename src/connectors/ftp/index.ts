@@ -2,7 +2,6 @@
 
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import { FtpConfigSchema, type FtpConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<FtpConfig> = {
   type: "ftp",
@@ -14,15 +13,8 @@ export const descriptor: ConnectorDescriptor<FtpConfig> = {
   },
   /** run --check: each path's custom converter, as start() loads it. */
   async prepare(config, ctx) {
-    const { loadFtpConverter } = await import("./custom-converter.ts");
-    for (const path of config.paths) {
-      if (!path.converter) continue;
-      try {
-        await loadFtpConverter(path, ctx.configDir, ctx.log);
-      } catch (e) {
-        ctx.log.error(`path ${path.path}: converter ${path.converter.extension} cannot be used (${errorText(e)}); this path is not read`);
-      }
-    }
+    const { loadPathConverter } = await import("./connector.ts");
+    for (const path of config.paths) await loadPathConverter(path, ctx);
   },
   pollTargets(raw) {
     const p = (raw.parameters ?? raw) as { host?: unknown; port?: unknown };

@@ -88,6 +88,19 @@ const fullMatch = (pattern: string, text: string) => {
   }
 };
 
+/**
+ * The uplink class `devices[].uplinkConverter` names, loaded under the one rule for a class that cannot be used
+ * (custom-uplink.ts); undefined when it names the built-in converter. start() and `run --check`
+ * (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export function loadDeviceUplink(d: KnxDevice, index: number, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomUplink | "built-in" | "none"> | undefined {
+  const name = d.uplinkConverter;
+  if (!name || name === BUILT_IN_CONVERTER) return undefined;
+  const where = `device #${index} ("${d.deviceInfo.deviceNameExpression}")`;
+  const hasBuiltInMapping = d.attributes.length + d.timeseries.length > 0;
+  return loadCustomUplinkOrFallBack({ extension: name, connectorType: "knx", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where, hasBuiltInMapping, otherwise: "this device is not polled" });
+}
+
 export class KnxConnector implements Connector {
   private devices: DeviceState[] = [];
   private bus?: KnxBus;
@@ -107,11 +120,8 @@ export class KnxConnector implements Connector {
     const opts = busOptions(this.config.client);
     this.config.devices.forEach((config, index) => this.devices.push({ config, plan: planDevice(config), problems: new Map(), index }));
     for (const d of this.devices) {
-      const name = d.config.uplinkConverter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      const where = `device #${d.index} ("${d.config.deviceInfo.deviceNameExpression}")`;
-      const hasBuiltInMapping = d.config.attributes.length + d.config.timeseries.length > 0;
-      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "knx", configDir: this.ctx.configDir, ctorConfig: d.config, log: this.ctx.log, where, hasBuiltInMapping, otherwise: "this device is not polled" });
+      const loaded = await loadDeviceUplink(d.config, d.index, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") d.unusable = true;
       else if (loaded !== "built-in") d.custom = loaded;
     }

@@ -4,7 +4,6 @@ import type { ConnectorDescriptor, ConnectorWarning, PollTarget } from "../../co
 import { misspelledDpt } from "./dpt.ts";
 import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
 import { KnxConfigSchema, type KnxConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 /** KNX: one target per device (the interface and the device's name expression). */
 function pollTargets(raw: Obj): PollTarget[] {
@@ -41,20 +40,12 @@ export const descriptor: ConnectorDescriptor<KnxConfig> = {
   },
   /** run --check: the bus options, each device's plan and custom uplink converter, as start() builds them. */
   async prepare(config, ctx) {
-    const { BUILT_IN_CONVERTER, busOptions } = await import("./connector.ts");
+    const { busOptions, loadDeviceUplink } = await import("./connector.ts");
     const { planDevice } = await import("./converter.ts");
-    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
     busOptions(config.client);
     for (const [index, d] of config.devices.entries()) {
       planDevice(d);
-      const name = d.uplinkConverter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      const where = `device #${index} ("${d.deviceInfo.deviceNameExpression}")`;
-      try {
-        await loadCustomUplink({ extension: name, connectorType: "knx", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where });
-      } catch (e) {
-        ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); this device is not polled`);
-      }
+      await loadDeviceUplink(d, index, ctx);
     }
   },
 };

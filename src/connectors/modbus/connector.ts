@@ -2,7 +2,7 @@
 
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcRequest } from "../../core/model.ts";
-import { loadCustomUplinkOrFallBack } from "../../common/converters/custom-uplink.ts";
+import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { CustomDownlink, loadCustomDownlink } from "../../common/converters/custom-downlink.ts";
 import { errorText } from "../../observe/logger.ts";
 import { PolledSlave } from "./device.ts";
@@ -52,6 +52,18 @@ export const BUILT_IN_UPLINK = "BytesModbusUplinkConverter";
 /** The class name of the built-in downlink converter: any other `downlinkConverter` is a user's class. */
 const BUILT_IN_DOWNLINK = "BytesModbusDownlinkConverter";
 
+/**
+ * The uplink class `slaves[].uplinkConverter` names, loaded under the one rule for a class that cannot be used
+ * (loadCustomUplinkOrFallBack); undefined when it names the built-in converter. start() and
+ * `run --check` (the descriptor's prepare) both load it here, so they say the same.
+ */
+export function loadSlaveUplink(cfg: SlaveConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomUplink | "built-in" | "none"> | undefined {
+  const name = cfg.uplinkConverter;
+  if (!name || name === BUILT_IN_UPLINK) return undefined;
+  const hasBuiltInMapping = cfg.timeseries.length + cfg.attributes.length > 0;
+  return loadCustomUplinkOrFallBack({ extension: name, connectorType: "modbus", configDir: ctx.configDir, ctorConfig: cfg, log: ctx.log, where: cfg.deviceName, hasBuiltInMapping, otherwise: "this slave is not polled" });
+}
+
 export class ModbusConnector implements Connector {
   private readonly links = new Map<string, ModbusLink>();
   private readonly slaves: PolledSlave[] = [];
@@ -92,10 +104,8 @@ export class ModbusConnector implements Connector {
     }
     for (const s of slaves) this.slaves.push(new PolledSlave(s, this.linkFor(s), this.ctx, this.ctx.log));
     for (const s of [...this.slaves]) {
-      const name = s.cfg.uplinkConverter;
-      if (!name || name === BUILT_IN_UPLINK) continue;
-      const hasBuiltInMapping = s.cfg.timeseries.length + s.cfg.attributes.length > 0;
-      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "modbus", configDir: this.ctx.configDir, ctorConfig: s.cfg, log: this.ctx.log, where: s.cfg.deviceName, hasBuiltInMapping, otherwise: "this slave is not polled" });
+      const loaded = await loadSlaveUplink(s.cfg, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") this.slaves.splice(this.slaves.indexOf(s), 1);
       else if (loaded !== "built-in") s.custom = loaded;
     }

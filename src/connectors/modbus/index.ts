@@ -2,7 +2,6 @@
 import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { ModbusConfigSchema, type ModbusConfig } from "./schema.ts";
 import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
-import { errorText } from "../../observe/logger.ts";
 
 /** Modbus master: one target per slave and unit id (TCP/UDP host:port, or the serial port). */
 function pollTargets(raw: Obj): PollTarget[] {
@@ -28,19 +27,12 @@ export const descriptor: ConnectorDescriptor<ModbusConfig> = {
   },
   /** run --check: templates expanded, each slave's read plan and custom uplink converter, as start() builds them (the slave server is not started). */
   async prepare(config, ctx) {
-    const { BUILT_IN_UPLINK, expandTemplates, linkOptionsOf } = await import("./connector.ts");
+    const { expandTemplates, linkOptionsOf, loadSlaveUplink } = await import("./connector.ts");
     const { PolledSlave } = await import("./device.ts");
     const { ModbusLink } = await import("./link.ts");
-    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
     for (const s of expandTemplates(config.master.slaves)) {
       new PolledSlave(s, new ModbusLink(linkOptionsOf(s), ctx.log), ctx, ctx.log);
-      const name = s.uplinkConverter;
-      if (!name || name === BUILT_IN_UPLINK) continue;
-      try {
-        await loadCustomUplink({ extension: name, connectorType: "modbus", configDir: ctx.configDir, ctorConfig: s, log: ctx.log, where: s.deviceName });
-      } catch (e) {
-        ctx.log.error(`${s.deviceName}: uplink converter ${name} cannot be used (${errorText(e)}); this slave is not polled`);
-      }
+      await loadSlaveUplink(s, ctx);
     }
   },
   registerScan(scan) {

@@ -23,7 +23,7 @@ import { loadCustomUplinkOrFallBack, type CustomUplink } from "../../common/conv
 export const BUILT_IN_CONVERTER = "OcppUplinkConverter";
 import { attributeCalls, planRpc, replyFor } from "./downlink.ts";
 import { isFrameError, MSG_CALL, MSG_CALLRESULT, parseFrame, type Frame } from "./frames.ts";
-import type { OcppConfig } from "./schema.ts";
+import type { ChargePointConfig, OcppConfig } from "./schema.ts";
 import { OcppServer, type ServerOptions, type SocketData } from "./server.ts";
 import { ChargePointSession, OcppCallError } from "./session.ts";
 
@@ -41,6 +41,19 @@ export interface OcppCounters {
   badFrames: number;
   converted: number;
   callsSent: number;
+}
+
+/**
+ * The uplink class `chargePoints[].extension` names, loaded under the one rule for a class that cannot be used
+ * (custom-uplink.ts); undefined when it names the built-in converter. start() and `run --check`
+ * (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export function loadChargePointUplink(cp: ChargePointConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomUplink | "built-in" | "none"> | undefined {
+  const name = cp.extension;
+  if (!name || name === BUILT_IN_CONVERTER) return undefined;
+  const hasBuiltInMapping = cp.attributes.length + cp.timeseries.length > 0;
+  // its charge points are answered either way
+  return loadCustomUplinkOrFallBack({ extension: name, connectorType: "ocpp", configDir: ctx.configDir, ctorConfig: cp, log: ctx.log, where: `charge points ${cp.idRegexpPattern}`, hasBuiltInMapping, otherwise: "their messages are answered but their data is dropped" });
 }
 
 export class OcppConnector implements Connector {
@@ -100,12 +113,8 @@ export class OcppConnector implements Connector {
 
   async start(): Promise<void> {
     for (const conv of this.converters) {
-      const name = conv.config.extension;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      const where = `charge points ${conv.config.idRegexpPattern}`;
-      const hasBuiltInMapping = conv.config.attributes.length + conv.config.timeseries.length > 0;
-      // its charge points are answered either way
-      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "ocpp", configDir: this.ctx.configDir, ctorConfig: conv.config, log: this.ctx.log, where, hasBuiltInMapping, otherwise: "their messages are answered but their data is dropped" });
+      const loaded = await loadChargePointUplink(conv.config, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") this.customs.set(conv, null);
       else if (loaded !== "built-in") this.customs.set(conv, loaded);
     }

@@ -3,7 +3,6 @@
 import type { ConnectorDescriptor, ConnectorWarning } from "../../core/connector.ts";
 import { CHARGE_POINT_ACTIONS } from "./actions.ts";
 import { OcppConfigSchema, type OcppConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<OcppConfig> = {
   type: "ocpp",
@@ -15,18 +14,8 @@ export const descriptor: ConnectorDescriptor<OcppConfig> = {
   },
   /** run --check: each charge-point entry's custom converter, as start() loads it (built-in converters: in create). */
   async prepare(config, ctx) {
-    const { BUILT_IN_CONVERTER } = await import("./connector.ts");
-    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
-    for (const cp of config.chargePoints) {
-      const name = cp.extension;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      const where = `charge points ${cp.idRegexpPattern}`;
-      try {
-        await loadCustomUplink({ extension: name, connectorType: "ocpp", configDir: ctx.configDir, ctorConfig: cp, log: ctx.log, where });
-      } catch (e) {
-        ctx.log.error(`${where}: converter ${name} cannot be used (${errorText(e)}); their messages are answered but their data is dropped`);
-      }
-    }
+    const { loadChargePointUplink } = await import("./connector.ts");
+    for (const cp of config.chargePoints) await loadChargePointUplink(cp, ctx);
   },
   /** An action name in `messageTypeFilter` that no charge point sends would never match: say so. */
   lint(raw) {

@@ -22,14 +22,14 @@ export const descriptor: ConnectorDescriptor<SnmpConfig> = {
   /** run --check: each device's custom uplink converter, as start() loads it (the SNMP sessions are not opened). */
   async prepare(config, ctx) {
     const { BUILT_IN_CONVERTER } = await import("./connector.ts");
-    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
+    const { BUILT_IN_INSTEAD, loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
     for (const d of config.devices) {
       const name = d.converter;
       if (!name || name === BUILT_IN_CONVERTER) continue;
       try {
         await loadCustomUplink({ extension: name, connectorType: "snmp", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: d.deviceName });
       } catch (e) {
-        ctx.log.error(`${d.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's values are sent as the built-in converter gives them`);
+        ctx.log.error(`${d.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
       }
     }
   },

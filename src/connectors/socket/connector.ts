@@ -13,7 +13,7 @@ import { compileDevice, convertFrame, hasWildcard, requestedNames, type DeviceRu
 import { withFallBack } from "../../common/converters/custom-uplink.ts";
 import { loadSocketConverter, type CustomSocketConverter } from "./custom-converter.ts";
 import type { FramingConfig } from "./framing.ts";
-import type { SocketConfig } from "./schema.ts";
+import type { SocketConfig, SocketDevice } from "./schema.ts";
 import { TcpClients, TcpServer, type TransportEvents } from "./tcp.ts";
 import { UdpTransport } from "./udp.ts";
 
@@ -62,6 +62,18 @@ export function parseSetParams(params: unknown): { address: string; value: strin
   return { address: `${fields.address.trim()}:${port}`, value: fields.value };
 }
 
+/**
+ * The uplink class `devices[].converter` names, loaded under the one rule for a class that cannot be used
+ * (custom-uplink.ts); undefined when it names the built-in converter. start() and `run --check`
+ * (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export function loadDeviceConverter(cfg: SocketDevice, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomSocketConverter | "built-in" | "none"> | undefined {
+  const name = cfg.converter;
+  if (!name || name === BUILT_IN_CONVERTER) return undefined;
+  const hasBuiltInMapping = cfg.telemetry.length + cfg.attributes.length > 0;
+  return withFallBack(() => loadSocketConverter(name, cfg, ctx.configDir, ctx.log), { extension: name, log: ctx.log, where: cfg.deviceName, hasBuiltInMapping, otherwise: "this device's data is dropped" });
+}
+
 export class SocketConnector implements Connector {
   private readonly states: DeviceState[] = [];
   private readonly byName = new Map<string, DeviceState[]>();
@@ -101,11 +113,8 @@ export class SocketConnector implements Connector {
 
   async start(): Promise<void> {
     for (const d of this.states) {
-      const name = d.rule.config.converter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      const cfg = d.rule.config;
-      const hasBuiltInMapping = cfg.telemetry.length + cfg.attributes.length > 0;
-      const loaded = await withFallBack(() => loadSocketConverter(name, cfg, this.ctx.configDir, this.ctx.log), { extension: name, log: this.ctx.log, where: cfg.deviceName, hasBuiltInMapping, otherwise: "this device's data is dropped" });
+      const loaded = await loadDeviceConverter(d.rule.config, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") d.unusable = true;
       else if (loaded !== "built-in") d.custom = loaded;
     }

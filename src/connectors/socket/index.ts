@@ -3,7 +3,6 @@
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { SocketConfigSchema, type SocketConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<SocketConfig> = {
   type: "socket",
@@ -15,17 +14,8 @@ export const descriptor: ConnectorDescriptor<SocketConfig> = {
   },
   /** run --check: each device's custom converter, as start() loads it (rules and transport: in create, nothing opened). */
   async prepare(config, ctx) {
-    const { BUILT_IN_CONVERTER } = await import("./connector.ts");
-    const { loadSocketConverter } = await import("./custom-converter.ts");
-    for (const d of config.devices) {
-      const name = d.converter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      try {
-        await loadSocketConverter(name, d, ctx.configDir, ctx.log);
-      } catch (e) {
-        ctx.log.error(`${d.deviceName}: converter ${name} cannot be used (${errorText(e)}); this device's data is dropped`);
-      }
-    }
+    const { loadDeviceConverter } = await import("./connector.ts");
+    for (const d of config.devices) await loadDeviceConverter(d, ctx);
   },
   /** `--topic` is the sender's "ip:port" (picks the devices by address); without it every device converts the sample. */
   async convertSample(config, sample, opts) {

@@ -31,6 +31,18 @@ interface DeviceEntry {
   chain: Promise<void>;
 }
 
+/**
+ * The uplink class `devices[].converter` names, loaded under the one rule for a class that cannot be used
+ * (custom-uplink.ts); undefined when it names the built-in converter. start() and `run --check`
+ * (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export function loadDeviceUplink(d: XmppDeviceConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomUplink | "built-in" | "none"> | undefined {
+  const name = d.converter;
+  if (!name || name === BUILT_IN_CONVERTER) return undefined;
+  const hasBuiltInMapping = d.attributes.length + d.timeseries.length > 0;
+  return loadCustomUplinkOrFallBack({ extension: name, connectorType: "xmpp", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: `device ${d.jid}`, hasBuiltInMapping, otherwise: "this device's messages are dropped" });
+}
+
 export class XmppConnector implements Connector {
   private readonly byJid = new Map<string, DeviceEntry>();
   /** Device name → the JID and entry that named it (only devices heard from since start). */
@@ -53,11 +65,9 @@ export class XmppConnector implements Connector {
   }
 
   async start(): Promise<void> {
-    for (const [jid, entry] of this.byJid) {
-      const name = entry.config.converter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      const hasBuiltInMapping = entry.config.attributes.length + entry.config.timeseries.length > 0;
-      const loaded = await loadCustomUplinkOrFallBack({ extension: name, connectorType: "xmpp", configDir: this.ctx.configDir, ctorConfig: entry.config, log: this.ctx.log, where: `device ${jid}`, hasBuiltInMapping, otherwise: "this device's messages are dropped" });
+    for (const entry of this.byJid.values()) {
+      const loaded = await loadDeviceUplink(entry.config, this.ctx);
+      if (loaded === undefined) continue;
       if (loaded === "none") entry.unusable = true;
       else if (loaded !== "built-in") entry.custom = loaded;
     }

@@ -2,7 +2,6 @@
 
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import { XmppConfigSchema, type XmppConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<XmppConfig> = {
   type: "xmpp",
@@ -14,17 +13,8 @@ export const descriptor: ConnectorDescriptor<XmppConfig> = {
   },
   /** run --check: each device's custom converter, as start() loads it (built-in converters: in create). */
   async prepare(config, ctx) {
-    const { BUILT_IN_CONVERTER } = await import("./connector.ts");
-    const { loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
-    for (const d of config.devices) {
-      const name = d.converter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      try {
-        await loadCustomUplink({ extension: name, connectorType: "xmpp", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: `messages from ${d.jid}` });
-      } catch (e) {
-        ctx.log.error(`device ${d.jid}: converter ${name} cannot be used (${errorText(e)}); this device's messages are dropped`);
-      }
-    }
+    const { loadDeviceUplink } = await import("./connector.ts");
+    for (const d of config.devices) await loadDeviceUplink(d, ctx);
   },
   /** The sample is one message body; `--topic` is the sender's JID (without it: every device entry). */
   async convertSample(config, sample, opts) {
