@@ -82,16 +82,11 @@ export async function runKillLoop(opts: KillLoopOptions): Promise<KillLoopFigure
     const final = load.lastSeq();
     await counter.until(() => counter.complete(final), 60000, "every message after the last restart").catch(() => {});
     const settleMs = Date.now() - last;
-    const sent = final.reduce((a, b) => a + b, 0);
     await gw.stop().catch((e: Error) => problems.push(e.message));
     output += gw.output();
     gw = undefined;
     return {
-      sent,
-      lost: sent - final.reduce((sum, n, d) => sum + counter.deliveredUpTo(d, n), 0),
-      missing: counter.missing(final),
-      duplicates: counter.duplicates,
-      outOfOrder: counter.outOfOrder,
+      ...counter.tally(final),
       runMs,
       settleMs,
       problems,

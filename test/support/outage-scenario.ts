@@ -110,13 +110,8 @@ export async function runOutage(opts: OutageOptions): Promise<OutageFigures> {
     rss.stop();
     const output = gw.output();
     const retryDelays = [...output.matchAll(/platform [^\n]*; retrying in ([\d.]+) s/g)].map((m) => Number(m[1]));
-    const sent = final.reduce((a, b) => a + b, 0);
     return {
-      sent,
-      lost: sent - final.reduce((sum, n, d) => sum + counter.deliveredUpTo(d, n), 0),
-      missing: counter.missing(final),
-      duplicates: counter.duplicates,
-      outOfOrder: counter.outOfOrder,
+      ...counter.tally(final),
       resumeMs: resumedAt - back,
       backlog,
       drainRate,

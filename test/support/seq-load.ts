@@ -26,6 +26,8 @@ export interface SeqCounter {
   missing(upTo: number[]): string;
   /** Distinct seqs delivered for device d that are ≤ limit. */
   deliveredUpTo(d: number, limit: number): number;
+  /** What a scenario reports once the load sent seqs 1..sent[d] per device: sent, lost, which, duplicates, out of order. */
+  tally(sent: number[]): Tally;
   /** Resolves once `pred` holds (checked on every message), rejects after timeoutMs. */
   until(pred: () => boolean, timeoutMs: number, what: string): Promise<void>;
   close(): Promise<void>;
@@ -37,6 +39,14 @@ export interface SeqCounter {
  * getSessionLimits (with `sessionLimits` over the defaults). Devices are named `${prefix}${d}`, d in
  * 0..devices-1; others are ignored.
  */
+export interface Tally {
+  sent: number;
+  lost: number;
+  missing: string;
+  duplicates: number;
+  outOfOrder: number;
+}
+
 export async function startSeqCounter(url: string, devices: number, prefix = "dev-", sessionLimits: Record<string, unknown> = {}): Promise<SeqCounter> {
   const client = await mqtt.connectAsync(url, { clientId: `seq-counter-${Math.random().toString(16).slice(2)}`, clean: false, reconnectPeriod: 200 });
   const seen: Uint8Array[] = Array.from({ length: devices }, () => new Uint8Array(1024));
@@ -110,6 +120,11 @@ export async function startSeqCounter(url: string, devices: number, prefix = "de
     },
     complete: (upTo) => upTo.every((n, d) => deliveredUpTo(d, n) >= n),
     deliveredUpTo,
+    tally(sentSeqs) {
+      const sent = sentSeqs.reduce((a, b) => a + b, 0);
+      const lost = sent - sentSeqs.reduce((sum, n, d) => sum + deliveredUpTo(d, n), 0);
+      return { sent, lost, missing: counter.missing(sentSeqs), duplicates, outOfOrder };
+    },
     missing(upTo) {
       const lines: string[] = [];
       upTo.forEach((n, d) => {

@@ -113,18 +113,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakFigures> {
     await load.stop();
     const final = load.lastSeq();
     await counter.until(() => counter.complete(final), 120_000, "every message after the soak").catch(() => {});
-    const sent = final.reduce((a, b) => a + b, 0);
     // steady: after warm-up, platform up and not within 30 s of an outage (the drain peaks)
     const outages = samples.filter((s, i) => !s.platformUp && (i === 0 || samples[i - 1]!.platformUp)).map((s) => s.t);
     const steady = samples.filter((s) => s.t >= opts.warmUpSecs && s.platformUp && !outages.some((o) => s.t >= o && s.t <= o + opts.outageSecs + 30));
     const first = steady[0]?.rssMb ?? 0;
     const last = steady.at(-1)?.rssMb ?? 0;
     return {
-      sent,
-      lost: sent - final.reduce((sum, n, d) => sum + counter.deliveredUpTo(d, n), 0),
-      missing: counter.missing(final),
-      duplicates: counter.duplicates,
-      outOfOrder: counter.outOfOrder,
+      ...counter.tally(final),
       samples,
       rssGrowthPercent: first ? ((last - first) / first) * 100 : 0,
       steadyFirstMb: first,
