@@ -2,7 +2,9 @@
 // answers getSessionLimits (unless told not to), sends attribute updates and RPCs, and lets tests
 // wait for what arrived.
 
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
+import { startMosquitto, type Broker } from "./mosquitto.ts";
 
 export interface Received {
   topic: string;
@@ -113,4 +115,103 @@ export async function startPlatformHarness(
 /** The gateway's reply to device RPC `id` (the harness also sees its own request on that topic). */
 export function deviceRpcReply(h: PlatformHarness, id: number): Received | undefined {
   return h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body?.id === id && r.body.data !== undefined && !(typeof r.body.data === "object" && r.body.data !== null && "method" in r.body.data));
+}
+
+export interface PlatformOptions {
+  /** The platform broker's settings (a TLS listener or password file in `extraConfig`, `persistent`). */
+  broker?: Parameters<typeof startMosquitto>[0];
+  /** The harness's settings (session limits, a persistent session). */
+  harness?: Parameters<typeof startPlatformHarness>[1];
+  /** Also start a second, plain broker for the device side (`device`). */
+  deviceBroker?: boolean;
+  /** Start nothing: the tests are skipped on this machine (their fields then must not be read). */
+  skip?: boolean;
+}
+
+/** A broker playing the platform with the harness on it; its fields are valid inside tests and later hooks. */
+export interface TestPlatform {
+  readonly broker: Broker;
+  readonly harness: PlatformHarness;
+  /** The platform broker's port and URL (for mainConfig, upstreamMain, ...). */
+  readonly port: number;
+  readonly url: string;
+  /** The device-side broker (with `deviceBroker: true`). */
+  readonly device: Broker;
+  /**
+   * `stop` runs when the platform is taken down, before the harness and broker go: for what still
+   * talks to them (a gateway started in the file's beforeAll), since bun runs the file's own
+   * afterAll hooks after this one (hooks of one scope run in the order they were registered).
+   */
+  beforeDispose(stop: () => unknown): void;
+}
+
+/**
+ * A platform for the tests of this file (or of the describe block it is called in): started in
+ * beforeAll, taken down in afterAll. Call it before the file's own beforeAll that uses it.
+ * One harness serves every test of the scope, so a test looks only at what arrived after it began
+ * (`harness.received.length` at its start) and RPC ids must not repeat across tests.
+ */
+export function platformForFile(opts: PlatformOptions = {}): TestPlatform {
+  const p = platformLifecycle("platformForFile", opts);
+  beforeAll(p.start, 60_000);
+  afterAll(p.dispose);
+  return p.handle;
+}
+
+/** As platformForFile, but a fresh broker and harness for each test of the scope (beforeEach/afterEach). */
+export function platformForEachTest(opts: PlatformOptions = {}): TestPlatform {
+  const p = platformLifecycle("platformForEachTest", opts);
+  beforeEach(p.start, 60_000);
+  afterEach(p.dispose);
+  return p.handle;
+}
+
+function platformLifecycle(name: string, opts: PlatformOptions) {
+  let broker: Broker | undefined;
+  let harness: PlatformHarness | undefined;
+  let device: Broker | undefined;
+  let stopFirst: Array<() => unknown> = [];
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${name}(): ${what} is not running (it starts in the test hooks${opts.skip ? " and was skipped" : ""}; read it inside a test or a later hook)`);
+    return v;
+  };
+  const handle: TestPlatform = {
+    get broker() {
+      return ready(broker, "the platform broker");
+    },
+    get harness() {
+      return ready(harness, "the platform harness");
+    },
+    get port() {
+      return ready(broker, "the platform broker").port;
+    },
+    get url() {
+      return ready(broker, "the platform broker").url;
+    },
+    get device() {
+      return ready(device, opts.deviceBroker ? "the device broker" : "a device broker (ask with deviceBroker: true)");
+    },
+    beforeDispose(stop) {
+      stopFirst.push(stop);
+    },
+  };
+  // each part is kept as soon as it is up, so dispose stops it even if a later part failed to start
+  const start = async () => {
+    if (opts.skip) return;
+    broker = await startMosquitto(opts.broker);
+    harness = await startPlatformHarness(broker.url, opts.harness);
+    if (opts.deviceBroker) device = await startMosquitto();
+  };
+  const dispose = async () => {
+    const [stops, b, h, d] = [stopFirst, broker, harness, device];
+    [stopFirst, broker, harness, device] = [[], undefined, undefined, undefined];
+    try {
+      for (const stop of stops) await stop();
+    } finally {
+      await h?.close().catch(() => undefined);
+      await d?.dispose();
+      await b?.dispose();
+    }
+  };
+  return { handle, start, dispose };
 }
