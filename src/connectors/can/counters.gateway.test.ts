@@ -4,12 +4,11 @@
 // configured; the status endpoint (what `tb-gw status` and /status show) and the platform
 // statistics (connectorsStats, per period) must count exactly what was sent.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { fetchStatus } from "../../observe/tail/client.ts";
@@ -19,21 +18,12 @@ import { startCanPeer } from "./test/peer.ts";
 const SAMPLE = join(SAMPLES, "can.json");
 const CONNECTOR = "CAN sample";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
-});
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
+const platform = platformForFile();
 
 /** Sum of one connectorsStats field over the gateway's statistics telemetry since `from`. */
 function statsSum(from: number, field: string): number {
   let sum = 0;
-  for (const r of harness.received.slice(from)) {
+  for (const r of platform.harness.received.slice(from)) {
     if (r.topic !== "v1/devices/me/telemetry") continue;
     for (const e of Array.isArray(r.body) ? r.body : [r.body]) sum += (e?.values ?? e)?.connectorsStats?.[CONNECTOR]?.[field] ?? 0;
   }
@@ -69,7 +59,7 @@ describe("CAN frame counters in status and statistics", () => {
         const socket = join(files.dir, "status.sock");
         main.status = { socket };
         writeGatewayConfig(main, {}, files.dir);
-        const received = harness.received.length;
+        const received = platform.harness.received.length;
         // the status socket opens after "gateway started": wait for its own line
         gw = await startGatewayFrom(from, files.configPath, { ready: /status socket on / });
         // the bus is open once the sample's three start-up polls arrive
@@ -89,7 +79,7 @@ describe("CAN frame counters in status and statistics", () => {
         expect(row.dropped).toBe(200);
 
         // statistics are per period: their sum over the periods so far is the whole burst
-        await harness.waitFor(() => statsSum(received, "framesReceived") >= 1300 || undefined, 30_000, "the burst in connectorsStats");
+        await platform.harness.waitFor(() => statsSum(received, "framesReceived") >= 1300 || undefined, 30_000, "the burst in connectorsStats");
         expect(["framesReceived", "framesConverted", "framesDropped", "framesIgnored", "dropped"].map((k) => statsSum(received, k))).toEqual([1300, 1000, 200, 100, 200]);
       } finally {
         await gw?.stop();

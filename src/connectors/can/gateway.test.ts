@@ -4,12 +4,11 @@
 // devices, keys and values (plus the rpm its routing loses), its polls reach the bus, and its
 // attribute update and RPC arrive as frames; it also runs once from the compiled binary.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
 import { testBinary } from "../../../test/support/binary.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { startCanPeer } from "./test/peer.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
@@ -18,18 +17,9 @@ import { join } from "node:path";
 const SAMPLE = join(SAMPLES, "can.json");
 const DEVICE = "Car";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
-});
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
+const platform = platformForFile();
 
-const rpcReply = (id: number) => harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id && r.body.device === DEVICE), 10_000, `RPC reply ${id}`);
+const rpcReply = (id: number) => platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id && r.body.device === DEVICE), 10_000, `RPC reply ${id}`);
 
 /** The upstream sample on an slcan pty behind a gateway started by `start`. */
 async function runUpstreamSample(rpcId: number, start: (configPath: string) => Promise<Started>): Promise<void> {
@@ -40,7 +30,7 @@ async function runUpstreamSample(rpcId: number, start: (configPath: string) => P
     canCfg.interface = "slcan";
     canCfg.channel = peer.gatewayPath;
     const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "can", name: "CAN sample", configuration: "can.json" }]), { "can.json": canCfg });
-    const received = harness.received.length;
+    const received = platform.harness.received.length;
     gw = await start(files.configPath);
 
     // polls at start: the once key, and the first of each periodic key
@@ -52,16 +42,16 @@ async function runUpstreamSample(rpcId: number, start: (configPath: string) => P
         { id: 1918, extended: true, data: "aabbccddeeffaabb" },
       ].map((p) => JSON.stringify(p))),
     );
-    const connect = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 10_000, "device connect");
+    const connect = await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 10_000, "device connect");
     expect(connect.body).toEqual({ device: DEVICE, type: "can" });
 
     // the device answers: door state (command 8717), rpm (command 48059) with milliage (no command)
     await peer.send(41, false, "0000220d04");
     await peer.send(1918, true, "0000bbbb0fa00000");
-    const attrs = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened !== undefined), 15_000, "door attribute");
+    const attrs = await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened !== undefined), 15_000, "door attribute");
     expect(attrs.body[DEVICE]).toEqual({ isDriverDoorOpened: true });
     // this run's telemetry only (the harness is shared by the tests of this file)
-    const values = await harness.waitFor((h) => {
+    const values = await platform.harness.waitFor((h) => {
       const rows = h.received.slice(received).filter((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]);
       const v = Object.assign({}, ...rows.flatMap((r) => r.body[DEVICE].map((e: { values: object }) => e.values)));
       return "rpm" in v ? v : undefined;
@@ -69,16 +59,16 @@ async function runUpstreamSample(rpcId: number, start: (configPath: string) => P
     expect(values).toEqual({ rpm: 1000, milliage: 409750 });
 
     // attribute update: (10 + 5) in 4 little-endian bytes on extended id 64
-    await harness.sendAttributeUpdate(DEVICE, { softwareVersion: 10 });
+    await platform.harness.sendAttributeUpdate(DEVICE, { softwareVersion: 10 });
     const update = await peer.until((f) => f.find((x) => x.id === 64), "attribute update frame");
     expect(update).toEqual({ id: 64, extended: true, data: "0f000000" });
 
     // RPC: the lower of the two speeds, then dataAfter
-    await harness.sendDeviceRpc(DEVICE, rpcId, "setSpeed", { userSpeed: 50, maxAllowedSpeed: 40 });
+    await platform.harness.sendDeviceRpc(DEVICE, rpcId, "setSpeed", { userSpeed: 50, maxAllowedSpeed: 40 });
     expect(await peer.until((f) => f.find((x) => x.id === 16), "setSpeed frame")).toEqual({ id: 16, extended: false, data: "280102" });
     expect((await rpcReply(rpcId)).body.data).toEqual({ success: true });
     // the sample's sendSameData hex is malformed (a lone "d"): an error reply, as the Python gateway fails it too
-    await harness.sendDeviceRpc(DEVICE, rpcId + 1, "sendSameData", {});
+    await platform.harness.sendDeviceRpc(DEVICE, rpcId + 1, "sendSameData", {});
     const failed = (await rpcReply(rpcId + 1)).body.data;
     expect(failed.success).toBe(false);
     expect(failed.error).toContain('dataInHex: "aa bb cc dd ee ff    aa bb aa bb cc d ee ff" is not hex bytes');

@@ -5,14 +5,13 @@
 // bus, classic and CAN FD frames to the platform, an error frame logged, attribute update and RPC as
 // frames, the interface going down and coming back (one error line, reconnect), and stop.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { testBinary } from "../../../test/support/binary.ts";
 import { mainConfig, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { GUEST_PLATFORM_HOST, GUEST_PLATFORM_PORT, startCanVm, vmUnavailable, type CanVm } from "./test/vm.ts";
 
@@ -20,17 +19,7 @@ const DEVICE = "Car";
 const unavailable = vmUnavailable();
 if (unavailable) console.warn(`SocketCAN VM test skipped: ${unavailable}`);
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  if (unavailable) return;
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
-});
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
+const platform = platformForFile({ skip: Boolean(unavailable) });
 
 describe("SocketCAN in a VM with vcan (compiled binary, upstream can.json)", () => {
   test.skipIf(unavailable !== undefined)(
@@ -58,18 +47,18 @@ describe("SocketCAN in a VM with vcan (compiled binary, upstream can.json)", () 
         await v.run("stdbuf -oL candump -L vcan0 > bus.log 2>&1 & echo $! > candump.pid");
         await v.run("TB_GW_LOG_LEVEL=INFO ./tb-gw run --config tb_gateway.json > gw.log 2>&1 & echo $! > gw.pid");
         await waitLog(() => /connected to the CAN bus \(socketcan vcan0\)/.test(gwLog()), "the gateway to open vcan0", 120_000);
-        const connect = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 60_000 * slow, "device connect");
+        const connect = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 60_000 * slow, "device connect");
         expect(connect.body).toEqual({ device: DEVICE, type: "can" });
 
         // the sample's polls as candump saw them: once (41) and the two periodic ones on extended 1918
         await waitLog(() => /vcan0 029#ABCDABCD/.test(busLog()) && /vcan0 0000077E#AAAABBBBAAAABBBB/.test(busLog()) && /vcan0 0000077E#AABBCCDDEEFFAABB/.test(busLog()), "the polling frames on the bus");
 
         // a classic frame with the door state, and the rpm/milliage frame on extended 1918
-        const before = harness.received.length;
+        const before = platform.harness.received.length;
         await v.run("cansend vcan0 029#0000220D04 && cansend vcan0 0000077E#0000BBBB0FA00000");
-        const door = await harness.waitFor((h) => h.received.slice(before).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened !== undefined), 30_000 * slow, "door attribute");
+        const door = await platform.harness.waitFor((h) => h.received.slice(before).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened !== undefined), 30_000 * slow, "door attribute");
         expect(door.body[DEVICE]).toEqual({ isDriverDoorOpened: true });
-        const values = await harness.waitFor((h) => {
+        const values = await platform.harness.waitFor((h) => {
           const rows = h.received.slice(before).filter((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]);
           const all = Object.assign({}, ...rows.flatMap((r) => r.body[DEVICE].map((e: { values: object }) => e.values)));
           return "rpm" in all ? all : undefined;
@@ -77,9 +66,9 @@ describe("SocketCAN in a VM with vcan (compiled binary, upstream can.json)", () 
         expect(values).toEqual({ rpm: 1000, milliage: 409750 });
 
         // the same door key from a CAN FD frame (72-byte canfd_frame; `##1` = bit rate switch), door closed
-        const beforeFd = harness.received.length;
+        const beforeFd = platform.harness.received.length;
         await v.run("cansend vcan0 029##10000220D00");
-        const doorFd = await harness.waitFor((h) => h.received.slice(beforeFd).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened !== undefined), 30_000 * slow, "door attribute from an FD frame");
+        const doorFd = await platform.harness.waitFor((h) => h.received.slice(beforeFd).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened !== undefined), 30_000 * slow, "door attribute from an FD frame");
         expect(doorFd.body[DEVICE]).toEqual({ isDriverDoorOpened: false });
 
         // an error frame (CAN_ERR_FLAG | CAN_ERR_BUSOFF): cansend sends an 8-digit id with bit 29 as an error frame
@@ -87,11 +76,11 @@ describe("SocketCAN in a VM with vcan (compiled binary, upstream can.json)", () 
         await waitLog(() => /error frame from the CAN controller: bus off/.test(gwLog()), "the error frame in the gateway log");
 
         // downlink: attribute update and RPC written as frames (seen by candump)
-        await harness.sendAttributeUpdate(DEVICE, { softwareVersion: 10 });
+        await platform.harness.sendAttributeUpdate(DEVICE, { softwareVersion: 10 });
         await waitLog(() => /vcan0 00000040#0F000000/.test(busLog()), "the attribute update frame");
-        await harness.sendDeviceRpc(DEVICE, 300, "setSpeed", { userSpeed: 50, maxAllowedSpeed: 40 });
+        await platform.harness.sendDeviceRpc(DEVICE, 300, "setSpeed", { userSpeed: 50, maxAllowedSpeed: 40 });
         await waitLog(() => /vcan0 010#280102/.test(busLog()), "the RPC frame");
-        const reply = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 300), 30_000 * slow, "RPC reply");
+        const reply = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 300), 30_000 * slow, "RPC reply");
         expect(reply.body.data).toEqual({ success: true });
 
         // the interface goes down: one error line naming it; back up: reopened (reconnectPeriod 5 s)
@@ -100,9 +89,9 @@ describe("SocketCAN in a VM with vcan (compiled binary, upstream can.json)", () 
         await v.run("ip link set up vcan0");
         await waitLog(() => (gwLog().match(/connected to the CAN bus \(socketcan vcan0\)/g) ?? []).length >= 2, "the bus reopened");
         expect((gwLog().match(/CAN bus socketcan vcan0 failed/g) ?? []).length).toBe(1);
-        const afterUp = harness.received.length;
+        const afterUp = platform.harness.received.length;
         await v.run("cansend vcan0 029#0000220D04");
-        await harness.waitFor((h) => h.received.slice(afterUp).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened === true), 30_000 * slow, "data after the reopening");
+        await platform.harness.waitFor((h) => h.received.slice(afterUp).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.isDriverDoorOpened === true), 30_000 * slow, "data after the reopening");
 
         // stop: the counters line, and no log line with an empty error text
         await v.run("kill -TERM $(cat gw.pid); while kill -0 $(cat gw.pid) 2>/dev/null; do sleep 0.1; done", 60_000);
