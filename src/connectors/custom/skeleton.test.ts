@@ -3,26 +3,18 @@
 // folder it completed sends the skeleton's data and answers its RPC. `schema --types` prints the
 // types file shipped in config-templates/extensions/.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gatewayBinary, mainConfig, ROOT, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { deviceRpcReply, platformForFile } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
+const platform = platformForFile();
+beforeAll(() => {
   gatewayBinary();
 }, 240_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 function binary(args: string[], cwd: string, env: Record<string, string> = {}) {
   const [cmd, argv] = gatewayBinary().command(args);
@@ -50,9 +42,9 @@ test("new connector: skeleton written, its test passes under the binary, the gat
   try {
     gw = await startGatewayFrom("binary", files.configPath, { timeoutMs: 60_000 });
     const device = "thermo-probe device";
-    await harness.waitFor((h) => h.telemetry().find((t) => t.device === device && t.key === "counter"), 20_000, "the skeleton's counter");
-    await harness.sendDeviceRpc(device, 90, "ping", {});
-    expect((await harness.waitFor((h) => deviceRpcReply(h, 90), 20_000, "ping reply")).body.data).toEqual({ pong: true, device });
+    await platform.harness.waitFor((h) => h.telemetry().find((t) => t.device === device && t.key === "counter"), 20_000, "the skeleton's counter");
+    await platform.harness.sendDeviceRpc(device, 90, "ping", {});
+    expect((await platform.harness.waitFor((h) => deviceRpcReply(h, 90), 20_000, "ping reply")).body.data).toEqual({ pong: true, device });
   } finally {
     await gw?.stop();
   }

@@ -6,27 +6,19 @@
 // throws on is dropped with one error however often it happens; the sample's own path and the
 // custom path's other lines still arrive.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { startFtpServer } from "./test/peer.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
+const platform = platformForFile();
+beforeAll(() => {
   gatewayBinary();
 }, 240_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 const CONVERTER = `
 export class CustomFTPUplinkConverter {
@@ -67,17 +59,17 @@ test("paths[].converter: a JS class from extensions/ftp converts CSV lines in th
     mkdirSync(join(files.dir, "extensions", "ftp"), { recursive: true });
     writeFileSync(join(files.dir, "extensions", "ftp", "custom_ftp_uplink_converter.js"), CONVERTER);
     gw = await startGatewayFrom("binary", files.configPath);
-    const power = (d: string) => harness.telemetry().filter((t) => t.device === d && t.key === "power").map((t) => t.value);
-    await harness.waitFor(() => power("ftp-m1").length >= 1 && power("ftp-m2").length >= 1, 30_000, "both good lines through the custom converter");
-    await harness.waitFor(() => harness.telemetry().some((t) => t.device === "asd" && t.key === "temp"), 30_000, "the sample's own path");
+    const power = (d: string) => platform.harness.telemetry().filter((t) => t.device === d && t.key === "power").map((t) => t.value);
+    await platform.harness.waitFor(() => power("ftp-m1").length >= 1 && power("ftp-m2").length >= 1, 30_000, "both good lines through the custom converter");
+    await platform.harness.waitFor(() => platform.harness.telemetry().some((t) => t.device === "asd" && t.key === "temp"), 30_000, "the sample's own path");
     expect(power("ftp-m1")).toEqual([20]);
     expect(power("ftp-m2")).toEqual([50]);
-    await harness.waitFor(
+    await platform.harness.waitFor(
       (h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body?.["ftp-m2"]?.file),
       15_000,
       "the legacy attribute list",
     );
-    const a = harness.received.find((r) => r.topic === "v1/gateway/attributes" && r.body?.["ftp-m1"]?.file)!.body["ftp-m1"];
+    const a = platform.harness.received.find((r) => r.topic === "v1/gateway/attributes" && r.body?.["ftp-m1"]?.file)!.body["ftp-m1"];
     expect(a).toEqual({ file: "meters.csv", ext: "csv" });
     const out = gw.output();
     // two bad lines in a row, the same error: one line in the log, and one when a line works again

@@ -4,37 +4,29 @@
 // source and from the compiled binary; PARTIAL reads across a restart (binary); wildcard folders,
 // files created after start, change detection and a malformed line (source).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig, FROM_BOTH } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { makeCertificate, startFtpServer } from "./test/peer.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
+const platform = platformForFile();
+beforeAll(() => {
   gatewayBinary(); // built once, before any test's own timeout runs
 }, 240_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
-const rows = (device: string, key: string) => harness.telemetry().filter((t) => t.device === device && t.key === key);
-const attrs = (device: string, since = 0) => harness.received.slice(since).filter((r) => r.topic === "v1/gateway/attributes" && r.body?.[device]).map((r) => r.body[device]);
+const rows = (device: string, key: string) => platform.harness.telemetry().filter((t) => t.device === device && t.key === key);
+const attrs = (device: string, since = 0) => platform.harness.received.slice(since).filter((r) => r.topic === "v1/gateway/attributes" && r.body?.[device]).map((r) => r.body[device]);
 /** Telemetry rows that arrived after `since` (an index into harness.received). */
 const rowsSince = (since: number) => {
-  const before = harness.received.slice(0, since).filter((r) => r.topic === "v1/gateway/telemetry").length;
+  const before = platform.harness.received.slice(0, since).filter((r) => r.topic === "v1/gateway/telemetry").length;
   let seen = 0;
-  const out: ReturnType<typeof harness.telemetry> = [];
-  for (const r of harness.received) {
+  const out: ReturnType<typeof platform.harness.telemetry> = [];
+  for (const r of platform.harness.received) {
     if (r.topic !== "v1/gateway/telemetry") continue;
     if (seen++ < before) continue;
     for (const [device, entries] of Object.entries(r.body as Record<string, any[]>)) for (const e of entries) for (const [key, value] of Object.entries(e.values ?? {})) out.push({ device, ts: e.ts, key, value });
@@ -59,35 +51,35 @@ describe("ftp connector in the gateway", () => {
         cfg.host = "127.0.0.1";
         cfg.port = server.port;
         const files = writeGatewayConfig(ftpMain("ftp.json"), { "ftp.json": cfg });
-        const start = harness.received.length;
+        const start = platform.harness.received.length;
         gw = await startGatewayFrom(from, files.configPath);
         // [0:1] is the key and the value (type int), temp = [1:] (int); attributes are text
-        await harness.waitFor(() => rowsSince(start).filter((t) => t.device === "asd" && t.key === "temp").length >= 2, 30_000, "both lines' telemetry");
+        await platform.harness.waitFor(() => rowsSince(start).filter((t) => t.device === "asd" && t.key === "temp").length >= 2, 30_000, "both lines' telemetry");
         const fresh = rowsSince(start).filter((t) => t.device === "asd");
         expect(fresh.filter((t) => t.key === "temp").map((t) => t.value).sort()).toEqual([23, 56]);
         expect(fresh.find((t) => t.key === "1")?.value).toBe(1);
         expect(fresh.find((t) => t.key === "4")?.value).toBe(4);
         expect(fresh.some((t) => t.value === 99 || t.value === 999)).toBe(false);
-        await harness.waitFor(() => attrs("asd", start).some((a) => a.temp === "56"), 15_000, "attributes");
+        await platform.harness.waitFor(() => attrs("asd", start).some((a) => a.temp === "56"), 15_000, "attributes");
         // both lines' attributes go in one batch: the platform keeps the last values
         expect(attrs("asd", start)).toContainEqual({ temp: "56", tmp: "4" });
-        expect(harness.received.slice(start).find((r) => r.topic === "v1/gateway/connect")?.body).toEqual({ device: "asd", type: "Device" });
+        expect(platform.harness.received.slice(start).find((r) => r.topic === "v1/gateway/connect")?.body).toEqual({ device: "asd", type: "Device" });
 
         // attribute update with two keys → both in fol/hello.json (upstream writes one)
-        await harness.sendAttributeUpdate("asd", { mode: "eco", level: 3 });
+        await platform.harness.sendAttributeUpdate("asd", { mode: "eco", level: 3 });
         const hello = join(server.root, "fol", "hello.json");
         await waitUntil(() => existsSync(hello) && readFileSync(hello, "utf8").includes("level"), 15_000, "fol/hello.json written");
         expect(JSON.parse(readFileSync(hello, "utf8"))).toEqual({ mode: "eco", level: "3" });
 
         // RPC write, then read it back
         const id = from === "binary" ? 100 : 0;
-        await harness.sendDeviceRpc("asd", 7 + id, "write", "fol/out.txt;hello there");
-        const w = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 7 + id && r.body.data), 15_000, "write reply");
+        await platform.harness.sendDeviceRpc("asd", 7 + id, "write", "fol/out.txt;hello there");
+        const w = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 7 + id && r.body.data), 15_000, "write reply");
         // upstream's reply {"result": {"result": {"value": ...}}}, of which the platform gets the inner result
         expect(w.body.data).toEqual({ result: { value: "hello there" } });
         expect(readFileSync(join(server.root, "fol", "out.txt"), "utf8")).toBe("hello there");
-        await harness.sendDeviceRpc("asd", 8 + id, "read", "fol/a_hello1.txt");
-        const r = await harness.waitFor((h) => h.received.find((x) => x.topic === "v1/gateway/rpc" && x.body.id === 8 + id && x.body.data), 15_000, "read reply");
+        await platform.harness.sendDeviceRpc("asd", 8 + id, "read", "fol/a_hello1.txt");
+        const r = await platform.harness.waitFor((h) => h.received.find((x) => x.topic === "v1/gateway/rpc" && x.body.id === 8 + id && x.body.data), 15_000, "read reply");
         // upstream's reply {"result": "<text>"}: the platform gets the text
         expect(r.body.data).toBe("123\n456\n");
       } finally {
@@ -123,18 +115,18 @@ describe("ftp connector in the gateway", () => {
       const files = writeGatewayConfig(ftpMain("ftp.json", "Meters"), { "ftp.json": cfg });
       const temps = () => rows("m1", "temp").map((t) => [t.ts, t.value] as [number, unknown]);
       gw = await startGatewayFrom("binary", files.configPath);
-      await harness.waitFor(() => temps().length >= 2, 30_000, "the first two rows");
+      await platform.harness.waitFor(() => temps().length >= 2, 30_000, "the first two rows");
       appendFileSync(csv, "m1,1700000000003,22.5,A\n");
-      await harness.waitFor(() => temps().length >= 3, 30_000, "the appended row");
+      await platform.harness.waitFor(() => temps().length >= 3, 30_000, "the appended row");
       await gw.stop();
       gw = undefined;
       expect(existsSync(join(files.dir, "ftp", "Meters.json"))).toBe(true);
       appendFileSync(csv, "m1,1700000000004,23.5,A\nm1,not-a-time,24.5,B\n");
       gw = await startGatewayFrom("binary", files.configPath);
-      await harness.waitFor(() => temps().length >= 5, 30_000, "rows appended while stopped");
-      await harness.waitFor(() => attrs("m1").some((a) => a.model === "B"), 15_000, "attributes of the row with a bad timestamp");
+      await platform.harness.waitFor(() => temps().length >= 5, 30_000, "rows appended while stopped");
+      await platform.harness.waitFor(() => attrs("m1").some((a) => a.model === "B"), 15_000, "attributes of the row with a bad timestamp");
       appendFileSync(csv, "m1,1700000000006,25.5,C\n");
-      await harness.waitFor(() => temps().length >= 6, 30_000, "a row after the restart");
+      await platform.harness.waitFor(() => temps().length >= 6, 30_000, "a row after the restart");
       const out = gw.output();
       expect(out).toContain("logs/meter.csv line 6: bad timestamp");
       expect(temps().filter(([ts]) => ts !== undefined && ts < 1_700_000_001_000)).toEqual([
@@ -165,15 +157,15 @@ describe("ftp connector in the gateway", () => {
       const files = writeGatewayConfig(ftpMain("ftp.json"), { "ftp.json": cfg });
       gw = await startGatewayFrom("source", files.configPath);
       const temps = () => rows("w1", "temp").map((t) => t.value);
-      await harness.waitFor(() => temps().length >= 1, 30_000, "the complete line");
+      await platform.harness.waitFor(() => temps().length >= 1, 30_000, "the complete line");
       // Two more files, one after the other: the half line has been looked at in later polls.
       for (const other of ["b", "c"]) {
         writeFileSync(join(server.root, "logs", `${other}.csv`), `name,n,temp\n${other}1,1,5\n`);
-        await harness.waitFor(() => rows(`${other}1`, "temp").length >= 1, 30_000, `${other}.csv`);
+        await platform.harness.waitFor(() => rows(`${other}1`, "temp").length >= 1, 30_000, `${other}.csv`);
       }
       expect(temps()).toEqual([20]);
       appendFileSync(csv, "1\nw1,3,22\n");
-      await harness.waitFor(() => temps().length >= 3, 30_000, "the completed line and the next");
+      await platform.harness.waitFor(() => temps().length >= 3, 30_000, "the completed line and the next");
       expect(temps()).toEqual([20, 21, 22]);
       expect(rows("w1", "n").map((t) => t.value)).toEqual([1, 2, 3]);
     } finally {
@@ -196,7 +188,7 @@ describe("ftp connector in the gateway", () => {
       const files = writeGatewayConfig(ftpMain("ftp.json"), { "ftp.json": cfg });
       gw = await startGatewayFrom("source", files.configPath);
       const values = (d: string) => rows(d, "temp").map((t) => t.value);
-      await harness.waitFor(() => values("j1").length >= 2, 30_000, "m1.json");
+      await platform.harness.waitFor(() => values("j1").length >= 2, 30_000, "m1.json");
       const g = gw;
       await waitUntil(() => g.output().includes("data/a/m1.json line 2: not valid JSON"), 10_000, "the malformed line reported");
       expect(values("j1")).toEqual([1, 3]);
@@ -204,28 +196,28 @@ describe("ftp connector in the gateway", () => {
       // a new folder and file after start
       mkdirSync(join(server.root, "data", "b"));
       writeFileSync(join(server.root, "data", "b", "m2.json"), '[{"device":"j2","temp":7},{"device":"j2","temp":8}]');
-      await harness.waitFor(() => values("j2").length >= 2, 30_000, "m2.json created after start");
+      await platform.harness.waitFor(() => values("j2").length >= 2, 30_000, "m2.json created after start");
       expect(values("j2")).toEqual([7, 8]);
       expect(values("j1")).toEqual([1, 3]); // unchanged: not sent again
 
       // m1 changes: the whole file again (FULL), the malformed line reported again
       appendFileSync(m1, '{"device":"j1","temp":4}\n');
-      await harness.waitFor(() => values("j1").length >= 5, 30_000, "m1.json re-read");
+      await platform.harness.waitFor(() => values("j1").length >= 5, 30_000, "m1.json re-read");
       expect(values("j1")).toEqual([1, 3, 1, 3, 4]);
       expect(values("j2")).toEqual([7, 8]);
 
       // connector RPC ftp_write / ftp_read, and the reserved set / get of a device
-      const gatewayReply = (id: number) => harness.waitFor((h) => h.received.find((r) => r.topic === `v1/devices/me/rpc/response/${id}`), 15_000, `gateway RPC ${id}`);
-      await harness.sendGatewayRpc(31, "ftp_write", { valueExpression: "notes.txt;from the platform" });
+      const gatewayReply = (id: number) => platform.harness.waitFor((h) => h.received.find((r) => r.topic === `v1/devices/me/rpc/response/${id}`), 15_000, `gateway RPC ${id}`);
+      await platform.harness.sendGatewayRpc(31, "ftp_write", { valueExpression: "notes.txt;from the platform" });
       await gatewayReply(31);
       expect(readFileSync(join(server.root, "notes.txt"), "utf8")).toBe("from the platform");
-      await harness.sendGatewayRpc(32, "ftp_read", { valueExpression: "notes.txt" });
+      await platform.harness.sendGatewayRpc(32, "ftp_read", { valueExpression: "notes.txt" });
       expect(JSON.stringify((await gatewayReply(32)).body)).toContain("from the platform");
-      await harness.sendDeviceRpc("j1", 33, "set", "filePath=data/j1.txt;value=on");
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 33 && r.body.data), 15_000, "set reply");
+      await platform.harness.sendDeviceRpc("j1", 33, "set", "filePath=data/j1.txt;value=on");
+      await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 33 && r.body.data), 15_000, "set reply");
       expect(readFileSync(join(server.root, "data", "j1.txt"), "utf8")).toBe("on");
-      await harness.sendDeviceRpc("j1", 34, "get", "filePath=data/j1.txt");
-      const got = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 34 && r.body.data), 15_000, "get reply");
+      await platform.harness.sendDeviceRpc("j1", 34, "get", "filePath=data/j1.txt");
+      const got = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 34 && r.body.data), 15_000, "get reply");
       expect(got.body.data).toBe("on");
     } finally {
       await gw?.stop();
@@ -260,7 +252,7 @@ describe("ftp connector in the gateway", () => {
           },
         );
         gw = await startGatewayFrom(from, files.configPath);
-        for (const d of ["ca", "implicit", "noverify"]) await harness.waitFor(() => rows(`tls-${d}-${from}`, "v").length >= 1, 30_000, `${d} data`);
+        for (const d of ["ca", "implicit", "noverify"]) await platform.harness.waitFor(() => rows(`tls-${d}-${from}`, "v").length >= 1, 30_000, `${d} data`);
         expect(rows(`tls-ca-${from}`, "v").map((r) => r.value)).toEqual([42]);
         const g = gw;
         await waitUntil(() => /ftps:\/\/127\.0\.0\.1:\d+: self.signed certificate/.test(g.output()), 15_000, "the refused certificate logged");
