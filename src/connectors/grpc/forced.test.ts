@@ -7,31 +7,23 @@
 // left running by a gateway killed outright is ended by the next gateway run. A
 // second forced entry whose script is missing fails alone, with the path and the fix.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { PYTHON, pythonStubs } from "./test/peer.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
+const platform = platformForFile();
+beforeAll(() => {
   pythonStubs();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
   void gatewayBinary();
 }, 240_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 /** Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not). */
 const alive = (pid: number) => {
@@ -48,10 +40,10 @@ const alive = (pid: number) => {
 };
 
 /** PIDs the platform got telemetry from for `device` (the script sends its pid), in arrival order. */
-const pidsSeen = (device: string) => harness.telemetry().filter((t) => t.device === device && t.key === "pid").map((t) => Number(t.value));
+const pidsSeen = (device: string) => platform.harness.telemetry().filter((t) => t.device === device && t.key === "pid").map((t) => Number(t.value));
 
 async function newPid(device: string, not: number[], what: string): Promise<number> {
-  await harness.waitFor(() => pidsSeen(device).some((p) => !not.includes(p)), 30_000, what);
+  await platform.harness.waitFor(() => pidsSeen(device).some((p) => !not.includes(p)), 30_000, what);
   return pidsSeen(device).find((p) => !not.includes(p))!;
 }
 
@@ -85,7 +77,7 @@ for (const from of FROM_BOTH) {
 
       const first = await newPid(device, [], "telemetry from the first Python process");
       pids.push(first);
-      expect(harness.telemetry().find((t) => t.device === device && t.key === "brokerHost")?.value).toBe(mqttSample.broker.host);
+      expect(platform.harness.telemetry().find((t) => t.device === device && t.key === "brokerHost")?.value).toBe(mqttSample.broker.host);
 
       // what it was launched with: argv JSON, config dir argument, and what registration sent
       const launch = JSON.parse(readFileSync(join(out, `launch-${first}.json`), "utf8"));
@@ -175,7 +167,7 @@ test("useGRPCForce (source): a changed connector file restarts the process with 
     const second = await newPid(device, pids, "telemetry from the process started for the new file");
     pids.push(second);
     expect(alive(first)).toBe(false);
-    const sent = harness.telemetry().filter((t) => t.device === device && t.key === "brokerHost").map((t) => t.value);
+    const sent = platform.harness.telemetry().filter((t) => t.device === device && t.key === "brokerHost").map((t) => t.value);
     expect(sent).toEqual(["first.example", "second.example"]);
     const json = JSON.parse(JSON.parse(readFileSync(join(out, `launch-${second}.json`), "utf8")).argv[0]);
     expect(json.config["m.json"].broker).toEqual({ host: "second.example" });

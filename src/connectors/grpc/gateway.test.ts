@@ -4,31 +4,23 @@
 // The main scenario runs from source and from the compiled binary on the upstream tb_gateway.json
 // (changed only to point at the test ports and keep the server on loopback).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { deviceRpcReply, platformForFile } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { pythonStubs, startPeer, type Msg, type Peer } from "./test/peer.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
+const platform = platformForFile();
+beforeAll(() => {
   pythonStubs();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
   void gatewayBinary();
 }, 240_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 const CONNECTOR_FILE = { server: { host: "127.0.0.1", port: 1883 }, mapping: [{ topic: "sensors/#" }] };
 
@@ -57,7 +49,7 @@ async function register(peer: Peer, key: string): Promise<Msg> {
   return first.reply;
 }
 
-const telemetryOf = (device: string) => Object.fromEntries(harness.telemetry().filter((t) => t.device === device).map((t) => [t.key, t.value]));
+const telemetryOf = (device: string) => Object.fromEntries(platform.harness.telemetry().filter((t) => t.device === device).map((t) => [t.key, t.value]));
 
 for (const from of FROM_BOTH) {
   test(`upstream tb_gateway.json (${from}): a Python connector process registers, sends data, answers an RPC, gets an attribute update`, async () => {
@@ -80,8 +72,8 @@ for (const from of FROM_BOTH) {
       expect((await peer.call({ response: {} })).raw).toBe("0a00");
       const connect = await peer.call({ connectMsg: { deviceName: device, deviceType: "meter" } });
       expect(connect.reply.response).toEqual({ status: "SUCCESS", connectorMessage: { connectMsg: { deviceName: device, deviceType: "meter" } } });
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connect");
-      expect(harness.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device)?.body).toEqual({ device, type: "meter" });
+      await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connect");
+      expect(platform.harness.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device)?.body).toEqual({ device, type: "meter" });
 
       // telemetry and attributes in one request, every value type
       const ts = 1_700_000_000_123;
@@ -90,22 +82,22 @@ for (const from of FROM_BOTH) {
         gatewayAttributesMsg: { msg: [{ deviceName: device, msg: { kv: [kv.str("firmware", "1.2.3"), kv.bool("off", false)] } }] },
       });
       expect(data.raw).toBe("0a00");
-      await harness.waitFor((h) => h.telemetry().filter((t) => t.device === device).length >= 6, 15_000, "telemetry");
+      await platform.harness.waitFor((h) => h.telemetry().filter((t) => t.device === device).length >= 6, 15_000, "telemetry");
       expect(telemetryOf(device)).toEqual({ count: 42, temp: 21.5, on: true, mode: "eco", cfg: { a: [1, 2] }, big: "9007199254740993" });
-      expect(harness.telemetry().find((t) => t.device === device)?.ts).toBe(ts);
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[device]?.firmware), 15_000, "attributes");
-      expect(harness.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[device]?.firmware)?.body[device]).toEqual({ firmware: "1.2.3", off: false });
+      expect(platform.harness.telemetry().find((t) => t.device === device)?.ts).toBe(ts);
+      await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[device]?.firmware), 15_000, "attributes");
+      expect(platform.harness.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[device]?.firmware)?.body[device]).toEqual({ firmware: "1.2.3", off: false });
 
       // RPC from the platform → polled by the connector → its answer back to the platform
-      await harness.sendDeviceRpc(device, rpcId, "setMode", { mode: "boost", level: 3 });
+      await platform.harness.sendDeviceRpc(device, rpcId, "setMode", { mode: "boost", level: 3 });
       const rpc = await peer.pollUntil((r) => !!r.gatewayDeviceRpcRequestMsg, "the RPC");
       expect(rpc.gatewayDeviceRpcRequestMsg).toEqual({ deviceName: device, rpcRequestMsg: { requestId: rpcId, methodName: "setMode", params: JSON.stringify({ mode: "boost", level: 3 }) } });
       await peer.call({ gatewayRpcResponseMsg: { deviceName: device, id: rpcId, data: JSON.stringify({ success: true, mode: "boost" }) } });
-      const reply = await harness.waitFor((h) => deviceRpcReply(h, rpcId), 15_000, "RPC reply");
+      const reply = await platform.harness.waitFor((h) => deviceRpcReply(h, rpcId), 15_000, "RPC reply");
       expect(reply.body).toEqual({ device, id: rpcId, data: { success: true, mode: "boost" } });
 
       // shared attribute update → notification, one sharedUpdated per key
-      await harness.sendAttributeUpdate(device, { target: 22.5, label: "hall", enabled: true });
+      await platform.harness.sendAttributeUpdate(device, { target: 22.5, label: "hall", enabled: true });
       const upd = await peer.pollUntil((r) => !!r.gatewayAttributeUpdateNotificationMsg, "the attribute update");
       expect(upd.gatewayAttributeUpdateNotificationMsg.deviceName).toBe(device);
       const shared = upd.gatewayAttributeUpdateNotificationMsg.notificationMsg.sharedUpdated.map((u: Msg) => u.kv);
@@ -116,20 +108,20 @@ for (const from of FROM_BOTH) {
       ]);
 
       // attribute request (shared scope) → answered from the platform with the connector's id
-      harness.sharedAttributes[device] = { setpoint: 19 };
+      platform.harness.sharedAttributes[device] = { setpoint: 19 };
       await peer.call({ gatewayAttributeRequestMsg: { id: 5, deviceName: device, client: false, keys: ["setpoint"] } });
       const ans = await peer.pollUntil((r) => !!r.gatewayAttributeResponseMsg, "the attribute response");
       expect(ans.gatewayAttributeResponseMsg).toEqual({ deviceName: device, responseMsg: { requestId: 5, sharedAttributeList: [{ key: "setpoint", type: "LONG_V", long_v: "19" }] } });
 
       // deleted shared attributes → sharedDeleted
-      await harness.sendAttributeUpdate(device, { deleted: ["label"] });
+      await platform.harness.sendAttributeUpdate(device, { deleted: ["label"] });
       const del = await peer.pollUntil((r) => !!r.gatewayAttributeUpdateNotificationMsg, "the attribute deletion");
       expect(del.gatewayAttributeUpdateNotificationMsg).toEqual({ deviceName: device, notificationMsg: { sharedDeleted: ["label"] } });
 
       // claiming: one v1/gateway/claim per device
       const claim = await peer.call({ gatewayClaimMsg: { msg: [{ deviceName: device, claimRequest: { secretKey: "s3cret", durationMs: "60000" } }] } });
       expect(claim.reply.response.status).toBe("SUCCESS");
-      const claimed = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/claim" && r.body[device]), 15_000, "claim");
+      const claimed = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/claim" && r.body[device]), 15_000, "claim");
       expect(claimed.body[device]).toEqual({ secretKey: "s3cret", durationMs: 60000 });
 
       const devs = await peer.call({ connectorGetConnectedDevicesMsg: {} });
@@ -138,14 +130,14 @@ for (const from of FROM_BOTH) {
       const unreg = await peer.call({ unregisterConnectorMsg: { connectorKey: "k3y-of-python" } });
       expect(unreg.reply.response).toEqual({ status: "SUCCESS", connectorMessage: { unregisterConnectorMsg: {} } });
       // with no process registered, an RPC for its device is answered at once with an error, not left to time out
-      await harness.sendDeviceRpc(device, rpcId + 100, "setMode", {});
-      const orphan = await harness.waitFor((h) => deviceRpcReply(h, rpcId + 100), 15_000, "RPC reply without a connector process");
+      await platform.harness.sendDeviceRpc(device, rpcId + 100, "setMode", {});
+      const orphan = await platform.harness.waitFor((h) => deviceRpcReply(h, rpcId + 100), 15_000, "RPC reply without a connector process");
       expect(JSON.stringify(orphan.body.data)).toContain("no connector process is registered");
 
       expect((await register(peer, "k3y-of-python")).response.status).toBe("SUCCESS");
       const disc = await peer.call({ disconnectMsg: { deviceName: device } });
       expect(disc.reply.response).toEqual({ status: "SUCCESS", connectorMessage: { disconnectMsg: { deviceName: device } } });
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device), 15_000, "device disconnect");
+      await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device), 15_000, "device disconnect");
       expect((await peer.call({ disconnectMsg: { deviceName: device } })).reply.response.status).toBe("FAILURE");
       expect(gw.output()).toMatch(/connector process registered/);
     } finally {
@@ -225,9 +217,9 @@ describe("gRPC connector process that vanishes", () => {
         peer = await startPeer(port);
         expect((await register(peer, "vk")).response.status).toBe("SUCCESS");
         await peer.call({ gatewayTelemetryMsg: { msg: [{ deviceName: device, msg: { tsKvList: [{ kv: [kv.long("v", 1)] }] } }] } });
-        await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connected");
+        await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connected");
         peer.kill(how.startsWith("killed") ? "SIGKILL" : "SIGSTOP");
-        await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device), 30_000, "device disconnected");
+        await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device), 30_000, "device disconnected");
         expect(gw.output()).toMatch(how.startsWith("killed") ? /lost \(closed by the connector process\) and no call since: disconnecting its 1 device/ : /lost \(closed by the gateway: keepalive ping unanswered\) and no call since: disconnecting its 1 device/);
       } finally {
         await peer?.stop();
@@ -250,14 +242,14 @@ describe("an idle, healthy connector process", () => {
       peer = await startPeer(port);
       expect((await register(peer, "ik")).response.status).toBe("SUCCESS");
       await peer.call({ gatewayTelemetryMsg: { msg: [{ deviceName: device, msg: { tsKvList: [{ kv: [kv.long("v", 1)] }] } }] } });
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connected");
+      await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === device), 15_000, "device connected");
       for (let i = 0; i < 4; i++) {
         await Bun.sleep(3500); // the idle gap is the point of the test
         const r = await peer.call({ response: {} });
         expect(r.error).toBeUndefined();
         expect(r.raw).toBe("0a00");
       }
-      expect(harness.received.filter((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device)).toEqual([]);
+      expect(platform.harness.received.filter((r) => r.topic === "v1/gateway/disconnect" && r.body.device === device)).toEqual([]);
       expect(gw.output()).toContain("closed by the gateway (keepalive ping unanswered)");
       expect(gw.output()).not.toContain("lost (");
     } finally {
@@ -319,7 +311,7 @@ describe("gateway restart", () => {
       expect(reply).toEqual({ response: { status: "FAILURE" }, unregisterConnectorMsg: {} });
       expect((await register(peer, "sk")).response.status).toBe("SUCCESS");
       await peer.call({ gatewayTelemetryMsg: { msg: [{ deviceName: device, msg: { tsKvList: [{ kv: [kv.long("n", 7)] }] } }] } });
-      await harness.waitFor((h) => h.telemetry().some((t) => t.device === device && t.value === 7), 15_000, "telemetry after the restart");
+      await platform.harness.waitFor((h) => h.telemetry().some((t) => t.device === device && t.value === 7), 15_000, "telemetry after the restart");
     } finally {
       await peer?.stop();
       await gw?.stop();

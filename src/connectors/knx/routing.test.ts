@@ -6,12 +6,11 @@
 // reaches the platform's broker (host 127.0.0.1) through a unix-socket bridge (test/bridge.ts);
 // knxtool and the responder reach knxd through its unix socket.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BUN, CLI, FROM_BOTH, gatewayBinary, mainConfig, writeGatewayConfig, type GatewayFrom } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
@@ -22,16 +21,7 @@ import { createTestNetns, type TestNetns } from "./test/netns.ts";
 const SAMPLE = join(SAMPLES, "knx.json");
 const DEVICE = "Device KNX 1";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
-});
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
+const platform = platformForFile();
 
 /** `tb-gw run` inside the namespace's peer (as startGatewayFrom runs it, wrapped in `ip netns exec`). */
 function startGatewayIn(netns: TestNetns, from: GatewayFrom, configPath: string): Promise<Started> {
@@ -64,7 +54,7 @@ async function withRouter(values: Record<string, string>, body: (knxd: Knxd, net
   }
 }
 
-const rpcReply = (id: number) => harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id && r.body.device === DEVICE), 15_000, `RPC reply ${id}`);
+const rpcReply = (id: number) => platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id && r.body.device === DEVICE), 15_000, `RPC reply ${id}`);
 
 describe("KNX routing (multicast) in the gateway", () => {
   beforeAll(() => void gatewayBinary(), 300_000);
@@ -80,37 +70,37 @@ describe("KNX routing (multicast) in the gateway", () => {
           const knxCfg = JSON.parse(readFileSync(SAMPLE, "utf8"));
           knxCfg.client.type = "ROUTING";
           const files = writeGatewayConfig(mainConfig(bridge.port, { type: "memory" }, [{ type: "knx", name: "KNX routing", configuration: "knx.json" }]), { "knx.json": knxCfg });
-          const received = harness.received.length;
+          const received = platform.harness.received.length;
           gw = await startGatewayIn(netns, from, files.configPath);
-          const mine = () => harness.received.slice(received);
+          const mine = () => platform.harness.received.slice(received);
 
           // polled: GroupValueRead multicast to knxd, the responder's GroupValueResponse back the same way
-          const connect = await harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 30_000, "device connect");
+          const connect = await platform.harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 30_000, "device connect");
           expect(connect.body).toEqual({ device: DEVICE, type: "default" });
-          const attrs = await harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temperature !== undefined), 30_000, "temperature attribute");
+          const attrs = await platform.harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temperature !== undefined), 30_000, "temperature attribute");
           expect(attrs.body[DEVICE]).toEqual({ temperature: 21.5 });
-          const tele = await harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]), 30_000, "humidity telemetry");
+          const tele = await platform.harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]), 30_000, "humidity telemetry");
           expect(tele.body[DEVICE]).toEqual([{ ts: expect.any(Number), values: { humidity: 40 } }]);
           await knxd.settled();
           expect(knxd.telegrams().some((t) => t.kind === "read" && t.address === "1/0/6")).toBe(true);
 
           // the brightness attribute update: one byte 0x4d on 1/0/9, sent as 1.0.10
-          await harness.sendAttributeUpdate(DEVICE, { brightness: 77 });
+          await platform.harness.sendAttributeUpdate(DEVICE, { brightness: 77 });
           expect(await knxd.until((t) => t.find((x) => x.kind === "write" && x.address === "1/0/9"), "brightness write")).toEqual({ kind: "write", address: "1/0/9", hex: "4d" });
           await knxd.until((t) => (knxd.monitorLines().some((l) => l.includes("1.0.10") && l.includes("1/0/9")) ? true : undefined), "knxtool vbusmonitor1 sees 1.0.10 write 1/0/9");
 
           // set on the humidity address: the write goes out and comes back by multicast loopback;
           // the gateway must not take its own telegram for a value on the bus (no humidity 33)
-          await harness.sendDeviceRpc(DEVICE, 601, "set", "groupAddress=1/0/7;dataType=humidity;value=33;");
+          await platform.harness.sendDeviceRpc(DEVICE, 601, "set", "groupAddress=1/0/7;dataType=humidity;value=33;");
           expect((await rpcReply(601)).body.data).toEqual({ success: true });
           await knxd.until((t) => t.find((x) => x.kind === "write" && x.address === "1/0/7"), "humidity write");
           // get_name with params {}: a read through the router
-          await harness.sendDeviceRpc(DEVICE, 602, "get_name", {});
+          await platform.harness.sendDeviceRpc(DEVICE, 602, "get_name", {});
           expect((await rpcReply(602)).body.data).toEqual({ value: "KNX 1" });
 
           // a humidity written on the bus by knxtool reaches the gateway as a ROUTING_INDICATION
           knxd.groupWrite("1/0/7", "0c1a");
-          await harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]?.[0]?.values?.humidity === 21), 30_000, "written humidity");
+          await platform.harness.waitFor(() => mine().find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]?.[0]?.values?.humidity === 21), 30_000, "written humidity");
           const humidities = mine().filter((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]).map((r) => r.body[DEVICE][0].values.humidity);
           expect(humidities).not.toContain(33);
 
