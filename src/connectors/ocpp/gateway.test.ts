@@ -4,12 +4,11 @@
 // upstream sample ocpp.json, changed only in its port, gives the devices and values, and the
 // platform's attribute update and RPCs reach the charge points as CALLs.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { deviceRpcReply, platformForFile } from "../../../test/support/platform.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
 import { makeTestPki } from "../../../test/gateway/certs.ts";
 import { freePort } from "../../../test/support/ports.ts";
@@ -19,19 +18,12 @@ import { connectLibChargePoint, startPyChargePoint, type LibChargePoint, type Py
 const DEVICE = "Acme Wallbox 7";
 const SECOND = "Volt X2";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
+const platform = platformForFile();
+beforeAll(() => {
   gatewayBinary(); // built once here, so no test's own timeout pays for it
 }, 240_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
-const rpcReply = (id: number) => harness.waitFor((h) => deviceRpcReply(h, id), 20_000, `RPC reply ${id}`);
+const rpcReply = (id: number) => platform.harness.waitFor((h) => deviceRpcReply(h, id), 20_000, `RPC reply ${id}`);
 
 describe("OCPP connector in the gateway", () => {
   for (const from of FROM_BOTH) {
@@ -40,8 +32,8 @@ describe("OCPP connector in the gateway", () => {
       const cfg = JSON.parse(readFileSync(join(SAMPLES, "ocpp.json"), "utf8"));
       cfg.centralSystem.port = port;
       const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "ocpp", name: "OCPP sample", configuration: "ocpp.json" }]), { "ocpp.json": cfg });
-      const received = harness.received.length;
-      const since = () => harness.received.slice(received);
+      const received = platform.harness.received.length;
+      const since = () => platform.harness.received.slice(received);
       const rpcBase = from === "binary" ? 200 : 100;
       let gw: Started | undefined;
       let cp: PyChargePoint | undefined;
@@ -53,16 +45,16 @@ describe("OCPP connector in the gateway", () => {
         cp = startPyChargePoint(`${url}/bidon/hello/CP_1`, { auth: "Bearer ACCESS_TOKEN" });
         await cp.line(/^OPEN ocpp1\.6$/, "the handshake");
         expect((await cp.call("b1", "BootNotification", { chargePointVendor: "Acme", chargePointModel: "Wallbox 7" }))[2]).toMatchObject({ status: "Accepted", interval: 10 });
-        const connect = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 15_000, "device connect");
+        const connect = await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/connect" && r.body.device === DEVICE), 15_000, "device connect");
         expect(connect.body).toEqual({ device: DEVICE, type: "default" });
         expect(await cp.call("s1", "StatusNotification", { connectorId: 1, errorCode: "NoError", status: "Available" })).toEqual([3, "s1", {}]);
 
         const mv = { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: "21.5", measurand: "Temperature" }] }] };
         expect(await cp.call("m1", "MeterValues", mv)).toEqual([3, "m1", {}]);
-        const attrs = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temp1 !== undefined), 15_000, "meter value attributes");
+        const attrs = await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temp1 !== undefined), 15_000, "meter value attributes");
         expect(attrs.body[DEVICE]).toEqual({ temp1: 21.5, vendorId: 1 });
         await cp.call("d1", "DataTransfer", { vendorId: "acme", data: '{"temp": 22.5}' });
-        await harness.waitFor((h) => h.telemetry().some((t) => t.device === DEVICE && t.key === "temp" && t.value === 22.5), 15_000, "DataTransfer telemetry");
+        await platform.harness.waitFor((h) => h.telemetry().some((t) => t.device === DEVICE && t.key === "temp" && t.value === 22.5), 15_000, "DataTransfer telemetry");
         // no unresolved ${...} text anywhere (upstream publishes the boot through the MeterValues keys)
         expect(since().filter((r) => r.raw.includes("${"))).toEqual([]);
 
@@ -75,26 +67,26 @@ describe("OCPP connector in the gateway", () => {
         // a second charge point with basic auth, a refused one
         lib = await connectLibChargePoint(url, "bidon/hello/CP_17", { authorization: `Basic ${Buffer.from("admin:admin").toString("base64")}` });
         await lib.client.call("BootNotification", { chargePointVendor: "Volt", chargePointModel: "X2" });
-        await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/connect" && r.body.device === SECOND), 15_000, "second device connect");
+        await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/connect" && r.body.device === SECOND), 15_000, "second device connect");
         stranger = startPyChargePoint(`${url}/not/configured`, { auth: "Bearer ACCESS_TOKEN" });
         await stranger.line(/^REFUSED 404$/, "refusal of an unknown id");
 
         // downlink: attribute update → DataTransfer; rpc1 rule → DataTransfer with ${params}; OCPP action; set
         const calls = () => cp!.lines().filter((l) => l.startsWith("CALL ")).map((l) => JSON.parse(l.slice(5)));
-        await harness.sendAttributeUpdate(DEVICE, { shared: "on" });
+        await platform.harness.sendAttributeUpdate(DEVICE, { shared: "on" });
         await cp.line(/^CALL .*"DataTransfer"/, "the attribute update as DataTransfer");
         expect(calls()[0]!.slice(2)).toEqual(["DataTransfer", { vendorId: "1", data: '{"shared":"on"}' }]);
 
-        await harness.sendDeviceRpc(DEVICE, rpcBase + 1, "rpc1", { maxCurrent: 16 });
+        await platform.harness.sendDeviceRpc(DEVICE, rpcBase + 1, "rpc1", { maxCurrent: 16 });
         expect((await rpcReply(rpcBase + 1)).body.data).toEqual({ status: "Accepted", data: '{"maxCurrent":16}' });
         // the charge point prints a CALL before answering it, but its output may reach us after the reply reached the platform
         await cp.line(/^CALL .*maxCurrent/, "the RPC as DataTransfer");
         expect(calls()[1]!.slice(2)).toEqual(["DataTransfer", { vendorId: "1", data: '{"maxCurrent":16}' }]);
 
-        await harness.sendDeviceRpc(DEVICE, rpcBase + 2, "set", "value=pause");
+        await platform.harness.sendDeviceRpc(DEVICE, rpcBase + 2, "set", "value=pause");
         expect((await rpcReply(rpcBase + 2)).body.data).toEqual({ status: "Accepted", data: "pause" });
 
-        await harness.sendDeviceRpc(SECOND, rpcBase + 3, "Reset", { type: "Soft" });
+        await platform.harness.sendDeviceRpc(SECOND, rpcBase + 3, "Reset", { type: "Soft" });
         expect((await rpcReply(rpcBase + 3)).body.data).toEqual({ status: "Accepted" });
         expect(lib.received).toEqual([{ method: "Reset", params: { type: "Soft" } }]);
       } finally {
@@ -115,7 +107,7 @@ describe("OCPP connector in the gateway", () => {
     cfg.chargePoints[0].attributes.push({ messageTypeFilter: "StatusNotification", key: "status${connector_id}", value: "${status}" });
     cfg.chargePoints[0].serverSideRpc.push({ methodRPC: "quiet", withResponse: false, valueExpression: "${params.level}" });
     const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "ocpp", name: "OCPP wss", configuration: "ocpp.json" }]), { "ocpp.json": cfg });
-    const received = harness.received.length;
+    const received = platform.harness.received.length;
     let gw: Started | undefined;
     let cp: PyChargePoint | undefined;
     try {
@@ -124,26 +116,26 @@ describe("OCPP connector in the gateway", () => {
       await cp.line(/^OPEN ocpp1\.6$/, "the TLS handshake");
       await cp.call("b1", "BootNotification", { chargePointVendor: "Acme", chargePointModel: "Wallbox 7" });
       expect(await cp.call("s1", "StatusNotification", { connectorId: 2, errorCode: "NoError", status: "Charging" })).toEqual([3, "s1", {}]);
-      const attrs = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.status2), 15_000, "status attribute");
+      const attrs = await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.status2), 15_000, "status attribute");
       expect(attrs.body[DEVICE]).toEqual({ status2: "Charging" });
 
       // the quiet RPC reaches the charge point but is never answered; the next one is (in order)
-      await harness.sendDeviceRpc(DEVICE, 301, "quiet", { level: 2 });
+      await platform.harness.sendDeviceRpc(DEVICE, 301, "quiet", { level: 2 });
       await cp.line(/^CALL .*"data": ?"2"/, "the quiet RPC as DataTransfer");
-      await harness.sendDeviceRpc(DEVICE, 302, "GetConfiguration", {});
+      await platform.harness.sendDeviceRpc(DEVICE, 302, "GetConfiguration", {});
       expect((await rpcReply(302)).body.data).toEqual({ configurationKey: [{ key: "HeartbeatInterval", readonly: false, value: "10" }] });
-      expect(deviceRpcReply(harness, 301)).toBeUndefined();
+      expect(deviceRpcReply(platform.harness, 301)).toBeUndefined();
 
       // restart: the charge point reconnects without booting (as real ones do) and its data still goes to its device
       await cp.stop();
       await gw.stop();
       gw = await startGatewayFrom("binary", files.configPath, { timeoutMs: 30_000 });
-      const restarted = harness.received.length;
+      const restarted = platform.harness.received.length;
       cp = startPyChargePoint(`wss://127.0.0.1:${port}/bidon/hello/CP_1`, { auth: "Bearer ACCESS_TOKEN", cafile: pki.caCert });
       await cp.line(/^OPEN ocpp1\.6$/, "the reconnect after the restart");
       const mv = { connectorId: 4, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: "7.25" }] }] };
       expect(await cp.call("m9", "MeterValues", mv)).toEqual([3, "m9", {}]);
-      const after = await harness.waitFor((h) => h.received.slice(restarted).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temp1 !== undefined), 15_000, "meter values after the restart");
+      const after = await platform.harness.waitFor((h) => h.received.slice(restarted).find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temp1 !== undefined), 15_000, "meter values after the restart");
       expect(after.body[DEVICE]).toEqual({ temp1: 7.25, vendorId: 4 });
       expect(cp.lines().filter((l) => l.includes("TriggerMessage"))).toEqual([]);
     } finally {

@@ -3,12 +3,11 @@
 // socket.json, changed only in its port, gives what the Python gateway would send, and the
 // downlink reaches the device; it also runs once from the compiled binary.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
 import { testBinary } from "../../../test/support/binary.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { freePort, freeUdpPort } from "../../../test/support/ports.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { startPyPeer, startSocat } from "./test/peer.ts";
@@ -18,19 +17,10 @@ import { join } from "node:path";
 const SAMPLE = join(SAMPLES, "socket.json");
 const DEVICE = "Device Example";
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
-});
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
+const platform = platformForFile();
 
 /** Platform messages of `device` on `topic` (v1/gateway/attributes bodies are keyed by device). */
-const bodies = (topic: string, device: string) => harness.received.filter((r) => r.topic === topic && r.body?.[device] !== undefined).map((r) => r.body[device]);
+const bodies = (topic: string, device: string) => platform.harness.received.filter((r) => r.topic === topic && r.body?.[device] !== undefined).map((r) => r.body[device]);
 
 /** The upstream sample with only its port changed, behind a gateway started by `start`. */
 async function runUpstreamSample(start: (configPath: string) => Promise<Started>): Promise<void> {
@@ -38,39 +28,39 @@ async function runUpstreamSample(start: (configPath: string) => Promise<Started>
   const socketCfg = JSON.parse(readFileSync(SAMPLE, "utf8"));
   socketCfg.socket.port = port;
   const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "socket", name: "Socket sample", configuration: "socket.json" }]), { "socket.json": socketCfg });
-  const received = harness.received.length;
+  const received = platform.harness.received.length;
   const gw = await start(files.configPath);
   const device = startSocat(`TCP:127.0.0.1:${port}`);
   try {
     // What the Python gateway sends for the frame "21.5": every byte slice as text.
     device.write("21.5");
-    const telemetry = await harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]), 15_000, "sample telemetry");
+    const telemetry = await platform.harness.waitFor((h) => h.received.slice(received).find((r) => r.topic === "v1/gateway/telemetry" && r.body[DEVICE]), 15_000, "sample telemetry");
     expect(telemetry.body[DEVICE]).toEqual([{ ts: expect.any(Number), values: { temp: "21.5", hum: "21" } }]);
-    await harness.waitFor((h) => h.received.slice(received).some((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.name), 15_000, "sample attributes");
+    await platform.harness.waitFor((h) => h.received.slice(received).some((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.name), 15_000, "sample attributes");
     expect(bodies("v1/gateway/attributes", DEVICE).slice(-2)).toContainEqual({ name: "21.5", num: ".5" });
     expect(bodies("v1/gateway/attributes", DEVICE)).toContainEqual({ connectorType: "socket", connectorName: "Socket sample" });
-    expect(harness.received.slice(received).find((r) => r.topic === "v1/gateway/connect")?.body).toEqual({ device: DEVICE, type: "default" });
+    expect(platform.harness.received.slice(received).find((r) => r.topic === "v1/gateway/connect")?.body).toEqual({ device: DEVICE, type: "default" });
 
     // sharedName update → its rule's utf-16 (BOM, little-endian) on the open connection
-    await harness.sendAttributeUpdate(DEVICE, { sharedName: "Hi" });
+    await platform.harness.sendAttributeUpdate(DEVICE, { sharedName: "Hi" });
     await device.outputUntil((b) => b.length >= 6, "attribute update at the device");
     expect(device.output()).toEqual(Buffer.from([0xff, 0xfe, 0x48, 0x00, 0x69, 0x00]));
 
     // rpcMethod1 (withResponse) → the params written, "ok" back to the platform
-    await harness.sendDeviceRpc(DEVICE, 41, "rpcMethod1", "hello");
+    await platform.harness.sendDeviceRpc(DEVICE, 41, "rpcMethod1", "hello");
     await device.outputUntil((b) => b.subarray(6).toString() === "hello", "RPC params at the device");
-    const reply = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 41 && r.body.device === DEVICE), 10_000, "RPC reply");
+    const reply = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 41 && r.body.device === DEVICE), 10_000, "RPC reply");
     expect(reply.body.data).toEqual({ success: true, response: "ok" });
 
     // "atr" + name: the gateway asks the platform and writes the value back as JSON; no telemetry
-    harness.sharedAttributes[DEVICE] = { sharedName: "Hi" };
-    const before = harness.telemetry().length;
+    platform.harness.sharedAttributes[DEVICE] = { sharedName: "Hi" };
+    const before = platform.harness.telemetry().length;
     device.write("atrsharedName");
     await device.outputUntil((b) => b.subarray(11).toString() === '"Hi"', "attribute request answer at the device");
-    expect(harness.received.find((r) => r.topic === "v1/gateway/attributes/request" && r.body.device === DEVICE)?.body).toMatchObject({ keys: ["sharedName"], client: false });
+    expect(platform.harness.received.find((r) => r.topic === "v1/gateway/attributes/request" && r.body.device === DEVICE)?.body).toMatchObject({ keys: ["sharedName"], client: false });
     device.write("22.5");
-    await harness.waitFor((h) => h.telemetry().some((t) => t.device === DEVICE && t.value === "22.5"), 10_000, "telemetry after the request");
-    expect(harness.telemetry().slice(before).filter((t) => t.device === DEVICE && String(t.value).startsWith("atr"))).toEqual([]);
+    await platform.harness.waitFor((h) => h.telemetry().some((t) => t.device === DEVICE && t.value === "22.5"), 10_000, "telemetry after the request");
+    expect(platform.harness.telemetry().slice(before).filter((t) => t.device === DEVICE && String(t.value).startsWith("atr"))).toEqual([]);
   } finally {
     await device.stop();
     await gw.stop();
@@ -109,16 +99,16 @@ describe("socket connector in the gateway", () => {
       await tcpDevice.cmd(`send ${Buffer.from("1234.5\r\n1234.6\r").toString("hex")} 0`);
       await tcpDevice.cmd(`send ${Buffer.from("\n").toString("hex")} 0`);
       udpDevice.write(Buffer.from([0x01, 0xab, 0xff]));
-      await harness.waitFor((h) => h.telemetry().filter((t) => t.device === "tcp-meter").length === 2, 15_000, "two meter readings");
-      expect(harness.telemetry().filter((t) => t.device === "tcp-meter").map((t) => t.value)).toEqual(["1234.5", "1234.6"]);
-      await harness.waitFor((h) => bodies("v1/gateway/attributes", "udp-probe").some((a) => a.raw), 15_000, "probe attribute");
+      await platform.harness.waitFor((h) => h.telemetry().filter((t) => t.device === "tcp-meter").length === 2, 15_000, "two meter readings");
+      expect(platform.harness.telemetry().filter((t) => t.device === "tcp-meter").map((t) => t.value)).toEqual(["1234.5", "1234.6"]);
+      await platform.harness.waitFor((h) => bodies("v1/gateway/attributes", "udp-probe").some((a) => a.raw), 15_000, "probe attribute");
       expect(bodies("v1/gateway/attributes", "udp-probe")).toContainEqual({ raw: "01abff" });
 
-      await harness.sendDeviceRpc("tcp-meter", 5, "reset", "RESET");
+      await platform.harness.sendDeviceRpc("tcp-meter", 5, "reset", "RESET");
       await tcpDevice.receivedUntil(0, (b) => b.toString() === "RESET", "RPC at the TCP device");
-      await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 5), 10_000, "RPC reply");
+      await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === 5), 10_000, "RPC reply");
       // hex encoding: the attribute value is hex text written as bytes, from the gateway's UDP port
-      await harness.sendAttributeUpdate("udp-probe", { led: "0102ff" });
+      await platform.harness.sendAttributeUpdate("udp-probe", { led: "0102ff" });
       await udpDevice.outputUntil((b) => b.equals(Buffer.from([0x01, 0x02, 0xff])), "attribute update datagram at the UDP device");
     } finally {
       await gw?.stop();

@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig, type GatewayFrom } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
-import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { deviceRpcReply, platformForFile } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { startDevice } from "./test/device.ts";
@@ -18,20 +17,15 @@ import { startProsody, type Prosody } from "./test/prosody.ts";
 
 const DEVICE_JID = "device@localhost/TMP_1101";
 
-let platform: Broker;
-let harness: PlatformHarness;
+const platform = platformForFile();
 let prosody: Prosody;
 beforeAll(async () => {
   gatewayBinary();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
   // The sample's gateway account is gateway@localhost with password "password".
   prosody = await startProsody({ accounts: { gateway: "password", device: "device-secret" } });
 }, 240_000);
 afterAll(async () => {
   await prosody?.stop();
-  await harness?.close();
-  await platform?.dispose();
 });
 
 function sampleConfig(): Record<string, any> {
@@ -43,15 +37,15 @@ function sampleConfig(): Record<string, any> {
 }
 
 const loggedIn = (gw: Started) => (gw.output().match(/\[XMPP\] logged in to /g) ?? []).length;
-const attrsOf = (device: string, from: number) => harness.received.slice(from).filter((r) => r.topic === "v1/gateway/attributes" && r.body?.[device]).map((r) => r.body[device]);
-const telemetryOf = (device: string, from: number) => harness.received.slice(from).filter((r) => r.topic === "v1/gateway/telemetry" && r.body?.[device]).flatMap((r) => r.body[device]);
+const attrsOf = (device: string, from: number) => platform.harness.received.slice(from).filter((r) => r.topic === "v1/gateway/attributes" && r.body?.[device]).map((r) => r.body[device]);
+const telemetryOf = (device: string, from: number) => platform.harness.received.slice(from).filter((r) => r.topic === "v1/gateway/telemetry" && r.body?.[device]).flatMap((r) => r.body[device]);
 
 describe("xmpp connector in the gateway", () => {
   for (const from of FROM_BOTH) {
     test(`upstream xmpp.json (${from}): the device's values on the platform, downlink at the device, across a Prosody restart`, async () => {
       const serial = `SN-${from}`;
       const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "xmpp", name: "XMPP", configuration: "xmpp.json" }]), { "xmpp.json": sampleConfig() });
-      const mark = harness.received.length;
+      const mark = platform.harness.received.length;
       const gw = await startGatewayFrom(from as GatewayFrom, files.configPath, { timeoutMs: 60_000 });
       const device = startDevice(DEVICE_JID, "device-secret", prosody.port, "gateway@localhost");
       try {
@@ -60,38 +54,38 @@ describe("xmpp connector in the gateway", () => {
 
         // Uplink: what the Python gateway sends, but typed (it sends "21.5" and "40" as text).
         device.send(JSON.stringify({ serialNumber: serial, temp: 21.5, hum: 40 }));
-        await harness.waitFor(() => telemetryOf(serial, mark).length > 0 && attrsOf(serial, mark).some((a) => "temperature" in a), 20_000, "the sample device's data");
+        await platform.harness.waitFor(() => telemetryOf(serial, mark).length > 0 && attrsOf(serial, mark).some((a) => "temperature" in a), 20_000, "the sample device's data");
         expect(telemetryOf(serial, mark)[0]).toEqual({ ts: expect.any(Number), values: { humidity: 40, combination: "21.5:40" } });
         expect(attrsOf(serial, mark)).toContainEqual({ temperature: 21.5 });
-        expect(harness.received.slice(mark).find((r) => r.topic === "v1/gateway/connect" && r.body.device === serial)?.body).toEqual({ device: serial, type: "default" });
+        expect(platform.harness.received.slice(mark).find((r) => r.topic === "v1/gateway/connect" && r.body.device === serial)?.body).toEqual({ device: serial, type: "default" });
 
         // Downlink to the JID the device wrote from.
         let seen = device.received().length;
-        await harness.sendAttributeUpdate(serial, { shared: "on" });
+        await platform.harness.sendAttributeUpdate(serial, { shared: "on" });
         const update = await device.waitFor((m) => m.body === '{"shared":"on"}', "the attribute update at the device", 15_000, seen);
         expect(update.from).toStartWith("gateway@localhost/");
 
         const id = from === "source" ? 101 : 201;
         seen = device.received().length;
-        await harness.sendDeviceRpc(serial, id, "rpc1", { relay: true, level: 3 });
+        await platform.harness.sendDeviceRpc(serial, id, "rpc1", { relay: true, level: 3 });
         await device.waitFor((m) => m.body === '{"relay":true,"level":3}', "rpc1's params at the device", 15_000, seen);
-        const reply = await harness.waitFor(() => deviceRpcReply(harness, id), 15_000, "rpc1 reply");
+        const reply = await platform.harness.waitFor(() => deviceRpcReply(platform.harness, id), 15_000, "rpc1 reply");
         expect(reply.body).toEqual({ device: serial, id, data: { success: true } });
 
         seen = device.received().length;
-        await harness.sendDeviceRpc(serial, id + 1, "set", "mode=eco;target=21.5");
+        await platform.harness.sendDeviceRpc(serial, id + 1, "set", "mode=eco;target=21.5");
         await device.waitFor((m) => m.body === '{"mode":"eco","target":"21.5"}', "the set RPC at the device", 15_000, seen);
-        expect((await harness.waitFor(() => deviceRpcReply(harness, id + 1), 15_000, "set reply")).body.data).toEqual({ success: true });
+        expect((await platform.harness.waitFor(() => deviceRpcReply(platform.harness, id + 1), 15_000, "set reply")).body.data).toEqual({ success: true });
 
         // Prosody restarts: the gateway logs in again by itself, and both ways work again.
         await prosody.restart();
         await waitUntil(() => loggedIn(gw) > 1, 45_000, "the gateway's session after the restart");
         await device.ready(1, 45_000);
-        const mark2 = harness.received.length;
+        const mark2 = platform.harness.received.length;
         device.send(JSON.stringify({ serialNumber: serial, temp: 22, hum: 41 }));
-        await harness.waitFor(() => telemetryOf(serial, mark2).some((t: any) => t.values.humidity === 41), 20_000, "data after the restart");
+        await platform.harness.waitFor(() => telemetryOf(serial, mark2).some((t: any) => t.values.humidity === 41), 20_000, "data after the restart");
         seen = device.received().length;
-        await harness.sendDeviceRpc(serial, id + 2, "rpc1", "again");
+        await platform.harness.sendDeviceRpc(serial, id + 2, "rpc1", "again");
         await device.waitFor((m) => m.body === '"again"', "RPC after the restart", 15_000, seen);
         expect(gw.output()).toMatch(/XMPP session to 127\.0\.0\.1:\d+ as gateway@localhost down: .+; reconnecting with backoff/);
       } finally {
