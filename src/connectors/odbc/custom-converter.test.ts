@@ -13,15 +13,14 @@
 // - rows the storage refuses are read and converted again, and sent once (the iterator waits);
 // - `mapping: "*"`: formatted rows as they are, and the class called with "*".
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
 import { BUN, CLI, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { sample, upstreamMain } from "../../../test/support/upstream.ts";
 import { addLogSink, type LogRecord } from "../../observe/logger.ts";
@@ -30,19 +29,12 @@ import { OdbcConfigSchema } from "./schema.ts";
 import { buildAddonForTests, odbcInstDir, sqlite } from "./test/peers.ts";
 
 const odbcEnv = odbcInstDir();
-let platform: Broker;
-let harness: PlatformHarness;
+const platform = platformForFile();
 
-beforeAll(async () => {
+beforeAll(() => {
   buildAddonForTests();
   gatewayBinary();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
 }, 600_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 // TypeScript, as a user would write it: upstream's legacy dict without a device name.
 const TS_CONVERTER = `
@@ -163,19 +155,19 @@ test("compiled binary, upstream odbc.json with converter: rows converted once, a
   const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "odbc", name: "ODBC Custom Bin", configuration: "odbc.json" }], { type: "memory" }), { "odbc.json": odbc }, dir);
   mkdirSync(join(dir, "extensions", "odbc"), { recursive: true });
   writeFileSync(join(dir, "extensions", "odbc", "kv.js"), JS_CONVERTER);
-  const tel = () => harness.telemetry().filter((t) => t.device === "ODBC e1");
+  const tel = () => platform.harness.telemetry().filter((t) => t.device === "ODBC e1");
   let gw = await startGatewayFrom("binary", files.configPath, { env: odbcEnv, timeoutMs: 60_000 });
   try {
-    await harness.waitFor(() => tel().length >= 2, 30_000, "the two rows through the class");
+    await platform.harness.waitFor(() => tel().length >= 2, 30_000, "the two rows through the class");
     insert([["e1", 1, 3, null, 8, null]]);
-    await harness.waitFor(() => tel().length >= 3, 30_000, "a row inserted while running");
+    await platform.harness.waitFor(() => tel().length >= 3, 30_000, "a row inserted while running");
     expect(gw.output()).toContain("rows are converted by the custom converter KvOdbcConverter");
     await gw.stop();
     insert([["e1", 3, 4, null, null, 2.5]]);
     gw = await startGatewayFrom("binary", files.configPath, { env: odbcEnv, timeoutMs: 60_000 });
-    await harness.waitFor(() => tel().length >= 4, 30_000, "the row inserted while stopped");
+    await platform.harness.waitFor(() => tel().length >= 4, 30_000, "the row inserted while stopped");
     insert([["e1", 2, 5, "cool", null, null]]);
-    await harness.waitFor(() => tel().length >= 5, 30_000, "a row after the restart");
+    await platform.harness.waitFor(() => tel().length >= 5, 30_000, "a row after the restart");
     expect(tel().map((t) => [t.key, t.ts, t.value])).toEqual([
       ["reading", T0 + 1, 7],
       ["reading", T0 + 2, "warm"],
@@ -183,7 +175,7 @@ test("compiled binary, upstream odbc.json with converter: rows converted once, a
       ["reading", T0 + 4, 2.5],
       ["reading", T0 + 5, "cool"],
     ]);
-    const attrs = harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body["ODBC e1"]).map((r) => r.body["ODBC e1"].kind);
+    const attrs = platform.harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body["ODBC e1"]).map((r) => r.body["ODBC e1"].kind);
     expect(attrs.at(-1)).toBe("string");
   } finally {
     await gw.stop();

@@ -2,28 +2,20 @@
 // over it in a private mount namespace), so loading the embedded binding fails. The ODBC connector
 // says what is missing and which Debian package gives it; the gateway itself starts and connects.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { existsSync, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { canHideNodeModules } from "../../../test/support/binary.ts";
 import { gatewayBinary, mainConfig, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { startProcess } from "../../../test/support/process.ts";
 
 const LIBODBC = ["/usr/lib/x86_64-linux-gnu/libodbc.so.2", "/usr/lib/aarch64-linux-gnu/libodbc.so.2"].find((p) => existsSync(p));
 
-let platform: Broker;
-let harness: PlatformHarness;
-beforeAll(async () => {
+const platform = platformForFile();
+beforeAll(() => {
   gatewayBinary();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
 }, 600_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 test.skipIf(!canHideNodeModules || !LIBODBC)("without libodbc.so.2 the ODBC connector names the missing library and its package; the gateway runs", async () => {
   const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "odbc", name: "Database", configuration: "odbc.json" }]), {
@@ -37,7 +29,7 @@ test.skipIf(!canHideNodeModules || !LIBODBC)("without libodbc.so.2 the ODBC conn
     expect(gw.output()).toContain("connector Database not started: the system's ODBC library libodbc.so.2 (unixODBC) could not be loaded: install Debian package unixodbc (or just libodbc2)");
     expect(gw.output()).toContain("0/1 connectors running");
     // the rest of the gateway works: it talks to the platform
-    await harness.waitFor((h) => h.received.find((r) => r.topic.startsWith("v1/devices/me/rpc/request/") && r.body.method === "getSessionLimits"), 30_000, "the gateway on the platform");
+    await platform.harness.waitFor((h) => h.received.find((r) => r.topic.startsWith("v1/devices/me/rpc/request/") && r.body.method === "getSessionLimits"), 30_000, "the gateway on the platform");
   } finally {
     await gw.stop();
   }

@@ -10,22 +10,18 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
 import { SAMPLES } from "../../../test/support/paths.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { buildAddonForTests, odbcInstDir, startPostgres, type Postgres } from "./test/peers.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
+const platform = platformForFile();
 let pg: Postgres;
 const odbcEnv = odbcInstDir();
 
 beforeAll(async () => {
   buildAddonForTests();
   gatewayBinary();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
   pg = await startPostgres();
   pg.psql("CREATE DATABASE thingsboard");
   pg.psql(
@@ -42,8 +38,6 @@ beforeAll(async () => {
 }, 600_000);
 afterAll(async () => {
   await pg?.stop();
-  await harness?.close();
-  await platform?.dispose();
 });
 
 const T0 = 1_765_000_000_000;
@@ -56,9 +50,9 @@ test("upstream odbc.json (server and port changed) from the binary: the Python g
   expect(cfg.connection.str).toContain(`Port=${pg.port};`);
   const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "odbc", name: "Database", configuration: "odbc.json" }]), { "odbc.json": cfg });
   const gw = await startGatewayFrom("binary", files.configPath, { env: odbcEnv, timeoutMs: 60_000 });
-  const values = (device: string) => harness.telemetry().filter((t) => t.device === device && t.key === "value");
+  const values = (device: string) => platform.harness.telemetry().filter((t) => t.device === device && t.key === "value");
   try {
-    await harness.waitFor(() => values("ODBC e1").length >= 2 && values("ODBC e2").length >= 2, 60_000, "the four rows");
+    await platform.harness.waitFor(() => values("ODBC e1").length >= 2 && values("ODBC e2").length >= 2, 60_000, "the four rows");
     // the sample's expression picks the first non-NULL of str_v, long_v, dbl_v, bool_v: typed
     expect(values("ODBC e1").map((t) => [t.ts, t.value])).toEqual([
       [T0 + 1, "on"],
@@ -69,34 +63,34 @@ test("upstream odbc.json (server and port changed) from the binary: the Python g
       // psqlodbc hands booleans over as the text "1" unless the connection string says BoolsAsChar=0
       [T0 + 4, "1"],
     ]);
-    const connect = harness.received.filter((r) => r.topic === "v1/gateway/connect").map((r) => r.body);
+    const connect = platform.harness.received.filter((r) => r.topic === "v1/gateway/connect").map((r) => r.body);
     expect(connect).toContainEqual({ device: "ODBC e1", type: "postgres" });
     // attributes "*": the non-NULL columns of each row
-    const attrs = harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body["ODBC e1"]?.entity_id).map((r) => r.body["ODBC e1"]);
+    const attrs = platform.harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body["ODBC e1"]?.entity_id).map((r) => r.body["ODBC e1"]);
     expect(attrs.flatMap((a) => Object.values(a)).includes(null)).toBe(false);
     expect(Object.assign({}, ...attrs)).toEqual({ entity_id: "e1", ts: T0 + 2, str_v: "on", long_v: 42 });
 
     // the sample's RPC methods: stored procedures with the configured args BOUND; with
     // overrideRpcConfig the RPC's own args replace them (a quote in a value stays a value)
-    await harness.sendDeviceRpc("ODBC e1", 501, "procedureOne", {});
-    await harness.sendDeviceRpc("ODBC e1", 502, "procedureTwo", {});
-    await harness.sendDeviceRpc("ODBC e1", 503, "procedureTwo", { args: ["It's", 7, 0.5] });
+    await platform.harness.sendDeviceRpc("ODBC e1", 501, "procedureOne", {});
+    await platform.harness.sendDeviceRpc("ODBC e1", 502, "procedureTwo", {});
+    await platform.harness.sendDeviceRpc("ODBC e1", 503, "procedureTwo", { args: ["It's", 7, 0.5] });
     for (const id of [501, 502, 503]) {
-      const reply = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id), 30_000, `RPC ${id} reply`);
+      const reply = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === id), 30_000, `RPC ${id} reply`);
       expect(reply.body.data).toEqual({ success: true });
     }
     expect(pg.psql("SELECT name, a, b, c FROM calls ORDER BY name, b", "thingsboard").split("\n")).toEqual(["one|||", "two|One|2|3", "two|It's|7|0.5"]);
 
     // inserted while running: arrives once (the sample polls every 10 s)
     insert([`('e1', 5, ${T0 + 5}, NULL, NULL, 43, NULL)`]);
-    await harness.waitFor(() => values("ODBC e1").length >= 3, 60_000, "the row inserted while running");
+    await platform.harness.waitFor(() => values("ODBC e1").length >= 3, 60_000, "the row inserted while running");
 
     // the database dies (every connection dropped) and comes back: the connector reconnects
     await pg.kill();
     await waitUntil(() => /lost the database connection|cannot connect to the database/.test(gw.output()), 60_000, "the connection loss noticed", 200);
     await pg.restart();
     insert([`('e2', 6, ${T0 + 6}, NULL, 'back', NULL, NULL)`]);
-    await harness.waitFor(() => values("ODBC e2").some((t) => t.value === "back"), 120_000, "a row after the database came back");
+    await platform.harness.waitFor(() => values("ODBC e2").some((t) => t.value === "back"), 120_000, "a row after the database came back");
     // each row exactly once
     expect(values("ODBC e1").map((t) => t.ts)).toEqual([T0 + 1, T0 + 2, T0 + 5]);
     expect(values("ODBC e2").map((t) => t.ts)).toEqual([T0 + 3, T0 + 4, T0 + 6]);

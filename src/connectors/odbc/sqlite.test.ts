@@ -5,31 +5,23 @@
 // write rows with bound parameters (a value full of SQL stays a value).
 // The SQLite driver maps INTEGER to 32 bits, hence BIGINT for the millisecond timestamps.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FROM_BOTH, gatewayBinary, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { buildAddonForTests, odbcInstDir, sqlite } from "./test/peers.ts";
 
-let platform: Broker;
-let harness: PlatformHarness;
+const platform = platformForFile();
 const odbcEnv = odbcInstDir();
 
-beforeAll(async () => {
+beforeAll(() => {
   buildAddonForTests();
   gatewayBinary();
-  platform = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
 }, 600_000);
-afterAll(async () => {
-  await harness?.close();
-  await platform?.dispose();
-});
 
 const T0 = 1_765_000_000_000; // beyond 32 bits: needs BIGINT
 
@@ -65,7 +57,7 @@ function connectorConfig(db: string, query = "SELECT id, ts, device, temp, count
   };
 }
 
-const tel = (device: string, key: string) => harness.telemetry().filter((t) => t.device === device && t.key === key);
+const tel = (device: string, key: string) => platform.harness.telemetry().filter((t) => t.device === device && t.key === key);
 
 describe.each(FROM_BOTH)("ODBC connector with SQLite (%s)", (from) => {
   test("rows arrive once and typed; a restart does not resend; downlink writes with bound parameters", async () => {
@@ -80,7 +72,7 @@ describe.each(FROM_BOTH)("ODBC connector with SQLite (%s)", (from) => {
     const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "odbc", name: "Plant DB", configuration: "odbc.json" }]), { "odbc.json": connectorConfig(db) });
     let gw = await startGatewayFrom(from, files.configPath, { env: odbcEnv, timeoutMs: 60_000 });
     try {
-      await harness.waitFor(() => tel(dev, "tag").length >= 2, 30_000, "the two rows");
+      await platform.harness.waitFor(() => tel(dev, "tag").length >= 2, 30_000, "the two rows");
       expect(tel(dev, "temperature").map((t) => [t.ts, t.value])).toEqual([
         [T0 + 1, 20.5],
         [T0 + 2, 21.25],
@@ -89,46 +81,46 @@ describe.each(FROM_BOTH)("ODBC connector with SQLite (%s)", (from) => {
       expect(tel(dev, "tag").map((t) => t.value)).toEqual(["a-1", "b-2"]);
       // attributes "*": every non-NULL column, never a null (row 2's NULL count leaves row 1's 7 in
       // place; the gateway may merge both rows' attributes into one message)
-      const attrs = harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body[dev]?.id !== undefined).map((r) => r.body[dev]);
+      const attrs = platform.harness.received.filter((r) => r.topic === "v1/gateway/attributes" && r.body[dev]?.id !== undefined).map((r) => r.body[dev]);
       expect(attrs.flatMap((a) => Object.values(a)).includes(null)).toBe(false);
       expect(Object.assign({}, ...attrs)).toEqual({ id: 2, ts: T0 + 2, device: line, temp: 21.25, count: 7, label: "b", note: "warm" });
 
       // inserted while running: arrives once
       insert(db, [[3, line, 22, 9, "c", null]]);
-      await harness.waitFor(() => tel(dev, "tag").length >= 3, 30_000, "row 3");
+      await platform.harness.waitFor(() => tel(dev, "tag").length >= 3, 30_000, "row 3");
 
       // the iterator in upstream's file: sha1(driver + server + database + connector name + column)
       const hash = createHash("sha1").update(`sqlite3odbc.so${db}${db}Plant DBid`).digest("hex");
       const iteratorFile = join(files.dir, "odbc", `${hash}.json`);
-      await harness.waitFor(() => existsSync(iteratorFile) && JSON.parse(readFileSync(iteratorFile, "utf8")).value === 3, 10_000, "iterator saved");
+      await platform.harness.waitFor(() => existsSync(iteratorFile) && JSON.parse(readFileSync(iteratorFile, "utf8")).value === 3, 10_000, "iterator saved");
       expect(readFileSync(iteratorFile, "utf8")).toBe('{\n  "name": "id",\n  "total": 3,\n  "value": 3\n}');
 
       // attribute update: one row per key, the value bound (it is SQL, and stays a value)
       const evil = "x'); DROP TABLE readings; --";
-      await harness.sendAttributeUpdate(dev, { mode: evil, target: 42.5 });
-      await harness.waitFor(() => sqlite(db, "SELECT COUNT(*) FROM setpoints") === "[[2]]", 15_000, "setpoints written");
+      await platform.harness.sendAttributeUpdate(dev, { mode: evil, target: 42.5 });
+      await platform.harness.waitFor(() => sqlite(db, "SELECT COUNT(*) FROM setpoints") === "[[2]]", 15_000, "setpoints written");
       expect(JSON.parse(sqlite(db, "SELECT device, name, value FROM setpoints ORDER BY name"))).toEqual([
         [dev, "mode", evil],
         [dev, "target", "42.5"],
       ]);
       // RPC: a configured query with its args overridden by the RPC's params, then one with a result
-      await harness.sendDeviceRpc(dev, rpcId + 1, "setLevel", { args: [line, "level", 3.5] });
-      const r1 = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === rpcId + 1), 15_000, "setLevel reply");
+      await platform.harness.sendDeviceRpc(dev, rpcId + 1, "setLevel", { args: [line, "level", 3.5] });
+      const r1 = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === rpcId + 1), 15_000, "setLevel reply");
       expect(r1.body.data).toEqual({ success: true });
-      await harness.sendDeviceRpc(dev, rpcId + 2, "lastCommand", {});
-      const r2 = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === rpcId + 2), 15_000, "lastCommand reply");
+      await platform.harness.sendDeviceRpc(dev, rpcId + 2, "lastCommand", {});
+      const r2 = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === rpcId + 2), 15_000, "lastCommand reply");
       expect(r2.body.data).toEqual({ device: line, cmd: "level", level: 3.5 });
-      await harness.sendDeviceRpc(dev, rpcId + 3, "dropEverything", {});
-      const r3 = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === rpcId + 3), 15_000, "unknown RPC reply");
+      await platform.harness.sendDeviceRpc(dev, rpcId + 3, "dropEverything", {});
+      const r3 = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body.id === rpcId + 3), 15_000, "unknown RPC reply");
       expect(r3.body.data.success).toBe(false);
 
       await gw.stop();
       // a restart does not resend: only the rows inserted meanwhile arrive
       insert(db, [[4, line, 23, 10, "d", null]]);
       gw = await startGatewayFrom(from, files.configPath, { env: odbcEnv, timeoutMs: 60_000 });
-      await harness.waitFor(() => tel(dev, "tag").length >= 4, 30_000, "row 4 after the restart");
+      await platform.harness.waitFor(() => tel(dev, "tag").length >= 4, 30_000, "row 4 after the restart");
       insert(db, [[5, line, 24, 11, "e", null]]);
-      await harness.waitFor(() => tel(dev, "tag").length >= 5, 30_000, "row 5");
+      await platform.harness.waitFor(() => tel(dev, "tag").length >= 5, 30_000, "row 5");
       expect(tel(dev, "tag").map((t) => t.value)).toEqual(["a-1", "b-2", "c-3", "d-4", "e-5"]);
     } finally {
       await gw.stop();
