@@ -3,55 +3,44 @@
 // CustomMqttUplinkConverter in extensions/mqtt/, which is built with the mapping entry and handed
 // the hex text payload decoded, exactly as the Python gateway does.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { gatewayBinary, ROOT, startGatewayFrom } from "../../../test/support/gateway.ts";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { mqttSample } from "../../../test/support/upstream.ts";
 import { customWorld } from "./test/config.ts";
 
-let platform: Broker;
-let devices: Broker;
-let harness: PlatformHarness;
+const platform = platformForFile({ deviceBroker: true });
 let gw: Started | undefined;
 
-beforeAll(async () => {
-  platform = await startMosquitto();
-  devices = await startMosquitto();
-  harness = await startPlatformHarness(platform.url);
+beforeAll(() => {
   gatewayBinary();
 }, 240_000);
-
-afterAll(async () => {
-  await gw?.stop();
-  await harness?.close();
-  await devices?.dispose();
-  await platform?.dispose();
-});
+// the gateway goes before the brokers it talks to
+platform.beforeDispose(() => gw?.stop());
 
 test("upstream mqtt.json: custom/sensors/+ converted by the ported CustomMqttUplinkConverter in the binary", async () => {
-  const files = customWorld(platform.port, [{ name: "MQTT Broker Connector", type: "mqtt", configuration: "mqtt.json" }], { "mqtt.json": mqttSample(devices.port) }, (dir) => {
+  const files = customWorld(platform.port, [{ name: "MQTT Broker Connector", type: "mqtt", configuration: "mqtt.json" }], { "mqtt.json": mqttSample(platform.device.port) }, (dir) => {
     mkdirSync(join(dir, "extensions", "mqtt"), { recursive: true });
     const from = join(ROOT, "config-templates", "extensions", "mqtt", "custom_mqtt_uplink_converter.ts");
     copyFileSync(from, join(dir, "extensions", "mqtt", "custom_mqtt_uplink_converter.ts"));
   });
   gw = await startGatewayFrom("binary", files.configPath, { timeoutMs: 60_000 });
-  const client = await mqtt.connectAsync(devices.url);
+  const client = await mqtt.connectAsync(platform.device.url);
   try {
     // the sample's subscription is set up shortly after start: publish until the data shows
-    const seen = () => harness.telemetry().filter((t) => t.device === "Thermo-7");
+    const seen = () => platform.harness.telemetry().filter((t) => t.device === "Thermo-7");
     const deadline = Date.now() + 30_000;
     while (seen().length < 3 && Date.now() < deadline) {
       await client.publishAsync("custom/sensors/Thermo-7", "0x00fa012c63", { qos: 1 });
-      await harness.waitFor(() => seen().length >= 3, 1000, "custom converter output").catch(() => {});
+      await platform.harness.waitFor(() => seen().length >= 3, 1000, "custom converter output").catch(() => {});
     }
     const values = Object.fromEntries(seen().map((t) => [t.key, t.value]));
     expect(values).toEqual({ temperature: 250, humidity: 300, batteryLevel: 99 });
-    const connect = harness.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === "Thermo-7");
+    const connect = platform.harness.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === "Thermo-7");
     expect(connect?.body.type).toBe("Thermostat");
   } finally {
     await client.endAsync(true);
