@@ -4,8 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startMosquitto, type Broker } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
+import { platformForFile } from "../../../test/support/platform.ts";
 import { createEngine, whenPlatformReady } from "../../bench/engine.ts";
 import type { Gateway } from "../../core/gateway.ts";
 import { setStderrLogging, logger } from "../logger.ts";
@@ -15,8 +14,7 @@ import type { ServerLine } from "./protocol.ts";
 import { StatusServer } from "./server.ts";
 import { StatusSchema } from "../../config/main-schema.ts";
 
-let broker: Broker;
-let harness: PlatformHarness;
+const platform = platformForFile();
 let dir: string;
 let gw: Gateway;
 let server: StatusServer;
@@ -27,20 +25,19 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tbgw-status-"));
   process.env.XDG_RUNTIME_DIR = join(dir, "run");
   mkdirSync(process.env.XDG_RUNTIME_DIR, { mode: 0o700 });
-  broker = await startMosquitto();
-  harness = await startPlatformHarness(broker.url);
-  gw = createEngine({ host: "127.0.0.1", port: broker.port, storage: "memory", dir });
+  gw = createEngine({ host: "127.0.0.1", port: platform.port, storage: "memory", dir });
   await gw.start();
   await whenPlatformReady(gw);
   server = new StatusServer(gw, StatusSchema.parse({ http: { enabled: true, port: 0 }, metrics: { enabled: true, port: 0 } }), logger("status-test"));
   await server.start();
 }, 30000);
 
-afterAll(async () => {
+// the status server and the engine go before the platform the engine sends to
+platform.beforeDispose(async () => {
   await server?.stop().catch(() => {});
   await gw?.stop().catch(() => {});
-  await harness?.close().catch(() => {});
-  await broker?.dispose();
+});
+afterAll(() => {
   process.env.XDG_RUNTIME_DIR = savedRuntime;
   rmSync(dir, { recursive: true, force: true });
   setStderrLogging(true);
@@ -84,7 +81,7 @@ test("socket is owner/group only, discoverable, and streams the uplink it carrie
     expect((up as { data: any }).data.telemetry[0].values).toEqual({ temp: 71.5, pressure: 2 });
     expect(lines.some((l) => l.kind !== "uplink")).toBe(false);
     await done;
-    await harness.waitFor((h) => h.telemetry().filter((r) => r.device === "boiler").length >= 2, 10000, "telemetry at the platform");
+    await platform.harness.waitFor((h) => h.telemetry().filter((r) => r.device === "boiler").length >= 2, 10000, "telemetry at the platform");
 
     const s = await fetchStatus(path);
     expect(s.platform.state).toBe("connected");
