@@ -14,8 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
 import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness } from "../../../test/support/platform.ts";
+import { platformForEachTest } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { freeUdpPort } from "../../../test/support/ports.ts";
 import type { Started } from "../../../test/support/process.ts";
@@ -133,6 +132,7 @@ describe("bacnet custom uplink converter", () => {
 });
 
 describe("bacnet custom uplink converter in the compiled binary", () => {
+  const platform = platformForEachTest();
   let comfortPeer: Peer;
   let plainPeer: Peer;
   beforeAll(async () => {
@@ -145,8 +145,6 @@ describe("bacnet custom uplink converter in the compiled binary", () => {
   });
 
   test("upstream bacnet.json with uplinkConverter set: the class's keys reach the platform; a device with a missing class still delivers", async () => {
-    const platform = await startMosquitto();
-    const harness = await startPlatformHarness(platform.url);
     let gw: Started | undefined;
     try {
       const bacnet = bacnetSample(await freeUdpPort("127.0.0.1"), PEER_HOST, comfortPeer.port, 300);
@@ -174,14 +172,14 @@ export class SampleBacnetConverter {
       );
       gw = await startGatewayFrom("binary", files.configPath);
       const DEVICE = "BACnet Device TestDevice";
-      const tel = (device: string, key: string) => harness.telemetry().filter((r) => r.device === device && r.key === key);
-      await harness.waitFor(() => tel(DEVICE, "stateText").length > 0, 20_000, "telemetry through the class");
+      const tel = (device: string, key: string) => platform.harness.telemetry().filter((r) => r.device === device && r.key === key);
+      await platform.harness.waitFor(() => tel(DEVICE, "stateText").length > 0, 20_000, "telemetry through the class");
       expect(tel(DEVICE, "stateText")[0]!.value).toBe("on");
       expect(tel(DEVICE, "property")[0]!.value).toBe("presentValue");
       expect(tel(DEVICE, "state")).toEqual([]);
-      const attrs = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temperatureF !== undefined), 15_000, "attributes through the class");
+      const attrs = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.temperatureF !== undefined), 15_000, "attributes through the class");
       expect(attrs.body).toEqual({ [DEVICE]: { temperatureF: 70.7, at: comfortPeer.address } });
-      await harness.waitFor(() => tel("Fallback 4734", "state").length > 0, 15_000, "the built-in conversion of the device whose class is missing");
+      await platform.harness.waitFor(() => tel("Fallback 4734", "state").length > 0, 15_000, "the built-in conversion of the device whose class is missing");
       expect(tel("Fallback 4734", "state")[0]!.value).toBe("1");
       const out = gw.output();
       expect(out).toMatch(/Fallback 4734: uplinkConverter NoSuchBacnetConverter cannot be used \(custom converter class NoSuchBacnetConverter not found in .*extensions\/bacnet; the folder exports: SampleBacnetConverter \(sample_converter\.js\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)/);
@@ -189,8 +187,6 @@ export class SampleBacnetConverter {
       expect(gw.proc.exitCode).toBeNull();
     } finally {
       await gw?.stop();
-      await harness.close().catch(() => undefined);
-      await platform.dispose();
     }
   }, 60_000);
 });

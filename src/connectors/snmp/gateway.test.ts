@@ -4,8 +4,7 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { FROM_BOTH, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto } from "../../../test/support/mosquitto.ts";
-import { deviceRpcReply, startPlatformHarness } from "../../../test/support/platform.ts";
+import { deviceRpcReply, platformForEachTest } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { snmpSample, upstreamMain } from "../../../test/support/upstream.ts";
 import { snmpTool, startSnmpd, type Snmpd } from "./snmpd.testutil.ts";
@@ -22,31 +21,29 @@ afterAll(async () => {
   await agent?.stop();
 });
 
+const platform = platformForEachTest();
+
 for (const from of FROM_BOTH) {
   test(`upstream snmp.json in the gateway (${from}): polled values, getData RPC`, async () => {
-    const platform = await startMosquitto();
-    const harness = await startPlatformHarness(platform.url);
     let gw: Started | undefined;
     try {
       const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "snmp", name: "SNMP Connector", configuration: "snmp.json" }]), { "snmp.json": snmpSample(agent.port) });
       gw = await startGatewayFrom(from, files.configPath);
       const descr = snmpTool("snmpget", agent.port, ["1.3.6.1.2.1.1.1.0"]).trim().replace(/^"|"$/g, "");
-      const attr = (key: string) => harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.[key] !== undefined)?.body[DEVICE][key], 20000, key);
+      const attr = (key: string) => platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body[DEVICE]?.[key] !== undefined)?.body[DEVICE][key], 20000, key);
       expect(await attr("ReceivedFromGet")).toBe(descr);
       expect(await attr("ReceivedFromGetWithCustomConverter")).toBe(descr);
-      const keys = (h: typeof harness) => new Set(h.telemetry().filter((r) => r.device === DEVICE).map((r) => r.key));
-      await harness.waitFor((h) => ["ReceivedFromWalk", "ReceivedFromTable", "ReceivedFromTableWithCustomConverter"].every((k) => keys(h).has(k)), 20000, "the three telemetry keys");
-      const walk = harness.telemetry().find((r) => r.device === DEVICE && r.key === "ReceivedFromWalk")!;
+      const keys = (h: typeof platform.harness) => new Set(h.telemetry().filter((r) => r.device === DEVICE).map((r) => r.key));
+      await platform.harness.waitFor((h) => ["ReceivedFromWalk", "ReceivedFromTable", "ReceivedFromTableWithCustomConverter"].every((k) => keys(h).has(k)), 20000, "the three telemetry keys");
+      const walk = platform.harness.telemetry().find((r) => r.device === DEVICE && r.key === "ReceivedFromWalk")!;
       expect(walk.value).toEqual({ "1.3.6.1.2.1.1.1.0": descr });
 
-      await harness.sendDeviceRpc(DEVICE, 31, "getData", null);
-      const reply = await harness.waitFor((h) => deviceRpcReply(h, 31), 15000, "getData reply");
+      await platform.harness.sendDeviceRpc(DEVICE, 31, "getData", null);
+      const reply = await platform.harness.waitFor((h) => deviceRpcReply(h, 31), 15000, "getData reply");
       expect(reply.body).toEqual({ device: DEVICE, id: 31, data: descr });
       expect(gw.proc.exitCode).toBeNull();
     } finally {
       await gw?.stop();
-      await harness.close().catch(() => undefined);
-      await platform.dispose();
     }
   }, 60000);
 }
