@@ -17,8 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
 import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness } from "../../../test/support/platform.ts";
+import { platformForEachTest } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { sample, upstreamMain } from "../../../test/support/upstream.ts";
@@ -169,6 +168,7 @@ test("extension naming upstream's built-in classes selects that converter for bo
 });
 
 describe("through the compiled binary", () => {
+  const platform = platformForEachTest();
   let dir: string;
   let bus: Started;
   let busAddress: string;
@@ -185,8 +185,6 @@ describe("through the compiled binary", () => {
   });
 
   test("compiled binary, upstream ble.json with extension: validate accepts it; run loads the class, names a missing one, then says BLE is unavailable", async () => {
-    const platform = await startMosquitto();
-    const harness = await startPlatformHarness(platform.url);
     let gw: Started | undefined;
     try {
       const ble = sample("ble.json");
@@ -210,11 +208,9 @@ describe("through the compiled binary", () => {
       expect(out.split("\n").filter((l) => l.includes("BLE Connector not started"))).toHaveLength(1);
       expect(out).toContain("bluetoothd (BlueZ) is not running");
       // the gateway runs on and serves the platform
-      await harness.waitFor((h) => h.received.some((r) => r.topic === "v1/devices/me/attributes" && r.body.active_connectors), 15_000, "the gateway's configuration attributes");
+      await platform.harness.waitFor((h) => h.received.some((r) => r.topic === "v1/devices/me/attributes" && r.body.active_connectors), 15_000, "the gateway's configuration attributes");
     } finally {
       await gw?.stop();
-      await harness.close().catch(() => undefined);
-      await platform.dispose();
     }
   }, 60_000);
 });

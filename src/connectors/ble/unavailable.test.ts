@@ -10,8 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
 import { FROM_BOTH, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness } from "../../../test/support/platform.ts";
+import { platformForEachTest } from "../../../test/support/platform.ts";
 import { startProcess, type Started } from "../../../test/support/process.ts";
 import { sample, upstreamMain } from "../../../test/support/upstream.ts";
 import { BleUnavailableError } from "./bluez.ts";
@@ -87,6 +86,7 @@ describe("BLE without an adapter", () => {
 });
 
 describe("BLE without an adapter in the running gateway", () => {
+  const platform = platformForEachTest();
   const cases = [
     { what: "no system bus socket", bus: () => `unix:path=${join(dir, "missing")}`, says: () => `the system D-Bus socket ${join(dir, "missing")} does not exist` },
     { what: "no bluetoothd", bus: () => busAddress, says: () => "bluetoothd (BlueZ) is not running" },
@@ -94,14 +94,12 @@ describe("BLE without an adapter in the running gateway", () => {
   for (const from of FROM_BOTH)
     for (const c of cases)
       test(`upstream ble.json (${from}, ${c.what}): one clear error, the gateway runs on and stops cleanly`, async () => {
-        const platform = await startMosquitto();
-        const harness = await startPlatformHarness(platform.url);
         let gw: Started | undefined;
         try {
           const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "ble", name: "BLE Connector", configuration: "ble.json" }]), { "ble.json": sample("ble.json") });
           gw = await startGatewayFrom(from, files.configPath, { env: { DBUS_SYSTEM_BUS_ADDRESS: c.bus() } });
           // the gateway is up without the connector and serves the platform
-          await harness.waitFor((h) => h.received.some((r) => r.topic === "v1/devices/me/attributes" && r.body.active_connectors), 15000, "the gateway's configuration attributes");
+          await platform.harness.waitFor((h) => h.received.some((r) => r.topic === "v1/devices/me/attributes" && r.body.active_connectors), 15000, "the gateway's configuration attributes");
           const out = gw.output();
           expect(out).toContain("gateway started");
           expect(out).toContain("0/1 connectors running");
@@ -114,8 +112,6 @@ describe("BLE without an adapter in the running gateway", () => {
           expect(await exited).toBe(0);
         } finally {
           await gw?.stop();
-          await harness.close().catch(() => undefined);
-          await platform.dispose();
         }
       }, 30000);
 });

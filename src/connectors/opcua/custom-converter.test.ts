@@ -13,8 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordingContext } from "../../../test/support/context.ts";
 import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness } from "../../../test/support/platform.ts";
+import { platformForEachTest } from "../../../test/support/platform.ts";
 import { waitUntil } from "../../../test/support/poll.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { opcuaSample, upstreamMain } from "../../../test/support/upstream.ts";
@@ -179,13 +178,12 @@ export class TrendOpcUaConverter {
 });
 
 describe("opcua custom uplink converter in the compiled binary", () => {
+  const platform = platformForEachTest();
   beforeAll(() => {
     gatewayBinary();
   }, 240_000);
 
   test("upstream opcua.json with converter set: the class's keys reach the platform; a mapping with a missing class still delivers", async () => {
-    const platform = await startMosquitto();
-    const harness = await startPlatformHarness(platform.url);
     let gw: Started | undefined;
     try {
       const opcua = opcuaSample(peer.url, 300);
@@ -211,14 +209,14 @@ export class SampleOpcUaConverter {
 }`,
       );
       gw = await startGatewayFrom("binary", files.configPath);
-      const tel = (device: string, key: string) => harness.telemetry().filter((r) => r.device === device && r.key === key);
-      await harness.waitFor(() => tel("Demo Device", "humidityVia").length > 0 && tel("Demo Device", "relayVia").length > 0, 30_000, "telemetry through the class");
+      const tel = (device: string, key: string) => platform.harness.telemetry().filter((r) => r.device === device && r.key === key);
+      await platform.harness.waitFor(() => tel("Demo Device", "humidityVia").length > 0 && tel("Demo Device", "relayVia").length > 0, 30_000, "telemetry through the class");
       expect(tel("Demo Device", "humidityVia")[0]!.value).toBe(405);
       expect(tel("Demo Device", "relayVia")[0]!.value).toBe("false");
       expect(tel("Demo Device", "humidity")).toEqual([]);
-      const attrs = await harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body["Demo Device"]?.powerVia !== undefined), 15_000, "attributes through the class");
+      const attrs = await platform.harness.waitFor((h) => h.received.find((r) => r.topic === "v1/gateway/attributes" && r.body["Demo Device"]?.powerVia !== undefined), 15_000, "attributes through the class");
       expect(attrs.body).toEqual({ "Demo Device": { frequencyVia: "Double:50", powerVia: "Int32:1500" } });
-      await harness.waitFor(() => tel("Fallback Device", "humidity").length > 0, 15_000, "the built-in conversion of the mapping whose class is missing");
+      await platform.harness.waitFor(() => tel("Fallback Device", "humidity").length > 0, 15_000, "the built-in conversion of the mapping whose class is missing");
       expect(tel("Fallback Device", "humidity")[0]!.value).toBe(40.5);
       const out = gw.output();
       expect(out).toMatch(/device "Fallback Device" \(mapping "Root\\\.Objects\\\.MyObject"\): converter NoSuchOpcUaConverter cannot be used \(custom converter class NoSuchOpcUaConverter not found in .*extensions\/opcua; the folder exports: SampleOpcUaConverter \(sample_converter\.js\)\); its data goes through the built-in converter and the keys configured for it instead \(fix the class and restart to use it\)/);
@@ -226,8 +224,6 @@ export class SampleOpcUaConverter {
       expect(gw.proc.exitCode).toBeNull();
     } finally {
       await gw?.stop();
-      await harness.close().catch(() => undefined);
-      await platform.dispose();
     }
   }, 60_000);
 });
