@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { runnerFor } from "../../../build/targets.ts";
 import { arm64Binary, startArm64Gateway, type Arm64Binary } from "../../../test/support/binary-arm64.ts";
 import { mainConfig, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startMosquitto } from "../../../test/support/mosquitto.ts";
-import { startPlatformHarness } from "../../../test/support/platform.ts";
+import { platformForEachTest } from "../../../test/support/platform.ts";
 import { odbcInstDir, sqlite } from "./test/peers.ts";
 
 const ARM64_SQLITE_DRIVER = "/usr/lib/aarch64-linux-gnu/odbc/libsqlite3odbc.so";
@@ -23,26 +22,26 @@ beforeAll(() => {
   if (canRun) bin = arm64Binary("tbgw-odbc-arm64-");
 }, 600_000);
 
+const platform = platformForEachTest({ skip: !canRun });
+
 test.skipIf(!canRun)("arm64 binary: rows from SQLite arrive once through the embedded arm64 binding", async () => {
-  const broker = await startMosquitto();
-  const harness = await startPlatformHarness(broker.url);
   const db = join(mkdtempSync(join(tmpdir(), "tbgw-odbc-arm64-")), "a.db");
   sqlite(db, "CREATE TABLE r (id BIGINT, ts BIGINT, v REAL);");
   sqlite(db, "INSERT INTO r VALUES (?, ?, ?)", [
     [1, 1765000000001, 1.5],
     [2, 1765000000002, 2.5],
   ]);
-  const files = writeGatewayConfig(mainConfig(broker.port, { type: "memory" }, [{ type: "odbc", name: "Arm DB", configuration: "odbc.json" }]), {
+  const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ type: "odbc", name: "Arm DB", configuration: "odbc.json" }]), {
     "odbc.json": { connection: { str: `Driver={SQLite3};Database=${db};` }, polling: { query: "SELECT id, ts, v FROM r WHERE id > ? ORDER BY id", period: 1, iterator: { column: "id", value: 0 } }, mapping: { device: { name: "'arm ' + str(id % 1)" }, timeseries: [{ name: "v", column: "v" }] } },
   });
   const validate = bin!.command(["validate", files.configPath]);
   expect(Bun.spawnSync([validate[0], ...validate[1]]).exitCode).toBe(0);
   const gw = await startArm64Gateway(bin!, files.configPath, odbcInstDir("arm64"));
   try {
-    const values = () => harness.telemetry().filter((t) => t.device === "arm 0" && t.key === "v");
-    await harness.waitFor(() => values().length >= 2, 60_000, "the two rows");
+    const values = () => platform.harness.telemetry().filter((t) => t.device === "arm 0" && t.key === "v");
+    await platform.harness.waitFor(() => values().length >= 2, 60_000, "the two rows");
     sqlite(db, "INSERT INTO r VALUES (?, ?, ?)", [[3, 1765000000003, 3.5]]);
-    await harness.waitFor(() => values().length >= 3, 60_000, "the row inserted while running");
+    await platform.harness.waitFor(() => values().length >= 3, 60_000, "the row inserted while running");
     expect(values().map((t) => [t.ts, t.value])).toEqual([
       [1765000000001, 1.5],
       [1765000000002, 2.5],
@@ -52,7 +51,5 @@ test.skipIf(!canRun)("arm64 binary: rows from SQLite arrive once through the emb
     throw new Error(`${e instanceof Error ? e.message : String(e)}\ngateway output:\n${gw.output()}`);
   } finally {
     await gw.stop();
-    await harness.close();
-    await broker.dispose();
   }
 }, 300_000);
