@@ -27,7 +27,7 @@ try {
 
 describe("platformForFile", () => {
   test("read before the hooks ran, a field says where it starts", () => {
-    expect(beforeStart).toContain("platformForFile(): the platform broker is not running");
+    expect(beforeStart).toContain("platformForFile(): not running (it starts in the test hooks");
   });
 
   test("inside a test: a running broker, the harness on it, and the device broker asked for", async () => {
@@ -58,7 +58,7 @@ describe("platformForEachTest", () => {
       each.beforeDispose(() => {
         stoppedWhileBrokerRan = broker.pid !== undefined;
       });
-      expect(() => each.device).toThrow("ask with deviceBroker: true");
+      expect(() => each.device).toThrow("ask for one with platformForFile({ deviceBroker: true })");
     });
   }
 });

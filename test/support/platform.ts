@@ -2,8 +2,8 @@
 // answers getSessionLimits (unless told not to), sends attribute updates and RPCs, and lets tests
 // wait for what arrived.
 
-import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
+import { startInHooks, type StartedInHooks } from "./hooks.ts";
 import { startMosquitto, type Broker } from "./mosquitto.ts";
 
 export interface Received {
@@ -137,11 +137,7 @@ export interface TestPlatform {
   readonly url: string;
   /** The device-side broker (with `deviceBroker: true`). */
   readonly device: Broker;
-  /**
-   * `stop` runs when the platform is taken down, before the harness and broker go: for what still
-   * talks to them (a gateway started in the file's beforeAll), since bun runs the file's own
-   * afterAll hooks after this one (hooks of one scope run in the order they were registered).
-   */
+  /** `stop` runs before the harness and broker go, e.g. a gateway the file's beforeAll started (see StartedInHooks). */
   beforeDispose(stop: () => unknown): void;
 }
 
@@ -152,66 +148,58 @@ export interface TestPlatform {
  * (`harness.received.length` at its start) and RPC ids must not repeat across tests.
  */
 export function platformForFile(opts: PlatformOptions = {}): TestPlatform {
-  const p = platformLifecycle("platformForFile", opts);
-  beforeAll(p.start, 60_000);
-  afterAll(p.dispose);
-  return p.handle;
+  return platformHandle(startInHooks("platformForFile", "file", () => startParts(opts), stopParts, opts.skip));
 }
 
 /** As platformForFile, but a fresh broker and harness for each test of the scope (beforeEach/afterEach). */
 export function platformForEachTest(opts: PlatformOptions = {}): TestPlatform {
-  const p = platformLifecycle("platformForEachTest", opts);
-  beforeEach(p.start, 60_000);
-  afterEach(p.dispose);
-  return p.handle;
+  return platformHandle(startInHooks("platformForEachTest", "test", () => startParts(opts), stopParts, opts.skip));
 }
 
-function platformLifecycle(name: string, opts: PlatformOptions) {
-  let broker: Broker | undefined;
-  let harness: PlatformHarness | undefined;
-  let device: Broker | undefined;
-  let stopFirst: Array<() => unknown> = [];
-  const ready = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`${name}(): ${what} is not running (it starts in the test hooks${opts.skip ? " and was skipped" : ""}; read it inside a test or a later hook)`);
-    return v;
-  };
-  const handle: TestPlatform = {
+interface Parts {
+  broker?: Broker;
+  harness?: PlatformHarness;
+  device?: Broker;
+}
+
+async function startParts(opts: PlatformOptions): Promise<Parts> {
+  const parts: Parts = {};
+  try {
+    parts.broker = await startMosquitto(opts.broker);
+    parts.harness = await startPlatformHarness(parts.broker.url, opts.harness);
+    if (opts.deviceBroker) parts.device = await startMosquitto();
+    return parts;
+  } catch (e) {
+    await stopParts(parts);
+    throw e;
+  }
+}
+
+async function stopParts(parts: Parts): Promise<void> {
+  await parts.harness?.close().catch(() => undefined);
+  await parts.device?.dispose();
+  await parts.broker?.dispose();
+}
+
+function platformHandle(started: StartedInHooks<Parts>): TestPlatform {
+  return {
     get broker() {
-      return ready(broker, "the platform broker");
+      return started.current().broker!;
     },
     get harness() {
-      return ready(harness, "the platform harness");
+      return started.current().harness!;
     },
     get port() {
-      return ready(broker, "the platform broker").port;
+      return started.current().broker!.port;
     },
     get url() {
-      return ready(broker, "the platform broker").url;
+      return started.current().broker!.url;
     },
     get device() {
-      return ready(device, opts.deviceBroker ? "the device broker" : "a device broker (ask with deviceBroker: true)");
+      const device = started.current().device;
+      if (!device) throw new Error("no device broker: ask for one with platformForFile({ deviceBroker: true })");
+      return device;
     },
-    beforeDispose(stop) {
-      stopFirst.push(stop);
-    },
+    beforeDispose: started.beforeDispose,
   };
-  // each part is kept as soon as it is up, so dispose stops it even if a later part failed to start
-  const start = async () => {
-    if (opts.skip) return;
-    broker = await startMosquitto(opts.broker);
-    harness = await startPlatformHarness(broker.url, opts.harness);
-    if (opts.deviceBroker) device = await startMosquitto();
-  };
-  const dispose = async () => {
-    const [stops, b, h, d] = [stopFirst, broker, harness, device];
-    [stopFirst, broker, harness, device] = [[], undefined, undefined, undefined];
-    try {
-      for (const stop of stops) await stop();
-    } finally {
-      await h?.close().catch(() => undefined);
-      await d?.dispose();
-      await b?.dispose();
-    }
-  };
-  return { handle, start, dispose };
 }
