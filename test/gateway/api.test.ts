@@ -1,17 +1,16 @@
 // End to end over real brokers: device → MQTT connector → storage → platform, and back.
 // Pins the exact topics and payloads of the gateway API.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import mqtt from "mqtt";
 import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
 import type { Started } from "../support/process.ts";
-import { sensorConnector, startWorld, type World } from "./fixtures.ts";
+import { sensorConnector, worldForFile } from "./fixtures.ts";
 
-let world: World;
+const world = worldForFile();
 let gw: Started;
 
 beforeAll(async () => {
-  world = await startWorld();
   const files = writeGatewayConfig(mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), {
     "sensors.json": sensorConnector(world.device.port),
   });
@@ -20,10 +19,8 @@ beforeAll(async () => {
   await world.harness.waitFor((h) => h.received.some((r) => r.topic.startsWith("v1/devices/me/rpc/request/")), 10000, "session limits request");
 }, 40000);
 
-afterAll(async () => {
-  await gw?.stop();
-  await world?.dispose();
-});
+// the gateway goes before the brokers it talks to
+world.beforeDispose(() => gw?.stop());
 
 async function publishUntilSeen(topic: string, payload: object, device: string): Promise<void> {
   // The connector's subscription may land just after start: republish until the platform sees it.

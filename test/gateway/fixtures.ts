@@ -2,6 +2,7 @@
 // with the harness playing the platform, and an MQTT connector config in upstream format.
 
 import mqtt, { type MqttClient } from "mqtt";
+import { startInHooks } from "../support/hooks.ts";
 import { startMosquitto, type Broker } from "../support/mosquitto.ts";
 import { startPlatformHarness, type PlatformHarness } from "../support/platform.ts";
 
@@ -29,6 +30,29 @@ export async function startWorld(opts: { persistent?: boolean; answerSessionLimi
       await device.dispose();
       await platform.dispose();
     },
+  };
+}
+
+/** startWorld's fields, valid inside tests; `beforeDispose` as for platformForFile. */
+export type FileWorld = Omit<World, "dispose"> & { beforeDispose(stop: () => unknown): void };
+
+/** A world for the tests of this file (or describe block): started in beforeAll, disposed in afterAll. */
+export function worldForFile(opts: Parameters<typeof startWorld>[0] = {}): FileWorld {
+  const started = startInHooks("worldForFile", "file", () => startWorld(opts), (w) => w.dispose());
+  return {
+    get device() {
+      return started.current().device;
+    },
+    get platform() {
+      return started.current().platform;
+    },
+    get harness() {
+      return started.current().harness;
+    },
+    get deviceClient() {
+      return started.current().deviceClient;
+    },
+    beforeDispose: started.beforeDispose,
   };
 }
 

@@ -1,24 +1,16 @@
 // Remote shell RPCs (spec platform-api.md §5.2): a gateway with `remoteShell: true` runs commands
 // for the platform and streams their output; one without it runs nothing.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
 import type { Started } from "../support/process.ts";
-import { startWorld, type World } from "./fixtures.ts";
+import { worldForFile } from "./fixtures.ts";
 
-let world: World;
+const world = worldForFile();
 let nextId = 5000;
-
-beforeAll(async () => {
-  world = await startWorld();
-}, 30000);
-
-afterAll(async () => {
-  await world?.dispose();
-});
 
 async function withGateway(remoteShell: boolean, body: (gw: Started) => Promise<void>): Promise<void> {
   const files = writeGatewayConfig(mainConfig(world.platform.port, { type: "memory" }, [], { remoteShell }), {});
