@@ -5,28 +5,18 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MqttClient } from "mqtt";
 import { BUN, CLI, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startWorld, type World } from "../../../test/gateway/fixtures.ts";
-import type { Broker } from "../../../test/support/mosquitto.ts";
-import type { PlatformHarness } from "../../../test/support/platform.ts";
+import { worldForFile } from "../../../test/gateway/fixtures.ts";
 import type { Started } from "../../../test/support/process.ts";
 
-let world: World;
-let deviceBroker: Broker;
-let platformBroker: Broker;
-let harness: PlatformHarness;
-let device: MqttClient;
+const world = worldForFile();
 let dir: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tbgw-tail-"));
-  world = await startWorld();
-  ({ device: deviceBroker, platform: platformBroker, harness, deviceClient: device } = world);
 }, 30000);
 
-afterAll(async () => {
-  await world?.dispose();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -101,8 +91,8 @@ function startTail(args: string[], env: Record<string, string> = {}) {
 test("tail --json prints one object per datapoint, filtered, and exits 0 when the gateway stops", async () => {
   const socket = join(dir, "gw.sock");
   const files = writeGatewayConfig(
-    { ...mainConfig(platformBroker.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), status: { socket } },
-    { "sensors.json": connectorConfig(deviceBroker.port) },
+    { ...mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), status: { socket } },
+    { "sensors.json": connectorConfig(world.device.port) },
     mkdtempSync(join(dir, "cfg-")),
   );
   let gw: Started | undefined;
@@ -113,20 +103,20 @@ test("tail --json prints one object per datapoint, filtered, and exits 0 when th
     tail = startTail(["--socket", socket, "--json", "--device", "boiler-*", "--key", "temp*"]);
     // The subscription is live once tail prints something: publish until it does.
     let seq = 0;
-    const priming = setInterval(() => void device.publish("sensors/boiler-1", JSON.stringify({ temperature: 20, seq: ++seq })), 150);
+    const priming = setInterval(() => void world.deviceClient.publish("sensors/boiler-1", JSON.stringify({ temperature: 20, seq: ++seq })), 150);
     try {
       await tail.waitLines(1, 15000);
     } finally {
       clearInterval(priming);
     }
     // other devices and keys are filtered out; boiler-2's temperatures come through in order
-    await device.publishAsync("sensors/pump-1", JSON.stringify({ temperature: 1, seq: 1 }), { qos: 1 });
-    for (const t of [60.5, 61.25, 62]) await device.publishAsync("sensors/boiler-2", JSON.stringify({ temperature: t, seq: 100 }), { qos: 1 });
+    await world.deviceClient.publishAsync("sensors/pump-1", JSON.stringify({ temperature: 1, seq: 1 }), { qos: 1 });
+    for (const t of [60.5, 61.25, 62]) await world.deviceClient.publishAsync("sensors/boiler-2", JSON.stringify({ temperature: t, seq: 100 }), { qos: 1 });
     const boiler2 = (all: any[]) => all.filter((l) => l.device === "boiler-2");
     await tail.waitLines((all) => boiler2(all).some((l) => l.value === 62));
-    const atPlatform = () => harness.telemetry().filter((r) => r.device === "boiler-2" && r.key === "temperature");
+    const atPlatform = () => world.harness.telemetry().filter((r) => r.device === "boiler-2" && r.key === "temperature");
     // what tail showed is exactly what the gateway delivered, line by line
-    await harness.waitFor(() => atPlatform().length >= boiler2(tail!.lines).length && atPlatform().some((r) => r.value === 62), 10000, "boiler-2 at the platform");
+    await world.harness.waitFor(() => atPlatform().length >= boiler2(tail!.lines).length && atPlatform().some((r) => r.value === 62), 10000, "boiler-2 at the platform");
     const mine = boiler2(tail.lines);
     expect(mine.map((l) => [l.ts, l.value])).toEqual(atPlatform().map((r) => [r.ts, r.value]));
     expect([...new Set(mine.map((l) => l.value))]).toEqual([60.5, 61.25, 62]);

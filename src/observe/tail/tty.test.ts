@@ -8,33 +8,23 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { testBinary } from "../../../test/support/binary.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MqttClient } from "mqtt";
 import { BUN, CLI, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
-import { startWorld, type World } from "../../../test/gateway/fixtures.ts";
-import type { Broker } from "../../../test/support/mosquitto.ts";
-import type { PlatformHarness } from "../../../test/support/platform.ts";
+import { worldForFile } from "../../../test/gateway/fixtures.ts";
 import type { Started } from "../../../test/support/process.ts";
 
-let world: World;
-let deviceBroker: Broker;
-let platformBroker: Broker;
-let harness: PlatformHarness;
-let device: MqttClient;
+const world = worldForFile();
 let dir: string;
 let tmuxConf: string;
 let serial = 0;
 
-beforeAll(async () => {
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tbgw-tty-"));
   // remain-on-exit keeps the pane after tail ends, so its last words can be read
   tmuxConf = join(dir, "tmux.conf");
   writeFileSync(tmuxConf, "set -g remain-on-exit on\nset -g status off\n");
-  world = await startWorld();
-  ({ device: deviceBroker, platform: platformBroker, harness, deviceClient: device } = world);
 }, 30000);
 
-afterAll(async () => {
-  await world?.dispose();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -93,8 +83,8 @@ function tmux(command: string[]) {
 async function gatewayWithFeed(): Promise<{ gw: Started; socket: string; stopFeed: () => void }> {
   const socket = join(dir, `gw-${serial}.sock`);
   const files = writeGatewayConfig(
-    { ...mainConfig(platformBroker.port, { type: "memory" }, [{ name: "Plant", type: "mqtt", configuration: "plant.json" }]), status: { socket } },
-    { "plant.json": connectorConfig(deviceBroker.port) },
+    { ...mainConfig(world.platform.port, { type: "memory" }, [{ name: "Plant", type: "mqtt", configuration: "plant.json" }]), status: { socket } },
+    { "plant.json": connectorConfig(world.device.port) },
     mkdtempSync(join(dir, "cfg-")),
   );
   const gw = await startGateway(files.configPath);
@@ -102,8 +92,8 @@ async function gatewayWithFeed(): Promise<{ gw: Started; socket: string; stopFee
   let n = 0;
   const feed = setInterval(() => {
     n++;
-    void device.publish("plant/boiler-7", JSON.stringify({ temperature: 80 + n / 4, pressure: 3 }));
-    void device.publish("plant/pump-3", JSON.stringify({ temperature: 41.5, pressure: 7 }));
+    void world.deviceClient.publish("plant/boiler-7", JSON.stringify({ temperature: 80 + n / 4, pressure: 3 }));
+    void world.deviceClient.publish("plant/pump-3", JSON.stringify({ temperature: 41.5, pressure: 7 }));
   }, 200);
   return { gw, socket, stopFeed: () => clearInterval(feed) };
 }
