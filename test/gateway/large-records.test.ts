@@ -119,3 +119,58 @@ for (const c of CASES) {
     }
   }, 180_000);
 }
+
+// One value larger than the platform accepts at all (here a 100 KB text; ThingsBoard closes the
+// connection on a message above its max payload size, as Mosquitto does above max_packet_size):
+// sent as it was, the platform dropped the connection, the gateway reconnected and sent the same
+// batch again, for ever: every row before the value arrived again every half second, nothing after
+// it ever did. The value is dropped with an error naming the device; everything else arrives once.
+for (const from of FROM_BOTH) {
+  test(`${from}: a value larger than the platform's payload limit is dropped with an error; the rows around it arrive once, without a reconnect`, async () => {
+    const broker = await startMosquitto({ extraConfig: "max_packet_size 70000" });
+    const harness = await startPlatformHarness(broker.url); // answers maxPayloadSize 65536
+    let gw: Started | undefined;
+    try {
+      const restPort = await freePort();
+      const dir = withExtension(mkdtempSync(join(tmpdir(), "tbgw-large-")));
+      const files = writeGatewayConfig(
+        mainConfig(broker.port, { type: "memory" }, [{ name: "REST", type: "rest", configuration: "rest.json" }], { maxPayloadSizeBytes: 65536 }),
+        { "rest.json": adaptedRestSample(restPort, await freePort()) },
+        dir,
+      );
+      gw = await startGatewayFrom(from, files.configPath, { timeoutMs: 60_000 });
+      const url = `http://127.0.0.1:${restPort}/my_devices`;
+      const post = async (body: unknown[], name: string) => {
+        const path = join(dir, name);
+        writeFileSync(path, JSON.stringify(body));
+        const r = await curl(["-H", "Content-Type: application/json", "--data-binary", `@${path}`, url]);
+        expect(r.status, r.body).toBe(200);
+      };
+      for (let tries = 0; ; tries++) {
+        try {
+          await post([{ sensorName: "First meter", temp: 1, hum: 1 }], "first.json");
+          break;
+        } catch (e) {
+          if (tries > 100) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const meter = (name: string) => Array.from({ length: 100 }, (_, i) => ({ sensorName: name, sensorType: "meter", ts: T0 + i, temp: i, hum: i }));
+      await post([...meter("Meter A"), { sensorName: "Camera", sensorType: "camera", ts: T0, temp: "x".repeat(100_000), hum: 7 }, ...meter("Meter C")], "mixed.json");
+      await post([{ sensorName: "Last meter", temp: 1, hum: 1 }], "last.json");
+      await harness.waitFor((h) => tally(h).done || undefined, 30_000, "the last meter's telemetry");
+
+      const seen = tally(harness);
+      for (const name of ["Meter A", "Meter C"]) for (let i = 0; i < 100; i++) expect(seen.entries.get(`${name}@${T0 + i}`), `${name} row ${i}`).toEqual([{ temperature: i, humidity: i }]);
+      // the camera's other key of that row still arrives, once
+      expect(seen.entries.get(`Camera@${T0}`)).toEqual([{ humidity: 7 }]);
+      const out = gw.output();
+      expect(out).toMatch(/ERROR.*'temperature' of device 'Camera'.*larger than the platform accepts/);
+      expect(out).not.toMatch(/not reachable|did not acknowledge/);
+    } finally {
+      await gw?.stop();
+      await harness.close();
+      await broker.dispose();
+    }
+  }, 180_000);
+}
