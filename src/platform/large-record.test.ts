@@ -34,6 +34,10 @@ function rows(conns: FakeConn[]): Map<string, number> {
     for (const p of telemetry(c)) {
       for (const [device, entries] of Object.entries(JSON.parse(p.payload.toString()) as Record<string, Array<{ ts: number; values: Record<string, number> }>>)) {
         for (const e of entries) {
+          if (device === "Camera") {
+            seen.set(`Camera ${Object.keys(e.values).join(",")}`, (seen.get(`Camera ${Object.keys(e.values).join(",")}`) ?? 0) + 1);
+            continue;
+          }
           const i = e.ts - T0;
           expect(e.values).toEqual({ seq: i, temperature: i / 10 });
           seen.set(`${device}@${e.ts}`, (seen.get(`${device}@${e.ts}`) ?? 0) + 1);
@@ -44,7 +48,11 @@ function rows(conns: FakeConn[]): Map<string, number> {
   return seen;
 }
 
-async function withSender(dropOnFirst: (conn: FakeConn, publishNo: number) => boolean, body: (ctx: { storage: MemoryStorage; sender: Sender; conns: FakeConn[]; records: number }) => Promise<void>) {
+async function withSender(
+  dropOnFirst: (conn: FakeConn, publishNo: number) => boolean,
+  body: (ctx: { storage: MemoryStorage; sender: Sender; conns: FakeConn[]; records: number; dropped: Array<[string, number]> }) => Promise<void>,
+  extra: (storage: MemoryStorage) => number = () => 0,
+) {
   const fb = fakeBroker(4, (conn, p) => {
     if (p.cmd === "connect") conn.send(connack(4));
     if (p.cmd === "pingreq") conn.send(gen({ cmd: "pingresp" }, 4));
@@ -78,7 +86,8 @@ async function withSender(dropOnFirst: (conn: FakeConn, publishNo: number) => bo
     ready: () => sender!.sessionReady(),
     lost: () => {},
   });
-  sender = new Sender(storage, platform, { batchRecords: 3, idleDelayMs: 10, platformName: (n) => n }, events, log);
+  const dropped: Array<[string, number]> = [];
+  sender = new Sender(storage, platform, { batchRecords: 3, idleDelayMs: 10, platformName: (n) => n, onDropped: (d, n) => dropped.push([d, n]) }, events, log);
   const w = new Waiter();
   const off = events.on(() => w.notify(), ["acked", "platform"]);
   try {
@@ -90,10 +99,11 @@ async function withSender(dropOnFirst: (conn: FakeConn, publishNo: number) => bo
       expect(storage.put(recs)).toBe("stored");
       records += recs.length;
     }
+    records += extra(storage);
     sender.start();
     await platform.start();
     await w.until(() => storage.depth() === 0);
-    await body({ storage, sender, conns: fb.conns, records });
+    await body({ storage, sender, conns: fb.conns, records, dropped });
   } finally {
     off();
     await sender.stop();
@@ -106,7 +116,7 @@ async function withSender(dropOnFirst: (conn: FakeConn, publishNo: number) => bo
 test("a record larger than a publish goes in several, the batch is acknowledged once all are; every row once, whole, each publish under the limit", async () => {
   await withSender(
     () => false,
-    async ({ sender, conns, records }) => {
+    async ({ sender, conns, records, dropped }) => {
       expect(conns.length).toBe(1);
       const pubs = telemetry(conns[0]!);
       for (const p of pubs) expect(p.payload.length).toBeLessThanOrEqual(18_000);
@@ -114,6 +124,7 @@ test("a record larger than a publish goes in several, the batch is acknowledged 
       expect(pubs.length).toBeGreaterThan(records);
       const seen = rows(conns);
       expect(seen.size).toBe(DEVICES * ROWS);
+      expect(dropped).toEqual([]);
       expect([...seen.values()].every((n) => n === 1)).toBe(true);
       expect(sender.stats.recordsAcked).toBe(records);
       expect(sender.stats.datapointsAcked).toBe(DEVICES * ROWS * 2);
@@ -136,6 +147,29 @@ test("the connection drops after part of a record's publishes were acknowledged:
       expect(repeated).toBeGreaterThan(0);
       expect(repeated).toBeLessThan(2 * ROWS);
       expect(sender.stats.recordsAcked).toBe(records);
+    },
+  );
+}, 30_000);
+
+test("a value larger than the platform accepts (no session answer: 65536) is not sent: counted as dropped, the batch acknowledged, no reconnect, every other row once", async () => {
+  await withSender(
+    () => false,
+    async ({ conns, records, sender, dropped }) => {
+      expect(conns.length).toBe(1);
+      for (const p of telemetry(conns[0]!)) expect(p.payload.length).toBeLessThanOrEqual(65536);
+      const seen = rows(conns);
+      // the row's small key still arrives; the image does not
+      expect(seen.get("Camera frame")).toBe(1);
+      expect(seen.size).toBe(DEVICES * ROWS + 1);
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+      expect(dropped).toEqual([["Camera", 1]]);
+      expect(sender.stats.recordsAcked).toBe(records);
+    },
+    (storage) => {
+      // after the meters' records: a camera row with a 100 KB image and a small key
+      const recs = toRecords({ deviceName: "Camera", telemetry: [{ ts: T0, values: { image: "x".repeat(100_000), frame: 1 } }] }, "camera", 0, STORED_LIMIT);
+      storage.put(recs);
+      return recs.length;
     },
   );
 }, 30_000);

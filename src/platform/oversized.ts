@@ -48,11 +48,12 @@ export class OversizedLog {
 
   constructor(private readonly log: Logger) {}
 
-  /** Log the drop of `p` (limit = what the platform accepts), at most once a minute per device. */
-  dropped(p: Publish, limit: number): void {
+  /** Log the drop of `p` (limit = what the platform accepts), at most once a minute per device; returns its devices. */
+  dropped(p: Publish, limit: number): string[] {
     const now = performance.now();
     const bytes = Buffer.byteLength(p.payload);
-    for (const { device, keys } of describe(p)) {
+    const carried = describe(p);
+    for (const { device, keys } of carried) {
       const seen = this.last.get(device);
       if (seen && now - seen.at < LOG_EVERY_MS) {
         seen.since++;
@@ -66,5 +67,6 @@ export class OversizedLog {
           `sending it would make the platform close the connection. To send such values raise the platform's MQTT payload limit and thingsboard.maxPayloadSizeBytes`,
       );
     }
+    return carried.map((c) => c.device);
   }
 }

@@ -27,6 +27,8 @@ export interface SenderOptions {
   platformName: (device: string) => string;
   /** Connector a device's data came from (device registry), for per-connector sent/acked counts. */
   connectorOf?: (device: string) => string | undefined;
+  /** Datapoints of a (connector-side) device dropped because the platform would refuse them by size. */
+  onDropped?: (device: string, datapoints: number, reason: string) => void;
 }
 
 export interface SenderStats {
@@ -249,7 +251,9 @@ export class Sender {
         continue;
       }
       out ??= publishes.slice(0, i);
-      this.oversized.dropped(p, limit);
+      const devices = this.oversized.dropped(p, limit);
+      // the packer gives an oversized value a publish of its own: one device
+      if (devices[0] !== undefined) this.opts.onDropped?.(devices[0], p.datapoints, "larger than the platform accepts");
     }
     return out ?? publishes;
   }
