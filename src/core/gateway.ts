@@ -178,7 +178,6 @@ export class Gateway {
     return ctx;
   }
 
-  /** v1/gateway/connect + connector attributes, when the platform session is up. */
   /** Data the sender dropped (the platform would refuse it by size): counted as its connector's drops. */
   private countDroppedByPlatform(platformName: string, count: number, reason: string): void {
     const device = this.devices.originalName(platformName);
@@ -186,6 +185,7 @@ export class Gateway {
     if (connector !== undefined) this.pipeline.countDropped(connector, device, reason, count);
   }
 
+  /** v1/gateway/connect + connector attributes, when the platform session is up. */
   private announce(d: DeviceInfo, connectorType: string): void {
     this.events.emit({ kind: "device", state: "connected", device: d.name, connector: d.connectorName, deviceType: d.deviceType });
     this.downlink?.deviceAppeared();
