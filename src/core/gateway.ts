@@ -102,7 +102,7 @@ export class Gateway {
       this.platform,
       // gathering after storage ran dry: at most 15 ms of latency, never more than minPackSendDelayMS
       // (the MQTT connector's batches come 25 ms apart, so they are read as soon as committed)
-      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, gatherMs: Math.min(15, tb.minPackSendDelayMS), platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName },
+      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, gatherMs: Math.min(15, tb.minPackSendDelayMS), platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName, onDropped: (platformName, count, reason) => this.countDroppedByPlatform(platformName, count, reason) },
       this.events,
       this.log.child("sender"),
     );
@@ -176,6 +176,13 @@ export class Gateway {
       },
     };
     return ctx;
+  }
+
+  /** Data the sender dropped (the platform would refuse it by size): counted as its connector's drops. */
+  private countDroppedByPlatform(platformName: string, count: number, reason: string): void {
+    const device = this.devices.originalName(platformName);
+    const connector = this.devices.get(device)?.connectorName;
+    if (connector !== undefined) this.pipeline.countDropped(connector, device, reason, count);
   }
 
   /** v1/gateway/connect + connector attributes, when the platform session is up. */

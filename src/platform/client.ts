@@ -8,7 +8,7 @@ import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
 import { platformEndpoint } from "./credentials.ts";
 import { SUBSCRIPTIONS, T } from "./topics.ts";
-import { applySessionLimits, type SessionLimits } from "./session-limits.ts";
+import { applySessionLimits, platformPayloadLimit, type SessionLimits } from "./session-limits.ts";
 import { explainTlsError } from "./tls-errors.ts";
 import type { CertExpiryCheck } from "./cert-expiry.ts";
 import { exactJson } from "../core/records.ts";
@@ -72,6 +72,7 @@ export class PlatformClient {
   ) {
     this.limits = {
       maxPayloadBytes: Math.floor(tb.maxPayloadSizeBytes * 0.9),
+      platformPayloadBytes: platformPayloadLimit(tb),
       maxInflight: tb.maxInflightPublishes,
       rateLimits: {},
     };

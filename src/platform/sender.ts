@@ -7,6 +7,7 @@ import type { Batch, EventStorage } from "../storage/types.ts";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
 import type { PlatformClient } from "./client.ts";
+import { OversizedLog, tooLarge } from "./oversized.ts";
 import { buildPublishes, type Publish } from "./packing.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
@@ -26,6 +27,8 @@ export interface SenderOptions {
   platformName: (device: string) => string;
   /** Connector a device's data came from (device registry), for per-connector sent/acked counts. */
   connectorOf?: (device: string) => string | undefined;
+  /** Datapoints of a (connector-side) device dropped because the platform would refuse them by size. */
+  onDropped?: (device: string, datapoints: number, reason: string) => void;
 }
 
 export interface SenderStats {
@@ -64,6 +67,7 @@ export class Sender {
   private readonly messageLimiter = new RateLimiter([]);
   readonly stats: SenderStats = { messagesSent: 0, datapointsSent: 0, bytesSent: 0, recordsAcked: 0, datapointsAcked: 0, perConnector: new Map() };
   private loopDone: Promise<void> | undefined;
+  private readonly oversized: OversizedLog;
 
   constructor(
     private readonly storage: EventStorage,
@@ -72,6 +76,7 @@ export class Sender {
     private readonly events: EventBus,
     private readonly log: Logger,
   ) {
+    this.oversized = new OversizedLog(log);
     storage.onAvailable(() => {
       this.dataSignalled = true;
       this.poke();
@@ -187,7 +192,7 @@ export class Sender {
     // Per connector: one map entry per device of the batch, summed per connector once; the
     // counters are the connector's own objects, so the ack adds without another lookup.
     const perDevice = this.opts.connectorOf ? new Map<string, number>() : undefined;
-    const publishes = buildPublishes(batch.records, this.client.limits.maxPayloadBytes, this.opts.platformName, perDevice);
+    const publishes = this.withoutOversized(buildPublishes(batch.records, this.client.limits.maxPayloadBytes, this.opts.platformName, perDevice));
     const perConnector = perDevice && this.byConnector(perDevice);
     let pending = publishes.length;
     let batchFailed = false;
@@ -233,6 +238,24 @@ export class Sender {
       for (const p of publishes) bytes += p.payload.length;
       this.events.emit({ kind: "sent", messages: publishes.length, datapoints: dps, bytes });
     }
+  }
+
+  /** Publishes the platform would refuse by size are dropped with an error (see oversized.ts); the rest go. */
+  private withoutOversized(publishes: Publish[]): Publish[] {
+    const limit = this.client.limits.platformPayloadBytes;
+    let out: Publish[] | undefined;
+    for (let i = 0; i < publishes.length; i++) {
+      const p = publishes[i]!;
+      if (!tooLarge(p, limit)) {
+        out?.push(p);
+        continue;
+      }
+      out ??= publishes.slice(0, i);
+      const devices = this.oversized.dropped(p, limit);
+      // the packer gives an oversized value a publish of its own: one device
+      if (devices[0] !== undefined) this.opts.onDropped?.(devices[0], p.datapoints, "larger than the platform accepts");
+    }
+    return out ?? publishes;
   }
 
   private byConnector(perDevice: Map<string, number>): Map<ConnectorSendStats, number> {

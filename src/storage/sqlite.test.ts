@@ -66,6 +66,31 @@ test("rotates to data_<ms>.db at size_limit; the reader drains files oldest firs
   expect(dbFiles(dir).length).toBe(1);
 });
 
+test("a late ack of a batch from a file already sent and deleted (its rows acked again after a rewind) changes nothing and logs no error", async () => {
+  const dir = folder();
+  const { log, records: logs, stop } = capturingLogger();
+  cleanups.push(stop);
+  const s = open(dir, { size_limit: 0.05, max_db_amount: 20 }, log);
+  expect(await fill(s, 0, 2000)).toBe(2000);
+  expect(dbFiles(dir).length).toBeGreaterThan(2);
+  const before = s.next(100)!; // rows of data.db, then a rewind (as after a failed publish)
+  s.rewind();
+  const again = s.next(100_000)!;
+  expect(again.records).toEqual(records(0, 2000));
+  s.ack(again);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(s.next(1)).toBeUndefined(); // commits the deletes: every drained file is removed
+  expect(dbFiles(dir)).not.toContain("data.db");
+  s.ack(before); // its file is gone
+  await new Promise((r) => setTimeout(r, 50));
+  expect(s.put(records(2000, 5))).toBe("stored");
+  await s.whenDurable();
+  expect(drain(s)).toEqual(records(2000, 5));
+  await new Promise((r) => setTimeout(r, 300)); // the lazy delete of the write file
+  expect(logs.filter((r) => r.level === "ERROR" || r.level === "WARNING").map((r) => r.message)).toEqual([]);
+  expect(s.depth()).toBe(0);
+});
+
 test("max_db_amount reached: puts refused with a warning, accepted again once the oldest file is sent", async () => {
   const dir = folder();
   const { log, records: logs, stop } = capturingLogger();

@@ -266,6 +266,9 @@ export class SqliteStorage implements EventStorage {
     if (!ranges) return;
     let older = false;
     for (const r of ranges) {
+      // A file already sent and removed: these rows were acked before (the batch was handed out
+      // again after a rewind and that copy was acked first). Its closed database takes no delete.
+      if (!this.files.includes(r.file)) continue;
       let list = this.deletes.get(r.file);
       if (!list) this.deletes.set(r.file, (list = []));
       list.push([r.from, r.to]);

@@ -205,6 +205,9 @@ export function convertItems(items: readonly unknown[], one: (item: unknown) => 
     return typeof d === "string" ? d : [d];
   }
   const byDevice = new Map<string, ConvertedData>();
+  // Per device, its first entry of each ts (what mergeInto would find by scanning): a 1,000-row
+  // array is merged in linear time instead of a scan of the device's entries per row.
+  const entriesByTs = new Map<ConvertedData, Map<unknown, TelemetryEntry>>();
   let reason = "empty JSON array";
   for (const item of items) {
     const d = one(item);
@@ -214,19 +217,33 @@ export function convertItems(items: readonly unknown[], one: (item: unknown) => 
     }
     const prev = byDevice.get(d.deviceName);
     if (!prev) byDevice.set(d.deviceName, d);
-    else mergeInto(prev, d);
+    else {
+      let byTs = entriesByTs.get(prev);
+      if (!byTs) entriesByTs.set(prev, (byTs = indexByTs(prev.telemetry)));
+      mergeInto(prev, d, byTs);
+    }
   }
   return byDevice.size > 0 ? [...byDevice.values()] : reason;
 }
 
+function indexByTs(entries: TelemetryEntry[] | undefined): Map<unknown, TelemetryEntry> {
+  const byTs = new Map<unknown, TelemetryEntry>();
+  for (const e of entries ?? []) if (e.ts !== undefined && !byTs.has(e.ts)) byTs.set(e.ts, e);
+  return byTs;
+}
+
 /** Merge data of the same device (array payloads): attributes union, telemetry by ts. */
-export function mergeInto(into: ConvertedData, d: ConvertedData): void {
+export function mergeInto(into: ConvertedData, d: ConvertedData, byTs = indexByTs(into.telemetry)): void {
   if (d.attributes) into.attributes = { ...into.attributes, ...d.attributes };
   if (d.keyStrategies) into.keyStrategies = { ...into.keyStrategies, ...d.keyStrategies };
   for (const e of d.telemetry ?? []) {
     into.telemetry ??= [];
-    const same = into.telemetry.find((x) => x.ts === e.ts && e.ts !== undefined);
+    // (NaN is never equal to itself, so such entries were never merged: kept apart here too)
+    const same = e.ts !== undefined && e.ts === e.ts ? byTs.get(e.ts) : undefined;
     if (same) Object.assign(same.values, e.values);
-    else into.telemetry.push(e);
+    else {
+      into.telemetry.push(e);
+      if (e.ts !== undefined && !byTs.has(e.ts)) byTs.set(e.ts, e);
+    }
   }
 }
