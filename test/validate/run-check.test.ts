@@ -52,10 +52,13 @@ function samplesCopy(): { dir: string; main: string } {
   return { dir, main: join(dir, "tb_gateway.json") };
 }
 
-async function runCheck(from: GatewayFrom, main: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const args = ["run", "--check", "--config", main];
+function runCheck(from: GatewayFrom, main: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
+  return tbgw(from, ["run", "--check", "--config", main], cwd);
+}
+
+async function tbgw(from: GatewayFrom, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   const [cmd, argv] = from === "binary" ? gatewayBinary().command(args) : [BUN, [CLI, ...args]];
-  const p = Bun.spawn([cmd, ...argv], { cwd, env: { ...process.env, NO_COLOR: "1", TB_GW_LOG_LEVEL: "INFO" }, stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([cmd, ...argv], { cwd, env: { ...process.env, NO_COLOR: "1", TB_GW_LOG_LEVEL: "INFO", ...env }, stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => p.kill(), 60_000);
   try {
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
@@ -121,6 +124,32 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toMatch(new RegExp(`^${join(dir, "modbus.json")}:\\d+:\\d+: error: `, "m"));
       expect(r.err).toContain("tb-gw: the config has errors; `run` would start nothing");
       expect(r.out).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test("run and run --check start alike: an invalid instance id (flag or TB_GW_INSTANCE) is exit 2 with the same message; a config error is exit 1 naming what was not started", async () => {
+    const { dir, main } = samplesCopy();
+    try {
+      for (const [args, env, says] of [
+        [["--instance", "a/b"], {}, '--instance "a/b" is not a valid instance id'],
+        [[], { TB_GW_INSTANCE: "../x" }, 'TB_GW_INSTANCE "../x" is not a valid instance id'],
+      ] as const) {
+        const check = await tbgw(from, ["run", "--check", "--config", main, ...args], dir, env);
+        const run = await tbgw(from, ["run", "--config", main, ...args], dir, env);
+        for (const r of [check, run]) {
+          expect(r.code).toBe(2);
+          expect(r.err).toContain(`tb-gw: ${says}`);
+        }
+        expect(run.err).toBe(check.err);
+      }
+      writeFileSync(join(dir, "modbus.json"), readFileSync(join(dir, "modbus.json"), "utf8").replace('"unitId": 1', '"unitId": "one"'));
+      const run = await tbgw(from, ["run", "--config", main], dir);
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(new RegExp(`^${join(dir, "modbus.json")}:\\d+:\\d+: error: `, "m"));
+      expect(run.err).toContain("tb-gw: the config has errors; nothing was started");
+      expect(connections).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
