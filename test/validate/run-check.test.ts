@@ -155,6 +155,31 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
+    try {
+      const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+      Object.assign(main.thingsboard, { host: "127.0.0.1", port });
+      main.connectors = [{ name: "req", type: "request", configuration: "request.json" }];
+      writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+      const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
+      const request = {
+        host: `http://127.0.0.1:${port}`,
+        mapping: [{ url: "status", httpMethod: "GET", converter: { type: "json", deviceNameJsonExpression: "d", attributes: [], telemetry: [] } }],
+        attributeUpdates: [],
+        serverSideRpc: [{ ...rule, methodFilter: "spin", converter: "NoSuchDownlinkConverter" }],
+      };
+      writeFileSync(join(dir, "request.json"), JSON.stringify(request, null, 2));
+      const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
+      expect(r.out).toContain("  ERRORS req (request): built, with 1 error");
+      expect(r.err).toMatch(/request\.json:\d+:\d+: error: connector "req" \(request\): serverSideRpc\[0\]: converter NoSuchDownlinkConverter not loaded: /);
+      expect(r.code).toBe(1);
+      expect(connections).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   test('a gRPC connector with key "auto": built against a stand-in for the gRPC server (not started), its key not written', async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-grpc-"));
     try {
