@@ -5,7 +5,7 @@
 // connector, exit 0 when all is well and 1 with file:line:col when not.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,12 +155,15 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
       Object.assign(main.thingsboard, { host: "127.0.0.1", port });
-      main.connectors = [{ name: "req", type: "request", configuration: "request.json" }];
+      main.connectors = [
+        { name: "req", type: "request", configuration: "request.json" },
+        { name: "snmp", type: "snmp", configuration: "snmp.json" },
+      ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
       const request = {
@@ -170,9 +173,15 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
         serverSideRpc: [{ ...rule, methodFilter: "spin", converter: "NoSuchDownlinkConverter" }],
       };
       writeFileSync(join(dir, "request.json"), JSON.stringify(request, null, 2));
+      // start() skips the built-in downlink name and loads a downlink-only class for SETs only
+      const agent = (deviceName: string, converter: string) => ({ deviceName, ip: "127.0.0.1", port, community: "public", converter, telemetry: [{ key: "d", method: "get", oid: "1.3.6.1.2.1.1.1.0" }] });
+      writeFileSync(join(dir, "snmp.json"), JSON.stringify({ devices: [agent("a", "SNMPDownlinkConverter"), agent("b", "SetOnly")] }, null, 2));
+      mkdirSync(join(dir, "extensions", "snmp"), { recursive: true });
+      writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
       const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
       expect(r.out).toContain("  ERRORS req (request): built, with 1 error");
       expect(r.err).toMatch(/request\.json:\d+:\d+: error: connector "req" \(request\): serverSideRpc\[0\]: converter NoSuchDownlinkConverter not loaded: /);
+      expect(r.out).toContain("  ok     snmp (snmp)");
       expect(r.code).toBe(1);
       expect(connections).toBe(0);
     } finally {
