@@ -155,7 +155,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
@@ -163,6 +163,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       main.connectors = [
         { name: "req", type: "request", configuration: "request.json" },
         { name: "snmp", type: "snmp", configuration: "snmp.json" },
+        { name: "rest", type: "rest", configuration: "rest.json" },
       ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
@@ -177,11 +178,15 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       const agent = (deviceName: string, converter: string) => ({ deviceName, ip: "127.0.0.1", port, community: "public", converter, telemetry: [{ key: "d", method: "get", oid: "1.3.6.1.2.1.1.1.0" }] });
       writeFileSync(join(dir, "snmp.json"), JSON.stringify({ devices: [agent("a", "SNMPDownlinkConverter"), agent("b", "SetOnly")] }, null, 2));
       mkdirSync(join(dir, "extensions", "snmp"), { recursive: true });
+      const endpoint = { endpoint: "/data", HTTPMethods: ["POST"], converter: { type: "json", deviceInfo: { deviceNameExpressionSource: "request", deviceNameExpression: "${name}" }, attributes: [], timeseries: [] } };
+      writeFileSync(join(dir, "rest.json"), JSON.stringify({ server: { host: "127.0.0.1", port, SSL: true, security: { cert: "cert.pem", key: "key.pem" } }, mapping: [endpoint] }, null, 2));
+      writeFileSync(join(dir, "cert.pem"), "not read further than the file\n");
       writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
       const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
       expect(r.out).toContain("  ERRORS req (request): built, with 1 error");
       expect(r.err).toMatch(/request\.json:\d+:\d+: error: connector "req" \(request\): serverSideRpc\[0\]: converter NoSuchDownlinkConverter not loaded: /);
       expect(r.out).toContain("  ok     snmp (snmp)");
+      expect(r.out).toMatch(/^  FAILED rest \(rest\): cannot read the server private key key\.pem: /m); // not in the config folder: left as written
       expect(r.code).toBe(1);
       expect(connections).toBe(0);
     } finally {
