@@ -155,7 +155,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
@@ -166,6 +166,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
         { name: "rest", type: "rest", configuration: "rest.json" },
         { name: "ble", type: "ble", configuration: "ble.json" },
         { name: "can", type: "can", configuration: "can.json" },
+        { name: "ua", type: "opcua", configuration: "opcua.json" },
       ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
@@ -186,6 +187,10 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       const key = { key: "t", method: "read", characteristicUUID: "226CAA55-6476-4566-7562-66734470666D", valueExpression: "[0]" };
       const frame = { key: "rpm", nodeId: 1918, value: "0:2:big:int" };
       writeFileSync(join(dir, "can.json"), JSON.stringify({ interface: "socketcan", channel: "vcan0", devices: [{ name: "Car", converters: { downlink: "NoSuchCanDownlink" }, timeseries: [frame] }] }, null, 2));
+      const ua = JSON.parse(readFileSync(join(SAMPLES, "opcua.json"), "utf8"));
+      ua.server.url = `opc.tcp://127.0.0.1:${port}`;
+      ua.mapping = [{ ...ua.mapping[0], deviceNodeSource: "identifier", deviceNodePattern: "not a node id" }];
+      writeFileSync(join(dir, "opcua.json"), JSON.stringify(ua, null, 2));
       writeFileSync(join(dir, "ble.json"), JSON.stringify({ devices: [{ name: "thermo", MACAddress: "4C:65:A8:DF:85:C0", extension: "NoSuchBleConverter", telemetry: [key] }] }, null, 2));
       writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
       const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
@@ -196,6 +201,8 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toMatch(/ble\.json:\d+:\d+: error: connector "ble" \(ble\): thermo \(4C:65:A8:DF:85:C0\): converter NoSuchBleConverter cannot be used \(/);
       expect(r.out).toContain("  ERRORS can (can): built, with 1 error");
       expect(r.err).toMatch(/can\.json:\d+:\d+: error: connector "can" \(can\): device "Car": downlink converter NoSuchCanDownlink cannot be used \(/);
+      expect(r.out).toContain("  ERRORS ua (opcua): built, with 1 error");
+      expect(r.err).toContain('error: connector "ua" (opcua): mapping "not a node id": ');
       expect(r.out).toMatch(/^  FAILED rest \(rest\): cannot read the server private key key\.pem: /m); // not in the config folder: left as written
       expect(r.code).toBe(1);
       expect(connections).toBe(0);
