@@ -155,7 +155,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
@@ -167,6 +167,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
         { name: "ble", type: "ble", configuration: "ble.json" },
         { name: "can", type: "can", configuration: "can.json" },
         { name: "ua", type: "opcua", configuration: "opcua.json" },
+        { name: "db", type: "odbc", configuration: "odbc.json" },
       ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
@@ -191,6 +192,8 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       ua.server.url = `opc.tcp://127.0.0.1:${port}`;
       ua.mapping = [{ ...ua.mapping[0], deviceNodeSource: "identifier", deviceNodePattern: "not a node id" }];
       writeFileSync(join(dir, "opcua.json"), JSON.stringify(ua, null, 2));
+      const odbc = JSON.parse(readFileSync(join(SAMPLES, "odbc.json"), "utf8"));
+      writeFileSync(join(dir, "odbc.json"), JSON.stringify({ ...odbc, converter: "NoSuchRowConverter" }, null, 2));
       writeFileSync(join(dir, "ble.json"), JSON.stringify({ devices: [{ name: "thermo", MACAddress: "4C:65:A8:DF:85:C0", extension: "NoSuchBleConverter", telemetry: [key] }] }, null, 2));
       writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
       const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
@@ -203,6 +206,8 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toMatch(/can\.json:\d+:\d+: error: connector "can" \(can\): device "Car": downlink converter NoSuchCanDownlink cannot be used \(/);
       expect(r.out).toContain("  ERRORS ua (opcua): built, with 1 error");
       expect(r.err).toContain('error: connector "ua" (opcua): mapping "not a node id": ');
+      expect(r.out).toContain("  ERRORS db (odbc): built, with 1 error");
+      expect(r.err).toContain('error: connector "db" (odbc): converter NoSuchRowConverter cannot be used (');
       expect(r.out).toMatch(/^  FAILED rest \(rest\): cannot read the server private key key\.pem: /m); // not in the config folder: left as written
       expect(r.code).toBe(1);
       expect(connections).toBe(0);
