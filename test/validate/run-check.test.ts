@@ -155,7 +155,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class; FTP's saved read positions unreadable", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
@@ -168,6 +168,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
         { name: "can", type: "can", configuration: "can.json" },
         { name: "ua", type: "opcua", configuration: "opcua.json" },
         { name: "db", type: "odbc", configuration: "odbc.json" },
+        { name: "files", type: "ftp", configuration: "ftp.json" },
       ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
@@ -194,6 +195,11 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       writeFileSync(join(dir, "opcua.json"), JSON.stringify(ua, null, 2));
       const odbc = JSON.parse(readFileSync(join(SAMPLES, "odbc.json"), "utf8"));
       writeFileSync(join(dir, "odbc.json"), JSON.stringify({ ...odbc, converter: "NoSuchRowConverter" }, null, 2));
+      const ftp = JSON.parse(readFileSync(join(SAMPLES, "ftp.json"), "utf8"));
+      Object.assign(ftp, { host: "127.0.0.1", port });
+      writeFileSync(join(dir, "ftp.json"), JSON.stringify(ftp, null, 2));
+      mkdirSync(join(dir, "ftp"));
+      writeFileSync(join(dir, "ftp", "files.json"), "{ not the state file");
       writeFileSync(join(dir, "ble.json"), JSON.stringify({ devices: [{ name: "thermo", MACAddress: "4C:65:A8:DF:85:C0", extension: "NoSuchBleConverter", telemetry: [key] }] }, null, 2));
       writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
       const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
@@ -208,6 +214,9 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toContain('error: connector "ua" (opcua): mapping "not a node id": ');
       expect(r.out).toContain("  ERRORS db (odbc): built, with 1 error");
       expect(r.err).toContain('error: connector "db" (odbc): converter NoSuchRowConverter cannot be used (');
+      expect(r.out).toContain("  ERRORS files (ftp): built, with 1 error");
+      expect(r.err).toContain(`error: connector "files" (ftp): cannot read the saved read positions ${join(dir, "ftp", "files.json")} (`);
+      expect(readFileSync(join(dir, "ftp", "files.json"), "utf8")).toBe("{ not the state file"); // read, never written
       expect(r.out).toMatch(/^  FAILED rest \(rest\): cannot read the server private key key\.pem: /m); // not in the config folder: left as written
       expect(r.code).toBe(1);
       expect(connections).toBe(0);
