@@ -7,13 +7,13 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, type Diagnostic, formatDiagnostics } from "../config/diagnostics.ts";
-import { resolveInstance } from "../config/instance.ts";
-import { type GatewayConfig, loadGatewayConfig, type LoadedConnector } from "../config/load.ts";
+import { type Diagnostic, formatDiagnostics } from "../config/diagnostics.ts";
+import type { GatewayConfig, LoadedConnector } from "../config/load.ts";
 import { diagAt, parseSource, pathKey, type Path, type SourceDoc } from "../config/source.ts";
 import { loadDescriptor, notInThisBuild, serviceRegistry } from "../connectors/index.ts";
 import type { ConnectorContext, GatewayService } from "../core/connector.ts";
-import { addLogSink, errorText, Logger, setLogLevel } from "../observe/logger.ts";
+import { addLogSink, errorText, Logger } from "../observe/logger.ts";
+import { loadForRun, startOfRun } from "./start-of-run.ts";
 
 export interface CheckRunOptions {
   config?: string;
@@ -34,27 +34,12 @@ export interface BuiltConnector {
 }
 
 export async function checkGatewayForRun(opts: CheckRunOptions): Promise<number> {
-  if (opts.logLevel) setLogLevel(opts.logLevel);
-  let instance: string | undefined;
-  try {
-    instance = resolveInstance(opts.instance);
-  } catch (e) {
-    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
-    return 2;
-  }
-  let loaded: GatewayConfig;
-  try {
-    // never writes: connectors without an id get one in memory, as `validate` does
-    loaded = await loadGatewayConfig(opts.config, { writeIds: false, instance });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${formatDiagnostics(e.diagnostics, { color: process.stderr.isTTY })}\n`);
-      process.stderr.write("tb-gw: the config has errors; `run` would start nothing\n");
-      return 1;
-    }
-    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
-    return 1;
-  }
+  const start = startOfRun(opts);
+  if ("exitCode" in start) return start.exitCode;
+  const { instance } = start;
+  // never writes: connectors without an id get one in memory, as `validate` does
+  const loaded = await loadForRun(opts.config, { writeIds: false, instance }, "`run` would start nothing");
+  if (!loaded) return 1;
   const warnings = loaded.diagnostics.filter((d) => d.severity === "warning");
   if (warnings.length) process.stderr.write(`${formatDiagnostics(warnings, { color: process.stderr.isTTY })}\n`);
 

@@ -5,14 +5,13 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { discoverConfig, discoveryCandidates } from "../config/discover.ts";
-import { ConfigError, formatDiagnostics } from "../config/diagnostics.ts";
-import { resolveInstance } from "../config/instance.ts";
 import { loadGatewayConfig } from "../config/load.ts";
 import { Gateway } from "../core/gateway.ts";
 import { restoreJitPolicyWhenBusy } from "./jit-policy.ts";
 import { releaseCodePages } from "./release-code-pages.ts";
 import { shrinkAfterStart } from "./shrink-after-start.ts";
-import { errorText, logger, setLogLevel } from "../observe/logger.ts";
+import { loadForRun, startOfRun } from "./start-of-run.ts";
+import { errorText, logger } from "../observe/logger.ts";
 
 export interface RunOptions {
   config?: string;
@@ -26,14 +25,9 @@ export interface RunOptions {
 const log = logger("run");
 
 export async function runGateway(opts: RunOptions): Promise<number> {
-  if (opts.logLevel) setLogLevel(opts.logLevel);
-  let instance: string | undefined;
-  try {
-    instance = resolveInstance(opts.instance);
-  } catch (e) {
-    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
-    return 2;
-  }
+  const start = startOfRun(opts);
+  if ("exitCode" in start) return start.exitCode;
+  const { instance } = start;
   let configPath = opts.config;
   let cleanupDemo: (() => Promise<void>) | undefined;
   if (!configPath && !opts.demo && !discoverConfig()) {
@@ -46,19 +40,11 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     cleanupDemo = demo.stop;
   }
 
-  let loaded;
-  try {
-    // instances share the connector files: they do not write ids into them (they would race);
-    // a missing id is derived from the connector name, the same in every instance
-    loaded = await loadGatewayConfig(configPath, { writeIds: instance === undefined, instance });
-  } catch (e) {
+  // instances share the connector files: they do not write ids into them (they would race);
+  // a missing id is derived from the connector name, the same in every instance
+  const loaded = await loadForRun(configPath, { writeIds: instance === undefined, instance }, "nothing was started");
+  if (!loaded) {
     await cleanupDemo?.();
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${formatDiagnostics(e.diagnostics, { color: process.stderr.isTTY })}\n`);
-      process.stderr.write("tb-gw: the config has errors; nothing was started\n");
-      return 1;
-    }
-    process.stderr.write(`tb-gw: ${errorText(e)}\n`);
     return 1;
   }
   for (const d of loaded.diagnostics) if (d.severity === "warning") log.warn(`${d.file}:${d.line}:${d.col}: ${d.message}`);

@@ -5,7 +5,7 @@
 // connector, exit 0 when all is well and 1 with file:line:col when not.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,10 +52,13 @@ function samplesCopy(): { dir: string; main: string } {
   return { dir, main: join(dir, "tb_gateway.json") };
 }
 
-async function runCheck(from: GatewayFrom, main: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const args = ["run", "--check", "--config", main];
+function runCheck(from: GatewayFrom, main: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
+  return tbgw(from, ["run", "--check", "--config", main], cwd);
+}
+
+async function tbgw(from: GatewayFrom, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   const [cmd, argv] = from === "binary" ? gatewayBinary().command(args) : [BUN, [CLI, ...args]];
-  const p = Bun.spawn([cmd, ...argv], { cwd, env: { ...process.env, NO_COLOR: "1", TB_GW_LOG_LEVEL: "INFO" }, stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([cmd, ...argv], { cwd, env: { ...process.env, NO_COLOR: "1", TB_GW_LOG_LEVEL: "INFO", ...env }, stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => p.kill(), 60_000);
   try {
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
@@ -121,6 +124,102 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toMatch(new RegExp(`^${join(dir, "modbus.json")}:\\d+:\\d+: error: `, "m"));
       expect(r.err).toContain("tb-gw: the config has errors; `run` would start nothing");
       expect(r.out).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test("run and run --check start alike: an invalid instance id (flag or TB_GW_INSTANCE) is exit 2 with the same message; a config error is exit 1 naming what was not started", async () => {
+    const { dir, main } = samplesCopy();
+    try {
+      for (const [args, env, says] of [
+        [["--instance", "a/b"], {}, '--instance "a/b" is not a valid instance id'],
+        [[], { TB_GW_INSTANCE: "../x" }, 'TB_GW_INSTANCE "../x" is not a valid instance id'],
+      ] as const) {
+        const check = await tbgw(from, ["run", "--check", "--config", main, ...args], dir, env);
+        const run = await tbgw(from, ["run", "--config", main, ...args], dir, env);
+        for (const r of [check, run]) {
+          expect(r.code).toBe(2);
+          expect(r.err).toContain(`tb-gw: ${says}`);
+        }
+        expect(run.err).toBe(check.err);
+      }
+      writeFileSync(join(dir, "modbus.json"), readFileSync(join(dir, "modbus.json"), "utf8").replace('"unitId": 1', '"unitId": "one"'));
+      const run = await tbgw(from, ["run", "--config", main], dir);
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(new RegExp(`^${join(dir, "modbus.json")}:\\d+:\\d+: error: `, "m"));
+      expect(run.err).toContain("tb-gw: the config has errors; nothing was started");
+      expect(connections).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class; FTP's saved read positions unreadable", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
+    try {
+      const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
+      Object.assign(main.thingsboard, { host: "127.0.0.1", port });
+      main.connectors = [
+        { name: "req", type: "request", configuration: "request.json" },
+        { name: "snmp", type: "snmp", configuration: "snmp.json" },
+        { name: "rest", type: "rest", configuration: "rest.json" },
+        { name: "ble", type: "ble", configuration: "ble.json" },
+        { name: "can", type: "can", configuration: "can.json" },
+        { name: "ua", type: "opcua", configuration: "opcua.json" },
+        { name: "db", type: "odbc", configuration: "odbc.json" },
+        { name: "files", type: "ftp", configuration: "ftp.json" },
+      ];
+      writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
+      const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
+      const request = {
+        host: `http://127.0.0.1:${port}`,
+        mapping: [{ url: "status", httpMethod: "GET", converter: { type: "json", deviceNameJsonExpression: "d", attributes: [], telemetry: [] } }],
+        attributeUpdates: [],
+        serverSideRpc: [{ ...rule, methodFilter: "spin", converter: "NoSuchDownlinkConverter" }],
+      };
+      writeFileSync(join(dir, "request.json"), JSON.stringify(request, null, 2));
+      // start() skips the built-in downlink name and loads a downlink-only class for SETs only
+      const agent = (deviceName: string, converter: string) => ({ deviceName, ip: "127.0.0.1", port, community: "public", converter, telemetry: [{ key: "d", method: "get", oid: "1.3.6.1.2.1.1.1.0" }] });
+      writeFileSync(join(dir, "snmp.json"), JSON.stringify({ devices: [agent("a", "SNMPDownlinkConverter"), agent("b", "SetOnly")] }, null, 2));
+      mkdirSync(join(dir, "extensions", "snmp"), { recursive: true });
+      const endpoint = { endpoint: "/data", HTTPMethods: ["POST"], converter: { type: "json", deviceInfo: { deviceNameExpressionSource: "request", deviceNameExpression: "${name}" }, attributes: [], timeseries: [] } };
+      writeFileSync(join(dir, "rest.json"), JSON.stringify({ server: { host: "127.0.0.1", port, SSL: true, security: { cert: "cert.pem", key: "key.pem" } }, mapping: [endpoint] }, null, 2));
+      writeFileSync(join(dir, "cert.pem"), "not read further than the file\n");
+      const key = { key: "t", method: "read", characteristicUUID: "226CAA55-6476-4566-7562-66734470666D", valueExpression: "[0]" };
+      const frame = { key: "rpm", nodeId: 1918, value: "0:2:big:int" };
+      writeFileSync(join(dir, "can.json"), JSON.stringify({ interface: "socketcan", channel: "vcan0", devices: [{ name: "Car", converters: { downlink: "NoSuchCanDownlink" }, timeseries: [frame] }] }, null, 2));
+      const ua = JSON.parse(readFileSync(join(SAMPLES, "opcua.json"), "utf8"));
+      ua.server.url = `opc.tcp://127.0.0.1:${port}`;
+      ua.mapping = [{ ...ua.mapping[0], deviceNodeSource: "identifier", deviceNodePattern: "not a node id" }];
+      writeFileSync(join(dir, "opcua.json"), JSON.stringify(ua, null, 2));
+      const odbc = JSON.parse(readFileSync(join(SAMPLES, "odbc.json"), "utf8"));
+      writeFileSync(join(dir, "odbc.json"), JSON.stringify({ ...odbc, converter: "NoSuchRowConverter" }, null, 2));
+      const ftp = JSON.parse(readFileSync(join(SAMPLES, "ftp.json"), "utf8"));
+      Object.assign(ftp, { host: "127.0.0.1", port });
+      writeFileSync(join(dir, "ftp.json"), JSON.stringify(ftp, null, 2));
+      mkdirSync(join(dir, "ftp"));
+      writeFileSync(join(dir, "ftp", "files.json"), "{ not the state file");
+      writeFileSync(join(dir, "ble.json"), JSON.stringify({ devices: [{ name: "thermo", MACAddress: "4C:65:A8:DF:85:C0", extension: "NoSuchBleConverter", telemetry: [key] }] }, null, 2));
+      writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
+      const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
+      expect(r.out).toContain("  ERRORS req (request): built, with 1 error");
+      expect(r.err).toMatch(/request\.json:\d+:\d+: error: connector "req" \(request\): serverSideRpc\[0\]: converter NoSuchDownlinkConverter not loaded: /);
+      expect(r.out).toContain("  ok     snmp (snmp)");
+      expect(r.out).toContain("  ERRORS ble (ble): built, with 1 error");
+      expect(r.err).toMatch(/ble\.json:\d+:\d+: error: connector "ble" \(ble\): thermo \(4C:65:A8:DF:85:C0\): converter NoSuchBleConverter cannot be used \(/);
+      expect(r.out).toContain("  ERRORS can (can): built, with 1 error");
+      expect(r.err).toMatch(/can\.json:\d+:\d+: error: connector "can" \(can\): device "Car": downlink converter NoSuchCanDownlink cannot be used \(/);
+      expect(r.out).toContain("  ERRORS ua (opcua): built, with 1 error");
+      expect(r.err).toContain('error: connector "ua" (opcua): mapping "not a node id": ');
+      expect(r.out).toContain("  ERRORS db (odbc): built, with 1 error");
+      expect(r.err).toContain('error: connector "db" (odbc): converter NoSuchRowConverter cannot be used (');
+      expect(r.out).toContain("  ERRORS files (ftp): built, with 1 error");
+      expect(r.err).toContain(`error: connector "files" (ftp): cannot read the saved read positions ${join(dir, "ftp", "files.json")} (`);
+      expect(readFileSync(join(dir, "ftp", "files.json"), "utf8")).toBe("{ not the state file"); // read, never written
+      expect(r.out).toMatch(/^  FAILED rest \(rest\): cannot read the server private key key\.pem: /m); // not in the config folder: left as written
+      expect(r.code).toBe(1);
+      expect(connections).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

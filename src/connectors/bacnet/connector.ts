@@ -9,7 +9,7 @@ import { isEmptyData } from "../../core/model.ts";
 import { errorText } from "../../observe/logger.ts";
 import { BUILT_IN_INSTEAD, loadCustomUplink, type CustomUplink } from "../../common/converters/custom-uplink.ts";
 import { converterConfig, customConverterName, objectsToRead, readResults, withDeviceStrategy } from "./custom.ts";
-import { convertResults, matchesIAm, pollRefs, renderName, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
+import { convertResults, deviceIdentity, matchesIAm, pollRefs, resolveItems, unicastTarget, type ResolvedItem } from "./device.ts";
 import { expandObjectIds, maskToPrefix, normaliseSender, objectTypeNumber, propertyNumber, subnetBroadcast, DEFAULT_PORT } from "./names.ts";
 import { ForeignDeviceRegistration } from "./foreign-device.ts";
 import { localDeviceOf, serveLocalDevice } from "./local-device.ts";
@@ -158,8 +158,7 @@ export class BacnetConnector implements Connector {
         const v = await this.session!.readProperty(i.address, { objectType: O.DEVICE, instance: i.deviceId, propertyId: P.OBJECT_NAME });
         details.objectName = String(v[0]?.value ?? "");
       }
-      const name = cfg.deviceInfo.deviceNameExpressionSource === "constant" ? cfg.deviceInfo.deviceNameExpression : renderName(cfg.deviceInfo.deviceNameExpression, details);
-      const type = cfg.deviceInfo.deviceProfileExpressionSource === "constant" ? cfg.deviceInfo.deviceProfileExpression : renderName(cfg.deviceInfo.deviceProfileExpression, details);
+      const { name, type } = deviceIdentity(cfg, details);
       if (this.stopped) return;
       const d: LiveDevice = { cfg, iAm: i, name, type, items: [], cov: new Map(), rescanAt: 0, useRpm: !this.opts.singleReads };
       await this.refreshItems(d);

@@ -41,6 +41,15 @@ export function renderName(expr: string, details: Record<string, unknown>): stri
   return expr.replace(/\$\{([^}]+)\}/g, (m, tag: string) => (details[tag] !== undefined ? String(details[tag]) : m));
 }
 
+/** The device's name and profile from its config and what its I-Am (and object name read) told: constants as written, expressions rendered. */
+export function deviceIdentity(cfg: BacnetDevice, details: Record<string, unknown>): { name: string; type: string } {
+  const info = cfg.deviceInfo;
+  return {
+    name: info.deviceNameExpressionSource === "constant" ? info.deviceNameExpression : renderName(info.deviceNameExpression, details),
+    type: info.deviceProfileExpressionSource === "constant" ? info.deviceProfileExpression : renderName(info.deviceProfileExpression, details),
+  };
+}
+
 /** Items of a device config resolved against its objectList (needed only for "*" object ids). */
 export function resolveItems(cfg: BacnetDevice, deviceId: number, objectList: Array<{ type: number; instance: number }> | undefined, log: Logger): ResolvedItem[] {
   const out: ResolvedItem[] = [];

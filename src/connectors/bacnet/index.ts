@@ -51,16 +51,16 @@ export const descriptor: ConnectorDescriptor<BacnetConfig> = {
     const { BacnetConnector } = await import("./connector.ts");
     return new BacnetConnector(config, ctx);
   },
-  /** run --check: the local endpoint and device, each device's name and object items, as start() and the first I-Am build them. */
+  /** run --check: the local endpoint and device, each device's name and object items, with the functions start() and the first I-Am use. */
   async prepare(config, ctx) {
     const { localEndpoint } = await import("./connector.ts");
     const { localDeviceOf } = await import("./local-device.ts");
-    const { renderName, resolveItems } = await import("./device.ts");
+    const { deviceIdentity, resolveItems } = await import("./device.ts");
     localEndpoint(config.application);
     localDeviceOf(config.application, ctx.log);
     for (const d of config.devices) {
       const id = typeof d.deviceId === "number" ? d.deviceId : 0;
-      renderName(d.deviceInfo.deviceNameExpression, { objectId: id, address: d.address ?? "", vendorId: 0 });
+      deviceIdentity(d, { objectId: id, address: d.address ?? "", vendorId: 0 });
       resolveItems(d, id, [], ctx.log);
     }
   },

@@ -13,9 +13,15 @@ export const descriptor: ConnectorDescriptor<BleConfig> = {
     const { BleConnector } = await import("./connector.ts");
     return new BleConnector(config, ctx);
   },
-  /** run --check: every `compute` expression compiled, as the converter compiles it at the first value. */
+  /**
+   * run --check: each device's converter (`extension`: a built-in name or the user's class), loaded
+   * with start()'s own function before BLE is opened; every `compute` expression compiled, as the
+   * converter compiles it at the first value.
+   */
   async prepare(config, ctx) {
+    const { BleDeviceConversion } = await import("./conversion.ts");
     const { compileCompute } = await import("./compute.ts");
+    for (const d of config.devices) await BleDeviceConversion.load(d, ctx, () => {});
     for (const d of config.devices)
       for (const key of [...d.telemetry, ...d.attributes]) {
         if (!key.compute) continue;

@@ -56,6 +56,23 @@ export function loadDeviceUplink(d: CanDevice, ctx: Pick<ConnectorContext, "conf
   return loadCustomUplinkOrFallBack({ extension: name, connectorType: "can", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: `device "${d.name}"`, hasBuiltInMapping, otherwise: "its frames are dropped" });
 }
 
+/**
+ * The downlink class `devices[].converters.downlink` names; undefined for the built-in encoding.
+ * One that cannot be loaded is logged and stands in as unusable: the device's frames are still
+ * read, its writes fail with the reason rather than carry the built-in encoding. start() and
+ * `run --check` (the descriptor's prepare) both load it here, so they behave and log alike.
+ */
+export async function loadDeviceDownlink(d: CanDevice, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomDownlink | undefined> {
+  const name = d.converters?.downlink;
+  if (!name || name === BUILT_IN_DOWNLINK) return undefined;
+  try {
+    return await loadCustomDownlink({ extension: name, connectorType: "can", configDir: ctx.configDir, ctorConfig: d, log: ctx.log });
+  } catch (e) {
+    ctx.log.error(`device "${d.name}": downlink converter ${name} cannot be used (${errorText(e)}); its attribute updates and RPC fail until it is fixed`);
+    return CustomDownlink.unusable(name, errorText(e));
+  }
+}
+
 export class CanConnector implements Connector {
   readonly counters: CanCounters = { received: 0, ignored: 0, converted: 0, dropped: 0, sent: 0 };
   private readonly routes: Routes;
@@ -105,7 +122,8 @@ export class CanConnector implements Connector {
 
   async start(): Promise<void> {
     for (const d of this.config.devices) {
-      await this.loadDownlink(d);
+      const downlink = await loadDeviceDownlink(d, this.ctx);
+      if (downlink) this.downlinks.set(d.name, downlink);
       const loaded = await loadDeviceUplink(d, this.ctx);
       if (loaded === undefined) continue;
       if (loaded === "none") this.customs.set(d.name, null);
@@ -118,18 +136,6 @@ export class CanConnector implements Connector {
     this.bus = this.createBus();
     // the first opening is awaited (a failure schedules the next attempt), so downlink right after start finds the bus open
     await this.connect();
-  }
-
-  private async loadDownlink(d: CanDevice): Promise<void> {
-    const name = d.converters?.downlink;
-    if (!name || name === BUILT_IN_DOWNLINK) return;
-    try {
-      this.downlinks.set(d.name, await loadCustomDownlink({ extension: name, connectorType: "can", configDir: this.ctx.configDir, ctorConfig: d, log: this.ctx.log }));
-    } catch (e) {
-      // its frames are still read; writes fail with this reason rather than carry the built-in encoding
-      this.downlinks.set(d.name, CustomDownlink.unusable(name, errorText(e)));
-      this.ctx.log.error(`device "${d.name}": downlink converter ${name} cannot be used (${errorText(e)}); its attribute updates and RPC fail until it is fixed`);
-    }
   }
 
   private createBus(): CanBus {

@@ -11,10 +11,13 @@ export const descriptor: ConnectorDescriptor<CanConfig> = {
     const { CanConnector } = await import("./connector.ts");
     return new CanConnector(config, ctx);
   },
-  /** run --check: each device's custom uplink converter, as start() loads it (routes and polls: in create). */
+  /** run --check: each device's custom downlink and uplink converters, with start()'s own functions (routes and polls: in create). */
   async prepare(config, ctx) {
-    const { loadDeviceUplink } = await import("./connector.ts");
-    for (const d of config.devices) await loadDeviceUplink(d, ctx);
+    const { loadDeviceDownlink, loadDeviceUplink } = await import("./connector.ts");
+    for (const d of config.devices) {
+      await loadDeviceDownlink(d, ctx);
+      await loadDeviceUplink(d, ctx);
+    }
   },
   /** The sample is one frame's data bytes; `--topic` is its arbitration id (without it: every configured id). */
   async convertSample(config, sample, opts) {

@@ -7,7 +7,7 @@ import type { Client } from "basic-ftp";
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { AttributeUpdate, RpcReply, RpcRequest } from "../../core/model.ts";
 import { withFallBack, type CustomUplink } from "../../common/converters/custom-uplink.ts";
-import { errorText } from "../../observe/logger.ts";
+import { errorText, type Logger } from "../../observe/logger.ts";
 import { loadFtpConverter } from "./custom-converter.ts";
 import { fileRpc, writeAttributeUpdate } from "./downlink.ts";
 import { NotStoredError, readFile } from "./read-file.ts";
@@ -42,6 +42,23 @@ export function loadPathConverter(path: FtpPath, ctx: Pick<ConnectorContext, "co
   return withFallBack(() => loadFtpConverter(path, ctx.configDir, ctx.log), { extension: converter.extension, log: ctx.log, where: `path ${path.path}`, hasBuiltInMapping, otherwise: "this path is not read" });
 }
 
+/** Where the connector keeps the read positions of the files it has read (not loaded yet). */
+export function readPositionsOf(ctx: Pick<ConnectorContext, "configDir" | "name">): FtpState {
+  return new FtpState(stateFileOf(ctx.configDir, ctx.name));
+}
+
+/**
+ * Load the read positions the last run saved; a file that cannot be read is logged and the files
+ * are read from the start. start() and `run --check` (the descriptor's prepare) both load them here.
+ */
+export function loadReadPositions(state: FtpState, log: Logger): void {
+  try {
+    state.load();
+  } catch (e) {
+    log.error(`cannot read the saved read positions ${state.file} (${errorText(e)}); files are read from the start. Remove or fix the file`);
+  }
+}
+
 export class FtpConnector implements Connector {
   private readonly state: FtpState;
   private readonly paths: PathState[];
@@ -58,7 +75,7 @@ export class FtpConnector implements Connector {
     private readonly config: FtpConfig,
     private readonly ctx: ConnectorContext,
   ) {
-    this.state = new FtpState(stateFileOf(ctx.configDir, ctx.name));
+    this.state = readPositionsOf(ctx);
     this.paths = config.paths.map((p) => ({ config: p, due: 0, seen: new Map() }));
     const p = config.parameters;
     this.where = `${p.TLSSupport ? "ftps" : "ftp"}://${p.host}:${p.port}`;
@@ -68,11 +85,7 @@ export class FtpConnector implements Connector {
     const p = this.config.parameters;
     if (p.TLSSupport && !p.SSLVerify) this.ctx.log.warn(`SSLVerify is false: the connection to ${this.where} is encrypted but the server certificate is not checked`);
     if (!p.TLSSupport && p.security.type === "basic") this.ctx.log.info(`FTP without TLS: the password for ${p.security.username ?? ""} crosses the network in clear text (set "TLSSupport": true where the server has FTPS)`);
-    try {
-      this.state.load();
-    } catch (e) {
-      this.ctx.log.error(`cannot read the saved read positions ${this.state.file} (${errorText(e)}); files are read from the start. Remove or fix the file`);
-    }
+    loadReadPositions(this.state, this.ctx.log);
     for (const path of this.paths) {
       const loaded = await loadPathConverter(path.config, this.ctx);
       if (loaded === undefined) continue;

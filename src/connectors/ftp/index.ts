@@ -11,9 +11,10 @@ export const descriptor: ConnectorDescriptor<FtpConfig> = {
     const { FtpConnector } = await import("./connector.ts");
     return new FtpConnector(config, ctx);
   },
-  /** run --check: each path's custom converter, as start() loads it. */
+  /** run --check: the saved read positions (read, never written) and each path's custom converter, with start()'s own functions. */
   async prepare(config, ctx) {
-    const { loadPathConverter } = await import("./connector.ts");
+    const { loadPathConverter, loadReadPositions, readPositionsOf } = await import("./connector.ts");
+    loadReadPositions(readPositionsOf(ctx), ctx.log);
     for (const path of config.paths) await loadPathConverter(path, ctx);
   },
   pollTargets(raw) {

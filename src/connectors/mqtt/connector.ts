@@ -12,7 +12,7 @@ import { clientOptions, RECONNECT_BACKOFF } from "./client-options.ts";
 import { createConverter } from "./converters/index.ts";
 import { DropLog } from "./drop-log.ts";
 import { RequestHandlers } from "./requests.ts";
-import { TopicRouter } from "./router.ts";
+import { TopicRouter, type Route } from "./router.ts";
 import { RpcDispatcher } from "./rpc.ts";
 import type { MqttConfig } from "./schema.ts";
 
@@ -20,6 +20,23 @@ import type { MqttConfig } from "./schema.ts";
 const MAX_HELD = 20_000;
 /** Longest a batch of device messages gathers under light traffic before it is stored and acknowledged. */
 const GATHER_WINDOW_MS = 25;
+
+/**
+ * Each mapping's route (topic filter, QoS and uplink converter); a mapping whose converter cannot be
+ * built is logged and skipped. start() and `run --check` (the descriptor's prepare) both build them
+ * here, so they behave and log alike.
+ */
+export async function mappingRoutes(config: MqttConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<Route[]> {
+  const routes: Route[] = [];
+  for (const [i, m] of config.mapping.entries()) {
+    try {
+      routes.push({ filter: m.topicFilter, qos: m.subscriptionQos, converter: await createConverter(m, `mapping[${i}]`, ctx.configDir, ctx.log) });
+    } catch (e) {
+      ctx.log.error(`mapping[${i}] (${m.topicFilter}) skipped: ${errorText(e)}`);
+    }
+  }
+  return routes;
+}
 
 export class MqttConnector implements Connector {
   private conn: ManagedConnection | undefined;
@@ -63,14 +80,7 @@ export class MqttConnector implements Connector {
   }
 
   async start(): Promise<void> {
-    for (const [i, m] of this.config.mapping.entries()) {
-      try {
-        const converter = await createConverter(m, `mapping[${i}]`, this.ctx.configDir, this.ctx.log);
-        this.router.add({ filter: m.topicFilter, qos: m.subscriptionQos, converter });
-      } catch (e) {
-        this.ctx.log.error(`mapping[${i}] (${m.topicFilter}) skipped: ${errorText(e)}`);
-      }
-    }
+    for (const route of await mappingRoutes(this.config, this.ctx)) this.router.add(route);
     const { url, options } = clientOptions(this.config.broker, this.ctx.configDir, this.ctx.log, this.ctx.instance);
     const conn = openConnection(
       options,

@@ -3,7 +3,6 @@ import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { lintMqtt } from "./lint.ts";
 import { MqttConfigSchema, type MqttConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<MqttConfig> = {
   type: "mqtt",
@@ -14,17 +13,11 @@ export const descriptor: ConnectorDescriptor<MqttConfig> = {
     const { MqttConnector } = await import("./connector.ts");
     return new MqttConnector(config, ctx);
   },
-  /** run --check: each mapping's uplink converter and the broker's client options, as start() builds them. */
+  /** run --check: each mapping's route and uplink converter and the broker's client options, with start()'s own functions. */
   async prepare(config, ctx) {
-    const { createConverter } = await import("./converters/index.ts");
+    const { mappingRoutes } = await import("./connector.ts");
     const { clientOptions } = await import("./client-options.ts");
-    for (const [i, m] of config.mapping.entries()) {
-      try {
-        await createConverter(m, `mapping[${i}]`, ctx.configDir, ctx.log);
-      } catch (e) {
-        ctx.log.error(`mapping[${i}] (${m.topicFilter}) skipped: ${errorText(e)}`);
-      }
-    }
+    await mappingRoutes(config, ctx);
     clientOptions(config.broker, ctx.configDir, ctx.log, ctx.instance);
   },
   async convertSample(config, sample, opts) {

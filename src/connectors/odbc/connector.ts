@@ -32,6 +32,16 @@ const LONG_DATA_BUFFER = 4096;
 /** Rows of one device per stored record (see groupByDevice). */
 const GROUP_ROWS = 50;
 
+/**
+ * What start() needs before it connects: the ODBC binding (a missing libodbc fails the connector
+ * here, with what to install) and the custom row converter `converter` names (undefined: the
+ * built-in mapping). start() and `run --check` (the descriptor's prepare) both take them from here.
+ */
+export async function prepareRows(config: OdbcConfig, ctx: ConnectorContext): Promise<CustomUplink | undefined> {
+  checkOdbcAvailable();
+  return loadRowConverter(config, ctx);
+}
+
 export class OdbcConnector implements Connector {
   private readonly mapping: RowMapping;
   /** the user's row converter (`converter`), loaded at start; undefined: the built-in mapping */
@@ -64,8 +74,7 @@ export class OdbcConnector implements Connector {
   }
 
   async start(): Promise<void> {
-    checkOdbcAvailable(); // a missing libodbc fails this connector here, with what to install
-    this.custom = await loadRowConverter(this.config, this.ctx);
+    this.custom = await prepareRows(this.config, this.ctx);
     this.loop = this.run();
   }
 

@@ -37,6 +37,11 @@ export const descriptor: ConnectorDescriptor<OdbcConfig> = {
     const { OdbcConnector } = await import("./connector.ts");
     return new OdbcConnector(config, ctx);
   },
+  /** run --check: the ODBC binding and the custom row converter, with start()'s own function (mapping and downlink expressions: in create; no database is opened). */
+  async prepare(config, ctx) {
+    const { prepareRows } = await import("./connector.ts");
+    await prepareRows(config, ctx);
+  },
   /**
    * The sample is one row as a JSON object (column → value); no database is touched. With a
    * custom `converter`, the rows go through that class (a class that cannot be loaded is the error).

@@ -6,7 +6,7 @@ import type { CustomUplink } from "../../common/converters/custom-uplink.ts";
 import type { ReportStrategyConfig } from "../../core/model.ts";
 import { errorText, type Logger } from "../../observe/logger.ts";
 import { ROOT, type Browser } from "./browse.ts";
-import { fillTemplate, isNodeId, parseRef, parseSegment, splitPath, templateParts, type NodeRef } from "./paths.ts";
+import { fillTemplate, isNodeId, parseRef, parseSegment, splitPath, templateParts, type NodeRef, type PathSegment } from "./paths.ts";
 import type { OpcuaKey, OpcuaMapping } from "./schema.ts";
 import { dataValueToJson } from "./values.ts";
 
@@ -36,16 +36,24 @@ export interface Device {
   custom?: CustomUplink;
 }
 
-/** Device nodes for one mapping entry. */
-export async function findDeviceNodes(browser: Browser, m: OpcuaMapping): Promise<NodeId[]> {
+/**
+ * Where a mapping's device nodes are, parsed before any I/O: one node id, or a browse path below
+ * Root. Throws on a pattern that does not parse. Discovery and `run --check` (the descriptor's
+ * prepare) both parse it here.
+ */
+export function deviceNodeTarget(m: OpcuaMapping): { nodeId: NodeId } | { path: PathSegment[] } {
   const pattern = m.deviceNodePattern;
   const source = m.deviceNodeSource ?? (isNodeId(pattern) ? "identifier" : "path");
-  if (source === "identifier" || isNodeId(pattern.replace(/^\$\{|\}$/g, ""))) {
-    return [coerceNodeId(pattern.replace(/^\$\{|\}$/g, "").trim())];
-  }
-  const segs = splitPath(pattern.replace(/^\$\{|\}$/g, ""));
-  const rest = segs[0] === "Root" ? segs.slice(1) : segs;
-  return browser.resolveSegments(ROOT, rest.map(parseSegment));
+  const inner = pattern.replace(/^\$\{|\}$/g, "");
+  if (source === "identifier" || isNodeId(inner)) return { nodeId: coerceNodeId(inner.trim()) };
+  const segs = splitPath(inner);
+  return { path: (segs[0] === "Root" ? segs.slice(1) : segs).map(parseSegment) };
+}
+
+/** Device nodes for one mapping entry. */
+export async function findDeviceNodes(browser: Browser, m: OpcuaMapping): Promise<NodeId[]> {
+  const target = deviceNodeTarget(m);
+  return "nodeId" in target ? [target.nodeId] : browser.resolveSegments(ROOT, target.path);
 }
 
 async function readText(session: ClientSession, nodeId: NodeId): Promise<string | undefined> {
@@ -72,7 +80,8 @@ async function evalExpression(browser: Browser, session: ClientSession, source: 
   return fillTemplate(expr, (inner) => values.get(inner) ?? "");
 }
 
-function makeKeys(m: OpcuaMapping): DeviceKey[] {
+/** A mapping's keys with their node references parsed (before any I/O; throws on one that does not parse). */
+export function makeKeys(m: OpcuaMapping): DeviceKey[] {
   const one = (k: OpcuaKey, section: DeviceKey["section"]): DeviceKey => {
     const base = { key: k.key, section, refText: String(k.value), tsLocation: (k.timestampLocation ?? "gateway") as TimestampLocation, strategy: k.reportStrategy as ReportStrategyConfig | undefined, missing: false };
     if (k.type === "constant") return { ...base, constant: k.value };

@@ -28,19 +28,16 @@ export const descriptor: ConnectorDescriptor<OpcuaConfig> = {
     return new OpcuaConnector(config, ctx);
   },
   /**
-   * run --check: each mapping's device node pattern and key node references parsed as discovery
-   * parses them after connecting (devices.ts findDeviceNodes, makeKeys); a pattern that does not
-   * parse is logged as discovery logs it, that mapping skipped.
+   * run --check: each mapping's device node pattern and key node references parsed with
+   * discovery's own functions (devices.ts deviceNodeTarget, makeKeys), which run after connecting;
+   * a mapping that does not parse is logged as discovery logs it, that mapping skipped.
    */
   async prepare(config, ctx) {
-    const { coerceNodeId } = await import("node-opcua-client");
-    const { isNodeId, parseRef, parseSegment, splitPath } = await import("./paths.ts");
+    const { deviceNodeTarget, makeKeys } = await import("./devices.ts");
     for (const m of config.mapping) {
       try {
-        const pattern = m.deviceNodePattern.replace(/^\$\{|\}$/g, "");
-        if ((m.deviceNodeSource ?? (isNodeId(m.deviceNodePattern) ? "identifier" : "path")) === "identifier" || isNodeId(pattern)) coerceNodeId(pattern.trim());
-        else splitPath(pattern).map(parseSegment);
-        for (const k of [...m.attributes, ...m.timeseries]) if (k.type !== "constant") parseRef(String(k.value));
+        deviceNodeTarget(m);
+        makeKeys(m);
       } catch (e) {
         ctx.log.error(`mapping "${m.deviceNodePattern}": ${errorText(e)}`);
       }

@@ -6,10 +6,10 @@
 import type { Connector, ConnectorContext } from "../../core/connector.ts";
 import type { RpcReply, RpcRequest, AttributeUpdate } from "../../core/model.ts";
 import { absoluteUrl, formBody } from "../../common/http/downlink.ts";
-import { Outgoing, type OutgoingSettings } from "../../common/http/outgoing.ts";
+import { Outgoing } from "../../common/http/outgoing.ts";
 import { errorText } from "../../observe/logger.ts";
 import { createRequestConverter, type RequestUplinkConverter } from "./converter.ts";
-import { RequestDownlink } from "./downlink.ts";
+import { RequestDownlink, type MakeOutgoing } from "./downlink.ts";
 import { compileSubRequests, enrichItems, type SubRequest } from "./sub-requests.ts";
 import type { PollMapping, RequestConfig } from "./schema.ts";
 
@@ -18,7 +18,7 @@ interface Poll {
   mapping: PollMapping;
   url: string;
   out: Outgoing;
-  converter?: RequestUplinkConverter;
+  converter: RequestUplinkConverter;
   subs: SubRequest[];
   timer?: ReturnType<typeof setTimeout>;
   /** Consecutive failed polls (backoff grows with them). */
@@ -57,6 +57,63 @@ export function hostUrl(host: string): string {
   return /^https?:\/\//i.test(host) ? host : `http://${host}`;
 }
 
+/** Settings every request of a connector shares: basic auth (REQUEST_BASIC_USERNAME/PASSWORD first), TLS verification and CA. */
+function outgoingOf(config: RequestConfig, configDir: string): MakeOutgoing {
+  return (s) => {
+    const sec = config.security;
+    const envUser = process.env.REQUEST_BASIC_USERNAME;
+    const envPass = process.env.REQUEST_BASIC_PASSWORD;
+    const basic = sec.type.toLowerCase() === "basic";
+    const [username, password] = envUser !== undefined && envPass !== undefined ? [envUser, envPass] : [sec.username, sec.password];
+    return new Outgoing(
+      {
+        ...s,
+        security: basic && username !== undefined && password !== undefined ? { type: "basic", username, password } : { type: "anonymous" },
+        verify: config.SSLVerify,
+        caFile: config.caCert,
+      },
+      configDir,
+    );
+  };
+}
+
+/** The downlink (attribute updates and RPC as requests to the host), as the connector builds it; its custom converters load in preparePolls. */
+export function requestDownlink(config: RequestConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): RequestDownlink {
+  return new RequestDownlink(config, hostUrl(config.host), outgoingOf(config, ctx.configDir), ctx.log);
+}
+
+/**
+ * What start() builds before its first request: the warnings about credentials and TLS, the
+ * downlink rules' custom converters (one that does not load answers its requests with the error),
+ * then per mapping its URL, sub-requests and uplink converter (a mapping whose converter does not
+ * load is logged and left out: not polled). start() and `run --check` (the descriptor's prepare)
+ * both build them here, so they behave and log alike.
+ */
+export async function preparePolls(config: RequestConfig, ctx: Pick<ConnectorContext, "configDir" | "log">, downlink: RequestDownlink): Promise<Poll[]> {
+  const sec = config.security;
+  if (sec.type.toLowerCase() === "basic" && (sec.username === undefined || sec.password === undefined) && !(process.env.REQUEST_BASIC_USERNAME && process.env.REQUEST_BASIC_PASSWORD))
+    ctx.log.warn("security type basic without username and password: requests are sent without credentials");
+  if (!config.SSLVerify) ctx.log.warn("SSLVerify is false: HTTPS answers are encrypted but the server certificates are not checked");
+  await downlink.loadConverters(ctx.configDir);
+  const host = hostUrl(config.host);
+  const outgoing = outgoingOf(config, ctx.configDir);
+  const polls: Poll[] = [];
+  for (const [index, mapping] of config.mapping.entries()) {
+    const url = absoluteUrl(mapping.url, host);
+    const subs = compileSubRequests(mapping, `mapping[${index}] (${url})`, ctx.log);
+    let converter: RequestUplinkConverter;
+    try {
+      converter = await createRequestConverter(mapping, ctx.configDir, ctx.log);
+    } catch (e) {
+      ctx.log.error(`mapping[${index}] (${url}) not polled: converter not loaded: ${errorText(e)}`);
+      continue;
+    }
+    const out = outgoing({ timeoutS: mapping.timeout, allowRedirects: mapping.allowRedirects, headers: mapping.httpHeaders });
+    polls.push({ index, mapping, url, out, converter, subs, failures: 0 });
+  }
+  return polls;
+}
+
 export class RequestConnector implements Connector {
   readonly stats: RequestStats = { polls: 0, failed: 0, notJson: 0, serverErrors: 0 };
   private readonly polls: Poll[] = [];
@@ -71,49 +128,11 @@ export class RequestConnector implements Connector {
   ) {
     this.host = hostUrl(config.host);
     this.limit = new Limit(config.maxConcurrentRequests);
-    this.downlink = new RequestDownlink(config, this.host, (s) => this.outgoing(s), ctx.log);
-  }
-
-  /** Settings every request of this connector shares: basic auth, TLS verification and CA. */
-  outgoing(s: Pick<OutgoingSettings, "timeoutS" | "allowRedirects" | "headers">): Outgoing {
-    const sec = this.config.security;
-    const envUser = process.env.REQUEST_BASIC_USERNAME;
-    const envPass = process.env.REQUEST_BASIC_PASSWORD;
-    const basic = sec.type.toLowerCase() === "basic";
-    const [username, password] = envUser !== undefined && envPass !== undefined ? [envUser, envPass] : [sec.username, sec.password];
-    return new Outgoing(
-      {
-        ...s,
-        security: basic && username !== undefined && password !== undefined ? { type: "basic", username, password } : { type: "anonymous" },
-        verify: this.config.SSLVerify,
-        caFile: this.config.caCert,
-      },
-      this.ctx.configDir,
-    );
+    this.downlink = requestDownlink(config, ctx);
   }
 
   async start(): Promise<void> {
-    const sec = this.config.security;
-    if (sec.type.toLowerCase() === "basic" && (sec.username === undefined || sec.password === undefined) && !(process.env.REQUEST_BASIC_USERNAME && process.env.REQUEST_BASIC_PASSWORD))
-      this.ctx.log.warn("security type basic without username and password: requests are sent without credentials");
-    if (!this.config.SSLVerify) this.ctx.log.warn("SSLVerify is false: HTTPS answers are encrypted but the server certificates are not checked");
-    await this.downlink.loadConverters(this.ctx.configDir);
-    for (const [index, mapping] of this.config.mapping.entries()) {
-      const p: Poll = {
-        index,
-        mapping,
-        url: absoluteUrl(mapping.url, this.host),
-        out: this.outgoing({ timeoutS: mapping.timeout, allowRedirects: mapping.allowRedirects, headers: mapping.httpHeaders }),
-        failures: 0,
-        subs: [],
-      };
-      p.subs = compileSubRequests(mapping, `mapping[${index}] (${p.url})`, this.ctx.log);
-      try {
-        p.converter = await createRequestConverter(mapping, this.ctx.configDir, this.ctx.log);
-      } catch (e) {
-        this.ctx.log.error(`mapping[${index}] (${p.url}) not polled: converter not loaded: ${errorText(e)}`);
-        continue;
-      }
+    for (const p of await preparePolls(this.config, this.ctx, this.downlink)) {
       this.polls.push(p);
       void this.loop(p);
     }
@@ -177,7 +196,7 @@ export class RequestConnector implements Connector {
     if (p.subs.length && body !== null && typeof body === "object" && !(body instanceof Uint8Array)) await this.subRequests(p, body);
     let converted;
     try {
-      converted = await p.converter!.convert(body, receivedTs);
+      converted = await p.converter.convert(body, receivedTs);
     } catch (e) {
       this.report(p, `converter failed: ${errorText(e)}`);
       return true;

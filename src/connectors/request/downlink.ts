@@ -12,7 +12,8 @@ import { errorText, type Logger } from "../../observe/logger.ts";
 import { isCustomDownlink, loadDownlinkConverter } from "../../common/http/custom-downlink.ts";
 import type { RequestConfig } from "./schema.ts";
 
-type MakeOutgoing = (s: Pick<OutgoingSettings, "timeoutS" | "allowRedirects" | "headers">) => Outgoing;
+/** Builds the client of one rule or mapping from its own settings (the connector adds auth and TLS). */
+export type MakeOutgoing = (s: Pick<OutgoingSettings, "timeoutS" | "allowRedirects" | "headers">) => Outgoing;
 
 interface RpcSpec {
   rule: HttpRule;

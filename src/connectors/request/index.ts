@@ -3,7 +3,6 @@
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { RequestConfigSchema, type RequestConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<RequestConfig> = {
   type: "request",
@@ -13,20 +12,10 @@ export const descriptor: ConnectorDescriptor<RequestConfig> = {
     const { RequestConnector } = await import("./connector.ts");
     return new RequestConnector(config, ctx);
   },
-  /** run --check: each mapping's URL and uplink converter, as start() builds them (downlink rules: in create). */
+  /** run --check: what start() builds before its first request (downlink converters, each mapping's URL, sub-requests and uplink converter), with start()'s own function. */
   async prepare(config, ctx) {
-    const { hostUrl } = await import("./connector.ts");
-    const { absoluteUrl } = await import("../../common/http/downlink.ts");
-    const { createRequestConverter } = await import("./converter.ts");
-    const host = hostUrl(config.host);
-    for (const [index, mapping] of config.mapping.entries()) {
-      const url = absoluteUrl(mapping.url, host);
-      try {
-        await createRequestConverter(mapping, ctx.configDir, ctx.log);
-      } catch (e) {
-        ctx.log.error(`mapping[${index}] (${url}) not polled: converter not loaded: ${errorText(e)}`);
-      }
-    }
+    const { preparePolls, requestDownlink } = await import("./connector.ts");
+    await preparePolls(config, ctx, requestDownlink(config, ctx));
   },
   async convertSample(config, sample, opts) {
     const { convertSample } = await import("./sample.ts");

@@ -18,6 +18,49 @@ interface Waiter {
   resolve: (v: unknown) => void;
 }
 
+/** The downlink (attribute updates and RPC as outgoing requests), as the connector builds it; its custom converters load in prepareServer. */
+export function restDownlink(config: RestConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): RestDownlink {
+  const r = config.requestsMapping;
+  return new RestDownlink(r.attributeUpdates, r.serverSideRpc, ctx.configDir, ctx.log);
+}
+
+/**
+ * What start() builds before it listens: the downlink rules' custom converters, every route (each
+ * mapping's endpoint with its uplink converter, where one that does not load makes the endpoint
+ * answer 500; the attribute-request endpoints) and, with SSL, the certificate and key read. Throws
+ * what keeps start() from listening. start() and `run --check` (the descriptor's prepare) both
+ * build them here, so they behave and log alike.
+ */
+export async function prepareServer(config: RestConfig, ctx: Pick<ConnectorContext, "configDir" | "log">, downlink: RestDownlink): Promise<{ routes: Route<Endpoint>[]; tls?: { cert: Buffer; key: Buffer } }> {
+  await downlink.loadConverters();
+  const routes: Route<Endpoint>[] = [];
+  for (const [i, m] of config.mapping.entries()) {
+    let converter;
+    try {
+      converter = await createRestConverter(m, ctx.configDir, ctx.log);
+    } catch (e) {
+      converter = errorText(e);
+      ctx.log.error(`mapping[${i}] (${m.endpoint}): converter not loaded, the endpoint answers 500: ${converter}`);
+    }
+    routes.push(compileRoute<Endpoint>(m.endpoint, m.HTTPMethods, { kind: "data", mapping: m, converter, security: m.security }));
+  }
+  for (const rule of config.requestsMapping.attributeRequests) {
+    routes.push(compileRoute<Endpoint>(rule.endpoint, rule.HTTPMethods, { kind: "attributes", rule, security: rule.security }));
+  }
+  const s = config.server;
+  if (!s.SSL) return { routes };
+  if (!s.security?.cert || !s.security.key) throw new Error("server.SSL is true: give server.security.cert and server.security.key (PEM files)");
+  const readPem = (what: string, p: string): Buffer => {
+    const full = resolveConfigPath(p, ctx.configDir);
+    try {
+      return readFileSync(full);
+    } catch (e) {
+      throw new Error(`cannot read the server ${what} ${full}: ${errorText(e)}`);
+    }
+  };
+  return { routes, tls: { cert: readPem("certificate", s.security.cert), key: readPem("private key", s.security.key) } };
+}
+
 export class RestConnector implements Connector {
   private server: RestServer | undefined;
   private readonly downlink: RestDownlink;
@@ -31,8 +74,7 @@ export class RestConnector implements Connector {
     private readonly config: RestConfig,
     private readonly ctx: ConnectorContext,
   ) {
-    const r = config.requestsMapping;
-    this.downlink = new RestDownlink(r.attributeUpdates, r.serverSideRpc, ctx.configDir, ctx.log);
+    this.downlink = restDownlink(config, ctx);
   }
 
   /** The port the server listens on (the configured one, or the one picked for port 0). */
@@ -41,27 +83,8 @@ export class RestConnector implements Connector {
   }
 
   async start(): Promise<void> {
-    await this.downlink.loadConverters();
-    const routes: Route<Endpoint>[] = [];
-    for (const [i, m] of this.config.mapping.entries()) {
-      let converter;
-      try {
-        converter = await createRestConverter(m, this.ctx.configDir, this.ctx.log);
-      } catch (e) {
-        converter = errorText(e);
-        this.ctx.log.error(`mapping[${i}] (${m.endpoint}): converter not loaded, the endpoint answers 500: ${converter}`);
-      }
-      routes.push(compileRoute<Endpoint>(m.endpoint, m.HTTPMethods, { kind: "data", mapping: m, converter, security: m.security }));
-    }
-    for (const rule of this.config.requestsMapping.attributeRequests) {
-      routes.push(compileRoute<Endpoint>(rule.endpoint, rule.HTTPMethods, { kind: "attributes", rule, security: rule.security }));
-    }
+    const { routes, tls } = await prepareServer(this.config, this.ctx, this.downlink);
     const s = this.config.server;
-    let tls: { cert: Buffer; key: Buffer } | undefined;
-    if (s.SSL) {
-      if (!s.security?.cert || !s.security.key) throw new Error("server.SSL is true: give server.security.cert and server.security.key (PEM files)");
-      tls = { cert: this.readPem("certificate", s.security.cert), key: this.readPem("private key", s.security.key) };
-    }
     const server = new RestServer(routes, this.ctx, {
       waitForAttribute: (device, attribute, timeoutMs) => this.waitForAttribute(device, attribute, timeoutMs),
       report: (endpoint, problem) => this.report(endpoint, problem),
@@ -73,15 +96,6 @@ export class RestConnector implements Connector {
     }
     this.server = server;
     this.ctx.log.info(`listening on ${tls ? "https" : "http"}://${s.host}:${server.port} (${routes.length} endpoint(s))`);
-  }
-
-  private readPem(what: string, p: string): Buffer {
-    const full = resolveConfigPath(p, this.ctx.configDir);
-    try {
-      return readFileSync(full);
-    } catch (e) {
-      throw new Error(`cannot read the server ${what} ${full}: ${errorText(e)}`);
-    }
   }
 
   async stop(): Promise<void> {

@@ -3,7 +3,6 @@
 import type { ConnectorDescriptor } from "../../core/connector.ts";
 import type { ConvertedData } from "../../core/model.ts";
 import { RestConfigSchema, type RestConfig } from "./schema.ts";
-import { errorText } from "../../observe/logger.ts";
 
 export const descriptor: ConnectorDescriptor<RestConfig> = {
   type: "rest",
@@ -13,36 +12,10 @@ export const descriptor: ConnectorDescriptor<RestConfig> = {
     const { RestConnector } = await import("./connector.ts");
     return new RestConnector(config, ctx);
   },
-  /** run --check: downlink converters, each mapping's uplink converter and route, the TLS files, as start() builds them. */
+  /** run --check: what start() builds before it listens (downlink converters, each route with its uplink converter, the TLS files), with start()'s own function. */
   async prepare(config, ctx) {
-    const { RestDownlink } = await import("./downlink.ts");
-    const { createRestConverter } = await import("./converter.ts");
-    const { compileRoute } = await import("./routes.ts");
-    const r = config.requestsMapping;
-    await new RestDownlink(r.attributeUpdates, r.serverSideRpc, ctx.configDir, ctx.log).loadConverters();
-    for (const [i, m] of config.mapping.entries()) {
-      try {
-        await createRestConverter(m, ctx.configDir, ctx.log);
-      } catch (e) {
-        ctx.log.error(`mapping[${i}] (${m.endpoint}): converter not loaded, the endpoint answers 500: ${errorText(e)}`);
-      }
-      compileRoute(m.endpoint, m.HTTPMethods, undefined);
-    }
-    for (const rule of r.attributeRequests) compileRoute(rule.endpoint, rule.HTTPMethods, undefined);
-    const s = config.server;
-    if (s.SSL) {
-      if (!s.security?.cert || !s.security.key) throw new Error("server.SSL is true: give server.security.cert and server.security.key (PEM files)");
-      const { resolveConfigPath } = await import("../../common/tls/index.ts");
-      const { accessSync, constants } = await import("node:fs");
-      for (const [what, p] of [["certificate", s.security.cert], ["private key", s.security.key]] as const) {
-        const full = resolveConfigPath(p, ctx.configDir);
-        try {
-          accessSync(full, constants.R_OK);
-        } catch (e) {
-          throw new Error(`cannot read the server ${what} ${full}: ${errorText(e)}`);
-        }
-      }
-    }
+    const { prepareServer, restDownlink } = await import("./connector.ts");
+    await prepareServer(config, ctx, restDownlink(config, ctx));
   },
   async convertSample(config, sample, opts) {
     const { convertSample } = await import("./sample.ts");

@@ -45,6 +45,46 @@ function replyText(result: SnmpResult): string {
   return result !== null && typeof result === "object" ? JSON.stringify(result) : String(result);
 }
 
+/**
+ * The device's `converter` class, which upstream builds for both directions: `convert` for the
+ * polls; `convertDownlink`, when the class has it, for the value of every SET (upstream builds
+ * the downlink side but never calls it, so a class without that method leaves SETs as they are).
+ * Nothing for the built-in converters. start() and `run --check` (the descriptor's prepare) both
+ * load it here, so they behave and log alike.
+ */
+export async function loadDeviceConverter(config: SnmpDevice, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<Pick<DeviceState, "custom" | "downlink">> {
+  const name = config.converter;
+  if (!name || name === BUILT_IN_CONVERTER || name === BUILT_IN_DOWNLINK) return {};
+  const common = { extension: name, connectorType: "snmp", configDir: ctx.configDir, ctorConfig: config, log: ctx.log };
+  let cls: unknown;
+  try {
+    cls = await findConverterClass(name, extensionsDir(ctx.configDir, "snmp"));
+  } catch (e) {
+    // A migrated config may name upstream's Python class (the upstream sample does): keep the
+    // device's data flowing with the built-in conversion rather than losing it.
+    ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
+    return {};
+  }
+  const out: Pick<DeviceState, "custom" | "downlink"> = {};
+  const downlinkOnly = classHas(cls, "convertDownlink") && !classHas(cls, "convert");
+  if (!downlinkOnly) {
+    try {
+      out.custom = await loadCustomUplink({ ...common, where: config.deviceName });
+    } catch (e) {
+      ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
+    }
+  }
+  if (!classHas(cls, "convertDownlink")) return out;
+  try {
+    out.downlink = await loadCustomDownlink({ ...common, method: "convertDownlink" });
+  } catch (e) {
+    // SETs fail with this reason rather than write what the class was meant to change
+    out.downlink = CustomDownlink.unusable(name, errorText(e));
+    ctx.log.error(`${config.deviceName}: the downlink side of converter ${name} cannot be used (${errorText(e)}); its SETs fail until it is fixed`);
+  }
+  return out;
+}
+
 export class SnmpConnector implements Connector {
   private devices: DeviceState[] = [];
   private stopped = false;
@@ -56,48 +96,11 @@ export class SnmpConnector implements Connector {
 
   async start(): Promise<void> {
     for (const config of this.config.devices) {
-      const state: DeviceState = { config, client: new SnmpClient(config), problems: new Map() };
-      const name = config.converter;
-      if (name && name !== BUILT_IN_CONVERTER && name !== BUILT_IN_DOWNLINK) await this.loadConverter(state, name);
+      const state: DeviceState = { config, client: new SnmpClient(config), problems: new Map(), ...(await loadDeviceConverter(config, this.ctx)) };
       this.devices.push(state);
       if (config.attributes.length + config.telemetry.length > 0) void this.pollLoop(state);
     }
     this.ctx.log.info(`polling ${this.devices.length} SNMP agent(s)`);
-  }
-
-  /**
-   * The device's `converter` class, which upstream builds for both directions: `convert` for the
-   * polls; `convertDownlink`, when the class has it, for the value of every SET (upstream builds
-   * the downlink side but never calls it, so a class without that method leaves SETs as they are).
-   */
-  private async loadConverter(state: DeviceState, name: string): Promise<void> {
-    const config = state.config;
-    const common = { extension: name, connectorType: "snmp", configDir: this.ctx.configDir, ctorConfig: config, log: this.ctx.log };
-    let cls: unknown;
-    try {
-      cls = await findConverterClass(name, extensionsDir(this.ctx.configDir, "snmp"));
-    } catch (e) {
-      // A migrated config may name upstream's Python class (the upstream sample does): keep the
-      // device's data flowing with the built-in conversion rather than losing it.
-      this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
-      return;
-    }
-    const downlinkOnly = classHas(cls, "convertDownlink") && !classHas(cls, "convert");
-    if (!downlinkOnly) {
-      try {
-        state.custom = await loadCustomUplink({ ...common, where: config.deviceName });
-      } catch (e) {
-        this.ctx.log.error(`${config.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
-      }
-    }
-    if (!classHas(cls, "convertDownlink")) return;
-    try {
-      state.downlink = await loadCustomDownlink({ ...common, method: "convertDownlink" });
-    } catch (e) {
-      // SETs fail with this reason rather than write what the class was meant to change
-      state.downlink = CustomDownlink.unusable(name, errorText(e));
-      this.ctx.log.error(`${config.deviceName}: the downlink side of converter ${name} cannot be used (${errorText(e)}); its SETs fail until it is fixed`);
-    }
   }
 
   /**

@@ -3,7 +3,6 @@
 import type { ConnectorDescriptor, PollTarget } from "../../core/connector.ts";
 import { SnmpConfigSchema, type SnmpConfig } from "./schema.ts";
 import { isObj, list, text, type Obj } from "../../core/raw-config.ts";
-import { errorText } from "../../observe/logger.ts";
 
 /** SNMP: one target per agent (ip:port). */
 function pollTargets(raw: Obj): PollTarget[] {
@@ -19,18 +18,9 @@ export const descriptor: ConnectorDescriptor<SnmpConfig> = {
     const { SnmpConnector } = await import("./connector.ts");
     return new SnmpConnector(config, ctx);
   },
-  /** run --check: each device's custom uplink converter, as start() loads it (the SNMP sessions are not opened). */
+  /** run --check: each device's converter class (both directions), as start() loads it (the SNMP sessions are not opened). */
   async prepare(config, ctx) {
-    const { BUILT_IN_CONVERTER } = await import("./connector.ts");
-    const { BUILT_IN_INSTEAD, loadCustomUplink } = await import("../../common/converters/custom-uplink.ts");
-    for (const d of config.devices) {
-      const name = d.converter;
-      if (!name || name === BUILT_IN_CONVERTER) continue;
-      try {
-        await loadCustomUplink({ extension: name, connectorType: "snmp", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: d.deviceName });
-      } catch (e) {
-        ctx.log.error(`${d.deviceName}: converter ${name} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
-      }
-    }
+    const { loadDeviceConverter } = await import("./connector.ts");
+    for (const d of config.devices) await loadDeviceConverter(d, ctx);
   },
 };

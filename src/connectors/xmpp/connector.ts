@@ -43,6 +43,26 @@ export function loadDeviceUplink(d: XmppDeviceConfig, ctx: Pick<ConnectorContext
   return loadCustomUplinkOrFallBack({ extension: name, connectorType: "xmpp", configDir: ctx.configDir, ctorConfig: d, log: ctx.log, where: `device ${d.jid}`, hasBuiltInMapping, otherwise: "this device's messages are dropped" });
 }
 
+/**
+ * The session's TLS settings: `server.ca_cert` read (a file that cannot be read stops start()), and
+ * a warning when the server's certificate is not checked. start() and `run --check` (the
+ * descriptor's prepare) both take them from here, so they fail and warn alike.
+ */
+export function sessionTls(s: XmppConfig["server"], ctx: Pick<ConnectorContext, "configDir" | "log">): { ca?: Buffer; rejectUnauthorized: boolean } {
+  let ca: Buffer | undefined;
+  if (s.ca_cert) {
+    const path = resolveConfigPath(s.ca_cert, ctx.configDir);
+    try {
+      ca = readFileSync(path);
+    } catch (e) {
+      throw new Error(`server.ca_cert: cannot read ${path}: ${errorText(e)}; give a PEM file (relative paths start at ${ctx.configDir})`);
+    }
+  }
+  if (!s.verify_certificate && (s.use_ssl || !s.disable_starttls))
+    ctx.log.warn(`server.verify_certificate is false: the session to ${s.host}:${s.port} is encrypted but the server is not authenticated`);
+  return { ca, rejectUnauthorized: s.verify_certificate };
+}
+
 export class XmppConnector implements Connector {
   private readonly byJid = new Map<string, DeviceEntry>();
   /** Device name → the JID and entry that named it (only devices heard from since start). */
@@ -72,17 +92,7 @@ export class XmppConnector implements Connector {
       else if (loaded !== "built-in") entry.custom = loaded;
     }
     const s = this.config.server;
-    let ca: Buffer | undefined;
-    if (s.ca_cert) {
-      const path = resolveConfigPath(s.ca_cert, this.ctx.configDir);
-      try {
-        ca = readFileSync(path);
-      } catch (e) {
-        throw new Error(`server.ca_cert: cannot read ${path}: ${errorText(e)}; give a PEM file (relative paths start at ${this.ctx.configDir})`);
-      }
-    }
-    if (!s.verify_certificate && (s.use_ssl || !s.disable_starttls))
-      this.ctx.log.warn(`server.verify_certificate is false: the session to ${s.host}:${s.port} is encrypted but the server is not authenticated`);
+    const tls = sessionTls(s, this.ctx);
     this.session = new XmppSession(
       {
         jid: s.jid,
@@ -93,7 +103,7 @@ export class XmppConnector implements Connector {
         disableStarttls: s.disable_starttls,
         forceStarttls: s.force_starttls,
         plainWithoutTls: s.unencrypted_plain_auth,
-        tls: { ca, rejectUnauthorized: s.verify_certificate },
+        tls,
         stepTimeoutMs: 10_000,
         keepaliveMs: 60_000,
       },

@@ -11,10 +11,11 @@ export const descriptor: ConnectorDescriptor<XmppConfig> = {
     const { XmppConnector } = await import("./connector.ts");
     return new XmppConnector(config, ctx);
   },
-  /** run --check: each device's custom converter, as start() loads it (built-in converters: in create). */
+  /** run --check: each device's custom converter and the session's TLS settings (ca_cert read), with start()'s own functions (built-in converters: in create). */
   async prepare(config, ctx) {
-    const { loadDeviceUplink } = await import("./connector.ts");
+    const { loadDeviceUplink, sessionTls } = await import("./connector.ts");
     for (const d of config.devices) await loadDeviceUplink(d, ctx);
+    sessionTls(config.server, ctx);
   },
   /** The sample is one message body; `--topic` is the sender's JID (without it: every device entry). */
   async convertSample(config, sample, opts) {
