@@ -3,7 +3,7 @@
 // the `serialport` native addon aborts. Linux/macOS only (needs `stty` on PATH).
 
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, openSync, write } from "node:fs";
+import { closeSync, constants, openSync, writeSync } from "node:fs";
 import type { ByteStream } from "./framed-port.ts";
 
 export interface SerialOptions {
@@ -69,11 +69,49 @@ export class SerialFileStream implements ByteStream {
     }
   }
 
+  private unsent: Uint8Array[] = [];
+
+  /**
+   * Written at once with a direct write(2): a request is a few bytes and the device file's buffer is
+   * empty between requests, so it goes in one call, without the thread-pool hop of an asynchronous
+   * write (part of every request's turnaround). What the buffer cannot take yet (EAGAIN, partial
+   * write) is kept in order and retried shortly.
+   */
   write(data: Uint8Array): void {
     if (this.fd === undefined) return;
-    write(this.fd, data, (e) => {
-      if (e) this.endCb(e);
-    });
+    if (this.unsent.length > 0) {
+      this.unsent.push(data);
+      return;
+    }
+    this.unsent.push(data);
+    this.flush();
+  }
+
+  private flush(): void {
+    const fd = this.fd;
+    if (fd === undefined) {
+      this.unsent = [];
+      return;
+    }
+    while (this.unsent.length > 0) {
+      const head = this.unsent[0]!;
+      let n = 0;
+      try {
+        n = writeSync(fd, head);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") {
+          this.unsent = [];
+          this.endCb(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+      }
+      if (n < head.length) {
+        this.unsent[0] = head.subarray(n);
+        setTimeout(() => this.flush(), 1);
+        return;
+      }
+      this.unsent.shift();
+    }
   }
 
   private release(): void {
