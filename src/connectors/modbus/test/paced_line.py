@@ -6,7 +6,7 @@
 # the figure the Modbus spec uses for RTU); a character is handed to the receiver only when its last
 # bit would have arrived (so the first comes one character time after it was written, not at once).
 #
-# Usage: paced_line.py '{"baudrate": 115200, "bitsPerChar": 11, "duplex": "half"}'
+# Usage: paced_line.py '{"baudrate": 115200, "bitsPerChar": 11, "duplex": "half", "realtime": true}'
 # duplex "half" (default; RS-485 two-wire, the usual Modbus RTU bus): one line for both directions, so
 #   characters of either direction queue behind whatever is on the line.
 # duplex "full" (RS-232 / four-wire RS-485): each direction has its own line.
@@ -14,6 +14,12 @@
 # shifting a byte out when the program writes it; the receiver is an ideal UART (no FIFO trigger level
 # or USB latency timer), so this is the best a real wire could do, never better.
 #
+# realtime (default true): run the relay under SCHED_FIFO when allowed (root / CAP_SYS_NICE), so that
+#   the wire keeps its pace on a loaded machine; the processes under test are left at normal priority.
+#   A wire is not a process competing for the cores: without this, a starved relay delivers late (up to
+#   hundreds of ms at load 10 on 2 cores) and the figure says more about the machine than the master.
+#   The relay sleeps between characters (≈ 20–35 % of a core while the line is busy), and the kernel's
+#   real-time throttling caps it anyway. Whether it got it is in STATS ("realtime").
 # On SIGUSR1 it prints one "STATS {json}" line: bytes and frames each way (a frame = characters
 # separated by less than 3.5 character times, as RTU receivers cut them), the wire-level turnaround of
 # each side (from the end of the other side's last character to the start of its own reply: the
@@ -37,6 +43,13 @@ try:
     ctypes.CDLL(None, use_errno=True).prctl(29, 1000, 0, 0, 0)
 except Exception:  # not Linux: default slack, the line is only a little slower
     pass
+REALTIME = False
+if cfg.get("realtime", True):
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        REALTIME = True
+    except (AttributeError, PermissionError, OSError):
+        pass  # normal priority: STATS says so
 
 
 def openpty_raw():
@@ -138,7 +151,7 @@ def summary(ta):
 def print_stats(*_):
     wall = now() - stats["t0"]
     out = {
-        "baud": BAUD, "bitsPerChar": BITS, "duplex": "half" if HALF else "full", "charUs": round(CHAR * 1e6, 2),
+        "baud": BAUD, "bitsPerChar": BITS, "duplex": "half" if HALF else "full", "realtime": REALTIME, "charUs": round(CHAR * 1e6, 2),
         "seconds": round(wall, 3), "lineBusyPct": round(stats["busy"] / wall * 100, 1) if wall > 0 else 0,
         "masterBytes": master.bytes, "masterFrames": master.frames, "deviceBytes": device.bytes, "deviceFrames": device.frames,
         "masterTurnaround": summary(master.turnarounds), "deviceTurnaround": summary(device.turnarounds),
