@@ -1,0 +1,57 @@
+// The compiled gateway with the upstream modbus_serial.json (9600 baud 8N1) over our paced line
+// (test/paced_line.py) against pymodbus' serial server. A socat pty hands a whole frame over in one
+// read; on the paced line, as on a real wire, the characters of a frame come one at a time, 1.04 ms
+// apart at 9600 baud, so tb-gw's RTU framing (framed-port.ts) has to put every answer together from
+// single-byte reads, and the device has to do the same with tb-gw's requests. No timing is asserted
+// here (figures: bench/modbus-rtu.ts --paced, bench/paced-line.ts).
+
+import { beforeAll, expect, test } from "bun:test";
+import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { startMosquitto } from "../../../test/support/mosquitto.ts";
+import { deviceRpcReply, startPlatformHarness } from "../../../test/support/platform.ts";
+import type { Started } from "../../../test/support/process.ts";
+import { modbusSerialSample, upstreamMain } from "../../../test/support/upstream.ts";
+import { peerWrites, startPacedLine, startPeer, waitForOutput } from "./test/peer.ts";
+
+beforeAll(() => {
+  gatewayBinary(); // built once (a minute) outside the test's own time
+}, 240000);
+
+test("upstream modbus_serial.json through the compiled binary over a paced 9600-baud line: polls, values, RPC write", async () => {
+  const line = await startPacedLine({ baudrate: 9600, bitsPerChar: 10 });
+  const started: Started[] = [line.proc];
+  const platform = await startMosquitto();
+  const harness = await startPlatformHarness(platform.url);
+  let gw: Started | undefined;
+  try {
+    // modbus_serial.json: ir 1, 2 = temperature, humidity; ir 3..4 = the "16int" attribute
+    const peer = await startPeer({ transport: "serial", framer: "rtu", port: line.device, baudrate: 9600, units: [1], ir: { 1: 23, 2: 61, 3: 7, 4: 8 } });
+    started.push(peer);
+    const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "modbus", name: "Modbus RTU", configuration: "modbus_serial.json" }]), {
+      "modbus_serial.json": modbusSerialSample(line.line, 500),
+    });
+    gw = await startGatewayFrom("binary", files.configPath);
+    const readings = () => harness.telemetry().filter((r) => r.device === "Modbus Temperature Sensor");
+    // Several polls: each answer was put together from characters delivered one by one.
+    await harness.waitFor(() => readings().filter((r) => r.key === "temperature").length >= 3, 30000, "three polls' telemetry");
+    expect(Object.fromEntries(readings().map((r) => [r.key, r.value]))).toEqual({ temperature: 23, humidity: 61 });
+
+    const mark = peer.output().length;
+    await harness.sendDeviceRpc("Modbus Temperature Sensor", 21, "setValue", true);
+    expect((await harness.waitFor((h) => deviceRpcReply(h, 21), 15000, "setValue reply")).body.data).toEqual({ value: true });
+    await waitForOutput(peer, (o) => peerWrites(o.slice(mark)).length > 0, 10000, "the serial write");
+    expect(peerWrites(peer.output().slice(mark))).toEqual([{ unit: 1, table: "co", address: 31, values: [1] }]);
+
+    // The exchange really went through the relay's pacing (not around it).
+    const wire = await line.stats();
+    expect(wire.masterFrames).toBeGreaterThanOrEqual(4);
+    expect(wire.deviceFrames).toBeGreaterThanOrEqual(4);
+    expect(wire.deviceBytes).toBeGreaterThan(wire.masterFrames * 5);
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    await gw?.stop();
+    await harness.close().catch(() => undefined);
+    await platform.dispose();
+    for (const p of started.reverse()) await p.stop();
+  }
+}, 90000);
