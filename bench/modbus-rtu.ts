@@ -75,7 +75,11 @@ try {
   const units = Array.from({ length: Math.max(1, POLL_SLAVES) }, (_, i) => i + 1);
   const peer = await startPeer({ transport: "serial", framer: "rtu", port: device, baudrate: BAUD, units, hr });
   started.push(peer);
-  const slave = (extra: object) => ({ deviceName: "rtu", type: "serial", port: master, method: "rtu", unitId: 1, baudrate: BAUD, parity: "N", timeout: 1, retries: 0, ...extra });
+  // The gateway's line settings match the paced characters (8N2 for 11 bits, so its 3.5-character
+  // inter-frame silence is the one the ceiling counts; 8E1 would be the same length, but a pty drops
+  // parity and then refuses it when the port is opened again).
+  const stopbits = BITS === 11 ? 2 : 1;
+  const slave = (extra: object) => ({ deviceName: "rtu", type: "serial", port: master, method: "rtu", unitId: 1, baudrate: BAUD, parity: "N", stopbits, timeout: 1, retries: 0, ...extra });
   const common = { line: paced ? `paced ${BAUD} baud, ${BITS} bits/char, ${duplex} duplex` : "socat pty (unpaced)", baud: BAUD };
 
   /** Figures over a measuring window: this process's CPU, the peer's, the line's own report. */

@@ -2,8 +2,9 @@
 // (test/paced_line.py) against pymodbus' serial server. A socat pty hands a whole frame over in one
 // read; on the paced line, as on a real wire, the characters of a frame come one at a time, 1.04 ms
 // apart at 9600 baud, so tb-gw's RTU framing (framed-port.ts) has to put every answer together from
-// single-byte reads, and the device has to do the same with tb-gw's requests. No timing is asserted
-// here (figures: bench/modbus-rtu.ts --paced, bench/paced-line.ts).
+// single-byte reads, and the device has to do the same with tb-gw's requests. Also checked: tb-gw
+// leaves RTU's 3.5-character silence before each request. No speed is asserted here (figures:
+// bench/modbus-rtu.ts --paced, bench/paced-line.ts).
 
 import { beforeAll, expect, test } from "bun:test";
 import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
@@ -11,7 +12,13 @@ import { startMosquitto } from "../../../test/support/mosquitto.ts";
 import { deviceRpcReply, startPlatformHarness } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { modbusSerialSample, upstreamMain } from "../../../test/support/upstream.ts";
+import { recordingContext } from "../../../test/support/context.ts";
+import { setStderrLogging } from "../../observe/logger.ts";
+import { ModbusConnector } from "./connector.ts";
+import { ModbusConfigSchema } from "./schema.ts";
 import { peerWrites, startPacedLine, startPeer, waitForOutput } from "./test/peer.ts";
+
+setStderrLogging(false);
 
 beforeAll(() => {
   gatewayBinary(); // built once (a minute) outside the test's own time
@@ -47,6 +54,7 @@ test("upstream modbus_serial.json through the compiled binary over a paced 9600-
     expect(wire.masterFrames).toBeGreaterThanOrEqual(4);
     expect(wire.deviceFrames).toBeGreaterThanOrEqual(4);
     expect(wire.deviceBytes).toBeGreaterThan(wire.masterFrames * 5);
+    expect(wire.requestsSoonerThan3_5Chars).toBe(0);
     expect(gw.proc.exitCode).toBeNull();
   } finally {
     await gw?.stop();
@@ -55,3 +63,38 @@ test("upstream modbus_serial.json through the compiled binary over a paced 9600-
     for (const p of started.reverse()) await p.stop();
   }
 }, 90000);
+
+test("three slaves on one paced bus polled back to back: every request waits RTU's 3.5-character silence after the answer before it", async () => {
+  // 9600 baud 8N1: a 2-register read is 17 characters (17.7 ms) and 3.5 characters are 3.6 ms;
+  // three slaves every 20 ms keep the bus busy, so each request is ready the moment an answer ends.
+  const line = await startPacedLine({ baudrate: 9600, bitsPerChar: 10 });
+  const started: Started[] = [line.proc];
+  const ctx = recordingContext({ type: "modbus" });
+  const conn = new ModbusConnector(
+    ModbusConfigSchema.parse({
+      master: {
+        slaves: [1, 2, 3].map((unitId) => ({
+          deviceName: `bus-${unitId}`, type: "serial", port: line.line, method: "rtu", unitId, baudrate: 9600, parity: "N", stopbits: 1,
+          pollPeriod: 20, timeout: 1, retries: 0, byteOrder: "BIG", wordOrder: "BIG",
+          timeseries: [{ tag: "v", type: "32uint", functionCode: 3, objectsCount: 2, address: 0 }],
+        })),
+      },
+    }),
+    ctx,
+  );
+  try {
+    started.push(await startPeer({ transport: "serial", framer: "rtu", port: line.device, baudrate: 9600, units: [1, 2, 3], hr: { 0: 1, 1: 2 } }));
+    await conn.start();
+    line.resetStats();
+    await ctx.waitFor((s) => new Set(s.slice(-30).map((d) => d.deviceName)).size === 3 && s.length >= 40, 30000, "40 polls of the three slaves");
+    const wire = await line.stats();
+    expect(ctx.sent.at(-1)!.telemetry![0]!.values).toEqual({ v: 65538 });
+    expect(wire.masterTurnaround?.n ?? 0).toBeGreaterThanOrEqual(20);
+    // Not a timing bound that load can break: the gateway counts the silence from when it got the
+    // answer's last character, which is never before the line delivered it.
+    expect(wire.requestsSoonerThan3_5Chars).toBe(0);
+  } finally {
+    await conn.stop();
+    for (const p of started.reverse()) await p.stop();
+  }
+}, 60000);

@@ -32,10 +32,16 @@ export class SerialFileStream implements ByteStream {
   private dataCb: (d: Uint8Array) => void = () => {};
   private endCb: (e?: Error) => void = () => {};
 
+  /** 3.5 characters of start, data, parity and stop bits at the line's baud rate. */
+  readonly interFrameSilenceMs: number;
+
   constructor(
     readonly path: string,
     private readonly opts: SerialOptions,
-  ) {}
+  ) {
+    const bitsPerChar = 1 + opts.bytesize + (opts.parity === "N" ? 0 : 1) + opts.stopbits;
+    this.interFrameSilenceMs = (3.5 * bitsPerChar * 1000) / opts.baudrate;
+  }
 
   async open(): Promise<void> {
     const r = spawnSync("stty", sttyArgs(this.path, this.opts), { encoding: "utf-8" });
