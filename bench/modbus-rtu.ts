@@ -17,13 +17,15 @@
 //     than the 87/s a 115200 line carries, so the bus stays busy and polls queue on the link as on a
 //     real saturated RS-485 bus: polls/s against the line's ceiling (or against what was asked for,
 //     if that is lower).
+//  3. `--whole source|<path of tb-gw>`: the same bus polled by the whole gateway (`tb-gw run` with
+//     memory storage, Mosquitto as the platform), polls counted at the platform, the gateway's CPU.
 // Ceiling of a read of R registers: request 8 bytes (unit, FC, address, count, CRC), answer 5 + 2 R,
 // and a 3.5-character silence after each frame, each character `--bits` bit times. R = 10 at 115200,
 // 11 bits: (8 + 25 + 2 × 3.5) × 11 = 440 bit times = 3.82 ms → 262 reads/s. (The spec recommends a
 // fixed 1.75 ms silence above 19200 baud instead of 3.5 characters; the ceiling here uses 3.5
 // characters, the stricter figure.)
 // Usage: bun bench/modbus-rtu.ts [--paced 115200] [--seconds 10] [--regs 10] [--bits 11] [--duplex half|full]
-//   [--poll-slaves 10] [--poll-regs 50] [--poll-ms 100]
+//   [--poll-slaves 10] [--poll-regs 50] [--poll-ms 100] [--whole source|dist/tb-gw]
 // Prints one JSON line per workload.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -37,8 +39,11 @@ import { ModbusConfigSchema } from "../src/connectors/modbus/schema.ts";
 import { startPacedLine, startPeer, startPtyPair, type PacedLine } from "../src/connectors/modbus/test/peer.ts";
 import { recordingContext } from "../test/support/context.ts";
 import type { Started } from "../test/support/process.ts";
+import { mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
+import { startMosquitto } from "../test/support/mosquitto.ts";
 import { cpuSeconds } from "./proc.ts";
-import { option } from "./support.ts";
+import { benchStorage } from "./storage-config.ts";
+import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 
 const paced = option("paced", "");
 const BAUD = Number(paced || 115200);
@@ -49,6 +54,8 @@ const duplex = option("duplex", "half") as "half" | "full";
 const POLL_SLAVES = Number(option("poll-slaves", "10"));
 const POLL_REGS = Number(option("poll-regs", "50"));
 const POLL_MS = Number(option("poll-ms", "100"));
+/** `--whole source` or `--whole <tb-gw binary>`: also poll the bus with the whole gateway */
+const WHOLE = option("whole", "");
 setStderrLogging(process.env.BENCH_VERBOSE === "1");
 
 /** Bit times one read of `regs` registers takes on the wire, gaps included. */
@@ -80,6 +87,17 @@ try {
   // parity and then refuses it when the port is opened again).
   const stopbits = BITS === 11 ? 2 : 1;
   const slave = (extra: object) => ({ deviceName: "rtu", type: "serial", port: master, method: "rtu", unitId: 1, baudrate: BAUD, parity: "N", stopbits, timeout: 1, retries: 0, ...extra });
+  const pollSlaves = () => Array.from({ length: POLL_SLAVES }, (_, i) => slave({
+    deviceName: `rtu-${i + 1}`, unitId: i + 1, pollPeriod: POLL_MS, byteOrder: "BIG", wordOrder: "BIG",
+    timeseries: Array.from({ length: POLL_REGS }, (_, r) => ({ tag: `r${r}`, type: "16uint", functionCode: 3, objectsCount: 1, address: r })),
+  }));
+  /** One poll = ceil(M / 125) reads; the line's ceiling for those reads, all slaves sharing it. */
+  const pollCeiling = () => {
+    const reads: number[] = [];
+    for (let left = POLL_REGS; left > 0; left -= 125) reads.push(Math.min(125, left));
+    const pollBits = reads.reduce((sum, r) => sum + bitsPerRead(r), 0);
+    return { reads, pollBits, ceilingPolls: BAUD / pollBits };
+  };
   const common = { line: paced ? `paced ${BAUD} baud, ${BITS} bits/char, ${duplex} duplex` : "socat pty (unpaced)", baud: BAUD };
 
   /** Figures over a measuring window: this process's CPU, the peer's, the line's own report. */
@@ -147,14 +165,7 @@ try {
       }
       return "SUCCESS";
     };
-    const cfg = ModbusConfigSchema.parse({
-      master: {
-        slaves: Array.from({ length: POLL_SLAVES }, (_, i) => slave({
-          deviceName: `rtu-${i + 1}`, unitId: i + 1, pollPeriod: POLL_MS, byteOrder: "BIG", wordOrder: "BIG",
-          timeseries: Array.from({ length: POLL_REGS }, (_, r) => ({ tag: `r${r}`, type: "16uint", functionCode: 3, objectsCount: 1, address: r })),
-        })),
-      },
-    });
+    const cfg = ModbusConfigSchema.parse({ master: { slaves: pollSlaves() } });
     const conn = new ModbusConnector(cfg, ctx);
     try {
       await conn.start();
@@ -165,11 +176,7 @@ try {
       await Bun.sleep(seconds * 1000);
       measuring = false;
       const w = await end();
-      // One poll = ceil(M / 125) reads; the line's ceiling for those reads, all slaves sharing it.
-      const reads: number[] = [];
-      for (let left = POLL_REGS; left > 0; left -= 125) reads.push(Math.min(125, left));
-      const pollBits = reads.reduce((s, r) => s + bitsPerRead(r), 0);
-      const ceilingPolls = BAUD / pollBits;
+      const { reads, pollBits, ceilingPolls } = pollCeiling();
       const asked = (POLL_SLAVES * 1000) / POLL_MS;
       const polls = messages / w.wall;
       console.log(JSON.stringify({
@@ -179,6 +186,53 @@ try {
       }));
     } finally {
       await conn.stop();
+    }
+  }
+  // 3. the same bus polled by the whole gateway (`tb-gw run`, from source or a compiled binary):
+  //    Mosquitto as the platform, every telemetry message counted there, the gateway's own CPU.
+  if (WHOLE && POLL_SLAVES > 0 && POLL_REGS > 0) {
+    const platform = await startMosquitto();
+    let counter: PlatformCounter | undefined;
+    let gw: Started | undefined;
+    try {
+      let polls = 0, points = 0, measuring = false;
+      counter = await countPlatform<Record<string, number>>(platform.url, "bench-platform", (body) => {
+        if (!measuring) return;
+        for (const entries of Object.values(body)) for (const e of entries) {
+          polls++;
+          for (const _ in e.values) points++;
+        }
+      });
+      const connector = { master: { slaves: pollSlaves() } };
+      const files = writeGatewayConfig(mainConfig(platform.port, benchStorage("memory"), [{ name: "Modbus RTU", type: "modbus", configuration: "modbus.json" }], { statistics: { enable: false } }), { "modbus.json": connector });
+      gw = await startBenchGateway(files.configPath, { binary: WHOLE === "source" ? "" : WHOLE, env: { TB_GW_LOG_LEVEL: "WARNING" } });
+      await Bun.sleep(3000);
+      const pid = gw.proc.pid!;
+      line?.resetStats();
+      const cpu0 = cpuSeconds(pid), peer0 = cpuSeconds(peer.proc.pid!), relay0 = line ? cpuSeconds(line.proc.proc.pid!) : 0, t0 = performance.now();
+      measuring = true;
+      await Bun.sleep(seconds * 1000);
+      measuring = false;
+      const wall = (performance.now() - t0) / 1000;
+      const wire = line ? await line.stats() : undefined;
+      const { ceilingPolls, pollBits, reads } = pollCeiling();
+      const asked = (POLL_SLAVES * 1000) / POLL_MS;
+      console.log(JSON.stringify({
+        workload: "gateway polling", from: WHOLE === "source" ? "source" : "binary", ...common, slaves: POLL_SLAVES, keysPerSlave: POLL_REGS, readsPerPoll: reads.length,
+        pollPeriodMs: POLL_MS, askedPollsPerS: round(asked), bitTimesPerPoll: pollBits, ceilingPollsPerS: round(ceilingPolls), pollsPerS: round(polls / wall),
+        datapointsPerS: round(points / wall), ofCeilingPct: round((polls / wall / Math.min(asked, ceilingPolls)) * 100),
+        gatewayCpuPct: round(((cpuSeconds(pid) - cpu0) / wall) * 100), peerCpuPct: round(((cpuSeconds(peer.proc.pid!) - peer0) / wall) * 100),
+        ...(line && wire ? {
+          relayCpuPct: round(((cpuSeconds(line.proc.proc.pid!) - relay0) / wall) * 100), lineBusyPct: wire.lineBusyPct,
+          gatewayTurnaroundUs: wire.masterTurnaround, peerTurnaroundUs: wire.deviceTurnaround, requestsSoonerThan3_5Chars: wire.requestsSoonerThan3_5Chars,
+          relayLateMeanUs: wire.deliveryLateMeanUs, relayLateMaxUs: wire.deliveryLateMaxUs,
+        } : {}),
+        loadavg: await loadavg(),
+      }));
+    } finally {
+      await gw?.stop();
+      await counter?.close();
+      await platform.dispose();
     }
   }
 } finally {
