@@ -22,8 +22,12 @@ const BITS = Number(option("bits", "11"));
 const N = Number(option("bytes", String(Math.round((2 * BAUD) / BITS)))); // ~2 s of line time
 const PINGS = Number(option("pings", "500"));
 const CHAR_MS = (BITS / BAUD) * 1000;
-/** Over a long burst the line must take its nominal time within this (slower side: scheduling). */
-const TOLERANCE = 0.02;
+/**
+ * Over a long burst the line must take its nominal time within this, on the slow side only. The
+ * relay runs real-time, but this reader does not: at load 7 on 2 cores its last read came up to
+ * 64 ms (3 %) late while the relay itself was on time.
+ */
+const TOLERANCE = 0.05;
 
 const loadavg = async () => (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
 const serial = { baudrate: BAUD, bytesize: 8, parity: "N" as const, stopbits: 1 };
