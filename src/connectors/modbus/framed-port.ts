@@ -19,7 +19,14 @@ export interface ByteStream {
    * no line timing (TCP, in-process).
    */
   readonly interFrameSilenceMs?: number;
+  /** Wake the reader only once `n` bytes are waiting (a hint: fewer wake-ups on a serial port). */
+  wakeAfter?(n: number): void;
+  /** Drop input received but not read yet. */
+  discardInput?(): void;
 }
+
+/** The shortest RTU answer (an exception: unit, function | 0x80, code, CRC). */
+const SHORTEST_RTU_ANSWER = 5;
 
 /** Longest inter-frame wait done by blocking the thread (precise to ~0.1 ms); longer ones use a timer. */
 const BLOCKING_WAIT_MAX_MS = 1;
@@ -128,7 +135,20 @@ export class FramedPort extends EventEmitter {
 
   private send(out: Uint8Array): void {
     this.echoToSkip = this.handleLocalEcho ? out.length : 0;
+    if (this.framing === "rtu") {
+      // Whatever is still unread belongs to an earlier exchange (a late or broken answer); the
+      // reader is woken first when the shortest possible answer is in (see wakeForRest).
+      this.stream.discardInput?.();
+      this.stream.wakeAfter?.(this.echoToSkip + SHORTEST_RTU_ANSWER);
+    }
     this.stream.write(out);
+  }
+
+  /** Once the answer's length is known, wake the reader only when all of it can be there. */
+  private wakeForRest(): void {
+    if (!this.stream.wakeAfter || this.buf.length === 0) return;
+    const len = rtuResponseLength(this.buf);
+    this.stream.wakeAfter(this.echoToSkip + Math.max(1, (len || SHORTEST_RTU_ANSWER) - this.buf.length));
   }
 
   private receive(d: Uint8Array): void {
@@ -141,7 +161,10 @@ export class FramedPort extends EventEmitter {
     }
     this.buf = Buffer.concat([this.buf, data]);
     if (this.framing === "ascii") this.cutAscii();
-    else this.cutRtu();
+    else {
+      this.cutRtu();
+      this.wakeForRest();
+    }
   }
 
   private cutRtu(): void {

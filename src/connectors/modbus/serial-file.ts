@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import type { ByteStream } from "./framed-port.ts";
+import { TtyWake } from "./tty-wake.ts";
 
 export interface SerialOptions {
   baudrate: number;
@@ -28,6 +29,7 @@ export function sttyArgs(path: string, o: SerialOptions): string[] {
 
 export class SerialFileStream implements ByteStream {
   private fd?: number;
+  private wake?: TtyWake;
   private reader?: { cancel(): Promise<void> };
   private dataCb: (d: Uint8Array) => void = () => {};
   private endCb: (e?: Error) => void = () => {};
@@ -52,6 +54,7 @@ export class SerialFileStream implements ByteStream {
     if (r.status !== 0 && !partial) throw new Error(`cannot configure ${this.path}: ${(r.stderr || "").trim() || `stty exit ${r.status}`}`);
     const fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
     this.fd = fd;
+    this.wake = new TtyWake(fd);
     const reader = Bun.file(fd).stream().getReader();
     this.reader = reader;
     void this.pump(fd, reader);
@@ -120,9 +123,18 @@ export class SerialFileStream implements ByteStream {
     }
   }
 
+  wakeAfter(n: number): void {
+    if (this.fd !== undefined) this.wake?.after(n);
+  }
+
+  discardInput(): void {
+    if (this.fd !== undefined) this.wake?.discardInput();
+  }
+
   private release(): void {
     const fd = this.fd;
     this.fd = undefined;
+    this.wake = undefined;
     const reader = this.reader;
     this.reader = undefined;
     reader?.cancel().catch(() => {});
