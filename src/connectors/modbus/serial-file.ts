@@ -135,6 +135,7 @@ export class SerialFileStream implements ByteStream {
     const fd = this.fd;
     this.fd = undefined;
     this.wake = undefined;
+    this.unsent = []; // not for a reopened port
     const reader = this.reader;
     this.reader = undefined;
     reader?.cancel().catch(() => {});
