@@ -98,3 +98,30 @@ test("three slaves on one paced bus polled back to back: every request waits RTU
     for (const p of started.reverse()) await p.stop();
   }
 }, 60000);
+
+test("an adapter that echoes what the gateway sends (handleLocalEcho): the echo is skipped, every answer still read", async () => {
+  const line = await startPacedLine({ baudrate: 19200, bitsPerChar: 10, echo: true });
+  const started: Started[] = [line.proc];
+  const ctx = recordingContext({ type: "modbus" });
+  const conn = new ModbusConnector(
+    ModbusConfigSchema.parse({
+      master: {
+        slaves: [1, 2].map((unitId) => ({
+          deviceName: `echo-${unitId}`, type: "serial", port: line.line, method: "rtu", unitId, baudrate: 19200, parity: "N", stopbits: 1,
+          handleLocalEcho: true, pollPeriod: 50, timeout: 1, retries: 0, byteOrder: "BIG", wordOrder: "BIG",
+          timeseries: [{ tag: "v", type: "16uint", functionCode: 3, objectsCount: 1, address: 0 }, { tag: "w", type: "16uint", functionCode: 4, objectsCount: 1, address: 5 }],
+        })),
+      },
+    }),
+    ctx,
+  );
+  try {
+    started.push(await startPeer({ transport: "serial", framer: "rtu", port: line.device, baudrate: 19200, units: [1, 2], hr: { 0: 4321 }, ir: { 5: 77 } }));
+    await conn.start();
+    await ctx.waitFor((s) => s.filter((d) => d.deviceName === "echo-2").length >= 10, 30000, "ten polls of the second slave");
+    for (const d of ctx.sent) expect(d.telemetry![0]!.values).toEqual({ v: 4321, w: 77 });
+  } finally {
+    await conn.stop();
+    for (const p of started.reverse()) await p.stop();
+  }
+}, 60000);

@@ -14,6 +14,8 @@
 # shifting a byte out when the program writes it; the receiver is an ideal UART (no FIFO trigger level
 # or USB latency timer), so this is the best a real wire could do, never better.
 #
+# echo (default false): the master also receives its own characters as they go out, as an RS-485
+#   adapter whose receiver stays on while it transmits (tb-gw's `handleLocalEcho`).
 # realtime (default true): run the relay under SCHED_FIFO when allowed (root / CAP_SYS_NICE), so that
 #   the wire keeps its pace on a loaded machine; the processes under test are left at normal priority.
 #   A wire is not a process competing for the cores: without this, a starved relay delivers late (up to
@@ -34,6 +36,7 @@ cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 BAUD = int(cfg.get("baudrate", 115200))
 BITS = int(cfg.get("bitsPerChar", 11))
 HALF = cfg.get("duplex", "half") == "half"
+ECHO = bool(cfg.get("echo", False))
 CHAR = BITS / BAUD  # seconds per character
 GAP = 3.5 * CHAR
 
@@ -129,6 +132,8 @@ def release(d, t):
         stats["lateMax"] = max(stats["lateMax"], late)
         try:
             os.write(d.dst, data[sent:due])
+            if ECHO and d is master:
+                os.write(d.src, data[sent:due])
         except BlockingIOError:
             d.blocked = True  # receiver's pty full: retried once it drains (only ever later)
             return

@@ -136,7 +136,7 @@ export interface PacedLine {
  * Our paced serial line (paced_line.py): two ptys carrying bytes no faster than `baudrate` allows at
  * `bitsPerChar` bit times per character, half duplex (RS-485) unless told otherwise.
  */
-export async function startPacedLine(opts: { baudrate: number; bitsPerChar: number; duplex?: "half" | "full"; realtime?: boolean }): Promise<PacedLine> {
+export async function startPacedLine(opts: { baudrate: number; bitsPerChar: number; duplex?: "half" | "full"; realtime?: boolean; echo?: boolean }): Promise<PacedLine> {
   const proc = await startProcess("/usr/bin/python3", [PACED_LINE_SCRIPT, JSON.stringify(opts)], { ready: /^LINE \S+ DEVICE \S+$/m, timeoutMs: 10000 });
   const [, line, device] = /^LINE (\S+) DEVICE (\S+)$/m.exec(proc.output())!;
   const statsLines = () => proc.output().match(/^STATS .*$/gm) ?? [];
