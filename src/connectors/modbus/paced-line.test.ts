@@ -13,7 +13,7 @@ import { deviceRpcReply, startPlatformHarness } from "../../../test/support/plat
 import type { Started } from "../../../test/support/process.ts";
 import { modbusSerialSample, upstreamMain } from "../../../test/support/upstream.ts";
 import { recordingContext } from "../../../test/support/context.ts";
-import { setStderrLogging } from "../../observe/logger.ts";
+import { addLogSink, setStderrLogging } from "../../observe/logger.ts";
 import { ModbusConnector } from "./connector.ts";
 import { ModbusConfigSchema } from "./schema.ts";
 import { peerWrites, startPacedLine, startPeer, waitForOutput } from "./test/peer.ts";
@@ -121,6 +121,43 @@ test("an adapter that echoes what the gateway sends (handleLocalEcho): the echo 
     await ctx.waitFor((s) => s.filter((d) => d.deviceName === "echo-2").length >= 10, 30000, "ten polls of the second slave");
     for (const d of ctx.sent) expect(d.telemetry![0]!.values).toEqual({ v: 4321, w: 77 });
   } finally {
+    await conn.stop();
+    for (const p of started.reverse()) await p.stop();
+  }
+}, 60000);
+
+test("a Modbus exception answer (5 bytes, the shortest) is read as one on a paced line; the slave's other keys keep coming", async () => {
+  // The reader is first woken when 5 bytes are in, exactly an exception's length: it must not wait for more.
+  const line = await startPacedLine({ baudrate: 19200, bitsPerChar: 10 });
+  const started: Started[] = [line.proc];
+  const ctx = recordingContext({ type: "modbus" });
+  const errors: string[] = [];
+  const removeSink = addLogSink((r) => r.level === "ERROR" && errors.push(r.message));
+  const conn = new ModbusConnector(
+    ModbusConfigSchema.parse({
+      master: {
+        slaves: [{
+          deviceName: "partial", type: "serial", port: line.line, method: "rtu", unitId: 1, baudrate: 19200, parity: "N", stopbits: 1,
+          pollPeriod: 100, timeout: 1, retries: 0, byteOrder: "BIG",
+          timeseries: [
+            { tag: "good", type: "16int", functionCode: 4, objectsCount: 1, address: 5 },
+            { tag: "bad", type: "16int", functionCode: 4, objectsCount: 1, address: 20000 },
+          ],
+        }],
+      },
+    }),
+    ctx,
+  );
+  try {
+    started.push(await startPeer({ transport: "serial", framer: "rtu", port: line.device, baudrate: 19200, units: [1], ir: { 5: 77 } }));
+    await conn.start();
+    await ctx.waitFor((s) => s.length >= 3, 15000, "three polls");
+    for (const d of ctx.sent) expect(d.telemetry![0]!.values).toEqual({ good: 77 });
+    // The device's answer was read as an exception (not left waiting for more bytes until a timeout).
+    expect(errors.some((e) => /bad/.test(e) && /exception|illegal/i.test(e))).toBe(true);
+    expect(errors.some((e) => /timed out/i.test(e))).toBe(false);
+  } finally {
+    removeSink();
     await conn.stop();
     for (const p of started.reverse()) await p.stop();
   }
