@@ -14,7 +14,23 @@ export interface ByteStream {
   onData(cb: (data: Uint8Array) => void): void;
   /** Called once when the stream ends on its own (device removed, peer closed). */
   onEnd(cb: (err?: Error) => void): void;
+  /**
+   * Silence (ms) a real line needs between frames (RTU's 3.5 characters); absent where there is
+   * no line timing (TCP, in-process).
+   */
+  readonly interFrameSilenceMs?: number;
+  /** Wake the reader only once `n` bytes are waiting (a hint: fewer wake-ups on a serial port). */
+  wakeAfter?(n: number): void;
+  /** Drop input received but not read yet. */
+  discardInput?(): void;
 }
+
+/** The shortest RTU answer (an exception: unit, function | 0x80, code, CRC). */
+const SHORTEST_RTU_ANSWER = 5;
+
+/** Longest inter-frame wait done by blocking the thread (precise to ~0.1 ms); longer ones use a timer. */
+const BLOCKING_WAIT_MAX_MS = 1;
+const waitCell = new Int32Array(new SharedArrayBuffer(4));
 
 export type Framing = "rtu" | "ascii";
 
@@ -49,6 +65,8 @@ export class FramedPort extends EventEmitter {
   _transactionIdWrite = 1;
   private buf = Buffer.alloc(0);
   private echoToSkip = 0;
+  /** When the last byte from the line arrived (performance.now()), for the inter-frame silence. */
+  private lastReceivedAt = -Infinity;
 
   constructor(
     private readonly stream: ByteStream,
@@ -88,7 +106,15 @@ export class FramedPort extends EventEmitter {
     this.close();
   }
 
-  /** `frame` is a complete RTU frame (with CRC) from modbus-serial. */
+  /**
+   * `frame` is a complete RTU frame (with CRC) from modbus-serial. On a serial line it goes out only
+   * after the line has been silent for 3.5 characters since the last byte received (RTU's frame
+   * separation: a slave that has just answered may take a request that follows sooner as part of
+   * its own frame, or drop it). The gateway is usually ready sooner than that (~0.15–0.2 ms after an
+   * answer at 115200 baud, where 3.5 characters are 0.30–0.33 ms), so the rest is waited: up to 1 ms
+   * by blocking the thread (a timer cannot wait less than ~1 ms here, which would cost a fast line
+   * a quarter of its reads), longer (slow lines) with a timer.
+   */
   write(frame: Buffer): void {
     this.buf = Buffer.alloc(0);
     let out: Uint8Array = frame;
@@ -97,11 +123,36 @@ export class FramedPort extends EventEmitter {
       const hex = Buffer.from([...body, lrc(body)]).toString("hex").toUpperCase();
       out = Buffer.from(`:${hex}\r\n`, "latin1");
     }
+    const silence = this.framing === "rtu" ? (this.stream.interFrameSilenceMs ?? 0) : 0;
+    const wait = silence - (performance.now() - this.lastReceivedAt);
+    if (wait <= 0) return this.send(out);
+    if (wait <= BLOCKING_WAIT_MAX_MS) {
+      Atomics.wait(waitCell, 0, 0, wait);
+      return this.send(out);
+    }
+    setTimeout(() => this.isOpen && this.send(out), Math.ceil(wait)); // whole ms: a fraction is cut off, firing early
+  }
+
+  private send(out: Uint8Array): void {
     this.echoToSkip = this.handleLocalEcho ? out.length : 0;
+    if (this.framing === "rtu") {
+      // Whatever is still unread belongs to an earlier exchange (a late or broken answer); the
+      // reader is woken first when the shortest possible answer is in (see wakeForRest).
+      this.stream.discardInput?.();
+      this.stream.wakeAfter?.(this.echoToSkip + SHORTEST_RTU_ANSWER);
+    }
     this.stream.write(out);
   }
 
+  /** Once the answer's length is known, wake the reader only when all of it can be there. */
+  private wakeForRest(): void {
+    if (!this.stream.wakeAfter || this.buf.length === 0) return;
+    const len = rtuResponseLength(this.buf);
+    this.stream.wakeAfter(this.echoToSkip + Math.max(1, (len || SHORTEST_RTU_ANSWER) - this.buf.length));
+  }
+
   private receive(d: Uint8Array): void {
+    this.lastReceivedAt = performance.now();
     let data = Buffer.from(d);
     if (this.echoToSkip > 0) {
       const skip = Math.min(this.echoToSkip, data.length);
@@ -110,7 +161,10 @@ export class FramedPort extends EventEmitter {
     }
     this.buf = Buffer.concat([this.buf, data]);
     if (this.framing === "ascii") this.cutAscii();
-    else this.cutRtu();
+    else {
+      this.cutRtu();
+      this.wakeForRest();
+    }
   }
 
   private cutRtu(): void {

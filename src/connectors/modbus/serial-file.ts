@@ -3,8 +3,9 @@
 // the `serialport` native addon aborts. Linux/macOS only (needs `stty` on PATH).
 
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, openSync, write } from "node:fs";
+import { closeSync, constants, openSync, writeSync } from "node:fs";
 import type { ByteStream } from "./framed-port.ts";
+import { TtyWake } from "./tty-wake.ts";
 
 export interface SerialOptions {
   baudrate: number;
@@ -28,14 +29,21 @@ export function sttyArgs(path: string, o: SerialOptions): string[] {
 
 export class SerialFileStream implements ByteStream {
   private fd?: number;
+  private wake?: TtyWake;
   private reader?: { cancel(): Promise<void> };
   private dataCb: (d: Uint8Array) => void = () => {};
   private endCb: (e?: Error) => void = () => {};
 
+  /** 3.5 characters of start, data, parity and stop bits at the line's baud rate. */
+  readonly interFrameSilenceMs: number;
+
   constructor(
     readonly path: string,
     private readonly opts: SerialOptions,
-  ) {}
+  ) {
+    const bitsPerChar = 1 + opts.bytesize + (opts.parity === "N" ? 0 : 1) + opts.stopbits;
+    this.interFrameSilenceMs = (3.5 * bitsPerChar * 1000) / opts.baudrate;
+  }
 
   async open(): Promise<void> {
     const r = spawnSync("stty", sttyArgs(this.path, this.opts), { encoding: "utf-8" });
@@ -46,6 +54,7 @@ export class SerialFileStream implements ByteStream {
     if (r.status !== 0 && !partial) throw new Error(`cannot configure ${this.path}: ${(r.stderr || "").trim() || `stty exit ${r.status}`}`);
     const fd = openSync(this.path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
     this.fd = fd;
+    this.wake = new TtyWake(fd);
     const reader = Bun.file(fd).stream().getReader();
     this.reader = reader;
     void this.pump(fd, reader);
@@ -69,16 +78,64 @@ export class SerialFileStream implements ByteStream {
     }
   }
 
+  private unsent: Uint8Array[] = [];
+
+  /**
+   * Written at once with a direct write(2): a request is a few bytes and the device file's buffer is
+   * empty between requests, so it goes in one call, without the thread-pool hop of an asynchronous
+   * write (part of every request's turnaround). What the buffer cannot take yet (EAGAIN, partial
+   * write) is kept in order and retried shortly.
+   */
   write(data: Uint8Array): void {
     if (this.fd === undefined) return;
-    write(this.fd, data, (e) => {
-      if (e) this.endCb(e);
-    });
+    if (this.unsent.length > 0) {
+      this.unsent.push(data);
+      return;
+    }
+    this.unsent.push(data);
+    this.flush();
+  }
+
+  private flush(): void {
+    const fd = this.fd;
+    if (fd === undefined) {
+      this.unsent = [];
+      return;
+    }
+    while (this.unsent.length > 0) {
+      const head = this.unsent[0]!;
+      let n = 0;
+      try {
+        n = writeSync(fd, head);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") {
+          this.unsent = [];
+          this.endCb(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+      }
+      if (n < head.length) {
+        this.unsent[0] = head.subarray(n);
+        setTimeout(() => this.flush(), 1);
+        return;
+      }
+      this.unsent.shift();
+    }
+  }
+
+  wakeAfter(n: number): void {
+    if (this.fd !== undefined) this.wake?.after(n);
+  }
+
+  discardInput(): void {
+    if (this.fd !== undefined) this.wake?.discardInput();
   }
 
   private release(): void {
     const fd = this.fd;
     this.fd = undefined;
+    this.wake = undefined;
+    this.unsent = []; // not for a reopened port
     const reader = this.reader;
     this.reader = undefined;
     reader?.cancel().catch(() => {});

@@ -97,3 +97,59 @@ export async function startLine(opts: { baudrate: number; parity: "N" | "E" | "O
   const [, line, device] = /^LINE (\S+) DEVICE (\S+)$/m.exec(proc.output())!;
   return { line: line!, device: device!, proc };
 }
+
+export const PACED_LINE_SCRIPT = join(import.meta.dir, "paced_line.py");
+
+/** What paced_line.py reports on SIGUSR1 (see its header). */
+export interface PacedLineStats {
+  baud: number;
+  bitsPerChar: number;
+  duplex: "half" | "full";
+  realtime: boolean;
+  charUs: number;
+  seconds: number;
+  lineBusyPct: number;
+  masterBytes: number;
+  masterFrames: number;
+  deviceBytes: number;
+  deviceFrames: number;
+  masterTurnaround: { n: number; meanUs: number; p50Us: number; p99Us: number } | null;
+  deviceTurnaround: { n: number; meanUs: number; p50Us: number; p99Us: number } | null;
+  requestsSoonerThan3_5Chars: number;
+  deliveryLateMeanUs: number;
+  deliveryLateMaxUs: number;
+}
+
+export interface PacedLine {
+  /** tty for the master (tb-gw) */
+  line: string;
+  /** tty for the device (pymodbus peer) */
+  device: string;
+  proc: Started;
+  /** start a new measurement window */
+  resetStats(): void;
+  /** figures since the last reset */
+  stats(): Promise<PacedLineStats>;
+}
+
+/**
+ * Our paced serial line (paced_line.py): two ptys carrying bytes no faster than `baudrate` allows at
+ * `bitsPerChar` bit times per character, half duplex (RS-485) unless told otherwise.
+ */
+export async function startPacedLine(opts: { baudrate: number; bitsPerChar: number; duplex?: "half" | "full"; realtime?: boolean; echo?: boolean }): Promise<PacedLine> {
+  const proc = await startProcess("/usr/bin/python3", [PACED_LINE_SCRIPT, JSON.stringify(opts)], { ready: /^LINE \S+ DEVICE \S+$/m, timeoutMs: 10000 });
+  const [, line, device] = /^LINE (\S+) DEVICE (\S+)$/m.exec(proc.output())!;
+  const statsLines = () => proc.output().match(/^STATS .*$/gm) ?? [];
+  return {
+    line: line!,
+    device: device!,
+    proc,
+    resetStats: () => process.kill(proc.proc.pid!, "SIGUSR2"),
+    async stats() {
+      const before = statsLines().length;
+      process.kill(proc.proc.pid!, "SIGUSR1");
+      await waitForOutput(proc, () => statsLines().length > before, 5000, "paced line STATS");
+      return JSON.parse(statsLines()[before]!.slice("STATS ".length)) as PacedLineStats;
+    },
+  };
+}
