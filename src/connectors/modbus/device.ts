@@ -16,15 +16,9 @@ const MAX_BACKOFF_MS = 30_000;
 export type RawRead = { kind: "bits"; bits: boolean[] } | { kind: "regs"; regs: number[] };
 
 export async function readRaw(link: ModbusLink, unitId: number, fc: number, address: number, count: number): Promise<RawRead> {
-  return link.request(unitId, async (c) => {
-    switch (fc) {
-      case 1: return { kind: "bits", bits: (await c.readCoils(address, count)).data.slice(0, count) };
-      case 2: return { kind: "bits", bits: (await c.readDiscreteInputs(address, count)).data.slice(0, count) };
-      case 3: return { kind: "regs", regs: (await c.readHoldingRegisters(address, count)).data };
-      case 4: return { kind: "regs", regs: (await c.readInputRegisters(address, count)).data };
-    }
-    throw new Error(`function code ${fc} cannot read`);
-  });
+  if (fc === 3 || fc === 4) return { kind: "regs", regs: await link.request(unitId, (c) => c.readRegisters(fc, address, count)) };
+  if (fc === 1 || fc === 2) return { kind: "bits", bits: await link.request(unitId, (c) => c.readBits(fc, address, count)) };
+  throw new Error(`function code ${fc} cannot read`);
 }
 
 /** Decode the part of a block read that belongs to `key`. */
