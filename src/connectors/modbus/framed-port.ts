@@ -1,7 +1,7 @@
-// A port object with the interface modbus-serial's client expects (open/close/write/isOpen and
-// "data"/"close"/"error" events), carrying RTU or ASCII frames over any byte stream: the OS serial
-// device file (serial-file.ts) or a TCP socket. It exists because the `serialport` native addon
-// that modbus-serial would use aborts Bun (uv_poll_init), and modbus-serial has no ASCII-over-TCP.
+// A port (open/close/write/isOpen and "data"/"close"/"error" events; the shape modbus-serial's
+// client wanted, kept for our own, client/framed.ts) carrying RTU or ASCII frames over any byte
+// stream: the OS serial device file (serial-file.ts), a TCP socket or the in-process slave. (The
+// `serialport` native addon aborts Bun (uv_poll_init), so serial lines go through the device file.)
 // Incoming bytes are cut into whole response frames using the function code of the last request.
 
 import { EventEmitter } from "node:events";
@@ -88,7 +88,7 @@ export class FramedPort extends EventEmitter {
     this.close();
   }
 
-  /** `frame` is a complete RTU frame (with CRC) from modbus-serial. */
+  /** `frame` is a complete RTU frame (with CRC) from the client. */
   write(frame: Buffer): void {
     this.buf = Buffer.alloc(0);
     let out: Uint8Array = frame;
@@ -131,7 +131,7 @@ export class FramedPort extends EventEmitter {
     if (bytes.length < 3 || lrc(bytes.subarray(0, bytes.length - 1)) !== bytes[bytes.length - 1]) return; // bad LRC: let it time out
     const body = bytes.subarray(0, bytes.length - 1);
     const crc = crc16(body);
-    // modbus-serial checks an RTU CRC on every response; give it one.
+    // the client checks an RTU CRC on every response; give it one.
     this.emit("data", Buffer.concat([body, Buffer.from([crc & 0xff, crc >> 8])]));
   }
 }

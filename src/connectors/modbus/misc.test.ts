@@ -207,7 +207,7 @@ describe("modbus stop", () => {
       await waitUntil(() => conn.polled.every((p) => p.link.connected && p.pollInFlight), 20000, "every slave connected with a read in flight");
       const t0 = Date.now();
       await conn.stop();
-      // at once, not after the reads' 30 s timeout (modbus-serial settles them only then)
+      // at once, not after the reads' 30 s timeout (modbus-serial's client settled them only then)
       expect(Date.now() - t0).toBeLessThan(10000);
       const errors = records.filter((r) => r.level === "ERROR" || r.level === "CRITICAL").map((r) => r.message);
       expect(errors).toEqual([]);
