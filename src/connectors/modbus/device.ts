@@ -49,6 +49,25 @@ export function nextPoll(due: number, now: number, period: number): { due: numbe
   return { due: next, skipped };
 }
 
+/** Start slots per poll period (at most per second) that first polls are spread over. */
+const START_SLOTS = 20;
+
+/**
+ * When to poll first: spread over the period (at most a second) so that many slaves do not fire
+ * at the same instant, but in START_SLOTS slots on a shared grid, so slaves in one slot share a
+ * timer wake-up and their answers and platform messages come in together. Each wake-up of the
+ * process costs ~30 µs of CPU before any work: with every slave at its own random instant, 100
+ * slaves at 1 s woke the gateway 200 times a second (a timer and an answer per poll); grouped, the
+ * connector's CPU per poll fell by a quarter (commit message has the figures). Later polls keep
+ * to this grid (nextPoll).
+ */
+export function firstPoll(now: number, period: number): number {
+  const spread = Math.min(period, 1000);
+  const slot = Math.max(1, Math.floor(spread / START_SLOTS));
+  const slots = Math.min(START_SLOTS, Math.max(1, Math.floor(spread / slot)));
+  return Math.ceil(now / slot) * slot + Math.floor(Math.random() * slots) * slot;
+}
+
 export class PolledSlave {
   blocks: ReadBlock[];
   private timer?: ReturnType<typeof setTimeout>;
@@ -88,8 +107,7 @@ export class PolledSlave {
   start(): void {
     if (this.blocks.length === 0) return; // upstream polls only slaves with attributes/timeseries
     this.stopped = false;
-    // Jitter the first poll so that many slaves do not fire at the same instant.
-    this.due = Date.now() + Math.random() * Math.min(this.cfg.pollPeriod, 1000);
+    this.due = firstPoll(Date.now(), this.cfg.pollPeriod);
     this.arm();
   }
 
