@@ -3,7 +3,7 @@
 
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
-import { connect, type Socket } from "node:net";
+import type { Socket as BunSocket } from "bun";
 import { ModbusClient, type Pending } from "./client.ts";
 
 const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
@@ -20,13 +20,20 @@ function writeHeader(frame: Buffer, pduLength: number, p: Pending, tid: number):
   frame[6] = p.unit;
 }
 
+/**
+ * Modbus TCP on Bun's native socket (Bun.connect) rather than node:net, which wraps every write
+ * and read in node:stream machinery: 300 slaves x 50 registers x 100 ms in the connector alone
+ * (no platform) took 0.95 / 1.07 core-s per million datapoints against 1.24 / 1.28 on node:net
+ * (same at 100 slaves x 1 s: 3.5 / 2.9 vs 3.3 / 3.0, so no loss there; load 8-9).
+ */
 export class TcpClient extends ModbusClient {
   protected readonly header = 7;
   protected readonly trailer = 0;
-  private sock?: Socket;
+  private sock?: BunSocket<undefined>;
   private tid = 0;
-  /** the start of an ADU whose rest has not arrived yet */
   private rest?: Buffer;
+  /** bytes the kernel did not take yet (written on `drain`) */
+  private unsent?: Buffer;
 
   constructor(
     private readonly host: string,
@@ -42,38 +49,62 @@ export class TcpClient extends ModbusClient {
 
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: this.host, port: this.port });
+      let settled = false;
+      let lastError: Error | undefined;
       const timer = setTimeout(() => {
-        s.destroy();
+        settled = true;
         reject(new Error(`connect to ${this.host}:${this.port} timed out after ${this.timeoutMs} ms`));
       }, this.timeoutMs);
-      let lastError: Error | undefined;
-      s.once("connect", () => {
-        clearTimeout(timer);
-        s.setNoDelay(true);
-        this.sock = s;
-        resolve();
-      });
-      s.on("error", (e) => {
-        lastError = e;
-        if (this.sock === s) return; // "close" follows
+      const failed = (e: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         reject(e);
-      });
-      s.on("data", (d: Buffer) => this.receive(d));
-      s.on("close", () => {
-        if (this.sock !== s) return;
-        this.sock = undefined;
-        this.rest = undefined;
-        this.lost(lastError ?? new Error(`${this.host}:${this.port} closed the connection`));
-      });
+      };
+      Bun.connect({
+        hostname: this.host,
+        port: this.port,
+        socket: {
+          open: (s) => {
+            if (settled) return void s.terminate(); // connected after its timeout
+            settled = true;
+            clearTimeout(timer);
+            s.setNoDelay(true);
+            this.sock = s;
+            resolve();
+          },
+          data: (_s, d) => this.receive(d),
+          drain: (s) => {
+            const u = this.unsent;
+            if (!u) return;
+            const n = s.write(u);
+            this.unsent = n < u.length ? u.subarray(Math.max(0, n)) : undefined;
+          },
+          error: (_s, e) => {
+            lastError = e;
+          },
+          connectError: (_s, e) => failed(e),
+          close: (s) => {
+            if (this.sock !== s) return;
+            this.sock = undefined;
+            this.rest = this.unsent = undefined;
+            this.lost(lastError ?? new Error(`${this.host}:${this.port} closed the connection`));
+          },
+        },
+      }).catch(failed);
     });
   }
 
   protected send(frame: Buffer, pduLength: number, p: Pending): void {
     this.tid = (this.tid + 1) & 0xffff;
     writeHeader(frame, pduLength, p, this.tid);
-    this.sock!.write(frame);
+    const s = this.sock!;
+    if (this.unsent) {
+      this.unsent = Buffer.concat([this.unsent, frame]);
+      return;
+    }
+    const n = s.write(frame);
+    if (n < frame.length) this.unsent = frame.subarray(Math.max(0, n));
   }
 
   private receive(chunk: Buffer): void {
@@ -84,8 +115,8 @@ export class TcpClient extends ModbusClient {
     }
     let at = 0;
     while (buf.length - at >= 7) {
-      const length = u16(buf, at + 4); // unit id + PDU
-      if (u16(buf, at + 2) !== 0 || length < 2 || length > 254) return; // not MBAP: drop what we have
+      const length = u16(buf, at + 4);
+      if (u16(buf, at + 2) !== 0 || length < 2 || length > 254) return;
       const end = at + 6 + length;
       if (end > buf.length) break;
       const p = this.pending;
@@ -96,11 +127,11 @@ export class TcpClient extends ModbusClient {
   }
 
   protected async shut(): Promise<void> {
-    // destroyed, not ended: an end waits for the device's side of the close, which a silent
+    // terminated, not ended: an end waits for the device's side of the close, which a silent
     // device sends only when its socket times out
     const s = this.sock;
     this.sock = undefined;
-    s?.destroy();
+    s?.terminate();
   }
 }
 
