@@ -156,27 +156,26 @@ export class PolledSlave {
     let anyValue = false;
     let anyStrategy = false;
     let ioFailures = 0;
+    // each decoded key goes straight into the message (no list of [key, value] pairs per poll)
+    const take = (key: ReadKey, value: unknown): void => {
+      anyOk = true;
+      if (key.section === "attributes") {
+        attributes[key.tag] = value;
+        anyAttribute = true;
+      } else {
+        values[key.tag] = value;
+        anyValue = true;
+      }
+      if (key.strategy) {
+        keyStrategies[key.tag] = key.strategy;
+        anyStrategy = true;
+      }
+    };
     for (const block of this.blocks) {
       if (this.stopped) return;
-      const results = await this.readBlock(block);
-      if (results === "io") {
+      if ((await this.readBlock(block, take)) === "io") {
         ioFailures++;
         if (this.failures > 0) break; // a slave already failing gets one probe per poll
-        continue;
-      }
-      for (const [key, value] of results) {
-        anyOk = true;
-        if (key.section === "attributes") {
-          attributes[key.tag] = value;
-          anyAttribute = true;
-        } else {
-          values[key.tag] = value;
-          anyValue = true;
-        }
-        if (key.strategy) {
-          keyStrategies[key.tag] = key.strategy;
-          anyStrategy = true;
-        }
       }
     }
     this.polls++;
@@ -204,17 +203,15 @@ export class PolledSlave {
     const responses: Record<"attributes" | "timeseries", Record<string, { data_sent: unknown; input_data: { registers?: number[]; bits?: boolean[] } }>> = { attributes: {}, timeseries: {} };
     let anyOk = false;
     let ioFailures = 0;
+    const take = (key: ReadKey, raw: unknown): void => {
+      anyOk = true;
+      responses[key.section][key.tag] = { data_sent: key.config, input_data: raw as { registers?: number[]; bits?: boolean[] } };
+    };
     for (const block of this.blocks) {
       if (this.stopped) return;
-      const results = await this.readBlock(block, true);
-      if (results === "io") {
+      if ((await this.readBlock(block, take, true)) === "io") {
         ioFailures++;
         if (this.failures > 0) break;
-        continue;
-      }
-      for (const [key, raw] of results) {
-        anyOk = true;
-        responses[key.section][key.tag] = { data_sent: key.config, input_data: raw as { registers?: number[]; bits?: boolean[] } };
       }
     }
     this.polls++;
@@ -237,8 +234,11 @@ export class PolledSlave {
     this.ctx.delDevice(this.cfg.deviceName);
   }
 
-  /** `raw`: each key's registers or bits undecoded (for a custom converter). */
-  private async readBlock(block: ReadBlock, raw = false): Promise<Array<[ReadKey, unknown]> | "io"> {
+  /**
+   * Read a block and hand each key's value to `take`; "io" when the read failed on the wire.
+   * `raw`: each key's registers or bits undecoded (for a custom converter).
+   */
+  private async readBlock(block: ReadBlock, take: (key: ReadKey, value: unknown) => void, raw = false): Promise<"io" | undefined> {
     const where = `fc ${block.functionCode} address ${block.address} count ${block.count}`;
     let read: RawRead;
     try {
@@ -247,44 +247,44 @@ export class PolledSlave {
     } catch (e) {
       // a read cut short by stop() is not a device error (one per slave in flight on SIGTERM)
       if (this.stopped) return "io";
-      if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block, raw);
+      if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block, take, raw);
       const keys = block.keys.map((k) => k.tag).join(", ");
       this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${errorText(e)}`);
-      return isModbusException(e) ? [] : "io";
+      return isModbusException(e) ? undefined : "io";
     }
-    const out: Array<[ReadKey, unknown]> = [];
     for (const key of block.keys) {
       const offset = key.address - block.address;
       if (raw) {
-        out.push([key, read.kind === "bits" ? { bits: read.bits.slice(offset, offset + key.count) } : { registers: read.regs.slice(offset, offset + key.count) }]);
+        take(key, read.kind === "bits" ? { bits: read.bits.slice(offset, offset + key.count) } : { registers: read.regs.slice(offset, offset + key.count) });
         continue;
       }
+      let value: unknown;
       try {
-        out.push([key, decodeKey(read, offset, key, this.cfg.byteOrder, this.cfg.wordOrder)]);
+        value = decodeKey(read, offset, key, this.cfg.byteOrder, this.cfg.wordOrder);
       } catch (e) {
         this.noteError(`decode ${key.tag}`, `${this.cfg.deviceName} key ${key.tag} at ${key.address}: cannot decode: ${errorText(e)}`);
+        continue;
       }
+      take(key, value);
     }
-    return out;
+    return undefined;
   }
 
   /**
    * A merged read hit an exception (e.g. a gap the device does not map): from now on read its keys
    * one by one, which also tells which key is at fault.
    */
-  private async readKeysSeparately(block: ReadBlock, raw: boolean): Promise<Array<[ReadKey, unknown]> | "io"> {
+  private async readKeysSeparately(block: ReadBlock, take: (key: ReadKey, value: unknown) => void, raw: boolean): Promise<"io" | undefined> {
     const i = this.blocks.indexOf(block);
     if (i >= 0) {
       this.blocks.splice(i, 1, ...block.keys.map((k) => ({ functionCode: k.functionCode, address: k.address, count: k.count, keys: [k] })));
       this.log.warn(`${this.cfg.deviceName}: merged read fc ${block.functionCode} ${block.address}+${block.count} refused; reading its ${block.keys.length} keys separately`);
     }
-    const out: Array<[ReadKey, unknown]> = [];
     for (const key of block.keys) {
-      const r = await this.readBlock({ functionCode: key.functionCode, address: key.address, count: key.count, keys: [key] }, raw);
+      const r = await this.readBlock({ functionCode: key.functionCode, address: key.address, count: key.count, keys: [key] }, take, raw);
       if (r === "io") return "io";
-      out.push(...r);
     }
-    return out;
+    return undefined;
   }
 
   private noteError(where: string, text: string): void {
