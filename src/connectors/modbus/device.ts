@@ -49,6 +49,9 @@ export function nextPoll(due: number, now: number, period: number): { due: numbe
   return { due: next, skipped };
 }
 
+/** A block in error texts, and the key its error is remembered under. */
+const blockWhere = (b: ReadBlock): string => `fc ${b.functionCode} address ${b.address} count ${b.count}`;
+
 /** Start slots per poll period (at most per second) that first polls are spread over. */
 const START_SLOTS = 20;
 
@@ -239,16 +242,17 @@ export class PolledSlave {
    * `raw`: each key's registers or bits undecoded (for a custom converter).
    */
   private async readBlock(block: ReadBlock, take: (key: ReadKey, value: unknown) => void, raw = false): Promise<"io" | undefined> {
-    const where = `fc ${block.functionCode} address ${block.address} count ${block.count}`;
     let read: RawRead;
     try {
       read = await readRaw(this.link, this.cfg.unitId, block.functionCode, block.address, block.count);
-      this.clearError(where);
+      // (the text and the map lookup only when some error is on record: this runs every poll)
+      if (this.lastErrors.size > 0) this.clearError(blockWhere(block));
     } catch (e) {
       // a read cut short by stop() is not a device error (one per slave in flight on SIGTERM)
       if (this.stopped) return "io";
       if (isModbusException(e) && block.keys.length > 1) return this.readKeysSeparately(block, take, raw);
       const keys = block.keys.map((k) => k.tag).join(", ");
+      const where = blockWhere(block);
       this.noteError(where, `${this.cfg.deviceName} (unit ${this.cfg.unitId}) keys [${keys}] ${where}: ${errorText(e)}`);
       return isModbusException(e) ? undefined : "io";
     }
