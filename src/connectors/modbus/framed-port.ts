@@ -1,7 +1,7 @@
-// A port object with the interface modbus-serial's client expects (open/close/write/isOpen and
-// "data"/"close"/"error" events), carrying RTU or ASCII frames over any byte stream: the OS serial
-// device file (serial-file.ts) or a TCP socket. It exists because the `serialport` native addon
-// that modbus-serial would use aborts Bun (uv_poll_init), and modbus-serial has no ASCII-over-TCP.
+// A port (open/close/write/isOpen and "data"/"close"/"error" events; the shape modbus-serial's
+// client wanted, kept for our own, client/framed.ts) carrying RTU or ASCII frames over any byte
+// stream: the OS serial device file (serial-file.ts), a TCP socket or the in-process slave. (The
+// `serialport` native addon aborts Bun (uv_poll_init), so serial lines go through the device file.)
 // Incoming bytes are cut into whole response frames using the function code of the last request.
 
 import { EventEmitter } from "node:events";
@@ -107,7 +107,7 @@ export class FramedPort extends EventEmitter {
   }
 
   /**
-   * `frame` is a complete RTU frame (with CRC) from modbus-serial. On a serial line it goes out only
+   * `frame` is a complete RTU frame (with CRC) from the client. On a serial line it goes out only
    * after the line has been silent for 3.5 characters since the last byte received (RTU's frame
    * separation: a slave that has just answered may take a request that follows sooner as part of
    * its own frame, or drop it). The gateway is usually ready sooner than that (~0.15–0.2 ms after an
@@ -185,7 +185,7 @@ export class FramedPort extends EventEmitter {
     if (bytes.length < 3 || lrc(bytes.subarray(0, bytes.length - 1)) !== bytes[bytes.length - 1]) return; // bad LRC: let it time out
     const body = bytes.subarray(0, bytes.length - 1);
     const crc = crc16(body);
-    // modbus-serial checks an RTU CRC on every response; give it one.
+    // the client checks an RTU CRC on every response; give it one.
     this.emit("data", Buffer.concat([body, Buffer.from([crc & 0xff, crc >> 8])]));
   }
 }

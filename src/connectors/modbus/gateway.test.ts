@@ -11,7 +11,7 @@ import { FROM_BOTH, gatewayBinary, startGatewayFrom, writeGatewayConfig } from "
 import { startMosquitto } from "../../../test/support/mosquitto.ts";
 import { deviceRpcReply, startPlatformHarness, type PlatformHarness } from "../../../test/support/platform.ts";
 import { freePort } from "../../../test/support/ports.ts";
-import type { Started } from "../../../test/support/process.ts";
+import { startProcess, type Started } from "../../../test/support/process.ts";
 import { modbusSample, modbusSerialSample, upstreamMain } from "../../../test/support/upstream.ts";
 import { peerWrites, startPeer, startPtyPair, waitForOutput } from "./test/peer.ts";
 
@@ -80,3 +80,47 @@ for (const from of FROM_BOTH) {
     }
   }, 60000);
 }
+
+// Slave mode over TCP (slave-tcp.ts, our MBAP server) through the compiled binary: the upstream
+// modbus.json with its slave section switched on (sendDataToThingsBoard: true; ports moved to free
+// ones). pymodbus, as an external master, reads the sample's 16int "smm" (decoded with pymodbus'
+// own little-endian decoder) and writes 4321 encoded by pymodbus' builder; the gateway's poll of
+// its own server brings both values to the platform.
+test("upstream modbus.json slave section served over TCP by the binary: pymodbus reads and writes it, the platform gets the values", async () => {
+  const platform = await startMosquitto();
+  const harness = await startPlatformHarness(platform.url);
+  let gw: Started | undefined;
+  let master: Started | undefined;
+  try {
+    const slavePort = await freePort();
+    const sample = modbusSample(tcpPort, slavePort);
+    sample.slave.sendDataToThingsBoard = true;
+    const files = writeGatewayConfig(upstreamMain(platform.port, [{ type: "modbus", name: "Modbus TCP", configuration: "modbus.json" }]), { "modbus.json": sample });
+    gw = await startGatewayFrom("binary", files.configPath);
+    const smm = (h: PlatformHarness) => h.telemetry().filter((r) => r.device === "Modbus Slave Example" && r.key === "smm").map((r) => r.value);
+    await harness.waitFor((h) => smm(h).includes(12334), 20000, "the slave's initial smm");
+    const py = [
+      "from pymodbus.client import ModbusTcpClient",
+      "from pymodbus.payload import BinaryPayloadBuilder, BinaryPayloadDecoder",
+      "from pymodbus.constants import Endian",
+      `c = ModbusTcpClient("127.0.0.1", port=${slavePort})`,
+      "c.connect()",
+      "r = c.read_holding_registers(2, 1, slave=1)",
+      "print('READ', BinaryPayloadDecoder.fromRegisters(r.registers, byteorder=Endian.Little, wordorder=Endian.Little).decode_16bit_int(), flush=True)",
+      "b = BinaryPayloadBuilder(byteorder=Endian.Little, wordorder=Endian.Little)",
+      "b.add_16bit_int(4321)",
+      "print('WRITE', c.write_registers(2, b.to_registers(), slave=1).isError(), flush=True)",
+      "print('DONE', flush=True)",
+    ].join("\n");
+    master = await startProcess("/usr/bin/python3", ["-c", py], { ready: /DONE|Error|Traceback/, timeoutMs: 20000 });
+    expect(master.output()).toContain("READ 12334");
+    expect(master.output()).toContain("WRITE False");
+    await harness.waitFor((h) => smm(h).includes(4321), 20000, "the written smm at the platform");
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    await master?.stop();
+    await gw?.stop();
+    await harness.close().catch(() => undefined);
+    await platform.dispose();
+  }
+}, 90000);

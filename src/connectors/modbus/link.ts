@@ -1,9 +1,11 @@
-// One modbus-serial client per endpoint (host:port or serial path), shared by every slave on it.
+// One Modbus client (client/) per endpoint (host:port or serial path), shared by every slave on it.
 // Requests are serialised per link (one unit id at a time on the wire), connects follow the
 // upstream attempt/back-off rules, and a lost connection or vanished serial device is reopened.
 
-import ModbusRTU from "modbus-serial";
 import { errorText, type Logger } from "../../observe/logger.ts";
+import type { ModbusClient } from "./client/client.ts";
+import { FramedClient } from "./client/framed.ts";
+import { TcpClient, UdpClient } from "./client/mbap.ts";
 import { FramedPort, SocketStream, type ByteStream, type Framing } from "./framed-port.ts";
 import { SerialFileStream } from "./serial-file.ts";
 
@@ -31,14 +33,14 @@ export function linkKey(o: Pick<LinkOptions, "type" | "host" | "port">): string 
   return o.type === "SERIAL" ? `serial:${o.port}` : `${o.type.toLowerCase()}:${o.host ?? "127.0.0.1"}:${o.port}`;
 }
 
-/** A Modbus exception response (the device answered with an error code). */
+/** A Modbus exception response (the device answered with an error code: ModbusExceptionError). */
 export function isModbusException(e: unknown): boolean {
   return typeof e === "object" && e !== null && typeof (e as { modbusCode?: unknown }).modbusCode === "number";
 }
 
 export class ModbusLink {
   readonly key: string;
-  private client?: ModbusRTU;
+  private client?: ModbusClient;
   private queue: Promise<unknown> = Promise.resolve();
   private failedAttempts = 0;
   private nextAttemptAt = 0;
@@ -60,7 +62,7 @@ export class ModbusLink {
   }
 
   /** Connect if needed; throws while backing off after failed attempts. */
-  async ensureConnected(): Promise<ModbusRTU> {
+  async ensureConnected(): Promise<ModbusClient> {
     if (this.closed) throw new Error("connector stopped");
     if (this.client?.isOpen) return this.client;
     const now = Date.now();
@@ -72,9 +74,9 @@ export class ModbusLink {
 
   private async connect(): Promise<void> {
     const o = this.opts;
-    const client = new ModbusRTU();
+    const client = this.newClient();
     try {
-      await this.openClient(client);
+      await client.open();
     } catch (e) {
       this.failedAttempts++;
       const wait = this.failedAttempts % o.connectAttemptCount === 0 ? o.waitAfterFailedAttemptsMs : o.connectAttemptTimeMs;
@@ -84,11 +86,10 @@ export class ModbusLink {
       throw e;
     }
     if (this.closed) {
-      client.close(() => {});
+      await client.close();
       throw new Error("connector stopped");
     }
-    client.setTimeout(o.timeoutMs);
-    client.on("close", () => {
+    client.onClose = () => {
       if (this.client !== client) return;
       this.client = undefined;
       this.nextAttemptAt = Date.now() + o.connectAttemptTimeMs;
@@ -96,51 +97,45 @@ export class ModbusLink {
         this.log.warn(`${this.key}: connection lost; reconnecting`);
         this.onDisconnected();
       }
-    });
-    client.on("error", () => {}); // surfaced through the pending request instead
+    };
     this.client = client;
     this.failedAttempts = 0;
     this.log.info(`${this.key}: connected`);
     this.onConnected();
   }
 
-  private async openClient(client: ModbusRTU): Promise<void> {
+  private newClient(): ModbusClient {
     const o = this.opts;
     const host = o.host ?? "127.0.0.1";
     const framing: Framing = o.method === "ascii" ? "ascii" : "rtu";
-    if (o.localStream) return openWithPort(client, new FramedPort(o.localStream(), "rtu"));
-    if (o.type === "SERIAL") {
-      const stream = new SerialFileStream(String(o.port), o);
-      return openWithPort(client, new FramedPort(stream, framing, o.handleLocalEcho));
-    }
+    if (o.localStream) return new FramedClient(new FramedPort(o.localStream(), "rtu"), o.timeoutMs);
+    if (o.type === "SERIAL") return new FramedClient(new FramedPort(new SerialFileStream(String(o.port), o), framing, o.handleLocalEcho), o.timeoutMs);
     const port = Number(o.port);
-    if (o.type === "UDP") return client.connectUDP(host, { port });
-    if (o.method === "rtu" || o.method === "ascii")
-      return openWithPort(client, new FramedPort(new SocketStream(host, port, o.timeoutMs), framing));
+    if (o.type === "UDP") return new UdpClient(host, port, o.timeoutMs);
+    if (o.method === "rtu" || o.method === "ascii") return new FramedClient(new FramedPort(new SocketStream(host, port, o.timeoutMs), framing), o.timeoutMs);
     if (o.method === "tls") throw new Error("method tls is not supported yet");
-    return client.connectTCP(host, { port, timeout: o.timeoutMs } as never);
+    return new TcpClient(host, port, o.timeoutMs);
   }
 
   /**
    * Run `fn` against unit `unitId` with the link to itself. Timeouts and I/O errors are retried
    * `retries` times; Modbus exception responses are not (the device answered).
    */
-  request<T>(unitId: number, fn: (c: ModbusRTU) => Promise<T>): Promise<T> {
+  request<T>(unitId: number, fn: (c: ModbusClient) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       let lastErr: unknown;
       for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
         const client = await this.ensureConnected();
         const gap = this.opts.delayBetweenRequestsMs - (Date.now() - this.lastRequestAt);
         if (gap > 0) await new Promise((r) => setTimeout(r, gap));
-        client.setID(unitId);
+        client.unitId = unitId;
         try {
-          return await this.unlessClosed(fn(client));
+          return await fn(client);
         } catch (e) {
           lastErr = e;
           if (isModbusException(e) || this.closed) throw e;
         } finally {
           this.lastRequestAt = Date.now();
-          forgetTransactions(client);
         }
       }
       throw lastErr;
@@ -150,56 +145,18 @@ export class ModbusLink {
     return p;
   }
 
-  /** Fails the request on the wire when the link is closed (see close()). */
-  private failInFlight?: (e: Error) => void;
-
-  /**
-   * `request`, or a failure as soon as the link is closed: modbus-serial settles a request whose
-   * connection is closed only when its timeout fires (`timeout`, 30 s by default), which held a
-   * stop (SIGTERM) that long while a device was silent.
-   */
-  private unlessClosed<T>(request: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.failInFlight = reject;
-      request.then(resolve, reject).finally(() => (this.failInFlight = undefined));
-    });
-  }
-
   /** Drop the connection (e.g. after repeated timeouts); the next request reconnects. */
   drop(): void {
     const c = this.client;
     this.client = undefined;
-    c?.close(() => {});
+    void c?.close(new Error("connection dropped"));
   }
 
+  /** Close at once: a request on the wire fails ("connector stopped"), a silent device is not waited for. */
   async close(): Promise<void> {
     this.closed = true;
-    this.failInFlight?.(new Error("connector stopped"));
     const c = this.client;
     this.client = undefined;
-    if (!c) return;
-    // TCP: destroyed, not ended: an end waits for the device's side of the close, which a silent
-    // device sends only when the socket times out (`timeout`); destroy also drops the timer of
-    // the read just failed. Other ports (UDP, RTU/ASCII framing) close at once.
-    const port = (c as unknown as { _port?: { destroy?: unknown } })._port;
-    const tcp = this.opts.type === "TCP" && !this.opts.localStream && this.opts.method === "socket";
-    if (tcp && typeof port?.destroy === "function") await new Promise<void>((r) => c.destroy(() => r()));
-    else await new Promise<void>((r) => c.close(() => r()));
+    await c?.close(new Error("connector stopped"));
   }
-}
-
-/**
- * modbus-serial files every request under its transaction id (256 ids over TCP) and never removes
- * it, so each client holds up to 256 finished requests with their callbacks, promises and decoded
- * data: ~0.3 MB per connection, 80+ MB at 300 slaves. Requests on a link are serialised, so once
- * one has settled none is pending and the table can start empty (a late answer to a timed-out
- * request then finds no transaction and is ignored, as it should be).
- */
-function forgetTransactions(client: ModbusRTU): void {
-  (client as unknown as { _transactions: object })._transactions = {};
-}
-
-function openWithPort(client: ModbusRTU, port: FramedPort): Promise<void> {
-  (client as unknown as { _port: FramedPort })._port = port;
-  return new Promise((resolve, reject) => client.open((err: Error | null) => (err ? reject(err) : resolve())));
 }

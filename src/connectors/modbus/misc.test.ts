@@ -207,7 +207,7 @@ describe("modbus stop", () => {
       await waitUntil(() => conn.polled.every((p) => p.link.connected && p.pollInFlight), 20000, "every slave connected with a read in flight");
       const t0 = Date.now();
       await conn.stop();
-      // at once, not after the reads' 30 s timeout (modbus-serial settles them only then)
+      // at once, not after the reads' 30 s timeout (modbus-serial's client settled them only then)
       expect(Date.now() - t0).toBeLessThan(10000);
       const errors = records.filter((r) => r.level === "ERROR" || r.level === "CRITICAL").map((r) => r.message);
       expect(errors).toEqual([]);
@@ -235,4 +235,19 @@ test("polls keep to their grid: a late poll does not shift later ones; a slot ov
   let due = 0;
   for (let i = 0; i < 100; i++) due = nextPoll(due, due + 40, 100).due;
   expect(due).toBe(10_000);
+});
+
+test("first polls are spread over the period (at most 1 s) in 20 shared slots, so slaves in a slot share a wake-up", async () => {
+  const { firstPoll } = await import("./device.ts");
+  for (const [period, slot] of [[1000, 50], [5000, 50], [100, 5], [10, 1]] as const) {
+    const now = 1_000_003;
+    const firsts = Array.from({ length: 2000 }, () => firstPoll(now, period));
+    const distinct = new Set(firsts);
+    expect(distinct.size).toBe(Math.min(20, period));
+    for (const t of distinct) {
+      expect(t % slot).toBe(0);
+      expect(t).toBeGreaterThanOrEqual(now);
+      expect(t).toBeLessThan(now + Math.min(period, 1000) + slot);
+    }
+  }
 });

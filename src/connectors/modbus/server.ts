@@ -1,16 +1,16 @@
 // Slave (server) mode: the gateway serves a register map pre-filled from `slave.values` (slave-store.ts)
-// over TCP (modbus-serial's ServerTCP), UDP (slave-udp.ts) or a serial line (slave-serial.ts, RTU or ASCII), and polls it
+// over TCP (slave-tcp.ts), UDP (slave-udp.ts) or a serial line (slave-serial.ts, RTU or ASCII), and polls it
 // like any other slave so values written by external masters reach the platform (spec §2.4); platform
 // attribute updates / RPC write into it through the same poll link. TCP is polled over loopback TCP;
 // a serial slave is polled in-process (the device file belongs to the external master).
 // Addresses are served as configured (0-based), where pymodbus' sparse block would add 1.
 
-import { ServerTCP } from "modbus-serial";
-import { errorText, type Logger } from "../../observe/logger.ts";
+import type { Logger } from "../../observe/logger.ts";
 import type { ByteStream } from "./framed-port.ts";
 import type { ServerConfig, SlaveConfig } from "./schema.ts";
 import { SerialFileStream } from "./serial-file.ts";
 import { SerialSlaveServer, StoreLoopbackStream } from "./slave-serial.ts";
+import { startTcpSlave } from "./slave-tcp.ts";
 import { startUdpSlave } from "./slave-udp.ts";
 import { storeFromConfig, type RegisterStore } from "./slave-store.ts";
 
@@ -57,25 +57,10 @@ export async function startSlaveServer(cfg: ServerConfig, log: Logger): Promise<
     return { pollingSlave: { ...pollingSlave, type: "UDP", host: pollHost, port }, store, close: () => server.close() };
   }
 
-  const vector = {
-    getHoldingRegister: (a: number) => store.get("hr", a),
-    getInputRegister: (a: number) => store.get("ir", a),
-    getCoil: (a: number) => store.get("co", a) === 1,
-    getDiscreteInput: (a: number) => store.get("di", a) === 1,
-    setRegister: (a: number, v: number) => store.set("hr", a, v),
-    setCoil: (a: number, v: boolean) => store.set("co", a, v ? 1 : 0),
-    readDeviceIdentification: () => Object.fromEntries(store.identity),
-  };
-  const server = new ServerTCP(vector, { host: cfg.host, port, unitID: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once("initialized", () => resolve());
-    (server as unknown as NodeJS.EventEmitter).once("serverError", (e: Error) => reject(new Error(`slave server on ${cfg.host}:${port}: ${errorText(e)}`)));
-  });
-  server.on("socketError", (e: Error | null) => log.debug(`slave server client error: ${e?.message}`));
-  log.info(`modbus slave server listening on ${cfg.host}:${port}`);
+  const server = await startTcpSlave(cfg.host, port, store, log, (w) => log.debug(`modbus slave tcp: client wrote ${w.count} object(s) at ${w.table} ${w.address}`));
   return {
     pollingSlave: { ...pollingSlave, host: pollHost, port },
     store,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => server.close(),
   };
 }

@@ -215,7 +215,7 @@ export class SerialSlaveServer {
 }
 
 /**
- * An in-process byte stream into the store: takes complete RTU frames (as modbus-serial writes them
+ * An in-process byte stream into the store: takes complete RTU frames (as our client writes them
  * through FramedPort) and answers them, so the gateway polls its own serial slave without a wire.
  */
 export class StoreLoopbackStream implements ByteStream {

@@ -1,5 +1,5 @@
 // The register map of slave (server) mode, shared by every transport that serves it (TCP via
-// modbus-serial's ServerTCP, serial via slave-serial.ts, and the gateway's own in-process polling).
+// slave-tcp.ts, UDP via slave-udp.ts, serial via slave-serial.ts, and the gateway's own in-process polling).
 // Pre-filled from `slave.values` (spec §2.4); addresses as configured (0-based). Unset addresses read 0.
 
 import { errorText, type Logger } from "../../observe/logger.ts";

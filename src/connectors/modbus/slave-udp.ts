@@ -1,5 +1,5 @@
 // Slave mode over Modbus/UDP: one MBAP-framed request per datagram, answered from the slave-mode register
-// store (slave-pdu.ts) to the sender. modbus-serial has no UDP server. Every unit id is answered, as over TCP.
+// store (slave-pdu.ts) to the sender. Every unit id is answered, as over TCP.
 
 import { createSocket } from "node:dgram";
 import { errorText, type Logger } from "../../observe/logger.ts";
