@@ -12,8 +12,7 @@
 //    x11 (dbus-next's X11 session-bus discovery; BLE uses the system bus) and proper-lockfile
 //    (@ster5/global-mutex's cross-process lock fallback, not installed by node-opcua), and serialport
 //    (knxultimate requires it at load for its FT1.2 serial transport, which the KNX connector never
-//    uses; its native addon is not in the executable, so the real module fails at load; modbus-serial
-//    requires it only inside its serial paths, which the Modbus connector replaces, see framed-port.ts).
+//    uses; its native addon is not in the executable, so the real module fails at load).
 //    A stub throws if it is ever really called, so a wrong assumption shows as a clear error.
 //  - the ODBC connector's native binding: src/connectors/odbc/native.ts (which, from source, builds
 //    and loads it by a computed path) is replaced by a `require` of dist/native/<target>/odbc.node
