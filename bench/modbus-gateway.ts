@@ -19,6 +19,7 @@ import { PEER_SCRIPT } from "../src/connectors/modbus/test/peer.ts";
 import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, peakRssMb, rssMb } from "./proc.ts";
 import { benchStorage } from "./storage-config.ts";
+import { readdirSync, readFileSync } from "node:fs";
 
 const STEPS = option("steps", "100x50x1000,100x50x100,300x50x100,300x50x50").split(",").map((s) => s.split("x").map(Number) as [number, number, number]);
 const KIND = option("storage", "memory");
@@ -30,6 +31,8 @@ const CPU_PROF = option("cpu-prof", "");
 const HEAP_RAM_MB = Number(option("heap-ram-mb", "0"));
 /** `--smol yes`: bun's small-heap mode (collects more often), from source only */
 const SMOL = option("smol", "") === "yes";
+/** `--start-sample-ms N`: sample the gateway's VmRSS every N ms from its launch through the warm-up (where start-up peaks) */
+const START_SAMPLE_MS = Number(option("start-sample-ms", "0"));
 
 const loadavg = async () => (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
 
@@ -73,6 +76,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
     const env: Record<string, string> = { TB_GW_LOG_LEVEL: "WARNING" };
     if (HEAP_RAM_MB > 0) env.BUN_JSC_forceRAMSize = String(HEAP_RAM_MB * 1048576);
     const prof = [...(CPU_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [])];
+    const sampler = START_SAMPLE_MS > 0 ? sampleStart(START_SAMPLE_MS) : undefined;
     gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: [...(SMOL ? ["--smol"] : []), ...prof, ...(process.env.GW_PRELOAD ? ["--preload", process.env.GW_PRELOAD] : [])] });
     const pid = gw.proc.pid!;
     const timeline: number[] = [];
@@ -80,6 +84,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
       await Bun.sleep(500);
       if (t % 4 === 3) timeline.push(Math.round(rssMb(pid)));
     }
+    const startRss = sampler?.stop();
     if (process.env.GW_PRELOAD) { process.kill(pid, "SIGUSR2"); await Bun.sleep(2000); }
     const cpu0 = cpuSeconds(pid);
     const peer0 = cpuSeconds(peer.proc.pid!);
@@ -112,6 +117,7 @@ async function step(slaves: number, regs: number, periodMs: number) {
       gwPeakRssMb: Math.round(Math.max(maxRss, peakRssMb(pid))),
       peerCpuPct: Math.round((peerCpu / wall) * 1000) / 10,
       rssEvery2sMb: timeline.join(" "),
+      ...(startRss ? { startRssMb: startRss } : {}),
       loadavg: `${load0} → ${await loadavg()}`,
     };
   } finally {
@@ -120,6 +126,39 @@ async function step(slaves: number, regs: number, periodMs: number) {
     await counter?.close();
     await platform.dispose();
   }
+}
+
+/**
+ * VmRSS of the gateway from its launch: the child of this process is found in /proc as soon as it
+ * exists (startBenchGateway resolves only once it has started, after the config load). Returns
+ * "seconds:MB" at each sample, and the peak.
+ */
+function sampleStart(everyMs: number) {
+  const t0 = performance.now();
+  const samples: string[] = [];
+  let pid: number | undefined;
+  let peak = { at: 0, mb: 0 };
+  const findChild = (): number | undefined => {
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const st = readFileSync(`/proc/${d}/stat`, "utf8");
+        if (Number(st.split(") ")[1]!.split(" ")[1]) === process.pid && !st.includes("(python3)") && !st.includes("(mosquitto)")) return Number(d);
+      } catch {}
+    }
+    return undefined;
+  };
+  const timer = setInterval(() => {
+    pid ??= findChild();
+    if (pid === undefined) return;
+    try {
+      const at = (performance.now() - t0) / 1000;
+      const mb = Math.round(rssMb(pid));
+      samples.push(`${at.toFixed(2)}:${mb}`);
+      if (mb > peak.mb) peak = { at, mb };
+    } catch {}
+  }, everyMs);
+  return { stop: () => (clearInterval(timer), `peak ${peak.mb} MB at ${peak.at.toFixed(2)} s; ${samples.join(" ")}`) };
 }
 
 const results = [];

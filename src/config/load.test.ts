@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { testDescriptors } from "../../test/validate/test-connector.ts";
 import { ConfigError, formatDiagnostic } from "./diagnostics.ts";
 import { applyEnvOverrides, discoverConfig } from "./discover.ts";
-import { checkGatewayConfig, loadGatewayConfig } from "./load.ts";
+import { checkGatewayConfig, loadGatewayConfig, withLeadingId } from "./load.ts";
 import { runValidate } from "./validate-command.ts";
 
 const work = mkdtempSync(join(tmpdir(), "tbgw-load-"));
@@ -105,6 +105,19 @@ describe("loading", () => {
     const again = await loadGatewayConfig(join(dir, "tb_gateway.json"), { ...opts, writeIds: true });
     expect(again.connectors[0]!.id).toBe(g.connectors[0]!.id);
     expect(again.connectors[0]!.generatedId).toBe(false);
+  });
+
+  test("the id is written as the first member, spaced like the file; an empty id is replaced, not repeated", async () => {
+    expect(withLeadingId('{\n  "a": 1\n}\n', "u1")).toBe('{\n  "id": "u1",\n  "a": 1\n}\n');
+    expect(withLeadingId('{"a":{"b":[1]}}', "u1")).toBe('{"id": "u1","a":{"b":[1]}}');
+    expect(withLeadingId('\uFEFF{\r\n\t"a": 1}', "u1")).toBe('\uFEFF{\r\n\t"id": "u1",\r\n\t"a": 1}');
+    expect(withLeadingId("{}", "u1")).toBeUndefined();
+    for (const text of ['{\n  "a": 1\n}\n', '{"a":{"id":"inner"}}']) expect(JSON.parse(withLeadingId(text, "u2")!)).toEqual({ id: "u2", ...JSON.parse(text) });
+    const dir = folder({ "tb_gateway.json": MAIN([{ name: "Pumps", type: "testdev", configuration: "a.json" }]), "a.json": A.replace("{", '{\n  "id": "",') });
+    const g = await loadGatewayConfig(join(dir, "tb_gateway.json"), { ...opts, writeIds: true });
+    const written = JSON.parse(readFileSync(join(dir, "a.json"), "utf8"));
+    expect(written).toEqual({ ...JSON.parse(A), id: g.connectors[0]!.id });
+    expect(readFileSync(join(dir, "a.json"), "utf8").match(/"id"/g)).toHaveLength(1);
   });
 
   test("errors throw one ConfigError carrying every diagnostic, printable without a stack", async () => {
