@@ -216,7 +216,8 @@ export class SqliteDataFile {
       this.db.transaction(() => {
         this.db.exec("DROP INDEX IF EXISTS messages_timestamp");
         if (!autoincrement || rows > REBUILD_MAX_ROWS) return;
-        // The old counter is kept as a floor for the next id (see the constructor) in a table of its own.
+        // The old counter stays in sqlite_sequence under 'messages' as a floor for the next id (see
+        // the constructor); the empty AUTOINCREMENT table keeps sqlite_sequence itself in place.
         this.db.exec(keepSequence);
         const seq = this.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | null;
         this.db.exec("ALTER TABLE messages RENAME TO messages_old");
