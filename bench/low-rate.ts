@@ -8,12 +8,13 @@
 // arrival at the platform-side subscriber (the platform broker forwards a publish as it PUBACKs it),
 // loss and per-device order.
 // Usage: bun bench/low-rate.ts [--rate DATAPOINTS_PER_S] [--storage sqlite|memory|file] [--seconds 60]
-//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR] [--device-inflight N]
+//        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR] [--device-inflight N] [--gw-env K=V,K=V]
 // --device-inflight N: the device broker sends the gateway at most N unacknowledged QoS 1 messages
 // (mosquitto max_inflight_messages; default unlimited), as a strict broker would.
+// --gw-env: extra environment for the gateway process (e.g. BUN_JSC_* or MIMALLOC_* options to measure).
 
 import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
-import { cpuSeconds, rssMb, systemCpuSeconds } from "./proc.ts";
+import { cpuSeconds, rssMb, systemCpuSeconds, threadCpuSeconds } from "./proc.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
@@ -26,6 +27,12 @@ const RUNS = Number(option("runs", "1"));
 const BINARY = option("binary", "");
 const CPU_PROF = option("cpu-prof", "");
 const DEVICE_INFLIGHT = Number(option("device-inflight", "0"));
+const GW_ENV = Object.fromEntries(
+  option("gw-env", "")
+    .split(",")
+    .filter((kv) => kv.includes("="))
+    .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+);
 const DEVICES = 10;
 const DP_PER_MSG = 5; // seq, t and 3 keys
 const MSG_RATE = DP_RATE / DP_PER_MSG;
@@ -78,7 +85,7 @@ async function run(n: number) {
     };
     const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
     const t0 = performance.now();
-    const env = { TB_GW_LOG_LEVEL: "WARNING" };
+    const env = { TB_GW_LOG_LEVEL: "WARNING", ...GW_ENV };
     gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: CPU_PROF ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
     const pid = gw.proc.pid!;
     const startupCpu = cpuSeconds(pid);
@@ -101,6 +108,7 @@ async function run(n: number) {
     const endAt = performance.now();
     const endCpu = cpuSeconds(pid);
     const endSysCpu = systemCpuSeconds(pid);
+    const threads = threadCpuSeconds(pid);
     const genOut = JSON.parse((await gen).output().trim().split("\n").pop()!);
     const window = (endAt - readyAt) / 1000;
     const loadCpu = endCpu - startupCpu;
@@ -111,6 +119,7 @@ async function run(n: number) {
       dpPerSec: DP_RATE,
       deviceInflight: DEVICE_INFLIGHT || "unlimited",
       binary: BINARY !== "",
+      ...(Object.keys(GW_ENV).length > 0 ? { gwEnv: GW_ENV } : {}),
       generatorMsgsPerSec: Math.round(genOut.rate),
       received: messages,
       lost: MESSAGES - messages,
@@ -123,6 +132,12 @@ async function run(n: number) {
       cpuPctPer10s: slices.join(" "),
       // share of the gateway's CPU spent in the kernel (socket and file writes, wake-ups)
       kernelSharePct: Math.round((endSysCpu / endCpu) * 100),
+      // from start, % of one core per thread: js (the event loop), JITWorker, mi-scavenger, ...
+      threadPct: Object.entries(threads)
+        .filter(([, s]) => s > 0)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, s]) => `${name} ${Math.round((s / ((endAt - t0) / 1000)) * 1000) / 10}`)
+        .join(", "),
       coreSecPerMillionDp: Math.round((loadCpu / (datapoints / 1e6)) * 10) / 10,
       latencyMs: `p50 ${pct(latencies, 50)} p99 ${pct(latencies, 99)} max ${latencies.at(-1)}`,
       peakRssMb: Math.round(peakRss),

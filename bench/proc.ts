@@ -1,7 +1,7 @@
 // Per-process figures for benchmarks, read from Linux /proc: shows which process saturates the
 // cores (gateway, brokers, peers, load generator).
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const USER_HZ = 100;
 
@@ -15,6 +15,32 @@ export function cpuSeconds(pid: number): number {
 export function systemCpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return Number(f[12]) / USER_HZ;
+}
+
+/**
+ * CPU seconds (user + system) per thread name of the process so far: the JS thread (named after
+ * the executable), JITWorker (JavaScriptCore's compiler), mi-scavenger (the allocator returning
+ * memory), HeapHelper (GC). Threads that ended are not counted.
+ */
+export function threadCpuSeconds(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid) ? "js" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / USER_HZ;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 function statusMb(pid: number, field: "VmRSS" | "VmHWM"): number {

@@ -101,7 +101,7 @@ export class Gateway {
       this.storage,
       this.platform,
       // gathering after storage ran dry: at most 15 ms of latency, never more than minPackSendDelayMS
-      // (the MQTT connector's batches come 25 ms apart, so they are read as soon as committed)
+      // (the MQTT connector's batches come 30 ms apart, so they are read as soon as committed)
       { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, gatherMs: Math.min(15, tb.minPackSendDelayMS), platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName, onDropped: (platformName, count, reason) => this.countDroppedByPlatform(platformName, count, reason) },
       this.events,
       this.log.child("sender"),

@@ -32,6 +32,14 @@ export function rotatedDbName(existing: readonly string[], nowMs: number): strin
  */
 const INSERT_SIZES = [32, 16, 8, 4, 2, 1] as const;
 
+/**
+ * A file of the older layout (AUTOINCREMENT, which keeps a sqlite_sequence page written with every
+ * commit) is rebuilt at open when it holds at most this many rows, which is quick; a larger backlog
+ * keeps that layout (it works the same, at one more page per commit) until a later start finds it
+ * small or it is drained and deleted.
+ */
+const REBUILD_MAX_ROWS = 50_000;
+
 export interface PendingRow {
   id: number;
   ts: number;
@@ -42,13 +50,15 @@ export class SqliteDataFile {
   readonly db: Database;
   /** Committed rows present in the file. */
   rows = 0;
-  /** Id for the next insert (AUTOINCREMENT ids are never reused, even after deletes). */
+  /** Id for the next insert: one past the highest id in the file (or ever used, in files of the older AUTOINCREMENT layout). */
   nextId = 1;
   /** Multi-row INSERT statements by row count, prepared on first use. */
   private readonly inserts = new Map<number, Statement>();
   private readonly readStmt: Statement;
   private readonly deleteStmt: Statement;
-  private readonly purgeStmt: Statement;
+  private readonly firstFreshStmt: Statement;
+  private readonly deleteBelowStmt: Statement;
+  private readonly deleteAllStmt: Statement;
   private readonly sizeStmt: Statement;
   /** Inserts a chunk of rows and deletes acked id ranges in one transaction; returns rows deleted. */
   readonly write: (rows: readonly PendingRow[], deletes: ReadonlyArray<readonly [number, number]>) => number;
@@ -72,16 +82,18 @@ export class SqliteDataFile {
     }
     this.readStmt = this.db.prepare("SELECT id, message FROM messages WHERE id > ? ORDER BY id LIMIT ?");
     this.deleteStmt = this.db.prepare("DELETE FROM messages WHERE id BETWEEN ? AND ?");
-    this.purgeStmt = this.db.prepare("DELETE FROM messages WHERE timestamp < ?");
+    // No index on timestamp: the first row still within the TTL is found by walking ids from the
+    // oldest, which costs the expired rows only (rows are stamped in insertion order).
+    this.firstFreshStmt = this.db.prepare("SELECT id FROM messages WHERE timestamp >= ? ORDER BY id LIMIT 1");
+    this.deleteBelowStmt = this.db.prepare("DELETE FROM messages WHERE id < ?");
+    this.deleteAllStmt = this.db.prepare("DELETE FROM messages");
     this.sizeStmt = this.db.prepare(
       "SELECT (page_count - freelist_count) * page_size AS used FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
     );
     const counts = this.db
       .query("SELECT count(*) AS n, coalesce(max(id), 0) AS maxId FROM messages")
       .get() as { n: number; maxId: number };
-    const seq = this.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as
-      | { seq: number }
-      | null;
+    const seq = this.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | null;
     this.rows = counts.n;
     this.nextId = Math.max(counts.maxId, seq?.seq ?? 0) + 1;
     this.write = this.db.transaction((rows: readonly PendingRow[], deletes: ReadonlyArray<readonly [number, number]>) => {
@@ -121,9 +133,15 @@ export class SqliteDataFile {
     return this.readStmt.values(afterId, limit) as Array<[number, string]>;
   }
 
-  /** Delete rows stamped before `cutoffMs`; returns how many. */
+  /**
+   * Delete the rows stamped before `cutoffMs`, oldest first in insertion order, up to the first row
+   * still within it; returns how many. Rows are stamped as they are inserted, so that is every
+   * expired row, unless the clock was set back: rows inserted after a fresh row then wait until the
+   * rows before them expire (a clock step never purges newer data early).
+   */
   purgeOlderThan(cutoffMs: number): number {
-    return this.purgeStmt.run(cutoffMs).changes;
+    const fresh = this.firstFreshStmt.get(cutoffMs) as { id: number } | null;
+    return fresh ? this.deleteBelowStmt.run(fresh.id).changes : this.deleteAllStmt.run().changes;
   }
 
   /** Bytes of live data (pages in use); free pages left by deletes are reused, so not counted. */
@@ -145,13 +163,25 @@ export class SqliteDataFile {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(join(this.dir, this.name + suffix), { force: true });
   }
 
+  /**
+   * The layout: `messages(id INTEGER PRIMARY KEY, timestamp, message)` and nothing else written per
+   * commit, so a commit writes one table page (it wrote three: the table, an index on timestamp and
+   * the AUTOINCREMENT counter in sqlite_sequence). Older layouts are migrated here. The empty table
+   * `sequence_for_older_readers` (AUTOINCREMENT, never written) only makes sqlite_sequence exist,
+   * which tb-gw builds before this layout query at open: they can still open these files.
+   */
   private ensureSchema(nowMs: number): void {
     const cols = (this.db.query("PRAGMA table_info(messages)").all() as Array<{ name: string }>).map((c) => c.name);
-    const create =
-      "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp INTEGER NOT NULL, message TEXT NOT NULL)";
+    const create = "CREATE TABLE messages (id INTEGER PRIMARY KEY, timestamp INTEGER NOT NULL, message TEXT NOT NULL)";
+    const keepSequence = "CREATE TABLE IF NOT EXISTS sequence_for_older_readers (id INTEGER PRIMARY KEY AUTOINCREMENT)";
     if (cols.length === 0) {
-      this.db.exec(create);
-    } else if (!cols.includes("id") || !cols.includes("timestamp")) {
+      this.db.transaction(() => {
+        this.db.exec(create);
+        this.db.exec(keepSequence);
+      })();
+    } else if (cols.includes("id") && cols.includes("timestamp")) {
+      this.dropOlderExtras(create, keepSequence);
+    } else {
       // Older layout (message only, or no id): rebuild keeping row order. A timestamp that looks
       // like seconds is scaled to ms so the TTL purge does not take it for ancient data.
       const ts = cols.includes("timestamp")
@@ -164,8 +194,40 @@ export class SqliteDataFile {
           `INSERT INTO messages (timestamp, message) SELECT ${ts}, message FROM messages_old WHERE message IS NOT NULL ORDER BY rowid`,
         );
         this.db.exec("DROP TABLE messages_old");
+        this.db.exec("DROP INDEX IF EXISTS messages_timestamp");
+        this.db.exec(keepSequence);
       })();
     }
-    this.db.exec("CREATE INDEX IF NOT EXISTS messages_timestamp ON messages (timestamp)");
+  }
+
+  /**
+   * A file of the previous layout: its timestamp index goes (the TTL purge no longer needs it), and
+   * its AUTOINCREMENT table is rebuilt without it, ids and order kept, when the file holds few rows
+   * (REBUILD_MAX_ROWS). Both are one transaction; a failure (say, a full disk) leaves the file as it
+   * was, which works the same.
+   */
+  private dropOlderExtras(create: string, keepSequence: string): void {
+    const table = this.db.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get() as { sql: string } | null;
+    const autoincrement = /AUTOINCREMENT/i.test(table?.sql ?? "");
+    const index = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_timestamp'").get() !== null;
+    if (!autoincrement && !index) return;
+    const rows = autoincrement ? (this.db.query("SELECT count(*) AS n FROM messages").get() as { n: number }).n : 0;
+    try {
+      this.db.transaction(() => {
+        this.db.exec("DROP INDEX IF EXISTS messages_timestamp");
+        if (!autoincrement || rows > REBUILD_MAX_ROWS) return;
+        // The old counter stays in sqlite_sequence under 'messages' as a floor for the next id (see
+        // the constructor); the empty AUTOINCREMENT table keeps sqlite_sequence itself in place.
+        this.db.exec(keepSequence);
+        const seq = this.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | null;
+        this.db.exec("ALTER TABLE messages RENAME TO messages_old");
+        this.db.exec(create);
+        this.db.exec("INSERT INTO messages (id, timestamp, message) SELECT id, timestamp, message FROM messages_old ORDER BY id");
+        this.db.exec("DROP TABLE messages_old");
+        if (seq) this.db.query("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)").run(seq.seq);
+      })();
+    } catch {
+      // left in the older layout, which works the same
+    }
   }
 }

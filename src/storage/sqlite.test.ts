@@ -155,6 +155,109 @@ test("migrates an older table without id and timestamp columns, keeping the orde
   expect(cols).toEqual(["id", "timestamp", "message"]);
 });
 
+/** A data.db as tb-gw wrote it before the one-page-per-commit layout: AUTOINCREMENT ids, an index on timestamp. */
+function writePreviousLayout(file: string, rows: number, acked: number): void {
+  const old = new Database(file, { create: true });
+  old.exec("PRAGMA journal_mode = WAL");
+  old.exec("CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp INTEGER NOT NULL, message TEXT NOT NULL)");
+  old.exec("CREATE INDEX messages_timestamp ON messages (timestamp)");
+  const ins = old.prepare("INSERT INTO messages (timestamp, message) VALUES (?, ?)");
+  old.transaction(() => {
+    for (const [i, r] of records(0, rows).entries()) ins.run(1_800_000_000_000 + i, r);
+  })();
+  // acknowledged rows deleted: the AUTOINCREMENT counter stays above the ids left
+  old.exec(`DELETE FROM messages WHERE id <= ${acked}`);
+  old.close();
+}
+
+function layoutOf(file: string): { table: string; indexes: string[]; ids: number[]; seq: number | undefined } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const table = (db.query("SELECT sql FROM sqlite_master WHERE name = 'messages'").get() as { sql: string }).sql;
+    const indexes = (db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'").all() as Array<{ name: string }>).map((r) => r.name);
+    const ids = (db.query("SELECT id FROM messages ORDER BY id").all() as Array<{ id: number }>).map((r) => r.id);
+    const seq = (db.query("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | null)?.seq;
+    return { table, indexes, ids, seq };
+  } finally {
+    db.close();
+  }
+}
+
+test("a file of the previous layout (AUTOINCREMENT, timestamp index) is rebuilt at open: same records, ids and order; new ids start above the old counter", async () => {
+  const dir = folder();
+  writePreviousLayout(join(dir, "data.db"), 40, 15);
+  const s = open(dir);
+  expect(s.depth()).toBe(25);
+  const before = layoutOf(join(dir, "data.db"));
+  expect(before.table).not.toMatch(/AUTOINCREMENT/i);
+  expect(before.indexes).toEqual([]);
+  expect(before.ids).toEqual(Array.from({ length: 25 }, (_, i) => 16 + i));
+  s.put(records(40, 5));
+  await s.whenDurable();
+  expect(drain(s, 7)).toEqual(records(15, 30));
+  await s.close();
+  // every row was acknowledged and deleted: after a restart ids start above the old counter (40)
+  // again (ids are positions within one run; reusing a deleted one across restarts is harmless)
+  const s2 = open(dir);
+  s2.put(records(100, 1));
+  await s2.whenDurable();
+  await s2.close();
+  expect(layoutOf(join(dir, "data.db")).ids).toEqual([41]);
+});
+
+test("a large file of the previous layout keeps its table (only the index goes) and works the same", async () => {
+  const dir = folder();
+  const rows = 50_001; // one over the rebuild limit
+  writePreviousLayout(join(dir, "data.db"), rows, 0);
+  const s = open(dir, { max_read_records_count: 100_000 });
+  expect(s.depth()).toBe(rows);
+  const layout = layoutOf(join(dir, "data.db"));
+  expect(layout.table).toMatch(/AUTOINCREMENT/i);
+  expect(layout.indexes).toEqual([]);
+  s.put(records(rows, 3));
+  await s.whenDurable();
+  const all: string[] = [];
+  for (let b = s.next(20_000); b; b = s.next(20_000)) {
+    all.push(...b.records);
+    s.ack(b);
+  }
+  expect(all).toEqual(records(0, rows + 3));
+});
+
+test("a new file keeps sqlite_sequence readable for older tb-gw builds, which query it at open", async () => {
+  const dir = folder();
+  const s = open(dir);
+  s.put(records(0, 3));
+  await s.whenDurable();
+  await s.close();
+  const db = new Database(join(dir, "data.db"));
+  // what the previous build runs when it opens a file
+  const seq = db.query("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get();
+  db.exec("CREATE INDEX IF NOT EXISTS messages_timestamp ON messages (timestamp)");
+  db.close();
+  expect(seq).toBeNull();
+  const again = open(dir);
+  expect(drain(again, 10)).toEqual(records(0, 3));
+});
+
+test("TTL with the clock set back: rows are purged oldest first up to the first one still within the TTL", () => {
+  const dir = folder();
+  let now = 1_800_000_000_000;
+  const day = 86_400_000;
+  const s = open(dir, { messages_ttl_in_days: 7 }, capturingLogger().log, { now: () => now });
+  const purge = () => (s as unknown as { purgeExpired(): number }).purgeExpired();
+  s.put(records(0, 5)); // stamped day 0
+  now += 5 * day;
+  s.put(records(5, 5)); // day 5
+  now -= 4 * day;
+  s.put(records(10, 5)); // the clock went back: stamped day 1, inserted after day 5's rows
+  now += 8 * day - day; // day 8: day 0's rows and the rows stamped day 1 are past 7 days
+  expect(purge()).toBe(5); // day 5's rows are fresh, and the rows after them wait for them
+  now += 5 * day; // day 13: all expired
+  expect(purge()).toBe(10);
+  expect(s.depth()).toBe(0);
+});
+
 test("data_file_path naming the database file (upstream's ./data/data.db) works on every start, and validate agrees", () => {
   const dir = folder();
   const { log, records: logs, stop } = capturingLogger();

@@ -68,6 +68,8 @@ export class AckGate {
   private learnedAt = 0;
   /** Reading paused for a gathering window (not for maxHeld). */
   private readsHeld = false;
+  /** The window is over and reads were released: the first message read goes with this batch at the end of its turn. */
+  private draining = false;
   private readonly inflight = new Set<Promise<void>>();
   private heldCount = 0;
   private paused = false;
@@ -105,9 +107,30 @@ export class AckGate {
       }
       if (this.heldCount > this.brokerLimit) this.brokerLimit = Infinity; // it allows more than learned
     }
-    if (hasData) this.schedule(b);
-    else if (msg.qos !== 0) msg.ack(); // nothing to store (RPC reply, request, dropped message)
+    if (this.draining) this.endWindowThisTurn();
+    else if (hasData) this.schedule(b);
+    if (!hasData && msg.qos !== 0) msg.ack(); // nothing to store (RPC reply, request, dropped message)
   }
+
+  /**
+   * The read that follows a window brings what the socket held back: the batch goes at the end
+   * of that turn (one wake-up) instead of on a timer after it (a second one). The READ_HELD_MS
+   * timer stays as the fallback for a window after which nothing was waiting.
+   */
+  private endWindowThisTurn(): void {
+    this.draining = false;
+    if (this.immediate !== undefined) return;
+    if (this.windowTimer !== undefined) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+    }
+    this.immediate = setImmediate(this.windowDone);
+  }
+
+  private readonly windowDone = (): void => {
+    this.heldAtTimeout = this.heldCount;
+    this.flush(true);
+  };
 
   /** At the end of this turn when the batch is big enough or the broker would wait; else gather. */
   private schedule(b: Batch): void {
@@ -136,11 +159,11 @@ export class AckGate {
     if (this.readsHeld) {
       // read what the window held back (it comes with the next poll), then send the batch
       this.releaseReads();
+      this.draining = true;
       this.windowTimer = setTimeout(this.windowOver, READ_HELD_MS);
       return;
     }
-    this.heldAtTimeout = this.heldCount;
-    this.flush(true);
+    this.windowDone();
   };
 
   private releaseReads(): void {
@@ -166,6 +189,7 @@ export class AckGate {
 
   private readonly flush = (timed?: unknown): void => {
     this.immediate = undefined;
+    this.draining = false;
     if (this.windowTimer !== undefined) {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;

@@ -19,7 +19,7 @@ import type { MqttConfig } from "./schema.ts";
 /** Held (unacknowledged) messages above which reading from the broker pauses. */
 const MAX_HELD = 20_000;
 /** Longest a batch of device messages gathers under light traffic before it is stored and acknowledged. */
-const GATHER_WINDOW_MS = 25;
+const GATHER_WINDOW_MS = 30;
 
 /**
  * Each mapping's route (topic filter, QoS and uplink converter); a mapping whose converter cannot be
