@@ -53,7 +53,7 @@ export function nextPoll(due: number, now: number, period: number): { due: numbe
 const blockWhere = (b: ReadBlock): string => `fc ${b.functionCode} address ${b.address} count ${b.count}`;
 
 /** Start slots per poll period (at most per second) that first polls are spread over. */
-const START_SLOTS = 10;
+const START_SLOTS = 5;
 
 /**
  * When to poll first: spread over the period (at most a second) so that many slaves do not fire
@@ -65,6 +65,8 @@ const START_SLOTS = 10;
  * than 20 cut the whole gateway's CPU at 100 slaves x 50 registers x 1 s by another quarter
  * (6.5-6.8 -> 4.7-4.8 core-s per million datapoints): each slot's wake-up is followed by its answers,
  * one platform publish and its PUBACK, so fewer, fuller slots mean fewer rounds of all of those.
+ * 5 slots took another ~0.8 off in two alternating pairs (10 slots 6.4 / 5.3, 5 slots 5.3 / 4.6),
+ * with 300 x 50 x 100 ms (60 slaves per 20 ms slot) still 100 % delivered and on time.
  * Later polls keep to this grid (nextPoll).
  */
 export function firstPoll(now: number, period: number): number {
