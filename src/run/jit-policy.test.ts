@@ -1,9 +1,9 @@
 import { expect, test } from "bun:test";
 import type { Gateway } from "../core/gateway.ts";
-import { BUSY_RECORDS, restoreJitPolicyWhenBusy } from "./jit-policy.ts";
+import { BUSY_DATAPOINTS, BUSY_RECORDS, restoreJitPolicyWhenBusy } from "./jit-policy.ts";
 
-function fakeGateway(stored: () => number): Gateway {
-  const stats = new Map([["MQTT", { get recordsStored() { return stored(); } }]]);
+function fakeGateway(stored: () => number, datapoints: () => number = () => 0): Gateway {
+  const stats = new Map([["MQTT", { get recordsStored() { return stored(); }, get datapointsReceived() { return datapoints(); } }]]);
   return { pipeline: { stats } } as unknown as Gateway;
 }
 
@@ -19,6 +19,34 @@ test("the normal JIT policy comes back once the gateway has taken in BUSY_RECORD
       stored = BUSY_RECORDS;
       return seen;
     }),
+    (scale) => {
+      calls.push(scale);
+      checked();
+    },
+  );
+  try {
+    await restored;
+    expect(calls).toEqual([1]);
+  } finally {
+    stop();
+  }
+});
+
+test("few records with many datapoints each (a poller) also count as busy: BUSY_DATAPOINTS", async () => {
+  let datapoints = 0;
+  const calls: number[] = [];
+  let checked!: () => void;
+  const restored = new Promise<void>((r) => (checked = r));
+  const stop = restoreJitPolicyWhenBusy(
+    fakeGateway(
+      () => 10,
+      () => {
+        // idle at the first check, then many datapoints in few records
+        const seen = datapoints;
+        datapoints = BUSY_DATAPOINTS;
+        return seen;
+      },
+    ),
     (scale) => {
       calls.push(scale);
       checked();

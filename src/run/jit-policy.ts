@@ -6,11 +6,17 @@
 // 8.6-9.4 % of a core against 6.2-6.6 % compiled (bench/low-rate.ts, 1,000 datapoints/s, sqlite),
 // and 20,000 records kept it interpreted for 100 s. Compiling costs memory (peak RSS 55 -> 69-71 MB
 // in that run); an idle gateway, which stores no records, keeps its small footprint.
+// Datapoints count too: a poller sends few, large records (Modbus 100 slaves x 50 registers x 1 s is
+// 100 records but 5,000 datapoints a second), whose converter, packing and JSON work per record is
+// 50 keys' worth. On records alone it stayed interpreted for 10 s and was still compiling 10-30 s after
+// start (7.6 core-s per million datapoints in that window against 5.8 once compiled, bench/modbus-gateway.ts).
 
 import type { Gateway } from "../core/gateway.ts";
 
 /** Records stored since start after which the gateway counts as busy (5 s at 200 messages/s). */
 export const BUSY_RECORDS = 1_000;
+/** Datapoints taken in since start after which the gateway counts as busy (4 s at 5,000 datapoints/s). */
+export const BUSY_DATAPOINTS = 20_000;
 const CHECK_MS = 1000;
 
 type Unsafe = { setJITPolicy?: (scale: number) => void };
@@ -22,17 +28,21 @@ export function useNormalJitPolicy(): void {
   runtimeSetPolicy()?.(1);
 }
 
-function recordsStored(gw: Gateway): number {
-  let n = 0;
-  for (const s of gw.pipeline.stats.values()) n += s.recordsStored;
-  return n;
+function busy(gw: Gateway): boolean {
+  let records = 0;
+  let datapoints = 0;
+  for (const s of gw.pipeline.stats.values()) {
+    records += s.recordsStored;
+    datapoints += s.datapointsReceived;
+  }
+  return records >= BUSY_RECORDS || datapoints >= BUSY_DATAPOINTS;
 }
 
 /** Restores the normal JIT policy once the gateway is busy; returns a stop function. */
 export function restoreJitPolicyWhenBusy(gw: Gateway, setPolicy = runtimeSetPolicy()): () => void {
   if (!setPolicy) return () => {};
   const timer = setInterval(() => {
-    if (recordsStored(gw) < BUSY_RECORDS) return;
+    if (!busy(gw)) return;
     clearInterval(timer);
     setPolicy(1);
   }, CHECK_MS);

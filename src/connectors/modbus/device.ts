@@ -53,7 +53,7 @@ export function nextPoll(due: number, now: number, period: number): { due: numbe
 const blockWhere = (b: ReadBlock): string => `fc ${b.functionCode} address ${b.address} count ${b.count}`;
 
 /** Start slots per poll period (at most per second) that first polls are spread over. */
-const START_SLOTS = 20;
+const START_SLOTS = 5;
 
 /**
  * When to poll first: spread over the period (at most a second) so that many slaves do not fire
@@ -61,8 +61,13 @@ const START_SLOTS = 20;
  * timer wake-up and their answers and platform messages come in together. Each wake-up of the
  * process costs ~30 µs of CPU before any work: with every slave at its own random instant, 100
  * slaves at 1 s woke the gateway 200 times a second (a timer and an answer per poll); grouped, the
- * connector's CPU per poll fell by a quarter (commit message has the figures). Later polls keep
- * to this grid (nextPoll).
+ * connector's CPU per poll fell by a quarter (commit message has the figures). 10 slots rather
+ * than 20 cut the whole gateway's CPU at 100 slaves x 50 registers x 1 s by another quarter
+ * (6.5-6.8 -> 4.7-4.8 core-s per million datapoints): each slot's wake-up is followed by its answers,
+ * one platform publish and its PUBACK, so fewer, fuller slots mean fewer rounds of all of those.
+ * 5 slots took another ~0.8 off in two alternating pairs (10 slots 6.4 / 5.3, 5 slots 5.3 / 4.6),
+ * with 300 x 50 x 100 ms (60 slaves per 20 ms slot) still 100 % delivered and on time.
+ * Later polls keep to this grid (nextPoll).
  */
 export function firstPoll(now: number, period: number): number {
   const spread = Math.min(period, 1000);
