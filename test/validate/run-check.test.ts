@@ -155,7 +155,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class; FTP's saved read positions unreadable", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's and a Modbus slave's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class; FTP's saved read positions unreadable", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
@@ -169,6 +169,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
         { name: "ua", type: "opcua", configuration: "opcua.json" },
         { name: "db", type: "odbc", configuration: "odbc.json" },
         { name: "files", type: "ftp", configuration: "ftp.json" },
+        { name: "mb", type: "modbus", configuration: "modbus.json" },
       ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
@@ -200,6 +201,9 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       writeFileSync(join(dir, "ftp.json"), JSON.stringify(ftp, null, 2));
       mkdirSync(join(dir, "ftp"));
       writeFileSync(join(dir, "ftp", "files.json"), "{ not the state file");
+      const modbus = JSON.parse(readFileSync(join(SAMPLES, "modbus.json"), "utf8"));
+      const slave = { ...modbus.master.slaves[0], host: "127.0.0.1", port, downlinkConverter: "NoSuchModbusDownlink" };
+      writeFileSync(join(dir, "modbus.json"), JSON.stringify({ master: { slaves: [slave] } }, null, 2));
       writeFileSync(join(dir, "ble.json"), JSON.stringify({ devices: [{ name: "thermo", MACAddress: "4C:65:A8:DF:85:C0", extension: "NoSuchBleConverter", telemetry: [key] }] }, null, 2));
       writeFileSync(join(dir, "extensions", "snmp", "set-only.js"), "export class SetOnly {\n  convertDownlink(_config, data) { return data; }\n}\n");
       const r = await runCheck(from, join(dir, "tb_gateway.json"), dir);
@@ -210,6 +214,8 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toMatch(/ble\.json:\d+:\d+: error: connector "ble" \(ble\): thermo \(4C:65:A8:DF:85:C0\): converter NoSuchBleConverter cannot be used \(/);
       expect(r.out).toContain("  ERRORS can (can): built, with 1 error");
       expect(r.err).toMatch(/can\.json:\d+:\d+: error: connector "can" \(can\): device "Car": downlink converter NoSuchCanDownlink cannot be used \(/);
+      expect(r.out).toContain("  ERRORS mb (modbus): built, with 1 error");
+      expect(r.err).toMatch(new RegExp(`modbus\\.json:\\d+:\\d+: error: connector "mb" \\(modbus\\): ${slave.deviceName}: downlink converter NoSuchModbusDownlink cannot be used \\(`));
       expect(r.out).toContain("  ERRORS ua (opcua): built, with 1 error");
       expect(r.err).toContain('error: connector "ua" (opcua): mapping "not a node id": ');
       expect(r.out).toContain("  ERRORS db (odbc): built, with 1 error");

@@ -64,6 +64,22 @@ export function loadSlaveUplink(cfg: SlaveConfig, ctx: Pick<ConnectorContext, "c
   return loadCustomUplinkOrFallBack({ extension: name, connectorType: "modbus", configDir: ctx.configDir, ctorConfig: cfg, log: ctx.log, where: cfg.deviceName, hasBuiltInMapping, otherwise: "this slave is not polled" });
 }
 
+/**
+ * The downlink class `slaves[].downlinkConverter` names; undefined for the built-in converter. A class
+ * that cannot be used is one error and an unusable stand-in: polling goes on, the slave's writes fail
+ * with that reason rather than write the built-in encoding. start() and `run --check` both load it here.
+ */
+export async function loadSlaveDownlink(cfg: SlaveConfig, ctx: Pick<ConnectorContext, "configDir" | "log">): Promise<CustomDownlink | undefined> {
+  const name = cfg.downlinkConverter;
+  if (!name || name === BUILT_IN_DOWNLINK) return undefined;
+  try {
+    return await loadCustomDownlink({ extension: name, connectorType: "modbus", configDir: ctx.configDir, ctorConfig: cfg, log: ctx.log });
+  } catch (e) {
+    ctx.log.error(`${cfg.deviceName}: downlink converter ${name} cannot be used (${errorText(e)}); attribute updates and RPC writes to this slave fail until it is fixed`);
+    return CustomDownlink.unusable(name, errorText(e));
+  }
+}
+
 export class ModbusConnector implements Connector {
   private readonly links = new Map<string, ModbusLink>();
   private readonly slaves: PolledSlave[] = [];
@@ -110,15 +126,8 @@ export class ModbusConnector implements Connector {
       else if (loaded !== "built-in") s.custom = loaded;
     }
     for (const s of this.slaves) {
-      const name = s.cfg.downlinkConverter;
-      if (!name || name === BUILT_IN_DOWNLINK) continue;
-      try {
-        this.downlinks.set(s, await loadCustomDownlink({ extension: name, connectorType: "modbus", configDir: this.ctx.configDir, ctorConfig: s.cfg, log: this.ctx.log }));
-      } catch (e) {
-        // polling goes on; its writes fail with this reason rather than write the built-in encoding
-        this.downlinks.set(s, CustomDownlink.unusable(name, errorText(e)));
-        this.ctx.log.error(`${s.cfg.deviceName}: downlink converter ${name} cannot be used (${errorText(e)}); attribute updates and RPC writes to this slave fail until it is fixed`);
-      }
+      const downlink = await loadSlaveDownlink(s.cfg, this.ctx);
+      if (downlink) this.downlinks.set(s, downlink);
     }
     for (const s of this.slaves) s.start();
     this.ctx.log.info(`modbus: ${this.slaves.length} slave(s) on ${this.links.size} link(s)`);

@@ -25,14 +25,15 @@ export const descriptor: ConnectorDescriptor<ModbusConfig> = {
     const { ModbusConnector } = await import("./connector.ts");
     return new ModbusConnector(config, ctx);
   },
-  /** run --check: templates expanded, each slave's read plan and custom uplink converter, as start() builds them (the slave server is not started). */
+  /** run --check: templates expanded, each slave's read plan and custom uplink and downlink converters, as start() builds them (the slave server is not started). */
   async prepare(config, ctx) {
-    const { expandTemplates, linkOptionsOf, loadSlaveUplink } = await import("./connector.ts");
+    const { expandTemplates, linkOptionsOf, loadSlaveUplink, loadSlaveDownlink } = await import("./connector.ts");
     const { PolledSlave } = await import("./device.ts");
     const { ModbusLink } = await import("./link.ts");
     for (const s of expandTemplates(config.master.slaves)) {
       new PolledSlave(s, new ModbusLink(linkOptionsOf(s), ctx.log), ctx, ctx.log);
       await loadSlaveUplink(s, ctx);
+      await loadSlaveDownlink(s, ctx);
     }
   },
   registerScan(scan) {
