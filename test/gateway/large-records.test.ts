@@ -63,34 +63,49 @@ const CASES: Array<{ from: GatewayFrom; storage: Record<string, unknown>; maxPay
   { from, storage: { type: "sqlite", data_file_path: "./data/", max_read_records_count: 1000 }, maxPayloadSizeBytes: 65536, publishLimit: Math.floor(65536 * 0.8) },
 ]);
 
+/**
+ * tb-gw with upstream's rest.json on a free port, and `post(body, name)` sending a JSON body to its
+ * /my_devices endpoint (written to a file for curl). Returns once a first message was accepted: the
+ * server listens once the connector started, shortly after the gateway's start line.
+ */
+async function startRestGateway(from: GatewayFrom, brokerPort: number, storage: Record<string, unknown>, tb: Record<string, unknown>): Promise<{ gw: Started; post: (body: unknown[], name: string) => Promise<void> }> {
+  const restPort = await freePort();
+  const dir = withExtension(mkdtempSync(join(tmpdir(), "tbgw-large-")));
+  const files = writeGatewayConfig(mainConfig(brokerPort, storage, [{ name: "REST", type: "rest", configuration: "rest.json" }], tb), { "rest.json": adaptedRestSample(restPort, await freePort()) }, dir);
+  const gw = await startGatewayFrom(from, files.configPath, { timeoutMs: 60_000 });
+  const url = `http://127.0.0.1:${restPort}/my_devices`;
+  const post = async (body: unknown[], name: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(body));
+    const r = await curl(["-H", "Content-Type: application/json", "--data-binary", `@${path}`, url]);
+    expect(r.status, r.body).toBe(200);
+  };
+  try {
+    for (let tries = 0; ; tries++) {
+      try {
+        await post([{ sensorName: "First meter", temp: 1, hum: 1 }], "first.json");
+        return { gw, post };
+      } catch (e) {
+        if (tries > 100) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (e) {
+    await gw.stop();
+    throw e;
+  }
+}
+
 for (const c of CASES) {
   test(`${c.from}, ${c.storage.type} storage, maxPayloadSizeBytes ${c.maxPayloadSizeBytes ?? "default"}: rows of 1,000-row messages reach the platform once each, whole`, async () => {
     const broker = await startMosquitto();
     const harness = await startPlatformHarness(broker.url);
     let gw: Started | undefined;
     try {
-      const restPort = await freePort();
-      const dir = withExtension(mkdtempSync(join(tmpdir(), "tbgw-large-")));
       const tb = c.maxPayloadSizeBytes ? { maxPayloadSizeBytes: c.maxPayloadSizeBytes } : {};
-      const files = writeGatewayConfig(mainConfig(broker.port, c.storage, [{ name: "REST", type: "rest", configuration: "rest.json" }], tb), { "rest.json": adaptedRestSample(restPort, await freePort()) }, dir);
-      gw = await startGatewayFrom(c.from, files.configPath, { timeoutMs: 60_000 });
-      const url = `http://127.0.0.1:${restPort}/my_devices`;
-      const post = async (body: unknown[], name: string) => {
-        const path = join(dir, name);
-        writeFileSync(path, JSON.stringify(body));
-        const r = await curl(["-H", "Content-Type: application/json", "--data-binary", `@${path}`, url]);
-        expect(r.status, r.body).toBe(200);
-      };
-      // the server listens once the connector started, shortly after the gateway's start line
-      for (let tries = 0; ; tries++) {
-        try {
-          await post([{ sensorName: "First meter", temp: 1, hum: 1 }], "first.json");
-          break;
-        } catch (e) {
-          if (tries > 100) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      const started = await startRestGateway(c.from, broker.port, c.storage, tb);
+      gw = started.gw;
+      const post = started.post;
       for (let p = 0; p < POSTS; p++) {
         for (let d = 0; d < DEVICES; d++) await post(Array.from({ length: ROWS }, (_, i) => row(d, p * ROWS + i)), `body-${p}-${d}.json`);
       }
@@ -131,30 +146,9 @@ for (const from of FROM_BOTH) {
     const harness = await startPlatformHarness(broker.url); // answers maxPayloadSize 65536
     let gw: Started | undefined;
     try {
-      const restPort = await freePort();
-      const dir = withExtension(mkdtempSync(join(tmpdir(), "tbgw-large-")));
-      const files = writeGatewayConfig(
-        mainConfig(broker.port, { type: "memory" }, [{ name: "REST", type: "rest", configuration: "rest.json" }], { maxPayloadSizeBytes: 65536 }),
-        { "rest.json": adaptedRestSample(restPort, await freePort()) },
-        dir,
-      );
-      gw = await startGatewayFrom(from, files.configPath, { timeoutMs: 60_000 });
-      const url = `http://127.0.0.1:${restPort}/my_devices`;
-      const post = async (body: unknown[], name: string) => {
-        const path = join(dir, name);
-        writeFileSync(path, JSON.stringify(body));
-        const r = await curl(["-H", "Content-Type: application/json", "--data-binary", `@${path}`, url]);
-        expect(r.status, r.body).toBe(200);
-      };
-      for (let tries = 0; ; tries++) {
-        try {
-          await post([{ sensorName: "First meter", temp: 1, hum: 1 }], "first.json");
-          break;
-        } catch (e) {
-          if (tries > 100) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      const started = await startRestGateway(from, broker.port, { type: "memory" }, { maxPayloadSizeBytes: 65536 });
+      gw = started.gw;
+      const post = started.post;
       const meter = (name: string) => Array.from({ length: 100 }, (_, i) => ({ sensorName: name, sensorType: "meter", ts: T0 + i, temp: i, hum: i }));
       await post([...meter("Meter A"), { sensorName: "Camera", sensorType: "camera", ts: T0, temp: "x".repeat(100_000), hum: 7 }, ...meter("Meter C")], "mixed.json");
       await post([{ sensorName: "Last meter", temp: 1, hum: 1 }], "last.json");
