@@ -6,7 +6,7 @@ import type { MainConfig } from "../config/main-schema.ts";
 import { createStorage } from "../storage/index.ts";
 import type { EventStorage } from "../storage/types.ts";
 import { PlatformClient } from "../platform/client.ts";
-import { Sender } from "../platform/sender.ts";
+import { IDLE_CHECK_MS, Sender } from "../platform/sender.ts";
 import { T } from "../platform/topics.ts";
 import { EventBus } from "../observe/events.ts";
 import { errorText, Logger } from "../observe/logger.ts";
@@ -102,7 +102,7 @@ export class Gateway {
       this.platform,
       // gathering after storage ran dry: at most 15 ms of latency, never more than minPackSendDelayMS
       // (the MQTT connector's batches come 30 ms apart, so they are read as soon as committed)
-      { batchRecords: 512, idleDelayMs: tb.minPackSendDelayMS, gatherMs: Math.min(15, tb.minPackSendDelayMS), platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName, onDropped: (platformName, count, reason) => this.countDroppedByPlatform(platformName, count, reason) },
+      { batchRecords: 512, idleDelayMs: Math.max(IDLE_CHECK_MS, tb.minPackSendDelayMS), gatherMs: Math.min(15, tb.minPackSendDelayMS), platformName: (n) => this.devices.platformName(n), connectorOf: (n) => this.devices.get(n)?.connectorName, onDropped: (platformName, count, reason) => this.countDroppedByPlatform(platformName, count, reason) },
       this.events,
       this.log.child("sender"),
     );

@@ -11,6 +11,9 @@ import { OversizedLog, tooLarge } from "./oversized.ts";
 import { buildPublishes, type Publish } from "./packing.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
+/** The gateway's safety-net sleep when storage is empty (see SenderOptions.idleDelayMs). */
+export const IDLE_CHECK_MS = 1000;
+
 export interface SenderOptions {
   /** Records asked of storage per batch. */
   batchRecords: number;
@@ -21,7 +24,11 @@ export interface SenderOptions {
    * of one each. A full batch is followed by the next read at once.
    */
   gatherMs?: number;
-  /** Sleep when storage is empty and no notification arrives (minPackSendDelayMS). */
+  /**
+   * Longest sleep when storage is empty. Storage announces new data (onAvailable), so this is only
+   * a safety net: upstream polls every minPackSendDelayMS (50 ms), which woke an idle gateway 20
+   * times a second for nothing.
+   */
   idleDelayMs: number;
   /** Name on the platform for a connector-side device name (renaming). */
   platformName: (device: string) => string;
@@ -142,7 +149,7 @@ export class Sender {
         // The last read emptied storage: sleep until storage announces new data (no timer firing
         // per batch under steady traffic), then let it gather until gatherMs after that read, so
         // several device messages go in one read and one publish. The idle timeout is a safety net.
-        if (!this.dataSignalled) await this.sleep(this.opts.idleDelayMs || 50);
+        if (!this.dataSignalled) await this.sleep(this.opts.idleDelayMs || IDLE_CHECK_MS);
         const wait = this.gatherUntil - performance.now();
         this.gatherUntil = 0;
         if (wait > 0 && this.running) await this.gather(wait);
@@ -151,7 +158,7 @@ export class Sender {
       this.dataSignalled = false;
       const batch = this.storage.next(this.opts.batchRecords);
       if (!batch) {
-        await this.sleep(this.opts.idleDelayMs || 50);
+        await this.sleep(this.opts.idleDelayMs || IDLE_CHECK_MS);
         continue;
       }
       try {
