@@ -6,7 +6,7 @@
 // Prints per run: the gateway process's CPU (from /proc) as % of one core over the load window and
 // from process start, per 10 s slice, core-s per million datapoints, latency from device publish to
 // arrival at the platform-side subscriber (the platform broker forwards a publish as it PUBACKs it),
-// loss and per-device order.
+// loss and per-device order, and the JS thread's wake-ups per second and per platform publish.
 // Usage: bun bench/low-rate.ts [--rate DATAPOINTS_PER_S] [--storage sqlite|memory|file] [--seconds 60]
 //        [--runs N] [--binary dist/tb-gw] [--cpu-prof DIR] [--device-inflight N] [--gw-env K=V,K=V]
 // --device-inflight N: the device broker sends the gateway at most N unacknowledged QoS 1 messages
@@ -14,7 +14,7 @@
 // --gw-env: extra environment for the gateway process (e.g. BUN_JSC_* or MIMALLOC_* options to measure).
 
 import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
-import { cpuSeconds, rssMb, systemCpuSeconds, threadCpuSeconds } from "./proc.ts";
+import { cpuSeconds, rssMb, systemCpuSeconds, threadCpuSeconds, voluntarySwitches } from "./proc.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { BUN, mainConfig, writeGatewayConfig } from "../test/support/gateway.ts";
 import { startProcess, type Started } from "../test/support/process.ts";
@@ -51,8 +51,10 @@ async function run(n: number) {
     let outOfOrder = 0;
     const lastSeq = new Map<string, number>();
     const latencies: number[] = [];
+    let platformPublishes = 0;
     counter = await countPlatform<Record<string, number>>(platform.url, "bench-platform", (body) => {
       const now = Date.now();
+      platformPublishes++;
       for (const [dev, entries] of Object.entries(body)) {
         for (const e of entries) {
           let k = 0;
@@ -95,6 +97,8 @@ async function run(n: number) {
     let lastCpu = startupCpu;
     let nextSlice = readyAt + 10000;
     let peakRss = rssMb(pid);
+    const wakesAtReady = voluntarySwitches(pid);
+    const publishesAtReady = platformPublishes;
     while (messages < MESSAGES && performance.now() - readyAt < SECONDS * 1000 + 30000) {
       await new Promise((r) => setTimeout(r, 100));
       peakRss = Math.max(peakRss, rssMb(pid));
@@ -109,6 +113,8 @@ async function run(n: number) {
     const endCpu = cpuSeconds(pid);
     const endSysCpu = systemCpuSeconds(pid);
     const threads = threadCpuSeconds(pid);
+    const wakes = voluntarySwitches(pid) - wakesAtReady;
+    const publishes = platformPublishes - publishesAtReady;
     const genOut = JSON.parse((await gen).output().trim().split("\n").pop()!);
     const window = (endAt - readyAt) / 1000;
     const loadCpu = endCpu - startupCpu;
@@ -138,6 +144,10 @@ async function run(n: number) {
         .sort((a, b) => b[1] - a[1])
         .map(([name, s]) => `${name} ${Math.round((s / ((endAt - t0) / 1000)) * 1000) / 10}`)
         .join(", "),
+      // the JS thread's sleeps and wake-ups (voluntary context switches) over the load window, and
+      // per publish the platform received (a batch): the per-batch floor at low rates
+      jsWakeupsPerSec: Math.round(wakes / window),
+      jsWakeupsPerPublish: publishes > 0 ? Math.round((wakes / publishes) * 100) / 100 : null,
       coreSecPerMillionDp: Math.round((loadCpu / (datapoints / 1e6)) * 10) / 10,
       latencyMs: `p50 ${pct(latencies, 50)} p99 ${pct(latencies, 99)} max ${latencies.at(-1)}`,
       peakRssMb: Math.round(peakRss),

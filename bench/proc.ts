@@ -43,6 +43,16 @@ export function threadCpuSeconds(pid: number): Record<string, number> {
   return out;
 }
 
+/**
+ * Times the thread (default: the main, JS thread) went to sleep and was woken again so far
+ * (voluntary context switches). Each costs about 0.1 ms of CPU on a small virtual machine, so at
+ * low rates it is a steadier figure than the CPU time, which varies by ±20 % from hour to hour.
+ */
+export function voluntarySwitches(pid: number, tid = pid): number {
+  const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"));
+  return m ? Number(m[1]) : 0;
+}
+
 function statusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
   const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : 0;
