@@ -7,7 +7,10 @@
 // How long a batch gathers: under heavy traffic one event-loop turn brings many messages and the
 // batch goes at the end of that turn. Under light traffic (fewer than GATHER_MIN messages in a
 // turn) it gathers for up to `windowMs` (one storage commit, one write of acknowledgements and,
-// downstream, one publish for several messages instead of one each). A broker that allows only k
+// downstream, one publish for several messages instead of one each). A message that comes after a
+// quiet spell longer than the window (the first after start, or traffic sparser than one message
+// per window) goes at the end of its turn: a window would only add its latency and a timer
+// wake-up, with nothing else to gather. A broker that allows only k
 // unacknowledged messages in flight would stall for the whole window once k are held, capping
 // intake at k per window; the gate learns k: when a window ended holding h messages and the next
 // message arrived right after their acknowledgements (the broker had been waiting for them), twice
@@ -71,6 +74,8 @@ export class AckGate {
   /** The window is over and reads were released: the first message read goes with this batch at the end of its turn. */
   private draining = false;
   private readonly inflight = new Set<Promise<void>>();
+  /** When the previous message arrived (performance.now()). */
+  private lastMessageAt = -Infinity;
   private heldCount = 0;
   private paused = false;
   private readonly storing: StoreUntilTaken;
@@ -87,6 +92,9 @@ export class AckGate {
 
   /** One device message; QoS 1/2 messages are acknowledged through `msg.ack` once stored. */
   receive(msg: IncomingMessage, sink: MessageSink): void {
+    const now = performance.now();
+    const afterQuiet = now - this.lastMessageAt > this.windowMs;
+    this.lastMessageAt = now;
     const b = this.current;
     const before = b.data.length;
     let wait: void | Promise<void> = undefined;
@@ -108,7 +116,7 @@ export class AckGate {
       if (this.heldCount > this.brokerLimit) this.brokerLimit = Infinity; // it allows more than learned
     }
     if (this.draining) this.endWindowThisTurn();
-    else if (hasData) this.schedule(b);
+    else if (hasData) this.schedule(b, afterQuiet);
     if (!hasData && msg.qos !== 0) msg.ack(); // nothing to store (RPC reply, request, dropped message)
   }
 
@@ -132,11 +140,11 @@ export class AckGate {
     this.flush(true);
   };
 
-  /** At the end of this turn when the batch is big enough or the broker would wait; else gather. */
-  private schedule(b: Batch): void {
+  /** At the end of this turn when the batch is big enough, the broker would wait or the line was quiet; else gather. */
+  private schedule(b: Batch, afterQuiet: boolean): void {
     if (this.immediate !== undefined) return;
     if (this.brokerLimit !== Infinity && performance.now() - this.learnedAt > RELEARN_MS) this.brokerLimit = Infinity;
-    if (this.windowMs <= 0 || b.data.length + b.waits.length >= GATHER_MIN || this.heldCount >= this.brokerLimit || this.paused) {
+    if (this.windowMs <= 0 || b.data.length + b.waits.length >= GATHER_MIN || this.heldCount >= this.brokerLimit || this.paused || (afterQuiet && this.windowTimer === undefined)) {
       if (this.windowTimer !== undefined) {
         clearTimeout(this.windowTimer);
         this.windowTimer = undefined;
