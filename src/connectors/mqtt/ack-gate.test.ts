@@ -1,6 +1,7 @@
-// The gathering window of the ack gate, timed: a message after a quiet spell goes to storage at
-// the end of its turn; one that follows closely gathers for the window. The window is made long
-// (300 ms) so that "at once" and "after the window" cannot be confused on a loaded machine.
+// The gathering window of the ack gate: a message after a quiet spell goes to storage at the end
+// of its turn; one that follows closely gathers for the window. A window shows synchronously as a
+// pause of reading (the gate holds the socket's data back meanwhile), so no check depends on how
+// fast a loaded machine runs; the only timed checks are lower bounds (a quiet spell, a window).
 
 import { expect, test } from "bun:test";
 import type { IncomingMessage } from "../../common/mqtt/client.ts";
@@ -35,12 +36,11 @@ const until = async (cond: () => boolean, ms = 5_000) => {
 
 test("a message after a quiet spell is stored and acknowledged at once; the next one gathers for the window", async () => {
   const r = rig();
-  const t0 = performance.now();
   r.receive("first");
+  expect(r.reads).toEqual([]); // no window: reading is not paused
   await until(() => r.acked.length === 1);
   expect(r.stored.map((s) => s.devices)).toEqual([["first"]]);
-  expect(r.stored[0]!.at - t0).toBeLessThan(WINDOW_MS / 2);
-  expect(r.reads).toEqual([]); // no window: reading was never paused
+  expect(r.reads).toEqual([]);
 
   // follows closely: a window opens (reading paused), and both messages of it go together after it
   const t1 = performance.now();
@@ -59,11 +59,11 @@ test("quiet again after a window: the next message goes at once", async () => {
   await until(() => r.acked.length === 1);
   r.receive("b"); // closely after: gathers
   await until(() => r.acked.length === 2);
+  expect(r.reads).toEqual(["pause", "resume"]); // b's window
   await Bun.sleep(WINDOW_MS + 50);
-  const t = performance.now();
   r.receive("c");
+  expect(r.reads).toEqual(["pause", "resume"]); // no window for c
   await until(() => r.acked.length === 3);
   expect(r.stored.map((s) => s.devices)).toEqual([["a"], ["b"], ["c"]]);
-  expect(r.stored[2]!.at - t).toBeLessThan(WINDOW_MS / 2);
   await r.gate.drain();
 });
