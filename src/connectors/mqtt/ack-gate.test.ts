@@ -67,3 +67,64 @@ test("quiet again after a window: the next message goes at once", async () => {
   expect(r.stored.map((s) => s.devices)).toEqual([["a"], ["b"], ["c"]]);
   await r.gate.drain();
 });
+
+test("while traffic lasts, a window follows the previous one at once; every 4th leaves reading open after it; reading stays open when traffic stops", async () => {
+  // log: "in" a message reaches the gate, "store" a batch goes to storage, "pause"/"resume" reading
+  const log: string[] = [];
+  const stored: string[] = [];
+  const ctx = {
+    log: new Logger("test", "NONE"),
+    sendData: async (data: ConvertedData | ConvertedData[]) => {
+      log.push("store");
+      stored.push(...(Array.isArray(data) ? data : [data]).map((d) => d.deviceName));
+      return "SUCCESS";
+    },
+  } as unknown as ConnectorContext;
+  const sink: MessageSink = { convertInto: (batch, topic) => void batch.push({ deviceName: topic, telemetry: [{ ts: 1, values: { v: 1 } }] }) };
+  // a socket: messages sent while reading is paused wait, and come after it resumes
+  let paused = false;
+  const waiting: string[] = [];
+  let gate: AckGate | undefined;
+  const deliver = (m: string) => {
+    log.push("in");
+    gate!.receive({ topic: m, payload: Buffer.from("{}"), qos: 1, retain: false, ack: () => {} } as IncomingMessage, sink);
+  };
+  gate = new AckGate(
+    ctx,
+    20_000,
+    {
+      pauseReading: () => {
+        paused = true;
+        log.push("pause");
+      },
+      resumeReading: () => {
+        paused = false;
+        log.push("resume");
+        const now = waiting.splice(0);
+        queueMicrotask(() => now.forEach(deliver));
+      },
+    },
+    50,
+  );
+  const sent: string[] = [];
+  for (let i = 0; i < 45; i++) {
+    const m = `m${i}`;
+    sent.push(m);
+    if (paused) waiting.push(m);
+    else queueMicrotask(() => deliver(m));
+    await Bun.sleep(10);
+  }
+  await until(() => stored.length === sent.length);
+  await Bun.sleep(150); // traffic stopped: the last window ends and reads nothing
+  await gate.drain();
+
+  expect(stored).toEqual(sent);
+  // what came right after each batch went to storage: "pause" when the next window followed at
+  // once, "in" when reading was left open and the next message opened a window itself
+  const afterStore = log.flatMap((e, i) => (e === "store" && i + 1 < log.length ? [log[i + 1]!] : []));
+  const followed = afterStore.filter((e) => e === "pause").length;
+  expect(followed).toBeGreaterThanOrEqual(3);
+  expect(afterStore.join(" ")).not.toContain("pause pause pause pause"); // every 4th is a probe
+  expect(log.at(-1)).toBe("resume"); // traffic stopped: reading is open
+  expect(paused).toBe(false);
+});

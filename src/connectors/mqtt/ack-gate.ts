@@ -57,6 +57,12 @@ const EVIDENCE_NEEDED = 2;
 const RELEARN_MS = 10_000;
 /** After a window, this long for the messages the socket held back to be read into the batch. */
 const READ_HELD_MS = 1;
+/**
+ * While traffic lasts, a window follows the previous one at once, so its first message does not
+ * wake the process (one wake-up per batch instead of two); every PROBE_EVERY-th window is not
+ * followed, leaving reading open after its acknowledgements to see whether the broker waited for them.
+ */
+const PROBE_EVERY = 4;
 
 export class AckGate {
   private current = newBatch();
@@ -73,6 +79,10 @@ export class AckGate {
   private readsHeld = false;
   /** The window is over and reads were released: the first message read goes with this batch at the end of its turn. */
   private draining = false;
+  /** The read after the window brought messages: traffic goes on. */
+  private drainBrought = false;
+  /** Windows that followed the one before them since start (for PROBE_EVERY). */
+  private followed = 0;
   private readonly inflight = new Set<Promise<void>>();
   /** When the previous message arrived (performance.now()). */
   private lastMessageAt = -Infinity;
@@ -127,6 +137,7 @@ export class AckGate {
    */
   private endWindowThisTurn(): void {
     this.draining = false;
+    this.drainBrought = true;
     if (this.immediate !== undefined) return;
     if (this.windowTimer !== undefined) {
       clearTimeout(this.windowTimer);
@@ -137,7 +148,15 @@ export class AckGate {
 
   private readonly windowDone = (): void => {
     this.heldAtTimeout = this.heldCount;
-    this.flush(true);
+    const follow = this.drainBrought && this.windowMs > 0 && this.brokerLimit === Infinity && ++this.followed % PROBE_EVERY !== 0;
+    this.drainBrought = false;
+    // a followed window's acknowledgements go while reading is held: no prompt message to watch for
+    this.flush(follow ? "followed" : true);
+    if (follow && !this.paused && this.immediate === undefined && this.windowTimer === undefined) {
+      this.readsHeld = true;
+      this.reading.pauseReading();
+      this.windowTimer = setTimeout(this.windowOver, this.windowMs);
+    }
   };
 
   /** At the end of this turn when the batch is big enough, the broker would wait or the line was quiet; else gather. */
@@ -198,6 +217,7 @@ export class AckGate {
   private readonly flush = (timed?: unknown): void => {
     this.immediate = undefined;
     this.draining = false;
+    if (timed !== true && timed !== "followed") this.drainBrought = false;
     if (this.windowTimer !== undefined) {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;
