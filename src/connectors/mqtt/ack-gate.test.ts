@@ -115,7 +115,8 @@ test("while traffic lasts, a window follows the previous one at once; every 4th 
     await Bun.sleep(10);
   }
   await until(() => stored.length === sent.length);
-  await Bun.sleep(150); // traffic stopped: the last window ends and reads nothing
+  await until(() => !paused); // traffic stopped: the last window ends, reads nothing and is not followed
+  await Bun.sleep(60); // longer than a window: a followed one would have paused reading again by now
   await gate.drain();
 
   expect(stored).toEqual(sent);
