@@ -7,55 +7,44 @@ function fakeGateway(stored: () => number, datapoints: () => number = () => 0): 
   return { pipeline: { stats } } as unknown as Gateway;
 }
 
-test("the normal JIT policy comes back once the gateway has taken in BUSY_RECORDS, and only then", async () => {
-  let stored = 0;
+/** The policies restoreJitPolicyWhenBusy set for `gw`, once it set one. */
+async function policiesSet(gw: Gateway): Promise<number[]> {
   const calls: number[] = [];
   let checked!: () => void;
   const restored = new Promise<void>((r) => (checked = r));
-  const stop = restoreJitPolicyWhenBusy(
-    fakeGateway(() => {
-      // each periodic check reads the count: the first one sees an idle gateway, the next a busy one
-      const seen = stored;
-      stored = BUSY_RECORDS;
-      return seen;
-    }),
-    (scale) => {
-      calls.push(scale);
-      checked();
-    },
-  );
+  const stop = restoreJitPolicyWhenBusy(gw, (scale) => {
+    calls.push(scale);
+    checked();
+  });
   try {
     await restored;
-    expect(calls).toEqual([1]);
+    return calls;
   } finally {
     stop();
   }
+}
+
+test("the normal JIT policy comes back once the gateway has taken in BUSY_RECORDS, and only then", async () => {
+  let stored = 0;
+  const gw = fakeGateway(() => {
+    // each periodic check reads the count: the first one sees an idle gateway, the next a busy one
+    const seen = stored;
+    stored = BUSY_RECORDS;
+    return seen;
+  });
+  expect(await policiesSet(gw)).toEqual([1]);
 });
 
 test("few records with many datapoints each (a poller) also count as busy: BUSY_DATAPOINTS", async () => {
   let datapoints = 0;
-  const calls: number[] = [];
-  let checked!: () => void;
-  const restored = new Promise<void>((r) => (checked = r));
-  const stop = restoreJitPolicyWhenBusy(
-    fakeGateway(
-      () => 10,
-      () => {
-        // idle at the first check, then many datapoints in few records
-        const seen = datapoints;
-        datapoints = BUSY_DATAPOINTS;
-        return seen;
-      },
-    ),
-    (scale) => {
-      calls.push(scale);
-      checked();
+  const gw = fakeGateway(
+    () => 10,
+    () => {
+      // idle at the first check, then many datapoints in few records
+      const seen = datapoints;
+      datapoints = BUSY_DATAPOINTS;
+      return seen;
     },
   );
-  try {
-    await restored;
-    expect(calls).toEqual([1]);
-  } finally {
-    stop();
-  }
+  expect(await policiesSet(gw)).toEqual([1]);
 });
