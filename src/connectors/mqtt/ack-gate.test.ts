@@ -12,21 +12,36 @@ import { AckGate, type MessageSink } from "./ack-gate.ts";
 
 const WINDOW_MS = 300;
 
-function rig() {
+/**
+ * A gate with a storage and a reading control that record what they see: `reads` the pauses and
+ * resumes of reading, `log` those with "in" (a message reaches the gate) and "store" (a batch goes
+ * to storage) in order. `onResume` runs when reading resumes (a socket delivering what it held).
+ */
+function rig(windowMs = WINDOW_MS, onResume: () => void = () => {}) {
   const stored: Array<{ at: number; devices: string[] }> = [];
   const acked: string[] = [];
+  const reads: string[] = [];
+  const log: string[] = [];
   const ctx = {
     log: new Logger("test", "NONE"),
     sendData: async (data: ConvertedData | ConvertedData[]) => {
+      log.push("store");
       stored.push({ at: performance.now(), devices: (Array.isArray(data) ? data : [data]).map((d) => d.deviceName) });
       return "SUCCESS";
     },
   } as unknown as ConnectorContext;
-  const reads: string[] = [];
-  const gate = new AckGate(ctx, 20_000, { pauseReading: () => reads.push("pause"), resumeReading: () => reads.push("resume") }, WINDOW_MS);
+  const reading = (what: "pause" | "resume") => {
+    reads.push(what);
+    log.push(what);
+    if (what === "resume") onResume();
+  };
+  const gate = new AckGate(ctx, 20_000, { pauseReading: () => reading("pause"), resumeReading: () => reading("resume") }, windowMs);
   const sink: MessageSink = { convertInto: (batch, topic) => void batch.push({ deviceName: topic, telemetry: [{ ts: 1, values: { v: 1 } }] }) };
-  const receive = (device: string) => gate.receive({ topic: device, payload: Buffer.from("{}"), qos: 1, retain: false, ack: () => acked.push(device) } as IncomingMessage, sink);
-  return { gate, stored, acked, reads, receive };
+  const receive = (device: string) => {
+    log.push("in");
+    gate.receive({ topic: device, payload: Buffer.from("{}"), qos: 1, retain: false, ack: () => acked.push(device) } as IncomingMessage, sink);
+  };
+  return { gate, stored, acked, reads, log, receive };
 }
 
 const until = async (cond: () => boolean, ms = 5_000) => {
@@ -69,63 +84,33 @@ test("quiet again after a window: the next message goes at once", async () => {
 });
 
 test("while traffic lasts, a window follows the previous one at once; every 4th leaves reading open after it; reading stays open when traffic stops", async () => {
-  // log: "in" a message reaches the gate, "store" a batch goes to storage, "pause"/"resume" reading
-  const log: string[] = [];
-  const stored: string[] = [];
-  const ctx = {
-    log: new Logger("test", "NONE"),
-    sendData: async (data: ConvertedData | ConvertedData[]) => {
-      log.push("store");
-      stored.push(...(Array.isArray(data) ? data : [data]).map((d) => d.deviceName));
-      return "SUCCESS";
-    },
-  } as unknown as ConnectorContext;
-  const sink: MessageSink = { convertInto: (batch, topic) => void batch.push({ deviceName: topic, telemetry: [{ ts: 1, values: { v: 1 } }] }) };
   // a socket: messages sent while reading is paused wait, and come after it resumes
-  let paused = false;
   const waiting: string[] = [];
-  let gate: AckGate | undefined;
-  const deliver = (m: string) => {
-    log.push("in");
-    gate!.receive({ topic: m, payload: Buffer.from("{}"), qos: 1, retain: false, ack: () => {} } as IncomingMessage, sink);
-  };
-  gate = new AckGate(
-    ctx,
-    20_000,
-    {
-      pauseReading: () => {
-        paused = true;
-        log.push("pause");
-      },
-      resumeReading: () => {
-        paused = false;
-        log.push("resume");
-        const now = waiting.splice(0);
-        queueMicrotask(() => now.forEach(deliver));
-      },
-    },
-    50,
-  );
+  const r = rig(50, () => {
+    const now = waiting.splice(0);
+    queueMicrotask(() => now.forEach(r.receive));
+  });
+  const paused = () => r.reads.at(-1) === "pause";
   const sent: string[] = [];
   for (let i = 0; i < 45; i++) {
     const m = `m${i}`;
     sent.push(m);
-    if (paused) waiting.push(m);
-    else queueMicrotask(() => deliver(m));
+    if (paused()) waiting.push(m);
+    else queueMicrotask(() => r.receive(m));
     await Bun.sleep(10);
   }
-  await until(() => stored.length === sent.length);
-  await until(() => !paused); // traffic stopped: the last window ends, reads nothing and is not followed
+  await until(() => r.stored.flatMap((s) => s.devices).length === sent.length);
+  await until(() => !paused()); // traffic stopped: the last window ends, reads nothing and is not followed
   await Bun.sleep(60); // longer than a window: a followed one would have paused reading again by now
-  await gate.drain();
+  await r.gate.drain();
 
-  expect(stored).toEqual(sent);
+  expect(r.stored.flatMap((s) => s.devices)).toEqual(sent);
   // what came right after each batch went to storage: "pause" when the next window followed at
   // once, "in" when reading was left open and the next message opened a window itself
-  const afterStore = log.flatMap((e, i) => (e === "store" && i + 1 < log.length ? [log[i + 1]!] : []));
+  const afterStore = r.log.flatMap((e, i) => (e === "store" && i + 1 < r.log.length ? [r.log[i + 1]!] : []));
   const followed = afterStore.filter((e) => e === "pause").length;
   expect(followed).toBeGreaterThanOrEqual(3);
   expect(afterStore.join(" ")).not.toContain("pause pause pause pause"); // every 4th is a probe
-  expect(log.at(-1)).toBe("resume"); // traffic stopped: reading is open
-  expect(paused).toBe(false);
+  expect(r.log.at(-1)).toBe("resume"); // traffic stopped: reading is open
+  expect(paused()).toBe(false);
 });

@@ -149,9 +149,8 @@ export class AckGate {
   private readonly windowDone = (): void => {
     this.heldAtTimeout = this.heldCount;
     const follow = this.drainBrought && this.windowMs > 0 && this.brokerLimit === Infinity && ++this.followed % PROBE_EVERY !== 0;
-    this.drainBrought = false;
     // a followed window's acknowledgements go while reading is held: no prompt message to watch for
-    this.flush(follow ? "followed" : true);
+    this.flush(!follow);
     if (follow && !this.paused && this.immediate === undefined && this.windowTimer === undefined) {
       this.readsHeld = true;
       this.reading.pauseReading();
@@ -217,7 +216,7 @@ export class AckGate {
   private readonly flush = (timed?: unknown): void => {
     this.immediate = undefined;
     this.draining = false;
-    if (timed !== true && timed !== "followed") this.drainBrought = false;
+    this.drainBrought = false; // a batch that goes before its window's read is done (GATHER_MIN) ends the window
     if (this.windowTimer !== undefined) {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;
