@@ -6,14 +6,12 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type mp from "mqtt-packet";
-import { connack, fakeBroker, gen, Waiter, type FakeConn } from "../common/mqtt/test-peers.ts";
-import { ThingsboardSchema } from "../config/main-schema.ts";
+import { connack, fakeBroker, gen, type FakeConn } from "../common/mqtt/test-peers.ts";
 import { toRecords } from "../core/records.ts";
-import { EventBus } from "../observe/events.ts";
 import { Logger, setStderrLogging } from "../observe/logger.ts";
-import { MemoryStorage } from "../storage/memory.ts";
-import { PlatformClient } from "./client.ts";
-import { Sender } from "./sender.ts";
+import type { MemoryStorage } from "../storage/memory.ts";
+import type { Sender } from "./sender.ts";
+import { senderRig } from "./test-rig.ts";
 
 beforeAll(() => setStderrLogging(false));
 afterAll(() => setStderrLogging(true));
@@ -65,31 +63,16 @@ async function withSender(
       conn.send(gen({ cmd: "puback", messageId: p.messageId }, 4));
     }
   });
-  const log = new Logger("test", "NONE");
-  const events = new EventBus();
-  const storage = new MemoryStorage({ maxRecords: 100_000, log });
-  const tb = ThingsboardSchema.parse({
-    host: "127.0.0.1",
-    port: fb.port,
-    security: { type: "accessToken", accessToken: "t" },
-    maxPayloadSizeBytes: 20_000,
-    // a small window: a record's publishes wait for acknowledgements of the same record
-    maxInflightPublishes: 2,
-    sessionLimitsTimeoutMs: 100,
-  });
-  let sender: Sender | undefined;
-  const platform = new PlatformClient(tb, "/tmp", log, events, {
-    attributeUpdate: () => {},
-    deviceRpc: () => {},
-    gatewayRpc: () => {},
-    gatewayAttributes: () => {},
-    ready: () => sender!.sessionReady(),
-    lost: () => {},
-  });
   const dropped: Array<[string, number]> = [];
-  sender = new Sender(storage, platform, { batchRecords: 3, idleDelayMs: 10, platformName: (n) => n, onDropped: (d, n) => dropped.push([d, n]) }, events, log);
-  const w = new Waiter();
-  const off = events.on(() => w.notify(), ["acked", "platform"]);
+  const rig = senderRig({
+    port: fb.port,
+    log: new Logger("test", "NONE"),
+    maxRecords: 100_000,
+    // a small window: a record's publishes wait for acknowledgements of the same record
+    thingsboard: { maxPayloadSizeBytes: 20_000, maxInflightPublishes: 2, sessionLimitsTimeoutMs: 100 },
+    sender: { batchRecords: 3, idleDelayMs: 10, platformName: (n) => n, onDropped: (d, n) => dropped.push([d, n]) },
+  });
+  const { storage, sender } = rig;
   try {
     let records = 0;
     for (let d = 0; d < DEVICES; d++) {
@@ -100,15 +83,11 @@ async function withSender(
       records += recs.length;
     }
     records += extra(storage);
-    sender.start();
-    await platform.start();
-    await w.until(() => storage.depth() === 0);
+    await rig.start();
+    await rig.waiter.until(() => storage.depth() === 0);
     await body({ storage, sender, conns: fb.conns, records, dropped });
   } finally {
-    off();
-    await sender.stop();
-    await platform.stop();
-    await storage.close();
+    await rig.close();
     fb.stop();
   }
 }

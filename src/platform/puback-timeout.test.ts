@@ -4,14 +4,11 @@
 // every record again on the next connection.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connack, fakeBroker, gen, Waiter } from "../common/mqtt/test-peers.ts";
-import { ThingsboardSchema } from "../config/main-schema.ts";
+import { connack, fakeBroker, gen } from "../common/mqtt/test-peers.ts";
 import { toRecords } from "../core/records.ts";
-import { EventBus } from "../observe/events.ts";
 import { addLogSink, Logger, setStderrLogging, type LogRecord } from "../observe/logger.ts";
-import { MemoryStorage } from "../storage/memory.ts";
-import { PlatformClient, pubackTimeoutMs, PUBACK_TIMEOUT_ENV } from "./client.ts";
-import { Sender } from "./sender.ts";
+import { pubackTimeoutMs, PUBACK_TIMEOUT_ENV } from "./client.ts";
+import { senderRig } from "./test-rig.ts";
 
 beforeAll(() => setStderrLogging(false));
 afterAll(() => setStderrLogging(true));
@@ -28,43 +25,25 @@ test("no PUBACK on the first connection: dropped after the bound with a warning,
   });
   const lines: LogRecord[] = [];
   const removeSink = addLogSink((r) => lines.push(r));
-  const log = new Logger("test");
-  const events = new EventBus();
-  const storage = new MemoryStorage({ maxRecords: 10_000, log });
-  const tb = ThingsboardSchema.parse({
-    host: "127.0.0.1",
+  const rig = senderRig({
     port: fb.port,
-    security: { type: "accessToken", accessToken: "t" },
-    keep_alive: 1,
-    // small publishes and a window of two: the first connection takes two and then waits
-    maxPayloadSizeBytes: 400,
-    maxInflightPublishes: 2,
-    sessionLimitsTimeoutMs: 200,
-  });
-  let sender: Sender | undefined;
-  const platform = new PlatformClient(
-    tb,
-    "/tmp",
-    log,
-    events,
-    {
-      attributeUpdate: () => {},
-      deviceRpc: () => {},
-      gatewayRpc: () => {},
-      gatewayAttributes: () => {},
-      ready: () => sender!.sessionReady(),
-      lost: () => {},
+    log: new Logger("test"),
+    maxRecords: 10_000,
+    thingsboard: {
+      keep_alive: 1,
+      // small publishes and a window of two: the first connection takes two and then waits
+      maxPayloadSizeBytes: 400,
+      maxInflightPublishes: 2,
+      sessionLimitsTimeoutMs: 200,
     },
-    { [PUBACK_TIMEOUT_ENV]: "600" },
-  );
-  sender = new Sender(storage, platform, { batchRecords: 512, idleDelayMs: 10, platformName: (n) => n }, events, log);
-  const w = new Waiter();
-  const offEvents = events.on(() => w.notify(), ["acked", "platform"]);
+    sender: { batchRecords: 512, idleDelayMs: 10, platformName: (n) => n },
+    env: { [PUBACK_TIMEOUT_ENV]: "600" },
+  });
+  const { storage } = rig;
   try {
     for (let s = 1; s <= PER_DEVICE; s++) for (let d = 0; d < DEVICES; d++) storage.put(toRecords({ deviceName: `d${d}`, telemetry: [{ ts: 1_700_000_000_000 + s, values: { seq: s } }] }, "default", 0, 400));
-    sender.start();
-    await platform.start();
-    await w.until(() => storage.depth() === 0);
+    await rig.start();
+    await rig.waiter.until(() => storage.depth() === 0);
 
     const telemetry = (i: number) => fb.conns[i]!.packets.filter((p): p is typeof p & { topic: string; payload: Buffer } => p.cmd === "publish" && p.topic === "v1/gateway/telemetry");
     // the stalled connection got a full window and nothing more, and was dropped
@@ -85,10 +64,7 @@ test("no PUBACK on the first connection: dropped after the bound with a warning,
     for (const list of seqs.values()) expect(list).toEqual(Array.from({ length: PER_DEVICE }, (_, i) => i + 1));
     expect(telemetry(1).slice(0, 2).map((p) => p.payload.toString())).toEqual(telemetry(0).map((p) => p.payload.toString()));
   } finally {
-    offEvents();
-    await sender.stop();
-    await platform.stop();
-    await storage.close();
+    await rig.close();
     removeSink();
     fb.stop();
   }
