@@ -88,7 +88,7 @@ BIN="dist/tb-gw-$TARGET"
 if [ "$BUILD" = 1 ] && { [ ! -x "$BIN" ] || [ -n "$(find cli src build build.ts package.json -newer "$BIN" -print -quit 2>/dev/null)" ]; }; then
   if [ ! -x node_modules/.bin/bun ]; then
     command -v npm >/dev/null || { echo "install.sh: npm is needed to build (apt-get install -y nodejs npm)" >&2; exit 1; }
-    npm ci --no-audit --no-fund --loglevel=error
+    npm run deps
   fi
   node_modules/.bin/bun build.ts --target "$TARGET"
 fi

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+  npm run deps || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 bash test/install-peers.sh || { echo "installing test peers failed"; echo "0 passed, 1 failed"; exit 1; }
 BUN=node_modules/.bin/bun
