@@ -29,16 +29,38 @@ export interface SlcanOptions {
   bitrate?: number;
 }
 
-/** Adapter replies (BEL) and unreadable lines logged at most this often, the others counted. */
+/** Adapter replies (BEL), error frames and unreadable input logged at most this often, the others counted. */
 const NOTE_EVERY_MS = 60_000;
+
+/** Passes a bus's notes on at most once per NOTE_EVERY_MS, saying how many it held back since the last one. */
+export class NoteLimiter {
+  private lastNote = 0;
+  private held = 0;
+
+  constructor(
+    private readonly events: Pick<BusEvents, "note">,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  note(text: string): void {
+    const now = this.clock();
+    if (now - this.lastNote < NOTE_EVERY_MS) {
+      this.held++;
+      return;
+    }
+    const held = this.held;
+    this.held = 0;
+    this.lastNote = now;
+    this.events.note(held > 0 ? `${text} (and ${held} more such line(s) since the last report)` : text);
+  }
+}
 
 export class SlcanBus implements CanBus {
   readonly label: string;
   private stream?: SerialFileStream;
   private readonly path: string;
   private readonly baud: number;
-  private lastNote = 0;
-  private notesHeld = 0;
+  private readonly notes: NoteLimiter;
 
   constructor(
     private readonly opts: SlcanOptions,
@@ -48,6 +70,7 @@ export class SlcanBus implements CanBus {
     this.path = at > 0 ? opts.channel.slice(0, at) : opts.channel;
     this.baud = at > 0 && /^\d+$/.test(opts.channel.slice(at + 1)) ? Number(opts.channel.slice(at + 1)) : (opts.ttyBaudrate ?? 115200);
     this.label = `slcan ${this.path}`;
+    this.notes = new NoteLimiter(events);
   }
 
   async open(): Promise<void> {
@@ -72,21 +95,9 @@ export class SlcanBus implements CanBus {
     const receivedTs = Date.now();
     const l = parseLine(text, bell);
     if (l.kind === "frame") this.events.frame(l.frame, receivedTs);
-    else if (l.kind === "error") this.note("the adapter answered a command with an error (BEL)");
-    else if (l.kind === "bad") this.note(`unreadable slcan line "${text.slice(0, 40)}": ${l.why}`);
+    else if (l.kind === "error") this.notes.note("the adapter answered a command with an error (BEL)");
+    else if (l.kind === "bad") this.notes.note(`unreadable slcan line "${text.slice(0, 40)}": ${l.why}`);
     // "ok" (CR), "z"/"Z" (frame sent) and a host's commands (another slcan host on a pty) need nothing
-  }
-
-  private note(text: string): void {
-    const now = Date.now();
-    if (now - this.lastNote < NOTE_EVERY_MS) {
-      this.notesHeld++;
-      return;
-    }
-    const held = this.notesHeld;
-    this.notesHeld = 0;
-    this.lastNote = now;
-    this.events.note(held > 0 ? `${text} (and ${held} more such line(s) since the last report)` : text);
   }
 
   async send(frame: CanFrame): Promise<void> {

@@ -7,7 +7,7 @@
 
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { existsSync, readFileSync } from "node:fs";
-import type { BusEvents, CanBus } from "./bus.ts";
+import { NoteLimiter, type BusEvents, type CanBus } from "./bus.ts";
 import type { CanFrame } from "./slcan.ts";
 import { CAN_ERR_MASK, CANFD_MTU, decodeFrame, encodeSocketFrame } from "./socketcan-frame.ts";
 import { READER_SOURCE } from "./socketcan-reader.ts";
@@ -101,8 +101,6 @@ export interface SocketCanOptions {
   fd?: boolean;
 }
 
-const NOTE_EVERY_MS = 60_000;
-
 /** Waiting this long for the reader thread to leave its loop (it checks every 200 ms) before ending it. */
 const READER_EXIT_WAIT_MS = 3000;
 
@@ -112,14 +110,14 @@ export class SocketCanBus implements CanBus {
   private reader?: Worker;
   private readerExited?: Promise<void>;
   private stopFlag?: Int32Array;
-  private lastNote = 0;
-  private notesHeld = 0;
+  private readonly notes: NoteLimiter;
 
   constructor(
     private readonly opts: SocketCanOptions,
     private readonly events: BusEvents,
   ) {
     this.label = `socketcan ${opts.channel}`;
+    this.notes = new NoteLimiter(events);
   }
 
   async open(): Promise<void> {
@@ -197,21 +195,8 @@ export class SocketCanBus implements CanBus {
       if (this.sock === undefined) return; // closed meanwhile: nothing more is handed on
       const d = decodeFrame(frames.subarray(i * CANFD_MTU, i * CANFD_MTU + sizes[i]!));
       if (d.kind === "frame") this.events.frame(d.frame, ts);
-      else this.note(d.kind === "error" ? d.text : d.why);
+      else this.notes.note(d.kind === "error" ? d.text : d.why);
     }
-  }
-
-  /** Error frames and unreadable reads: logged at most once a minute, the others counted. */
-  private note(text: string): void {
-    const now = Date.now();
-    if (now - this.lastNote < NOTE_EVERY_MS) {
-      this.notesHeld++;
-      return;
-    }
-    const held = this.notesHeld;
-    this.notesHeld = 0;
-    this.lastNote = now;
-    this.events.note(held > 0 ? `${text} (and ${held} more since the last report)` : text);
   }
 
   async send(frame: CanFrame): Promise<void> {
