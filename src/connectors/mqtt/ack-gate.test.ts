@@ -111,6 +111,8 @@ test("while traffic lasts, a window follows the previous one at once; every 4th 
   const followed = afterStore.filter((e) => e === "pause").length;
   expect(followed).toBeGreaterThanOrEqual(3);
   expect(afterStore.join(" ")).not.toContain("pause pause pause pause"); // every 4th is a probe
-  expect(r.log.at(-1)).toBe("resume"); // traffic stopped: reading is open
+  // traffic stopped: reading is open, whether the last window was followed (it then ended with
+  // nothing read and resumed) or was a probe (reading left open after its batch)
+  expect(r.log.lastIndexOf("resume")).toBeGreaterThan(r.log.lastIndexOf("pause"));
   expect(paused()).toBe(false);
 });
