@@ -48,3 +48,24 @@ test("few records with many datapoints each (a poller) also count as busy: BUSY_
   );
   expect(await policiesSet(gw)).toEqual([1]);
 });
+
+test("what must happen before the data path compiles (the start-up shrink) runs first, once", async () => {
+  const order: string[] = [];
+  let restored!: () => void;
+  const done = new Promise<void>((r) => (restored = r));
+  const stop = restoreJitPolicyWhenBusy(
+    fakeGateway(() => BUSY_RECORDS),
+    (scale) => {
+      order.push(`policy ${scale}`);
+      restored();
+    },
+    () => order.push("before"),
+  );
+  try {
+    await done;
+    await Bun.sleep(1100); // one more check period: nothing runs again
+    expect(order).toEqual(["before", "policy 1"]);
+  } finally {
+    stop();
+  }
+});

@@ -38,12 +38,16 @@ function busy(gw: Gateway): boolean {
   return records >= BUSY_RECORDS || datapoints >= BUSY_DATAPOINTS;
 }
 
-/** Restores the normal JIT policy once the gateway is busy; returns a stop function. */
-export function restoreJitPolicyWhenBusy(gw: Gateway, setPolicy = runtimeSetPolicy()): () => void {
+/**
+ * Restores the normal JIT policy once the gateway is busy, calling `beforeRestore` first (run-gateway:
+ * the start-up shrink, while the data path is still interpreted); returns a stop function.
+ */
+export function restoreJitPolicyWhenBusy(gw: Gateway, setPolicy = runtimeSetPolicy(), beforeRestore: () => void = () => {}): () => void {
   if (!setPolicy) return () => {};
   const timer = setInterval(() => {
     if (!busy(gw)) return;
     clearInterval(timer);
+    beforeRestore();
     setPolicy(1);
   }, CHECK_MS);
   timer.unref?.();

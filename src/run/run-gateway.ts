@@ -9,7 +9,7 @@ import { loadGatewayConfig } from "../config/load.ts";
 import { Gateway } from "../core/gateway.ts";
 import { restoreJitPolicyWhenBusy } from "./jit-policy.ts";
 import { releaseCodePages } from "./release-code-pages.ts";
-import { shrinkAfterStart } from "./shrink-after-start.ts";
+import { StartupShrink } from "./shrink-after-start.ts";
 import { loadForRun, startOfRun } from "./start-of-run.ts";
 import { errorText, logger } from "../observe/logger.ts";
 
@@ -89,7 +89,10 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
-  restoreJitPolicyWhenBusy(gw);
+  const shrink = new StartupShrink(() => releaseCodePages(log));
+  restoreJitPolicyWhenBusy(gw, undefined, () => {
+    if (shrink.now()) log.debug("data flows before start-up is over: start-up memory released now, before the data path is compiled");
+  });
   try {
     await gw.start();
   } catch (e) {
@@ -99,7 +102,7 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     return 1;
   }
   status = await startStatusServer(gw);
-  shrinkAfterStart(undefined, undefined, () => releaseCodePages(log));
+  shrink.schedule();
   return done;
 }
 
