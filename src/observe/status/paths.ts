@@ -84,6 +84,45 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Remove what gateways killed before they could clean up left behind: per-process sockets
+ * (tb-gw-<pid>.sock) and discovery files of processes that no longer run. The default socket is
+ * handled where it is opened (it may be reused). Nothing of a live process is touched; errors are
+ * ignored (another gateway may be doing the same). Returns how many files went.
+ */
+export function removeLeftovers(): number {
+  let removed = 0;
+  const rm = (path: string) => {
+    try {
+      rmSync(path);
+      removed++;
+    } catch {
+      // gone already, or not ours to remove
+    }
+  };
+  const rt = runtimeDir();
+  const socketDir = rt ?? tmpdir();
+  const perProcess = rt ? /^tb-gw-(\d+)\.sock$/ : new RegExp(`^tb-gw-${uid()}-(\\d+)\\.sock$`);
+  for (const name of safeList(socketDir)) {
+    const m = perProcess.exec(name);
+    if (m && !pidAlive(Number(m[1]))) rm(join(socketDir, name));
+  }
+  for (const name of safeList(discoveryDir())) {
+    if (!name.endsWith(".json")) continue;
+    const d = readDiscovery(join(discoveryDir(), name));
+    if (d && !pidAlive(d.pid)) rm(join(discoveryDir(), name));
+  }
+  return removed;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Discovery files of gateways that still run. */
 export function listDiscoveries(): Discovery[] {
   let names: string[];

@@ -14,7 +14,7 @@ import type { Gateway } from "../../core/gateway.ts";
 import type { GatewayEvent } from "../events.ts";
 import { errorText, type Logger } from "../logger.ts";
 import type { HttpListener } from "./http.ts";
-import { defaultSocketPath, perProcessSocketPath, removeDiscovery, writeDiscovery } from "./paths.ts";
+import { defaultSocketPath, perProcessSocketPath, removeDiscovery, removeLeftovers, writeDiscovery } from "./paths.ts";
 import { Peer } from "./peer.ts";
 import type { ClientRequest, SubscribeKind } from "./protocol.ts";
 import { StatusTracker } from "./snapshot.ts";
@@ -57,6 +57,8 @@ export class StatusServer {
   }
 
   private async startSocket(): Promise<void> {
+    const leftovers = removeLeftovers();
+    if (leftovers > 0) this.log.debug(`removed ${leftovers} status socket/discovery file(s) left by gateways that were killed`);
     let path = this.cfg.socket ?? defaultSocketPath(this.gw.opts.instance);
     if (existsSync(path)) {
       if (await socketAnswers(path)) {
