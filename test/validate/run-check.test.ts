@@ -155,7 +155,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
     }
   }, 120_000);
 
-  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's and a Modbus slave's downlink class; an OPC-UA device node id that does not parse; an ODBC row converter class; FTP's saved read positions unreadable", async () => {
+  test("what start() builds before its first I/O is checked with start()'s own functions: a Request downlink class; SNMP's built-in downlink converter named, and a class with only convertDownlink; REST's TLS key file missing; a BLE device's extension class; a CAN device's and a Modbus slave's downlink class; an OPC-UA device node id that does not parse and an OPC-UA mapping's and a BACnet device's uplink converter class (built per device once connected: looked up); an ODBC row converter class; FTP's saved read positions unreadable", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tbgw-runcheck-prepare-"));
     try {
       const main = JSON.parse(readFileSync(join(SAMPLES, "tb_gateway.json"), "utf8"));
@@ -170,6 +170,7 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
         { name: "db", type: "odbc", configuration: "odbc.json" },
         { name: "files", type: "ftp", configuration: "ftp.json" },
         { name: "mb", type: "modbus", configuration: "modbus.json" },
+        { name: "bac", type: "bacnet", configuration: "bacnet.json" },
       ];
       writeFileSync(join(dir, "tb_gateway.json"), JSON.stringify(main, null, 2));
       const rule = { deviceNameFilter: ".*", requestUrlExpression: "dev", httpMethod: "POST" };
@@ -192,8 +193,11 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       writeFileSync(join(dir, "can.json"), JSON.stringify({ interface: "socketcan", channel: "vcan0", devices: [{ name: "Car", converters: { downlink: "NoSuchCanDownlink" }, timeseries: [frame] }] }, null, 2));
       const ua = JSON.parse(readFileSync(join(SAMPLES, "opcua.json"), "utf8"));
       ua.server.url = `opc.tcp://127.0.0.1:${port}`;
-      ua.mapping = [{ ...ua.mapping[0], deviceNodeSource: "identifier", deviceNodePattern: "not a node id" }];
+      ua.mapping = [{ ...ua.mapping[0], deviceNodeSource: "identifier", deviceNodePattern: "not a node id" }, { ...ua.mapping[0], converter: "NoSuchUaConverter" }];
       writeFileSync(join(dir, "opcua.json"), JSON.stringify(ua, null, 2));
+      const bacnet = JSON.parse(readFileSync(join(SAMPLES, "bacnet.json"), "utf8"));
+      bacnet.devices[0].uplinkConverter = "NoSuchBacnetConverter";
+      writeFileSync(join(dir, "bacnet.json"), JSON.stringify(bacnet, null, 2));
       const odbc = JSON.parse(readFileSync(join(SAMPLES, "odbc.json"), "utf8"));
       writeFileSync(join(dir, "odbc.json"), JSON.stringify({ ...odbc, converter: "NoSuchRowConverter" }, null, 2));
       const ftp = JSON.parse(readFileSync(join(SAMPLES, "ftp.json"), "utf8"));
@@ -216,8 +220,11 @@ describe.each(FROM_BOTH)("tb-gw run --check (%s)", (from) => {
       expect(r.err).toMatch(/can\.json:\d+:\d+: error: connector "can" \(can\): device "Car": downlink converter NoSuchCanDownlink cannot be used \(/);
       expect(r.out).toContain("  ERRORS mb (modbus): built, with 1 error");
       expect(r.err).toMatch(new RegExp(`modbus\\.json:\\d+:\\d+: error: connector "mb" \\(modbus\\): ${slave.deviceName}: downlink converter NoSuchModbusDownlink cannot be used \\(`));
-      expect(r.out).toContain("  ERRORS ua (opcua): built, with 1 error");
+      expect(r.out).toContain("  ERRORS ua (opcua): built, with 2 errors");
       expect(r.err).toContain('error: connector "ua" (opcua): mapping "not a node id": ');
+      expect(r.err).toMatch(/opcua\.json:(?!1:1:)\d+:\d+: error: connector "ua" \(opcua\): mapping\[1\] \([^)]+\): converter NoSuchUaConverter cannot be used \(custom converter NoSuchUaConverter: folder .*extensions\/opcua does not exist; .*\); its data goes through the built-in converter/);
+      expect(r.out).toContain("  ERRORS bac (bacnet): built, with 1 error");
+      expect(r.err).toMatch(/bacnet\.json:\d+:\d+: error: connector "bac" \(bacnet\): devices\[0\] uplinkConverter: converter NoSuchBacnetConverter cannot be used \(custom converter NoSuchBacnetConverter: folder .*extensions\/bacnet does not exist; /);
       expect(r.out).toContain("  ERRORS db (odbc): built, with 1 error");
       expect(r.err).toContain('error: connector "db" (odbc): converter NoSuchRowConverter cannot be used (');
       expect(r.out).toContain("  ERRORS files (ftp): built, with 1 error");

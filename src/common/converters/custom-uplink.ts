@@ -91,6 +91,20 @@ export async function loadCustomUplink(opts: {
 }
 
 /**
+ * `run --check` for connectors that build a user's class per device found at run time (OPC-UA,
+ * BACnet): the class named by `extension` must be exported by a module in the connector's extensions
+ * folder. It is not built here (its config carries the device's name, known only once connected).
+ * Logs what `run` would log for a class it cannot find, naming `where`.
+ */
+export async function checkCustomUplinkClass(extension: string, connectorType: string, configDir: string, log: Logger, where: string): Promise<void> {
+  try {
+    await findConverterClass(extension, extensionsDir(configDir, connectorType));
+  } catch (e) {
+    log.error(`${where}: converter ${extension} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
+  }
+}
+
+/**
  * What every connector does with a user's uplink class that cannot be used (missing, failing
  * constructor, no convert): one rule, so a migrated config (often naming upstream's Python class)
  * behaves the same on every connector. When the entry also carries the built-in mapping

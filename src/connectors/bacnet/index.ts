@@ -51,17 +51,21 @@ export const descriptor: ConnectorDescriptor<BacnetConfig> = {
     const { BacnetConnector } = await import("./connector.ts");
     return new BacnetConnector(config, ctx);
   },
-  /** run --check: the local endpoint and device, each device's name and object items, with the functions start() and the first I-Am use. */
+  /** run --check: the local endpoint and device, each device's name and object items, with the functions start() and the first I-Am use; a custom uplinkConverter class looked up in extensions/bacnet. */
   async prepare(config, ctx) {
     const { localEndpoint } = await import("./connector.ts");
     const { localDeviceOf } = await import("./local-device.ts");
     const { deviceIdentity, resolveItems } = await import("./device.ts");
+    const { customConverterName } = await import("./custom.ts");
+    const { checkCustomUplinkClass } = await import("../../common/converters/custom-uplink.ts");
     localEndpoint(config.application);
     localDeviceOf(config.application, ctx.log);
-    for (const d of config.devices) {
+    for (const [i, d] of config.devices.entries()) {
       const id = typeof d.deviceId === "number" ? d.deviceId : 0;
       deviceIdentity(d, { objectId: id, address: d.address ?? "", vendorId: 0 });
       resolveItems(d, id, [], ctx.log);
+      const extension = customConverterName(d);
+      if (extension) await checkCustomUplinkClass(extension, "bacnet", ctx.configDir, ctx.log, `devices[${i}] uplinkConverter`);
     }
   },
   registerScan(scan: Command) {

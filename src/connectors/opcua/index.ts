@@ -30,17 +30,22 @@ export const descriptor: ConnectorDescriptor<OpcuaConfig> = {
   /**
    * run --check: each mapping's device node pattern and key node references parsed with
    * discovery's own functions (devices.ts deviceNodeTarget, makeKeys), which run after connecting;
-   * a mapping that does not parse is logged as discovery logs it, that mapping skipped.
+   * a mapping that does not parse is logged as discovery logs it, that mapping skipped. A custom
+   * `converter` class is looked up in extensions/opcua (built per device once connected).
    */
   async prepare(config, ctx) {
     const { deviceNodeTarget, makeKeys } = await import("./devices.ts");
-    for (const m of config.mapping) {
+    const { customConverterName } = await import("./custom.ts");
+    const { checkCustomUplinkClass } = await import("../../common/converters/custom-uplink.ts");
+    for (const [i, m] of config.mapping.entries()) {
       try {
         deviceNodeTarget(m);
         makeKeys(m);
       } catch (e) {
         ctx.log.error(`mapping "${m.deviceNodePattern}": ${errorText(e)}`);
       }
+      const extension = customConverterName(m);
+      if (extension) await checkCustomUplinkClass(extension, "opcua", ctx.configDir, ctx.log, `mapping[${i}] (${m.deviceNodePattern})`);
     }
   },
   registerScan(scan: Command) {
