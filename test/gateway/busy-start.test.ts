@@ -13,7 +13,6 @@ import { waitUntil } from "../support/poll.ts";
 import { startSeqCounter, startSeqLoad, warmUpThrough } from "../support/seq-load.ts";
 import type { Started } from "../support/process.ts";
 import { sensorConnector } from "./fixtures.ts";
-import { SHRINK_DELAY_MS } from "../../src/run/shrink-after-start.ts";
 
 const DEVICES = 10;
 /** Messages a second: BUSY_RECORDS (1,000) are stored within the first second. */
@@ -22,7 +21,7 @@ const BUSY_LINE = /data flows before start-up is over: start-up memory released 
 
 beforeAll(() => void gatewayBinary(), 300_000);
 
-test("busy from its first second: shrunk as it turns busy, once; every message delivered once, in order", async () => {
+test("busy from its first seconds: shrunk as it turns busy; every message delivered once, in order", async () => {
   const device = await startMosquitto();
   const platform = await startMosquitto();
   const counter = await startSeqCounter(platform.url, DEVICES);
@@ -32,8 +31,9 @@ test("busy from its first second: shrunk as it turns busy, once; every message d
     const files = writeGatewayConfig(mainConfig(platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), {
       "sensors.json": sensorConnector(device.port),
     });
-    gw = await startGatewayBinary(files.configPath, ["--log-level", "DEBUG"]);
-    const startedAt = Date.now();
+    // the 3 s shrink of an idle gateway put out of the way: on a loaded machine it could come
+    // before the gateway counts as busy, and this test is about the shrink at busy
+    gw = await startGatewayBinary(files.configPath, ["--log-level", "DEBUG"], { TB_GW_STARTUP_SHRINK_MS: "600000" });
     await warmUpThrough(dev, counter);
     const load = startSeqLoad(dev, DEVICES, RATE);
     await waitUntil(() => BUSY_LINE.test(gw!.output()), 30_000, "the shrink as the gateway turns busy");
@@ -43,10 +43,7 @@ test("busy from its first second: shrunk as it turns busy, once; every message d
     const sent = load.lastSeq();
     await counter.until(() => counter.complete(sent), 60_000, "every message at the platform");
     expect(counter.tally(sent)).toMatchObject({ lost: 0, duplicates: 0, outOfOrder: 0 });
-    // shrunk once: the 3 s shrink was called off (what is checked is that none came by then; a timer
-    // firing later still on a starved machine would pass unseen, never fail wrongly)
-    await Bun.sleep(Math.max(0, startedAt + SHRINK_DELAY_MS + 1000 - Date.now()));
-    expect(gw.output().match(/code pages unmapped/g)?.length).toBe(1);
+    expect(gw.output().match(/code pages unmapped/g)?.length).toBe(1); // once (the timer's is called off: unit test)
   } finally {
     await gw?.stop();
     await dev.endAsync(true).catch(() => {});
