@@ -97,11 +97,7 @@ export async function loadCustomUplink(opts: {
  * Logs what `run` would log for a class it cannot find, naming `where`.
  */
 export async function checkCustomUplinkClass(extension: string, connectorType: string, configDir: string, log: Logger, where: string): Promise<void> {
-  try {
-    await findConverterClass(extension, extensionsDir(configDir, connectorType));
-  } catch (e) {
-    log.error(`${where}: converter ${extension} cannot be used (${errorText(e)}); ${BUILT_IN_INSTEAD}`);
-  }
+  await withFallBack(() => findConverterClass(extension, extensionsDir(configDir, connectorType)), { extension, log, where, hasBuiltInMapping: true, otherwise: "" });
 }
 
 /**
