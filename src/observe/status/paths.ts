@@ -107,11 +107,7 @@ export function removeLeftovers(): number {
     const m = perProcess.exec(name);
     if (m && !pidAlive(Number(m[1]))) rm(join(socketDir, name));
   }
-  for (const name of safeList(discoveryDir())) {
-    if (!name.endsWith(".json")) continue;
-    const d = readDiscovery(join(discoveryDir(), name));
-    if (d && !pidAlive(d.pid)) rm(join(discoveryDir(), name));
-  }
+  for (const { file, d } of discoveryFiles()) if (!pidAlive(d.pid)) rm(file);
   return removed;
 }
 
@@ -123,19 +119,22 @@ function safeList(dir: string): string[] {
   }
 }
 
+/** Every readable discovery file, of live gateways and dead ones. */
+function discoveryFiles(): Array<{ file: string; d: Discovery }> {
+  const out: Array<{ file: string; d: Discovery }> = [];
+  for (const n of safeList(discoveryDir())) {
+    if (!n.endsWith(".json")) continue;
+    const file = join(discoveryDir(), n);
+    const d = readDiscovery(file);
+    if (d) out.push({ file, d });
+  }
+  return out;
+}
+
 /** Discovery files of gateways that still run. */
 export function listDiscoveries(): Discovery[] {
-  let names: string[];
-  try {
-    names = readdirSync(discoveryDir());
-  } catch {
-    return [];
-  }
-  const out: Discovery[] = [];
-  for (const n of names) {
-    if (!n.endsWith(".json")) continue;
-    const d = readDiscovery(join(discoveryDir(), n));
-    if (d && pidAlive(d.pid)) out.push(d);
-  }
-  return out.sort((a, b) => b.startedAt - a.startedAt);
+  return discoveryFiles()
+    .map((e) => e.d)
+    .filter((d) => pidAlive(d.pid))
+    .sort((a, b) => b.startedAt - a.startedAt);
 }
