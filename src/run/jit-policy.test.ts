@@ -7,18 +7,26 @@ function fakeGateway(stored: () => number, datapoints: () => number = () => 0): 
   return { pipeline: { stats } } as unknown as Gateway;
 }
 
-/** The policies restoreJitPolicyWhenBusy set for `gw`, once it set one. */
-async function policiesSet(gw: Gateway): Promise<number[]> {
-  const calls: number[] = [];
+/**
+ * What restoreJitPolicyWhenBusy did for `gw`, in order ("before" for its beforeRestore hook, "policy N"
+ * for each policy set), once it set one and `settleMs` more passed.
+ */
+async function whatRan(gw: Gateway, settleMs = 0): Promise<string[]> {
+  const order: string[] = [];
   let checked!: () => void;
   const restored = new Promise<void>((r) => (checked = r));
-  const stop = restoreJitPolicyWhenBusy(gw, (scale) => {
-    calls.push(scale);
-    checked();
-  });
+  const stop = restoreJitPolicyWhenBusy(
+    gw,
+    (scale) => {
+      order.push(`policy ${scale}`);
+      checked();
+    },
+    () => order.push("before"),
+  );
   try {
     await restored;
-    return calls;
+    if (settleMs > 0) await Bun.sleep(settleMs);
+    return order;
   } finally {
     stop();
   }
@@ -32,7 +40,7 @@ test("the normal JIT policy comes back once the gateway has taken in BUSY_RECORD
     stored = BUSY_RECORDS;
     return seen;
   });
-  expect(await policiesSet(gw)).toEqual([1]);
+  expect(await whatRan(gw)).toEqual(["before", "policy 1"]);
 });
 
 test("few records with many datapoints each (a poller) also count as busy: BUSY_DATAPOINTS", async () => {
@@ -46,26 +54,10 @@ test("few records with many datapoints each (a poller) also count as busy: BUSY_
       return seen;
     },
   );
-  expect(await policiesSet(gw)).toEqual([1]);
+  expect(await whatRan(gw)).toEqual(["before", "policy 1"]);
 });
 
 test("what must happen before the data path compiles (the start-up shrink) runs first, once", async () => {
-  const order: string[] = [];
-  let restored!: () => void;
-  const done = new Promise<void>((r) => (restored = r));
-  const stop = restoreJitPolicyWhenBusy(
-    fakeGateway(() => BUSY_RECORDS),
-    (scale) => {
-      order.push(`policy ${scale}`);
-      restored();
-    },
-    () => order.push("before"),
-  );
-  try {
-    await done;
-    await Bun.sleep(1100); // one more check period: nothing runs again
-    expect(order).toEqual(["before", "policy 1"]);
-  } finally {
-    stop();
-  }
+  // one more check period after the policy came back: nothing runs again
+  expect(await whatRan(fakeGateway(() => BUSY_RECORDS), 1100)).toEqual(["before", "policy 1"]);
 });
