@@ -109,10 +109,14 @@ test("garbage flood mixed with good device data: no crash, bounded memory, every
     expect(gw.proc.exitCode).toBeNull();
     // every message that had to be dropped is counted (none of the good ones)
     const mustDrop = bad.filter((b) => b.dropped).length;
+    // the good data being complete does not mean the last garbage is through: the broken client's
+    // final publishes (and a converted 1 MB record the sender drops later) may still be on their way
+    // on a loaded machine, so the count is read until it stops short of the total no longer
     const socket = findSocket({ configDir: dirname(files.configPath) });
-    const status = await fetchStatus(socket);
-    const sensors = status.connectors.find((c) => c.name === "Sensors")!;
-    expect(sensors.dropped).toBe(mustDrop);
+    const droppedNow = async () => (await fetchStatus(socket)).connectors.find((c) => c.name === "Sensors")!.dropped;
+    let dropped = await droppedNow();
+    for (const end = Date.now() + 20_000; dropped < mustDrop && Date.now() < end; dropped = await droppedNow()) await Bun.sleep(200);
+    expect(dropped).toBe(mustDrop);
     // the periodic statistics telemetry carries the same count (per period; summed here)
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`statistics counted ${droppedInStats} dropped of ${mustDrop}`)), 25_000);
