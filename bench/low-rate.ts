@@ -12,6 +12,9 @@
 // --device-inflight N: the device broker sends the gateway at most N unacknowledged QoS 1 messages
 // (mosquitto max_inflight_messages; default unlimited), as a strict broker would.
 // --gw-env: extra environment for the gateway process (e.g. BUN_JSC_* or MIMALLOC_* options to measure).
+// --floor: measure bench/low-rate-floor.ts (the least a Bun process can do for this work) instead.
+// --with-floor: each run measures the gateway, then the floor right after it, and prints the ratio
+// of their CPU, taken a minute apart (this machine's CPU figures drift by ±15 % from hour to hour).
 
 import { countPlatform, option, startBenchGateway, type PlatformCounter } from "./support.ts";
 import { cpuSeconds, rssMb, systemCpuSeconds, threadCpuSeconds, voluntarySwitches } from "./proc.ts";
@@ -27,6 +30,9 @@ const RUNS = Number(option("runs", "1"));
 const BINARY = option("binary", "");
 const CPU_PROF = option("cpu-prof", "");
 const DEVICE_INFLIGHT = Number(option("device-inflight", "0"));
+const FLOOR = process.argv.includes("--floor");
+const WITH_FLOOR = process.argv.includes("--with-floor");
+const FLOOR_SCRIPT = new URL("./low-rate-floor.ts", import.meta.url).pathname;
 const GW_ENV = Object.fromEntries(
   option("gw-env", "")
     .split(",")
@@ -40,7 +46,7 @@ const MESSAGES = Math.round(MSG_RATE * SECONDS);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
-async function run(n: number) {
+async function run(n: number, floor = FLOOR) {
   const device = await startMosquitto(DEVICE_INFLIGHT > 0 ? { extraConfig: `max_inflight_messages ${DEVICE_INFLIGHT}` } : {});
   const platform = await startMosquitto();
   let gw: Started | undefined;
@@ -88,7 +94,9 @@ async function run(n: number) {
     const files = writeGatewayConfig(mainConfig(platform.port, storage, [{ name: "Bench", type: "mqtt", configuration: "bench.json" }], { statistics: { enable: false } }), { "bench.json": connector });
     const t0 = performance.now();
     const env = { TB_GW_LOG_LEVEL: "WARNING", ...GW_ENV };
-    gw = await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: CPU_PROF ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
+    gw = floor
+      ? await startProcess(BUN, [FLOOR_SCRIPT, "run", "--config", files.configPath], { ready: /gateway started/, timeoutMs: 60_000, env })
+      : await startBenchGateway(files.configPath, { binary: BINARY, env, bunArgs: CPU_PROF ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${CPU_PROF}`] : [] });
     const pid = gw.proc.pid!;
     const startupCpu = cpuSeconds(pid);
     const readyAt = performance.now();
@@ -124,7 +132,7 @@ async function run(n: number) {
       storage: KIND,
       dpPerSec: DP_RATE,
       deviceInflight: DEVICE_INFLIGHT || "unlimited",
-      binary: BINARY !== "",
+      ...(floor ? { floor: true } : { binary: BINARY !== "" }),
       ...(Object.keys(GW_ENV).length > 0 ? { gwEnv: GW_ENV } : {}),
       generatorMsgsPerSec: Math.round(genOut.rate),
       received: messages,
@@ -161,4 +169,11 @@ async function run(n: number) {
   }
 }
 
-for (let i = 1; i <= RUNS; i++) console.log(JSON.stringify(await run(i)));
+for (let i = 1; i <= RUNS; i++) {
+  const measured = await run(i);
+  console.log(JSON.stringify(measured));
+  if (!WITH_FLOOR) continue;
+  const floor = await run(i, true);
+  console.log(JSON.stringify(floor));
+  console.log(JSON.stringify({ run: i, gatewayOverFloor: Math.round((measured.cpuPctFromStart / floor.cpuPctFromStart) * 100) / 100 }));
+}
