@@ -1,5 +1,8 @@
 import { expect, test } from "bun:test";
 import type { Gateway } from "../core/gateway.ts";
+import { join } from "node:path";
+import { BUN } from "../../test/support/paths.ts";
+import { startProcess } from "../../test/support/process.ts";
 import { BUSY_DATAPOINTS, BUSY_RECORDS, restoreJitPolicyWhenBusy } from "./jit-policy.ts";
 
 function fakeGateway(stored: () => number, datapoints: () => number = () => 0): Gateway {
@@ -60,4 +63,21 @@ test("few records with many datapoints each (a poller) also count as busy: BUSY_
 test("what must happen before the data path compiles (the start-up shrink) runs first, once", async () => {
   // one more check period after the policy came back: nothing runs again
   expect(await whatRan(fakeGateway(() => BUSY_RECORDS), 1100)).toEqual(["before", "policy 1"]);
+});
+
+test("keepOutOfTopTier: a function handed to it never reaches FTL, while one as hot does", async () => {
+  // JSC reports each compilation on stderr; the child calls `kept` twice as often as `control`, so
+  // without the hint `kept` would reach FTL first. Ready once `control` has.
+  const child = await startProcess(BUN, [join(import.meta.dir, "top-tier-child.ts")], {
+    ready: /Optimized control#[^\n]* with FTL /,
+    timeoutMs: 60_000,
+    env: { BUN_JSC_reportCompileTimes: "1" },
+  });
+  try {
+    const out = child.output();
+    expect(out).toMatch(/Optimized kept#[^\n]* with DFG /);
+    expect(out).not.toMatch(/Optimized kept#[^\n]* with FTL /);
+  } finally {
+    await child.stop();
+  }
 });

@@ -23,6 +23,28 @@ type Unsafe = { setJITPolicy?: (scale: number) => void };
 
 const runtimeSetPolicy = (): ((scale: number) => void) | undefined => (Bun as unknown as { unsafe?: Unsafe }).unsafe?.setJITPolicy;
 
+/**
+ * Keeps `fns` out of JSC's top tier (FTL); they still reach baseline and DFG. For large functions
+ * on the data path whose FTL compile costs more than its code saves at the rates sites run: at
+ * 10,000 datapoints/s, `buildPublishes` and `putOne` took ~20 ms of FTL compile each in the first
+ * seconds after start, and `putOne`'s FTL code was thrown away again (an OSR exit) and recompiled.
+ * Kept at DFG (bench/low-rate.ts, 10,000 datapoints/s, 15 runs alternating with the build before):
+ * the first 10 s cost less in 13 of 15, the minute from start less in 11 (equal in 1), by 0.23
+ * points of a core on average, a small gain next to this machine's drift but one that the compile
+ * report explains; full load, peak RSS at 160,000 datapoints/s and Modbus 300 x 50 x 100 ms are
+ * unchanged. The JSON mapping's `fill`, kept out too, made it worse: its FTL code pays for itself.
+ * A Bun without bun:jsc's noFTL runs them as before.
+ */
+export function keepOutOfTopTier(fns: ReadonlyArray<(...args: never[]) => unknown>): void {
+  let noFTL: ((f: unknown) => void) | undefined;
+  try {
+    noFTL = (require("bun:jsc") as { noFTL?: (f: unknown) => void }).noFTL;
+  } catch {
+    return;
+  }
+  for (const f of fns) noFTL?.(f);
+}
+
 /** The normal policy at once: for every command but `run` (bench, scan, tail, validate work from the start). */
 export function useNormalJitPolicy(): void {
   runtimeSetPolicy()?.(1);

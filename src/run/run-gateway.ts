@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { discoverConfig, discoveryCandidates } from "../config/discover.ts";
 import { loadGatewayConfig } from "../config/load.ts";
 import { Gateway } from "../core/gateway.ts";
-import { restoreJitPolicyWhenBusy } from "./jit-policy.ts";
+import { Pipeline } from "../core/pipeline.ts";
+import { buildPublishes } from "../platform/packing.ts";
+import { keepOutOfTopTier, restoreJitPolicyWhenBusy } from "./jit-policy.ts";
 import { releaseCodePages } from "./release-code-pages.ts";
 import { StartupShrink } from "./shrink-after-start.ts";
 import { loadForRun, startOfRun } from "./start-of-run.ts";
@@ -92,6 +94,8 @@ export async function runGateway(opts: RunOptions): Promise<number> {
   const shrink = new StartupShrink(() => releaseCodePages(log));
   restoreJitPolicyWhenBusy(gw, undefined, () => {
     if (shrink.now()) log.debug("data flows before start-up is over: start-up memory released now, before the data path is compiled");
+    // while the data path is still interpreted; an idle gateway never loads bun:jsc (~1 MB)
+    keepOutOfTopTier([buildPublishes, Pipeline.prototype["putOne"]]);
   });
   try {
     await gw.start();
