@@ -65,12 +65,12 @@ test("what must happen before the data path compiles (the start-up shrink) runs 
   expect(await whatRan(fakeGateway(() => BUSY_RECORDS), 1100)).toEqual(["before", "policy 1"]);
 });
 
-test("keepOutOfTopTier: a function handed to it never reaches FTL, while one as hot does", async () => {
+test("keepOutOfTopTier: a function handed to it never reaches FTL, while one half as hot does", async () => {
   // JSC reports each compilation on stderr; the child calls `kept` twice as often as `control`, so
   // without the hint `kept` would reach FTL first. Ready once `control` has.
   const child = await startProcess(BUN, [join(import.meta.dir, "top-tier-child.ts")], {
     ready: /Optimized control#[^\n]* with FTL /,
-    timeoutMs: 60_000,
+    timeoutMs: 45_000,
     env: { BUN_JSC_reportCompileTimes: "1" },
   });
   try {
@@ -80,4 +80,4 @@ test("keepOutOfTopTier: a function handed to it never reaches FTL, while one as 
   } finally {
     await child.stop();
   }
-});
+}, 60_000);
