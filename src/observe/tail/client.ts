@@ -101,18 +101,18 @@ export async function fetchStatus(path: string): Promise<StatusSnapshot> {
 
 export interface Subscription {
   socket: Socket;
-  /** Resolves when the gateway ends the stream (stopped) or the socket fails. */
-  closed: Promise<"gateway-stopped" | "error">;
+  /** Resolves when the gateway ends the stream (stopped), the socket fails, or close() ended it ("closed"). */
+  closed: Promise<"gateway-stopped" | "error" | "closed">;
   close(): void;
 }
 
 export async function subscribe(path: string, kinds: SubscribeKind[], cb: (l: ServerLine) => void): Promise<Subscription> {
   const s = await connect(path);
   let closedByUs = false;
-  const closed = new Promise<"gateway-stopped" | "error">((resolve) => {
+  const closed = new Promise<"gateway-stopped" | "error" | "closed">((resolve) => {
     let failed = false;
     s.on("error", () => (failed = true));
-    s.on("close", () => resolve(closedByUs || !failed ? "gateway-stopped" : "error"));
+    s.on("close", () => resolve(closedByUs ? "closed" : failed ? "error" : "gateway-stopped"));
   });
   onLines(s, cb);
   s.write(`${JSON.stringify({ cmd: "subscribe", kinds })}\n`);

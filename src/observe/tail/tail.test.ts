@@ -135,6 +135,34 @@ test("tail --json prints one object per datapoint, filtered, and exits 0 when th
   }
 }, 60000);
 
+test("tail --json whose reader goes away (| head) ends quietly with 0; the gateway keeps running", async () => {
+  const socket = join(dir, "gw-head.sock");
+  const files = writeGatewayConfig(
+    { ...mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), status: { socket } },
+    { "sensors.json": connectorConfig(world.device.port) },
+    mkdtempSync(join(dir, "cfg-")),
+  );
+  let gw: Started | undefined;
+  let tail: ReturnType<typeof startTail> | undefined;
+  let seq = 0;
+  const publishing = setInterval(() => void world.deviceClient.publish("sensors/boiler-9", JSON.stringify({ temperature: 30, seq: ++seq })), 100);
+  try {
+    gw = await startGateway(files.configPath);
+    if (!/status socket on/.test(gw.output())) await new Promise<void>((resolve) => gw!.proc.stderr!.on("data", () => /status socket on/.test(gw!.output()) && resolve()));
+    tail = startTail(["--socket", socket, "--json"]);
+    await tail.waitLines(1, 15000);
+    // the reader goes away; tail's next writes fail (EPIPE) while data keeps coming
+    tail.proc.stdout!.destroy();
+    expect(await tail.exited).toBe(0);
+    expect(tail.stderr()).not.toContain("the gateway stopped");
+    expect(gw.proc.exitCode).toBeNull();
+  } finally {
+    clearInterval(publishing);
+    tail?.stop();
+    await gw?.stop();
+  }
+}, 60000);
+
 test("tail with no gateway running says so and exits 1", async () => {
   const empty = mkdtempSync(join(dir, "rt-"));
   mkdirSync(join(empty, "x"));
