@@ -41,6 +41,18 @@ function connectorConfig(port: number) {
   };
 }
 
+/** A gateway whose MQTT connector reads the world's device broker, once its status socket (at `socket`) is up. */
+async function startGatewayWithStatus(socket: string): Promise<Started> {
+  const files = writeGatewayConfig(
+    { ...mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), status: { socket } },
+    { "sensors.json": connectorConfig(world.device.port) },
+    mkdtempSync(join(dir, "cfg-")),
+  );
+  const gw = await startGateway(files.configPath);
+  if (!/status socket on/.test(gw.output())) await new Promise<void>((resolve) => gw.proc.stderr!.on("data", () => /status socket on/.test(gw.output()) && resolve()));
+  return gw;
+}
+
 /** A `tb-gw tail` process whose stdout lines are parsed as they come. */
 function startTail(args: string[], env: Record<string, string> = {}) {
   const proc: ChildProcess = spawn(BUN, [CLI, "tail", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -90,16 +102,10 @@ function startTail(args: string[], env: Record<string, string> = {}) {
 
 test("tail --json prints one object per datapoint, filtered, and exits 0 when the gateway stops", async () => {
   const socket = join(dir, "gw.sock");
-  const files = writeGatewayConfig(
-    { ...mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), status: { socket } },
-    { "sensors.json": connectorConfig(world.device.port) },
-    mkdtempSync(join(dir, "cfg-")),
-  );
   let gw: Started | undefined;
   let tail: ReturnType<typeof startTail> | undefined;
   try {
-    gw = await startGateway(files.configPath);
-    if (!/status socket on/.test(gw.output())) await new Promise<void>((resolve) => gw!.proc.stderr!.on("data", () => /status socket on/.test(gw!.output()) && resolve()));
+    gw = await startGatewayWithStatus(socket);
     tail = startTail(["--socket", socket, "--json", "--device", "boiler-*", "--key", "temp*"]);
     // The subscription is live once tail prints something: publish until it does.
     let seq = 0;
@@ -137,18 +143,12 @@ test("tail --json prints one object per datapoint, filtered, and exits 0 when th
 
 test("tail --json whose reader goes away (| head) ends quietly with 0; the gateway keeps running", async () => {
   const socket = join(dir, "gw-head.sock");
-  const files = writeGatewayConfig(
-    { ...mainConfig(world.platform.port, { type: "memory" }, [{ name: "Sensors", type: "mqtt", configuration: "sensors.json" }]), status: { socket } },
-    { "sensors.json": connectorConfig(world.device.port) },
-    mkdtempSync(join(dir, "cfg-")),
-  );
   let gw: Started | undefined;
   let tail: ReturnType<typeof startTail> | undefined;
   let seq = 0;
   const publishing = setInterval(() => void world.deviceClient.publish("sensors/boiler-9", JSON.stringify({ temperature: 30, seq: ++seq })), 100);
   try {
-    gw = await startGateway(files.configPath);
-    if (!/status socket on/.test(gw.output())) await new Promise<void>((resolve) => gw!.proc.stderr!.on("data", () => /status socket on/.test(gw!.output()) && resolve()));
+    gw = await startGatewayWithStatus(socket);
     tail = startTail(["--socket", socket, "--json"]);
     await tail.waitLines(1, 15000);
     // the reader goes away; tail's next writes fail (EPIPE) while data keeps coming
