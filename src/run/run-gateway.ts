@@ -1,7 +1,7 @@
 // What `tb-gw run` does: load the config (or set up the demo), start the gateway, stop it cleanly
 // on SIGINT/SIGTERM. Returns the process exit code.
 
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { discoverConfig, discoveryCandidates } from "../config/discover.ts";
@@ -24,6 +24,9 @@ export interface RunOptions {
   instance?: string;
 }
 
+/** The demo's broker port unless `--demo-port` says otherwise. */
+const DEMO_PORT = 18830;
+
 const log = logger("run");
 
 export async function runGateway(opts: RunOptions): Promise<number> {
@@ -37,7 +40,7 @@ export async function runGateway(opts: RunOptions): Promise<number> {
     opts.demo = true;
   }
   if (opts.demo) {
-    const demo = await setUpDemo(Number(opts.demoPort ?? 18830));
+    const demo = await setUpDemo(Number(opts.demoPort ?? DEMO_PORT));
     configPath = demo.configPath;
     cleanupDemo = demo.stop;
   }
@@ -137,13 +140,15 @@ async function setUpDemo(port: number): Promise<{ configPath: string; stop: () =
   const { startDemoPlatform } = await import("../demo/platform.ts");
   const { startSimulatedDevices, demoConnectorConfig } = await import("../demo/device.ts");
   let platform;
+  let picked = false;
   try {
     platform = await startDemoPlatform(port);
   } catch {
     platform = await startDemoPlatform(0);
+    picked = true;
     log.warn(`demo port ${port} is busy; the demo broker uses port ${platform.port}`);
   }
-  const dir = process.env.XDG_STATE_HOME ? join(process.env.XDG_STATE_HOME, "tb-gw", "demo") : join(tmpdir(), `tb-gw-demo-${process.getuid?.() ?? 0}`);
+  const dir = demoFolder(platform.port);
   mkdirSync(dir, { recursive: true });
   const main = {
     thingsboard: {
@@ -177,6 +182,17 @@ async function setUpDemo(port: number): Promise<{ configPath: string; stop: () =
       clearInterval(summary);
       await devices.stop().catch(() => {});
       await platform.close();
+      if (picked) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// One folder per demo port, so two demos at once (the second finds the port busy and takes another)
+// do not share demo-mqtt.json: each writes it at start, and the first one's config watcher took the
+// second's file as an edit, restarted its connector on the second's broker with the second's client
+// id, and the two connectors then threw each other off the broker every second. A port is held by
+// one process at a time, so the folder is too; one on a port picked at run time goes with the demo.
+function demoFolder(port: number): string {
+  const base = process.env.XDG_STATE_HOME ? join(process.env.XDG_STATE_HOME, "tb-gw", "demo") : join(tmpdir(), `tb-gw-demo-${process.getuid?.() ?? 0}`);
+  return port === DEMO_PORT ? base : `${base}-${port}`;
 }
