@@ -155,10 +155,16 @@ async function recordStartupProfile(binary: string, dir: string): Promise<string
   });
   let gateway: ReturnType<typeof Bun.spawn> | undefined;
   try {
-    const demoConnector = join(stateDir, "tb-gw", "demo", "demo-mqtt.json");
+    // a demo on a port other than the default keeps its config in demo-<port> (src/run/run-gateway.ts;
+    // test/gateway/demo.test.ts holds it to that)
+    const demoConnector = join(stateDir, "tb-gw", `demo-${port}`, "demo-mqtt.json");
     const until = Date.now() + 15_000;
     while (!existsSync(demoConnector) && Date.now() < until && demo.exitCode === null) await Bun.sleep(50);
-    if (!existsSync(demoConnector)) throw new Error(`the demo did not start: ${await new Response(demo.stderr).text()}`);
+    if (!existsSync(demoConnector)) {
+      // stopped first: its stderr ends only when it does
+      demo.kill("SIGKILL");
+      throw new Error(`the demo did not write ${demoConnector} within 15 s: ${await new Response(demo.stderr).text()}`);
+    }
     const cfgDir = join(dir, "profiled");
     mkdirSync(cfgDir, { recursive: true });
     // the shipped templates, pointed at the demo's broker: what a new installation starts from
