@@ -16,8 +16,18 @@ done
 # The executables the tests run (x64, and arm64 under qemu), built once here: the test files run in
 # parallel processes (bun test --parallel), which reuse them (TB_GW_TEST_PREBUILT) instead of each
 # building its own. A failed build leaves no stale file behind: the tests that need it say why.
-"$BUN" build.ts >/dev/null 2>&1 || { rm -f dist/tb-gw; echo "note: building dist/tb-gw failed (the binary tests will say why)"; }
-"$BUN" build.ts --target linux-arm64 >/dev/null 2>&1 || { rm -f dist/tb-gw-linux-arm64; echo "note: building dist/tb-gw-linux-arm64 failed (its tests will say why)"; }
+# A build that hangs is stopped after 15 minutes, and a build without its start-up layout profile
+# (which would ship silently otherwise) is named in the log.
+build_log=$(mktemp)
+build() { # outfile, then build.ts arguments
+  local out=$1
+  shift
+  timeout -k 10 900 "$BUN" build.ts "$@" >"$build_log" 2>&1 || { rm -f "$out"; echo "note: building $out failed (the binary tests will say why): $(tail -n 3 "$build_log" | tr '\n' ' ')"; }
+  grep -h "^build: no bytecode layout profile" "$build_log" | sed "s|^|note: $out: |"
+}
+build dist/tb-gw
+build dist/tb-gw-linux-arm64 --target linux-arm64
+rm -f "$build_log"
 export TB_GW_TEST_PREBUILT=1
 # Two processes on CI's two cores: most long tests wait on the clock (outages, polls, restarts).
 # test/timings.json (per-file durations of a full run) starts the longest files first.
