@@ -1,9 +1,11 @@
 // Picks the storage kind from the main config's `storage` section. Relative folders resolve
-// against the config folder (like upstream run from its config folder), and are created if missing.
+// against the config folder (like upstream run from its config folder), are created if missing, and
+// are claimed for this gateway while its storage is open (folder-claim.ts).
 
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
+import { claimFolder } from "./folder-claim.ts";
 import { MemoryStorage } from "./memory.ts";
 import { storageLocation, type StorageLocation } from "./location.ts";
 import type { StorageConfig } from "./schema.ts";
@@ -26,12 +28,29 @@ const fileStorage = () => (require("./file.ts") as typeof import("./file.ts")).F
 const sqliteStorage = () => (require("./sqlite.ts") as typeof import("./sqlite.ts")).SqliteStorage;
 
 export function createStorage(cfg: StorageConfig, configDir: string, log: Logger, extras: StorageExtras = {}): EventStorage {
+  if (cfg.type === "memory") return new MemoryStorage({ maxRecords: cfg.max_records_count, log, events: extras.events });
+  const where = storageLocation(cfg, configDir);
+  if (!where) throw unknownType(cfg.type);
+  if (where.note) log.info(where.note);
+  const dir = prepareFolder(where);
+  const release = claimFolder(dir, where.setting);
+  let storage: EventStorage;
+  try {
+    storage = openOnDisk(cfg, dir, log, extras);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  const close = storage.close.bind(storage);
+  storage.close = () => close().finally(release);
+  return storage;
+}
+
+function openOnDisk(cfg: StorageConfig, dir: string, log: Logger, extras: StorageExtras): EventStorage {
   switch (cfg.type) {
-    case "memory":
-      return new MemoryStorage({ maxRecords: cfg.max_records_count, log, events: extras.events });
     case "file":
       return new (fileStorage())({
-        dir: prepareFolder(storageLocation(cfg, configDir)!),
+        dir,
         maxFileCount: cfg.max_file_count,
         maxRecordsPerFile: cfg.max_records_per_file,
         maxRecordsBetweenFsync: cfg.max_records_between_fsync,
@@ -40,7 +59,7 @@ export function createStorage(cfg: StorageConfig, configDir: string, log: Logger
       });
     case "sqlite":
       return new (sqliteStorage())({
-        dir: prepareFolder(sqliteLocation(cfg, configDir, log)),
+        dir,
         sizeLimitBytes: cfg.size_limit * MB,
         maxDbAmount: cfg.max_db_amount,
         writingBatchSize: cfg.writing_batch_size,
@@ -50,17 +69,13 @@ export function createStorage(cfg: StorageConfig, configDir: string, log: Logger
         events: extras.events,
         now: extras.now,
       });
-    default: {
-      const kind: never = cfg.type;
-      throw new Error(`storage.type "${String(kind)}" is unknown: use "memory", "file" or "sqlite"`);
-    }
+    default:
+      throw unknownType(cfg.type);
   }
 }
 
-function sqliteLocation(cfg: StorageConfig, configDir: string, log: Logger): StorageLocation {
-  const where = storageLocation(cfg, configDir)!;
-  if (where.note) log.info(where.note);
-  return where;
+function unknownType(type: string): Error {
+  return new Error(`storage.type "${type}" is unknown: use "memory", "file" or "sqlite"`);
 }
 
 /** Resolve, create and check a storage folder; errors name the setting and the fix. */
