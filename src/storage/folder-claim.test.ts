@@ -38,7 +38,7 @@ test("a live gateway's folder is refused, naming its pid and the fix; its mark s
   const pid = await liveProcess(["run"]);
   writeFileSync(join(dir, CLAIM_FILE), `${pid}\n`);
   expect(() => claimFolder(dir, SETTING)).toThrow(
-    `${SETTING}: ${dir} is used by another tb-gw (pid ${pid}); two gateways on one storage folder would delete each other's unsent records. Stop that one, or run this one as another instance (--instance ID gives it a storage folder of its own)`,
+    `${SETTING}: ${dir} is used by another tb-gw (pid ${pid}); two gateways on one storage folder break each other's writes and may delete each other's unsent records. Stop that one, or run this one as another instance (--instance ID gives it a storage folder of its own)`,
   );
   expect(readFileSync(join(dir, CLAIM_FILE), "utf8")).toBe(`${pid}\n`);
 });

@@ -19,7 +19,6 @@ const held = new Map<string, number>();
 /** Claims `dir` for this process; returns the release. Throws, naming the other gateway and the fix, when one runs on it. */
 export function claimFolder(dir: string, setting: string): () => void {
   const path = join(dir, CLAIM_FILE);
-  if (held.has(path) && ownerOf(path) === process.pid) return hold(path);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o644);
@@ -36,7 +35,7 @@ export function claimFolder(dir: string, setting: string): () => void {
     if (owner === process.pid) return hold(path);
     if (owner !== undefined && isGatewayRunning(owner)) {
       throw new Error(
-        `${setting}: ${dir} is used by another tb-gw (pid ${owner}); two gateways on one storage folder would delete each other's unsent records. ` +
+        `${setting}: ${dir} is used by another tb-gw (pid ${owner}); two gateways on one storage folder break each other's writes and may delete each other's unsent records. ` +
           `Stop that one, or run this one as another instance (--instance ID gives it a storage folder of its own)`,
       );
     }

@@ -46,7 +46,7 @@ test("a second gateway on the same storage folder is refused and the first goes 
     const second = spawnSync(cmd, args, { cwd: files.dir, encoding: "utf8", timeout: 60_000 });
     expect(second.status).toBe(1);
     expect(second.stdout + second.stderr).toContain(
-      `storage.data_file_path: ${join(files.dir, "data")} is used by another tb-gw (pid ${first.proc.pid}); two gateways on one storage folder would delete each other's unsent records. Stop that one, or run this one as another instance`,
+      `storage.data_file_path: ${join(files.dir, "data")} is used by another tb-gw (pid ${first.proc.pid}); two gateways on one storage folder break each other's writes and may delete each other's unsent records. Stop that one, or run this one as another instance`,
     );
     expect(owner()).toBe(String(first.proc.pid));
     await deliver(21.5, "the first gateway's data after the refused start");
