@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, CLI, mainConfig, startGateway, writeGatewayConfig } from "../../../test/support/gateway.ts";
+import { BUN, CLI, mainConfig, startGatewayFrom, writeGatewayConfig } from "../../../test/support/gateway.ts";
 import { worldForFile } from "../../../test/gateway/fixtures.ts";
 import type { Started } from "../../../test/support/process.ts";
 
@@ -48,9 +48,7 @@ async function startGatewayWithStatus(socket: string): Promise<Started> {
     { "sensors.json": connectorConfig(world.device.port) },
     mkdtempSync(join(dir, "cfg-")),
   );
-  const gw = await startGateway(files.configPath);
-  if (!/status socket on/.test(gw.output())) await new Promise<void>((resolve) => gw.proc.stderr!.on("data", () => /status socket on/.test(gw.output()) && resolve()));
-  return gw;
+  return startGatewayFrom("source", files.configPath, { ready: /status socket on/ });
 }
 
 /** A `tb-gw tail` process whose stdout lines are parsed as they come. */
