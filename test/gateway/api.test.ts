@@ -4,6 +4,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import mqtt from "mqtt";
 import { mainConfig, startGateway, writeGatewayConfig } from "../support/gateway.ts";
+import { sendUntilSeen } from "../support/platform.ts";
 import type { Started } from "../support/process.ts";
 import { sensorConnector, worldForFile } from "./fixtures.ts";
 
@@ -22,18 +23,9 @@ beforeAll(async () => {
 // the gateway goes before the brokers it talks to
 world.beforeDispose(() => gw?.stop());
 
-async function publishUntilSeen(topic: string, payload: object, device: string): Promise<void> {
-  // The connector's subscription may land just after start: republish until the platform sees it.
-  for (let i = 0; i < 50; i++) {
-    await world.deviceClient.publishAsync(topic, JSON.stringify(payload), { qos: 1 });
-    try {
-      await world.harness.waitFor((h) => h.telemetry().some((r) => r.device === device), 300, "first telemetry");
-      return;
-    } catch {
-      // not yet subscribed; try again
-    }
-  }
-  throw new Error(`no telemetry from ${device} reached the platform`);
+function publishUntilSeen(topic: string, payload: object, device: string): Promise<void> {
+  const h = world.harness;
+  return sendUntilSeen(h, () => world.deviceClient.publishAsync(topic, JSON.stringify(payload), { qos: 1 }), () => h.telemetry().some((r) => r.device === device), 15_000, `telemetry from ${device}`, 300);
 }
 
 describe("uplink", () => {

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gatewayBinary, startGatewayFrom, writeGatewayConfig } from "../support/gateway.ts";
-import { platformForFile } from "../support/platform.ts";
+import { platformForFile, sendUntilSeen } from "../support/platform.ts";
 import type { Started } from "../support/process.ts";
 import { mqttSample, upstreamMain } from "../support/upstream.ts";
 
@@ -26,18 +26,8 @@ test("a second gateway on the same storage folder is refused and the first goes 
   const owner = () => readFileSync(mark, "utf8").trim();
   const temperatures = () => platform.harness.telemetry().filter((t) => t.key === "temperature").map((t) => t.value);
   const dev = await mqtt.connectAsync(platform.device.url, { clientId: "storage-claim-device" });
-  // "gateway started" comes before its connector has subscribed on the device broker, which drops a
-  // message no one subscribes to yet: sent again every 500 ms until the platform has it
-  const deliver = async (temp: number, what: string) => {
-    const send = () => dev.publishAsync("sensor/SN-7/data", JSON.stringify({ sensorModel: "T1", temp, hum: "40" }), { qos: 1 });
-    await send();
-    const again = setInterval(() => void send().catch(() => {}), 500);
-    try {
-      await platform.harness.waitFor(() => temperatures().includes(temp), 30_000, what);
-    } finally {
-      clearInterval(again);
-    }
-  };
+  const deliver = (temp: number, what: string) =>
+    sendUntilSeen(platform.harness, () => dev.publishAsync("sensor/SN-7/data", JSON.stringify({ sensorModel: "T1", temp, hum: "40" }), { qos: 1 }), () => temperatures().includes(temp), 30_000, what);
   let first: Started | undefined = await startGatewayFrom("binary", files.configPath);
   let next: Started | undefined;
   try {

@@ -112,6 +112,24 @@ export async function startPlatformHarness(
   return h;
 }
 
+/**
+ * Sends with `send` until `seen()` holds at the platform, again every `everyMs`: a connector
+ * subscribes on its device broker just after "gateway started", and the broker drops a message no
+ * one subscribes to yet. Fails with the harness's timeout (naming `what`) after `timeoutMs`.
+ */
+export async function sendUntilSeen(h: PlatformHarness, send: () => Promise<unknown>, seen: () => boolean, timeoutMs: number, what: string, everyMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await send();
+    try {
+      await h.waitFor(() => seen() || undefined, Math.max(1, Math.min(everyMs, deadline - Date.now())), what);
+      return;
+    } catch (e) {
+      if (Date.now() >= deadline) throw e;
+    }
+  }
+}
+
 /** The gateway's reply to device RPC `id` (the harness also sees its own request on that topic). */
 export function deviceRpcReply(h: PlatformHarness, id: number): Received | undefined {
   return h.received.find((r) => r.topic === "v1/gateway/rpc" && r.body?.id === id && r.body.data !== undefined && !(typeof r.body.data === "object" && r.body.data !== null && "method" in r.body.data));

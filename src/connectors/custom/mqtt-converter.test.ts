@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { gatewayBinary, ROOT, startGatewayFrom } from "../../../test/support/gateway.ts";
-import { platformForFile } from "../../../test/support/platform.ts";
+import { platformForFile, sendUntilSeen } from "../../../test/support/platform.ts";
 import type { Started } from "../../../test/support/process.ts";
 import { mqttSample } from "../../../test/support/upstream.ts";
 import { customWorld } from "./test/config.ts";
@@ -31,13 +31,8 @@ test("upstream mqtt.json: custom/sensors/+ converted by the ported CustomMqttUpl
   gw = await startGatewayFrom("binary", files.configPath, { timeoutMs: 60_000 });
   const client = await mqtt.connectAsync(platform.device.url);
   try {
-    // the sample's subscription is set up shortly after start: publish until the data shows
     const seen = () => platform.harness.telemetry().filter((t) => t.device === "Thermo-7");
-    const deadline = Date.now() + 30_000;
-    while (seen().length < 3 && Date.now() < deadline) {
-      await client.publishAsync("custom/sensors/Thermo-7", "0x00fa012c63", { qos: 1 });
-      await platform.harness.waitFor(() => seen().length >= 3, 1000, "custom converter output").catch(() => {});
-    }
+    await sendUntilSeen(platform.harness, () => client.publishAsync("custom/sensors/Thermo-7", "0x00fa012c63", { qos: 1 }), () => seen().length >= 3, 30_000, "custom converter output", 1000);
     const values = Object.fromEntries(seen().map((t) => [t.key, t.value]));
     expect(values).toEqual({ temperature: 250, humidity: 300, batteryLevel: 99 });
     const connect = platform.harness.received.find((r) => r.topic === "v1/gateway/connect" && r.body.device === "Thermo-7");
