@@ -3,7 +3,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkMainSemantics } from "../config/semantic.ts";
@@ -31,6 +31,22 @@ function open(dir: string, extra: Partial<StorageConfig> = {}, log = capturingLo
 }
 
 const dbFiles = (dir: string) => readdirSync(dir).filter((n) => /^data(_\d+)?\.db$/.test(n));
+
+/** Rows in a database file, read through a connection of its own. */
+function rowsIn(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.query("SELECT count(*) AS n FROM messages").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+const walBytes = (dir: string) => (existsSync(join(dir, "data.db-wal")) ? statSync(join(dir, "data.db-wal")).size : 0);
+/** Two turns of the event loop: a commit scheduled by put() has run. */
+const turns = async () => {
+  for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+};
 
 /** Put `count` records in puts of 20, letting each commit (and the size check) happen. */
 async function fill(s: EventStorage, from: number, count: number): Promise<number> {
@@ -422,4 +438,74 @@ test("rows handed out from memory right after a commit and rows read back by que
   const rest = drain(s, 50);
   expect(rest).toEqual(queue.map((i) => all[i]!));
   expect(all.length).toBeGreaterThan(1000);
+});
+
+test("rows handed out before their commit and acknowledged within the hold are never written; whenDurable() resolves with the acknowledgement", async () => {
+  const dir = folder();
+  const s = open(dir);
+  const wal = walBytes(dir);
+  s.put(records(0, 5));
+  let durable = false;
+  void s.whenDurable().then(() => (durable = true));
+  const b = s.next(100)!;
+  expect(b.records).toEqual(records(0, 5));
+  await turns();
+  expect(durable).toBe(false); // neither on disk nor acknowledged yet
+  s.ack(b);
+  await s.whenDurable();
+  expect(s.depth()).toBe(0);
+  expect(walBytes(dir)).toBe(wal);
+  await s.close();
+  expect(rowsIn(join(dir, "data.db"))).toBe(0);
+});
+
+test("held rows the platform has not acknowledged within the hold (0.5 s) are committed, and whenDurable() resolves then; the late ack deletes them", async () => {
+  const dir = folder();
+  const s = open(dir);
+  s.put(records(0, 5));
+  const b = s.next(100)!;
+  const t0 = performance.now();
+  await s.whenDurable();
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(450);
+  expect(rowsIn(join(dir, "data.db"))).toBe(5); // a kill -9 now keeps them
+  expect(s.depth()).toBe(5);
+  s.ack(b);
+  expect(s.depth()).toBe(0);
+  await s.close();
+  expect(rowsIn(join(dir, "data.db"))).toBe(0);
+});
+
+test("newer rows committed while older ones are held: whenDurable() waits for the older ones, which never reach the disk once acknowledged", async () => {
+  const dir = folder();
+  const s = open(dir);
+  s.put(records(0, 3));
+  const held = s.next(100)!;
+  s.put(records(3, 3)); // not taken: committed by the scheduled commit
+  let durable = false;
+  void s.whenDurable().then(() => (durable = true));
+  await turns();
+  expect(rowsIn(join(dir, "data.db"))).toBe(3);
+  expect(durable).toBe(false);
+  s.ack(held);
+  await s.whenDurable();
+  const next = s.next(100)!;
+  expect(next.records).toEqual(records(3, 3));
+  s.ack(next);
+  await s.close();
+  expect(rowsIn(join(dir, "data.db"))).toBe(0);
+});
+
+test("held rows survive a rewind (committed, handed out again in order) and a close (committed for the next start)", async () => {
+  const dir = folder();
+  const s = open(dir);
+  s.put(records(0, 4));
+  s.next(100);
+  s.rewind();
+  expect(rowsIn(join(dir, "data.db"))).toBe(4);
+  expect(drain(s, 100, false)).toEqual(records(0, 4));
+  s.put(records(4, 2));
+  s.next(100); // held at close
+  await s.close();
+  const again = open(dir);
+  expect(drain(again, 100)).toEqual(records(0, 6));
 });

@@ -14,7 +14,8 @@ export interface EventStorage {
   readonly kind: "memory" | "sqlite" | "file";
   /**
    * Append records in order. Returns synchronously whether they were accepted; `whenDurable()`
-   * resolves once everything accepted so far is on disk (immediately for memory).
+   * resolves once everything accepted so far is on disk or acknowledged through `ack()`
+   * (immediately for memory).
    * When full the whole call is refused ("full") and a warning with counts is logged once per
    * episode; nothing already stored is evicted.
    */
@@ -23,8 +24,9 @@ export interface EventStorage {
   /**
    * Next records not yet handed out, oldest first, at most `maxRecords` (the storage may cap it
    * lower by its own settings only where that does not throttle delivery). Undefined when empty.
-   * Only durable records are handed out: a record just put may come only after `whenDurable()`
-   * resolves (sqlite commits in groups while records keep arriving); `onAvailable` tells when.
+   * The file storage hands out durable records only. Sqlite hands out records not committed yet
+   * when the reader takes them at once, and holds them (sqlite.ts, HOLD_MS): acknowledged in time
+   * they are never written. `onAvailable` tells when records can be read.
    */
   next(maxRecords: number): Batch | undefined;
   /** The batch was delivered; its records are removed (durably for sqlite/file). Any order. */
