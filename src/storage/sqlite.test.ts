@@ -509,3 +509,16 @@ test("held rows survive a rewind (committed, handed out again in order) and a cl
   const again = open(dir);
   expect(drain(again, 100)).toEqual(records(0, 6));
 });
+
+test("more than 256 rows waiting are committed before they are handed out (under heavy traffic devices are acknowledged at the commit, not at the platform's)", async () => {
+  const dir = folder();
+  const s = open(dir);
+  s.put(records(0, 300));
+  const b = s.next(1000)!;
+  expect(b.records).toEqual(records(0, 300));
+  expect(rowsIn(join(dir, "data.db"))).toBe(300);
+  await s.whenDurable(); // without an ack
+  s.ack(b);
+  await s.close();
+  expect(rowsIn(join(dir, "data.db"))).toBe(0);
+});

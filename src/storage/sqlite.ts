@@ -79,6 +79,13 @@ const MAX_TAIL_ROWS = 10_000;
  * acknowledged may lose the local copy (the platform usually has them).
  */
 const HOLD_MS = 500;
+/**
+ * Rows are held only while at most this many would be: under heavy traffic a commit costs little
+ * per row, and acknowledging devices only at the platform's PUBACK made intake wait on the
+ * platform's round trip (full load, sqlite: ~320,000 against ~390,000 datapoints/s held without
+ * a bound). Beyond it rows are committed before they are handed out, as without holding.
+ */
+const HOLD_MAX_ROWS = 256;
 /** Errors that mean the file is not a usable database (rather than, say, a full disk). */
 const DAMAGED = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
 
@@ -216,7 +223,7 @@ export class SqliteStorage implements EventStorage {
     // due (see COMMIT_GAP_MS); otherwise rows not committed yet are handed out and held (HOLD_MS).
     // Acked deletes land first where the reader could meet them again (after a rewind) and for
     // older files (a drained file is removed before the next read); the others wait for the next commit.
-    const holding = !this.trouble.active;
+    const holding = !this.trouble.active && this.held.length + this.pending.length <= HOLD_MAX_ROWS;
     if ((!holding && this.pending.length > 0 && this.commitWait() <= 0) || this.deletesMatterToReader()) this.flush();
     // Everything committed was handed out already: no query (the sender asks after every batch).
     if (this.readFile === this.writeFile && this.pending.length === 0 && this.readId >= this.writeFile.nextId - 1) return undefined;
