@@ -29,6 +29,12 @@ export interface SqliteStorageOptions {
   now?: () => number;
 }
 
+/** What a handed-out batch covers, and when it was handed out (performance.now()). */
+interface Issued {
+  ranges: IdRange[];
+  at: number;
+}
+
 interface IdRange {
   file: SqliteDataFile;
   from: number;
@@ -67,18 +73,25 @@ const ROW_OVERHEAD_BYTES = 64;
  */
 const MAX_TAIL_ROWS = 10_000;
 /**
- * Write-behind for rows in flight. When the sender takes rows before they are committed (the
- * platform is connected and keeps up), they are held in memory; acknowledged by the platform
- * within this time, they never reach the disk: no insert, no delete. Otherwise they are committed
- * when it runs out, and at once before a rewind (the session dropped), a rotation or close. At
- * 1,000 datapoints/s that spares a WAL commit of a 4 KB page some 33 times a second (~11 GB of
- * writes a day on a Raspberry Pi's SD card, and ~150 µs of CPU each on the benchmark machine).
- * whenDurable() counts a row once it is on disk or acknowledged by the platform, so whoever waits
- * on it (a device's acknowledgement) still learns only that its data is safe in one of the two.
- * A kill -9 loses nothing whenDurable() confirmed; rows the platform got but had not yet
- * acknowledged may lose the local copy (the platform usually has them).
+ * Write-behind for rows in flight. When the sender takes rows before they are committed and the
+ * platform acknowledges promptly, they are held in memory; acknowledged within this time, they
+ * never reach the disk: no insert, no delete. Otherwise they are committed when it runs out, and
+ * at once before a rewind (the session dropped), a rotation or close. At 1,000 datapoints/s that
+ * spares a WAL commit of a 4 KB page some 33 times a second (~11 GB of writes a day on a Raspberry
+ * Pi's SD card, and ~150 µs of CPU each on the benchmark machine). whenDurable() counts a row once
+ * it is on disk or acknowledged, so whoever waits on it (a device's acknowledgement) still learns
+ * only that its data is safe in one of the two, at most this much later than at a commit: a device
+ * broker that allows k unacknowledged messages is not held to k per platform round trip. A kill -9
+ * loses nothing whenDurable() confirmed; rows sent but not yet acknowledged may lose their local
+ * copy (the platform usually has them).
  */
-const HOLD_MS = 500;
+const HOLD_MS = 10;
+/**
+ * Rows are held only while the last ACK_WINDOW batches were each acknowledged within half the hold
+ * (a distant platform, or a slow spell, would only make every hold run out: a timer and a commit
+ * anyway, and devices acknowledged later).
+ */
+const ACK_WINDOW = 4;
 /**
  * Rows are held only while at most this many would be: under heavy traffic a commit costs little
  * per row, and acknowledging devices only at the platform's PUBACK made intake wait on the
@@ -97,7 +110,7 @@ export class SqliteStorage implements EventStorage {
   /** Rows of the write file handed out before their commit, oldest first (see HOLD_MS). */
   private held: QueuedRow[] = [];
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Rows were put while writes failed: readers learn of them at their commit. */
+  /** Rows were put while they would not be held: readers learn of them at their commit. */
   private unannounced = false;
   private deletes = new Map<SqliteDataFile, Array<[number, number]>>();
   /** Records in acked batches whose delete is not committed yet (for depth()). */
@@ -106,7 +119,10 @@ export class SqliteStorage implements EventStorage {
   private readFile: SqliteDataFile;
   private readId = 0;
   private writeOversize = false;
-  private readonly batches = new BatchBook<IdRange[]>();
+  private readonly batches = new BatchBook<Issued>();
+  /** How long the last ACK_WINDOW batches took from hand-out to ack (ms), as a ring. */
+  private readonly ackMs = new Array<number>(ACK_WINDOW).fill(0);
+  private ackAt = 0;
   /**
    * Committed rows of `tailFile` with ids right after the reader's position, in id order and without
    * gaps: every committed row of that file after `readId` when the reader is there (see MAX_TAIL_ROWS).
@@ -203,9 +219,9 @@ export class SqliteStorage implements EventStorage {
     this.durable.accepted = n;
     if (this.pending.length >= this.opts.writingBatchSize) this.flush();
     else this.scheduleFlush();
-    // A reader that takes the rows before the scheduled commit holds them (HOLD_MS); while writes
-    // fail, readers are told once the rows are committed (flush fires `available`).
-    if (this.trouble.active) this.unannounced = true;
+    // A reader that takes the rows before the scheduled commit holds them (HOLD_MS); when rows are
+    // not held (writes failing, acknowledgements slow), readers are told at the commit.
+    if (this.trouble.active || !this.acksPrompt()) this.unannounced = true;
     else if (this.pending.length > 0) this.available.fire();
     return "stored";
   }
@@ -223,7 +239,7 @@ export class SqliteStorage implements EventStorage {
     // due (see COMMIT_GAP_MS); otherwise rows not committed yet are handed out and held (HOLD_MS).
     // Acked deletes land first where the reader could meet them again (after a rewind) and for
     // older files (a drained file is removed before the next read); the others wait for the next commit.
-    const holding = !this.trouble.active && this.held.length + this.pending.length <= HOLD_MAX_ROWS;
+    const holding = !this.trouble.active && this.held.length + this.pending.length <= HOLD_MAX_ROWS && this.acksPrompt();
     if ((!holding && this.pending.length > 0 && this.commitWait() <= 0) || this.deletesMatterToReader()) this.flush();
     // Everything committed was handed out already: no query (the sender asks after every batch).
     if (this.readFile === this.writeFile && this.pending.length === 0 && this.readId >= this.writeFile.nextId - 1) return undefined;
@@ -251,7 +267,7 @@ export class SqliteStorage implements EventStorage {
       } else break;
     }
     if (records.length === 0) return undefined;
-    return this.batches.issue(records, ranges);
+    return this.batches.issue(records, { ranges, at: performance.now() });
   }
 
   /** Hands out rows not committed yet and holds them (HOLD_MS): the reader is right before them. */
@@ -268,13 +284,18 @@ export class SqliteStorage implements EventStorage {
     const last = rows[rows.length - 1]!;
     this.readId = last.id;
     this.holdTimer ??= setTimeout(this.holdOver, HOLD_MS);
-    return this.batches.issue(records, [{ file: this.writeFile, from: first.id, to: last.id, held: true }]);
+    return this.batches.issue(records, { ranges: [{ file: this.writeFile, from: first.id, to: last.id, held: true }], at: performance.now() });
   }
 
   private readonly holdOver = (): void => {
     this.holdTimer = undefined;
     this.flush(true);
   };
+
+  private acksPrompt(): boolean {
+    for (const ms of this.ackMs) if (ms >= HOLD_MS / 2) return false;
+    return true;
+  }
 
   /** Removes the held rows with ids from..to (acknowledged by the platform); returns how many. */
   private dropHeld(from: number, to: number): number {
@@ -311,7 +332,7 @@ export class SqliteStorage implements EventStorage {
     this.readId = last.id;
     if (end >= this.tail.length) this.dropTail();
     else this.tailAt = end;
-    return this.batches.issue(records, [{ file, from: first.id, to: last.id }]);
+    return this.batches.issue(records, { ranges: [{ file, from: first.id, to: last.id }], at: performance.now() });
   }
 
   private dropTail(): void {
@@ -346,8 +367,10 @@ export class SqliteStorage implements EventStorage {
 
   ack(batch: Batch): void {
     if (this.closed) return;
-    const ranges = this.batches.take(batch);
-    if (!ranges) return;
+    const issued = this.batches.take(batch);
+    if (!issued) return;
+    const ranges = issued.ranges;
+    this.ackMs[this.ackAt++ % ACK_WINDOW] = performance.now() - issued.at;
     let older = false;
     let onDisk = 0;
     let dropped = 0;

@@ -62,7 +62,7 @@ test("sqlite storage: data the platform acknowledges at once is not written; dat
     frozen = true;
     const unacknowledged = Array.from({ length: 20 }, (_, i) => 200 + i);
     for (const t of unacknowledged) await publish(t);
-    // published to the frozen broker and held; within the hold (0.5 s) they are committed
+    // published to the frozen broker and held; when the hold (10 ms) runs out they are committed
     await waitUntil(() => rowsOnDisk() >= unacknowledged.length, 15_000, "the unacknowledged records on disk");
     const exited = new Promise((r) => gw!.proc.once("exit", r));
     gw.proc.kill("SIGKILL");
