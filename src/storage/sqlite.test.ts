@@ -43,7 +43,7 @@ function rowsIn(file: string): number {
 }
 
 /** How many of `messages` a database file holds. */
-function heldOnDisk(file: string, messages: string[]): number {
+function messagesOnDisk(file: string, messages: string[]): number {
   const db = new Database(file, { readonly: true });
   try {
     return (db.query(`SELECT count(*) AS n FROM messages WHERE message IN (${messages.map(() => "?").join(", ")})`).get(...messages) as { n: number }).n;
@@ -501,17 +501,17 @@ test("a platform slow to acknowledge (a batch acked after the hold) turns holdin
     s.put(records(n, 2));
     // not held: nothing yet (the group commit comes first) or rows already committed
     const early = s.next(100);
-    if (early) expect(heldOnDisk(db, early.records)).toBe(early.records.length);
+    if (early) expect(messagesOnDisk(db, early.records)).toBe(early.records.length);
     await s.whenDurable();
     const b = early ?? s.next(100)!;
     expect(b.records).toEqual(records(n, 2));
-    expect(heldOnDisk(db, records(n, 2))).toBe(2);
+    expect(messagesOnDisk(db, records(n, 2))).toBe(2);
     n += 2;
     s.ack(b); // promptly
   }
   s.put(records(n, 2));
   const b = s.next(100)!;
-  expect(heldOnDisk(db, records(n, 2))).toBe(0); // held again
+  expect(messagesOnDisk(db, records(n, 2))).toBe(0); // held again
   s.ack(b);
   await s.close();
   expect(rowsIn(db)).toBe(0);
