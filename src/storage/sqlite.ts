@@ -3,7 +3,7 @@
 // transactions per tick rather than one per record. Acks become range deletes applied with the
 // next commit. Rows the sender takes before their commit (it keeps up with the data) are held in
 // memory instead and reach the disk only if the platform has not acknowledged them within HOLD_MS
-// (see there). Files rotate by size (data.db, then data_<ms>.db); the reader drains the oldest
+// (sqlite-hold.ts). Files rotate by size (data.db, then data_<ms>.db); the reader drains the oldest
 // file, which is deleted once empty.
 
 import { BatchBook } from "./batch-book.ts";
@@ -13,6 +13,7 @@ import type { EventBus } from "../observe/events.ts";
 import { errorText, type Logger } from "../observe/logger.ts";
 import { AvailabilitySignal, DurableWaiters, FullEpisode, isDiskFull, MAX_HELD_WHILE_FAILING, WriteTrouble } from "./signals.ts";
 import { FIRST_DB_NAME, listDbFiles, rotatedDbName, SqliteDataFile, type PendingRow } from "./sqlite-file.ts";
+import { HeldRows, HOLD_MAX_ROWS, type QueuedRow } from "./sqlite-hold.ts";
 import type { Batch, EventStorage, PutResult } from "./types.ts";
 
 export interface SqliteStorageOptions {
@@ -43,10 +44,6 @@ interface IdRange {
   held?: boolean;
 }
 
-/** A row put and not yet on disk; `n` is its place among all records accepted (for whenDurable). */
-interface QueuedRow extends PendingRow {
-  n: number;
-}
 
 const RETRY_AFTER_ERROR_MS = 1000;
 /**
@@ -72,33 +69,6 @@ const ROW_OVERHEAD_BYTES = 64;
  * (that SELECT was ~1 µs per record under the REST load). Beyond it, reads go to the database.
  */
 const MAX_TAIL_ROWS = 10_000;
-/**
- * Write-behind for rows in flight. When the sender takes rows before they are committed and the
- * platform acknowledges promptly, they are held in memory; acknowledged within this time, they
- * never reach the disk: no insert, no delete. Otherwise they are committed when it runs out, and
- * at once before a rewind (the session dropped), a rotation or close. At 1,000 datapoints/s that
- * spares a WAL commit of a 4 KB page some 33 times a second (~11 GB of writes a day on a Raspberry
- * Pi's SD card, and ~150 µs of CPU each on the benchmark machine). whenDurable() counts a row once
- * it is on disk or acknowledged, so whoever waits on it (a device's acknowledgement) still learns
- * only that its data is safe in one of the two, at most this much later than at a commit: a device
- * broker that allows k unacknowledged messages is not held to k per platform round trip. A kill -9
- * loses nothing whenDurable() confirmed; rows sent but not yet acknowledged may lose their local
- * copy (the platform usually has them).
- */
-const HOLD_MS = 10;
-/**
- * Rows are held only while the last ACK_WINDOW batches were each acknowledged within half the hold
- * (a distant platform, or a slow spell, would only make every hold run out: a timer and a commit
- * anyway, and devices acknowledged later).
- */
-const ACK_WINDOW = 4;
-/**
- * Rows are held only while at most this many would be: under heavy traffic a commit costs little
- * per row, and acknowledging devices only at the platform's PUBACK made intake wait on the
- * platform's round trip (full load, sqlite: ~320,000 against ~390,000 datapoints/s held without
- * a bound). Beyond it rows are committed before they are handed out, as without holding.
- */
-const HOLD_MAX_ROWS = 256;
 /** Errors that mean the file is not a usable database (rather than, say, a full disk). */
 const DAMAGED = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
 
@@ -107,9 +77,8 @@ export class SqliteStorage implements EventStorage {
   /** Oldest first; the last one is the write file. */
   private files: SqliteDataFile[] = [];
   private pending: QueuedRow[] = [];
-  /** Rows of the write file handed out before their commit, oldest first (see HOLD_MS). */
-  private held: QueuedRow[] = [];
-  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Rows of the write file handed out before their commit (sqlite-hold.ts); committed if the hold runs out. */
+  private readonly held = new HeldRows(() => this.flush(true));
   /** Rows were put while they would not be held: readers learn of them at their commit. */
   private unannounced = false;
   private deletes = new Map<SqliteDataFile, Array<[number, number]>>();
@@ -120,9 +89,6 @@ export class SqliteStorage implements EventStorage {
   private readId = 0;
   private writeOversize = false;
   private readonly batches = new BatchBook<Issued>();
-  /** How long the last ACK_WINDOW batches took from hand-out to ack (ms), as a ring. */
-  private readonly ackMs = new Array<number>(ACK_WINDOW).fill(0);
-  private ackAt = 0;
   /**
    * Committed rows of `tailFile` with ids right after the reader's position, in id order and without
    * gaps: every committed row of that file after `readId` when the reader is there (see MAX_TAIL_ROWS).
@@ -221,7 +187,7 @@ export class SqliteStorage implements EventStorage {
     else this.scheduleFlush();
     // A reader that takes the rows before the scheduled commit holds them (HOLD_MS); when rows are
     // not held (writes failing, acknowledgements slow), readers are told at the commit.
-    if (this.trouble.active || !this.acksPrompt()) this.unannounced = true;
+    if (this.trouble.active || !this.held.acksPrompt()) this.unannounced = true;
     else if (this.pending.length > 0) this.available.fire();
     return "stored";
   }
@@ -239,7 +205,7 @@ export class SqliteStorage implements EventStorage {
     // due (see COMMIT_GAP_MS); otherwise rows not committed yet are handed out and held (HOLD_MS).
     // Acked deletes land first where the reader could meet them again (after a rewind) and for
     // older files (a drained file is removed before the next read); the others wait for the next commit.
-    const holding = !this.trouble.active && this.held.length + this.pending.length <= HOLD_MAX_ROWS && this.acksPrompt();
+    const holding = !this.trouble.active && this.held.length + this.pending.length <= HOLD_MAX_ROWS && this.held.acksPrompt();
     if ((!holding && this.pending.length > 0 && this.commitWait() <= 0) || this.deletesMatterToReader()) this.flush();
     // Everything committed was handed out already: no query (the sender asks after every batch).
     if (this.readFile === this.writeFile && this.pending.length === 0 && this.readId >= this.writeFile.nextId - 1) return undefined;
@@ -276,43 +242,17 @@ export class SqliteStorage implements EventStorage {
     const rows = all ? this.pending : this.pending.slice(0, maxRecords);
     this.pending = all ? [] : this.pending.slice(maxRecords);
     const records: string[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      records[i] = rows[i]!.message;
-      this.held.push(rows[i]!);
-    }
+    for (let i = 0; i < rows.length; i++) records[i] = rows[i]!.message;
+    this.held.hold(rows);
     const first = rows[0]!;
     const last = rows[rows.length - 1]!;
     this.readId = last.id;
-    this.holdTimer ??= setTimeout(this.holdOver, HOLD_MS);
     return this.batches.issue(records, { ranges: [{ file: this.writeFile, from: first.id, to: last.id, held: true }], at: performance.now() });
-  }
-
-  private readonly holdOver = (): void => {
-    this.holdTimer = undefined;
-    this.flush(true);
-  };
-
-  private acksPrompt(): boolean {
-    for (const ms of this.ackMs) if (ms >= HOLD_MS / 2) return false;
-    return true;
-  }
-
-  /** Removes the held rows with ids from..to (acknowledged by the platform); returns how many. */
-  private dropHeld(from: number, to: number): number {
-    const kept: QueuedRow[] = [];
-    for (const r of this.held) if (r.id < from || r.id > to) kept.push(r);
-    const dropped = this.held.length - kept.length;
-    this.held = kept;
-    if (kept.length === 0 && this.holdTimer !== undefined) {
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
-    }
-    return dropped;
   }
 
   /** whenDurable(): every record accepted before the oldest one neither on disk nor acknowledged is safe. */
   private settleDurable(): void {
-    const oldest = this.held[0] ?? this.pending[0];
+    const oldest = this.held.rows[0] ?? this.pending[0];
     this.durable.settle(oldest ? oldest.n - 1 : this.durable.accepted);
   }
 
@@ -370,7 +310,7 @@ export class SqliteStorage implements EventStorage {
     const issued = this.batches.take(batch);
     if (!issued) return;
     const ranges = issued.ranges;
-    this.ackMs[this.ackAt++ % ACK_WINDOW] = performance.now() - issued.at;
+    this.held.noteAck(performance.now() - issued.at);
     let older = false;
     let onDisk = 0;
     let dropped = 0;
@@ -380,7 +320,7 @@ export class SqliteStorage implements EventStorage {
       if (!this.files.includes(r.file)) continue;
       const rows = r.to - r.from + 1;
       // Held rows are all of the write file (a rotation commits them first); none on disk: done.
-      const gone = r.held && r.file === this.writeFile && this.held.length > 0 ? this.dropHeld(r.from, r.to) : 0;
+      const gone = r.held && r.file === this.writeFile && this.held.length > 0 ? this.held.drop(r.from, r.to) : 0;
       dropped += gone;
       if (gone === rows) continue;
       onDisk += rows - gone;
@@ -430,7 +370,7 @@ export class SqliteStorage implements EventStorage {
     clearInterval(this.ttlTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     clearTimeout(this.lazyTimer);
-    clearTimeout(this.holdTimer);
+    this.held.stop();
     this.available.clear();
     this.dropTail();
     const unwritten = this.pending.length + this.held.length;
@@ -503,17 +443,12 @@ export class SqliteStorage implements EventStorage {
 
   /** Commit buffered inserts (in chunks of writing_batch_size) and acked deletes; `withHeld`: held rows too. */
   private flush(withHeld = false): void {
-    const heldRows = withHeld ? this.held : [];
-    if (this.closed || (this.pending.length === 0 && this.deletes.size === 0 && heldRows.length === 0)) return;
+    if (this.closed || (this.pending.length === 0 && this.deletes.size === 0 && !(withHeld && this.held.length > 0))) return;
     if (this.lazyTimer) {
       clearTimeout(this.lazyTimer);
       this.lazyTimer = undefined;
     }
-    if (heldRows.length > 0) {
-      this.held = [];
-      clearTimeout(this.holdTimer);
-      this.holdTimer = undefined;
-    }
+    const heldRows = withHeld ? this.held.takeAll() : [];
     const file = this.writeFile;
     const newRows = this.pending.length;
     // held rows are older than pending ones and were handed out already: not for the tail
@@ -549,10 +484,8 @@ export class SqliteStorage implements EventStorage {
       // waits) and are retried later; committed chunks before it count. Never crash the gateway on
       // a disk problem. (Committed chunks are not added to the tail: the reader reads them from the file.)
       this.dropTail();
-      if (done < heldRows.length) {
-        this.held = heldRows.slice(done);
-        this.holdTimer ??= setTimeout(this.holdOver, HOLD_MS);
-      } else this.pending = this.pending.slice(done - heldRows.length);
+      if (done < heldRows.length) this.held.restore(heldRows.slice(done));
+      else this.pending = this.pending.slice(done - heldRows.length);
       this.settleDurable();
       this.trouble.failed(file.name, e, this.pending.length + this.held.length, this.depth());
       this.retryLater();
